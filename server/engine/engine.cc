@@ -1,0 +1,606 @@
+#include "server/engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/check.h"
+
+namespace rappel::server {
+namespace {
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr uint64_t kMsPerDay = 24ull * 3600 * 1000;
+constexpr uint64_t kMaxEngineHorizonMs = 50ull * 366 * kMsPerDay;
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, DueSink* sink)
+    : options_(std::move(options)),
+      sink_(sink),
+      wheel_(static_cast<uint64_t>(options_.clock()), TimingWheel::kMaxHorizonMs),
+      index_(0, IndexHash{this}, IndexEq{this}) {}
+
+Engine::~Engine() {
+  *alive_ = false;
+  store_.reset();  // commits what is queued; completions posted later are dropped
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, Store::Poster post,
+                                                     DueSink* sink) {
+  if (!options.clock) options.clock = SystemNowMs;
+  if (options.horizon_ms > kMaxEngineHorizonMs) {
+    return absl::InvalidArgumentError("horizon_ms is longer than 50 years");
+  }
+  if (options.max_key_bytes > kMaxKeyBytes || options.max_recipient_bytes > 65535) {
+    return absl::InvalidArgumentError("max_key_bytes and max_recipient_bytes must be < 65536");
+  }
+  RAPPEL_CHECK(sink != nullptr);
+  std::unique_ptr<Engine> engine(new Engine(std::move(options), sink));
+  auto store = Store::Open(engine->options_.store, std::move(post));
+  if (!store.ok()) return store.status();
+  engine->store_ = std::move(*store);
+  engine->next_seq_ = engine->store_->next_seq_at_open();
+  if (absl::Status st = engine->Recover(); !st.ok()) return st;
+  return engine;
+}
+
+void Engine::EnsureMeta(uint32_t h) {
+  while ((h >> kMetaChunkBits) >= meta_chunks_.size()) {
+    // Value-initialised: seq 0 marks a handle that holds no live reminder.
+    meta_chunks_.push_back(std::make_unique<EntryMeta[]>(size_t{1} << kMetaChunkBits));
+  }
+}
+
+absl::Status Engine::Recover() {
+  auto start = std::chrono::steady_clock::now();
+  // Due times by handle, only while the log is replayed: the wheel cannot
+  // take entries before its start time is known (the oldest due time), and
+  // past-due reminders must fire oldest first.
+  std::vector<int64_t> due_by_handle;
+  absl::Status status;
+  bool first = true;
+  uint64_t records = 0;
+  {
+    auto reader = store_->NewReader();
+    if (!reader.ok()) return reader.status();
+    absl::Status scan = reader->ScanLog(1, [&](SeqNo seq, std::string_view bytes) {
+      auto rec = DecodeRecord(bytes);
+      if (!rec.ok()) {
+        status = absl::DataLossError(absl::StrCat("log record ", seq, " in ", options_.store.path,
+                                                  ": ", rec.status().message()));
+        return false;
+      }
+      if (first) {
+        compact_from_ = seq;
+        first = false;
+      }
+      ++records;
+      KeyHash hash = HashKey(rec->tenant, rec->key);
+      auto it = index_.find(hash);
+      if (rec->type == RecordType::kReminder) {
+        uint32_t h;
+        if (it != index_.end()) {
+          h = *it;
+        } else {
+          h = wheel_.Allocate().value;
+          EnsureMeta(h);
+          meta(h).hash = hash;
+          index_.insert(h);
+        }
+        meta(h).seq = seq;
+        if (h >= due_by_handle.size()) due_by_handle.resize(std::max<size_t>(h + 1, due_by_handle.size() * 2));
+        due_by_handle[h] = rec->due_ms;
+      } else if (it != index_.end()) {
+        uint32_t h = *it;
+        index_.erase(it);
+        meta(h) = EntryMeta{};
+        wheel_.Free(WheelHandle{h});
+      }
+      return true;
+    });
+    if (!scan.ok()) return scan;
+  }
+  if (!status.ok()) return status;
+  if (first) compact_from_ = next_seq_;
+
+  int64_t now = Now();
+  int64_t oldest = now;
+  for (uint32_t h = 0; h < due_by_handle.size(); ++h) {
+    if (h < meta_chunks_.size() << kMetaChunkBits && meta(h).seq != 0) {
+      oldest = std::min(oldest, due_by_handle[h]);
+    }
+  }
+  wheel_.Reset(static_cast<uint64_t>(std::max<int64_t>(oldest, 0)));
+  for (uint32_t h = 0; h < due_by_handle.size(); ++h) {
+    if (h < meta_chunks_.size() << kMetaChunkBits && meta(h).seq != 0) {
+      absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(due_by_handle[h]));
+      RAPPEL_CHECK(st.ok());
+    }
+  }
+  stats_.log_records = records;
+  stats_.recovered_records = records;
+  stats_.recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Validate(const ReminderSpec& r, int64_t now_ms) const {
+  if (r.key.empty()) return absl::InvalidArgumentError("reminder key is empty");
+  if (r.key.size() > options_.max_key_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("reminder key is ", r.key.size(),
+                                                   " bytes; the limit is ", options_.max_key_bytes));
+  }
+  if (!IsValidChannel(static_cast<uint8_t>(r.channel))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown channel ", static_cast<int>(r.channel)));
+  }
+  if (r.recipient.size() > options_.max_recipient_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("recipient is ", r.recipient.size(),
+                                                   " bytes; the limit is ",
+                                                   options_.max_recipient_bytes));
+  }
+  if (r.payload.size() > options_.max_payload_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("payload is ", r.payload.size(),
+                                                   " bytes; the limit is ",
+                                                   options_.max_payload_bytes));
+  }
+  if (r.due_ms < 0) return absl::InvalidArgumentError("due time is before 1970");
+  if (r.due_ms > now_ms && static_cast<uint64_t>(r.due_ms - now_ms) > options_.horizon_ms) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "due time ", r.due_ms, " is ", (r.due_ms - now_ms) / kMsPerDay,
+        " days ahead; the horizon is ", options_.horizon_ms / kMsPerDay, " days"));
+  }
+  if (r.expiry_ms != 0 && r.expiry_ms < r.due_ms) {
+    return absl::InvalidArgumentError("expiry is before the due time");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Engine::Latest> Engine::FindLatest(const KeyHash& hash,
+                                                  std::optional<Store::Reader>* reader) {
+  if (auto it = overlay_.find(hash); it != overlay_.end()) {
+    const Inflight& f = it->second;
+    if (f.tombstone) return Latest{};
+    return Latest{f.seq, f.batch->record_bytes(f.record), false};
+  }
+  auto it = index_.find(hash);
+  if (it == index_.end()) return Latest{};
+  SeqNo seq = meta(*it).seq;
+  if (!reader->has_value()) {
+    auto r = store_->NewReader();
+    if (!r.ok()) return r.status();
+    reader->emplace(std::move(*r));
+  }
+  auto bytes = (*reader)->GetLog(seq);
+  // The index only ever points at durable records that compaction keeps
+  // until the index has moved off them.
+  RAPPEL_CHECK(!absl::IsNotFound(bytes.status()));
+  if (!bytes.ok()) return bytes.status();
+  return Latest{seq, *bytes, true};
+}
+
+void Engine::AddPut(Pending* p, const KeyHash& hash, std::string_view record, int64_t due_ms) {
+  if (!p->batch) p->batch = std::make_shared<WriteBatch>();
+  SeqNo seq = next_seq_++;
+  p->batch->Append(seq, record);
+  p->ops.push_back(Op{OpKind::kPut, hash, seq, 0, due_ms});
+  overlay_[hash] = Inflight{seq, p->batch.get(),
+                            static_cast<uint32_t>(p->batch->log_records().size() - 1), false};
+}
+
+void Engine::AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std::string_view key,
+                          EndReason reason, int64_t now_ms) {
+  if (!p->batch) p->batch = std::make_shared<WriteBatch>();
+  std::string record;
+  EncodeTombstone(tenant, key, reason, now_ms, &record);
+  SeqNo seq = next_seq_++;
+  p->batch->Append(seq, record);
+  p->ops.push_back(Op{OpKind::kTombstone, hash, seq, 0, 0});
+  overlay_[hash] = Inflight{seq, p->batch.get(),
+                            static_cast<uint32_t>(p->batch->log_records().size() - 1), true};
+}
+
+void Engine::Submit(Pending p) {
+  p.epoch = epoch_;
+  if (!p.batch) {
+    // Nothing to write: answer right away unless earlier writes are still in
+    // flight, in which case it waits its turn (answers stay in order).
+    if (pending_.empty()) {
+      p.finish(absl::OkStatus());
+      return;
+    }
+    pending_.push_back(std::move(p));
+    return;
+  }
+  std::shared_ptr<const WriteBatch> batch = p.batch;
+  uint64_t epoch = p.epoch;
+  pending_.push_back(std::move(p));
+  std::weak_ptr<bool> alive = alive_;
+  store_->Submit(epoch, std::move(batch), [this, alive](absl::Status st) {
+    if (auto a = alive.lock(); a && *a) OnCommitted(std::move(st));
+  });
+}
+
+void Engine::OnCommitted(absl::Status status) {
+  // The store completes batches in submission order; requests that wrote
+  // nothing sit between them and take the status of the write before them.
+  RAPPEL_CHECK(!pending_.empty() && pending_.front().batch);
+  bool first = true;
+  while (!pending_.empty() && (first || !pending_.front().batch)) {
+    first = false;
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    if (status.ok()) {
+      if (p.batch) Apply(p);
+    } else if (p.batch) {
+      if (p.epoch == epoch_) {
+        // Every write still in flight was queued behind this one and will
+        // fail too (see Store): none of them is the latest version of
+        // anything any more.
+        overlay_.clear();
+        ++epoch_;
+      }
+      for (const Op& op : p.ops) DropOverlay(op);
+    }
+    p.finish(status);
+  }
+}
+
+void Engine::DropOverlay(const Op& op) {
+  if (op.kind == OpKind::kRelocate) return;
+  auto it = overlay_.find(op.hash);
+  if (it != overlay_.end() && it->second.seq == op.seq) overlay_.erase(it);
+}
+
+void Engine::Apply(const Pending& p) {
+  stats_.log_records += p.batch->log_records().size();
+  for (const Op& op : p.ops) {
+    auto it = index_.find(op.hash);
+    switch (op.kind) {
+      case OpKind::kPut: {
+        uint32_t h;
+        if (it != index_.end()) {
+          h = *it;
+        } else {
+          h = wheel_.Allocate().value;
+          EnsureMeta(h);
+          meta(h).hash = op.hash;
+          index_.insert(h);
+        }
+        meta(h).seq = op.seq;
+        absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(op.due_ms));
+        RAPPEL_CHECK(st.ok());  // validated against a horizon far inside the wheel's
+        ++stats_.scheduled;
+        break;
+      }
+      case OpKind::kTombstone:
+        if (it != index_.end()) {
+          uint32_t h = *it;
+          index_.erase(it);
+          meta(h) = EntryMeta{};
+          wheel_.Free(WheelHandle{h});
+        }
+        break;
+      case OpKind::kRelocate:
+        if (it != index_.end() && meta(*it).seq == op.old_seq) {
+          meta(*it).seq = op.seq;
+          ++stats_.relocated;
+        }
+        break;
+    }
+    DropOverlay(op);
+  }
+}
+
+void Engine::Schedule(std::vector<ReminderSpec> batch, ScheduleDone done) {
+  int64_t now = Now();
+  auto results = std::make_shared<std::vector<absl::StatusOr<ScheduleResult>>>(batch.size());
+  Pending p;
+  std::optional<Store::Reader> reader;
+  std::string record;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const ReminderSpec& r = batch[i];
+    if (absl::Status st = Validate(r, now); !st.ok()) {
+      (*results)[i] = st;
+      continue;
+    }
+    record.clear();
+    EncodeReminder(r, &record);
+    KeyHash hash = HashKey(r.tenant, r.key);
+    auto latest = FindLatest(hash, &reader);
+    if (!latest.ok()) {
+      (*results)[i] = latest.status();
+      continue;
+    }
+    if (!latest->bytes.empty() && latest->bytes == record) {
+      (*results)[i] = ScheduleResult::kUnchanged;
+      continue;
+    }
+    (*results)[i] = latest->bytes.empty() ? ScheduleResult::kCreated : ScheduleResult::kReplaced;
+    AddPut(&p, hash, record, r.due_ms);
+  }
+  reader.reset();
+  p.finish = [results, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) {
+      for (auto& r : *results) {
+        if (r.ok()) r = st;
+      }
+    }
+    done(std::move(*results));
+  };
+  Submit(std::move(p));
+}
+
+void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done) {
+  int64_t now = Now();
+  auto results = std::make_shared<std::vector<absl::Status>>(keys.size());
+  Pending p;
+  std::optional<Store::Reader> reader;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    KeyHash hash = HashKey(keys[i].tenant, keys[i].key);
+    auto latest = FindLatest(hash, &reader);
+    if (!latest.ok()) {
+      (*results)[i] = latest.status();
+    } else if (latest->bytes.empty()) {
+      (*results)[i] = absl::NotFoundError(absl::StrCat("no reminder with key ", keys[i].key));
+    } else {
+      AddTombstone(&p, hash, keys[i].tenant, keys[i].key, EndReason::kCancelled, now);
+    }
+  }
+  reader.reset();
+  p.finish = [this, results, done = std::move(done)](absl::Status st) {
+    uint64_t cancelled = 0;
+    for (auto& r : *results) {
+      if (r.ok() && !st.ok()) r = st;
+      cancelled += r.ok() ? 1 : 0;
+    }
+    stats_.cancelled += cancelled;
+    done(std::move(*results));
+  };
+  Submit(std::move(p));
+}
+
+void Engine::Reschedule(ReminderKey key, int64_t due_ms, Done done) {
+  int64_t now = Now();
+  KeyHash hash = HashKey(key.tenant, key.key);
+  std::optional<Store::Reader> reader;
+  auto latest = FindLatest(hash, &reader);
+  absl::Status error;
+  Pending p;
+  if (!latest.ok()) {
+    error = latest.status();
+  } else if (latest->bytes.empty()) {
+    error = absl::NotFoundError(absl::StrCat("no reminder with key ", key.key));
+  } else {
+    auto rec = DecodeRecord(latest->bytes);
+    RAPPEL_CHECK(rec.ok());  // verified when it was written or recovered
+    ReminderSpec spec = rec->ToSpec();
+    spec.due_ms = due_ms;
+    if (spec.expiry_ms != 0 && spec.expiry_ms < due_ms) spec.expiry_ms = 0;
+    error = Validate(spec, now);
+    if (error.ok() && rec->due_ms != due_ms) {
+      std::string record;
+      EncodeReminder(spec, &record);
+      AddPut(&p, hash, record, due_ms);
+    }
+  }
+  reader.reset();
+  p.finish = [error, done = std::move(done)](absl::Status st) { done(error.ok() ? st : error); };
+  Submit(std::move(p));
+}
+
+void Engine::Complete(std::vector<CompletionRef> refs, Done done) {
+  int64_t now = Now();
+  Pending p;
+  uint64_t completed = 0;
+  for (const CompletionRef& ref : refs) {
+    KeyHash hash = HashKey(ref.key.tenant, ref.key.key);
+    // Only the version that was handed out; a newer one stays.
+    SeqNo latest = 0;
+    if (auto it = overlay_.find(hash); it != overlay_.end()) {
+      latest = it->second.tombstone ? 0 : it->second.seq;
+    } else if (auto it = index_.find(hash); it != index_.end()) {
+      latest = meta(*it).seq;
+    }
+    if (latest == 0 || latest != ref.seq) continue;
+    AddTombstone(&p, hash, ref.key.tenant, ref.key.key, EndReason::kCompleted, now);
+    ++completed;
+  }
+  p.finish = [this, completed, done = std::move(done)](absl::Status st) {
+    if (st.ok()) stats_.completed += completed;
+    done(st);
+  };
+  Submit(std::move(p));
+}
+
+bool Engine::Poll(int64_t now_ms, size_t budget) {
+  fired_.clear();
+  bool caught_up = wheel_.Advance(static_cast<uint64_t>(std::max<int64_t>(now_ms, 0)), budget,
+                                  &fired_);
+  if (!fired_.empty()) {
+    std::vector<DueReminder> due;
+    due.reserve(fired_.size());
+    Pending expired;
+    uint64_t expired_count = 0;
+    std::vector<uint32_t> expired_handles;
+    {
+      auto reader = store_->NewReader();
+      for (WheelHandle wh : fired_) {
+        uint32_t h = wh.value;
+        EntryMeta& m = meta(h);
+        absl::Status st = reader.ok() ? absl::OkStatus() : reader.status();
+        if (st.ok() && overlay_.contains(m.hash)) {
+          // A write to this key is in flight (a cancel, a change): let it
+          // land first.
+          st = wheel_.Schedule(wh, static_cast<uint64_t>(now_ms + options_.defer_while_writing_ms));
+          RAPPEL_CHECK(st.ok());
+          continue;
+        }
+        absl::StatusOr<std::string_view> bytes =
+            st.ok() ? reader->GetLog(m.seq) : absl::StatusOr<std::string_view>(st);
+        absl::StatusOr<RecordView> rec =
+            bytes.ok() ? DecodeRecord(*bytes) : absl::StatusOr<RecordView>(bytes.status());
+        if (!rec.ok()) {
+          // The store cannot give the record back right now: try later
+          // rather than lose the reminder.
+          st = wheel_.Schedule(wh, static_cast<uint64_t>(now_ms + options_.retry_after_failure_ms));
+          RAPPEL_CHECK(st.ok());
+          continue;
+        }
+        if (rec->expiry_ms != 0 && now_ms > rec->expiry_ms) {
+          AddTombstone(&expired, m.hash, rec->tenant, rec->key, EndReason::kExpired, now_ms);
+          expired_handles.push_back(h);
+          ++expired_count;
+          continue;
+        }
+        due.push_back(DueReminder{m.seq, rec->ToSpec()});
+      }
+    }
+    if (expired.batch) {
+      expired.finish = [this, expired_count, handles = std::move(expired_handles)](absl::Status st) {
+        if (st.ok()) {
+          stats_.expired += expired_count;
+          return;
+        }
+        // Not dropped after all: look at them again later.
+        int64_t retry = Now() + options_.retry_after_failure_ms;
+        for (uint32_t h : handles) {
+          if (meta(h).seq != 0 && !wheel_.IsScheduled(WheelHandle{h})) {
+            RAPPEL_CHECK(wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(retry)).ok());
+          }
+        }
+      };
+      Submit(std::move(expired));
+    }
+    stats_.fired += due.size();
+    if (!due.empty()) sink_->OnDue(std::move(due));
+  }
+  MaybeCompact();
+  return caught_up;
+}
+
+std::optional<int64_t> Engine::NextWakeMs() const {
+  auto next = wheel_.NextExpirationMs();
+  if (!next) return std::nullopt;
+  return static_cast<int64_t>(*next);
+}
+
+absl::StatusOr<std::optional<ReminderState>> Engine::Inspect(const ReminderKey& key) {
+  KeyHash hash = HashKey(key.tenant, key.key);
+  std::optional<Store::Reader> reader;
+  auto latest = FindLatest(hash, &reader);
+  if (!latest.ok()) return latest.status();
+  if (latest->bytes.empty()) return std::optional<ReminderState>();
+  auto rec = DecodeRecord(latest->bytes);
+  if (!rec.ok()) return rec.status();
+  ReminderState state{rec->ToSpec(), latest->seq, latest->durable, false};
+  if (auto it = index_.find(hash); it != index_.end() && meta(*it).seq == latest->seq) {
+    state.in_wheel = wheel_.IsScheduled(WheelHandle{*it});
+  }
+  return std::optional<ReminderState>(std::move(state));
+}
+
+void Engine::MaybeCompact() {
+  if (compacting_ || stats_.log_records < options_.compact_min_log_records ||
+      static_cast<double>(stats_.log_records) <=
+          options_.compact_log_to_live_ratio * static_cast<double>(index_.size())) {
+    return;
+  }
+  // Step 1: re-append the live records of the oldest part of the log. A
+  // record is live when the index points at it and no newer write of its key
+  // is in flight (that write supersedes it; relocating it would put an old
+  // version after the new one in the log).
+  Pending p;
+  // Live records left out because a newer write of their key is in flight:
+  // the range may be deleted only once those writes have landed.
+  auto superseded = std::make_shared<std::vector<std::pair<KeyHash, SeqNo>>>();
+  SeqNo lo = compact_from_;
+  SeqNo hi = lo;
+  uint64_t scanned = 0;
+  {
+    auto reader = store_->NewReader();
+    if (!reader.ok()) return;
+    absl::Status scan = reader->ScanLog(lo, [&](SeqNo seq, std::string_view bytes) {
+      if (scanned >= options_.compaction_step_records) return false;
+      ++scanned;
+      hi = seq + 1;
+      auto rec = DecodeRecord(bytes);
+      RAPPEL_CHECK(rec.ok());  // verified at recovery or when written
+      if (rec->type != RecordType::kReminder) return true;
+      KeyHash hash = HashKey(rec->tenant, rec->key);
+      auto it = index_.find(hash);
+      if (it == index_.end() || meta(*it).seq != seq) return true;
+      if (overlay_.contains(hash)) {
+        superseded->emplace_back(hash, seq);
+        return true;
+      }
+      if (!p.batch) p.batch = std::make_shared<WriteBatch>();
+      SeqNo new_seq = next_seq_++;
+      p.batch->Append(new_seq, bytes);
+      p.ops.push_back(Op{OpKind::kRelocate, hash, new_seq, seq, 0});
+      return true;
+    });
+    if (!scan.ok() || scanned == 0) return;
+  }
+  compacting_ = true;
+  ++stats_.compaction_steps;
+  p.finish = [this, lo, hi, scanned, superseded](absl::Status st) {
+    if (!st.ok()) {
+      compacting_ = false;
+      return;
+    }
+    // Step 2, only now that the index points at the new copies: delete the
+    // range. Doing it in the same commit would let a reader opened between
+    // the commit and the index update look for a record already gone.
+    FinishCompactionStep(lo, hi, scanned, *superseded);
+  };
+  if (!p.batch) {
+    p.finish(absl::OkStatus());
+    return;
+  }
+  Submit(std::move(p));
+}
+
+void Engine::FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned,
+                                  const std::vector<std::pair<KeyHash, SeqNo>>& superseded) {
+  for (const auto& [hash, seq] : superseded) {
+    auto it = index_.find(hash);
+    if (it != index_.end() && meta(*it).seq == seq) {
+      // The write that was to supersede it failed: it is still the live
+      // version. Keep the range; a later step will relocate it.
+      compacting_ = false;
+      return;
+    }
+  }
+  Pending p;
+  p.batch = std::make_shared<WriteBatch>();
+  p.batch->DeleteLogRange(lo, hi);
+  p.finish = [this, hi, scanned](absl::Status st) {
+    compacting_ = false;
+    if (!st.ok()) return;
+    compact_from_ = hi;
+    stats_.log_records -= scanned;
+  };
+  Submit(std::move(p));
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s = stats_;
+  s.live = index_.size();
+  s.in_wheel = wheel_.scheduled();
+  s.inflight_batches = pending_.size();
+  s.memory_bytes = wheel_.MemoryBytes() + meta_chunks_.size() * (sizeof(EntryMeta) << kMetaChunkBits) +
+                   index_.capacity() * (sizeof(uint32_t) + 1) +
+                   overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1);
+  s.store = store_->stats();
+  return s;
+}
+
+}  // namespace rappel::server

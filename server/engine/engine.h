@@ -1,0 +1,249 @@
+// Engine: the single owner of reminder state (DESIGN.md §3).
+//
+// It holds the timing wheel (what is due when), the key index (which log
+// record is the live version of each reminder) and the store (the durable
+// log). Every operation is turned into log records, queued for the store's
+// next group commit, and applied to the in-memory state only once durable.
+// So the wheel holds only durable reminders, a reminder is never handed to
+// the sink unless its creation is durable, and recovery is the same "apply"
+// replayed over the log.
+//
+//   Schedule/Cancel/Reschedule/Complete ──records──▶ store (group commit)
+//          │ read-your-writes overlay                      │ durable
+//          ▼                                               ▼
+//   key index + wheel  ◀──────────── apply, in submission order
+//          │ Poll(now): due entries
+//          ▼
+//   DueSink::OnDue(batch)            (then Complete() each one)
+//
+// Ordering. Completions run in submission order, so a client pipelining
+// requests gets its answers in order, and a request that writes nothing
+// (an unchanged schedule) is answered only after every earlier write.
+//
+// Errors. Bad input gets InvalidArgument / OutOfRange / NotFound for that
+// item; other items of the batch go on. A failed commit (disk full, map at
+// its maximum) fails the batch with ResourceExhausted and every batch queued
+// behind it with Aborted; nothing of theirs is applied, nothing acknowledged
+// before is touched, and writes work again once there is room.
+//
+// Thread: one owner thread calls everything (the io thread in rappeld).
+// `post` given to Open must run closures on that thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/engine/log_record.h"
+#include "server/engine/reminder.h"
+#include "server/store/store.h"
+#include "server/wheel/timing_wheel.h"
+
+namespace rappel::server {
+
+struct EngineOptions {
+  StoreOptions store;
+  // Due times further ahead than this are refused (OutOfRange). Recalls are
+  // months away; five years leaves room. At most 50 years.
+  uint64_t horizon_ms = uint64_t{5} * 366 * 24 * 3600 * 1000;
+  size_t max_key_bytes = 256;
+  size_t max_recipient_bytes = 320;
+  size_t max_payload_bytes = 64 * 1024;
+  // Compaction starts when the log holds more than this many times the live
+  // reminders (and at least compact_min_log_records records), and reclaims
+  // the oldest part of the log in steps of compaction_step_records.
+  double compact_log_to_live_ratio = 1.5;
+  uint64_t compact_min_log_records = 100'000;
+  size_t compaction_step_records = 16'384;
+  // A due reminder whose key has a write in flight waits this long, so that
+  // a cancel or change that was sent first wins.
+  int64_t defer_while_writing_ms = 2;
+  // After an internal write failed (an expiry tombstone), its reminders are
+  // looked at again this much later.
+  int64_t retry_after_failure_ms = 1000;
+  // Unix milliseconds. Defaults to the system clock; tests give a fake.
+  std::function<int64_t()> clock;
+};
+
+// Receives due reminders, in due order. Runs on the owner thread, inside
+// Engine::Poll; it may call back into the engine (e.g. Complete).
+class DueSink {
+ public:
+  virtual ~DueSink() = default;
+  virtual void OnDue(std::vector<DueReminder> batch) = 0;
+};
+
+enum class ScheduleResult { kCreated, kReplaced, kUnchanged };
+
+// A reminder the sink is done with: the version (seq) it was handed.
+struct CompletionRef {
+  ReminderKey key;
+  SeqNo seq = 0;
+};
+
+struct ReminderState {
+  ReminderSpec spec;
+  SeqNo seq = 0;
+  bool durable = false;  // false: its write is still in flight
+  bool in_wheel = false; // false: handed to the sink, not yet completed
+};
+
+struct EngineStats {
+  uint64_t live = 0;            // reminders in the index
+  uint64_t in_wheel = 0;        // of which waiting in the wheel
+  uint64_t log_records = 0;     // records in the log, live or garbage
+  uint64_t inflight_batches = 0;
+  uint64_t scheduled = 0;       // versions made durable since start
+  uint64_t cancelled = 0;
+  uint64_t completed = 0;
+  uint64_t expired = 0;         // dropped at firing time: past their expiry
+  uint64_t fired = 0;           // handed to the sink
+  uint64_t compaction_steps = 0;
+  uint64_t relocated = 0;       // live records re-appended by compaction
+  uint64_t recovered_records = 0;
+  int64_t recovery_ms = 0;
+  size_t memory_bytes = 0;      // wheel + index + per-entry metadata
+  StoreStats store;
+};
+
+class Engine {
+ public:
+  // Opens the store, rebuilds the wheel and index from the log (reminders
+  // already due fire at the first Poll, oldest first). `sink` must outlive
+  // the engine. Errors: those of Store::Open, DataLoss for a bad record.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(EngineOptions options, Store::Poster post,
+                                                      DueSink* sink);
+  ~Engine();
+
+  using ScheduleDone = std::function<void(std::vector<absl::StatusOr<ScheduleResult>>)>;
+  using StatusesDone = std::function<void(std::vector<absl::Status>)>;
+  using Done = std::function<void(absl::Status)>;
+
+  // Schedules a batch; `done` gets one result per item, once durable.
+  // Scheduling a key again with identical content is kUnchanged (nothing is
+  // written); with other content it replaces the pending version.
+  void Schedule(std::vector<ReminderSpec> batch, ScheduleDone done);
+  // Cancels pending (or handed-out) reminders: NotFound for unknown keys.
+  void Cancel(std::vector<ReminderKey> keys, StatusesDone done);
+  // Moves a reminder to a new due time (it re-enters the wheel even if it
+  // had been handed out). NotFound for an unknown key.
+  void Reschedule(ReminderKey key, int64_t due_ms, Done done);
+  // The sink is done with these versions: they leave the log. A ref to a
+  // version since replaced or cancelled is accepted and ignored.
+  void Complete(std::vector<CompletionRef> refs, Done done);
+
+  // Hands due reminders to the sink, doing at most `budget` units of wheel
+  // work (so one huge slot never blocks the thread for long). Returns true
+  // when caught up with now_ms, false when more is due (call again soon).
+  bool Poll(int64_t now_ms, size_t budget = 65'536);
+  // When Poll next has work (unix ms), or nullopt when the wheel is empty.
+  std::optional<int64_t> NextWakeMs() const;
+
+  // The latest version of a reminder (in flight or durable), or nullopt.
+  absl::StatusOr<std::optional<ReminderState>> Inspect(const ReminderKey& key);
+
+  // True when no write is in flight (every completion has run).
+  bool idle() const { return pending_.empty(); }
+  EngineStats stats() const;
+  Store& store() { return *store_; }
+
+ private:
+  enum class OpKind : uint8_t { kPut, kTombstone, kRelocate };
+  struct Op {
+    OpKind kind;
+    KeyHash hash;
+    SeqNo seq;         // the record written
+    SeqNo old_seq;     // kRelocate: the record it copies
+    int64_t due_ms;    // kPut
+  };
+  // One request's writes, from submission until its completion has run.
+  struct Pending {
+    uint64_t epoch = 0;
+    std::shared_ptr<WriteBatch> batch;  // null: nothing to write
+    std::vector<Op> ops;
+    std::function<void(absl::Status)> finish;  // runs after apply (or failure)
+  };
+  struct Inflight {  // the latest unapplied write of a key
+    SeqNo seq;
+    const WriteBatch* batch;
+    uint32_t record;
+    bool tombstone;
+  };
+  struct EntryMeta {  // per wheel handle
+    KeyHash hash;
+    SeqNo seq;  // 0: not live
+  };
+  struct IndexHash {
+    using is_transparent = void;
+    const Engine* engine;
+    size_t operator()(uint32_t h) const { return engine->meta(h).hash.lo; }
+    size_t operator()(const KeyHash& k) const { return k.lo; }
+  };
+  struct IndexEq {
+    using is_transparent = void;
+    const Engine* engine;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(const KeyHash& k, uint32_t h) const { return engine->meta(h).hash == k; }
+    bool operator()(uint32_t h, const KeyHash& k) const { return engine->meta(h).hash == k; }
+  };
+  struct KeyHashHash {
+    size_t operator()(const KeyHash& k) const { return k.lo; }
+  };
+  // What the latest version of a key is, looking through in-flight writes.
+  struct Latest {
+    SeqNo seq = 0;
+    std::string_view bytes;  // empty: no live version
+    bool durable = false;
+  };
+
+  Engine(EngineOptions options, DueSink* sink);
+  absl::Status Recover();
+  absl::Status Validate(const ReminderSpec& r, int64_t now_ms) const;
+  absl::StatusOr<Latest> FindLatest(const KeyHash& hash, std::optional<Store::Reader>* reader);
+  // Appends a record to `p` and registers it as the key's latest write.
+  void AddPut(Pending* p, const KeyHash& hash, std::string_view record, int64_t due_ms);
+  void AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std::string_view key,
+                    EndReason reason, int64_t now_ms);
+  void Submit(Pending p);
+  void OnCommitted(absl::Status status);
+  void Apply(const Pending& p);
+  void DropOverlay(const Op& op);
+  void MaybeCompact();
+  void FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned,
+                            const std::vector<std::pair<KeyHash, SeqNo>>& superseded);
+  int64_t Now() const { return options_.clock(); }
+
+  EntryMeta& meta(uint32_t h) const { return meta_chunks_[h >> kMetaChunkBits][h & kMetaChunkMask]; }
+  void EnsureMeta(uint32_t h);
+
+  static constexpr int kMetaChunkBits = 16;
+  static constexpr uint32_t kMetaChunkMask = (1u << kMetaChunkBits) - 1;
+
+  EngineOptions options_;
+  DueSink* sink_;
+  std::unique_ptr<Store> store_;
+  TimingWheel wheel_;
+  std::vector<std::unique_ptr<EntryMeta[]>> meta_chunks_;
+  absl::flat_hash_set<uint32_t, IndexHash, IndexEq> index_;
+  absl::flat_hash_map<KeyHash, Inflight, KeyHashHash> overlay_;
+  std::deque<Pending> pending_;
+  uint64_t epoch_ = 1;
+  SeqNo next_seq_ = 1;
+  // Compaction: everything below compact_from_ has been reclaimed.
+  SeqNo compact_from_ = 1;
+  bool compacting_ = false;
+  std::vector<WheelHandle> fired_;
+  // Lets completions posted after destruction see that the engine is gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  EngineStats stats_;
+};
+
+}  // namespace rappel::server

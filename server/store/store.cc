@@ -1,0 +1,558 @@
+#include "server/store/store.h"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/check.h"
+
+namespace rappel::server {
+namespace {
+
+constexpr char kMetaSchemaVersion[] = "schema_version";
+constexpr char kMetaNextSeq[] = "next_seq";
+
+MDB_val ToVal(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+std::string_view FromVal(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+// Fixed-width little-endian integers in meta, so a store moves between hosts.
+std::string EncodeU64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (8 * i));
+  return out;
+}
+std::optional<uint64_t> DecodeU64(std::string_view s) {
+  if (s.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+
+absl::Status LmdbError(int rc, const std::string& what) {
+  return absl::InternalError(absl::StrCat("lmdb: ", what, ": ", mdb_strerror(rc)));
+}
+
+}  // namespace
+
+struct Store::Impl {
+  struct Pending {
+    uint64_t epoch;
+    std::shared_ptr<const WriteBatch> batch;
+    Done done;
+  };
+
+  MDB_env* env = nullptr;
+  MDB_dbi log_dbi = 0;
+  MDB_dbi state_dbi = 0;
+  MDB_dbi meta_dbi = 0;
+  int lock_fd = -1;
+  std::string path;
+  Poster post;
+
+  // Submission queue: owner pushes, writer drains.
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::deque<Pending> queue;
+  bool stopping = false;
+  std::thread writer;
+
+  // LMDB's rule: the map may be resized only while this process has no
+  // transaction open. Readers hold it shared, the writer takes it to grow.
+  std::shared_mutex map_mu;
+
+  // Writer thread only.
+  std::optional<uint64_t> poisoned_epoch;
+  absl::Status poison_status;
+  absl::Status fatal_status;
+  uint64_t map_bytes = 0;
+  uint64_t max_map_bytes = 0;
+  SeqNo last_seq_written = 0;  // highest log key ever appended
+
+  // Owner thread only: one read transaction reused through reset/renew.
+  MDB_txn* idle_read_txn = nullptr;
+
+  mutable std::mutex stats_mu;
+  StoreStats stats;
+
+  ~Impl() {
+    if (idle_read_txn != nullptr) mdb_txn_abort(idle_read_txn);
+    if (env != nullptr) mdb_env_close(env);
+    if (lock_fd >= 0) close(lock_fd);
+  }
+
+  uint64_t FreeDiskBytes() {
+    struct statvfs fs;
+    if (statvfs(path.c_str(), &fs) != 0) return UINT64_MAX;
+    return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  }
+
+  uint64_t UsedBytes() {
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(env, &info);
+    mdb_env_stat(env, &st);
+    return (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
+  }
+
+  // Doubles the map (at least to `want`), up to the maximum. False when the
+  // map is already at its maximum.
+  absl::StatusOr<bool> Grow(uint64_t want) {
+    if (map_bytes >= max_map_bytes) return false;
+    uint64_t next = std::min(max_map_bytes, std::max(map_bytes * 2, want));
+    std::unique_lock lock(map_mu);
+    int rc = mdb_env_set_mapsize(env, next);
+    if (rc != 0) return LmdbError(rc, "growing the map");
+    map_bytes = next;
+    std::lock_guard s(stats_mu);
+    stats.map_bytes = map_bytes;
+    ++stats.map_grows;
+    return true;
+  }
+
+  int WriteGroup(MDB_txn* txn, const std::vector<Pending*>& group, uint64_t* appended,
+                 SeqNo* max_seq, bool* deleted_any) {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn, log_dbi, &cursor);
+    if (rc != 0) return rc;
+    for (const Pending* p : group) {
+      const WriteBatch& b = *p->batch;
+      for (const auto& r : b.log_records()) {
+        MDB_val key{sizeof(SeqNo), const_cast<SeqNo*>(&r.seq)};
+        MDB_val val = ToVal(b.record_bytes(r));
+        rc = mdb_cursor_put(cursor, &key, &val, MDB_APPEND);
+        if (rc != 0) break;
+        ++*appended;
+        *max_seq = std::max(*max_seq, r.seq);
+      }
+      if (rc != 0) break;
+      for (const auto& range : b.deleted_ranges()) {
+        *deleted_any = true;
+        // Sequential deletes from the oldest key: cheap, the pages are freed.
+        for (;;) {
+          SeqNo lo = range.lo;
+          MDB_val key{sizeof(SeqNo), &lo};
+          MDB_val val;
+          rc = mdb_cursor_get(cursor, &key, &val, MDB_SET_RANGE);
+          if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            break;
+          }
+          if (rc != 0) break;
+          SeqNo found;
+          std::memcpy(&found, key.mv_data, sizeof found);
+          if (found >= range.hi) break;
+          rc = mdb_cursor_del(cursor, 0);
+          if (rc != 0) break;
+        }
+        if (rc != 0) break;
+      }
+      if (rc != 0) break;
+      for (const auto& op : b.state_ops()) {
+        MDB_val key = ToVal(op.key);
+        if (op.is_delete) {
+          rc = mdb_del(txn, state_dbi, &key, nullptr);
+          if (rc == MDB_NOTFOUND) rc = 0;
+        } else {
+          MDB_val val = ToVal(op.value);
+          rc = mdb_put(txn, state_dbi, &key, &val, 0);
+        }
+        if (rc != 0) break;
+      }
+      if (rc != 0) break;
+    }
+    mdb_cursor_close(cursor);
+    if (rc == 0 && *deleted_any) {
+      // Once compaction may have emptied the log, its last key no longer
+      // tells the next sequence number: keep it in meta.
+      std::string next = EncodeU64(std::max(*max_seq, last_seq_written) + 1);
+      MDB_val key = ToVal(kMetaNextSeq);
+      MDB_val val = ToVal(next);
+      rc = mdb_put(txn, meta_dbi, &key, &val, 0);
+    }
+    return rc;
+  }
+
+  // Writes and commits one group, growing the map when it fills.
+  absl::Status Commit(const std::vector<Pending*>& group) {
+    uint64_t group_bytes = 0;
+    for (const Pending* p : group) group_bytes += p->batch->byte_size();
+    // Grow before the transaction when the group would not comfortably fit:
+    // cheaper than failing half-way and writing it all again.
+    uint64_t want = UsedBytes() + 2 * group_bytes + (uint64_t{4} << 20);
+    if (want > map_bytes - map_bytes / 8) {
+      auto grown = Grow(want + want / 4);
+      if (!grown.ok()) return grown.status();
+    }
+    for (;;) {
+      MDB_txn* txn = nullptr;
+      int rc = mdb_txn_begin(env, nullptr, 0, &txn);
+      if (rc != 0) return LmdbError(rc, "begin");
+      uint64_t appended = 0;
+      SeqNo max_seq = 0;
+      bool deleted_any = false;
+      rc = WriteGroup(txn, group, &appended, &max_seq, &deleted_any);
+      if (rc == 0) {
+        rc = mdb_txn_commit(txn);  // frees txn whatever it returns
+      } else {
+        mdb_txn_abort(txn);
+      }
+      if (rc == 0) {
+        last_seq_written = std::max(last_seq_written, max_seq);
+        std::lock_guard s(stats_mu);
+        ++stats.commits;
+        stats.batches_committed += group.size();
+        stats.records_appended += appended;
+        stats.last_group_batches = group.size();
+        stats.max_group_batches = std::max<uint64_t>(stats.max_group_batches, group.size());
+        return absl::OkStatus();
+      }
+      if (rc == MDB_MAP_FULL) {
+        auto grown = Grow(map_bytes * 2);
+        if (!grown.ok()) return grown.status();
+        if (*grown) continue;
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "store full: the map in ", path, " reached its maximum of ", max_map_bytes,
+            " bytes (StoreOptions.max_map_bytes); writes are refused until space is made"));
+      }
+      // LMDB reports a short write as EIO: on a full file system that is
+      // the disk being full, not the disk failing.
+      if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && FreeDiskBytes() < group_bytes + (1 << 20))) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("disk full writing the store in ", path, " (", mdb_strerror(rc),
+                         "); writes are refused until space is freed"));
+      }
+      if (rc == MDB_BAD_VALSIZE || rc == MDB_KEYEXIST) {
+        // A caller bug (record too large, sequence not increasing): refuse
+        // this group, the store itself is fine.
+        return absl::InvalidArgumentError(
+            absl::StrCat("store refused a batch: ", mdb_strerror(rc)));
+      }
+      return LmdbError(rc, "commit");
+    }
+  }
+
+  void WriterLoop(size_t max_records) {
+    std::vector<Pending> taken;
+    for (;;) {
+      taken.clear();
+      {
+        std::unique_lock lock(queue_mu);
+        queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        size_t records = 0;
+        while (!queue.empty() && (taken.empty() || records < max_records)) {
+          records += queue.front().batch->log_records().size();
+          taken.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+      }
+      std::vector<absl::Status> results(taken.size());
+      std::vector<Pending*> to_commit;
+      for (size_t i = 0; i < taken.size(); ++i) {
+        if (!fatal_status.ok()) {
+          results[i] = fatal_status;
+        } else if (poisoned_epoch && taken[i].epoch <= *poisoned_epoch) {
+          results[i] = absl::AbortedError(
+              absl::StrCat("not written: an earlier write failed (", poison_status.message(), ")"));
+        } else {
+          to_commit.push_back(&taken[i]);
+        }
+      }
+      if (!to_commit.empty()) {
+        absl::Status st = Commit(to_commit);
+        if (!st.ok()) {
+          uint64_t max_epoch = 0;
+          for (const Pending* p : to_commit) max_epoch = std::max(max_epoch, p->epoch);
+          poisoned_epoch = max_epoch;
+          poison_status = st;
+          if (!absl::IsResourceExhausted(st) && !absl::IsInvalidArgument(st)) {
+            fatal_status = st;
+            std::lock_guard s(stats_mu);
+            stats.fatal_error = std::string(st.message());
+          }
+        }
+        for (Pending* p : to_commit) results[p - taken.data()] = st;
+      }
+      uint64_t failed = 0;
+      for (const auto& r : results) failed += r.ok() ? 0 : 1;
+      if (failed != 0) {
+        std::lock_guard s(stats_mu);
+        stats.failed_batches += failed;
+      }
+      // One post per group: completions run in submission order.
+      auto dones = std::make_shared<std::vector<std::pair<Done, absl::Status>>>();
+      dones->reserve(taken.size());
+      for (size_t i = 0; i < taken.size(); ++i) {
+        dones->emplace_back(std::move(taken[i].done), std::move(results[i]));
+      }
+      post([dones] {
+        for (auto& [done, status] : *dones) {
+          if (done) done(status);
+        }
+      });
+    }
+  }
+};
+
+Store::Store(const StoreOptions& options, Poster post)
+    : options_(options), impl_(std::make_unique<Impl>()) {
+  impl_->post = std::move(post);
+  impl_->path = options.path;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Poster post) {
+  if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
+  if (options.initial_map_bytes > options.max_map_bytes) {
+    return absl::InvalidArgumentError("initial_map_bytes is larger than max_map_bytes");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create store directory ", options.path, ": ", ec.message()));
+  }
+  std::unique_ptr<Store> store(new Store(options, std::move(post)));
+  Impl& im = *store->impl_;
+
+  // LMDB lets several processes share an environment; two rappel servers on
+  // one store would each believe they own the log. Refuse the second.
+  std::string lock_path = options.path + "/rappel.lock";
+  im.lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (im.lock_fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot open ", lock_path, ": ", strerror(errno)));
+  }
+  if (flock(im.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store in ", options.path, " is in use by another process"));
+  }
+
+  int rc = mdb_env_create(&im.env);
+  if (rc != 0) return LmdbError(rc, "env_create");
+  mdb_env_set_maxdbs(im.env, 4);
+  mdb_env_set_mapsize(im.env, options.initial_map_bytes);
+  unsigned flags = MDB_NOTLS | (options.sync ? 0 : MDB_NOSYNC);
+  rc = mdb_env_open(im.env, options.path.c_str(), flags, 0644);
+  if (rc != 0) return LmdbError(rc, absl::StrCat("opening ", options.path));
+  MDB_envinfo info;
+  mdb_env_info(im.env, &info);
+  im.map_bytes = info.me_mapsize;  // an existing store may already be larger
+  im.max_map_bytes = std::max<uint64_t>(options.max_map_bytes, im.map_bytes);
+
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(im.env, nullptr, 0, &txn);
+  if (rc != 0) return LmdbError(rc, "begin");
+  auto fail = [&](absl::Status st) {
+    mdb_txn_abort(txn);
+    return st;
+  };
+  if ((rc = mdb_dbi_open(txn, "log", MDB_CREATE | MDB_INTEGERKEY, &im.log_dbi)) != 0 ||
+      (rc = mdb_dbi_open(txn, "state", MDB_CREATE, &im.state_dbi)) != 0 ||
+      (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &im.meta_dbi)) != 0) {
+    return fail(LmdbError(rc, "opening databases"));
+  }
+
+  MDB_val key = ToVal(kMetaSchemaVersion);
+  MDB_val val;
+  rc = mdb_get(txn, im.meta_dbi, &key, &val);
+  if (rc == MDB_NOTFOUND) {
+    MDB_stat st;
+    mdb_stat(txn, im.log_dbi, &st);
+    if (st.ms_entries != 0) {
+      return fail(absl::DataLossError(
+          absl::StrCat("store in ", options.path, " has log records but no schema version")));
+    }
+    std::string v = EncodeU64(kStoreSchemaVersion);
+    MDB_val vv = ToVal(v);
+    rc = mdb_put(txn, im.meta_dbi, &key, &vv, 0);
+    if (rc != 0) return fail(LmdbError(rc, "writing schema version"));
+  } else if (rc != 0) {
+    return fail(LmdbError(rc, "reading schema version"));
+  } else {
+    auto version = DecodeU64(FromVal(val));
+    if (!version || *version != kStoreSchemaVersion) {
+      return fail(absl::FailedPreconditionError(absl::StrCat(
+          "store in ", options.path, " has schema version ",
+          version ? absl::StrCat(*version) : "(unreadable)", "; this build of rappel reads version ",
+          kStoreSchemaVersion, ": restore a backup made by a matching version")));
+    }
+  }
+
+  // Next sequence number: after the last log key, and after anything
+  // compaction deleted.
+  SeqNo next = 1;
+  MDB_cursor* cursor = nullptr;
+  mdb_cursor_open(txn, im.log_dbi, &cursor);
+  MDB_val k, v;
+  if (mdb_cursor_get(cursor, &k, &v, MDB_LAST) == 0) {
+    SeqNo last;
+    std::memcpy(&last, k.mv_data, sizeof last);
+    next = last + 1;
+  }
+  mdb_cursor_close(cursor);
+  key = ToVal(kMetaNextSeq);
+  if (mdb_get(txn, im.meta_dbi, &key, &val) == 0) {
+    if (auto meta_next = DecodeU64(FromVal(val))) next = std::max(next, *meta_next);
+  }
+  store->next_seq_at_open_ = next;
+  im.last_seq_written = next - 1;
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return LmdbError(rc, "commit at open");
+
+  im.stats.map_bytes = im.map_bytes;
+  size_t max_records = options.max_records_per_commit;
+  im.writer = std::thread([&im, max_records] { im.WriterLoop(max_records); });
+  return store;
+}
+
+Store::~Store() {
+  {
+    std::lock_guard lock(impl_->queue_mu);
+    impl_->stopping = true;
+  }
+  impl_->queue_cv.notify_one();
+  if (impl_->writer.joinable()) impl_->writer.join();
+}
+
+void Store::Submit(uint64_t epoch, std::shared_ptr<const WriteBatch> batch, Done done) {
+  {
+    std::lock_guard lock(impl_->queue_mu);
+    RAPPEL_CHECK(!impl_->stopping);
+    impl_->queue.push_back({epoch, std::move(batch), std::move(done)});
+  }
+  impl_->queue_cv.notify_one();
+}
+
+Store::Reader::Reader(Store* store) : store_(store), txn_(nullptr) {}
+
+Store::Reader::Reader(Reader&& other) noexcept : store_(other.store_), txn_(other.txn_) {
+  other.store_ = nullptr;
+  other.txn_ = nullptr;
+}
+
+Store::Reader::~Reader() {
+  if (store_ == nullptr) return;
+  Impl& im = *store_->impl_;
+  auto* txn = static_cast<MDB_txn*>(txn_);
+  if (im.idle_read_txn == nullptr) {
+    mdb_txn_reset(txn);
+    im.idle_read_txn = txn;
+  } else {
+    mdb_txn_abort(txn);
+  }
+  im.map_mu.unlock_shared();
+}
+
+absl::StatusOr<Store::Reader> Store::NewReader() {
+  Impl& im = *impl_;
+  im.map_mu.lock_shared();
+  MDB_txn* txn = nullptr;
+  int rc;
+  if (im.idle_read_txn != nullptr) {
+    txn = im.idle_read_txn;
+    im.idle_read_txn = nullptr;
+    rc = mdb_txn_renew(txn);
+    if (rc != 0) mdb_txn_abort(txn);
+  } else {
+    rc = mdb_txn_begin(im.env, nullptr, MDB_RDONLY, &txn);
+  }
+  if (rc != 0) {
+    im.map_mu.unlock_shared();
+    return LmdbError(rc, "begin read");
+  }
+  Reader reader(this);
+  reader.txn_ = txn;
+  return reader;
+}
+
+absl::StatusOr<std::string_view> Store::Reader::GetLog(SeqNo seq) const {
+  MDB_val key{sizeof seq, &seq};
+  MDB_val val;
+  int rc = mdb_get(static_cast<MDB_txn*>(txn_), store_->impl_->log_dbi, &key, &val);
+  if (rc == MDB_NOTFOUND) return absl::NotFoundError(absl::StrCat("no log record ", seq));
+  if (rc != 0) return LmdbError(rc, "get");
+  return FromVal(val);
+}
+
+absl::Status Store::Reader::ScanLog(SeqNo from,
+                                    absl::FunctionRef<bool(SeqNo, std::string_view)> fn) const {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(static_cast<MDB_txn*>(txn_), store_->impl_->log_dbi, &cursor);
+  if (rc != 0) return LmdbError(rc, "cursor");
+  MDB_val key{sizeof from, &from};
+  MDB_val val;
+  rc = mdb_cursor_get(cursor, &key, &val, MDB_SET_RANGE);
+  while (rc == 0) {
+    SeqNo seq;
+    std::memcpy(&seq, key.mv_data, sizeof seq);
+    if (!fn(seq, FromVal(val))) break;
+    rc = mdb_cursor_get(cursor, &key, &val, MDB_NEXT);
+  }
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "scan");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Reader::GetState(std::string_view k) const {
+  MDB_val key = ToVal(k);
+  MDB_val val;
+  int rc = mdb_get(static_cast<MDB_txn*>(txn_), store_->impl_->state_dbi, &key, &val);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string>();
+  if (rc != 0) return LmdbError(rc, "get state");
+  return std::optional<std::string>(std::string(FromVal(val)));
+}
+
+absl::Status Store::Backup(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat("backup target ", dir, " is not a directory"));
+  }
+  if (std::filesystem::exists(dir + "/data.mdb", ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("backup target ", dir, " already holds a store"));
+  }
+  std::shared_lock lock(impl_->map_mu);
+  int rc = mdb_env_copy2(impl_->env, dir.c_str(), MDB_CP_COMPACT);
+  if (rc != 0) {
+    if (rc == ENOSPC) return absl::ResourceExhaustedError("disk full writing the backup");
+    return LmdbError(rc, absl::StrCat("backup to ", dir));
+  }
+  return absl::OkStatus();
+}
+
+StoreStats Store::stats() const {
+  std::shared_lock lock(impl_->map_mu);  // no resize while we open a transaction
+  StoreStats out;
+  {
+    std::lock_guard s(impl_->stats_mu);
+    out = impl_->stats;
+  }
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(impl_->env, &info);
+  mdb_env_stat(impl_->env, &st);
+  out.used_bytes = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &txn) == 0) {
+    MDB_stat log;
+    if (mdb_stat(txn, impl_->log_dbi, &log) == 0) out.log_entries = log.ms_entries;
+    mdb_txn_abort(txn);
+  }
+  return out;
+}
+
+}  // namespace rappel::server

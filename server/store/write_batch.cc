@@ -1,0 +1,22 @@
+#include "server/store/write_batch.h"
+
+namespace rappel::server {
+
+void WriteBatch::Append(SeqNo seq, std::string_view bytes) {
+  log_.push_back({seq, static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(bytes.size())});
+  arena_.append(bytes);
+}
+
+void WriteBatch::DeleteLogRange(SeqNo lo, SeqNo hi) {
+  if (lo < hi) deleted_.push_back({lo, hi});
+}
+
+void WriteBatch::PutState(std::string_view key, std::string_view value) {
+  state_.push_back({std::string(key), std::string(value), false});
+}
+
+void WriteBatch::DeleteState(std::string_view key) {
+  state_.push_back({std::string(key), std::string(), true});
+}
+
+}  // namespace rappel::server

@@ -1,0 +1,64 @@
+// WriteBatch: the mutations of one caller request, committed atomically by
+// the Store's writer thread together with every other batch queued at the
+// same time (group commit).
+//
+// Thread: built on the owner thread, then handed to Store::Submit and only
+// read afterwards (by the writer thread and, through a shared_ptr, by the
+// owner for read-your-writes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rappel::server {
+
+// Position of a record in the append-only log. Assigned by the owner, strictly
+// increasing across every batch it submits (gaps allowed).
+using SeqNo = uint64_t;
+
+class WriteBatch {
+ public:
+  // Appends `bytes` to the log under `seq`, which must be greater than every
+  // sequence number appended before (checked by the writer: MDB_APPEND).
+  void Append(SeqNo seq, std::string_view bytes);
+  // Deletes every log record with lo <= seq < hi (the compactor's reclaim).
+  void DeleteLogRange(SeqNo lo, SeqNo hi);
+  // Low-volume state (settings, balances): an ordinary B-tree database.
+  void PutState(std::string_view key, std::string_view value);
+  void DeleteState(std::string_view key);
+
+  struct LogRecord {
+    SeqNo seq;
+    uint32_t offset;  // into the batch's byte arena
+    uint32_t size;
+  };
+  struct StateOp {
+    std::string key;
+    std::string value;
+    bool is_delete;
+  };
+  struct Range {
+    SeqNo lo;
+    SeqNo hi;
+  };
+
+  const std::vector<LogRecord>& log_records() const { return log_; }
+  std::string_view record_bytes(const LogRecord& r) const {
+    return std::string_view(arena_).substr(r.offset, r.size);
+  }
+  std::string_view record_bytes(size_t i) const { return record_bytes(log_[i]); }
+  const std::vector<Range>& deleted_ranges() const { return deleted_; }
+  const std::vector<StateOp>& state_ops() const { return state_; }
+  bool empty() const { return log_.empty() && deleted_.empty() && state_.empty(); }
+  size_t byte_size() const { return arena_.size(); }
+
+ private:
+  std::string arena_;  // all appended record bytes, back to back
+  std::vector<LogRecord> log_;
+  std::vector<Range> deleted_;
+  std::vector<StateOp> state_;
+};
+
+}  // namespace rappel::server

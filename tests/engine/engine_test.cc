@@ -1,0 +1,317 @@
+#include "server/engine/engine.h"
+
+#include <map>
+#include <random>
+
+#include "gtest/gtest.h"
+#include "tests/testing/engine_harness.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rappel::server {
+namespace {
+
+using rappel::testing::EngineHarness;
+using rappel::testing::TempDir;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h_ = std::make_unique<EngineHarness>(dir_.Sub("db"));
+    ASSERT_TRUE(h_->Open().ok());
+  }
+  void Reopen() {
+    h_->Close();
+    ASSERT_TRUE(h_->Open().ok());
+  }
+  std::vector<std::string> FiredKeys() const {
+    std::vector<std::string> keys;
+    for (const auto& r : h_->sink.fired) keys.push_back(r.reminder.key);
+    return keys;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<EngineHarness> h_;
+};
+
+TEST_F(EngineTest, FiresAtItsDueTimeWithItsContentAndNeverEarly) {
+  ReminderSpec r = h_->Reminder("appt-1/24h", 60'000, "see you tomorrow");
+  r.channel = Channel::kEmail;
+  r.recipient = "a@example.org";
+  ASSERT_EQ(*h_->ScheduleOne(r), ScheduleResult::kCreated);
+  h_->clock.Advance(59'999);
+  h_->PollNow();
+  EXPECT_TRUE(h_->sink.fired.empty());
+  h_->clock.Advance(1);
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 1u);
+  EXPECT_EQ(h_->sink.fired[0].reminder, r);
+  EXPECT_EQ(h_->engine().stats().fired, 1u);
+}
+
+TEST_F(EngineTest, NothingFiresBeforeItsWriteIsDurable) {
+  bool acked = false;
+  h_->engine().Schedule({h_->Reminder("past", -5'000)}, [&](auto) { acked = true; });
+  // The commit has not been applied (its completion has not run): the wheel
+  // does not hold the reminder yet.
+  h_->engine().Poll(h_->clock.now_ms());
+  EXPECT_TRUE(h_->sink.fired.empty());
+  ASSERT_TRUE(h_->queue.RunUntil([&] { return acked; }));
+  h_->PollNow();
+  EXPECT_EQ(FiredKeys(), std::vector<std::string>{"past"});
+}
+
+TEST_F(EngineTest, SameContentIsANoOpOtherContentReplaces) {
+  ReminderSpec r = h_->Reminder("k", 1'000, "v1");
+  EXPECT_EQ(*h_->ScheduleOne(r), ScheduleResult::kCreated);
+  EXPECT_EQ(*h_->ScheduleOne(r), ScheduleResult::kUnchanged);
+  uint64_t records = h_->engine().stats().log_records;
+  EXPECT_EQ(*h_->ScheduleOne(r), ScheduleResult::kUnchanged);
+  EXPECT_EQ(h_->engine().stats().log_records, records) << "an unchanged schedule wrote";
+  r.payload = "v2";
+  r.due_ms += 500;
+  EXPECT_EQ(*h_->ScheduleOne(r), ScheduleResult::kReplaced);
+  h_->clock.Advance(1'000);
+  h_->PollNow();
+  EXPECT_TRUE(h_->sink.fired.empty()) << "the old due time fired";
+  h_->clock.Advance(500);
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 1u);
+  EXPECT_EQ(h_->sink.fired[0].reminder.payload, "v2");
+}
+
+TEST_F(EngineTest, SameKeyInOtherTenantIsAnotherReminder) {
+  EXPECT_EQ(*h_->ScheduleOne(h_->Reminder("k", 10, "a", 1)), ScheduleResult::kCreated);
+  EXPECT_EQ(*h_->ScheduleOne(h_->Reminder("k", 10, "b", 2)), ScheduleResult::kCreated);
+  EXPECT_EQ(h_->engine().stats().live, 2u);
+}
+
+TEST_F(EngineTest, BadItemsGetClearErrorsAndTheRestOfTheBatchGoesOn) {
+  auto beyond = h_->Reminder("beyond", 0);
+  beyond.due_ms = h_->clock.now_ms() + h_->options().horizon_ms + 1;
+  auto empty_key = h_->Reminder("", 10);
+  auto big = h_->Reminder("big", 10, std::string(64 * 1024 + 1, 'x'));
+  auto expiry = h_->Reminder("expiry", 10);
+  expiry.expiry_ms = expiry.due_ms - 1;
+  auto bad_channel = h_->Reminder("channel", 10);
+  bad_channel.channel = static_cast<Channel>(9);
+  auto two_years = h_->Reminder("two-years", int64_t{2} * 366 * 24 * 3600 * 1000);
+  auto results = h_->Schedule({beyond, empty_key, h_->Reminder("ok", 10), big, expiry,
+                               bad_channel, two_years});
+  ASSERT_EQ(results.size(), 7u);
+  EXPECT_TRUE(absl::IsOutOfRange(results[0].status())) << results[0].status();
+  EXPECT_NE(results[0].status().message().find("horizon"), std::string::npos);
+  EXPECT_TRUE(absl::IsInvalidArgument(results[1].status()));
+  EXPECT_EQ(*results[2], ScheduleResult::kCreated);
+  EXPECT_TRUE(absl::IsInvalidArgument(results[3].status()));
+  EXPECT_NE(results[3].status().message().find("payload"), std::string::npos);
+  EXPECT_TRUE(absl::IsInvalidArgument(results[4].status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(results[5].status()));
+  EXPECT_EQ(*results[6], ScheduleResult::kCreated);
+  EXPECT_EQ(h_->engine().stats().live, 2u);
+}
+
+TEST_F(EngineTest, CancelDropsAndUnknownKeysAreNotFound) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 100)).ok());
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 100)).ok());
+  auto results = h_->Cancel({{TenantId{1}, "a"}, {TenantId{1}, "nope"}, {TenantId{2}, "b"}});
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_TRUE(absl::IsNotFound(results[1]));
+  EXPECT_TRUE(absl::IsNotFound(results[2]));
+  h_->clock.Advance(100);
+  h_->PollNow();
+  EXPECT_EQ(FiredKeys(), std::vector<std::string>{"b"});
+  EXPECT_EQ(h_->engine().stats().cancelled, 1u);
+}
+
+TEST_F(EngineTest, CancelInFlightWinsOverAConcurrentFiring) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0)).ok());
+  bool cancelled = false;
+  h_->engine().Cancel({{TenantId{1}, "a"}}, [&](auto r) { cancelled = r[0].ok(); });
+  // The reminder is due but its cancel is in flight: it must not go out.
+  h_->engine().Poll(h_->clock.now_ms());
+  EXPECT_TRUE(h_->sink.fired.empty());
+  ASSERT_TRUE(h_->queue.RunUntil([&] { return cancelled; }));
+  h_->clock.Advance(10);
+  h_->PollNow();
+  EXPECT_TRUE(h_->sink.fired.empty());
+}
+
+TEST_F(EngineTest, RescheduleMovesTheDueTime) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 1'000, "x")).ok());
+  EXPECT_TRUE(h_->Reschedule({TenantId{1}, "a"}, h_->clock.now_ms() + 5'000).ok());
+  EXPECT_TRUE(absl::IsNotFound(h_->Reschedule({TenantId{1}, "zz"}, h_->clock.now_ms())));
+  EXPECT_TRUE(absl::IsOutOfRange(
+      h_->Reschedule({TenantId{1}, "a"}, h_->clock.now_ms() + h_->options().horizon_ms + 10)));
+  h_->clock.Advance(4'999);
+  h_->PollNow();
+  EXPECT_TRUE(h_->sink.fired.empty());
+  h_->clock.Advance(1);
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 1u);
+  EXPECT_EQ(h_->sink.fired[0].reminder.payload, "x");
+}
+
+TEST_F(EngineTest, ExpiredRemindersAreDroppedNotSent) {
+  auto r = h_->Reminder("late", 100);
+  r.expiry_ms = r.due_ms + 50;
+  ASSERT_TRUE(h_->ScheduleOne(r).ok());
+  h_->clock.Advance(1'000);  // the process was busy (or down) past the expiry
+  h_->PollNow();
+  EXPECT_TRUE(h_->sink.fired.empty());
+  ASSERT_TRUE(h_->queue.RunUntil([&] { return h_->engine().idle(); }));
+  EXPECT_EQ(h_->engine().stats().expired, 1u);
+  EXPECT_EQ(h_->engine().stats().live, 0u);
+  Reopen();
+  EXPECT_FALSE(h_->Inspect(1, "late").has_value());
+}
+
+TEST_F(EngineTest, CompleteRemovesOnlyTheVersionHandedOut) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "v1")).ok());
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0)).ok());
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 2u);
+  DueReminder a = h_->sink.fired[0].reminder.key == "a" ? h_->sink.fired[0] : h_->sink.fired[1];
+  DueReminder b = h_->sink.fired[0].reminder.key == "b" ? h_->sink.fired[0] : h_->sink.fired[1];
+  // "a" changes after it was handed out: the old handout's completion must
+  // not remove the new version.
+  ASSERT_EQ(*h_->ScheduleOne(h_->Reminder("a", 100, "v2")), ScheduleResult::kReplaced);
+  ASSERT_TRUE(h_->Complete({{{TenantId{1}, "a"}, a.seq}, {{TenantId{1}, "b"}, b.seq}}).ok());
+  EXPECT_FALSE(h_->Inspect(1, "b").has_value());
+  auto state = h_->Inspect(1, "a");
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->spec.payload, "v2");
+  EXPECT_TRUE(state->in_wheel);
+  EXPECT_EQ(h_->engine().stats().completed, 1u);
+}
+
+TEST_F(EngineTest, AnswersComeInRequestOrderEvenWhenNothingIsWritten) {
+  std::vector<int> order;
+  ReminderSpec r = h_->Reminder("k", 100);
+  h_->engine().Schedule({r}, [&](auto) { order.push_back(1); });
+  h_->engine().Schedule({r}, [&](auto res) {
+    EXPECT_EQ(*res[0], ScheduleResult::kUnchanged);
+    order.push_back(2);
+  });
+  h_->engine().Cancel({{TenantId{1}, "none"}}, [&](auto) { order.push_back(3); });
+  ASSERT_TRUE(h_->queue.RunUntil([&] { return order.size() == 3; }));
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST_F(EngineTest, RestartRebuildsTheSameStateAndFiresPastDueOldestFirst) {
+  std::vector<ReminderSpec> batch;
+  for (int i = 0; i < 50; ++i) {
+    batch.push_back(h_->Reminder("r" + std::to_string(i), 1'000 + (i * 7919) % 50'000,
+                                 "p" + std::to_string(i)));
+  }
+  for (auto& res : h_->Schedule(batch)) ASSERT_TRUE(res.ok());
+  ASSERT_TRUE(h_->Cancel({{TenantId{1}, "r3"}, {TenantId{1}, "r4"}})[0].ok());
+  ASSERT_TRUE(h_->Reschedule({TenantId{1}, "r5"}, h_->clock.now_ms() + 70'000).ok());
+  Reopen();
+  EXPECT_EQ(h_->engine().stats().live, 48u);
+  auto r5 = h_->Inspect(1, "r5");
+  ASSERT_TRUE(r5.has_value());
+  EXPECT_EQ(r5->spec.due_ms, h_->clock.now_ms() + 70'000);
+  EXPECT_FALSE(h_->Inspect(1, "r3").has_value());
+  // The server was down for a minute and a half: everything is past due and
+  // must fire at once, oldest first.
+  h_->clock.Advance(90'000);
+  Reopen();
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 48u);
+  for (size_t i = 1; i < h_->sink.fired.size(); ++i) {
+    EXPECT_LE(h_->sink.fired[i - 1].reminder.due_ms, h_->sink.fired[i].reminder.due_ms);
+  }
+  EXPECT_EQ(h_->sink.fired.back().reminder.key, "r5");
+}
+
+// Churn with small compaction thresholds, against a model of what is live.
+TEST(EngineCompactionTest, KeepsExactlyTheLiveRecordsAndBoundsTheLog) {
+  TempDir dir;
+  EngineOptions options;
+  options.compact_min_log_records = 200;
+  options.compaction_step_records = 64;
+  options.compact_log_to_live_ratio = 1.5;
+  EngineHarness h(dir.Sub("db"), options);
+  ASSERT_TRUE(h.Open().ok());
+  std::map<std::string, ReminderSpec> model;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    std::vector<ReminderSpec> batch;
+    for (int i = 0; i < 20; ++i) {
+      std::string key = "k" + std::to_string(rng() % 400);
+      batch.push_back(h.Reminder(key, 3'600'000 + rng() % 1000, "v" + std::to_string(rng())));
+      model[key] = batch.back();
+    }
+    for (auto& res : h.Schedule(batch)) ASSERT_TRUE(res.ok());
+    std::vector<ReminderKey> cancels;
+    for (int i = 0; i < 5; ++i) {
+      std::string key = "k" + std::to_string(rng() % 400);
+      if (model.erase(key) != 0) cancels.push_back({TenantId{1}, key});
+    }
+    for (auto& st : h.Cancel(cancels)) ASSERT_TRUE(st.ok()) << st;
+    h.PollNow();  // compaction steps run from Poll
+    h.queue.RunUntil([&] { return h.engine().idle(); });
+  }
+  EngineStats stats = h.engine().stats();
+  EXPECT_GT(stats.compaction_steps, 10u);
+  EXPECT_GT(stats.relocated, 0u);
+  EXPECT_EQ(stats.live, model.size());
+  EXPECT_EQ(stats.store.log_entries, stats.log_records);
+  EXPECT_LE(stats.log_records, 2 * model.size() + options.compaction_step_records * 2)
+      << "compaction did not keep up";
+  for (const auto& [key, spec] : model) {
+    auto state = h.Inspect(1, key);
+    ASSERT_TRUE(state.has_value()) << key;
+    EXPECT_EQ(state->spec, spec);
+  }
+  // Recovery from the compacted log gives exactly the same reminders.
+  h.Close();
+  ASSERT_TRUE(h.Open().ok());
+  EXPECT_EQ(h.engine().stats().live, model.size());
+  for (const auto& [key, spec] : model) {
+    auto state = h.Inspect(1, key);
+    ASSERT_TRUE(state.has_value()) << key;
+    EXPECT_EQ(state->spec, spec);
+  }
+}
+
+TEST(EngineFullStoreTest, RefusesWritesClearlyKeepsAcknowledgedAndResumesWithRoom) {
+  TempDir dir;
+  EngineOptions options;
+  options.store.initial_map_bytes = 1 << 20;
+  options.store.max_map_bytes = 3 << 20;
+  EngineHarness h(dir.Sub("db"), options);
+  ASSERT_TRUE(h.Open().ok());
+  std::map<std::string, ReminderSpec> acked;
+  absl::Status failure;
+  for (int i = 0; i < 100'000 && failure.ok(); ++i) {
+    auto r = h.Reminder("key-" + std::to_string(i), 60'000, std::string(500, 'p'));
+    auto res = h.ScheduleOne(r);
+    if (res.ok()) {
+      acked[r.key] = r;
+    } else {
+      failure = res.status();
+    }
+  }
+  ASSERT_TRUE(absl::IsResourceExhausted(failure)) << failure;
+  // Reads, cancels of nothing and firing go on.
+  EXPECT_TRUE(h.Inspect(1, "key-0").has_value());
+  h.clock.Advance(60'000);
+  h.PollNow();
+  EXPECT_EQ(h.sink.fired.size(), acked.size());
+  // Restart with a larger maximum: every acknowledged reminder is there and
+  // writes work again.
+  h.Close();
+  h.options().store.max_map_bytes = 64 << 20;
+  ASSERT_TRUE(h.Open().ok());
+  EXPECT_EQ(h.engine().stats().live, acked.size());
+  for (const auto& [key, spec] : acked) {
+    auto state = h.Inspect(1, key);
+    ASSERT_TRUE(state.has_value()) << key;
+    EXPECT_EQ(state->spec, spec);
+  }
+  EXPECT_TRUE(h.ScheduleOne(h.Reminder("after", 10)).ok());
+}
+
+}  // namespace
+}  // namespace rappel::server
