@@ -587,6 +587,9 @@ void Engine::FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned,
     if (!st.ok()) return;
     compact_from_ = hi;
     stats_.log_records -= scanned;
+    // Steps follow each other while there is garbage to reclaim, so that
+    // compaction keeps up with any write rate the store can take.
+    MaybeCompact();
   };
   Submit(std::move(p));
 }

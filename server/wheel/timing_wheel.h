@@ -1,0 +1,229 @@
+// TimingWheel: a hierarchical timing wheel holding every scheduled reminder
+// of the server, after Tokio's runtime/time/wheel, the Linux kernel's
+// timer.c and Kafka's TimingWheel.
+//
+// Thread: owned by the io thread (STYLE.md, "Threads"); not thread-safe. It is
+// a pure data structure: it reads no clock, the caller says what time it is.
+//
+// Levels
+// ------
+// Seven levels of 64 slots. A slot of level L covers 64^L ms and the whole
+// level covers 64^(L+1) ms, so each level is 64 times coarser than the one
+// below it:
+//
+//   level | slot width        | range of the level  | bits of due_ms
+//   ------+-------------------+---------------------+---------------
+//     0   |    1 ms           |   64 ms             |  0..5
+//     1   |   64 ms           |    4.096 s          |  6..11
+//     2   |    4.096 s        |    4.37 min         | 12..17
+//     3   |    4.37 min       |    4.66 h           | 18..23
+//     4   |    4.66 h         |   12.4 days         | 24..29
+//     5   |   12.4 days       |    2.18 years       | 30..35
+//     6   |    2.18 years     |  139 years (2^42)   | 36..41
+//
+// An entry lives on the level given by the highest bit in which its due time
+// differs from the wheel's now: level = (bit index) / 6, and its slot is the
+// 6-bit group of the due time at that level. All entries of a level therefore
+// lie inside the level-(L+1) slot that holds now, later than now's own slot,
+// so the lowest non-empty level always holds the earliest work. Each level
+// keeps a 64-bit occupancy bitmap; the next non-empty slot is found with
+// count-trailing-zeros on the bitmap rotated by now's slot, never by visiting
+// empty slots, and time jumps straight to it (no ticking).
+//
+// When a slot of level L > 0 comes due (time reaches its start), its entries
+// are "cascaded": each one is relinked on the level its due time now
+// selects, which is always lower. Only level-0 slots fire. Nothing ever fires
+// before its due time, and an entry is moved at most kLevels - 1 times.
+//
+// Due times are accepted up to `horizon_ms` (at most 2^41 ms) ahead of now,
+// so an entry is never more than half a turn of the top level away. A due
+// time in the next turn of the top level lands in a slot "behind" now's slot
+// there; as in Tokio, its deadline is then read as one level range (2^42 ms)
+// later. The half-turn limit guarantees that such a slot is never now's own.
+// Entries due in the past are clamped to now: they go to now's level-0 slot,
+// after whatever is already there, and fire at the next Advance in the order
+// they were scheduled.
+//
+// Worked example. now = 1'700'000'123'457 (level slots 1, 41, 52, 57, 15, 47,
+// 24 for levels 0..6). Schedule an entry 5 minutes later, at
+// due = 1'700'000'423'457. now ^ due has its highest set bit at 19, so the
+// entry goes to level 19 / 6 = 3, slot (due >> 18) & 63 = 58: the slot after
+// now's (57), which starts at 1'700'000'169'984, 46.5 s from now.
+//   - At 1'700'000'169'984 slot 3/58 cascades: relative to that time the due
+//     differs first in bit 17, so the entry moves to level 2, slot 61
+//     (starting at 1'700'000'419'840).
+//   - At 1'700'000'419'840 (bit 11 now) it moves to level 1, slot 56,
+//     starting at 1'700'000'423'424.
+//   - At 1'700'000'423'424 it moves to level 0, slot 33, and fires when
+//     Advance reaches 1'700'000'423'457, not one millisecond earlier.
+// An Advance straight from now to 1'700'000'423'457 does the same four
+// steps in one call; time never visits the empty slots in between.
+//
+// Bounded work
+// ------------
+// One slot may hold millions of entries (a popular due time). Advance takes a
+// budget of work units (one unit = one entry fired or cascaded) and can stop
+// in the middle of a slot; the next call resumes there. A slot partly
+// cascaded is finished before anything else fires, since entries still in it
+// may be due before those already moved down.
+//
+// Costs: Allocate, Free, Schedule and Unschedule are O(1). An entry is moved
+// at most kLevels - 1 times over its life (in practice: once per level
+// between its first one and 0). Finding the next slot is O(kLevels) bitmap
+// work. With millions of entries nearly every move is a cache miss, so a
+// cascade walks its slot from both ends to keep two misses in flight.
+//
+// Memory
+// ------
+// Entries live in a pool addressed by 32-bit indices, in chunks of 65536 so
+// that growth never copies the pool. An entry is 16 bytes: its due time and
+// the two links of an intrusive circular list. The first kLevels * 64 pool
+// entries are the list heads (sentinels) of the slots, so unlinking an entry
+// needs no lookup of its slot.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/status/status.h"
+
+namespace rappel::server {
+
+// Handle of a wheel entry: index into the wheel's pool (32 bits).
+struct WheelHandle {
+  uint32_t value;
+  friend bool operator==(WheelHandle, WheelHandle) = default;
+};
+
+class TimingWheel {
+ public:
+  static constexpr int kLevels = 7;  // 64^7 ms ≈ 139 years: no overflow list needed
+  static constexpr int kSlotsPerLevel = 64;
+  static constexpr uint64_t kDefaultHorizonMs = 10ull * 366 * 24 * 3600 * 1000;  // ~10 years
+  static constexpr uint64_t kMaxHorizonMs = (1ull << 41);  // half the top level's range
+
+  // start_ms: the wheel's initial "now" (unix ms in practice; the wheel reads
+  // no clock). horizon_ms: the largest (due - now) that Schedule accepts; must
+  // be <= kMaxHorizonMs (aborts otherwise). Times (start_ms, Advance's and
+  // Reset's) must stay below 2^62 ms, some 146 million years (aborts otherwise).
+  explicit TimingWheel(uint64_t start_ms, uint64_t horizon_ms = kDefaultHorizonMs);
+
+  TimingWheel(const TimingWheel&) = delete;
+  TimingWheel& operator=(const TimingWheel&) = delete;
+
+  // Every method taking a WheelHandle aborts unless it is an allocated entry
+  // of this wheel: a bad handle is a bug in the caller, not bad input.
+
+  // Returns a new, unscheduled entry. O(1); reuses freed handles first.
+  WheelHandle Allocate();
+  // Unschedules h if it is scheduled and returns it to the pool (a double
+  // free aborts).
+  void Free(WheelHandle h);
+
+  // Links (or relinks) h to fire at due_ms. O(1). A due_ms <= now_ms() fires
+  // at the next Advance. A due_ms beyond now_ms() + horizon returns
+  // OutOfRangeError and leaves h as it was.
+  absl::Status Schedule(WheelHandle h, uint64_t due_ms);
+  // O(1); a no-op if h is not scheduled.
+  void Unschedule(WheelHandle h);
+  bool IsScheduled(WheelHandle h) const;
+  // The due time last given to Schedule for h (not clamped to now).
+  uint64_t DueMs(WheelHandle h) const;
+
+  uint64_t now_ms() const { return now_ms_; }
+  size_t scheduled() const { return scheduled_; }  // entries linked in the wheel
+  size_t allocated() const { return allocated_; }  // entries allocated (scheduled or not)
+
+  // Earliest time at which Advance has work to do (a firing or a cascade);
+  // never later than the earliest due time of any scheduled entry, an entry
+  // scheduled in the past counting as due at now_ms(). Always >= now_ms(),
+  // and equal to it while a slot is only partly processed. nullopt when
+  // nothing is scheduled. O(kLevels), from the occupancy bitmaps.
+  std::optional<uint64_t> NextExpirationMs() const;
+
+  // Moves time forward to now_ms (a now_ms in the past means now_ms()). Does
+  // at most `budget` units of work (one unit = one entry fired or cascaded
+  // to a lower level). Fired entries are unscheduled but stay allocated (the
+  // caller frees them) and are appended to *fired in non-decreasing order of
+  // due time; entries scheduled with a due time already past fire in the
+  // order they were scheduled, before anything later. Never fires an entry
+  // before its due time. Returns true when caught up (nothing more is due at
+  // or before now_ms), false when the budget ran out: call again.
+  bool Advance(uint64_t now_ms, size_t budget, std::vector<WheelHandle>* fired);
+
+  // Sets now_ms(). Requires scheduled() == 0 (aborts otherwise). Recovery sets
+  // now to the earliest due time before linking recovered entries, so that
+  // past-due entries fire oldest first.
+  void Reset(uint64_t start_ms);
+
+  // Bytes held by the pool (entries and slot heads) and its chunk table.
+  size_t MemoryBytes() const;
+
+ private:
+  struct Entry {
+    uint64_t due_ms;  // as given to Schedule; the slot is chosen from max(due_ms, now)
+    uint32_t next;    // next in the slot list, or in the free list
+    uint32_t prev;    // previous in the slot list, or kUnlinked / kFree
+  };
+  static_assert(sizeof(Entry) == 16);
+
+  static constexpr uint32_t kNumSentinels = kLevels * kSlotsPerLevel;
+  static constexpr int kChunkBits = 16;
+  static constexpr uint32_t kChunkSize = 1u << kChunkBits;
+  static constexpr uint32_t kChunkMask = kChunkSize - 1;
+  static constexpr uint32_t kFree = 0xFFFFFFFF;      // in prev: on the free list
+  static constexpr uint32_t kUnlinked = 0xFFFFFFFE;  // in prev: allocated, not scheduled
+  static constexpr uint32_t kNil = 0xFFFFFFFF;       // end of the free list
+  static constexpr uint32_t kMaxEntries = 0xFFFFFFF0;
+
+  struct Expiration {
+    int level;
+    int slot;
+    uint64_t deadline_ms;
+  };
+
+  Entry& At(uint32_t i) { return chunks_[i >> kChunkBits][i & kChunkMask]; }
+  const Entry& At(uint32_t i) const { return chunks_[i >> kChunkBits][i & kChunkMask]; }
+  static uint32_t SentinelIndex(int level, int slot) {
+    return static_cast<uint32_t>(level * kSlotsPerLevel + slot);
+  }
+
+  // The entry behind h, aborting unless h is an allocated entry.
+  Entry& Checked(WheelHandle h);
+  const Entry& Checked(WheelHandle h) const;
+
+  // The hot path is these four; they are forced inline because GCC's -O2
+  // heuristics leave them as calls, which costs ~30% in Advance.
+  //
+  // Appends entry i to the slot that due_ms selects relative to now_ms_;
+  // returns the level chosen.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE int Link(uint32_t i, uint64_t due_ms);
+  // Removes entry i from its slot list; clears the slot's bit if it empties.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Unlink(uint32_t i);
+  // Relinks entry i of the slot being cascaded one level down or more.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void MoveDown(uint32_t i);
+  // The first slot with work, lowest level first (ignores cascade_active_).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::optional<Expiration> NextExpiration() const;
+
+  uint64_t now_ms_;
+  const uint64_t horizon_ms_;
+  uint64_t occupied_[kLevels] = {};  // bit s of level L: slot L/s is non-empty
+  size_t scheduled_ = 0;
+  size_t allocated_ = 0;
+
+  // A slot of level > 0 whose cascade ran out of budget, with now_ms_ at its
+  // start. It is resumed before anything else happens in Advance.
+  bool cascade_active_ = false;
+  int cascade_level_ = 0;
+  int cascade_slot_ = 0;
+
+  std::vector<std::unique_ptr<Entry[]>> chunks_;
+  uint32_t end_ = kNumSentinels;  // pool indices below end_ have been handed out
+  uint32_t free_head_ = kNil;     // LIFO: a freed entry is still warm in cache
+};
+
+}  // namespace rappel::server
