@@ -168,8 +168,11 @@ void BM_EngineRecovery(benchmark::State& state) {
   bool cold = state.range(1) != 0;
   std::string dir = BenchDir("recovery-" + std::to_string(state.range(0)) + "m");
   EnsurePopulated(dir, count);
-  if (!cold) {  // warm the page cache
-    Fixture warm(dir);
+  if (!cold) {  // warm the page cache by reading the file, not by opening it
+    std::ifstream in(dir + "/data.mdb", std::ios::binary);
+    std::vector<char> buf(1 << 20);
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size()))) {
+    }
   }
   int64_t anon_growth = 0;
   EngineStats stats;
@@ -186,6 +189,7 @@ void BM_EngineRecovery(benchmark::State& state) {
   }
   state.counters["pending"] = static_cast<double>(stats.live);
   state.counters["recovery_ms"] = static_cast<double>(stats.recovery_ms);
+  state.counters["scan_ms"] = static_cast<double>(stats.recovery_scan_ms);
   state.counters["rss_anon_bytes_per_pending"] =
       static_cast<double>(anon_growth) / static_cast<double>(stats.live);
   state.counters["engine_bytes_per_pending"] =

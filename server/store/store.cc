@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -515,6 +516,20 @@ absl::StatusOr<std::optional<std::string>> Store::Reader::GetState(std::string_v
   if (rc == MDB_NOTFOUND) return std::optional<std::string>();
   if (rc != 0) return LmdbError(rc, "get state");
   return std::optional<std::string>(std::string(FromVal(val)));
+}
+
+void Store::PrepareFullScan() {
+#ifdef MADV_POPULATE_READ
+  // A cold mapping takes one page fault per 4 KiB page touched; a full scan
+  // of a large store spends more time in those faults than in reading.
+  // Populating the page tables in one call is several times cheaper. Only a
+  // hint: on kernels without it (before 5.14) the scan just faults.
+  std::shared_lock lock(impl_->map_mu);
+  MDB_envinfo info;
+  mdb_env_info(impl_->env, &info);
+  uint64_t used = impl_->UsedBytes();
+  madvise(info.me_mapaddr, std::min<uint64_t>(used, info.me_mapsize), MADV_POPULATE_READ);
+#endif
 }
 
 absl::Status Store::Backup(const std::string& dir) {

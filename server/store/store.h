@@ -126,6 +126,9 @@ class Store {
   };
   absl::StatusOr<Reader> NewReader();
 
+  // Hint before reading the whole log (recovery): maps it in bulk.
+  void PrepareFullScan();
+
   // Hot backup with compaction (mdb_env_copy2 + MDB_CP_COMPACT) into
   // directory `dir`, which must exist and hold no data.mdb. Writes go on
   // meanwhile. Safe from any thread; it takes as long as copying the live
