@@ -1,0 +1,148 @@
+// Dispatcher: hands due reminders to subscribed workers and takes their acks
+// (DESIGN.md §3.4). It is the engine's DueSink.
+//
+//   engine ──OnDue──▶ ready queue per channel ──Pump──▶ worker (lease)
+//   worker ──Ack──▶ sent/delivered/opened: Engine::Complete
+//                   failed-retryable: Engine::Reschedule(now + backoff),
+//                                     dead letter after max_attempts
+//                   failed-permanent: dead letter
+//   lease deadline passed, or worker gone: back to the ready queue
+//
+// Flow control: a worker never holds more than its max_in_flight leases.
+// Fairness between workers of a channel: round robin.
+//
+// Thread: the owner (io) thread, like the engine.
+//
+// Not yet durable (issue 3 follow-up): attempt counts and dead letters live
+// in memory; after a restart a failed message starts again at attempt 1,
+// and dead letters are lost. Acknowledged schedules and completions are
+// durable (they go through the engine).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "server/engine/engine.h"
+
+namespace rappel::server {
+
+enum class AckOutcome : uint8_t { kSent, kDelivered, kOpened, kFailedRetryable, kFailedPermanent };
+
+struct DispatchOptions {
+  int64_t lease_timeout_ms = 30'000;
+  uint32_t max_attempts = 5;
+  int64_t backoff_base_ms = 1'000;      // attempt n waits base * 2^(n-1)
+  int64_t backoff_max_ms = 3'600'000;
+  size_t max_dead_letters = 100'000;    // oldest dropped beyond this
+};
+
+struct LeasedMessage {
+  std::string message_id;  // stable across retries and redeliveries
+  uint64_t lease_id = 0;
+  uint32_t attempt = 1;
+  int64_t deadline_ms = 0;
+  ReminderSpec reminder;
+};
+
+struct DeadLetter {
+  ReminderSpec reminder;
+  uint32_t attempts = 0;
+  std::string last_detail;
+};
+
+struct DispatchStats {
+  uint64_t ready = 0;   // due, waiting for a worker
+  uint64_t leased = 0;
+  uint64_t workers = 0;
+  uint64_t delivered = 0;
+  uint64_t acked = 0;
+  uint64_t retried = 0;
+  uint64_t redelivered = 0;  // lease expired or worker gone
+  uint64_t dead_letters = 0;
+  uint64_t ready_by_channel[kChannelCount + 1] = {};
+};
+
+class Dispatcher : public DueSink {
+ public:
+  using DeliverFn = std::function<void(std::vector<LeasedMessage>)>;
+
+  Dispatcher(Engine* engine, DispatchOptions options, std::function<int64_t()> clock);
+
+  // The engine must be set before the first OnDue (it is created after us,
+  // since it takes us as its sink).
+  void set_engine(Engine* engine) { engine_ = engine; }
+
+  // A worker for `channels`, holding at most max_in_flight leases, at most
+  // batch_size per delivery. Returns its id.
+  uint64_t AddWorker(std::vector<Channel> channels, uint32_t max_in_flight, uint32_t batch_size,
+                     DeliverFn deliver);
+  // Its leases become ready again, delivered to other workers first.
+  void RemoveWorker(uint64_t worker_id);
+  // NotFound for an unknown lease or one held by another worker (e.g. it
+  // expired and went elsewhere): the ack is ignored.
+  absl::Status Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
+                   std::string detail);
+
+  void OnDue(std::vector<DueReminder> batch) override;
+
+  // Leases past their deadline go back to ready. Call when NextDeadlineMs
+  // comes.
+  void ExpireLeases(int64_t now_ms);
+  std::optional<int64_t> NextDeadlineMs() const;
+
+  std::vector<DeadLetter> ListDeadLetters(std::optional<TenantId> tenant, size_t limit) const;
+  // Schedules the dead letter again, due now, and forgets it.
+  void ReplayDeadLetter(const ReminderKey& key, std::function<void(absl::Status)> done);
+
+  DispatchStats stats() const;
+
+ private:
+  struct Ready {
+    DueReminder due;
+    uint32_t attempt;
+    std::string message_id;
+  };
+  struct Worker {
+    std::vector<Channel> channels;
+    uint32_t max_in_flight;
+    uint32_t batch_size;
+    uint32_t in_flight = 0;
+    DeliverFn deliver;
+  };
+  struct Lease {
+    Ready msg;
+    uint64_t worker;
+    int64_t deadline_ms;
+  };
+  struct Attempts {
+    uint32_t failures = 0;
+    std::string message_id;
+  };
+
+  void Pump();
+  void DeadLetterIt(Lease lease, std::string detail);
+  static std::string AttemptKey(const ReminderSpec& r);
+
+  Engine* engine_;
+  DispatchOptions options_;
+  std::function<int64_t()> clock_;
+  std::deque<Ready> ready_[kChannelCount + 1];
+  std::map<uint64_t, Worker> workers_;
+  uint64_t next_worker_ = 1;
+  size_t round_robin_ = 0;
+  absl::flat_hash_map<uint64_t, Lease> leases_;
+  std::multimap<int64_t, uint64_t> deadlines_;  // deadline -> lease id
+  uint64_t next_lease_ = 1;
+  absl::flat_hash_map<std::string, Attempts> attempts_;  // failed before
+  std::deque<DeadLetter> dead_letters_;
+  DispatchStats stats_;
+};
+
+}  // namespace rappel::server

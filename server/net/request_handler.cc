@@ -1,0 +1,339 @@
+#include "server/net/request_handler.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace rappel::server {
+
+namespace wire = protocol::wire;
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+namespace {
+
+FrameBytes Finish(FlatBufferBuilder& b, uint64_t id, wire::Body type, Offset<void> body) {
+  protocol::FinishFrame(b, id, type, body);
+  return FrameBytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+}
+
+std::string Str(const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); }
+
+ReminderSpec FromWire(const wire::Reminder& r) {
+  ReminderSpec spec;
+  spec.tenant = TenantId{r.tenant()};
+  spec.key = Str(r.key());
+  // An unknown channel value stays unknown: the engine refuses the item.
+  spec.channel = static_cast<Channel>(r.channel());
+  spec.recipient = Str(r.recipient());
+  spec.due_ms = r.due_ms();
+  spec.expiry_ms = r.expiry_ms();
+  if (r.payload() != nullptr) {
+    spec.payload.assign(reinterpret_cast<const char*>(r.payload()->data()), r.payload()->size());
+  }
+  return spec;
+}
+
+Offset<wire::Reminder> ToWire(FlatBufferBuilder& b, const ReminderSpec& r) {
+  auto key = b.CreateString(r.key);
+  auto recipient = b.CreateString(r.recipient);
+  auto payload = b.CreateVector(reinterpret_cast<const uint8_t*>(r.payload.data()), r.payload.size());
+  return wire::CreateReminder(b, r.tenant.value, key, static_cast<wire::Channel>(r.channel),
+                              recipient, r.due_ms, r.expiry_ms, payload);
+}
+
+ReminderKey KeyFromWire(const wire::ReminderKey* k) {
+  if (k == nullptr) return ReminderKey{};
+  return ReminderKey{TenantId{k->tenant()}, Str(k->key())};
+}
+
+Offset<flatbuffers::Vector<Offset<wire::Status>>> Statuses(FlatBufferBuilder& b,
+                                                           const std::vector<absl::Status>& all) {
+  std::vector<Offset<wire::Status>> out;
+  out.reserve(all.size());
+  for (const auto& st : all) out.push_back(protocol::ToWireStatus(b, st));
+  return b.CreateVector(out);
+}
+
+}  // namespace
+
+RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher)
+    : options_(std::move(options)), engine_(engine), dispatcher_(dispatcher) {}
+
+FrameBytes RequestHandler::ErrorFrame(uint64_t request_id, wire::ErrorCode code,
+                                      const std::string& message) {
+  FlatBufferBuilder b;
+  auto status = wire::CreateStatus(b, code, b.CreateString(message));
+  return Finish(b, request_id, wire::Body::Error, wire::CreateError(b, status).Union());
+}
+
+bool RequestHandler::Allowed(const Connection& conn, wire::Body body) const {
+  if (conn.role == wire::Role::Admin) return true;
+  switch (body) {
+    case wire::Body::Ping:
+      return true;
+    case wire::Body::Schedule:
+    case wire::Body::Cancel:
+    case wire::Body::Reschedule:
+      return conn.role == wire::Role::Producer;
+    case wire::Body::Subscribe:
+    case wire::Body::Ack:
+      return conn.role == wire::Role::Worker;
+    default:
+      return false;  // stats, inspect, dead letters, backup: admin only
+  }
+}
+
+void RequestHandler::Hello(Connection& conn, uint64_t id, const wire::Hello& hello, Reply reply) {
+  if (hello.protocol_version() < 1) {
+    reply(ErrorFrame(id, wire::ErrorCode::UnsupportedVersion,
+                     absl::StrCat("protocol version ", hello.protocol_version(),
+                                  " is not supported; this server speaks ",
+                                  protocol::kProtocolVersion)),
+          true);
+    return;
+  }
+  std::string token = Str(hello.token());
+  wire::Role role = wire::Role::Admin;
+  if (!options_.tokens.empty()) {
+    auto it = options_.tokens.find(token);
+    if (it == options_.tokens.end()) {
+      reply(ErrorFrame(id, wire::ErrorCode::Unauthenticated, "unknown token"), true);
+      return;
+    }
+    role = it->second;
+  }
+  conn.greeted = true;
+  conn.role = role;
+  conn.client_name = Str(hello.client_name());
+  FlatBufferBuilder b;
+  auto name = b.CreateString(options_.server_name);
+  auto body = wire::CreateHelloReply(b, protocol::kProtocolVersion, name, role,
+                                     options_.frame_limits.max_frame_bytes, 64 * 1024);
+  reply(Finish(b, id, wire::Body::HelloReply, body.Union()), false);
+}
+
+void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply reply) {
+  uint64_t id = frame.request_id();
+  wire::Body type = frame.body_type();
+  if (type == wire::Body::Hello) {
+    if (conn.greeted) {
+      reply(ErrorFrame(id, wire::ErrorCode::FailedPrecondition, "Hello was already sent"), false);
+      return;
+    }
+    Hello(conn, id, *frame.body_as_Hello(), std::move(reply));
+    return;
+  }
+  if (!conn.greeted) {
+    reply(ErrorFrame(id, wire::ErrorCode::Unauthenticated, "the first frame must be Hello"), true);
+    return;
+  }
+  if (wire::EnumNameBody(type)[0] == '\0' || type > wire::Body::MAX) {
+    reply(ErrorFrame(id, wire::ErrorCode::UnknownRequest,
+                     absl::StrCat("unknown request type ", static_cast<int>(type))),
+          false);
+    return;
+  }
+  if (!Allowed(conn, type)) {
+    reply(ErrorFrame(id, wire::ErrorCode::PermissionDenied,
+                     absl::StrCat(wire::EnumNameBody(type), " is not allowed for role ",
+                                  wire::EnumNameRole(conn.role))),
+          false);
+    return;
+  }
+  switch (type) {
+    case wire::Body::Ping: {
+      FlatBufferBuilder b;
+      reply(Finish(b, id, wire::Body::Pong, wire::CreatePong(b).Union()), false);
+      return;
+    }
+    case wire::Body::Schedule: {
+      std::vector<ReminderSpec> specs;
+      if (const auto* list = frame.body_as_Schedule()->reminders()) {
+        specs.reserve(list->size());
+        for (const wire::Reminder* r : *list) specs.push_back(FromWire(*r));
+      }
+      engine_->Schedule(std::move(specs), [id, reply = std::move(reply)](auto results) {
+        FlatBufferBuilder b;
+        std::vector<Offset<wire::ScheduleResult>> out;
+        out.reserve(results.size());
+        for (const auto& r : results) {
+          auto st = protocol::ToWireStatus(b, r.ok() ? absl::OkStatus() : r.status());
+          auto outcome = r.ok() ? static_cast<wire::ScheduleOutcome>(*r)
+                                : wire::ScheduleOutcome::Created;
+          out.push_back(wire::CreateScheduleResult(b, st, outcome));
+        }
+        auto body = wire::CreateScheduleReply(b, b.CreateVector(out));
+        reply(Finish(b, id, wire::Body::ScheduleReply, body.Union()), false);
+      });
+      return;
+    }
+    case wire::Body::Cancel: {
+      std::vector<ReminderKey> keys;
+      if (const auto* list = frame.body_as_Cancel()->keys()) {
+        for (const wire::ReminderKey* k : *list) keys.push_back(KeyFromWire(k));
+      }
+      engine_->Cancel(std::move(keys), [id, reply = std::move(reply)](auto results) {
+        FlatBufferBuilder b;
+        auto body = wire::CreateCancelReply(b, Statuses(b, results));
+        reply(Finish(b, id, wire::Body::CancelReply, body.Union()), false);
+      });
+      return;
+    }
+    case wire::Body::Reschedule: {
+      const auto* req = frame.body_as_Reschedule();
+      engine_->Reschedule(KeyFromWire(req->key()), req->due_ms(),
+                          [id, reply = std::move(reply)](absl::Status st) {
+                            FlatBufferBuilder b;
+                            auto body = wire::CreateRescheduleReply(b, protocol::ToWireStatus(b, st));
+                            reply(Finish(b, id, wire::Body::RescheduleReply, body.Union()), false);
+                          });
+      return;
+    }
+    case wire::Body::Subscribe: {
+      const auto* req = frame.body_as_Subscribe();
+      absl::Status st;
+      std::vector<Channel> channels;
+      if (req->channels() != nullptr) {
+        for (auto c : *req->channels()) {
+          if (!IsValidChannel(static_cast<uint8_t>(c))) {
+            st = absl::InvalidArgumentError(absl::StrCat("unknown channel ", static_cast<int>(c)));
+            break;
+          }
+          channels.push_back(static_cast<Channel>(c));
+        }
+      }
+      if (st.ok() && channels.empty()) st = absl::InvalidArgumentError("no channels to serve");
+      if (st.ok() && conn.worker_id != 0) {
+        st = absl::FailedPreconditionError("this connection is already subscribed");
+      }
+      if (st.ok()) {
+        auto push = conn.push;
+        conn.worker_id = dispatcher_->AddWorker(
+            std::move(channels), req->max_in_flight(), req->batch_size(),
+            [push](std::vector<LeasedMessage> batch) {
+              FlatBufferBuilder b;
+              std::vector<Offset<wire::Message>> out;
+              out.reserve(batch.size());
+              for (const auto& m : batch) {
+                auto mid = b.CreateString(m.message_id);
+                auto rem = ToWire(b, m.reminder);
+                out.push_back(wire::CreateMessage(b, mid, m.lease_id, m.attempt, m.deadline_ms, rem));
+              }
+              auto body = wire::CreateDelivery(b, b.CreateVector(out));
+              push(Finish(b, 0, wire::Body::Delivery, body.Union()));
+            });
+      }
+      FlatBufferBuilder b;
+      auto body = wire::CreateSubscribeReply(b, protocol::ToWireStatus(b, st));
+      reply(Finish(b, id, wire::Body::SubscribeReply, body.Union()), false);
+      return;
+    }
+    case wire::Body::Ack: {
+      std::vector<absl::Status> results;
+      if (const auto* items = frame.body_as_Ack()->items()) {
+        for (const wire::AckItem* item : *items) {
+          auto outcome = static_cast<uint8_t>(item->outcome());
+          if (outcome > static_cast<uint8_t>(AckOutcome::kFailedPermanent)) {
+            results.push_back(absl::InvalidArgumentError("unknown ack outcome"));
+            continue;
+          }
+          results.push_back(dispatcher_->Ack(conn.worker_id, item->lease_id(),
+                                             static_cast<AckOutcome>(outcome),
+                                             Str(item->detail())));
+        }
+      }
+      FlatBufferBuilder b;
+      auto body = wire::CreateAckReply(b, Statuses(b, results));
+      reply(Finish(b, id, wire::Body::AckReply, body.Union()), false);
+      return;
+    }
+    case wire::Body::Stats: {
+      EngineStats es = engine_->stats();
+      DispatchStats ds = dispatcher_->stats();
+      FlatBufferBuilder b;
+      std::vector<Offset<wire::ChannelCount>> by_channel;
+      for (int c = 1; c <= kChannelCount; ++c) {
+        by_channel.push_back(
+            wire::CreateChannelCount(b, static_cast<wire::Channel>(c), ds.ready_by_channel[c]));
+      }
+      auto fatal = b.CreateString(es.store.fatal_error);
+      auto body = wire::CreateStatsReply(b, es.in_wheel + ds.ready, ds.leased, ds.dead_letters,
+                                         es.log_records, es.store.used_bytes, es.store.commits,
+                                         b.CreateVector(by_channel), fatal);
+      reply(Finish(b, id, wire::Body::StatsReply, body.Union()), false);
+      return;
+    }
+    case wire::Body::Inspect: {
+      auto state = engine_->Inspect(KeyFromWire(frame.body_as_Inspect()->key()));
+      FlatBufferBuilder b;
+      Offset<wire::InspectReply> body;
+      if (!state.ok() || !state->has_value()) {
+        absl::Status st = state.ok() ? absl::NotFoundError("no reminder with that key") : state.status();
+        body = wire::CreateInspectReply(b, protocol::ToWireStatus(b, st));
+      } else {
+        auto rem = ToWire(b, (*state)->spec);
+        body = wire::CreateInspectReply(b, 0, rem, (*state)->seq, !(*state)->in_wheel);
+      }
+      reply(Finish(b, id, wire::Body::InspectReply, body.Union()), false);
+      return;
+    }
+    case wire::Body::DeadLetterList: {
+      const auto* req = frame.body_as_DeadLetterList();
+      std::optional<TenantId> tenant;
+      if (req->tenant() != 0) tenant = TenantId{req->tenant()};
+      auto letters = dispatcher_->ListDeadLetters(tenant, req->limit() == 0 ? 100 : req->limit());
+      FlatBufferBuilder b;
+      std::vector<Offset<wire::DeadLetter>> out;
+      for (const auto& d : letters) {
+        auto rem = ToWire(b, d.reminder);
+        out.push_back(wire::CreateDeadLetter(b, rem, d.attempts, b.CreateString(d.last_detail)));
+      }
+      auto body = wire::CreateDeadLetterListReply(b, b.CreateVector(out));
+      reply(Finish(b, id, wire::Body::DeadLetterListReply, body.Union()), false);
+      return;
+    }
+    case wire::Body::DeadLetterReplay: {
+      std::vector<ReminderKey> keys;
+      if (const auto* list = frame.body_as_DeadLetterReplay()->keys()) {
+        for (const wire::ReminderKey* k : *list) keys.push_back(KeyFromWire(k));
+      }
+      auto results = std::make_shared<std::vector<absl::Status>>(keys.size());
+      auto remaining = std::make_shared<size_t>(keys.size());
+      auto finish = [id, results, reply] {
+        FlatBufferBuilder b;
+        auto body = wire::CreateDeadLetterReplayReply(b, Statuses(b, *results));
+        reply(Finish(b, id, wire::Body::DeadLetterReplayReply, body.Union()), false);
+      };
+      if (keys.empty()) {
+        finish();
+        return;
+      }
+      for (size_t i = 0; i < keys.size(); ++i) {
+        dispatcher_->ReplayDeadLetter(keys[i], [i, results, remaining, finish](absl::Status st) {
+          (*results)[i] = st;
+          if (--*remaining == 0) finish();
+        });
+      }
+      return;
+    }
+    case wire::Body::Backup: {
+      // Blocks the io thread for as long as the copy takes; fine for the
+      // stores of this stage, to move to a thread of its own later.
+      absl::Status st = engine_->store().Backup(Str(frame.body_as_Backup()->path()));
+      FlatBufferBuilder b;
+      auto body = wire::CreateBackupReply(b, protocol::ToWireStatus(b, st));
+      reply(Finish(b, id, wire::Body::BackupReply, body.Union()), false);
+      return;
+    }
+    default:
+      reply(ErrorFrame(id, wire::ErrorCode::UnknownRequest,
+                       absl::StrCat(wire::EnumNameBody(type), " is not a request")),
+            false);
+  }
+}
+
+void RequestHandler::OnClose(Connection& conn) {
+  if (conn.worker_id != 0) dispatcher_->RemoveWorker(conn.worker_id);
+  conn.worker_id = 0;
+}
+
+}  // namespace rappel::server

@@ -1,0 +1,65 @@
+#include "server/net/server.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace rappel::server {
+
+Server::Server(asio::io_context& io, ServerOptions options, RequestHandler* handler)
+    : io_(io), options_(std::move(options)), handler_(handler), acceptor_(io) {}
+
+absl::Status Server::Start() {
+  asio::error_code ec;
+  auto address = asio::ip::make_address(options_.listen_address, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad listen address ", options_.listen_address, ": ", ec.message()));
+  }
+  asio::ip::tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen_address, ":",
+                                               options_.port, ": ", ec.message()));
+  }
+  port_ = acceptor_.local_endpoint().port();
+  Accept();
+  return absl::OkStatus();
+}
+
+void Server::Accept() {
+  acceptor_.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
+    if (stopped_) return;
+    if (!ec) {
+      if (sessions_.size() >= options_.max_connections) {
+        // Say why before closing, so the client can report it.
+        auto frame = std::make_shared<FrameBytes>(RequestHandler::ErrorFrame(
+            0, protocol::wire::ErrorCode::ResourceExhausted,
+            absl::StrCat("connection limit of ", options_.max_connections, " reached")));
+        auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+        asio::async_write(*sock, asio::buffer(*frame), [frame, sock](asio::error_code, size_t) {
+          asio::error_code ignored;
+          sock->close(ignored);
+        });
+      } else {
+        auto session = std::make_shared<Session>(std::move(socket), handler_, options_.session,
+                                                 [this](Session* s) { sessions_.erase(s); });
+        sessions_[session.get()] = session;
+        session->Start();
+      }
+    }
+    Accept();
+  });
+}
+
+void Server::Stop() {
+  stopped_ = true;
+  asio::error_code ec;
+  acceptor_.close(ec);
+  auto sessions = sessions_;  // Close() erases from sessions_
+  for (auto& [ptr, session] : sessions) session->Close();
+  sessions_.clear();
+}
+
+}  // namespace rappel::server

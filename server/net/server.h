@@ -1,0 +1,47 @@
+// Server: the listening side of rappeld (Asio's server: acceptor, connection
+// limit, shutdown). Sessions do the per-connection work.
+//
+// Thread: the io thread.
+#pragma once
+
+#include <asio.hpp>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/status.h"
+#include "server/net/session.h"
+
+namespace rappel::server {
+
+struct ServerOptions {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 7411;  // 0: any free port (tests)
+  size_t max_connections = 1024;
+  SessionOptions session;
+};
+
+class Server {
+ public:
+  Server(asio::io_context& io, ServerOptions options, RequestHandler* handler);
+  // Binds and starts accepting. Errors: Unavailable with the reason (address
+  // in use, bad address).
+  absl::Status Start();
+  // Stops accepting and closes every connection.
+  void Stop();
+  uint16_t port() const { return port_; }
+  size_t connections() const { return sessions_.size(); }
+
+ private:
+  void Accept();
+
+  asio::io_context& io_;
+  ServerOptions options_;
+  RequestHandler* handler_;
+  asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
+  bool stopped_ = false;
+};
+
+}  // namespace rappel::server

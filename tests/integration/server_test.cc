@@ -1,0 +1,311 @@
+// rappeld in-process on 127.0.0.1:<any port>, driven over loopback by raw
+// frames: the paths of DESIGN.md §3.4 end to end, and bad input.
+#include <chrono>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "server/main/rappeld.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wire_client.h"
+
+namespace rappel::server {
+namespace {
+
+using rappel::testing::TempDir;
+using rappel::testing::WireClient;
+namespace wire = protocol::wire;
+using flatbuffers::FlatBufferBuilder;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(); }
+  void TearDown() override { StopServer(); }
+
+  void StartServer() {
+    RappeldOptions options;
+    options.engine.store.path = dir_.Sub("db");
+    options.server.port = 0;
+    options.dispatch.lease_timeout_ms = 300;
+    options.dispatch.backoff_base_ms = 50;
+    options.dispatch.max_attempts = 2;
+    options.server.session.frame_limits.max_frame_bytes = 1 << 20;
+    auto d = Rappeld::Start(io_, options);
+    ASSERT_TRUE(d.ok()) << d.status();
+    server_ = std::move(*d);
+    port_ = server_->port();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void StopServer() {
+    if (!server_) return;
+    asio::post(io_, [this] { server_->Shutdown([this] { io_.stop(); }); });
+    thread_.join();
+    server_.reset();
+    io_.restart();
+  }
+
+  static void Schedule(WireClient& c, uint64_t id, const std::vector<std::pair<std::string, int64_t>>& items,
+                       wire::Channel channel = wire::Channel::Sms) {
+    FlatBufferBuilder b;
+    std::vector<flatbuffers::Offset<wire::Reminder>> rs;
+    for (const auto& [key, due] : items) {
+      std::vector<uint8_t> payload{'h', 'i'};
+      rs.push_back(wire::CreateReminder(b, 1, b.CreateString(key), channel,
+                                        b.CreateString("+33600000000"), due, 0,
+                                        b.CreateVector(payload)));
+    }
+    c.Send(b, id, wire::Body::Schedule, wire::CreateSchedule(b, b.CreateVector(rs)).Union());
+  }
+  static void Subscribe(WireClient& c, uint32_t max_in_flight) {
+    FlatBufferBuilder b;
+    std::vector<wire::Channel> channels{wire::Channel::Sms};
+    auto body = wire::CreateSubscribe(b, b.CreateVector(channels), max_in_flight, 100);
+    c.Send(b, 2, wire::Body::Subscribe, body.Union());
+  }
+  static void Ack(WireClient& c, uint64_t lease, wire::AckOutcome outcome) {
+    FlatBufferBuilder b;
+    std::vector<flatbuffers::Offset<wire::AckItem>> items{
+        wire::CreateAckItem(b, lease, outcome, b.CreateString("provider said so"))};
+    c.Send(b, 3, wire::Body::Ack, wire::CreateAck(b, b.CreateVector(items)).Union());
+  }
+  static wire::ErrorCode InspectCode(WireClient& c, const std::string& key) {
+    FlatBufferBuilder b;
+    auto k = wire::CreateReminderKey(b, 1, b.CreateString(key));
+    c.Send(b, 4, wire::Body::Inspect, wire::CreateInspect(b, k).Union());
+    const wire::Frame* f = c.ReadReply();
+    if (f == nullptr || f->body_as_InspectReply() == nullptr) return wire::ErrorCode::Unknown;
+    const auto* st = f->body_as_InspectReply()->status();
+    return st == nullptr ? wire::ErrorCode::Ok : st->code();
+  }
+
+  TempDir dir_;
+  asio::io_context io_;
+  std::unique_ptr<Rappeld> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(ServerTest, ScheduleThenDeliveredThenAckedThenGone) {
+  WireClient producer(port_);
+  ASSERT_EQ(producer.Hello()->body_type(), wire::Body::HelloReply);
+  WireClient worker(port_);
+  ASSERT_NE(worker.Hello(), nullptr);
+  Subscribe(worker, 10);
+  ASSERT_EQ(worker.ReadReply()->body_type(), wire::Body::SubscribeReply);
+
+  Schedule(producer, 10, {{"appt-1", NowMs() + 100}, {"appt-2", NowMs() + 150}});
+  const wire::Frame* reply = producer.ReadReply();
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->request_id(), 10u);
+  const auto* results = reply->body_as_ScheduleReply()->results();
+  ASSERT_EQ(results->size(), 2u);
+  for (const auto* r : *results) EXPECT_TRUE(r->status() == nullptr || r->status()->code() == wire::ErrorCode::Ok);
+
+  std::vector<uint64_t> leases;
+  std::vector<std::string> keys;
+  while (keys.size() < 2) {
+    const wire::Delivery* d = worker.ReadDelivery();
+    ASSERT_NE(d, nullptr) << "nothing delivered";
+    for (const auto* m : *d->messages()) {
+      leases.push_back(m->lease_id());
+      keys.push_back(m->reminder()->key()->str());
+      EXPECT_EQ(m->attempt(), 1u);
+      EXPECT_GE(NowMs(), m->reminder()->due_ms()) << "delivered early";
+    }
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"appt-1", "appt-2"}));
+  for (uint64_t lease : leases) {
+    Ack(worker, lease, wire::AckOutcome::Delivered);
+    ASSERT_EQ(worker.ReadReply()->body_type(), wire::Body::AckReply);
+  }
+  // The completion is durable shortly after the ack.
+  for (int i = 0; i < 100 && InspectCode(producer, "appt-1") != wire::ErrorCode::NotFound; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(InspectCode(producer, "appt-1"), wire::ErrorCode::NotFound);
+}
+
+TEST_F(ServerTest, LeasesOfAWorkerThatDiesGoToAnother) {
+  WireClient producer(port_);
+  producer.Hello();
+  std::string id;
+  {
+    WireClient doomed(port_);
+    doomed.Hello();
+    Subscribe(doomed, 10);
+    doomed.ReadReply();
+    Schedule(producer, 10, {{"k", NowMs()}});
+    producer.ReadReply();
+    const wire::Delivery* d = doomed.ReadDelivery();
+    ASSERT_NE(d, nullptr);
+    id = d->messages()->Get(0)->message_id()->str();
+  }  // the worker vanishes without acking
+  WireClient survivor(port_);
+  survivor.Hello();
+  Subscribe(survivor, 10);
+  survivor.ReadReply();
+  const wire::Delivery* d = survivor.ReadDelivery();
+  ASSERT_NE(d, nullptr) << "not redelivered";
+  EXPECT_EQ(d->messages()->Get(0)->message_id()->str(), id) << "message id changed";
+  EXPECT_EQ(d->messages()->Get(0)->attempt(), 2u);
+}
+
+TEST_F(ServerTest, UnackedLeaseExpiresAndIsDeliveredAgain) {
+  WireClient c(port_);
+  c.Hello();
+  Subscribe(c, 10);
+  c.ReadReply();
+  Schedule(c, 10, {{"slow", NowMs()}});
+  c.ReadReply();
+  const wire::Delivery* first = c.ReadDelivery();
+  ASSERT_NE(first, nullptr);
+  uint64_t old_lease = first->messages()->Get(0)->lease_id();
+  const wire::Delivery* again = c.ReadDelivery(std::chrono::seconds(5));  // lease 300 ms
+  ASSERT_NE(again, nullptr);
+  EXPECT_NE(again->messages()->Get(0)->lease_id(), old_lease);
+  // The stale lease cannot be acked any more.
+  Ack(c, old_lease, wire::AckOutcome::Delivered);
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->body_as_AckReply()->results()->Get(0)->code(), wire::ErrorCode::NotFound);
+}
+
+TEST_F(ServerTest, RetryThenDeadLetterThenReplay) {
+  WireClient c(port_);
+  c.Hello();
+  Subscribe(c, 10);
+  c.ReadReply();
+  Schedule(c, 10, {{"flaky", NowMs()}});
+  c.ReadReply();
+  for (uint32_t attempt = 1; attempt <= 2; ++attempt) {
+    const wire::Delivery* d = c.ReadDelivery();
+    ASSERT_NE(d, nullptr) << "attempt " << attempt;
+    EXPECT_EQ(d->messages()->Get(0)->attempt(), attempt);
+    Ack(c, d->messages()->Get(0)->lease_id(), wire::AckOutcome::FailedRetryable);
+    c.ReadReply();
+  }
+  // max_attempts = 2: now a dead letter.
+  FlatBufferBuilder b;
+  c.Send(b, 20, wire::Body::DeadLetterList, wire::CreateDeadLetterList(b, 0, 10).Union());
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->body_as_DeadLetterListReply()->letters()->size(), 1u);
+  EXPECT_EQ(f->body_as_DeadLetterListReply()->letters()->Get(0)->last_detail()->str(),
+            "provider said so");
+  FlatBufferBuilder b2;
+  std::vector<flatbuffers::Offset<wire::ReminderKey>> keys{
+      wire::CreateReminderKey(b2, 1, b2.CreateString("flaky"))};
+  c.Send(b2, 21, wire::Body::DeadLetterReplay,
+         wire::CreateDeadLetterReplay(b2, b2.CreateVector(keys)).Union());
+  f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->body_as_DeadLetterReplayReply()->results()->Get(0)->code(), wire::ErrorCode::Ok);
+  const wire::Delivery* d = c.ReadDelivery();
+  ASSERT_NE(d, nullptr) << "replayed dead letter not delivered";
+  EXPECT_EQ(d->messages()->Get(0)->reminder()->key()->str(), "flaky");
+}
+
+TEST_F(ServerTest, CancelBeforeDueIsNeverDelivered) {
+  WireClient c(port_);
+  c.Hello();
+  Subscribe(c, 10);
+  c.ReadReply();
+  Schedule(c, 10, {{"gone", NowMs() + 200}, {"stays", NowMs() + 250}});
+  c.ReadReply();
+  FlatBufferBuilder b;
+  std::vector<flatbuffers::Offset<wire::ReminderKey>> keys{
+      wire::CreateReminderKey(b, 1, b.CreateString("gone")),
+      wire::CreateReminderKey(b, 1, b.CreateString("never-was"))};
+  c.Send(b, 11, wire::Body::Cancel, wire::CreateCancel(b, b.CreateVector(keys)).Union());
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->body_as_CancelReply()->results()->Get(0)->code(), wire::ErrorCode::Ok);
+  EXPECT_EQ(f->body_as_CancelReply()->results()->Get(1)->code(), wire::ErrorCode::NotFound);
+  const wire::Delivery* d = c.ReadDelivery();
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->messages()->Get(0)->reminder()->key()->str(), "stays");
+  Ack(c, d->messages()->Get(0)->lease_id(), wire::AckOutcome::Sent);
+  // Nothing else: neither the cancelled one nor a redelivery of the acked one.
+  EXPECT_EQ(c.ReadDelivery(std::chrono::milliseconds(500)), nullptr);
+}
+
+TEST_F(ServerTest, BadInputGetsAClearErrorAndTheServerGoesOn) {
+  {  // A length above the limit: FrameTooLarge, then closed.
+    WireClient c(port_);
+    c.SendRaw({0xff, 0xff, 0xff, 0x7f});
+    const wire::Frame* f = c.ReadReply();
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->body_as_Error()->status()->code(), wire::ErrorCode::FrameTooLarge);
+    EXPECT_TRUE(c.Closed());
+  }
+  {  // Garbage of a plausible length: MalformedFrame, then closed.
+    WireClient c(port_);
+    std::vector<uint8_t> junk{40, 0, 0, 0};
+    for (int i = 0; i < 40; ++i) junk.push_back(static_cast<uint8_t>(i * 37));
+    c.SendRaw(junk);
+    const wire::Frame* f = c.ReadReply();
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->body_as_Error()->status()->code(), wire::ErrorCode::MalformedFrame);
+    EXPECT_TRUE(c.Closed());
+  }
+  {  // A request before Hello.
+    WireClient c(port_);
+    FlatBufferBuilder b;
+    c.Send(b, 5, wire::Body::Ping, wire::CreatePing(b).Union());
+    const wire::Frame* f = c.ReadReply();
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->request_id(), 5u);
+    EXPECT_EQ(f->body_as_Error()->status()->code(), wire::ErrorCode::Unauthenticated);
+  }
+  {  // A truncated frame, then the client vanishes.
+    WireClient c(port_);
+    c.SendRaw({100, 0, 0, 0, 1, 2, 3});
+  }
+  // Items with an unknown channel or beyond the horizon fail alone.
+  WireClient c(port_);
+  c.Hello();
+  FlatBufferBuilder b;
+  std::vector<flatbuffers::Offset<wire::Reminder>> rs{
+      wire::CreateReminder(b, 1, b.CreateString("bad-channel"), static_cast<wire::Channel>(9),
+                           b.CreateString("x"), NowMs() + 60'000),
+      wire::CreateReminder(b, 1, b.CreateString("far"), wire::Channel::Email,
+                           b.CreateString("x"), NowMs() + int64_t{20} * 366 * 86'400'000),
+      wire::CreateReminder(b, 1, b.CreateString("fine"), wire::Channel::Email,
+                           b.CreateString("x"), NowMs() + 60'000)};
+  c.Send(b, 7, wire::Body::Schedule, wire::CreateSchedule(b, b.CreateVector(rs)).Union());
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  const auto* results = f->body_as_ScheduleReply()->results();
+  EXPECT_EQ(results->Get(0)->status()->code(), wire::ErrorCode::InvalidArgument);
+  EXPECT_EQ(results->Get(1)->status()->code(), wire::ErrorCode::OutOfRange);
+  EXPECT_TRUE(results->Get(2)->status() == nullptr ||
+              results->Get(2)->status()->code() == wire::ErrorCode::Ok);
+  EXPECT_EQ(InspectCode(c, "fine"), wire::ErrorCode::Ok);
+  EXPECT_EQ(InspectCode(c, "far"), wire::ErrorCode::NotFound);
+}
+
+TEST_F(ServerTest, PipelinedRequestsAnswerInOrder) {
+  WireClient c(port_);
+  c.Hello();
+  for (uint64_t id = 100; id < 300; ++id) {
+    if (id % 3 == 0) {
+      FlatBufferBuilder b;
+      c.Send(b, id, wire::Body::Ping, wire::CreatePing(b).Union());
+    } else {
+      Schedule(c, id, {{"p" + std::to_string(id), NowMs() + 3'600'000}});
+    }
+  }
+  for (uint64_t id = 100; id < 300; ++id) {
+    const wire::Frame* f = c.ReadReply();
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->request_id(), id);
+  }
+}
+
+}  // namespace
+}  // namespace rappel::server
