@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "server/common/clock.h"
 #include "server/engine/engine.h"
 #include "tests/testing/task_queue.h"
 
@@ -21,11 +22,8 @@ using rappel::server::TenantId;
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using rappel::server::SystemNowMs;
+int64_t NowMs() { return SystemNowMs(); }
 
 class PrintingSink : public rappel::server::DueSink {
  public:

@@ -5,15 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/check.h"
+#include "server/common/clock.h"
 
 namespace rappel::server {
 namespace {
-
-int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr uint64_t kMsPerDay = 24ull * 3600 * 1000;
 constexpr uint64_t kMaxEngineHorizonMs = 50ull * 366 * kMsPerDay;

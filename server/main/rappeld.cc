@@ -2,17 +2,9 @@
 
 #include <chrono>
 
+#include "server/common/clock.h"
+
 namespace rappel::server {
-namespace {
-
-int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 Rappeld::Rappeld(asio::io_context& io) : io_(io), timer_(io), shutdown_timer_(io) {}
 
 Rappeld::~Rappeld() {

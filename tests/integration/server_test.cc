@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "server/common/clock.h"
 #include "server/main/rappeld.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wire_client.h"
@@ -16,11 +17,7 @@ using rappel::testing::WireClient;
 namespace wire = protocol::wire;
 using flatbuffers::FlatBufferBuilder;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return SystemNowMs(); }
 
 class ServerTest : public ::testing::Test {
  protected:
