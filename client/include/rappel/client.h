@@ -1,0 +1,98 @@
+// The rappel client library: a blocking client for producers (schedule,
+// cancel, reschedule) and delivery workers (subscribe, receive, ack).
+//
+// One BlockingClient is one connection; it is not thread-safe (use one per
+// thread). Every call returns a Status: Unavailable when the connection is
+// lost (connect again), DeadlineExceeded when the server did not answer
+// within Options::timeout, and the server's own error otherwise (see
+// protocol/README.md for the codes). Per-item results of batched calls come
+// in the order of the items.
+//
+// Not yet here (issue 3): the asynchronous, pipelined API on Asio, and
+// automatic reconnection with re-subscription.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace rappel::client {
+
+enum class Channel : uint8_t { kSms = 1, kEmail = 2, kVoice = 3, kPush = 4 };
+
+struct Reminder {
+  uint32_t tenant = 0;
+  std::string key;          // unique within the tenant
+  Channel channel = Channel::kSms;
+  std::string recipient;
+  int64_t due_ms = 0;       // unix milliseconds
+  int64_t expiry_ms = 0;    // 0: never expires
+  std::string payload;
+};
+
+struct Key {
+  uint32_t tenant = 0;
+  std::string key;
+};
+
+enum class ScheduleOutcome { kCreated, kReplaced, kUnchanged };
+
+// A message leased to this worker: ack it by lease_id before the deadline.
+struct Message {
+  std::string message_id;   // the same across retries and redeliveries
+  uint64_t lease_id = 0;
+  uint32_t attempt = 1;
+  int64_t lease_deadline_ms = 0;
+  Reminder reminder;
+};
+
+enum class AckOutcome { kSent, kDelivered, kOpened, kFailedRetryable, kFailedPermanent };
+
+struct AckItem {
+  uint64_t lease_id = 0;
+  AckOutcome outcome = AckOutcome::kSent;
+  std::string detail;
+};
+
+struct Options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7411;
+  std::string token;  // empty: the server's loopback default
+  std::string client_name = "rappel-client";
+  std::chrono::milliseconds timeout{10'000};
+};
+
+class BlockingClient {
+ public:
+  // Connects and says Hello. Errors: Unavailable (cannot connect),
+  // Unauthenticated (bad token), FailedPrecondition (protocol version).
+  static absl::StatusOr<std::unique_ptr<BlockingClient>> Connect(const Options& options);
+  ~BlockingClient();
+
+  // Returns once every accepted reminder is durable on the server.
+  absl::StatusOr<std::vector<absl::StatusOr<ScheduleOutcome>>> Schedule(
+      const std::vector<Reminder>& reminders);
+  absl::StatusOr<std::vector<absl::Status>> Cancel(const std::vector<Key>& keys);
+  absl::Status Reschedule(const Key& key, int64_t due_ms);
+  absl::Status Ping();
+
+  // Worker side. After Subscribe, the server pushes messages; Receive
+  // returns those that arrived, waiting up to `wait` for at least one (an
+  // empty vector when none came).
+  absl::Status Subscribe(const std::vector<Channel>& channels, uint32_t max_in_flight,
+                         uint32_t batch_size);
+  absl::StatusOr<std::vector<Message>> Receive(std::chrono::milliseconds wait);
+  absl::StatusOr<std::vector<absl::Status>> Ack(const std::vector<AckItem>& items);
+
+ private:
+  struct Impl;
+  explicit BlockingClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rappel::client

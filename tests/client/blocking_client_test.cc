@@ -1,0 +1,98 @@
+#include "rappel/client.h"
+
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "server/common/clock.h"
+#include "server/main/rappeld.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rappel::client {
+namespace {
+
+using server::SystemNowMs;
+
+class BlockingClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server::RappeldOptions options;
+    options.engine.store.path = dir_.Sub("db");
+    options.server.port = 0;
+    options.handler.tokens = {{"p-secret", protocol::wire::Role::Producer},
+                              {"w-secret", protocol::wire::Role::Worker}};
+    auto d = server::Rappeld::Start(io_, options);
+    ASSERT_TRUE(d.ok()) << d.status();
+    server_ = std::move(*d);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    asio::post(io_, [this] { server_->Shutdown([this] { io_.stop(); }); });
+    thread_.join();
+    server_.reset();
+  }
+  Options For(const std::string& token) {
+    Options o;
+    o.port = server_->port();
+    o.token = token;
+    return o;
+  }
+
+  rappel::testing::TempDir dir_;
+  asio::io_context io_;
+  std::unique_ptr<server::Rappeld> server_;
+  std::thread thread_;
+};
+
+TEST_F(BlockingClientTest, ProducerAndWorkerRoundTrip) {
+  auto producer = BlockingClient::Connect(For("p-secret"));
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  auto worker = BlockingClient::Connect(For("w-secret"));
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_TRUE((*worker)->Subscribe({Channel::kEmail}, 10, 10).ok());
+
+  Reminder r{1, "visit-9", Channel::kEmail, "a@example.org", SystemNowMs() + 50, 0, "bonjour"};
+  auto results = (*producer)->Schedule({r, r});
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(*(*results)[0], ScheduleOutcome::kCreated);
+  EXPECT_EQ(*(*results)[1], ScheduleOutcome::kUnchanged);
+  EXPECT_TRUE((*producer)->Ping().ok());
+
+  std::vector<Message> got;
+  for (int i = 0; i < 50 && got.empty(); ++i) {
+    auto m = (*worker)->Receive(std::chrono::milliseconds(100));
+    ASSERT_TRUE(m.ok()) << m.status();
+    got = *m;
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].reminder.key, "visit-9");
+  EXPECT_EQ(got[0].reminder.payload, "bonjour");
+  auto acks = (*worker)->Ack({{got[0].lease_id, AckOutcome::kDelivered, ""}});
+  ASSERT_TRUE(acks.ok());
+  EXPECT_TRUE((*acks)[0].ok());
+
+  auto cancelled = (*producer)->Cancel({{1, "visit-9"}});
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_TRUE(absl::IsNotFound((*cancelled)[0])) << (*cancelled)[0];
+}
+
+TEST_F(BlockingClientTest, RolesAndTokensAreEnforced) {
+  auto stranger = BlockingClient::Connect(For("nope"));
+  EXPECT_TRUE(absl::IsUnauthenticated(stranger.status())) << stranger.status();
+  auto producer = BlockingClient::Connect(For("p-secret"));
+  ASSERT_TRUE(producer.ok());
+  EXPECT_TRUE(absl::IsPermissionDenied((*producer)->Subscribe({Channel::kSms}, 1, 1)));
+  auto worker = BlockingClient::Connect(For("w-secret"));
+  ASSERT_TRUE(worker.ok());
+  auto refused = (*worker)->Schedule({Reminder{1, "k", Channel::kSms, "x", SystemNowMs(), 0, ""}});
+  EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
+}
+
+TEST(BlockingClientConnectTest, NoServerIsUnavailable) {
+  Options o;
+  o.port = 1;  // nothing listens on port 1 here
+  auto c = BlockingClient::Connect(o);
+  EXPECT_TRUE(absl::IsUnavailable(c.status())) << c.status();
+}
+
+}  // namespace
+}  // namespace rappel::client
