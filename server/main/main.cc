@@ -38,11 +38,14 @@ int main(int argc, char** argv) {
   app.add_option("--token", tokens,
                  "TOKEN=ROLE, repeatable; ROLE is producer, worker or admin. Without any, "
                  "every local client is admin");
-  app.add_option("--max-connections", options.server.max_connections)->capture_default_str();
+  app.add_option("--max-connections", options.server.max_connections,
+                 "connections beyond this are refused with ResourceExhausted")
+      ->capture_default_str();
   app.add_option("--idle-timeout-ms", options.server.session.idle_timeout_ms,
                  "close a connection silent for this long")
       ->capture_default_str();
-  app.add_option("--max-frame-bytes", options.server.session.frame_limits.max_frame_bytes)
+  app.add_option("--max-frame-bytes", options.server.session.frame_limits.max_frame_bytes,
+                 "larger frames are refused and the connection closed")
       ->capture_default_str();
   app.add_option("--lease-timeout-ms", options.dispatch.lease_timeout_ms,
                  "a message not acked by then goes to another worker")
