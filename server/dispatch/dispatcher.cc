@@ -100,12 +100,13 @@ void Dispatcher::Pump() {
   }
 }
 
-absl::Status Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
-                             std::string detail) {
+void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
+                     std::string detail, std::function<void(absl::Status)> done) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end() || it->second.worker != worker_id) {
-    return absl::NotFoundError(absl::StrCat("no lease ", lease_id,
-                                            " held by this worker (expired or already acked)"));
+    done(absl::NotFoundError(
+        absl::StrCat("no lease ", lease_id, " held by this worker (expired or already acked)")));
+    return;
   }
   Lease lease = std::move(it->second);
   leases_.erase(it);
@@ -118,34 +119,34 @@ absl::Status Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome o
     case AckOutcome::kDelivered:
     case AckOutcome::kOpened:
       attempts_.erase(AttemptKey(r));
-      engine_->Complete({CompletionRef{key, lease.msg.due.seq}}, [](absl::Status) {});
+      engine_->Complete({CompletionRef{key, lease.msg.due.seq}}, std::move(done));
       break;
     case AckOutcome::kFailedRetryable: {
       Attempts& a = attempts_[AttemptKey(r)];
       a.message_id = lease.msg.message_id;
       a.failures = lease.msg.attempt;
       if (a.failures >= options_.max_attempts) {
-        DeadLetterIt(std::move(lease), std::move(detail));
+        DeadLetterIt(std::move(lease), std::move(detail), std::move(done));
         break;
       }
       int64_t backoff = options_.backoff_base_ms << std::min<uint32_t>(a.failures - 1, 30);
       backoff = std::min(backoff, options_.backoff_max_ms);
       ++stats_.retried;
-      engine_->Reschedule(key, clock_() + backoff, [](absl::Status) {});
+      engine_->Reschedule(key, clock_() + backoff, std::move(done));
       break;
     }
     case AckOutcome::kFailedPermanent:
-      DeadLetterIt(std::move(lease), std::move(detail));
+      DeadLetterIt(std::move(lease), std::move(detail), std::move(done));
       break;
   }
   Pump();
-  return absl::OkStatus();
 }
 
-void Dispatcher::DeadLetterIt(Lease lease, std::string detail) {
+void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
+                              std::function<void(absl::Status)> done) {
   const ReminderSpec& r = lease.msg.due.reminder;
   attempts_.erase(AttemptKey(r));
-  engine_->Complete({CompletionRef{{r.tenant, r.key}, lease.msg.due.seq}}, [](absl::Status) {});
+  engine_->Complete({CompletionRef{{r.tenant, r.key}, lease.msg.due.seq}}, std::move(done));
   dead_letters_.push_back(DeadLetter{r, lease.msg.attempt, std::move(detail)});
   if (dead_letters_.size() > options_.max_dead_letters) dead_letters_.pop_front();
 }

@@ -85,10 +85,12 @@ class Dispatcher : public DueSink {
                      DeliverFn deliver);
   // Its leases become ready again, delivered to other workers first.
   void RemoveWorker(uint64_t worker_id);
-  // NotFound for an unknown lease or one held by another worker (e.g. it
-  // expired and went elsewhere): the ack is ignored.
-  absl::Status Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
-                   std::string detail);
+  // `done` runs once what the ack decided is durable (the completion, the
+  // retry's new due time), so an acked message never comes back after a
+  // crash. NotFound for an unknown lease or one held by another worker
+  // (e.g. it expired and went elsewhere): the ack is ignored.
+  void Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome, std::string detail,
+           std::function<void(absl::Status)> done);
 
   void OnDue(std::vector<DueReminder> batch) override;
 
@@ -127,7 +129,7 @@ class Dispatcher : public DueSink {
   };
 
   void Pump();
-  void DeadLetterIt(Lease lease, std::string detail);
+  void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
   static std::string AttemptKey(const ReminderSpec& r);
 
   Engine* engine_;

@@ -228,22 +228,32 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       return;
     }
     case wire::Body::Ack: {
-      std::vector<absl::Status> results;
-      if (const auto* items = frame.body_as_Ack()->items()) {
-        for (const wire::AckItem* item : *items) {
-          auto outcome = static_cast<uint8_t>(item->outcome());
-          if (outcome > static_cast<uint8_t>(AckOutcome::kFailedPermanent)) {
-            results.push_back(absl::InvalidArgumentError("unknown ack outcome"));
-            continue;
-          }
-          results.push_back(dispatcher_->Ack(conn.worker_id, item->lease_id(),
-                                             static_cast<AckOutcome>(outcome),
-                                             Str(item->detail())));
+      // Answered once every item's effect is durable.
+      const auto* items = frame.body_as_Ack()->items();
+      size_t n = items != nullptr ? items->size() : 0;
+      auto results = std::make_shared<std::vector<absl::Status>>(n);
+      auto remaining = std::make_shared<size_t>(n + 1);  // +1: released after the loop
+      auto finish = [id, results, remaining, reply = std::move(reply)] {
+        if (--*remaining != 0) return;
+        FlatBufferBuilder b;
+        auto body = wire::CreateAckReply(b, Statuses(b, *results));
+        reply(Finish(b, id, wire::Body::AckReply, body.Union()), false);
+      };
+      for (size_t i = 0; i < n; ++i) {
+        const wire::AckItem* item = items->Get(static_cast<flatbuffers::uoffset_t>(i));
+        auto outcome = static_cast<uint8_t>(item->outcome());
+        if (outcome > static_cast<uint8_t>(AckOutcome::kFailedPermanent)) {
+          (*results)[i] = absl::InvalidArgumentError("unknown ack outcome");
+          finish();
+          continue;
         }
+        dispatcher_->Ack(conn.worker_id, item->lease_id(), static_cast<AckOutcome>(outcome),
+                         Str(item->detail()), [results, i, finish](absl::Status st) {
+                           (*results)[i] = st;
+                           finish();
+                         });
       }
-      FlatBufferBuilder b;
-      auto body = wire::CreateAckReply(b, Statuses(b, results));
-      reply(Finish(b, id, wire::Body::AckReply, body.Union()), false);
+      finish();
       return;
     }
     case wire::Body::Stats: {
