@@ -1,12 +1,12 @@
 #include "server/wheel/timing_wheel.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-
-#include <sys/mman.h>
 
 #include "server/common/check.h"
 
@@ -72,7 +72,8 @@ void FreeArray(uint32_t* items, size_t bytes) {
 // A capacity of `wanted` handles or a little more, whole pages if mapped.
 uint32_t RoundCapacity(uint64_t wanted) {
   if (wanted * sizeof(uint32_t) >= kMapBytes) {
-    wanted = (wanted + kPageBytes / sizeof(uint32_t) - 1) & ~uint64_t{kPageBytes / sizeof(uint32_t) - 1};
+    wanted =
+        (wanted + kPageBytes / sizeof(uint32_t) - 1) & ~uint64_t{kPageBytes / sizeof(uint32_t) - 1};
   }
   return static_cast<uint32_t>(wanted);
 }
@@ -120,11 +121,13 @@ const TimingWheel::Entry& TimingWheel::Checked(WheelHandle h) const {
 }
 
 void TimingWheel::Grow(Slot& slot) {
-  const uint64_t wanted = std::max<uint64_t>(kMinCapacity, uint64_t{slot.capacity} + slot.capacity / 2);
+  const uint64_t wanted =
+      std::max<uint64_t>(kMinCapacity, uint64_t{slot.capacity} + slot.capacity / 2);
   const uint32_t capacity = RoundCapacity(std::min<uint64_t>(wanted, kMaxCapacity));
   RAPPEL_CHECK(capacity > slot.size);
-  uint32_t* items = ResizeArray(slot.items, size_t{slot.capacity} * sizeof(uint32_t),
-                                size_t{capacity} * sizeof(uint32_t), size_t{slot.size} * sizeof(uint32_t));
+  uint32_t* items =
+      ResizeArray(slot.items, size_t{slot.capacity} * sizeof(uint32_t),
+                  size_t{capacity} * sizeof(uint32_t), size_t{slot.size} * sizeof(uint32_t));
   RAPPEL_CHECK(items != nullptr);
   slot.items = items;
   slot.capacity = capacity;
@@ -169,7 +172,9 @@ inline int TimingWheel::Link(uint32_t i, uint64_t due_ms) {
   const int slot_in_level = static_cast<int>((when >> (kBits * level)) & kSlotMask);
   const uint32_t s = SlotIndex(level, slot_in_level);
   Slot& slot = slots_[s];
-  if (slot.size == slot.capacity) [[unlikely]] Grow(slot);
+  if (slot.size == slot.capacity) [[unlikely]] {
+    Grow(slot);
+  }
   // Append: level-0 slots fire from the head, so past-due entries, which all
   // share now's slot, fire in scheduling order.
   Entry& e = At(i);
@@ -200,8 +205,9 @@ inline void TimingWheel::Unlink(uint32_t i) {
     }
     if (slot.capacity > kKeepCapacity && slot.size < slot.capacity / 4) {
       const uint32_t capacity = RoundCapacity(slot.capacity / 2);
-      uint32_t* items = ResizeArray(slot.items, size_t{slot.capacity} * sizeof(uint32_t),
-                                    size_t{capacity} * sizeof(uint32_t), size_t{slot.size} * sizeof(uint32_t));
+      uint32_t* items =
+          ResizeArray(slot.items, size_t{slot.capacity} * sizeof(uint32_t),
+                      size_t{capacity} * sizeof(uint32_t), size_t{slot.size} * sizeof(uint32_t));
       if (items != nullptr) {  // on failure, keep the bigger array
         slot.items = items;
         slot.capacity = capacity;
@@ -354,8 +360,9 @@ bool TimingWheel::Advance(uint64_t now_ms, size_t budget, std::vector<WheelHandl
     const uint32_t s = SlotIndex(next->level, next->slot);
     if (next->level == 0) {
       Slot& slot = slots_[s];
-      // Fire from the head, in the order the entries were appended; skipped
-      // tombstones are at most 2 * live + kSlack, so they cost no unit.
+      // Fire from the head, in the order the entries were appended. A
+      // skipped tombstone counts as a unit too, so that a slot whose head is
+      // a long run of cancelled entries still stops within the budget.
       while (slot.live != 0) {
         if (work == budget) return false;
         if (slot.head + kPrefetch < slot.size) {
@@ -363,7 +370,10 @@ bool TimingWheel::Advance(uint64_t now_ms, size_t budget, std::vector<WheelHandl
           if (ahead != kNil) __builtin_prefetch(&At(ahead), 1);
         }
         const uint32_t i = slot.items[slot.head++];
-        if (i == kNil) continue;
+        if (i == kNil) {
+          ++work;
+          continue;
+        }
         Entry& e = At(i);
         RAPPEL_CHECK(e.due_ms <= now_ms_);
         e.slot = kUnlinked;

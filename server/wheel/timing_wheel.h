@@ -62,7 +62,8 @@
 // Bounded work
 // ------------
 // One slot may hold millions of entries (a popular due time). Advance takes a
-// budget of work units (one unit = one entry fired or cascaded) and can stop
+// budget of work units (one unit = one entry fired or cascaded, or one
+// cancelled entry's tombstone skipped in a level-0 slot) and can stop
 // in the middle of a slot; the next call resumes there. A slot partly
 // cascaded is finished before anything else fires, since entries still in it
 // may be due before those already moved down.
@@ -74,16 +75,17 @@
 //
 // With millions of entries nearly every move is a cache miss (~100-150 ns),
 // so what bounds firing is how many misses are in flight. Slots used to be
-// intrusive linked lists: a cascade was pointer chasing, at most two misses
-// in flight (walking from both ends), and BM_WheelFire (10 M entries over 7
-// days) fired 3.4-4.2 M entries/s. Slots are now arrays of handles: a
+// intrusive doubly linked lists: a cascade was pointer chasing, two misses in
+// flight at most (walking from both ends), and BM_WheelFire (10 M entries
+// over 7 days) fired 3.4-4.2 M entries/s. Slots are now arrays of handles: a
 // cascade reads its slot's array sequentially and prefetches the entries
-// kPrefetch (16) ahead, so many misses overlap; BM_WheelFire went to 7-14 M
-// entries/s on the same (shared, noisy) VM. Insert stays O(1) (an append),
-// and so does cancel, since each entry knows its slot and its position in
-// the slot's array. Cancel touches the slot array at a random place instead
-// of two list neighbours, measured ~10-30% slower (12-13 M/s against ~14-15
-// in full runs; noisy).
+// kPrefetch (16) positions ahead, so many misses overlap, and BM_WheelFire
+// fires 7-14 M entries/s on the same shared VM (noisy). Insert stays O(1) (an
+// append) and so does cancel, since each entry records its slot and its
+// position in the slot's array. The price is on cancel: it writes the slot
+// array at a random place, a miss that depends on the entry's own, where a
+// list wrote two neighbours independently; a bare loop of Unschedule over
+// 10 M entries measured ~17 M/s against ~21 M/s with lists.
 //
 // Memory
 // ------
@@ -171,8 +173,9 @@ class TimingWheel {
 
   // Moves time forward to now_ms (a now_ms in the past means now_ms()). Does
   // at most `budget` units of work (one unit = one entry fired or cascaded
-  // to a lower level). Fired entries are unscheduled but stay allocated (the
-  // caller frees them) and are appended to *fired in non-decreasing order of
+  // to a lower level, or a cancelled entry skipped; see "Bounded work").
+  // Fired entries are unscheduled but stay allocated (the caller frees
+  // them) and are appended to *fired in non-decreasing order of
   // due time; entries scheduled with a due time already past fire in the
   // order they were scheduled, before anything later. Never fires an entry
   // before its due time. Returns true when caught up (nothing more is due at
@@ -203,10 +206,10 @@ class TimingWheel {
   // array is compacted when tombstones outnumber live entries (+ kSlack).
   struct Slot {
     uint32_t* items = nullptr;
-    uint32_t size = 0;      // positions used, tombstones included
+    uint32_t size = 0;  // positions used, tombstones included
     uint32_t capacity = 0;
-    uint32_t head = 0;      // level 0: first position not yet fired
-    uint32_t live = 0;      // entries in the slot
+    uint32_t head = 0;  // level 0: first position not yet fired
+    uint32_t live = 0;  // entries in the slot
   };
 
   static constexpr uint32_t kNumSlots = kLevels * kSlotsPerLevel;

@@ -1,0 +1,141 @@
+// rappeld killed with SIGKILL while a producer and a worker run, again and
+// again: every acknowledged schedule is delivered (in that life or a later
+// one) unless it was acked as delivered, and nothing acked as delivered is
+// ever delivered again.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "rappel/client.h"
+#include "server/common/clock.h"
+#include "server/main/rappeld.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rappel {
+namespace {
+
+using client::AckItem;
+using client::AckOutcome;
+using client::BlockingClient;
+using client::Channel;
+using client::Reminder;
+
+// Starts rappeld in a child process; returns its pid and port.
+std::pair<pid_t, uint16_t> StartChild(const std::string& path) {
+  int fds[2];
+  if (pipe(fds) != 0) return {-1, 0};
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    asio::io_context io;
+    server::RappeldOptions options;
+    options.engine.store.path = path;
+    options.server.port = 0;
+    options.dispatch.lease_timeout_ms = 500;
+    auto d = server::Rappeld::Start(io, options);
+    if (!d.ok()) _exit(2);
+    uint16_t port = (*d)->port();
+    if (write(fds[1], &port, sizeof port) != sizeof port) _exit(3);
+    io.run();
+    _exit(0);
+  }
+  close(fds[1]);
+  uint16_t port = 0;
+  if (read(fds[0], &port, sizeof port) != sizeof port) port = 0;
+  close(fds[0]);
+  return {pid, port};
+}
+
+TEST(ServerCrashTest, AcknowledgedWorkSurvivesSigkill) {
+  rappel::testing::TempDir dir;
+  std::string path = dir.Sub("db");
+  std::set<std::string> pending;    // acked as scheduled, not yet acked as delivered
+  std::set<std::string> delivered;  // acked as delivered
+  std::mt19937 rng(42);
+  const int kRounds = 12;
+  int next_key = 0;
+  for (int round = 0; round <= kRounds; ++round) {
+    bool last = round == kRounds;
+    auto [pid, port] = StartChild(path);
+    ASSERT_GT(pid, 0);
+    ASSERT_NE(port, 0) << "rappeld did not start";
+    client::Options o;
+    o.port = port;
+    o.timeout = std::chrono::milliseconds(3000);
+    auto producer = BlockingClient::Connect(o);
+    auto worker = BlockingClient::Connect(o);
+    ASSERT_TRUE(producer.ok() && worker.ok());
+    ASSERT_TRUE((*worker)->Subscribe({Channel::kSms}, 200, 100).ok());
+
+    std::atomic<bool> killed{false};
+    std::thread killer;
+    if (!last) {
+      int delay_ms = 30 + static_cast<int>(rng() % 200);
+      killer = std::thread([pid = pid, delay_ms, &killed] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        kill(pid, SIGKILL);
+        killed = true;
+      });
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    bool alive = true;
+    while (alive && std::chrono::steady_clock::now() < deadline) {
+      if (!last) {
+        std::vector<Reminder> batch;
+        for (int i = 0; i < 20; ++i) {
+          batch.push_back(Reminder{1, "k" + std::to_string(next_key++), Channel::kSms, "+33600000000",
+                                   server::SystemNowMs(), 0, "x"});
+        }
+        auto results = (*producer)->Schedule(batch);
+        if (!results.ok()) break;  // the server died
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if ((*results)[i].ok()) pending.insert(batch[i].key);
+        }
+      }
+      auto messages = (*worker)->Receive(std::chrono::milliseconds(last ? 200 : 5));
+      if (!messages.ok()) break;
+      std::vector<AckItem> acks;
+      for (const auto& m : *messages) {
+        ASSERT_EQ(delivered.count(m.reminder.key), 0u)
+            << "round " << round << ": " << m.reminder.key << " was acked as delivered, came back";
+        acks.push_back({m.lease_id, AckOutcome::kDelivered, ""});
+      }
+      if (!acks.empty()) {
+        auto results = (*worker)->Ack(acks);
+        if (!results.ok()) {
+          // Killed with the acks in flight: they may or may not have become
+          // durable, so these may or may not come back.
+          for (const auto& m : *messages) pending.erase(m.reminder.key);
+          break;
+        }
+        for (size_t i = 0; i < acks.size(); ++i) {
+          if ((*results)[i].ok()) {
+            delivered.insert((*messages)[i].reminder.key);
+            pending.erase((*messages)[i].reminder.key);
+          }
+        }
+      }
+      if (last && pending.empty()) break;
+      alive = !killed;
+    }
+    if (killer.joinable()) killer.join();
+    if (last) {
+      EXPECT_TRUE(pending.empty()) << pending.size() << " acknowledged reminders never delivered, e.g. "
+                                   << *pending.begin();
+      kill(pid, SIGTERM);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+  }
+  EXPECT_GT(delivered.size(), 200u) << "too little traffic for the test to mean much";
+}
+
+}  // namespace
+}  // namespace rappel
