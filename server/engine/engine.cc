@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/check.h"
@@ -61,73 +64,111 @@ absl::Status Engine::Recover() {
   absl::Status status;
   bool first = true;
   uint64_t records = 0;
-  // The index is a hash table far larger than the caches: records are
-  // replayed in small groups whose table slots are prefetched first, so the
-  // cache misses overlap instead of queueing one after the other.
+  // Recovery runs on two cores: a decoder thread reads the log, verifies and
+  // decodes each record and hashes its key; this thread replays the results
+  // into the index. The index is a hash table far larger than the caches,
+  // so each replay prefetches the table slots of a record kPrefetchAhead
+  // positions later, and the cache misses overlap.
   struct Replay {
     SeqNo seq;
     KeyHash hash;
     RecordType type;
     int64_t due_ms;
   };
-  constexpr size_t kGroup = 32;
-  Replay group[kGroup];
-  size_t grouped = 0;
-  auto replay_group = [&] {
-    for (size_t i = 0; i < grouped; ++i) {
-      const Replay& r = group[i];
-      if (r.type == RecordType::kReminder) {
-        // One probe whether the key is new or not: insert a fresh handle and
-        // give it back if the key was already there.
-        uint32_t h = wheel_.Allocate().value;
-        EnsureMeta(h);
-        meta(h).hash = r.hash;
-        auto [it, inserted] = index_.insert(h);
-        if (!inserted) {
-          wheel_.Free(WheelHandle{h});
-          h = *it;
-        }
-        meta(h).seq = r.seq;
-        if (h >= due_by_handle.size()) {
-          due_by_handle.resize(std::max<size_t>(h + 1, due_by_handle.size() * 2));
-        }
-        due_by_handle[h] = r.due_ms;
-      } else if (auto it = index_.find(r.hash); it != index_.end()) {
-        uint32_t h = *it;
-        index_.erase(it);
-        meta(h) = EntryMeta{};
+  auto replay = [&](const Replay& r) {
+    if (r.type == RecordType::kReminder) {
+      // One probe whether the key is new or not: insert a fresh handle and
+      // give it back if the key was already there.
+      uint32_t h = wheel_.Allocate().value;
+      EnsureMeta(h);
+      meta(h).hash = r.hash;
+      auto [it, inserted] = index_.insert(h);
+      if (!inserted) {
         wheel_.Free(WheelHandle{h});
+        h = *it;
+      }
+      meta(h).seq = r.seq;
+      if (h >= due_by_handle.size()) {
+        due_by_handle.resize(std::max<size_t>(h + 1, due_by_handle.size() * 2));
+      }
+      due_by_handle[h] = r.due_ms;
+    } else if (auto it = index_.find(r.hash); it != index_.end()) {
+      uint32_t h = *it;
+      index_.erase(it);
+      meta(h) = EntryMeta{};
+      wheel_.Free(WheelHandle{h});
+    }
+  };
+  constexpr size_t kChunk = 8192;
+  constexpr size_t kMaxQueuedChunks = 8;
+  constexpr size_t kPrefetchAhead = 32;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::vector<Replay>> chunks;
+  bool decoder_done = false;
+  SeqNo first_seq = 0;
+  // Sized for the whole log up front: no rehash of millions of entries.
+  index_.reserve(store_->stats().log_entries);
+  store_->PrepareFullScan();
+  // The owner holds no Reader while the decoder thread uses one.
+  std::thread decoder([&] {
+    std::vector<Replay> chunk;
+    chunk.reserve(kChunk);
+    auto hand_over = [&] {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return chunks.size() < kMaxQueuedChunks; });
+      chunks.push_back(std::move(chunk));
+      cv.notify_all();
+      chunk = {};
+      chunk.reserve(kChunk);
+    };
+    absl::Status decode_status;
+    {
+      auto reader = store_->NewReader();
+      if (!reader.ok()) {
+        decode_status = reader.status();
+      } else {
+        decode_status = reader->ScanLog(1, [&](SeqNo seq, std::string_view bytes) {
+          auto rec = DecodeRecord(bytes);
+          if (!rec.ok()) {
+            decode_status = absl::DataLossError(absl::StrCat(
+                "log record ", seq, " in ", options_.store.path, ": ", rec.status().message()));
+            return false;
+          }
+          if (first_seq == 0) first_seq = seq;
+          chunk.push_back(Replay{seq, HashKey(rec->tenant, rec->key), rec->type, rec->due_ms});
+          if (chunk.size() == kChunk) hand_over();
+          return true;
+        });
       }
     }
-    grouped = 0;
-  };
-  {
-    // Sized for the whole log up front: no rehash of millions of entries.
-    index_.reserve(store_->stats().log_entries);
-    store_->PrepareFullScan();
-    auto reader = store_->NewReader();
-    if (!reader.ok()) return reader.status();
-    absl::Status scan = reader->ScanLog(1, [&](SeqNo seq, std::string_view bytes) {
-      auto rec = DecodeRecord(bytes);
-      if (!rec.ok()) {
-        status = absl::DataLossError(absl::StrCat("log record ", seq, " in ", options_.store.path,
-                                                  ": ", rec.status().message()));
-        return false;
-      }
-      if (first) {
-        compact_from_ = seq;
-        first = false;
-      }
-      ++records;
-      Replay& r = group[grouped++];
-      r = Replay{seq, HashKey(rec->tenant, rec->key), rec->type, rec->due_ms};
-      index_.prefetch(r.hash);
-      if (grouped == kGroup) replay_group();
-      return true;
-    });
-    if (!scan.ok()) return scan;
-    if (!status.ok()) return status;
-    replay_group();
+    if (!chunk.empty()) hand_over();
+    std::lock_guard lock(mu);
+    status = decode_status;
+    decoder_done = true;
+    cv.notify_all();
+  });
+  for (;;) {
+    std::vector<Replay> chunk;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return !chunks.empty() || decoder_done; });
+      if (chunks.empty()) break;
+      chunk = std::move(chunks.front());
+      chunks.pop_front();
+      cv.notify_all();
+    }
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (i + kPrefetchAhead < chunk.size()) index_.prefetch(chunk[i + kPrefetchAhead].hash);
+      replay(chunk[i]);
+    }
+    records += chunk.size();
+  }
+  decoder.join();
+  if (!status.ok()) return status;
+  if (first_seq != 0) {
+    compact_from_ = first_seq;
+    first = false;
   }
   if (first) compact_from_ = next_seq_;
   stats_.recovery_scan_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
