@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
+#include "client/timed_read.h"
 #include "protocol/framing.h"
 #include "rappel/client.h"
 
@@ -53,35 +54,12 @@ struct BlockingClient::Impl {
 
   // Reads exactly n bytes or fails with Unavailable / DeadlineExceeded.
   absl::Status ReadExactly(uint8_t* out, size_t n, std::chrono::milliseconds timeout) {
-    size_t got = 0;
-    asio::error_code result;
-    bool timed_out = false;
-    asio::steady_timer timer(io, timeout);
-    std::function<void()> next = [&] {
-      socket.async_read_some(asio::buffer(out + got, n - got), [&](asio::error_code ec, size_t k) {
-        got += k;
-        if (ec || got == n) {
-          result = ec;
-          timer.cancel();
-        } else {
-          next();
-        }
-      });
-    };
-    next();
-    timer.async_wait([&](asio::error_code ec) {
-      if (!ec) {
-        timed_out = true;
-        socket.cancel();
-      }
-    });
-    io.restart();
-    io.run();
-    if (timed_out && got == 0) return absl::DeadlineExceededError("no answer from rappeld in time");
-    if (result || got != n) {
+    TimedRead r = ReadWithTimeout(io, socket, out, n, timeout);
+    if (r.timed_out && r.got == 0) return absl::DeadlineExceededError("no answer from rappeld in time");
+    if (r.error || r.got != n) {
       broken = true;  // a partial frame leaves the stream out of step
-      return absl::UnavailableError(absl::StrCat("connection to rappeld lost: ",
-                                                 result ? result.message() : "timed out mid-frame"));
+      return absl::UnavailableError(absl::StrCat(
+          "connection to rappeld lost: ", r.error ? r.error.message() : "timed out mid-frame"));
     }
     return absl::OkStatus();
   }

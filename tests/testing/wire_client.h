@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "client/timed_read.h"
 #include "protocol/framing.h"
 
 namespace rappel::testing {
@@ -84,34 +85,9 @@ class WireClient {
   }
 
   bool ReadExactly(uint8_t* out, size_t n, std::chrono::milliseconds timeout) {
-    size_t got = 0;
-    asio::error_code result;
-    asio::steady_timer timer(io_, timeout);
-    bool timed_out = false;
-    std::function<void()> next = [&] {
-      socket_.async_read_some(asio::buffer(out + got, n - got), [&](asio::error_code ec, size_t k) {
-        got += k;
-        if (ec) {
-          result = ec;
-          timer.cancel();
-        } else if (got < n) {
-          next();
-        } else {
-          timer.cancel();
-        }
-      });
-    };
-    next();
-    timer.async_wait([&](asio::error_code ec) {
-      if (!ec) {
-        timed_out = true;
-        socket_.cancel();
-      }
-    });
-    io_.restart();
-    io_.run();
-    if (result == asio::error::eof || result == asio::error::connection_reset) eof_ = true;
-    return !timed_out && !result && got == n;
+    client::TimedRead r = client::ReadWithTimeout(io_, socket_, out, n, timeout);
+    if (r.error == asio::error::eof || r.error == asio::error::connection_reset) eof_ = true;
+    return !r.timed_out && !r.error && r.got == n;
   }
 
   asio::io_context io_;
