@@ -252,4 +252,73 @@ absl::StatusOr<std::vector<absl::Status>> BlockingClient::Ack(const std::vector<
   return Statuses((*reply)->body_as_AckReply()->results());
 }
 
+absl::StatusOr<ServerStats> BlockingClient::Stats() {
+  FlatBufferBuilder b;
+  auto reply = impl_->Call(b, wire::Body::Stats, wire::CreateStats(b).Union(), wire::Body::StatsReply);
+  if (!reply.ok()) return reply.status();
+  const wire::StatsReply* r = (*reply)->body_as_StatsReply();
+  ServerStats out;
+  out.pending = r->pending();
+  out.leased = r->leased();
+  out.dead_letters = r->dead_letters();
+  out.log_records = r->log_records();
+  out.store_used_bytes = r->store_used_bytes();
+  out.commits = r->commits();
+  out.fatal_error = Str(r->fatal_error());
+  if (r->by_channel() != nullptr) {
+    for (const wire::ChannelCount* c : *r->by_channel()) {
+      auto i = static_cast<size_t>(c->channel());
+      if (i < 5) out.ready_by_channel[i] = c->pending();
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ReminderState> BlockingClient::Inspect(const Key& key) {
+  FlatBufferBuilder b;
+  auto k = wire::CreateReminderKey(b, key.tenant, b.CreateString(key.key));
+  auto reply = impl_->Call(b, wire::Body::Inspect, wire::CreateInspect(b, k).Union(),
+                           wire::Body::InspectReply);
+  if (!reply.ok()) return reply.status();
+  const wire::InspectReply* r = (*reply)->body_as_InspectReply();
+  if (absl::Status st = protocol::FromWireStatus(r->status()); !st.ok()) return st;
+  return ReminderState{FromWire(r->reminder()), r->version(), r->leased()};
+}
+
+absl::StatusOr<std::vector<DeadLetter>> BlockingClient::ListDeadLetters(uint32_t tenant,
+                                                                       uint32_t limit) {
+  FlatBufferBuilder b;
+  auto reply = impl_->Call(b, wire::Body::DeadLetterList,
+                           wire::CreateDeadLetterList(b, tenant, limit).Union(),
+                           wire::Body::DeadLetterListReply);
+  if (!reply.ok()) return reply.status();
+  std::vector<DeadLetter> out;
+  if (const auto* letters = (*reply)->body_as_DeadLetterListReply()->letters()) {
+    for (const wire::DeadLetter* d : *letters) {
+      out.push_back(DeadLetter{FromWire(d->reminder()), d->attempts(), Str(d->last_detail())});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<absl::Status>> BlockingClient::ReplayDeadLetters(
+    const std::vector<Key>& keys) {
+  FlatBufferBuilder b;
+  std::vector<Offset<wire::ReminderKey>> ks;
+  for (const Key& k : keys) ks.push_back(wire::CreateReminderKey(b, k.tenant, b.CreateString(k.key)));
+  auto body = wire::CreateDeadLetterReplay(b, b.CreateVector(ks));
+  auto reply = impl_->Call(b, wire::Body::DeadLetterReplay, body.Union(),
+                           wire::Body::DeadLetterReplayReply);
+  if (!reply.ok()) return reply.status();
+  return Statuses((*reply)->body_as_DeadLetterReplayReply()->results());
+}
+
+absl::Status BlockingClient::Backup(const std::string& dir) {
+  FlatBufferBuilder b;
+  auto body = wire::CreateBackup(b, b.CreateString(dir));
+  auto reply = impl_->Call(b, wire::Body::Backup, body.Union(), wire::Body::BackupReply);
+  if (!reply.ok()) return reply.status();
+  return protocol::FromWireStatus((*reply)->body_as_BackupReply()->status());
+}
+
 }  // namespace rappel::client

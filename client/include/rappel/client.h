@@ -59,6 +59,30 @@ struct AckItem {
   std::string detail;
 };
 
+// Admin views (role admin).
+struct ServerStats {
+  uint64_t pending = 0;       // waiting in the wheel or for a worker
+  uint64_t leased = 0;        // handed to workers, not yet acked
+  uint64_t dead_letters = 0;
+  uint64_t log_records = 0;
+  uint64_t store_used_bytes = 0;
+  uint64_t commits = 0;
+  uint64_t ready_by_channel[5] = {};  // indexed by Channel: due, waiting for a worker
+  std::string fatal_error;    // non-empty: the server refuses writes
+};
+
+struct ReminderState {
+  Reminder reminder;
+  uint64_t version = 0;
+  bool leased = false;
+};
+
+struct DeadLetter {
+  Reminder reminder;
+  uint32_t attempts = 0;
+  std::string last_detail;
+};
+
 struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 7411;
@@ -88,6 +112,14 @@ class BlockingClient {
                          uint32_t batch_size);
   absl::StatusOr<std::vector<Message>> Receive(std::chrono::milliseconds wait);
   absl::StatusOr<std::vector<absl::Status>> Ack(const std::vector<AckItem>& items);
+
+  // Admin side. NotFound from Inspect when there is no such reminder.
+  absl::StatusOr<ServerStats> Stats();
+  absl::StatusOr<ReminderState> Inspect(const Key& key);
+  absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(uint32_t tenant, uint32_t limit);
+  absl::StatusOr<std::vector<absl::Status>> ReplayDeadLetters(const std::vector<Key>& keys);
+  // Hot backup into `dir` on the server's machine (must exist, empty).
+  absl::Status Backup(const std::string& dir);
 
  private:
   struct Impl;
