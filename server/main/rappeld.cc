@@ -34,6 +34,7 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   d->engine_ = std::move(*engine);
   d->dispatcher_->set_engine(d->engine_.get());
   options.handler.frame_limits = options.server.session.frame_limits;
+  options.handler.max_payload_bytes = options.engine.max_payload_bytes;
   d->handler_ =
       std::make_unique<RequestHandler>(options.handler, d->engine_.get(), d->dispatcher_.get());
   d->server_ = std::make_unique<Server>(io, options.server, d->handler_.get());

@@ -45,6 +45,16 @@ ReminderKey KeyFromWire(const wire::ReminderKey* k) {
   return ReminderKey{TenantId{k->tenant()}, Str(k->key())};
 }
 
+std::vector<ReminderKey> KeysFromWire(
+    const flatbuffers::Vector<Offset<wire::ReminderKey>>* list) {
+  std::vector<ReminderKey> keys;
+  if (list != nullptr) {
+    keys.reserve(list->size());
+    for (const wire::ReminderKey* k : *list) keys.push_back(KeyFromWire(k));
+  }
+  return keys;
+}
+
 Offset<flatbuffers::Vector<Offset<wire::Status>>> Statuses(FlatBufferBuilder& b,
                                                            const std::vector<absl::Status>& all) {
   std::vector<Offset<wire::Status>> out;
@@ -107,7 +117,8 @@ void RequestHandler::Hello(Connection& conn, uint64_t id, const wire::Hello& hel
   FlatBufferBuilder b;
   auto name = b.CreateString(options_.server_name);
   auto body = wire::CreateHelloReply(b, protocol::kProtocolVersion, name, role,
-                                     options_.frame_limits.max_frame_bytes, 64 * 1024);
+                                     options_.frame_limits.max_frame_bytes,
+                                     static_cast<uint32_t>(options_.max_payload_bytes));
   reply(Finish(b, id, wire::Body::HelloReply, body.Union()), false);
 }
 
@@ -167,10 +178,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       return;
     }
     case wire::Body::Cancel: {
-      std::vector<ReminderKey> keys;
-      if (const auto* list = frame.body_as_Cancel()->keys()) {
-        for (const wire::ReminderKey* k : *list) keys.push_back(KeyFromWire(k));
-      }
+      std::vector<ReminderKey> keys = KeysFromWire(frame.body_as_Cancel()->keys());
       engine_->Cancel(std::move(keys), [id, reply = std::move(reply)](auto results) {
         FlatBufferBuilder b;
         auto body = wire::CreateCancelReply(b, Statuses(b, results));
@@ -302,10 +310,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       return;
     }
     case wire::Body::DeadLetterReplay: {
-      std::vector<ReminderKey> keys;
-      if (const auto* list = frame.body_as_DeadLetterReplay()->keys()) {
-        for (const wire::ReminderKey* k : *list) keys.push_back(KeyFromWire(k));
-      }
+      std::vector<ReminderKey> keys = KeysFromWire(frame.body_as_DeadLetterReplay()->keys());
       auto results = std::make_shared<std::vector<absl::Status>>(keys.size());
       auto remaining = std::make_shared<size_t>(keys.size());
       auto finish = [id, results, reply] {

@@ -25,6 +25,9 @@ struct HandlerOptions {
   std::map<std::string, protocol::wire::Role> tokens;
   std::string server_name = "rappeld";
   protocol::FrameLimits frame_limits;
+  // Announced in HelloReply; set from EngineOptions::max_payload_bytes, which
+  // enforces it.
+  size_t max_payload_bytes = 64 * 1024;
 };
 
 // What the handler keeps per connection.
