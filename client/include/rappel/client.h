@@ -8,8 +8,11 @@
 // protocol/README.md for the codes). Per-item results of batched calls come
 // in the order of the items.
 //
-// Not yet here (issue 3): the asynchronous, pipelined API on Asio, and
-// automatic reconnection with re-subscription.
+// It is a facade over AsyncClient (rappel/async_client.h) running its own
+// io_context on the calling thread: one request at a time. Use AsyncClient
+// to pipeline. With Options::reconnect enabled (the default) a lost
+// connection is made again in the background of the next call, and a
+// subscription is renewed.
 #pragma once
 
 #include <chrono>
@@ -20,76 +23,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "rappel/types.h"
 
 namespace rappel::client {
-
-enum class Channel : uint8_t { kSms = 1, kEmail = 2, kVoice = 3, kPush = 4 };
-
-struct Reminder {
-  uint32_t tenant = 0;
-  std::string key;          // unique within the tenant
-  Channel channel = Channel::kSms;
-  std::string recipient;
-  int64_t due_ms = 0;       // unix milliseconds
-  int64_t expiry_ms = 0;    // 0: never expires
-  std::string payload;
-};
-
-struct Key {
-  uint32_t tenant = 0;
-  std::string key;
-};
-
-enum class ScheduleOutcome { kCreated, kReplaced, kUnchanged };
-
-// A message leased to this worker: ack it by lease_id before the deadline.
-struct Message {
-  std::string message_id;   // the same across retries and redeliveries
-  uint64_t lease_id = 0;
-  uint32_t attempt = 1;
-  int64_t lease_deadline_ms = 0;
-  Reminder reminder;
-};
-
-enum class AckOutcome { kSent, kDelivered, kOpened, kFailedRetryable, kFailedPermanent };
-
-struct AckItem {
-  uint64_t lease_id = 0;
-  AckOutcome outcome = AckOutcome::kSent;
-  std::string detail;
-};
-
-// Admin views (role admin).
-struct ServerStats {
-  uint64_t pending = 0;       // waiting in the wheel or for a worker
-  uint64_t leased = 0;        // handed to workers, not yet acked
-  uint64_t dead_letters = 0;
-  uint64_t log_records = 0;
-  uint64_t store_used_bytes = 0;
-  uint64_t commits = 0;
-  uint64_t ready_by_channel[5] = {};  // indexed by Channel: due, waiting for a worker
-  std::string fatal_error;    // non-empty: the server refuses writes
-};
-
-struct ReminderState {
-  Reminder reminder;
-  uint64_t version = 0;
-  bool leased = false;
-};
-
-struct DeadLetter {
-  Reminder reminder;
-  uint32_t attempts = 0;
-  std::string last_detail;
-};
-
-struct Options {
-  std::string host = "127.0.0.1";
-  uint16_t port = 7411;
-  std::string token;  // empty: the server's loopback default
-  std::string client_name = "rappel-client";
-  std::chrono::milliseconds timeout{10'000};
-};
 
 class BlockingClient {
  public:

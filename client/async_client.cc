@@ -1,0 +1,576 @@
+#include "rappel/async_client.h"
+
+#include <algorithm>
+#include <asio.hpp>
+#include <chrono>
+#include <cstring>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+#include "client/codec.h"
+
+namespace rappel::client {
+
+namespace wire = protocol::wire;
+using Clock = std::chrono::steady_clock;
+using flatbuffers::DetachedBuffer;
+using flatbuffers::FlatBufferBuilder;
+
+class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl> {
+ public:
+  using OnReply = std::function<void(absl::StatusOr<const wire::Frame*>)>;
+
+  Impl(asio::io_context& io, Options options)
+      : io_(io),
+        options_(std::move(options)),
+        socket_(io),
+        resolver_(io),
+        reconnect_timer_(io),
+        sweep_timer_(io),
+        backoff_(options_.reconnect.initial) {
+    rbuf_.resize(64 << 10);
+  }
+
+  void Start(StatusCallback done) {
+    if (state_ != State::kIdle) {
+      Post([done = std::move(done)] { done(absl::FailedPreconditionError("already started")); });
+      return;
+    }
+    start_done_ = std::move(done);
+    Connect();
+  }
+
+  void Close() {
+    if (state_ == State::kClosed) return;
+    final_error_ = absl::CancelledError("client closed");
+    state_ = State::kClosed;
+    reconnect_timer_.cancel();
+    sweep_timer_.cancel();
+    resolver_.cancel();
+    CloseSocket();
+    FailAll(final_error_);
+  }
+
+  bool connected() const { return state_ == State::kReady; }
+  size_t outstanding() const { return queued_.size() + sent_.size(); }
+  void set_connection_handler(StatusCallback h) { connection_handler_ = std::move(h); }
+
+  // Encodes with `encode(builder, request_id)` and sends when connected.
+  template <typename Encode>
+  void Call(Encode&& encode, wire::Body expected, OnReply on_reply) {
+    uint64_t id = next_id_++;
+    FlatBufferBuilder b(1024);
+    encode(b, id);
+    if (state_ == State::kClosed) {
+      Post([on_reply = std::move(on_reply), st = final_error_] { on_reply(st); });
+      return;
+    }
+    if (b.GetSize() > protocol::kLengthPrefixBytes + server_max_frame_bytes_) {
+      Post([on_reply = std::move(on_reply), size = b.GetSize(), max = server_max_frame_bytes_] {
+        on_reply(absl::InvalidArgumentError(absl::StrCat(
+            "request of ", size, " bytes is above the server's frame limit of ", max,
+            " bytes: split the batch")));
+      });
+      return;
+    }
+    Request r{id, expected, b.Release(), std::move(on_reply), Clock::now() + options_.timeout};
+    if (state_ == State::kReady) {
+      Send(std::move(r));
+    } else {
+      queued_.push_back(std::move(r));
+    }
+    ArmSweep();
+  }
+
+  void Subscribe(const Subscription& s, DeliveryHandler on_messages, StatusCallback done) {
+    subscription_ = s;
+    on_messages_ = std::move(on_messages);
+    std::weak_ptr<Impl> weak = weak_from_this();
+    Call([s](FlatBufferBuilder& b, uint64_t id) { codec::EncodeSubscribe(b, id, s); },
+         wire::Body::SubscribeReply,
+         [weak, done = std::move(done)](absl::StatusOr<const wire::Frame*> f) {
+           absl::Status st = f.ok() ? codec::DecodeStatusReply(*f) : f.status();
+           // Renewed after reconnects once the server has accepted it.
+           if (auto self = weak.lock()) self->subscribed_ = st.ok();
+           done(st);
+         });
+  }
+
+ private:
+  enum class State { kIdle, kConnecting, kHello, kReady, kBackoff, kClosed };
+  struct Request {
+    uint64_t id;
+    wire::Body expected;
+    DetachedBuffer bytes;
+    OnReply on_reply;
+    Clock::time_point deadline;
+  };
+
+  void Post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+
+  StatusCallback TakeStartDone() {
+    StatusCallback done = std::move(start_done_);
+    start_done_ = nullptr;
+    return done;
+  }
+
+  void Connect() {
+    state_ = State::kConnecting;
+    uint64_t gen = ++generation_;
+    auto self = shared_from_this();
+    resolver_.async_resolve(
+        options_.host, std::to_string(options_.port),
+        [this, self, gen](asio::error_code ec, asio::ip::tcp::resolver::results_type endpoints) {
+          if (gen != generation_ || state_ == State::kClosed) return;
+          if (ec) return Lost(Unreachable(ec));
+          asio::async_connect(socket_, endpoints,
+                              [this, self, gen](asio::error_code ec, const asio::ip::tcp::endpoint&) {
+                                if (gen != generation_ || state_ == State::kClosed) return;
+                                if (ec) return Lost(Unreachable(ec));
+                                OnConnected();
+                              });
+        });
+  }
+
+  absl::Status Unreachable(const asio::error_code& ec) const {
+    return absl::UnavailableError(absl::StrCat("cannot connect to rappeld at ", options_.host, ":",
+                                               options_.port, ": ", ec.message()));
+  }
+
+  void OnConnected() {
+    asio::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    state_ = State::kHello;
+    rlen_ = 0;
+    Read();
+    uint64_t id = next_id_++;
+    FlatBufferBuilder b(256);
+    codec::EncodeHello(b, id, options_);
+    std::weak_ptr<Impl> weak = weak_from_this();
+    Send(Request{id, wire::Body::HelloReply, b.Release(),
+                 [weak](absl::StatusOr<const wire::Frame*> f) {
+                   if (auto self = weak.lock()) self->OnHelloReply(f);
+                 },
+                 Clock::now() + options_.timeout});
+    ArmSweep();
+  }
+
+  void OnHelloReply(absl::StatusOr<const wire::Frame*> f) {
+    if (state_ != State::kHello) return;  // the connection it was on is gone
+    if (!f.ok()) {
+      absl::Status st = f.status();
+      // A bad token or an unsupported version will not get better by retrying.
+      if (absl::IsUnauthenticated(st) || absl::IsPermissionDenied(st) ||
+          absl::IsFailedPrecondition(st) || absl::IsInvalidArgument(st)) {
+        final_error_ = st;
+      }
+      return Lost(st);
+    }
+    const wire::HelloReply* hello = (*f)->body_as_HelloReply();
+    if (hello->max_frame_bytes() > 0) server_max_frame_bytes_ = hello->max_frame_bytes();
+    limits_.max_frame_bytes = std::max(limits_.max_frame_bytes, server_max_frame_bytes_);
+    state_ = State::kReady;
+    backoff_ = options_.reconnect.initial;
+    if (subscribed_) Resubscribe();
+    while (!queued_.empty()) {
+      Request r = std::move(queued_.front());
+      queued_.pop_front();
+      Send(std::move(r));
+    }
+    if (auto done = TakeStartDone()) done(absl::OkStatus());
+    if (connection_handler_) connection_handler_(absl::OkStatus());
+  }
+
+  void Resubscribe() {
+    uint64_t id = next_id_++;
+    FlatBufferBuilder b(256);
+    codec::EncodeSubscribe(b, id, subscription_);
+    std::weak_ptr<Impl> weak = weak_from_this();
+    Send(Request{id, wire::Body::SubscribeReply, b.Release(),
+                 [weak](absl::StatusOr<const wire::Frame*> f) {
+                   auto self = weak.lock();
+                   if (!self) return;
+                   absl::Status st = f.ok() ? codec::DecodeStatusReply(*f) : f.status();
+                   if (!st.ok() && self->connection_handler_) {
+                     self->connection_handler_(absl::Status(
+                         st.code(), absl::StrCat("renewing the subscription: ", st.message())));
+                   }
+                 },
+                 Clock::now() + options_.timeout});
+  }
+
+  // Puts a request on the wire (after the ones already there).
+  void Send(Request r) {
+    wqueue_.push_back(std::move(r.bytes));
+    r.bytes = DetachedBuffer();
+    sent_.push_back(std::move(r));
+    Flush();
+  }
+
+  void Flush() {
+    if (writing_ || wqueue_.empty()) return;
+    writing_ = true;
+    // Many small frames in one gathered write: one syscall, one TCP segment run.
+    size_t n = std::min<size_t>(wqueue_.size(), 256);
+    in_write_.clear();
+    for (size_t i = 0; i < n; ++i) {
+      in_write_.push_back(std::move(wqueue_.front()));
+      wqueue_.pop_front();
+    }
+    write_buffers_.clear();
+    for (const DetachedBuffer& d : in_write_) write_buffers_.emplace_back(d.data(), d.size());
+    uint64_t gen = generation_;
+    auto self = shared_from_this();
+    asio::async_write(socket_, write_buffers_, [this, self, gen](asio::error_code ec, size_t) {
+      if (gen != generation_ || state_ == State::kClosed) return;
+      writing_ = false;
+      in_write_.clear();
+      if (ec) return Lost(absl::UnavailableError(
+                  absl::StrCat("connection to rappeld lost: ", ec.message())));
+      Flush();
+    });
+  }
+
+  void Read() {
+    if (rlen_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
+    uint64_t gen = generation_;
+    auto self = shared_from_this();
+    socket_.async_read_some(
+        asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+        [this, self, gen](asio::error_code ec, size_t n) {
+          if (gen != generation_ || state_ == State::kClosed) return;
+          if (ec) {
+            return Lost(absl::UnavailableError(absl::StrCat(
+                "connection to rappeld lost: ",
+                ec == asio::error::eof ? "closed by the server" : ec.message())));
+          }
+          rlen_ += n;
+          if (!ParseFrames(gen)) return;
+          Read();
+        });
+  }
+
+  // Handles every whole frame in the read buffer; false when the connection
+  // was dropped meanwhile (bad frame, or a callback closed the client).
+  bool ParseFrames(uint64_t gen) {
+    size_t off = 0;
+    while (rlen_ - off >= protocol::kLengthPrefixBytes) {
+      auto length = protocol::DecodeFrameLength(rbuf_.data() + off, limits_);
+      if (!length.ok()) {
+        Lost(absl::DataLossError(absl::StrCat("bad frame from rappeld: ", length.status().message())));
+        return false;
+      }
+      size_t total = protocol::kLengthPrefixBytes + *length;
+      if (rlen_ - off < total) {
+        if (total > rbuf_.size()) rbuf_.resize(total);
+        break;
+      }
+      // FlatBuffers reads scalars in place: keep them aligned.
+      const uint8_t* data = rbuf_.data() + off;
+      if (off % 8 != 0) {
+        aligned_.assign(data, data + total);
+        data = aligned_.data();
+      }
+      auto frame = protocol::VerifyFrame(data, total, limits_);
+      if (!frame.ok()) {
+        Lost(absl::DataLossError(absl::StrCat("bad frame from rappeld: ", frame.status().message())));
+        return false;
+      }
+      OnFrame(*frame);
+      if (gen != generation_ || state_ == State::kClosed) return false;
+      off += total;
+    }
+    if (off > 0) {
+      std::memmove(rbuf_.data(), rbuf_.data() + off, rlen_ - off);
+      rlen_ -= off;
+    }
+    return true;
+  }
+
+  void OnFrame(const wire::Frame* f) {
+    if (f->body_type() == wire::Body::Delivery) {
+      if (on_messages_) on_messages_(codec::DecodeDelivery(f));
+      return;
+    }
+    if (f->request_id() == 0 && f->body_type() == wire::Body::Error) {
+      // About the connection, not a request (too many connections, idle).
+      return Lost(protocol::FromWireStatus(f->body_as_Error()->status()));
+    }
+    // Replies come in request order; the id says which one this is.
+    auto it = std::find_if(sent_.begin(), sent_.end(),
+                           [&](const Request& r) { return r.id == f->request_id(); });
+    if (it == sent_.end()) {
+      return Lost(absl::DataLossError(
+          absl::StrCat("rappeld answered request ", f->request_id(), ", which was not asked")));
+    }
+    Request r = std::move(*it);
+    sent_.erase(it);
+    if (f->body_type() == wire::Body::Error) {
+      r.on_reply(protocol::FromWireStatus(f->body_as_Error()->status()));
+    } else if (f->body_type() != r.expected) {
+      Lost(absl::DataLossError("rappeld answered with the wrong reply type"));
+      r.on_reply(absl::DataLossError("rappeld answered with the wrong reply type"));
+    } else {
+      r.on_reply(f);
+    }
+  }
+
+  void CloseSocket() {
+    ++generation_;
+    asio::error_code ignored;
+    socket_.close(ignored);
+    writing_ = false;
+    wqueue_.clear();
+    in_write_.clear();
+    rlen_ = 0;
+  }
+
+  // The connection is gone (or never came): fail what was on the wire, then
+  // reconnect after a backoff, or give up for good.
+  void Lost(absl::Status why) {
+    if (state_ == State::kClosed) return;
+    CloseSocket();
+    bool was_ready = state_ == State::kReady;
+    std::deque<Request> on_wire = std::move(sent_);
+    sent_.clear();
+    for (Request& r : on_wire) {
+      r.on_reply(absl::UnavailableError(absl::StrCat(
+          why.message(), r.expected == wire::Body::HelloReply
+                             ? ""
+                             : " (the request may or may not have been applied)")));
+    }
+    if (state_ == State::kClosed) return;  // a callback closed us
+    bool retry = options_.reconnect.enabled && final_error_.ok();
+    if (!retry) {
+      if (final_error_.ok()) final_error_ = why;
+      state_ = State::kClosed;
+      sweep_timer_.cancel();
+      FailAll(final_error_);
+    } else {
+      state_ = State::kBackoff;
+      reconnect_timer_.expires_after(backoff_);
+      backoff_ = std::min(backoff_ * 2, options_.reconnect.max);
+      std::weak_ptr<Impl> weak = weak_from_this();
+      reconnect_timer_.async_wait([weak](asio::error_code ec) {
+        auto self = weak.lock();
+        if (!ec && self && self->state_ == State::kBackoff) self->Connect();
+      });
+    }
+    if (auto done = TakeStartDone()) done(state_ == State::kClosed ? final_error_ : why);
+    if (was_ready && connection_handler_) connection_handler_(why);
+  }
+
+  void FailAll(const absl::Status& st) {
+    std::deque<Request> all = std::move(sent_);
+    sent_.clear();
+    for (Request& r : queued_) all.push_back(std::move(r));
+    queued_.clear();
+    for (Request& r : all) r.on_reply(st);
+    if (auto done = TakeStartDone()) done(st);
+  }
+
+  // One timer for every deadline: requests are made (and answered) in
+  // order, so the oldest one is the next to expire.
+  void ArmSweep() {
+    if (sweep_armed_ || (queued_.empty() && sent_.empty())) return;
+    Clock::time_point next = Clock::time_point::max();
+    if (!sent_.empty()) next = sent_.front().deadline;
+    if (!queued_.empty()) next = std::min(next, queued_.front().deadline);
+    sweep_armed_ = true;
+    sweep_timer_.expires_at(next);
+    std::weak_ptr<Impl> weak = weak_from_this();
+    sweep_timer_.async_wait([weak](asio::error_code ec) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->sweep_armed_ = false;
+      if (!ec) self->Sweep();
+    });
+  }
+
+  void Sweep() {
+    if (state_ == State::kClosed) return;
+    Clock::time_point now = Clock::now();
+    while (!queued_.empty() && queued_.front().deadline <= now) {
+      Request r = std::move(queued_.front());
+      queued_.pop_front();
+      r.on_reply(absl::DeadlineExceededError(absl::StrCat(
+          "not connected to rappeld at ", options_.host, ":", options_.port, " within ",
+          options_.timeout.count(), " ms")));
+      if (state_ == State::kClosed) return;
+    }
+    if (!sent_.empty() && sent_.front().deadline <= now) {
+      // Unanswered in time: the stream is out of step; start afresh.
+      Request r = std::move(sent_.front());
+      sent_.pop_front();
+      r.on_reply(absl::DeadlineExceededError(
+          absl::StrCat("no answer from rappeld within ", options_.timeout.count(), " ms")));
+      Lost(absl::UnavailableError("rappeld stopped answering"));
+    }
+    ArmSweep();
+  }
+
+  asio::io_context& io_;
+  Options options_;
+  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer reconnect_timer_;
+  asio::steady_timer sweep_timer_;
+  State state_ = State::kIdle;
+  uint64_t generation_ = 0;  // bumped per connection: late handlers of old ones do nothing
+  uint64_t next_id_ = 1;
+  std::chrono::milliseconds backoff_;
+  absl::Status final_error_;
+  StatusCallback start_done_;
+  StatusCallback connection_handler_;
+  bool sweep_armed_ = false;
+
+  std::deque<Request> queued_;  // made while not connected
+  std::deque<Request> sent_;    // written (or being written), unanswered, in order
+  std::deque<DetachedBuffer> wqueue_;
+  std::vector<DetachedBuffer> in_write_;
+  std::vector<asio::const_buffer> write_buffers_;
+  bool writing_ = false;
+
+  std::vector<uint8_t> rbuf_;
+  size_t rlen_ = 0;
+  std::vector<uint8_t> aligned_;
+  protocol::FrameLimits limits_;
+  uint32_t server_max_frame_bytes_ = protocol::FrameLimits{}.max_frame_bytes;
+
+  bool subscribed_ = false;
+  Subscription subscription_;
+  DeliveryHandler on_messages_;
+};
+
+// ---- AsyncClient: encode, call, decode ----
+
+AsyncClient::AsyncClient(asio::io_context& io, Options options)
+    : impl_(std::make_shared<Impl>(io, std::move(options))) {}
+
+AsyncClient::~AsyncClient() { impl_->Close(); }
+
+void AsyncClient::Start(StatusCallback done) { impl_->Start(std::move(done)); }
+void AsyncClient::Close() { impl_->Close(); }
+void AsyncClient::set_connection_handler(StatusCallback handler) {
+  impl_->set_connection_handler(std::move(handler));
+}
+bool AsyncClient::connected() const { return impl_->connected(); }
+size_t AsyncClient::outstanding() const { return impl_->outstanding(); }
+
+namespace {
+
+// Adapts a typed callback to the raw reply: errors pass through, a reply is
+// decoded by `decode`.
+template <typename T, typename Decode>
+std::function<void(absl::StatusOr<const wire::Frame*>)> Decoded(
+    AsyncClient::Callback<T> done, Decode decode) {
+  return [done = std::move(done), decode](absl::StatusOr<const wire::Frame*> f) {
+    if (!f.ok()) return done(f.status());
+    done(decode(*f));
+  };
+}
+
+std::function<void(absl::StatusOr<const wire::Frame*>)> StatusOnly(
+    AsyncClient::StatusCallback done) {
+  return [done = std::move(done)](absl::StatusOr<const wire::Frame*> f) {
+    done(f.ok() ? codec::DecodeStatusReply(*f) : f.status());
+  };
+}
+
+}  // namespace
+
+void AsyncClient::Schedule(const std::vector<Reminder>& reminders,
+                           Callback<ScheduleResults> done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeSchedule(b, id, reminders); },
+              wire::Body::ScheduleReply,
+              Decoded<ScheduleResults>(std::move(done), codec::DecodeScheduleReply));
+}
+
+void AsyncClient::Cancel(const std::vector<Key>& keys, Callback<ItemStatuses> done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeCancel(b, id, keys); },
+              wire::Body::CancelReply,
+              Decoded<ItemStatuses>(std::move(done), codec::DecodeItemStatuses));
+}
+
+void AsyncClient::Reschedule(const Key& key, int64_t due_ms, StatusCallback done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeReschedule(b, id, key, due_ms); },
+      wire::Body::RescheduleReply, StatusOnly(std::move(done)));
+}
+
+void AsyncClient::Ping(StatusCallback done) {
+  impl_->Call([](FlatBufferBuilder& b, uint64_t id) { codec::EncodePing(b, id); },
+              wire::Body::Pong, StatusOnly(std::move(done)));
+}
+
+void AsyncClient::Subscribe(const Subscription& subscription, DeliveryHandler on_messages,
+                            StatusCallback done) {
+  impl_->Subscribe(subscription, std::move(on_messages), std::move(done));
+}
+
+namespace {
+
+void SendAck(AsyncClient::Impl& impl, const std::vector<AckItem>& items,
+             AsyncClient::Callback<AsyncClient::ItemStatuses> done) {
+  impl.Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeAck(b, id, items); },
+            wire::Body::AckReply,
+            Decoded<AsyncClient::ItemStatuses>(std::move(done), codec::DecodeItemStatuses));
+}
+
+}  // namespace
+
+void AsyncClient::Serve(const Subscription& subscription, MessageHandler handler,
+                        StatusCallback done, Callback<ItemStatuses> on_ack) {
+  // The delivery handler is owned by impl_: reach it weakly, not by a cycle.
+  std::weak_ptr<Impl> weak = impl_;
+  if (!on_ack) on_ack = [](absl::StatusOr<ItemStatuses>) {};
+  Subscribe(
+      subscription,
+      [weak, handler = std::move(handler), on_ack](std::vector<Message> messages) {
+        auto impl = weak.lock();
+        if (!impl) return;
+        std::vector<AckItem> acks;
+        acks.reserve(messages.size());
+        for (const Message& m : messages) acks.push_back(AckItem{m.lease_id, handler(m), {}});
+        SendAck(*impl, acks, on_ack);
+      },
+      std::move(done));
+}
+
+void AsyncClient::Ack(const std::vector<AckItem>& items, Callback<ItemStatuses> done) {
+  SendAck(*impl_, items, std::move(done));
+}
+
+void AsyncClient::Stats(Callback<ServerStats> done) {
+  impl_->Call([](FlatBufferBuilder& b, uint64_t id) { codec::EncodeStats(b, id); },
+              wire::Body::StatsReply,
+              Decoded<ServerStats>(std::move(done), codec::DecodeStatsReply));
+}
+
+void AsyncClient::Inspect(const Key& key, Callback<ReminderState> done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeInspect(b, id, key); },
+              wire::Body::InspectReply,
+              Decoded<ReminderState>(std::move(done), codec::DecodeInspectReply));
+}
+
+void AsyncClient::ListDeadLetters(uint32_t tenant, uint32_t limit,
+                                  Callback<std::vector<DeadLetter>> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeDeadLetterList(b, id, tenant, limit); },
+      wire::Body::DeadLetterListReply,
+      Decoded<std::vector<DeadLetter>>(std::move(done), codec::DecodeDeadLetterListReply));
+}
+
+void AsyncClient::ReplayDeadLetters(const std::vector<Key>& keys, Callback<ItemStatuses> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeDeadLetterReplay(b, id, keys); },
+      wire::Body::DeadLetterReplayReply,
+      Decoded<ItemStatuses>(std::move(done), codec::DecodeItemStatuses));
+}
+
+void AsyncClient::Backup(const std::string& dir, StatusCallback done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeBackup(b, id, dir); },
+              wire::Body::BackupReply, StatusOnly(std::move(done)));
+}
+
+}  // namespace rappel::client

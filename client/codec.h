@@ -1,0 +1,45 @@
+// Encoding of client requests into frames and decoding of the server's
+// replies into the public value types (rappel/types.h). Internal to the
+// client library: pure functions over FlatBuffers, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "protocol/framing.h"
+#include "rappel/types.h"
+
+namespace rappel::client::codec {
+
+namespace wire = protocol::wire;
+using flatbuffers::FlatBufferBuilder;
+
+// Each Encode* finishes `b` as one frame with `request_id`; the expected
+// reply type is what Decode* of the same name reads.
+void EncodeHello(FlatBufferBuilder& b, uint64_t id, const Options& options);
+void EncodeSchedule(FlatBufferBuilder& b, uint64_t id, const std::vector<Reminder>& reminders);
+void EncodeCancel(FlatBufferBuilder& b, uint64_t id, const std::vector<Key>& keys);
+void EncodeReschedule(FlatBufferBuilder& b, uint64_t id, const Key& key, int64_t due_ms);
+void EncodePing(FlatBufferBuilder& b, uint64_t id);
+void EncodeSubscribe(FlatBufferBuilder& b, uint64_t id, const Subscription& s);
+void EncodeAck(FlatBufferBuilder& b, uint64_t id, const std::vector<AckItem>& items);
+void EncodeStats(FlatBufferBuilder& b, uint64_t id);
+void EncodeInspect(FlatBufferBuilder& b, uint64_t id, const Key& key);
+void EncodeDeadLetterList(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, uint32_t limit);
+void EncodeDeadLetterReplay(FlatBufferBuilder& b, uint64_t id, const std::vector<Key>& keys);
+void EncodeBackup(FlatBufferBuilder& b, uint64_t id, const std::string& dir);
+
+// Replies. `f` has been verified and its body type checked by the caller.
+std::vector<absl::StatusOr<ScheduleOutcome>> DecodeScheduleReply(const wire::Frame* f);
+// Cancel, Ack and DeadLetterReplay replies: one status per item.
+std::vector<absl::Status> DecodeItemStatuses(const wire::Frame* f);
+absl::Status DecodeStatusReply(const wire::Frame* f);  // Reschedule, Subscribe, Backup, Pong
+ServerStats DecodeStatsReply(const wire::Frame* f);
+absl::StatusOr<ReminderState> DecodeInspectReply(const wire::Frame* f);
+std::vector<DeadLetter> DecodeDeadLetterListReply(const wire::Frame* f);
+std::vector<Message> DecodeDelivery(const wire::Frame* f);
+
+}  // namespace rappel::client::codec

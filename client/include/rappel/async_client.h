@@ -1,0 +1,110 @@
+// AsyncClient: the asynchronous rappel client on Asio. One AsyncClient is
+// one connection to rappeld, pipelined: every call encodes a request, queues
+// it and returns at once; the callback runs on the io_context's thread when
+// the answer arrives (replies are matched to requests by request id).
+//
+//   asio::io_context io;
+//   rappel::client::AsyncClient c(io, options);
+//   c.Start([&](absl::Status st) { ... });           // connected, or why not
+//   c.Schedule(batch, [](auto results) { ... });     // many may be in flight
+//   io.run();
+//
+// Contract:
+// - Not thread-safe: call it from the thread that runs `io` (asio::post from
+//   elsewhere), or before `io` runs. Callbacks run on that thread, never
+//   inside the call that made the request.
+// - Every callback runs exactly once: with the answer, with
+//   DeadlineExceeded (no answer within Options::timeout), Unavailable (the
+//   connection dropped while the request was on the wire: it may or may not
+//   have been applied), the server's error, or Cancelled (Close or the
+//   destructor).
+// - A lost connection is made again with backoff (Options::reconnect);
+//   requests made meanwhile wait for it, up to Options::timeout. After each
+//   reconnect the client says Hello again and renews its subscription. A bad
+//   token or protocol version is final: no reconnect, everything fails with
+//   that error.
+// - Destroy it on the io thread or after `io` has stopped.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rappel/types.h"
+
+namespace asio {
+class io_context;
+}
+
+namespace rappel::client {
+
+class AsyncClient {
+ public:
+  template <typename T>
+  using Callback = std::function<void(absl::StatusOr<T>)>;
+  using StatusCallback = std::function<void(absl::Status)>;
+  using ScheduleResults = std::vector<absl::StatusOr<ScheduleOutcome>>;
+  using ItemStatuses = std::vector<absl::Status>;
+
+  AsyncClient(asio::io_context& io, Options options);
+  ~AsyncClient();
+  AsyncClient(const AsyncClient&) = delete;
+  AsyncClient& operator=(const AsyncClient&) = delete;
+
+  // Connects and says Hello. `done` gets the outcome of the first attempt;
+  // if it failed and reconnecting is enabled (and the error is not final),
+  // the client keeps trying in the background.
+  void Start(StatusCallback done);
+  // Fails every pending request with Cancelled and closes for good.
+  void Close();
+  // Called with Ok each time a connection is ready (after Hello and
+  // re-subscribe) and with the reason each time one is lost.
+  void set_connection_handler(StatusCallback handler);
+
+  bool connected() const;
+  // Requests made and not yet answered (queued or on the wire).
+  size_t outstanding() const;
+
+  // ---- Producer ----
+  // Answers once every accepted reminder is durable; one result per item.
+  void Schedule(const std::vector<Reminder>& reminders, Callback<ScheduleResults> done);
+  void Cancel(const std::vector<Key>& keys, Callback<ItemStatuses> done);
+  void Reschedule(const Key& key, int64_t due_ms, StatusCallback done);
+  void Ping(StatusCallback done);
+
+  // ---- Worker ----
+  // Takes messages: `on_messages` gets each pushed batch; ack each message
+  // by lease id (Ack) before its deadline. The subscription is renewed after
+  // every reconnect (leases of the lost connection go to other workers or
+  // come back here).
+  using DeliveryHandler = std::function<void(std::vector<Message>)>;
+  void Subscribe(const Subscription& subscription, DeliveryHandler on_messages,
+                 StatusCallback done);
+  // Subscribe with a handler that decides each message's outcome; the client
+  // acks each pushed batch in one Ack. `on_ack` (optional) sees each Ack's
+  // per-item results.
+  using MessageHandler = std::function<AckOutcome(const Message&)>;
+  void Serve(const Subscription& subscription, MessageHandler handler, StatusCallback done,
+             Callback<ItemStatuses> on_ack = nullptr);
+  void Ack(const std::vector<AckItem>& items, Callback<ItemStatuses> done);
+
+  // ---- Admin ----
+  void Stats(Callback<ServerStats> done);
+  // NotFound when there is no such reminder.
+  void Inspect(const Key& key, Callback<ReminderState> done);
+  void ListDeadLetters(uint32_t tenant, uint32_t limit, Callback<std::vector<DeadLetter>> done);
+  void ReplayDeadLetters(const std::vector<Key>& keys, Callback<ItemStatuses> done);
+  // Hot backup into `dir` on the server's machine (must exist, empty).
+  void Backup(const std::string& dir, StatusCallback done);
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace rappel::client

@@ -1,0 +1,104 @@
+// The value types of the rappel client library, shared by the asynchronous
+// client (rappel/async_client.h) and its blocking facade (rappel/client.h).
+// They mirror protocol/rappel.fbs; see protocol/README.md for meanings.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rappel::client {
+
+enum class Channel : uint8_t { kSms = 1, kEmail = 2, kVoice = 3, kPush = 4 };
+
+struct Reminder {
+  uint32_t tenant = 0;
+  std::string key;          // unique within the tenant
+  Channel channel = Channel::kSms;
+  std::string recipient;
+  int64_t due_ms = 0;       // unix milliseconds
+  int64_t expiry_ms = 0;    // 0: never expires
+  std::string payload;
+};
+
+struct Key {
+  uint32_t tenant = 0;
+  std::string key;
+};
+
+enum class ScheduleOutcome { kCreated, kReplaced, kUnchanged };
+
+// A message leased to this worker: ack it by lease_id before the deadline.
+struct Message {
+  std::string message_id;   // the same across retries and redeliveries
+  uint64_t lease_id = 0;
+  uint32_t attempt = 1;
+  int64_t lease_deadline_ms = 0;
+  Reminder reminder;
+};
+
+enum class AckOutcome { kSent, kDelivered, kOpened, kFailedRetryable, kFailedPermanent };
+
+// What a worker takes: messages of these channels, at most max_in_flight
+// leased to it at once, at most batch_size per pushed batch.
+struct Subscription {
+  std::vector<Channel> channels;
+  uint32_t max_in_flight = 256;
+  uint32_t batch_size = 64;
+};
+
+struct AckItem {
+  uint64_t lease_id = 0;
+  AckOutcome outcome = AckOutcome::kSent;
+  std::string detail;
+};
+
+// Admin views (role admin).
+struct ServerStats {
+  uint64_t pending = 0;       // waiting in the wheel or for a worker
+  uint64_t leased = 0;        // handed to workers, not yet acked
+  uint64_t dead_letters = 0;
+  uint64_t log_records = 0;
+  uint64_t store_used_bytes = 0;
+  uint64_t commits = 0;
+  uint64_t ready_by_channel[5] = {};  // indexed by Channel: due, waiting for a worker
+  std::string fatal_error;    // non-empty: the server refuses writes
+};
+
+struct ReminderState {
+  Reminder reminder;
+  uint64_t version = 0;
+  bool leased = false;
+};
+
+struct DeadLetter {
+  Reminder reminder;
+  uint32_t attempts = 0;
+  std::string last_detail;
+};
+
+// How a client retries a lost connection: waits `initial`, doubling up to
+// `max`, then says Hello again and re-subscribes. Requests that were on the
+// wire when the connection dropped fail with Unavailable (they may or may
+// not have been applied; schedule, cancel and ack are safe to repeat);
+// requests made while disconnected wait for the new connection, up to
+// Options::timeout.
+struct ReconnectPolicy {
+  bool enabled = true;
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{5'000};
+};
+
+struct Options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7411;
+  std::string token;  // empty: the server's loopback default
+  std::string client_name = "rappel-client";
+  // A request not answered within this fails with DeadlineExceeded (and the
+  // connection, now out of step, is dropped and made again).
+  std::chrono::milliseconds timeout{10'000};
+  ReconnectPolicy reconnect;
+};
+
+}  // namespace rappel::client
