@@ -100,18 +100,70 @@ void Dispatcher::Pump() {
   }
 }
 
-void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
-                     std::string detail, std::function<void(absl::Status)> done) {
+absl::StatusOr<Dispatcher::Lease> Dispatcher::TakeLease(uint64_t worker_id, uint64_t lease_id) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end() || it->second.worker != worker_id) {
-    done(absl::NotFoundError(
-        absl::StrCat("no lease ", lease_id, " held by this worker (expired or already acked)")));
-    return;
+    return absl::NotFoundError(
+        absl::StrCat("no lease ", lease_id, " held by this worker (expired or already acked)"));
   }
   Lease lease = std::move(it->second);
   leases_.erase(it);
   if (auto w = workers_.find(worker_id); w != workers_.end()) --w->second.in_flight;
   ++stats_.acked;
+  return lease;
+}
+
+void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
+                          std::function<void(std::vector<absl::Status>)> done) {
+  auto results = std::make_shared<std::vector<absl::Status>>(items.size());
+  auto remaining = std::make_shared<size_t>(1);  // released at the end of this call
+  auto finish = [results, remaining, done = std::move(done)] {
+    if (--*remaining == 0) done(std::move(*results));
+  };
+  std::vector<CompletionRef> refs;
+  std::vector<size_t> ref_items;
+  for (size_t i = 0; i < items.size(); ++i) {
+    AckRequest& item = items[i];
+    if (item.outcome == AckOutcome::kFailedRetryable ||
+        item.outcome == AckOutcome::kFailedPermanent) {
+      ++*remaining;
+      Ack(worker_id, item.lease_id, item.outcome, std::move(item.detail),
+          [results, i, finish](absl::Status st) {
+            (*results)[i] = std::move(st);
+            finish();
+          });
+      continue;
+    }
+    absl::StatusOr<Lease> lease = TakeLease(worker_id, item.lease_id);
+    if (!lease.ok()) {
+      (*results)[i] = lease.status();
+      continue;
+    }
+    const ReminderSpec& r = lease->msg.due.reminder;
+    if (!attempts_.empty()) attempts_.erase(AttemptKey(r));
+    refs.push_back(CompletionRef{{r.tenant, r.key}, lease->msg.due.seq});
+    ref_items.push_back(i);
+  }
+  if (!refs.empty()) {
+    ++*remaining;
+    engine_->Complete(std::move(refs), [results, ref_items = std::move(ref_items),
+                                        finish](absl::Status st) {
+      for (size_t i : ref_items) (*results)[i] = st;
+      finish();
+    });
+  }
+  Pump();
+  finish();
+}
+
+void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
+                     std::string detail, std::function<void(absl::Status)> done) {
+  absl::StatusOr<Lease> taken = TakeLease(worker_id, lease_id);
+  if (!taken.ok()) {
+    done(taken.status());
+    return;
+  }
+  Lease lease = std::move(*taken);
   const ReminderSpec& r = lease.msg.due.reminder;
   ReminderKey key{r.tenant, r.key};
   switch (outcome) {

@@ -29,6 +29,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "server/engine/engine.h"
 
 namespace rappel::server {
@@ -91,6 +92,17 @@ class Dispatcher : public DueSink {
   // (e.g. it expired and went elsewhere): the ack is ignored.
   void Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome, std::string detail,
            std::function<void(absl::Status)> done);
+  // The items of one Ack request, answered together with one status each.
+  // The completions of every sent/delivered/opened item go to the engine as
+  // one write: one commit and one completion for the whole request, not one
+  // per message (the fire -> ack path's cost).
+  struct AckRequest {
+    uint64_t lease_id = 0;
+    AckOutcome outcome = AckOutcome::kSent;
+    std::string detail;
+  };
+  void AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
+                std::function<void(std::vector<absl::Status>)> done);
 
   void OnDue(std::vector<DueReminder> batch) override;
 
@@ -129,6 +141,8 @@ class Dispatcher : public DueSink {
   };
 
   void Pump();
+  // Removes and returns the lease, or NotFound when this worker does not hold it.
+  absl::StatusOr<Lease> TakeLease(uint64_t worker_id, uint64_t lease_id);
   void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
   static std::string AttemptKey(const ReminderSpec& r);
 

@@ -239,29 +239,38 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       // Answered once every item's effect is durable.
       const auto* items = frame.body_as_Ack()->items();
       size_t n = items != nullptr ? items->size() : 0;
-      auto results = std::make_shared<std::vector<absl::Status>>(n);
-      auto remaining = std::make_shared<size_t>(n + 1);  // +1: released after the loop
-      auto finish = [id, results, remaining, reply = std::move(reply)] {
-        if (--*remaining != 0) return;
-        FlatBufferBuilder b;
-        auto body = wire::CreateAckReply(b, Statuses(b, *results));
-        reply(Finish(b, id, wire::Body::AckReply, body.Union()), false);
-      };
+      std::vector<Dispatcher::AckRequest> requests;
+      requests.reserve(n);
+      std::vector<size_t> bad;  // items with an unknown outcome
       for (size_t i = 0; i < n; ++i) {
         const wire::AckItem* item = items->Get(static_cast<flatbuffers::uoffset_t>(i));
         auto outcome = static_cast<uint8_t>(item->outcome());
         if (outcome > static_cast<uint8_t>(AckOutcome::kFailedPermanent)) {
-          (*results)[i] = absl::InvalidArgumentError("unknown ack outcome");
-          finish();
+          bad.push_back(i);
           continue;
         }
-        dispatcher_->Ack(conn.worker_id, item->lease_id(), static_cast<AckOutcome>(outcome),
-                         Str(item->detail()), [results, i, finish](absl::Status st) {
-                           (*results)[i] = st;
-                           finish();
-                         });
+        requests.push_back(Dispatcher::AckRequest{item->lease_id(), static_cast<AckOutcome>(outcome),
+                                                  Str(item->detail())});
       }
-      finish();
+      dispatcher_->AckBatch(
+          conn.worker_id, std::move(requests),
+          [id, n, bad = std::move(bad), reply = std::move(reply)](std::vector<absl::Status> got) {
+            // Put the refused items back in their places.
+            std::vector<absl::Status> results(n);
+            size_t next_bad = 0;
+            size_t next_got = 0;
+            for (size_t i = 0; i < n; ++i) {
+              if (next_bad < bad.size() && bad[next_bad] == i) {
+                results[i] = absl::InvalidArgumentError("unknown ack outcome");
+                ++next_bad;
+              } else {
+                results[i] = std::move(got[next_got++]);
+              }
+            }
+            FlatBufferBuilder b;
+            auto body = wire::CreateAckReply(b, Statuses(b, results));
+            reply(Finish(b, id, wire::Body::AckReply, body.Union()), false);
+          });
       return;
     }
     case wire::Body::Stats: {

@@ -1,0 +1,609 @@
+// rappel-load: drives a running rappeld through the client library
+// (AsyncClient, pipelined) and reports throughput and latency percentiles.
+//
+//   ingest  schedule --count reminders, due over --spread-days
+//   cancel  schedule --count reminders (setup, reported apart), then cancel
+//           them all in random order
+//   fire    workers subscribe; schedule --count reminders all due at one
+//           instant (--lead-ms after the start); measure from the first
+//           delivery to the last ack (fire -> deliver -> ack)
+//   mixed   schedule at --rate per second for --duration seconds, each due
+//           --lead-ms after it is sent, cancel --cancel-fraction of them
+//           before they are due; workers ack the rest; measure the lag from
+//           due time to delivery. `mixed --cancel-fraction 0` is the steady
+//           due-rate test.
+//
+// Every loop is bounded by --count and --max-seconds. Exit codes: 0 done,
+// 1 something failed or went missing, 2 usage, 3 rappeld unreachable.
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "bench/context.h"
+#include "bench/load/latency.h"
+#include "nlohmann/json.hpp"
+#include "rappel/async_client.h"
+
+namespace rappel::bench {
+namespace {
+
+using client::AsyncClient;
+using Steady = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct Config {
+  std::string scenario;
+  std::string host = "127.0.0.1";
+  uint16_t port = 7411;
+  std::string token;
+  std::string worker_token;
+  int connections = 4;
+  int workers = 2;
+  uint32_t batch = 1000;
+  uint32_t pipeline = 8;
+  uint64_t count = 1'000'000;
+  double rate = 0;  // reminders per second; 0: as fast as the server answers
+  double duration_s = 10;
+  double max_seconds = 300;
+  uint32_t payload_bytes = 200;
+  uint32_t tenants = 16;
+  double spread_days = 7;
+  int64_t lead_ms = 0;  // 0: chosen by the scenario
+  double cancel_fraction = 0.2;
+  uint32_t worker_in_flight = 4096;
+  uint32_t worker_batch = 256;
+  bool json = false;
+  bool progress = true;
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+double NowUs() {
+  return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+}
+double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// What one phase measured.
+constexpr const char* kRequestLatency = "request (batch sent -> durable answer)";
+constexpr const char* kLagLatency = "due time -> delivered to the worker";
+
+struct Phase {
+  Phase(std::string n, std::string of) : name(std::move(n)), latency_of(std::move(of)) {}
+  std::string name;
+  uint64_t ok = 0;        // items answered Ok (or acked, for deliveries)
+  uint64_t failed = 0;    // items or requests that failed
+  double seconds = 0;
+  LatencySamples latency;  // per request (schedule, cancel) or due->delivered
+  std::string latency_of;
+  std::string first_error;
+
+  double rate() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
+};
+
+// The run's shared state: one io thread drives every connection (the
+// machine has two cores; rappeld takes the other).
+class Load {
+ public:
+  explicit Load(Config c) : c_(std::move(c)), prefix_(MakePrefix()) {
+    payload_.assign(c_.payload_bytes, 'p');
+  }
+
+  int Run(nlohmann::json* out);
+
+ private:
+  static std::string MakePrefix() {
+    // Keys unique to this run, so runs against one server do not collide.
+    return "load-" + std::to_string(getpid()) + "-" + std::to_string(NowMs() % 1'000'000'000) + "-";
+  }
+  std::string KeyOf(uint64_t i) const { return prefix_ + std::to_string(i); }
+  uint32_t TenantOf(uint64_t i) const { return 1 + static_cast<uint32_t>(i % c_.tenants); }
+  client::Options OptionsFor(const std::string& token, const std::string& name) const {
+    client::Options o;
+    o.host = c_.host;
+    o.port = c_.port;
+    o.token = token;
+    o.client_name = name;
+    o.timeout = 60s;
+    return o;
+  }
+
+  absl::Status Connect(std::vector<std::unique_ptr<AsyncClient>>* clients, int n,
+                       const std::string& token, const std::string& name);
+  // Sends items [0, count) as batches over the producer connections, at most
+  // `pipeline` requests in flight on each, paced at c_.rate if set. `send`
+  // issues one batch [lo, hi) on a client and calls `done(ok, failed,
+  // error)` when answered.
+  using Done = std::function<void(uint64_t ok, uint64_t failed, const absl::Status& error)>;
+  using SendBatch = std::function<void(AsyncClient&, uint64_t lo, uint64_t hi, Done)>;
+  void Drive(Phase* phase, uint64_t count, const SendBatch& send,
+             const std::function<bool()>& extra_done = nullptr);
+  void Subscribe(Phase* deliveries);
+  void RunIo(const std::function<bool()>& done, const std::function<void()>& progress);
+  void Progress(const std::string& what, uint64_t n, uint64_t of, Steady::time_point start);
+
+  std::vector<client::Reminder> Reminders(uint64_t lo, uint64_t hi, int64_t due_base_ms,
+                                          const std::function<int64_t(uint64_t)>& due_of);
+
+  Config c_;
+  std::string prefix_;
+  std::string payload_;
+  asio::io_context io_;
+  std::vector<std::unique_ptr<AsyncClient>> producers_;
+  std::vector<std::unique_ptr<AsyncClient>> workers_;
+  Steady::time_point deadline_;
+  bool timed_out_ = false;
+
+  // Worker side.
+  std::vector<uint8_t> delivered_;  // per item: times delivered
+  uint64_t delivered_total_ = 0;
+  uint64_t acked_ = 0;
+  uint64_t duplicates_ = 0;
+  uint64_t ack_failed_ = 0;
+  Steady::time_point first_delivery_{};
+  Steady::time_point last_ack_{};
+};
+
+absl::Status Load::Connect(std::vector<std::unique_ptr<AsyncClient>>* clients, int n,
+                           const std::string& token, const std::string& name) {
+  int answered = 0;
+  absl::Status first_error;
+  for (int i = 0; i < n; ++i) {
+    clients->push_back(std::make_unique<AsyncClient>(io_, OptionsFor(token, name)));
+    clients->back()->Start([&](absl::Status st) {
+      ++answered;
+      if (!st.ok() && first_error.ok()) first_error = st;
+    });
+  }
+  RunIo([&] { return answered == n; }, nullptr);
+  return first_error;
+}
+
+void Load::RunIo(const std::function<bool()>& done, const std::function<void()>& progress) {
+  auto next_progress = Steady::now() + 500ms;
+  io_.restart();
+  while (!done()) {
+    if (Steady::now() > deadline_) {
+      timed_out_ = true;
+      return;
+    }
+    io_.run_for(2ms);
+    io_.restart();
+    if (progress && Steady::now() >= next_progress) {
+      progress();
+      next_progress += 500ms;
+    }
+  }
+}
+
+void Load::Progress(const std::string& what, uint64_t n, uint64_t of, Steady::time_point start) {
+  if (!c_.progress) return;
+  double s = Seconds(Steady::now() - start);
+  std::fprintf(stderr, "\r%-10s %10" PRIu64 " / %-10" PRIu64 " %9.0f/s  %6.1f s   ", what.c_str(),
+               n, of, s > 0 ? static_cast<double>(n) / s : 0.0, s);
+  std::fflush(stderr);
+}
+
+std::vector<client::Reminder> Load::Reminders(uint64_t lo, uint64_t hi, int64_t due_base_ms,
+                                              const std::function<int64_t(uint64_t)>& due_of) {
+  std::vector<client::Reminder> batch;
+  batch.reserve(hi - lo);
+  for (uint64_t i = lo; i < hi; ++i) {
+    batch.push_back(client::Reminder{TenantOf(i), KeyOf(i), client::Channel::kSms,
+                                     "+3360000" + std::to_string(i % 10000), due_base_ms + due_of(i),
+                                     0, payload_});
+  }
+  return batch;
+}
+
+void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
+                 const std::function<bool()>& extra_done) {
+  uint64_t next = 0;       // first item not yet sent
+  uint64_t answered = 0;   // items answered
+  std::vector<uint32_t> in_flight(producers_.size(), 0);
+  auto start = Steady::now();
+  std::function<void(size_t)> pump = [&](size_t p) {
+    while (in_flight[p] < c_.pipeline && next < count) {
+      if (c_.rate > 0) {
+        double allowed = c_.rate * Seconds(Steady::now() - start);
+        if (static_cast<double>(next) >= allowed) return;
+      }
+      uint64_t lo = next;
+      uint64_t hi = std::min<uint64_t>(count, lo + c_.batch);
+      next = hi;
+      ++in_flight[p];
+      auto sent = Steady::now();
+      send(*producers_[p], lo, hi,
+           [&, p, sent, n = hi - lo](uint64_t ok, uint64_t failed, const absl::Status& error) {
+             phase->latency.Add(std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
+             phase->ok += ok;
+             phase->failed += failed;
+             if (!error.ok() && phase->first_error.empty()) phase->first_error = error.ToString();
+             answered += n;
+             --in_flight[p];
+             pump(p);
+           });
+    }
+  };
+  for (size_t p = 0; p < producers_.size(); ++p) pump(p);
+  // Paced sending needs a clock: top up every millisecond.
+  asio::steady_timer pacer(io_);
+  std::function<void()> tick = [&] {
+    pacer.expires_after(1ms);
+    pacer.async_wait([&](asio::error_code ec) {
+      if (ec) return;
+      for (size_t p = 0; p < producers_.size(); ++p) pump(p);
+      if (next < count) tick();
+    });
+  };
+  if (c_.rate > 0) tick();
+  RunIo([&] { return answered == count && (!extra_done || extra_done()); },
+        [&] { Progress(phase->name, answered, count, start); });
+  pacer.cancel();
+  phase->seconds = Seconds(Steady::now() - start);
+  if (c_.progress) std::fprintf(stderr, "\n");
+}
+
+void Load::Subscribe(Phase* deliveries) {
+  int answered = 0;
+  for (auto& w : workers_) {
+    AsyncClient* worker = w.get();
+    worker->Subscribe(
+        client::Subscription{{client::Channel::kSms}, c_.worker_in_flight, c_.worker_batch},
+        [this, worker, deliveries](std::vector<client::Message> messages) {
+          auto now = Steady::now();
+          double now_us = NowUs();
+          std::vector<client::AckItem> acks;
+          acks.reserve(messages.size());
+          auto own = std::make_shared<std::vector<bool>>();
+          own->reserve(messages.size());
+          for (const client::Message& m : messages) {
+            acks.push_back(client::AckItem{m.lease_id, client::AckOutcome::kDelivered, {}});
+            // Leftovers of an earlier run are acked but not counted.
+            bool mine = m.reminder.key.compare(0, prefix_.size(), prefix_) == 0;
+            own->push_back(mine);
+            if (!mine) continue;
+            if (delivered_total_++ == 0) first_delivery_ = now;
+            deliveries->latency.Add(now_us - static_cast<double>(m.reminder.due_ms) * 1000.0);
+            uint64_t i = std::stoull(m.reminder.key.substr(prefix_.size()));
+            if (i < delivered_.size() && delivered_[i]++ > 0) ++duplicates_;
+          }
+          worker->Ack(acks, [this, own](absl::StatusOr<AsyncClient::ItemStatuses> r) {
+            last_ack_ = Steady::now();
+            if (!r.ok()) {
+              ack_failed_ += std::count(own->begin(), own->end(), true);
+              return;
+            }
+            for (size_t i = 0; i < r->size() && i < own->size(); ++i) {
+              if ((*own)[i]) ((*r)[i].ok() ? acked_ : ack_failed_)++;
+            }
+          });
+        },
+        [&answered](absl::Status st) {
+          ++answered;
+          if (!st.ok()) std::fprintf(stderr, "rappel-load: subscribe: %s\n", st.ToString().c_str());
+        });
+  }
+  RunIo([&] { return answered == static_cast<int>(workers_.size()); }, nullptr);
+}
+
+nlohmann::json PhaseJson(Phase& p) {
+  Percentiles q = p.latency.Summarize();
+  nlohmann::json j = {{"name", p.name},         {"ok", p.ok},
+                      {"failed", p.failed},     {"seconds", p.seconds},
+                      {"per_second", p.rate()}, {"latency_of", p.latency_of},
+                      {"latency_us", {{"count", q.count}, {"p50", q.p50_us}, {"p99", q.p99_us},
+                                      {"p999", q.p999_us}, {"max", q.max_us}}}};
+  if (!p.first_error.empty()) j["first_error"] = p.first_error;
+  return j;
+}
+
+int Load::Run(nlohmann::json* out) {
+  deadline_ = Steady::now() + std::chrono::milliseconds(static_cast<int64_t>(c_.max_seconds * 1000));
+  std::string worker_token = c_.worker_token.empty() ? c_.token : c_.worker_token;
+  if (absl::Status st = Connect(&producers_, c_.connections, c_.token, "rappel-load"); !st.ok()) {
+    std::fprintf(stderr, "rappel-load: %s\n", st.ToString().c_str());
+    return absl::IsUnavailable(st) ? 3 : 1;
+  }
+  bool needs_workers = c_.scenario == "fire" || c_.scenario == "mixed";
+  if (needs_workers) {
+    if (absl::Status st = Connect(&workers_, c_.workers, worker_token, "rappel-load-worker");
+        !st.ok()) {
+      std::fprintf(stderr, "rappel-load: %s\n", st.ToString().c_str());
+      return absl::IsUnavailable(st) ? 3 : 1;
+    }
+  }
+
+  auto schedule = [this](int64_t due_base, std::function<int64_t(uint64_t)> due_of) -> SendBatch {
+    return [this, due_base, due_of](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
+      c.Schedule(Reminders(lo, hi, due_base, due_of),
+                 [done](absl::StatusOr<AsyncClient::ScheduleResults> r) {
+                   if (!r.ok()) return done(0, 1, r.status());
+                   uint64_t ok = 0;
+                   absl::Status first;
+                   for (const auto& item : *r) {
+                     if (item.ok()) {
+                       ++ok;
+                     } else if (first.ok()) {
+                       first = item.status();
+                     }
+                   }
+                   done(ok, r->size() - ok, first);
+                 });
+    };
+  };
+  auto statuses = [](Done done) {
+    return [done](absl::StatusOr<AsyncClient::ItemStatuses> r) {
+      if (!r.ok()) return done(0, 1, r.status());
+      uint64_t ok = 0;
+      absl::Status first;
+      for (const absl::Status& st : *r) {
+        if (st.ok()) {
+          ++ok;
+        } else if (first.ok()) {
+          first = st;
+        }
+      }
+      done(ok, r->size() - ok, first);
+    };
+  };
+  // Spread due times over the window, at least a minute ahead.
+  const int64_t spread_ms = std::max<int64_t>(1, static_cast<int64_t>(c_.spread_days * 86'400'000));
+  auto spread = [spread_ms](uint64_t i) {
+    return 60'000 + static_cast<int64_t>((i * 2654435761u) % static_cast<uint64_t>(spread_ms));
+  };
+
+  std::vector<Phase> phases;
+  uint64_t expected_deliveries = 0;
+  if (c_.scenario == "ingest" || c_.scenario == "cancel") {
+    Phase ingest{c_.scenario == "ingest" ? "ingest" : "setup", kRequestLatency};
+    Drive(&ingest, c_.count, schedule(NowMs(), spread));
+    phases.push_back(std::move(ingest));
+    if (c_.scenario == "cancel" && !timed_out_) {
+      Phase cancel{"cancel", kRequestLatency};
+      // A random order: i -> i * a mod count with a coprime multiplier.
+      uint64_t a = 0x9E3779B97F4A7C15ull % c_.count;
+      while (std::gcd(a, c_.count) != 1) ++a;
+      Drive(&cancel, c_.count, [&, a](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
+        std::vector<client::Key> keys;
+        keys.reserve(hi - lo);
+        for (uint64_t i = lo; i < hi; ++i) {
+          uint64_t k = static_cast<uint64_t>((static_cast<unsigned __int128>(i) * a) % c_.count);
+          keys.push_back(client::Key{TenantOf(k), KeyOf(k)});
+        }
+        c.Cancel(keys, statuses(done));
+      });
+      phases.push_back(std::move(cancel));
+    }
+  } else if (c_.scenario == "fire") {
+    delivered_.assign(c_.count, 0);
+    Phase deliveries{"fire", kLagLatency};
+    Subscribe(&deliveries);
+    // Everything due at one instant, after the ingest should be done.
+    int64_t lead = c_.lead_ms > 0 ? c_.lead_ms
+                                  : 2'000 + static_cast<int64_t>(c_.count / 150);  // >= 150k/s
+    int64_t fire_at = NowMs() + lead;
+    Phase ingest{"ingest", kRequestLatency};
+    Drive(&ingest, c_.count, schedule(fire_at, [](uint64_t) { return 0; }));
+    if (NowMs() > fire_at) {
+      std::fprintf(stderr, "rappel-load: ingest ran past the fire time by %" PRId64
+                           " ms: raise --lead-ms\n", NowMs() - fire_at);
+    }
+    phases.push_back(std::move(ingest));
+    auto start = Steady::now();
+    RunIo([&] { return acked_ + ack_failed_ >= phases[0].ok; },
+          [&] { Progress("fire", acked_, phases[0].ok, start); });
+    if (c_.progress) std::fprintf(stderr, "\n");
+    expected_deliveries = phases[0].ok;
+    deliveries.ok = acked_;
+    deliveries.failed = ack_failed_;
+    deliveries.seconds = Seconds(last_ack_ - first_delivery_);
+    phases.push_back(std::move(deliveries));
+  } else if (c_.scenario == "mixed") {
+    if (c_.rate <= 0) c_.rate = 20'000;
+    uint64_t total = static_cast<uint64_t>(c_.rate * c_.duration_s);
+    delivered_.assign(total, 0);
+    Phase deliveries{"delivered", kLagLatency};
+    Subscribe(&deliveries);
+    int64_t lead = c_.lead_ms > 0 ? c_.lead_ms : 1'000;
+    // Item i is sent at start + i / rate and due `lead` later: a steady due rate.
+    int64_t start_ms = NowMs();
+    double per_item_ms = 1000.0 / c_.rate;
+    uint64_t cancel_every =
+        c_.cancel_fraction > 0 ? std::max<uint64_t>(1, static_cast<uint64_t>(1 / c_.cancel_fraction)) : 0;
+    Phase cancels{"cancel", kRequestLatency};
+    uint64_t cancel_answers = 0;
+    uint64_t cancel_sent = 0;
+    Phase ingest{"schedule", kRequestLatency};
+    SendBatch send_schedule = schedule(start_ms + lead, [per_item_ms](uint64_t i) {
+      return static_cast<int64_t>(static_cast<double>(i) * per_item_ms);
+    });
+    auto cancel_start = Steady::now();
+    Drive(&ingest, total,
+          [&](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
+            send_schedule(c, lo, hi, [&, &c = c, lo, hi, done](uint64_t ok, uint64_t failed,
+                                                               const absl::Status& error) {
+              done(ok, failed, error);
+              if (cancel_every == 0) return;
+              std::vector<client::Key> keys;
+              for (uint64_t i = lo; i < hi; ++i) {
+                if (i % cancel_every == 0) keys.push_back(client::Key{TenantOf(i), KeyOf(i)});
+              }
+              if (keys.empty()) return;
+              cancel_sent += keys.size();
+              auto sent = Steady::now();
+              c.Cancel(keys, statuses([&, sent, n = keys.size()](uint64_t ok, uint64_t failed,
+                                                                 const absl::Status& error) {
+                cancels.latency.Add(
+                    std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
+                cancels.ok += ok;
+                cancels.failed += failed;
+                if (!error.ok() && cancels.first_error.empty()) cancels.first_error = error.ToString();
+                cancel_answers += n;
+              }));
+            });
+          },
+          [&] { return cancel_answers == cancel_sent; });
+    cancels.seconds = Seconds(Steady::now() - cancel_start);
+    expected_deliveries = ingest.ok - cancels.ok;
+    phases.push_back(std::move(ingest));
+    if (cancel_every != 0) phases.push_back(std::move(cancels));
+    auto start = Steady::now();
+    RunIo([&] { return acked_ + ack_failed_ >= expected_deliveries; },
+          [&] { Progress("delivered", acked_, expected_deliveries, start); });
+    if (c_.progress) std::fprintf(stderr, "\n");
+    deliveries.ok = acked_;
+    deliveries.failed = ack_failed_;
+    deliveries.seconds = Seconds(last_ack_ - first_delivery_);
+    phases.push_back(std::move(deliveries));
+  }
+  producers_.clear();
+  workers_.clear();
+  io_.restart();
+  io_.poll();
+
+  uint64_t failed = 0;
+  for (const Phase& p : phases) failed += p.failed;
+  nlohmann::json results = nlohmann::json::array();
+  for (Phase& p : phases) results.push_back(PhaseJson(p));
+  (*out)["phases"] = results;
+  if (!delivered_.empty()) {
+    (*out)["deliveries"] = {{"expected", expected_deliveries},
+                            {"delivered", delivered_total_},
+                            {"acked", acked_},
+                            {"duplicates", duplicates_}};
+  }
+  (*out)["timed_out"] = timed_out_;
+  bool missing = !delivered_.empty() && acked_ < expected_deliveries;
+  return timed_out_ || failed > 0 || missing ? 1 : 0;
+}
+
+void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
+  std::printf("rappel-load %s: build %s, commit %s\n", c.scenario.c_str(), ctx.build_type.c_str(),
+              ctx.commit.c_str());
+  std::printf("machine: %s, %u hardware threads, kernel %s\n", ctx.cpu.c_str(),
+              ctx.hardware_threads, ctx.kernel.c_str());
+  std::printf("target %s:%u, %d connections x %u in flight, batch %u, %u-byte payloads\n",
+              c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.payload_bytes);
+  std::printf("\n%-10s %12s %8s %9s %12s   %10s %10s %10s %10s  latency of\n", "phase", "ok",
+              "failed", "seconds", "per second", "p50 ms", "p99 ms", "p99.9 ms", "max ms");
+  for (const auto& p : r["phases"]) {
+    const auto& l = p["latency_us"];
+    std::printf("%-10s %12llu %8llu %9.2f %12.0f   %10.3f %10.3f %10.3f %10.3f  %s\n",
+                p["name"].get<std::string>().c_str(), p["ok"].get<unsigned long long>(),
+                p["failed"].get<unsigned long long>(), p["seconds"].get<double>(),
+                p["per_second"].get<double>(), l["p50"].get<double>() / 1000,
+                l["p99"].get<double>() / 1000, l["p999"].get<double>() / 1000,
+                l["max"].get<double>() / 1000, p["latency_of"].get<std::string>().c_str());
+    if (p.contains("first_error")) {
+      std::printf("           first error: %s\n", p["first_error"].get<std::string>().c_str());
+    }
+  }
+  if (r.contains("deliveries")) {
+    const auto& d = r["deliveries"];
+    std::printf("\ndeliveries: expected %llu, delivered %llu, acked %llu, duplicates %llu\n",
+                d["expected"].get<unsigned long long>(), d["delivered"].get<unsigned long long>(),
+                d["acked"].get<unsigned long long>(), d["duplicates"].get<unsigned long long>());
+  }
+  if (r["timed_out"].get<bool>()) std::printf("TIMED OUT after --max-seconds %.0f\n", c.max_seconds);
+}
+
+}  // namespace
+}  // namespace rappel::bench
+
+int main(int argc, char** argv) {
+  using rappel::bench::Config;
+  Config c;
+  CLI::App app{"rappel-load: load generator for rappeld (throughput, latency percentiles)"};
+  app.add_option("scenario", c.scenario, "ingest | cancel | fire | mixed")
+      ->required()
+      ->check(CLI::IsMember({"ingest", "cancel", "fire", "mixed"}));
+  app.add_option("--host", c.host)->capture_default_str();
+  app.add_option("--port", c.port)->capture_default_str();
+  app.add_option("--token", c.token, "producer (or admin) token, if rappeld requires one");
+  app.add_option("--worker-token", c.worker_token, "worker token (default: --token)");
+  app.add_option("--connections", c.connections, "producer connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--workers", c.workers, "worker connections (fire, mixed)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--batch", c.batch, "reminders or keys per request")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--pipeline", c.pipeline, "requests in flight per producer connection")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--count", c.count, "reminders (ingest, cancel, fire)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+  app.add_option("--rate", c.rate, "reminders per second to send (0: as fast as answered; "
+                                   "mixed: default 20000)")
+      ->capture_default_str();
+  app.add_option("--duration", c.duration_s, "seconds of sending (mixed)")->capture_default_str();
+  app.add_option("--max-seconds", c.max_seconds, "give up after this long (exit 1)")
+      ->capture_default_str();
+  app.add_option("--payload-bytes", c.payload_bytes)->capture_default_str();
+  app.add_option("--tenants", c.tenants)->capture_default_str()->check(CLI::Range(1u, 1000000u));
+  app.add_option("--spread-days", c.spread_days, "due times spread over this (ingest, cancel)")
+      ->capture_default_str();
+  app.add_option("--lead-ms", c.lead_ms,
+                 "fire: all due this long after the start (default 2000 + count/150); "
+                 "mixed: each due this long after it is sent (default 1000)");
+  app.add_option("--cancel-fraction", c.cancel_fraction, "mixed: share cancelled before due")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--worker-in-flight", c.worker_in_flight, "leases a worker may hold")
+      ->capture_default_str();
+  app.add_option("--worker-batch", c.worker_batch, "messages per pushed batch")
+      ->capture_default_str();
+  app.add_flag("--json", c.json, "print the results as JSON on stdout");
+  bool quiet = false;
+  app.add_flag("--quiet", quiet, "no progress line");
+  CLI11_PARSE(app, argc, argv);
+  c.progress = !quiet && isatty(STDERR_FILENO);
+
+  rappel::bench::Context ctx = rappel::bench::ReadContext();
+  nlohmann::json report = {
+      {"scenario", c.scenario},
+      {"header",
+       {{"build_type", ctx.build_type},
+        {"commit", ctx.commit},
+        {"cpu", ctx.cpu},
+        {"hardware_threads", ctx.hardware_threads},
+        {"kernel", ctx.kernel},
+        {"optimized", ctx.optimized}}},
+      {"config",
+       {{"host", c.host}, {"port", c.port}, {"connections", c.connections},
+        {"workers", c.workers}, {"batch", c.batch}, {"pipeline", c.pipeline},
+        {"count", c.count}, {"rate", c.rate}, {"duration_s", c.duration_s},
+        {"payload_bytes", c.payload_bytes}, {"tenants", c.tenants},
+        {"lead_ms", c.lead_ms}, {"cancel_fraction", c.cancel_fraction},
+        {"worker_in_flight", c.worker_in_flight}, {"worker_batch", c.worker_batch}}}};
+  if (!ctx.optimized) {
+    std::fprintf(stderr, "rappel-load: WARNING: built without optimisation or with sanitizers\n");
+  }
+  rappel::bench::Load load(c);
+  int rc = load.Run(&report);
+  if (rc == 2 || rc == 3) return rc;
+  if (c.json) {
+    std::printf("%s\n", report.dump(2).c_str());
+  } else {
+    rappel::bench::PrintHuman(c, ctx, report);
+  }
+  return rc;
+}
