@@ -44,10 +44,10 @@ void Dispatcher::RemoveWorker(uint64_t worker_id) {
 
 void Dispatcher::OnDue(std::vector<DueReminder> batch) {
   for (DueReminder& d : batch) {
-    std::string key = AttemptKey(d.reminder);
     uint32_t attempt = 1;
     std::string message_id;
-    if (auto it = attempts_.find(key); it != attempts_.end()) {
+    if (auto it = attempts_.empty() ? attempts_.end() : attempts_.find(AttemptKey(d.reminder));
+        it != attempts_.end()) {
       attempt = it->second.failures + 1;
       message_id = it->second.message_id;
     } else {
@@ -62,6 +62,7 @@ void Dispatcher::OnDue(std::vector<DueReminder> batch) {
 
 void Dispatcher::Pump() {
   if (workers_.empty()) return;
+  std::vector<LeasedMessage> out;
   bool progress = true;
   while (progress) {
     progress = false;
@@ -77,25 +78,28 @@ void Dispatcher::Pump() {
       Worker& w = wit->second;
       uint32_t room = std::min(w.max_in_flight - w.in_flight, w.batch_size);
       if (room == 0) continue;
-      std::vector<LeasedMessage> out;
+      out.clear();
+      // No rehash while this batch is inserted: the pointers into leases_
+      // handed to deliver stay valid.
+      leases_.reserve(leases_.size() + room);
       int64_t deadline = clock_() + options_.lease_timeout_ms;
       for (Channel c : w.channels) {
         auto& q = ready_[static_cast<int>(c)];
         while (!q.empty() && out.size() < room) {
-          Ready msg = std::move(q.front());
-          q.pop_front();
           uint64_t lease_id = next_lease_++;
-          out.push_back(LeasedMessage{msg.message_id, lease_id, msg.attempt, deadline,
-                                      msg.due.reminder});
           deadlines_.emplace(deadline, lease_id);
-          leases_.emplace(lease_id, Lease{std::move(msg), id, deadline});
+          auto [it, inserted] = leases_.emplace(lease_id, Lease{std::move(q.front()), id, deadline});
+          q.pop_front();
+          const Ready& msg = it->second.msg;
+          out.push_back(LeasedMessage{msg.message_id, lease_id, msg.attempt, deadline,
+                                      &msg.due.reminder});
         }
       }
       if (out.empty()) continue;
       w.in_flight += static_cast<uint32_t>(out.size());
       stats_.delivered += out.size();
       progress = true;
-      w.deliver(std::move(out));  // may not call back into the dispatcher
+      w.deliver(out);  // may not call back into the dispatcher
     }
   }
 }

@@ -44,12 +44,15 @@ struct DispatchOptions {
   size_t max_dead_letters = 100'000;    // oldest dropped beyond this
 };
 
+// A message as handed to a worker's DeliverFn. It points into the
+// dispatcher's lease table: valid only during that call (encode it there),
+// which spares a copy of every payload on the fire path.
 struct LeasedMessage {
-  std::string message_id;  // stable across retries and redeliveries
+  std::string_view message_id;  // stable across retries and redeliveries
   uint64_t lease_id = 0;
   uint32_t attempt = 1;
   int64_t deadline_ms = 0;
-  ReminderSpec reminder;
+  const ReminderSpec* reminder = nullptr;
 };
 
 struct DeadLetter {
@@ -72,7 +75,7 @@ struct DispatchStats {
 
 class Dispatcher : public DueSink {
  public:
-  using DeliverFn = std::function<void(std::vector<LeasedMessage>)>;
+  using DeliverFn = std::function<void(const std::vector<LeasedMessage>&)>;
 
   Dispatcher(Engine* engine, DispatchOptions options, std::function<int64_t()> clock);
 

@@ -217,13 +217,19 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
         auto push = conn.push;
         conn.worker_id = dispatcher_->AddWorker(
             std::move(channels), req->max_in_flight(), req->batch_size(),
-            [push](std::vector<LeasedMessage> batch) {
-              FlatBufferBuilder b;
+            [push](const std::vector<LeasedMessage>& batch) {
+              // Sized for the batch up front: no regrowth while encoding.
+              size_t bytes = 64;
+              for (const auto& m : batch) {
+                bytes += 96 + m.message_id.size() + m.reminder->key.size() +
+                         m.reminder->recipient.size() + m.reminder->payload.size();
+              }
+              FlatBufferBuilder b(bytes);
               std::vector<Offset<wire::Message>> out;
               out.reserve(batch.size());
               for (const auto& m : batch) {
                 auto mid = b.CreateString(m.message_id);
-                auto rem = ToWire(b, m.reminder);
+                auto rem = ToWire(b, *m.reminder);
                 out.push_back(wire::CreateMessage(b, mid, m.lease_id, m.attempt, m.deadline_ms, rem));
               }
               auto body = wire::CreateDelivery(b, b.CreateVector(out));
