@@ -1,0 +1,464 @@
+#include "server/main/config.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <map>
+#include <asio.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "toml++/toml.h"
+
+namespace rappel::server {
+namespace {
+
+using Value = std::variant<int64_t, std::string>;
+constexpr int64_t kMsPerDay = 86'400'000;
+
+int64_t Int(const Value& v) { return std::get<int64_t>(v); }
+const std::string& Str(const Value& v) { return std::get<std::string>(v); }
+
+// The table. Ranges are what the components accept and what makes sense for
+// a server; the defaults are the components' own (DefaultRappeldOptions).
+const Setting kSettings[] = {
+    {"server", "listen", Setting::Type::kString,
+     "address to listen on (IPv4 or IPv6); other than loopback requires a token", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       asio::error_code ec;
+       asio::ip::make_address(Str(v), ec);
+       if (ec) return absl::StrCat("'", Str(v), "' is not an IP address");
+       o.server.listen_address = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.server.listen_address; }},
+    {"server", "port", Setting::Type::kInteger, "TCP port (0: any free port, printed at start)", 0,
+     65535,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.port = static_cast<uint16_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.server.port); }},
+    {"server", "max_connections", Setting::Type::kInteger,
+     "connections beyond this are refused with ResourceExhausted", 1, 1'000'000,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.max_connections = static_cast<size_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.server.max_connections); }},
+    {"server", "idle_timeout_ms", Setting::Type::kInteger,
+     "close a connection silent for this long", 100, kMsPerDay,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.session.idle_timeout_ms = Int(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.server.session.idle_timeout_ms); }},
+    {"server", "max_frame_bytes", Setting::Type::kInteger,
+     "larger frames are refused and the connection closed", 1024, int64_t{1} << 30,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.session.frame_limits.max_frame_bytes = static_cast<uint32_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) {
+       return std::to_string(o.server.session.frame_limits.max_frame_bytes);
+     }},
+    {"store", "data_dir", Setting::Type::kString, "store directory (created if missing)", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       if (Str(v).empty()) return "must not be empty";
+       o.engine.store.path = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.engine.store.path; }},
+    // At least the first map size (StoreOptions::initial_map_bytes, 64 MiB).
+    {"store", "max_map_bytes", Setting::Type::kInteger, "the store never grows past this",
+     int64_t{64} << 20, int64_t{1} << 50,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.engine.store.max_map_bytes = static_cast<uint64_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.engine.store.max_map_bytes); }},
+    {"engine", "horizon_days", Setting::Type::kInteger, "due times further ahead are refused", 1,
+     18'000,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.engine.horizon_ms = static_cast<uint64_t>(Int(v)) * kMsPerDay;
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.engine.horizon_ms / kMsPerDay); }},
+    {"dispatch", "lease_timeout_ms", Setting::Type::kInteger,
+     "a message not acked by then goes to another worker", 1, kMsPerDay,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.dispatch.lease_timeout_ms = Int(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.dispatch.lease_timeout_ms); }},
+    {"dispatch", "max_attempts", Setting::Type::kInteger,
+     "failed-retryable deliveries before a dead letter", 1, 1000,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.dispatch.max_attempts = static_cast<uint32_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.dispatch.max_attempts); }},
+    // Attempt n waits base * 2^(n-1): base * 2^30 must fit in 63 bits.
+    {"dispatch", "backoff_base_ms", Setting::Type::kInteger,
+     "the first retry waits this long, each next one twice as long", 1, kMsPerDay,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.dispatch.backoff_base_ms = Int(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.dispatch.backoff_base_ms); }},
+    {"dispatch", "backoff_max_ms", Setting::Type::kInteger, "no retry waits longer than this", 1,
+     30 * kMsPerDay,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.dispatch.backoff_max_ms = Int(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.dispatch.backoff_max_ms); }},
+};
+
+const char* TypeName(Setting::Type t) {
+  return t == Setting::Type::kInteger ? "an integer" : "a string";
+}
+
+std::string TomlTypeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+bool IsLoopback(const std::string& address) {
+  asio::error_code ec;
+  auto a = asio::ip::make_address(address, ec);
+  return !ec && a.is_loopback();
+}
+
+// Resolves `p` against the configuration file's directory.
+std::string Resolve(const std::string& config_path, const std::string& p) {
+  std::filesystem::path path(p);
+  if (path.is_absolute()) return p;
+  std::filesystem::path base = std::filesystem::path(config_path).parent_path();
+  if (base.empty()) return p;
+  return (base / path).string();
+}
+
+// Reads a secret file: the whole file, trailing whitespace (the final
+// newline) removed. Refused when others may read it.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read secret_file ", path, ": ", std::strerror(errno)));
+  }
+  if ((st.st_mode & S_IROTH) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("secret_file ", path,
+                                                   " is readable by every user; chmod o-r it"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read secret_file ", path, ": ", std::strerror(errno)));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::string secret = buf.str();
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
+    secret.pop_back();
+  }
+  return secret;
+}
+
+// Turns a document into settings. Each error names the file, the line and
+// column and the key.
+class ConfigReader {
+ public:
+  ConfigReader(const std::string& path, RappeldOptions& options)
+      : path_(path), options_(options) {}
+
+  absl::Status Read(const toml::table& root) {
+    for (auto&& [key, node] : root) {
+      std::string name(key.str());
+      if (name == "token") {
+        if (!node.is_array_of_tables()) {
+          return Error(node.source(), "token",
+                       absl::StrCat("expected [[token]] tables, got ", TomlTypeName(node)));
+        }
+        int index = 0;
+        for (auto&& element : *node.as_array()) {
+          if (absl::Status st = ReadToken(*element.as_table(), ++index); !st.ok()) return st;
+        }
+        continue;
+      }
+      bool known = std::any_of(std::begin(kSettings), std::end(kSettings),
+                               [&](const Setting& s) { return name == s.section; });
+      if (!known) {
+        return Error(key.source(), absl::StrCat("[", name, "]"),
+                     "unknown section (expected server, store, engine, dispatch or [[token]])");
+      }
+      if (!node.is_table()) {
+        return Error(node.source(), name,
+                     absl::StrCat("expected a table [", name, "], got ", TomlTypeName(node)));
+      }
+      if (absl::Status st = ReadSection(name, *node.as_table()); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Error(const toml::source_region& where, const std::string& what,
+                     absl::string_view message) const {
+    return absl::InvalidArgumentError(absl::StrCat(path_, ":", where.begin.line, ":",
+                                                   where.begin.column, ": ", what, ": ", message));
+  }
+
+  absl::Status ReadSection(const std::string& section, const toml::table& table) {
+    for (auto&& [key, node] : table) {
+      std::string name(key.str());
+      std::string what = absl::StrCat("[", section, "] ", name);
+      const Setting* setting = nullptr;
+      for (const Setting& s : kSettings) {
+        if (section == s.section && name == s.key) setting = &s;
+      }
+      if (setting == nullptr) {
+        std::string keys;
+        for (const Setting& s : kSettings) {
+          if (section == s.section) absl::StrAppend(&keys, keys.empty() ? "" : ", ", s.key);
+        }
+        return Error(key.source(), what, absl::StrCat("unknown key (expected one of ", keys, ")"));
+      }
+      Value value;
+      if (setting->type == Setting::Type::kInteger && node.is_integer()) {
+        value = node.as_integer()->get();
+      } else if (setting->type == Setting::Type::kString && node.is_string()) {
+        std::string s = node.as_string()->get();
+        if (name == "data_dir" && !s.empty()) s = Resolve(path_, s);
+        value = std::move(s);
+      } else {
+        return Error(node.source(), what,
+                     absl::StrCat("expected ", TypeName(setting->type), ", got ",
+                                  TomlTypeName(node)));
+      }
+      if (absl::Status st = ApplySetting(*setting, value, options_); !st.ok()) {
+        return Error(node.source(), what, st.message());
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadToken(const toml::table& table, int index) {
+    std::string what = absl::StrCat("[[token]] #", index);
+    const toml::node* secret = nullptr;
+    const toml::node* secret_file = nullptr;
+    const toml::node* role = nullptr;
+    for (auto&& [key, node] : table) {
+      std::string name(key.str());
+      const toml::node** slot = name == "secret"        ? &secret
+                                : name == "secret_file" ? &secret_file
+                                : name == "role"        ? &role
+                                                        : nullptr;
+      if (slot == nullptr) {
+        return Error(key.source(), absl::StrCat(what, " ", name),
+                     "unknown key (expected secret or secret_file, and role)");
+      }
+      if (!node.is_string()) {
+        return Error(node.source(), absl::StrCat(what, " ", name),
+                     absl::StrCat("expected a string, got ", TomlTypeName(node)));
+      }
+      *slot = &node;
+    }
+    if (role == nullptr) {
+      return Error(table.source(), what, "missing role (producer, worker or admin)");
+    }
+    if ((secret == nullptr) == (secret_file == nullptr)) {
+      return Error(table.source(), what, "give exactly one of secret and secret_file");
+    }
+    std::string value;
+    const toml::node* source = secret != nullptr ? secret : secret_file;
+    if (secret != nullptr) {
+      value = secret->as_string()->get();
+    } else {
+      auto read = ReadSecretFile(Resolve(path_, secret_file->as_string()->get()));
+      if (!read.ok()) return Error(secret_file->source(), what, read.status().message());
+      value = std::move(*read);
+    }
+    auto r = ParseRole(role->as_string()->get());
+    if (!r.ok()) return Error(role->source(), absl::StrCat(what, " role"), r.status().message());
+    if (auto it = seen_.find(value); it != seen_.end()) {
+      return Error(source->source(), what,
+                   absl::StrCat("duplicate token: the same secret as [[token]] #", it->second));
+    }
+    seen_.emplace(value, index);
+    if (absl::Status st = AddToken(std::move(value), role->as_string()->get(), options_.handler);
+        !st.ok()) {
+      return Error(source->source(), what, st.message());
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string& path_;
+  RappeldOptions& options_;
+  std::map<std::string, int> seen_;  // secret -> [[token]] index
+};
+
+}  // namespace
+
+std::string Setting::flag() const { return absl::StrCat("--", absl::StrReplaceAll(key, {{"_", "-"}})); }
+
+std::span<const Setting> Settings() { return kSettings; }
+
+RappeldOptions DefaultRappeldOptions() {
+  RappeldOptions options;
+  options.engine.store.path = "rappel-data";
+  return options;
+}
+
+absl::Status ApplySetting(const Setting& setting, const Value& value, RappeldOptions& options) {
+  if (setting.type == Setting::Type::kInteger) {
+    if (!std::holds_alternative<int64_t>(value)) {
+      return absl::InvalidArgumentError("expected an integer");
+    }
+    if (Int(value) < setting.min || Int(value) > setting.max) {
+      return absl::InvalidArgumentError(absl::StrCat(Int(value), " is out of range (", setting.min,
+                                                     " to ", setting.max, ")"));
+    }
+  } else if (!std::holds_alternative<std::string>(value)) {
+    return absl::InvalidArgumentError("expected a string");
+  }
+  std::string error = setting.set(options, value);
+  if (!error.empty()) return absl::InvalidArgumentError(error);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<protocol::wire::Role> ParseRole(std::string_view name) {
+  using protocol::wire::Role;
+  if (name == "producer") return Role::Producer;
+  if (name == "worker") return Role::Worker;
+  if (name == "admin") return Role::Admin;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown role '", std::string(name), "' (expected producer, worker or admin)"));
+}
+
+absl::Status AddToken(std::string secret, std::string_view role, HandlerOptions& handler) {
+  auto r = ParseRole(role);
+  if (!r.ok()) return r.status();
+  if (secret.empty()) return absl::InvalidArgumentError("empty secret");
+  if (!handler.tokens.emplace(std::move(secret), *r).second) {
+    return absl::InvalidArgumentError("duplicate token: this secret is already a token");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddTokenFlag(std::string_view flag, HandlerOptions& handler) {
+  size_t eq = flag.rfind('=');
+  if (eq == std::string_view::npos) {
+    return absl::InvalidArgumentError("expected SECRET=ROLE, ROLE producer, worker or admin");
+  }
+  return AddToken(std::string(flag.substr(0, eq)), flag.substr(eq + 1), handler);
+}
+
+absl::Status ApplyConfigText(std::string_view text, const std::string& path,
+                             RappeldOptions& options) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ":", e.source().begin.line, ":",
+                                                   e.source().begin.column,
+                                                   ": syntax error: ", std::string(e.description())));
+  }
+  // Settings are applied to a copy: a file with an error changes nothing.
+  RappeldOptions updated = options;
+  if (absl::Status st = ConfigReader(path, updated).Read(root); !st.ok()) return st;
+  options = std::move(updated);
+  return absl::OkStatus();
+}
+
+absl::Status ApplyConfigFile(const std::string& path, RappeldOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read configuration file ", path, ": ", std::strerror(errno)));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return ApplyConfigText(buf.str(), path, options);
+}
+
+absl::Status CheckOptions(const RappeldOptions& options) {
+  if (options.dispatch.backoff_base_ms > options.dispatch.backoff_max_ms) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "backoff_base_ms (", options.dispatch.backoff_base_ms, ") is larger than backoff_max_ms (",
+        options.dispatch.backoff_max_ms, ")"));
+  }
+  if (options.handler.tokens.empty() && !IsLoopback(options.server.listen_address)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen on ", options.server.listen_address,
+        " without tokens: anybody could read and write every reminder. Give tokens "
+        "([[token]] in the configuration file or --token SECRET=ROLE), or listen on 127.0.0.1."));
+  }
+  return absl::OkStatus();
+}
+
+CommandLine::CommandLine(CLI::App& app) {
+  const RappeldOptions defaults = DefaultRappeldOptions();
+  app.add_option("--config", config_path_,
+                 "TOML configuration file with any of the settings below, in sections [server], "
+                 "[store], [engine], [dispatch] and [[token]] tables (see "
+                 "rappeld.example.toml); the flags given override it")
+      ->type_name("FILE");
+  app.add_option("--token", tokens_,
+                 "SECRET=ROLE, repeatable; ROLE is producer, worker or admin. Replaces the "
+                 "tokens of the configuration file. Without any, every local client is admin")
+      ->type_name("SECRET=ROLE");
+  flags_.reserve(std::size(kSettings));
+  for (const Setting& s : kSettings) {
+    flags_.push_back(Flag{&s, nullptr, 0, {}});
+    Flag& f = flags_.back();
+    std::string help = absl::StrCat(s.help, " ([", s.section, "] ", s.key, ")");
+    if (s.type == Setting::Type::kInteger) {
+      f.option = app.add_option(s.flag(), f.integer, help);
+    } else {
+      f.option = app.add_option(s.flag(), f.string, help);
+    }
+    f.option->default_str(s.get(defaults));
+  }
+}
+
+absl::StatusOr<RappeldOptions> CommandLine::Resolve() const {
+  RappeldOptions options = DefaultRappeldOptions();
+  if (!config_path_.empty()) {
+    if (absl::Status st = ApplyConfigFile(config_path_, options); !st.ok()) return st;
+  }
+  for (const Flag& f : flags_) {
+    if (f.option->count() == 0) continue;
+    Value v = f.setting->type == Setting::Type::kInteger ? Value(f.integer) : Value(f.string);
+    if (absl::Status st = ApplySetting(*f.setting, v, options); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(f.setting->flag(), ": ", st.message()));
+    }
+  }
+  if (!tokens_.empty()) {
+    options.handler.tokens.clear();
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+      if (absl::Status st = AddTokenFlag(tokens_[i], options.handler); !st.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--token #", i + 1, ": ", st.message()));
+      }
+    }
+  }
+  if (absl::Status st = CheckOptions(options); !st.ok()) return st;
+  return options;
+}
+
+}  // namespace rappel::server

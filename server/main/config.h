@@ -1,0 +1,115 @@
+// rappeld's settings: the TOML configuration file (--config) and the
+// command-line flags, from one table so that both take the same settings
+// with the same checks. The flags override the file; without a file the
+// embedded defaults apply. An example file with every key is
+// server/main/rappeld.example.toml.
+//
+//   [server]   listen, port, max_connections, idle_timeout_ms, max_frame_bytes
+//   [store]    data_dir, max_map_bytes
+//   [engine]   horizon_days
+//   [dispatch] lease_timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms
+//   [[token]]  secret = "..." or secret_file = "path", role = "producer" | "worker" | "admin"
+//
+// Every setting but the tokens is also a flag: --KEY with '_' written '-'
+// (--max-connections). Tokens on the command line (--token SECRET=ROLE)
+// replace the file's tokens. Relative paths in the file (data_dir,
+// secret_file) are relative to the file's directory.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "protocol/rappel_generated.h"
+#include "server/main/rappeld.h"
+
+namespace rappel::server {
+
+// One setting: [section] key in the file, --flag on the command line.
+struct Setting {
+  enum class Type { kInteger, kString };
+  const char* section;
+  const char* key;
+  Type type;
+  const char* help;
+  int64_t min = 0;  // integers only, inclusive
+  int64_t max = 0;
+  // Sets the value (already type- and range-checked for integers); returns
+  // an error message, empty when the value is accepted.
+  std::string (*set)(RappeldOptions& options, const std::variant<int64_t, std::string>& value);
+  // The current value, for --help.
+  std::string (*get)(const RappeldOptions& options);
+
+  std::string flag() const;  // "--max-connections"
+};
+
+// Every setting but the tokens, in the order of the data flow.
+std::span<const Setting> Settings();
+
+// rappeld's embedded defaults: the library defaults, store in ./rappel-data.
+RappeldOptions DefaultRappeldOptions();
+
+// Checks the type and range of `value` and sets it. The error message does
+// not say where the value came from; callers prefix it.
+absl::Status ApplySetting(const Setting& setting, const std::variant<int64_t, std::string>& value,
+                          RappeldOptions& options);
+
+// Roles by name: producer, worker, admin. InvalidArgument otherwise.
+absl::StatusOr<protocol::wire::Role> ParseRole(std::string_view name);
+
+// Adds one token. InvalidArgument when the secret is empty, the role is
+// unknown, or the secret is already a token (whatever its role). Messages
+// never contain the secret.
+absl::Status AddToken(std::string secret, std::string_view role, HandlerOptions& handler);
+
+// One --token flag, SECRET=ROLE (the last '=' separates them).
+absl::Status AddTokenFlag(std::string_view flag, HandlerOptions& handler);
+
+// Applies a configuration file's text over `options`. `path` names the file
+// in messages ("rappeld.toml:12:8: [server] port: ...") and is the base of
+// its relative paths. InvalidArgument for a syntax error, an unknown section
+// or key, a wrong type, a value out of range, an unknown role, a duplicate
+// token, an empty secret or an unreadable secret_file. The tokens of the
+// file are added to those already in `options`.
+absl::Status ApplyConfigText(std::string_view text, const std::string& path,
+                             RappeldOptions& options);
+
+// Reads the file, then ApplyConfigText.
+absl::Status ApplyConfigFile(const std::string& path, RappeldOptions& options);
+
+// Checks across settings, once everything is applied: backoff_base_ms <=
+// backoff_max_ms, and no address other than loopback without a token (from
+// the file or the command line): anybody could read and write every
+// reminder.
+absl::Status CheckOptions(const RappeldOptions& options);
+
+// rappeld's command line on a CLI11 app: --config, --token and one flag per
+// setting. After app.parse(), Resolve() reads the file, applies the flags
+// given over it and checks the result.
+class CommandLine {
+ public:
+  explicit CommandLine(CLI::App& app);
+  CommandLine(const CommandLine&) = delete;
+  CommandLine& operator=(const CommandLine&) = delete;
+
+  absl::StatusOr<RappeldOptions> Resolve() const;
+
+ private:
+  struct Flag {
+    const Setting* setting;
+    CLI::Option* option;
+    int64_t integer = 0;
+    std::string string;
+  };
+  std::string config_path_;
+  std::vector<std::string> tokens_;
+  std::vector<Flag> flags_;  // sized once: the CLI11 options point into it
+};
+
+}  // namespace rappel::server

@@ -1,0 +1,494 @@
+// rappeld's configuration file and flags (server/main/config.h): every class
+// of error with its file, line and key; secret files; flags over the file;
+// the shipped example; and the built rappeld started with a file.
+#include "server/main/config.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rappel/client.h"
+#include "tests/testing/temp_dir.h"
+#include "toml++/toml.h"
+
+namespace rappel::server {
+namespace {
+
+using protocol::wire::Role;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+void WriteFile(const std::string& path, const std::string& text, mode_t mode = 0600) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  ASSERT_EQ(chmod(path.c_str(), mode), 0);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// Applies `text` as "test.toml" over the defaults; returns the error message
+// ("" when accepted).
+std::string ErrorOf(const std::string& text) {
+  RappeldOptions options = DefaultRappeldOptions();
+  absl::Status st = ApplyConfigText(text, "test.toml", options);
+  EXPECT_FALSE(st.ok()) << text;
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  return std::string(st.message());
+}
+
+TEST(ConfigTest, SetsEverySettingOfTheFile) {
+  RappeldOptions o = DefaultRappeldOptions();
+  ASSERT_TRUE(ApplyConfigText(R"(
+[server]
+listen = "::1"
+port = 7500
+max_connections = 10
+idle_timeout_ms = 2000
+max_frame_bytes = 65536
+[store]
+data_dir = "/var/lib/rappel"
+max_map_bytes = 134217728
+[engine]
+horizon_days = 30
+[dispatch]
+lease_timeout_ms = 500
+max_attempts = 3
+backoff_base_ms = 10
+backoff_max_ms = 1000
+[[token]]
+secret = "p"
+role = "producer"
+[[token]]
+secret = "w"
+role = "worker"
+)",
+                              "test.toml", o)
+                  .ok());
+  EXPECT_EQ(o.server.listen_address, "::1");
+  EXPECT_EQ(o.server.port, 7500);
+  EXPECT_EQ(o.server.max_connections, 10u);
+  EXPECT_EQ(o.server.session.idle_timeout_ms, 2000);
+  EXPECT_EQ(o.server.session.frame_limits.max_frame_bytes, 65536u);
+  EXPECT_EQ(o.engine.store.path, "/var/lib/rappel");
+  EXPECT_EQ(o.engine.store.max_map_bytes, uint64_t{134217728});
+  EXPECT_EQ(o.engine.horizon_ms, uint64_t{30} * 86'400'000);
+  EXPECT_EQ(o.dispatch.lease_timeout_ms, 500);
+  EXPECT_EQ(o.dispatch.max_attempts, 3u);
+  EXPECT_EQ(o.dispatch.backoff_base_ms, 10);
+  EXPECT_EQ(o.dispatch.backoff_max_ms, 1000);
+  EXPECT_EQ(o.handler.tokens, (std::map<std::string, Role>{{"p", Role::Producer},
+                                                            {"w", Role::Worker}}));
+}
+
+TEST(ConfigTest, EmptyFileKeepsTheDefaults) {
+  RappeldOptions o = DefaultRappeldOptions();
+  ASSERT_TRUE(ApplyConfigText("# nothing\n", "test.toml", o).ok());
+  EXPECT_EQ(o.server.port, 7411);
+  EXPECT_EQ(o.engine.store.path, "rappel-data");
+  EXPECT_TRUE(o.handler.tokens.empty());
+}
+
+TEST(ConfigTest, SyntaxErrorNamesFileAndLine) {
+  EXPECT_THAT(ErrorOf("[server]\nport = \n"),
+              AllOf(HasSubstr("test.toml:2:"), HasSubstr("syntax error")));
+  EXPECT_THAT(ErrorOf("[server]\nport = 1\nport = 2\n"),
+              AllOf(HasSubstr("test.toml:3:"), HasSubstr("syntax error")));
+}
+
+TEST(ConfigTest, RefusesUnknownSectionsAndKeys) {
+  EXPECT_THAT(ErrorOf("[server]\nport = 1\n\n[stroe]\ndata_dir = \"x\"\n"),
+              AllOf(HasSubstr("test.toml:4:"), HasSubstr("stroe"), HasSubstr("unknown section")));
+  EXPECT_THAT(ErrorOf("[server]\nport = 1\nmax_conections = 5\n"),
+              AllOf(HasSubstr("test.toml:3:1"), HasSubstr("[server] max_conections"),
+                    HasSubstr("unknown key"), HasSubstr("max_connections")));
+  // A key of another section is unknown here.
+  EXPECT_THAT(ErrorOf("[server]\ndata_dir = \"x\"\n"),
+              AllOf(HasSubstr("test.toml:2:"), HasSubstr("[server] data_dir: unknown key")));
+  EXPECT_THAT(ErrorOf("port = 1\n"), AllOf(HasSubstr("test.toml:1:"), HasSubstr("port"),
+                                            HasSubstr("unknown section")));
+  EXPECT_THAT(ErrorOf("[[token]]\nsecret = \"s\"\nrole = \"admin\"\nrloe = \"x\"\n"),
+              AllOf(HasSubstr("test.toml:4:"), HasSubstr("[[token]] #1 rloe"),
+                    HasSubstr("unknown key")));
+}
+
+TEST(ConfigTest, RefusesWrongTypes) {
+  EXPECT_THAT(ErrorOf("[server]\nport = \"7411\"\n"),
+              AllOf(HasSubstr("test.toml:2:"), HasSubstr("[server] port"),
+                    HasSubstr("expected an integer, got a string")));
+  EXPECT_THAT(ErrorOf("[dispatch]\n\nlease_timeout_ms = 1.5\n"),
+              AllOf(HasSubstr("test.toml:3:"), HasSubstr("[dispatch] lease_timeout_ms"),
+                    HasSubstr("got a float")));
+  EXPECT_THAT(ErrorOf("[store]\ndata_dir = 3\n"),
+              AllOf(HasSubstr("[store] data_dir"), HasSubstr("expected a string, got an integer")));
+  EXPECT_THAT(ErrorOf("server = 3\n"), AllOf(HasSubstr("test.toml:1:"), HasSubstr("server"),
+                                              HasSubstr("expected a table")));
+  EXPECT_THAT(ErrorOf("[token]\nsecret = \"s\"\n"),
+              AllOf(HasSubstr("test.toml:1:"), HasSubstr("expected [[token]] tables")));
+  EXPECT_THAT(ErrorOf("[[token]]\nsecret = 42\nrole = \"admin\"\n"),
+              AllOf(HasSubstr("test.toml:2:"), HasSubstr("[[token]] #1 secret"),
+                    HasSubstr("expected a string")));
+}
+
+TEST(ConfigTest, RefusesValuesOutOfRange) {
+  EXPECT_THAT(ErrorOf("[server]\nport = 70000\n"),
+              AllOf(HasSubstr("test.toml:2:"), HasSubstr("[server] port"),
+                    HasSubstr("70000 is out of range (0 to 65535)")));
+  EXPECT_THAT(ErrorOf("[server]\nmax_connections = 0\n"), HasSubstr("out of range"));
+  EXPECT_THAT(ErrorOf("[server]\nmax_connections = -5\n"), HasSubstr("out of range"));
+  EXPECT_THAT(ErrorOf("[engine]\nhorizon_days = 20000\n"),
+              AllOf(HasSubstr("[engine] horizon_days"), HasSubstr("out of range (1 to 18000)")));
+  EXPECT_THAT(ErrorOf("[store]\nmax_map_bytes = 1024\n"), HasSubstr("out of range"));
+  EXPECT_THAT(ErrorOf("[server]\nlisten = \"localhost:80\"\n"),
+              AllOf(HasSubstr("[server] listen"), HasSubstr("not an IP address")));
+  EXPECT_THAT(ErrorOf("[store]\ndata_dir = \"\"\n"),
+              AllOf(HasSubstr("[store] data_dir"), HasSubstr("must not be empty")));
+}
+
+TEST(ConfigTest, RefusesBadTokens) {
+  EXPECT_THAT(ErrorOf("[[token]]\nsecret = \"s3cret\"\nrole = \"root\"\n"),
+              AllOf(HasSubstr("test.toml:3:"), HasSubstr("[[token]] #1 role"),
+                    HasSubstr("unknown role 'root'"), Not(HasSubstr("s3cret"))));
+  EXPECT_THAT(ErrorOf("[[token]]\nsecret = \"s3cret\"\nrole = \"admin\"\n"
+                      "[[token]]\nsecret = \"s3cret\"\nrole = \"worker\"\n"),
+              AllOf(HasSubstr("test.toml:5:"), HasSubstr("[[token]] #2"),
+                    HasSubstr("duplicate token"), HasSubstr("#1"), Not(HasSubstr("s3cret"))));
+  EXPECT_THAT(ErrorOf("[[token]]\nsecret = \"\"\nrole = \"admin\"\n"),
+              AllOf(HasSubstr("test.toml:2:"), HasSubstr("[[token]] #1"),
+                    HasSubstr("empty secret")));
+  EXPECT_THAT(ErrorOf("[[token]]\nsecret = \"s\"\n"),
+              AllOf(HasSubstr("test.toml:1:"), HasSubstr("missing role")));
+  EXPECT_THAT(ErrorOf("[[token]]\nrole = \"admin\"\n"), HasSubstr("exactly one of secret"));
+  EXPECT_THAT(ErrorOf("[[token]]\nrole = \"admin\"\nsecret = \"a\"\nsecret_file = \"b\"\n"),
+              HasSubstr("exactly one of secret"));
+}
+
+TEST(ConfigTest, AnErrorChangesNothing) {
+  RappeldOptions o = DefaultRappeldOptions();
+  EXPECT_FALSE(ApplyConfigText("[server]\nport = 9000\nmax_connections = 0\n", "t.toml", o).ok());
+  EXPECT_EQ(o.server.port, 7411);
+}
+
+TEST(ConfigTest, SecretFileRelativeToTheConfigFile) {
+  rappel::testing::TempDir dir;
+  WriteFile(dir.Sub("worker.secret"), "w0rk-secret\n");
+  WriteFile(dir.Sub("empty.secret"), "\n");
+  WriteFile(dir.Sub("open.secret"), "x\n", 0644);
+  std::string config = dir.Sub("rappeld.toml");
+  RappeldOptions o = DefaultRappeldOptions();
+  WriteFile(config,
+            "[store]\ndata_dir = \"db\"\n[[token]]\nsecret_file = \"worker.secret\"\nrole = "
+            "\"worker\"\n");
+  ASSERT_TRUE(ApplyConfigFile(config, o).ok());
+  EXPECT_EQ(o.handler.tokens, (std::map<std::string, Role>{{"w0rk-secret", Role::Worker}}));
+  EXPECT_EQ(o.engine.store.path, dir.Sub("db"));
+
+  auto error = [&](const std::string& text) {
+    WriteFile(config, text);
+    RappeldOptions fresh = DefaultRappeldOptions();
+    absl::Status st = ApplyConfigFile(config, fresh);
+    EXPECT_FALSE(st.ok());
+    return std::string(st.message());
+  };
+  EXPECT_THAT(error("[[token]]\nrole = \"admin\"\nsecret_file = \"empty.secret\"\n"),
+              AllOf(HasSubstr(config + ":3:"), HasSubstr("empty secret")));
+  EXPECT_THAT(error("[[token]]\nrole = \"admin\"\nsecret_file = \"missing.secret\"\n"),
+              AllOf(HasSubstr(config + ":3:"), HasSubstr("cannot read secret_file"),
+                    HasSubstr("missing.secret")));
+  EXPECT_THAT(error("[[token]]\nrole = \"admin\"\nsecret_file = \"open.secret\"\n"),
+              HasSubstr("readable by every user"));
+  // The same secret from a file and inline.
+  EXPECT_THAT(error("[[token]]\nrole = \"admin\"\nsecret_file = \"worker.secret\"\n"
+                    "[[token]]\nrole = \"worker\"\nsecret = \"w0rk-secret\"\n"),
+              AllOf(HasSubstr("duplicate token"), Not(HasSubstr("w0rk-secret"))));
+
+  RappeldOptions missing = DefaultRappeldOptions();
+  EXPECT_THAT(std::string(ApplyConfigFile(dir.Sub("nope.toml"), missing).message()),
+              HasSubstr("cannot read configuration file " + dir.Sub("nope.toml")));
+}
+
+TEST(ConfigTest, TokenFlagSharesTheChecks) {
+  HandlerOptions h;
+  EXPECT_TRUE(AddTokenFlag("a=b=producer", h).ok());  // the last '=' separates
+  EXPECT_EQ(h.tokens.at("a=b"), Role::Producer);
+  EXPECT_THAT(std::string(AddTokenFlag("secret", h).message()), HasSubstr("expected SECRET=ROLE"));
+  EXPECT_THAT(std::string(AddTokenFlag("s3cret=root", h).message()),
+              AllOf(HasSubstr("unknown role 'root'"), Not(HasSubstr("s3cret"))));
+  EXPECT_THAT(std::string(AddTokenFlag("=admin", h).message()), HasSubstr("empty secret"));
+  EXPECT_THAT(std::string(AddTokenFlag("a=b=admin", h).message()), HasSubstr("duplicate token"));
+}
+
+// rappeld's command line on a fresh CLI11 app.
+absl::StatusOr<RappeldOptions> Parse(const std::string& args) {
+  CLI::App app;
+  CommandLine command_line(app);
+  try {
+    app.parse(args, false);
+  } catch (const CLI::ParseError& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  return command_line.Resolve();
+}
+
+TEST(CommandLineTest, NoFileNoFlagsGivesTheDefaults) {
+  auto o = Parse("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->server.port, 7411);
+  EXPECT_EQ(o->server.listen_address, "127.0.0.1");
+  EXPECT_EQ(o->engine.store.path, "rappel-data");
+  EXPECT_TRUE(o->handler.tokens.empty());
+}
+
+TEST(CommandLineTest, FlagsOverrideTheFile) {
+  rappel::testing::TempDir dir;
+  std::string config = dir.Sub("rappeld.toml");
+  WriteFile(config, R"(
+[server]
+port = 8000
+max_connections = 7
+[dispatch]
+max_attempts = 9
+backoff_base_ms = 50
+[[token]]
+secret = "from-file"
+role = "admin"
+)");
+  auto o = Parse("--config " + config + " --port 9000 --backoff-base-ms 60 --data-dir /tmp/x");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->server.port, 9000);             // flag over the file
+  EXPECT_EQ(o->server.max_connections, 7u);    // file
+  EXPECT_EQ(o->dispatch.max_attempts, 9u);     // file
+  EXPECT_EQ(o->dispatch.backoff_base_ms, 60);  // flag over the file
+  EXPECT_EQ(o->engine.store.path, "/tmp/x");   // flag over the default
+  EXPECT_EQ(o->handler.tokens, (std::map<std::string, Role>{{"from-file", Role::Admin}}));
+
+  // --token replaces the tokens of the file.
+  o = Parse("--config " + config + " --token cli=worker --token cli2=producer");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->handler.tokens,
+            (std::map<std::string, Role>{{"cli", Role::Worker}, {"cli2", Role::Producer}}));
+}
+
+TEST(CommandLineTest, FlagErrorsNameTheFlag) {
+  EXPECT_THAT(std::string(Parse("--port 70000").status().message()),
+              HasSubstr("--port: 70000 is out of range (0 to 65535)"));
+  EXPECT_THAT(std::string(Parse("--listen nowhere").status().message()),
+              HasSubstr("--listen: 'nowhere' is not an IP address"));
+  EXPECT_THAT(std::string(Parse("--token a=admin --token s3cret=boss").status().message()),
+              AllOf(HasSubstr("--token #2: unknown role 'boss'"), Not(HasSubstr("s3cret"))));
+  EXPECT_THAT(std::string(Parse("--token a=admin --token a=worker").status().message()),
+              HasSubstr("--token #2: duplicate token"));
+  EXPECT_THAT(std::string(Parse("--backoff-base-ms 5000 --backoff-max-ms 100").status().message()),
+              HasSubstr("backoff_base_ms (5000) is larger than backoff_max_ms (100)"));
+  EXPECT_THAT(std::string(Parse("--config /nonexistent/r.toml").status().message()),
+              HasSubstr("cannot read configuration file /nonexistent/r.toml"));
+}
+
+TEST(CommandLineTest, NonLoopbackNeedsATokenFromEitherSource) {
+  rappel::testing::TempDir dir;
+  std::string open = dir.Sub("open.toml");
+  WriteFile(open, "[server]\nlisten = \"0.0.0.0\"\n");
+  std::string with_token = dir.Sub("token.toml");
+  WriteFile(with_token, "[server]\nlisten = \"0.0.0.0\"\n[[token]]\nsecret = \"t\"\nrole = \"admin\"\n");
+
+  auto refused = Parse("--config " + open);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("refusing to listen on 0.0.0.0"));
+  EXPECT_FALSE(Parse("--listen 0.0.0.0").ok());
+  EXPECT_FALSE(Parse("--listen ::").ok());
+  EXPECT_TRUE(Parse("--listen ::1").ok());
+
+  EXPECT_TRUE(Parse("--config " + with_token).ok());                    // token from the file
+  EXPECT_TRUE(Parse("--config " + open + " --token t=admin").ok());     // token from the flag
+  EXPECT_TRUE(Parse("--listen 0.0.0.0 --token t=admin").ok());
+  EXPECT_TRUE(Parse("--config " + with_token + " --listen 0.0.0.0").ok());
+}
+
+// The shipped example: it parses, names every setting and gives the defaults
+// (so its comments stay true); its commented-out tokens parse too.
+TEST(ExampleConfigTest, ParsesAndMatchesTheDefaults) {
+  const std::string example = RAPPEL_EXAMPLE_CONFIG;
+  std::string text = ReadFile(example);
+  ASSERT_FALSE(text.empty()) << example;
+  RappeldOptions o = DefaultRappeldOptions();
+  absl::Status st = ApplyConfigText(text, example, o);
+  ASSERT_TRUE(st.ok()) << st;
+
+  toml::table root = toml::parse(text, example);
+  const RappeldOptions defaults = DefaultRappeldOptions();
+  for (const Setting& s : Settings()) {
+    EXPECT_TRUE(root[s.section][s.key]) << "the example lacks [" << s.section << "] " << s.key;
+    if (std::string_view(s.key) == "data_dir") continue;  // relative to the example's folder
+    EXPECT_EQ(s.get(o), s.get(defaults)) << "[" << s.section << "] " << s.key;
+  }
+  EXPECT_TRUE(o.handler.tokens.empty());
+
+  // Uncomment the token tables ("#[[token]]", "#role = ..."; prose is "# ").
+  rappel::testing::TempDir dir;
+  std::string uncommented;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > 1 && line[0] == '#' && line[1] != ' ') line.erase(0, 1);
+    uncommented += line + "\n";
+  }
+  const std::string etc_path = "/etc/rappel/worker.secret";
+  ASSERT_NE(uncommented.find(etc_path), std::string::npos);
+  uncommented.replace(uncommented.find(etc_path), etc_path.size(), dir.Sub("worker.secret"));
+  WriteFile(dir.Sub("worker.secret"), "w\n");
+  WriteFile(dir.Sub("admin.secret"), "a\n");
+  WriteFile(dir.Sub("rappeld.toml"), uncommented);
+  RappeldOptions with_tokens = DefaultRappeldOptions();
+  st = ApplyConfigFile(dir.Sub("rappeld.toml"), with_tokens);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(with_tokens.handler.tokens,
+            (std::map<std::string, Role>{
+                {"change-me-producer", Role::Producer}, {"w", Role::Worker}, {"a", Role::Admin}}));
+}
+
+// The built rappeld, started with a configuration file.
+class RappeldProcess {
+ public:
+  // Starts rappeld with `args`; returns once it printed its port, or exited.
+  explicit RappeldProcess(const std::vector<std::string>& args) {
+    int out[2];
+    if (pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      dup2(out[1], STDERR_FILENO);
+      close(out[0]);
+      close(out[1]);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(RAPPELD_PATH));
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(RAPPELD_PATH, argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    out_ = out[0];
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      if (!ReadSome()) break;  // exited
+      const std::string marker = "listening on 127.0.0.1:";
+      if (auto at = output_.find(marker); at != std::string::npos) {
+        port_ = static_cast<uint16_t>(std::atoi(output_.c_str() + at + marker.size()));
+        if (port_ != 0) break;
+      }
+    }
+  }
+  ~RappeldProcess() {
+    if (pid_ > 0 && !waited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) close(out_);
+  }
+  // SIGTERM (if it started), the rest of its output, then its exit status.
+  int Stop() {
+    if (port_ != 0) kill(pid_, SIGTERM);
+    while (ReadSome()) {
+    }
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    waited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  uint16_t port() const { return port_; }
+  const std::string& output() const { return output_; }
+
+ private:
+  bool ReadSome() {
+    char buf[512];
+    ssize_t n = read(out_, buf, sizeof buf);
+    if (n <= 0) return false;
+    output_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  bool waited_ = false;
+  uint16_t port_ = 0;
+  std::string output_;
+};
+
+TEST(RappeldConfigEndToEndTest, TokensFromTheFileAreEnforced) {
+  rappel::testing::TempDir dir;
+  WriteFile(dir.Sub("producer.secret"), "pr0ducer-secret\n");
+  std::string config = dir.Sub("rappeld.toml");
+  WriteFile(config, R"(
+[server]
+port = 0
+[store]
+data_dir = "db"
+[[token]]
+secret_file = "producer.secret"
+role = "producer"
+[[token]]
+secret = "adm1n"
+role = "admin"
+)");
+  // --max-connections: a flag beside the file.
+  RappeldProcess rappeld({"--config", config, "--max-connections", "16"});
+  ASSERT_NE(rappeld.port(), 0) << "rappeld did not start: " << rappeld.output();
+
+  client::Options o;
+  o.port = rappeld.port();
+  o.timeout = std::chrono::milliseconds(5000);
+  o.token = "pr0ducer-secret";
+  auto producer = client::BlockingClient::Connect(o);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  EXPECT_TRUE((*producer)->Ping().ok());
+  o.token = "adm1n";
+  auto admin = client::BlockingClient::Connect(o);
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  EXPECT_TRUE((*admin)->Stats().ok());
+  for (std::string bad : {"wrong", "", "pr0ducer-secret\n"}) {
+    o.token = bad;
+    auto refused = client::BlockingClient::Connect(o);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated) << refused.status();
+  }
+  EXPECT_EQ(rappeld.Stop(), 0) << rappeld.output();
+  struct stat st;
+  EXPECT_EQ(stat(dir.Sub("db").c_str(), &st), 0) << "data_dir is relative to the file";
+}
+
+TEST(RappeldConfigEndToEndTest, RefusesABadFileAtStart) {
+  rappel::testing::TempDir dir;
+  std::string config = dir.Sub("rappeld.toml");
+  WriteFile(config, "[server]\nport = 0\nlisten = \"0.0.0.0\"\n");
+  RappeldProcess open({"--config", config, "--data-dir", dir.Sub("db")});
+  EXPECT_EQ(open.Stop(), 2);
+  EXPECT_THAT(open.output(), HasSubstr("refusing to listen on 0.0.0.0 without tokens"));
+
+  WriteFile(config, "[server]\nprot = 0\n");
+  RappeldProcess typo({"--config", config});
+  EXPECT_EQ(typo.Stop(), 2);
+  EXPECT_THAT(typo.output(), HasSubstr(config + ":2:1: [server] prot: unknown key"));
+}
+
+TEST(RappeldConfigEndToEndTest, HelpDocumentsConfig) {
+  RappeldProcess help({"--help"});
+  EXPECT_EQ(help.Stop(), 0);
+  EXPECT_THAT(help.output(), AllOf(HasSubstr("--config"), HasSubstr("--backoff-max-ms"),
+                                   HasSubstr("[dispatch] backoff_max_ms")));
+}
+
+}  // namespace
+}  // namespace rappel::server
