@@ -1,7 +1,10 @@
-// Connects to a port where nothing listens: the installed client library
-// links and answers Unavailable. Exit 0 when it does.
+// Connects to a port where nothing listens, once with the blocking client
+// and once with the asynchronous one: the installed client library links
+// and both answer Unavailable. Exit 0 when they do.
+#include <rappel/async_client.h>
 #include <rappel/client.h>
 
+#include <asio.hpp>
 #include <cstdio>
 #include <cstdlib>
 
@@ -24,5 +27,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("consumer: %s\n", client.status().ToString().c_str());
+
+  asio::io_context io;
+  options.reconnect.enabled = false;
+  rappel::client::AsyncClient async(io, options);
+  absl::Status started = absl::UnknownError("no answer");
+  async.Start([&](absl::Status st) { started = st; });
+  io.run();
+  if (!absl::IsUnavailable(started)) {
+    std::fprintf(stderr, "consumer: async: expected Unavailable, got %s\n",
+                 started.ToString().c_str());
+    return 1;
+  }
+  std::printf("consumer: async: %s\n", started.ToString().c_str());
   return 0;
 }
