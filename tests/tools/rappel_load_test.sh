@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# rappel-load against a real rappeld on 127.0.0.1 (any free port): every
+# scenario runs small, reports what it did (--json), and exits 0; nothing is
+# lost or delivered twice; an unreachable server exits 3.
+# Usage: rappel_load_test.sh BUILD_DIR
+set -euo pipefail
+build=$1
+work=$(mktemp -d)
+rappeld_pid=""
+cleanup() {
+  if [[ -n $rappeld_pid ]]; then kill -TERM "$rappeld_pid" 2>/dev/null || true; wait "$rappeld_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$build/server/rappeld" --port 0 --data-dir "$work/db" > "$work/rappeld.out" 2>&1 &
+rappeld_pid=$!
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$work/rappeld.out")
+  [[ -n $port ]] && break
+  sleep 0.1
+done
+[[ -n ${port:-} ]] || fail "rappeld did not start: $(cat "$work/rappeld.out")"
+load() { "$build/bench/rappel-load" --port "$port" --quiet --max-seconds 60 "$@"; }
+
+load ingest --count 5000 --batch 100 --json > "$work/ingest.json" || fail "ingest: $(cat "$work/ingest.json")"
+grep -q '"name": "ingest"' "$work/ingest.json" || fail "ingest phase missing"
+grep -q '"ok": 5000' "$work/ingest.json" || fail "ingest count: $(cat "$work/ingest.json")"
+grep -q '"commit":' "$work/ingest.json" || fail "no header"
+grep -q '"p999":' "$work/ingest.json" || fail "no percentiles"
+
+load cancel --count 3000 --batch 100 --json > "$work/cancel.json" || fail "cancel: $(cat "$work/cancel.json")"
+[[ $(grep -c '"ok": 3000' "$work/cancel.json") -eq 2 ]] || fail "cancel counts: $(cat "$work/cancel.json")"
+
+load fire --count 4000 --batch 200 --lead-ms 1500 --json > "$work/fire.json" || fail "fire: $(cat "$work/fire.json")"
+grep -q '"acked": 4000' "$work/fire.json" || fail "fire acks: $(cat "$work/fire.json")"
+grep -q '"duplicates": 0' "$work/fire.json" || fail "fire duplicates: $(cat "$work/fire.json")"
+
+load mixed --rate 2000 --duration 2 --batch 50 --cancel-fraction 0.25 --json > "$work/mixed.json" \
+  || fail "mixed: $(cat "$work/mixed.json")"
+grep -q '"expected": 3000' "$work/mixed.json" || fail "mixed expected 4000 - 1000 cancelled: $(cat "$work/mixed.json")"
+grep -q '"acked": 3000' "$work/mixed.json" || fail "mixed acks: $(cat "$work/mixed.json")"
+
+# The human report has the header and a row per phase.
+load ingest --count 1000 > "$work/human.txt" || fail "human report"
+grep -q '^machine: ' "$work/human.txt" || fail "no machine line"
+grep -q '^ingest  *1000 ' "$work/human.txt" || fail "no ingest row: $(cat "$work/human.txt")"
+
+set +e
+"$build/bench/rappel-load" --port 1 --quiet ingest --count 10 > /dev/null 2>&1; code=$?
+[[ $code -eq 3 ]] || fail "unreachable exited $code, not 3"
+"$build/bench/rappel-load" nonsense > /dev/null 2>&1; code=$?
+[[ $code -ne 0 ]] || fail "an unknown scenario was accepted"
+set -e
+echo "rappel_load_test: ok"
