@@ -134,6 +134,43 @@ TEST_F(AsyncClientTest, ManyRequestsInFlightAreAnsweredEachToItsCaller) {
   EXPECT_TRUE(absl::IsInvalidArgument((**mixed)[1].status()));
 }
 
+TEST_F(AsyncClientTest, ManyConnectionsPipelineAtOnce) {
+  constexpr int kConnections = 16;
+  constexpr int kRequests = 40;
+  constexpr int kPerRequest = 25;
+  std::vector<std::unique_ptr<AsyncClient>> clients;
+  for (int c = 0; c < kConnections; ++c) {
+    clients.push_back(std::make_unique<AsyncClient>(io_, For("p")));
+    clients.back()->Start([](absl::Status st) { ASSERT_TRUE(st.ok()) << st; });
+  }
+  int64_t later = SystemNowMs() + 3'600'000;
+  int created = 0;
+  int answered = 0;
+  for (int c = 0; c < kConnections; ++c) {
+    for (int r = 0; r < kRequests; ++r) {
+      std::vector<Reminder> batch;
+      for (int i = 0; i < kPerRequest; ++i) {
+        batch.push_back(Due("c" + std::to_string(c) + "-" + std::to_string(r * kPerRequest + i),
+                            later));
+      }
+      clients[c]->Schedule(batch, [&](absl::StatusOr<AsyncClient::ScheduleResults> res) {
+        ++answered;
+        ASSERT_TRUE(res.ok()) << res.status();
+        for (const auto& item : *res) created += item.ok() && *item == ScheduleOutcome::kCreated;
+      });
+    }
+  }
+  ASSERT_TRUE(RunUntil([&] { return answered == kConnections * kRequests; }));
+  EXPECT_EQ(created, kConnections * kRequests * kPerRequest);
+  AsyncClient admin(io_, For("a"));
+  admin.Start([](absl::Status) {});
+  std::optional<absl::StatusOr<ServerStats>> stats;
+  admin.Stats([&](auto r) { stats = r; });
+  ASSERT_TRUE(RunUntil([&] { return stats.has_value(); }));
+  ASSERT_TRUE(stats->ok()) << stats->status();
+  EXPECT_EQ((*stats)->pending, static_cast<uint64_t>(kConnections * kRequests * kPerRequest));
+}
+
 TEST_F(AsyncClientTest, ServeAcksEachMessageWithTheHandlersOutcome) {
   AsyncClient producer(io_, For("p"));
   AsyncClient worker(io_, For("w"));
