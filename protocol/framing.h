@@ -19,8 +19,6 @@
 
 namespace rappel::protocol {
 
-namespace wire = ::rappel::protocol::wire;
-
 // The protocol version this build speaks (Hello.protocol_version).
 inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr size_t kLengthPrefixBytes = 4;
