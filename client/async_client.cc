@@ -167,8 +167,12 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
       return Lost(st);
     }
     const wire::HelloReply* hello = (*f)->body_as_HelloReply();
-    if (hello->max_frame_bytes() > 0) server_max_frame_bytes_ = hello->max_frame_bytes();
-    limits_.max_frame_bytes = std::max(limits_.max_frame_bytes, server_max_frame_bytes_);
+    // Trusted within sane bounds only: a server's word must not make every
+    // frame fail (0) nor let it make us allocate gigabytes.
+    constexpr uint32_t kMinFrame = 64u << 10;
+    constexpr uint32_t kMaxFrame = 256u << 20;
+    server_max_frame_bytes_ = std::clamp(hello->max_frame_bytes(), kMinFrame, kMaxFrame);
+    limits_.max_frame_bytes = std::max(protocol::FrameLimits{}.max_frame_bytes, server_max_frame_bytes_);
     state_ = State::kReady;
     backoff_ = options_.reconnect.initial;
     if (subscribed_) Resubscribe();

@@ -40,6 +40,40 @@ Offset<wire::Reminder> ToWire(FlatBufferBuilder& b, const ReminderSpec& r) {
                               recipient, r.due_ms, r.expiry_ms, payload);
 }
 
+// FlatBuffers lets many vector entries point at one table or string, so a
+// small frame can name far more bytes than it carries (a 12 MiB frame whose
+// 900 000 reminders share one 8 MiB payload names 7 TB). Before copying
+// anything out, the bytes a request would copy are summed and refused past
+// a budget of a few largest frames: room for clients that share strings
+// (CreateSharedString) honestly, a bound on what one request can allocate.
+constexpr size_t kCopyBudgetFrames = 4;
+
+absl::Status CheckCopyBudget(size_t copied, size_t max_frame_bytes) {
+  size_t budget = kCopyBudgetFrames * max_frame_bytes;
+  if (copied <= budget) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request names ", copied, " bytes of keys, recipients and payloads, above the limit of ",
+      budget, " (its entries share data)"));
+}
+
+size_t Size(const flatbuffers::String* s) { return s != nullptr ? s->size() : 0; }
+
+size_t CopiedBytes(const flatbuffers::Vector<Offset<wire::Reminder>>* list) {
+  size_t n = 0;
+  if (list == nullptr) return 0;
+  for (const wire::Reminder* r : *list) {
+    n += Size(r->key()) + Size(r->recipient()) + (r->payload() != nullptr ? r->payload()->size() : 0);
+  }
+  return n;
+}
+
+size_t CopiedBytes(const flatbuffers::Vector<Offset<wire::ReminderKey>>* list) {
+  size_t n = 0;
+  if (list == nullptr) return 0;
+  for (const wire::ReminderKey* k : *list) n += Size(k->key());
+  return n;
+}
+
 ReminderKey KeyFromWire(const wire::ReminderKey* k) {
   if (k == nullptr) return ReminderKey{};
   return ReminderKey{TenantId{k->tenant()}, Str(k->key())};
@@ -158,7 +192,13 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     }
     case wire::Body::Schedule: {
       std::vector<ReminderSpec> specs;
-      if (const auto* list = frame.body_as_Schedule()->reminders()) {
+      const auto* reminders = frame.body_as_Schedule()->reminders();
+      if (absl::Status st =
+              CheckCopyBudget(CopiedBytes(reminders), options_.frame_limits.max_frame_bytes);
+          !st.ok()) {
+        return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())), false);
+      }
+      if (const auto* list = reminders) {
         specs.reserve(list->size());
         for (const wire::Reminder* r : *list) specs.push_back(FromWire(*r));
       }
@@ -178,7 +218,13 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       return;
     }
     case wire::Body::Cancel: {
-      std::vector<ReminderKey> keys = KeysFromWire(frame.body_as_Cancel()->keys());
+      const auto* cancel_keys = frame.body_as_Cancel()->keys();
+      if (absl::Status st =
+              CheckCopyBudget(CopiedBytes(cancel_keys), options_.frame_limits.max_frame_bytes);
+          !st.ok()) {
+        return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())), false);
+      }
+      std::vector<ReminderKey> keys = KeysFromWire(cancel_keys);
       engine_->Cancel(std::move(keys), [id, reply = std::move(reply)](auto results) {
         FlatBufferBuilder b;
         auto body = wire::CreateCancelReply(b, Statuses(b, results));
@@ -325,7 +371,13 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       return;
     }
     case wire::Body::DeadLetterReplay: {
-      std::vector<ReminderKey> keys = KeysFromWire(frame.body_as_DeadLetterReplay()->keys());
+      const auto* replay_keys = frame.body_as_DeadLetterReplay()->keys();
+      if (absl::Status st =
+              CheckCopyBudget(CopiedBytes(replay_keys), options_.frame_limits.max_frame_bytes);
+          !st.ok()) {
+        return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())), false);
+      }
+      std::vector<ReminderKey> keys = KeysFromWire(replay_keys);
       auto results = std::make_shared<std::vector<absl::Status>>(keys.size());
       auto remaining = std::make_shared<size_t>(keys.size());
       auto finish = [id, results, reply] {

@@ -286,6 +286,41 @@ TEST_F(ServerTest, BadInputGetsAClearErrorAndTheServerGoesOn) {
   EXPECT_EQ(InspectCode(c, "far"), wire::ErrorCode::NotFound);
 }
 
+TEST_F(ServerTest, EntriesSharingOnePayloadCannotBlowUpTheServer) {
+  // 200 000 entries pointing at one reminder with a 60 KiB payload: a frame
+  // of under 1 MiB naming 12 GB. Refused whole, before anything is copied.
+  WireClient c(port_);
+  c.Hello();
+  FlatBufferBuilder b;
+  std::string payload(60 << 10, 'x');
+  auto one = wire::CreateReminder(
+      b, 1, b.CreateString("shared"), wire::Channel::Sms, b.CreateString("+33600000000"),
+      NowMs() + 60'000, 0,
+      b.CreateVector(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
+  std::vector<flatbuffers::Offset<wire::Reminder>> rs(200'000, one);
+  c.Send(b, 9, wire::Body::Schedule, wire::CreateSchedule(b, b.CreateVector(rs)).Union());
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->request_id(), 9u);
+  ASSERT_EQ(f->body_type(), wire::Body::Error);
+  EXPECT_EQ(f->body_as_Error()->status()->code(), wire::ErrorCode::InvalidArgument);
+  // The same connection goes on; nothing was scheduled.
+  EXPECT_EQ(InspectCode(c, "shared"), wire::ErrorCode::NotFound);
+  // A few entries sharing strings honestly are fine.
+  FlatBufferBuilder b2;
+  auto recipient = b2.CreateSharedString("+33600000000");
+  std::vector<flatbuffers::Offset<wire::Reminder>> few;
+  for (int i = 0; i < 3; ++i) {
+    few.push_back(wire::CreateReminder(b2, 1, b2.CreateString("s" + std::to_string(i)),
+                                       wire::Channel::Sms, recipient, NowMs() + 60'000));
+  }
+  c.Send(b2, 10, wire::Body::Schedule, wire::CreateSchedule(b2, b2.CreateVector(few)).Union());
+  f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->body_type(), wire::Body::ScheduleReply);
+  EXPECT_EQ(InspectCode(c, "s2"), wire::ErrorCode::Ok);
+}
+
 TEST_F(ServerTest, PipelinedRequestsAnswerInOrder) {
   WireClient c(port_);
   c.Hello();
