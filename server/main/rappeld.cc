@@ -33,6 +33,7 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   if (!engine.ok()) return engine.status();
   d->engine_ = std::move(*engine);
   d->dispatcher_->set_engine(d->engine_.get());
+  if (absl::Status st = d->dispatcher_->Recover(); !st.ok()) return st;
   options.handler.frame_limits = options.server.session.frame_limits;
   options.handler.max_payload_bytes = options.engine.max_payload_bytes;
   d->handler_ =

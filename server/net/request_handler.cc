@@ -179,7 +179,8 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     }
     case wire::Body::Cancel: {
       std::vector<ReminderKey> keys = KeysFromWire(frame.body_as_Cancel()->keys());
-      engine_->Cancel(std::move(keys), [id, reply = std::move(reply)](auto results) {
+      // Through the dispatcher: the keys' attempt counts go in the same commit.
+      dispatcher_->Cancel(std::move(keys), [id, reply = std::move(reply)](auto results) {
         FlatBufferBuilder b;
         auto body = wire::CreateCancelReply(b, Statuses(b, results));
         reply(Finish(b, id, wire::Body::CancelReply, body.Union()), false);
@@ -299,9 +300,15 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       std::optional<TenantId> tenant;
       if (req->tenant() != 0) tenant = TenantId{req->tenant()};
       auto letters = dispatcher_->ListDeadLetters(tenant, req->limit() == 0 ? 100 : req->limit());
+      if (!letters.ok()) {
+        reply(ErrorFrame(id, static_cast<wire::ErrorCode>(letters.status().code()),
+                         std::string(letters.status().message())),
+              false);
+        return;
+      }
       FlatBufferBuilder b;
       std::vector<Offset<wire::DeadLetter>> out;
-      for (const auto& d : letters) {
+      for (const auto& d : *letters) {
         auto rem = ToWire(b, d.reminder);
         out.push_back(wire::CreateDeadLetter(b, rem, d.attempts, b.CreateString(d.last_detail)));
       }

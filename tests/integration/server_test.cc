@@ -207,6 +207,47 @@ TEST_F(ServerTest, RetryThenDeadLetterThenReplay) {
   EXPECT_EQ(d->messages()->Get(0)->reminder()->key()->str(), "flaky");
 }
 
+TEST_F(ServerTest, AttemptsAndDeadLettersSurviveARestart) {
+  {
+    WireClient c(port_);
+    c.Hello();
+    Subscribe(c, 10);
+    c.ReadReply();
+    Schedule(c, 10, {{"flaky", NowMs()}});
+    c.ReadReply();
+    const wire::Delivery* d = c.ReadDelivery();
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->messages()->Get(0)->attempt(), 1u);
+    Ack(c, d->messages()->Get(0)->lease_id(), wire::AckOutcome::FailedRetryable);
+    ASSERT_EQ(c.ReadReply()->body_type(), wire::Body::AckReply);
+  }
+  StopServer();
+  StartServer();
+  {
+    WireClient c(port_);
+    c.Hello();
+    Subscribe(c, 10);
+    c.ReadReply();
+    const wire::Delivery* d = c.ReadDelivery();
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->messages()->Get(0)->attempt(), 2u) << "the attempt count was lost in the restart";
+    // max_attempts = 2: a dead letter now.
+    Ack(c, d->messages()->Get(0)->lease_id(), wire::AckOutcome::FailedRetryable);
+    ASSERT_EQ(c.ReadReply()->body_type(), wire::Body::AckReply);
+  }
+  StopServer();
+  StartServer();
+  WireClient c(port_);
+  c.Hello();
+  FlatBufferBuilder b;
+  c.Send(b, 20, wire::Body::DeadLetterList, wire::CreateDeadLetterList(b, 1, 10).Union());
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->body_as_DeadLetterListReply()->letters()->size(), 1u) << "the dead letter was lost";
+  EXPECT_EQ(f->body_as_DeadLetterListReply()->letters()->Get(0)->attempts(), 2u);
+  EXPECT_EQ(InspectCode(c, "flaky"), wire::ErrorCode::NotFound);
+}
+
 TEST_F(ServerTest, CancelBeforeDueIsNeverDelivered) {
   WireClient c(port_);
   c.Hello();
