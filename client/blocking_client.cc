@@ -40,6 +40,55 @@ std::vector<absl::Status> Statuses(const flatbuffers::Vector<Offset<wire::Status
   return out;
 }
 
+// StatsReply -> ServerStats, self-contained (no connection state).
+ServerStats DecodeStats(const wire::StatsReply& r) {
+  ServerStats out;
+  out.pending = r.pending();
+  out.leased = r.leased();
+  out.dead_letters = r.dead_letters();
+  out.log_records = r.log_records();
+  out.store_used_bytes = r.store_used_bytes();
+  out.commits = r.commits();
+  out.fatal_error = Str(r.fatal_error());
+  auto channels = [](const flatbuffers::Vector<Offset<wire::ChannelCount>>* v, uint64_t* out) {
+    if (v == nullptr) return;
+    for (const wire::ChannelCount* c : *v) {
+      auto i = static_cast<size_t>(c->channel());
+      if (i < 5) out[i] = c->pending();
+    }
+  };
+  channels(r.by_channel(), out.ready_by_channel);
+  channels(r.live_by_channel(), out.live_by_channel);
+  if (r.by_tenant() != nullptr) {
+    for (const wire::TenantCount* t : *r.by_tenant()) {
+      out.by_tenant.push_back({t->tenant(), t->live(), t->dead_letters()});
+    }
+  }
+  out.tenants = r.tenants();
+  out.due_next_hour = r.due_next_hour();
+  out.due_next_day = r.due_next_day();
+  out.live_records = r.live_records();
+  out.live_bytes = r.live_bytes();
+  out.log_bytes = r.log_bytes();
+  out.store_map_bytes = r.store_map_bytes();
+  out.records_appended = r.records_appended();
+  out.batches_committed = r.batches_committed();
+  out.max_records_per_commit = r.max_records_per_commit();
+  out.max_batches_per_commit = r.max_batches_per_commit();
+  out.retrying = r.retrying();
+  out.dead_letters_dropped = r.dead_letters_dropped();
+  out.compaction_steps = r.compaction_steps();
+  return out;
+}
+
+// CompactReply -> CompactResult, self-contained.
+absl::StatusOr<CompactResult> DecodeCompact(const wire::CompactReply& r) {
+  if (absl::Status st = protocol::FromWireStatus(r.status()); !st.ok()) return st;
+  return CompactResult{r.log_records_before(), r.log_bytes_before(), r.log_records_after(),
+                       r.log_bytes_after(),    r.live_records(),     r.relocated(),
+                       r.store_used_bytes()};
+}
+
 }  // namespace
 
 struct BlockingClient::Impl {
@@ -252,26 +301,20 @@ absl::StatusOr<std::vector<absl::Status>> BlockingClient::Ack(const std::vector<
   return Statuses((*reply)->body_as_AckReply()->results());
 }
 
-absl::StatusOr<ServerStats> BlockingClient::Stats() {
+absl::StatusOr<ServerStats> BlockingClient::Stats(uint32_t max_tenants) {
   FlatBufferBuilder b;
-  auto reply = impl_->Call(b, wire::Body::Stats, wire::CreateStats(b).Union(), wire::Body::StatsReply);
+  auto reply = impl_->Call(b, wire::Body::Stats, wire::CreateStats(b, max_tenants).Union(),
+                           wire::Body::StatsReply);
   if (!reply.ok()) return reply.status();
-  const wire::StatsReply* r = (*reply)->body_as_StatsReply();
-  ServerStats out;
-  out.pending = r->pending();
-  out.leased = r->leased();
-  out.dead_letters = r->dead_letters();
-  out.log_records = r->log_records();
-  out.store_used_bytes = r->store_used_bytes();
-  out.commits = r->commits();
-  out.fatal_error = Str(r->fatal_error());
-  if (r->by_channel() != nullptr) {
-    for (const wire::ChannelCount* c : *r->by_channel()) {
-      auto i = static_cast<size_t>(c->channel());
-      if (i < 5) out.ready_by_channel[i] = c->pending();
-    }
-  }
-  return out;
+  return DecodeStats(*(*reply)->body_as_StatsReply());
+}
+
+absl::StatusOr<CompactResult> BlockingClient::Compact() {
+  FlatBufferBuilder b;
+  auto reply = impl_->Call(b, wire::Body::Compact, wire::CreateCompact(b).Union(),
+                           wire::Body::CompactReply);
+  if (!reply.ok()) return reply.status();
+  return DecodeCompact(*(*reply)->body_as_CompactReply());
 }
 
 absl::StatusOr<ReminderState> BlockingClient::Inspect(const Key& key) {
@@ -295,7 +338,8 @@ absl::StatusOr<std::vector<DeadLetter>> BlockingClient::ListDeadLetters(uint32_t
   std::vector<DeadLetter> out;
   if (const auto* letters = (*reply)->body_as_DeadLetterListReply()->letters()) {
     for (const wire::DeadLetter* d : *letters) {
-      out.push_back(DeadLetter{FromWire(d->reminder()), d->attempts(), Str(d->last_detail())});
+      out.push_back(DeadLetter{FromWire(d->reminder()), d->attempts(), Str(d->last_detail()),
+                               d->dead_at_ms()});
     }
   }
   return out;

@@ -185,6 +185,8 @@ class Engine {
 
   // True when no write is in flight (every completion has run).
   bool idle() const { return pending_.empty(); }
+  // The engine's clock (unix ms).
+  int64_t NowMs() const { return options_.clock(); }
   // Whether the key has a live version (durable or in flight).
   bool IsLive(const KeyHash& hash) const;
   EngineStats stats() const;
