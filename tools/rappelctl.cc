@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand(
       "status", "pending by channel and tenant, due soon, leases, dead letters, store, commits");
   uint32_t max_tenants = 20;
-  status->add_option("--tenants", max_tenants, "show at most this many tenants, largest first")
+  status->add_option("--tenants", max_tenants, "show at most this many tenants, largest first (0: the server's default, 20)")
       ->capture_default_str();
   uint32_t tenant = 0;
   std::string key;
@@ -70,14 +70,14 @@ int main(int argc, char** argv) {
   cancel->add_option("tenant", tenant)->required();
   cancel->add_option("key", key)->required();
   uint32_t limit = 100;
-  auto* dead = app.add_subcommand("dead-letters", "list dead letters");
+  auto* dead = app.add_subcommand("dead-letters", "list dead letters, oldest first");
   dead->add_option("--tenant", tenant, "only this tenant (0: all)")->capture_default_str();
   dead->add_option("--limit", limit)->capture_default_str();
   auto* replay = app.add_subcommand("replay", "schedule a dead letter again, due now");
   replay->add_option("tenant", tenant)->required();
   replay->add_option("key", key)->required();
   std::string dir;
-  auto* backup = app.add_subcommand("backup", "hot backup with compaction into DIR (on the server)");
+  auto* backup = app.add_subcommand("backup", "hot backup with compaction into DIR (on the server; one at a time)");
   backup->add_option("dir", dir)->required();
   auto* compact = app.add_subcommand(
       "compact", "compact the store's log now; prints records and bytes before and after");
