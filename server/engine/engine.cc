@@ -199,14 +199,21 @@ absl::Status Engine::Recover() {
     }
   }
   wheel_.Reset(static_cast<uint64_t>(std::max<int64_t>(oldest, 0)));
+  // The counters, gathered in hash maps that stay in cache (few tenants, few
+  // distinct minutes next to millions of reminders), then moved over.
+  absl::flat_hash_map<int64_t, uint64_t> by_minute;
   for (uint32_t h = 0; h < due_by_handle.size(); ++h) {
     if (h < meta_chunks_.size() << kMetaChunkBits && meta(h).seq != 0) {
       absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(due_by_handle[h]));
       RAPPEL_CHECK(st.ok());
       const Shape& shape = shape_by_handle[h];
-      CountAdd(shape.tenant, shape.channel, shape.bytes, due_by_handle[h]);
+      ++live_by_tenant_[shape.tenant];
+      if (shape.channel <= kChannelCount) ++live_by_channel_[shape.channel];
+      live_bytes_ += shape.bytes;
+      ++by_minute[due_by_handle[h] / 60'000];
     }
   }
+  due_by_minute_.insert(by_minute.begin(), by_minute.end());
   log_bytes_ = log_bytes;
   stats_.log_records = records;
   stats_.recovered_records = records;
@@ -870,7 +877,9 @@ EngineStats Engine::stats() const {
   s.inflight_batches = pending_.size();
   s.memory_bytes = wheel_.MemoryBytes() + meta_chunks_.size() * (sizeof(EntryMeta) << kMetaChunkBits) +
                    index_.capacity() * (sizeof(uint32_t) + 1) +
-                   overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1);
+                   overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1) +
+                   live_by_tenant_.capacity() * (sizeof(std::pair<uint32_t, uint64_t>) + 1) +
+                   due_by_minute_.size() * 2 * sizeof(std::pair<int64_t, uint64_t>);
   s.store = store_->stats();
   s.log_bytes = log_bytes_;
   s.live_bytes = live_bytes_;
