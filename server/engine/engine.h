@@ -145,8 +145,8 @@ class Engine {
   using Done = std::function<void(absl::Status)>;
   // Writes to the store's `state` database that ride in the same commit as a
   // request's log records: both land, or neither (the dispatcher keeps its
-  // attempt counts and dead letters there). Written only if the request
-  // writes anything at all for a valid item (see each call).
+  // attempt counts and dead letters there). Each call says when they are
+  // written; if the commit fails, neither they nor the records land.
   using StateWrites = std::vector<WriteBatch::StateOp>;
 
   // Schedules a batch; `done` gets one result per item, once durable.
@@ -155,6 +155,7 @@ class Engine {
   // `extra` is written only if every item is valid.
   void Schedule(std::vector<ReminderSpec> batch, ScheduleDone done, StateWrites extra = {});
   // Cancels pending (or handed-out) reminders: NotFound for unknown keys.
+  // `extra` is always written (even when every key is NotFound).
   void Cancel(std::vector<ReminderKey> keys, StatusesDone done, StateWrites extra = {});
   // Moves a reminder to a new due time (it re-enters the wheel even if it
   // had been handed out). NotFound for an unknown key.
