@@ -315,6 +315,37 @@ TEST_F(ServerTest, BackupRunsOffTheIoThreadOneAtATime) {
   EXPECT_TRUE(std::filesystem::exists(other + "/data.mdb"));
 }
 
+TEST_F(ServerTest, ShutdownWaitsForABackupInProgress) {
+  StopServer();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto started = std::make_shared<std::atomic<bool>>(false);
+  before_backup_ = [started, released] {
+    *started = true;
+    released.wait();
+  };
+  StartServer();
+  WireClient a(port_);
+  a.Hello();
+  std::string target = dir_.Sub("backup");
+  std::filesystem::create_directories(target);
+  FlatBufferBuilder fb;
+  a.Send(fb, 30, wire::Body::Backup, wire::CreateBackup(fb, fb.CreateString(target)).Union());
+  for (int i = 0; i < 500 && !*started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(*started);
+  std::thread releaser([&release] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    release.set_value();
+  });
+  StopServer();  // returns only once the copy is done and the store closed
+  releaser.join();
+  EXPECT_TRUE(std::filesystem::exists(target + "/data.mdb"));
+  before_backup_ = nullptr;
+  StartServer();  // the store opens again: nothing holds it
+  WireClient c(port_);
+  ASSERT_NE(c.Hello(), nullptr);
+}
+
 TEST_F(ServerTest, CompactReclaimsGarbageAndAnswersBeforeAndAfter) {
   WireClient c(port_);
   c.Hello();
