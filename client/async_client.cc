@@ -545,8 +545,8 @@ void AsyncClient::Ack(const std::vector<AckItem>& items, Callback<ItemStatuses> 
   SendAck(*impl_, items, std::move(done));
 }
 
-void AsyncClient::Stats(Callback<ServerStats> done) {
-  impl_->Call([](FlatBufferBuilder& b, uint64_t id) { codec::EncodeStats(b, id); },
+void AsyncClient::Stats(Callback<ServerStats> done, uint32_t max_tenants) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeStats(b, id, max_tenants); },
               wire::Body::StatsReply,
               Decoded<ServerStats>(std::move(done), codec::DecodeStatsReply));
 }
@@ -575,6 +575,12 @@ void AsyncClient::ReplayDeadLetters(const std::vector<Key>& keys, Callback<ItemS
 void AsyncClient::Backup(const std::string& dir, StatusCallback done) {
   impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeBackup(b, id, dir); },
               wire::Body::BackupReply, StatusOnly(std::move(done)));
+}
+
+void AsyncClient::Compact(Callback<CompactResult> done) {
+  impl_->Call([](FlatBufferBuilder& b, uint64_t id) { codec::EncodeCompact(b, id); },
+              wire::Body::CompactReply,
+              Decoded<CompactResult>(std::move(done), codec::DecodeCompactReply));
 }
 
 }  // namespace rappel::client

@@ -96,8 +96,13 @@ absl::StatusOr<std::vector<absl::Status>> BlockingClient::Ack(const std::vector<
   return impl_->Wait<R>([&](auto cb) { impl_->client->Ack(items, cb); });
 }
 
-absl::StatusOr<ServerStats> BlockingClient::Stats() {
-  return impl_->Wait<absl::StatusOr<ServerStats>>([&](auto cb) { impl_->client->Stats(cb); });
+absl::StatusOr<ServerStats> BlockingClient::Stats(uint32_t max_tenants) {
+  return impl_->Wait<absl::StatusOr<ServerStats>>(
+      [&](auto cb) { impl_->client->Stats(cb, max_tenants); });
+}
+
+absl::StatusOr<CompactResult> BlockingClient::Compact() {
+  return impl_->Wait<absl::StatusOr<CompactResult>>([&](auto cb) { impl_->client->Compact(cb); });
 }
 
 absl::StatusOr<ReminderState> BlockingClient::Inspect(const Key& key) {

@@ -95,8 +95,12 @@ void EncodeAck(FlatBufferBuilder& b, uint64_t id, const std::vector<AckItem>& it
   protocol::FinishFrame(b, id, wire::Body::Ack, wire::CreateAck(b, b.CreateVector(is)).Union());
 }
 
-void EncodeStats(FlatBufferBuilder& b, uint64_t id) {
-  protocol::FinishFrame(b, id, wire::Body::Stats, wire::CreateStats(b).Union());
+void EncodeStats(FlatBufferBuilder& b, uint64_t id, uint32_t max_tenants) {
+  protocol::FinishFrame(b, id, wire::Body::Stats, wire::CreateStats(b, max_tenants).Union());
+}
+
+void EncodeCompact(FlatBufferBuilder& b, uint64_t id) {
+  protocol::FinishFrame(b, id, wire::Body::Compact, wire::CreateCompact(b).Union());
 }
 
 void EncodeInspect(FlatBufferBuilder& b, uint64_t id, const Key& key) {
@@ -162,22 +166,52 @@ absl::Status DecodeStatusReply(const wire::Frame* f) {
 }
 
 ServerStats DecodeStatsReply(const wire::Frame* f) {
-  const wire::StatsReply* r = f->body_as_StatsReply();
+  const wire::StatsReply& r = *f->body_as_StatsReply();
   ServerStats out;
-  out.pending = r->pending();
-  out.leased = r->leased();
-  out.dead_letters = r->dead_letters();
-  out.log_records = r->log_records();
-  out.store_used_bytes = r->store_used_bytes();
-  out.commits = r->commits();
-  out.fatal_error = Str(r->fatal_error());
-  if (r->by_channel() != nullptr) {
-    for (const wire::ChannelCount* c : *r->by_channel()) {
+  out.pending = r.pending();
+  out.leased = r.leased();
+  out.dead_letters = r.dead_letters();
+  out.log_records = r.log_records();
+  out.store_used_bytes = r.store_used_bytes();
+  out.commits = r.commits();
+  out.fatal_error = Str(r.fatal_error());
+  auto channels = [](const flatbuffers::Vector<Offset<wire::ChannelCount>>* v, uint64_t* counts) {
+    if (v == nullptr) return;
+    for (const wire::ChannelCount* c : *v) {
       auto i = static_cast<size_t>(c->channel());
-      if (i < 5) out.ready_by_channel[i] = c->pending();
+      if (i < 5) counts[i] = c->pending();
+    }
+  };
+  channels(r.by_channel(), out.ready_by_channel);
+  channels(r.live_by_channel(), out.live_by_channel);
+  if (r.by_tenant() != nullptr) {
+    for (const wire::TenantCount* t : *r.by_tenant()) {
+      out.by_tenant.push_back({t->tenant(), t->live(), t->dead_letters()});
     }
   }
+  out.tenants = r.tenants();
+  out.due_next_hour = r.due_next_hour();
+  out.due_next_day = r.due_next_day();
+  out.live_records = r.live_records();
+  out.live_bytes = r.live_bytes();
+  out.log_bytes = r.log_bytes();
+  out.store_map_bytes = r.store_map_bytes();
+  out.records_appended = r.records_appended();
+  out.batches_committed = r.batches_committed();
+  out.max_records_per_commit = r.max_records_per_commit();
+  out.max_batches_per_commit = r.max_batches_per_commit();
+  out.retrying = r.retrying();
+  out.dead_letters_dropped = r.dead_letters_dropped();
+  out.compaction_steps = r.compaction_steps();
   return out;
+}
+
+absl::StatusOr<CompactResult> DecodeCompactReply(const wire::Frame* f) {
+  const wire::CompactReply& r = *f->body_as_CompactReply();
+  if (absl::Status st = protocol::FromWireStatus(r.status()); !st.ok()) return st;
+  return CompactResult{r.log_records_before(), r.log_bytes_before(), r.log_records_after(),
+                       r.log_bytes_after(),    r.live_records(),     r.relocated(),
+                       r.store_used_bytes()};
 }
 
 absl::StatusOr<ReminderState> DecodeInspectReply(const wire::Frame* f) {
@@ -190,7 +224,8 @@ std::vector<DeadLetter> DecodeDeadLetterListReply(const wire::Frame* f) {
   std::vector<DeadLetter> out;
   if (const auto* letters = f->body_as_DeadLetterListReply()->letters()) {
     for (const wire::DeadLetter* d : *letters) {
-      out.push_back(DeadLetter{FromWire(d->reminder()), d->attempts(), Str(d->last_detail())});
+      out.push_back(DeadLetter{FromWire(d->reminder()), d->attempts(), Str(d->last_detail()),
+                               d->dead_at_ms()});
     }
   }
   return out;

@@ -26,7 +26,9 @@ void EncodeReschedule(FlatBufferBuilder& b, uint64_t id, const Key& key, int64_t
 void EncodePing(FlatBufferBuilder& b, uint64_t id);
 void EncodeSubscribe(FlatBufferBuilder& b, uint64_t id, const Subscription& s);
 void EncodeAck(FlatBufferBuilder& b, uint64_t id, const std::vector<AckItem>& items);
-void EncodeStats(FlatBufferBuilder& b, uint64_t id);
+// max_tenants: at most this many in ServerStats::by_tenant (0: the server's default).
+void EncodeStats(FlatBufferBuilder& b, uint64_t id, uint32_t max_tenants);
+void EncodeCompact(FlatBufferBuilder& b, uint64_t id);
 void EncodeInspect(FlatBufferBuilder& b, uint64_t id, const Key& key);
 void EncodeDeadLetterList(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, uint32_t limit);
 void EncodeDeadLetterReplay(FlatBufferBuilder& b, uint64_t id, const std::vector<Key>& keys);
@@ -38,6 +40,7 @@ std::vector<absl::StatusOr<ScheduleOutcome>> DecodeScheduleReply(const wire::Fra
 std::vector<absl::Status> DecodeItemStatuses(const wire::Frame* f);
 absl::Status DecodeStatusReply(const wire::Frame* f);  // Reschedule, Subscribe, Backup, Pong
 ServerStats DecodeStatsReply(const wire::Frame* f);
+absl::StatusOr<CompactResult> DecodeCompactReply(const wire::Frame* f);
 absl::StatusOr<ReminderState> DecodeInspectReply(const wire::Frame* f);
 std::vector<DeadLetter> DecodeDeadLetterListReply(const wire::Frame* f);
 std::vector<Message> DecodeDelivery(const wire::Frame* f);

@@ -1,6 +1,7 @@
 // rappelctl: the admin CLI of rappeld. Human-readable tables by default,
 // --json for scripts. Exit codes: 0 done, 1 the server refused or failed,
 // 2 bad usage, 3 rappeld unreachable, 4 no such reminder or dead letter.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -55,7 +56,11 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print JSON instead of tables");
   app.require_subcommand(1);
 
-  auto* status = app.add_subcommand("status", "pending, leased, dead letters, store size");
+  auto* status = app.add_subcommand(
+      "status", "pending by channel and tenant, due soon, leases, dead letters, store, commits");
+  uint32_t max_tenants = 20;
+  status->add_option("--tenants", max_tenants, "show at most this many tenants, largest first (0: the server's default, 20)")
+      ->capture_default_str();
   uint32_t tenant = 0;
   std::string key;
   auto* inspect = app.add_subcommand("inspect", "show one reminder");
@@ -65,15 +70,17 @@ int main(int argc, char** argv) {
   cancel->add_option("tenant", tenant)->required();
   cancel->add_option("key", key)->required();
   uint32_t limit = 100;
-  auto* dead = app.add_subcommand("dead-letters", "list dead letters");
+  auto* dead = app.add_subcommand("dead-letters", "list dead letters, oldest first");
   dead->add_option("--tenant", tenant, "only this tenant (0: all)")->capture_default_str();
   dead->add_option("--limit", limit)->capture_default_str();
   auto* replay = app.add_subcommand("replay", "schedule a dead letter again, due now");
   replay->add_option("tenant", tenant)->required();
   replay->add_option("key", key)->required();
   std::string dir;
-  auto* backup = app.add_subcommand("backup", "hot backup with compaction into DIR (on the server)");
+  auto* backup = app.add_subcommand("backup", "hot backup with compaction into DIR (on the server; one at a time)");
   backup->add_option("dir", dir)->required();
+  auto* compact = app.add_subcommand(
+      "compact", "compact the store's log now; prints records and bytes before and after");
   auto* ping = app.add_subcommand("ping", "check that rappeld answers");
 
   try {
@@ -87,33 +94,81 @@ int main(int argc, char** argv) {
   BlockingClient& c = **client;
 
   if (status->parsed()) {
-    auto s = c.Stats();
+    auto s = c.Stats(max_tenants);
     if (!s.ok()) return Fail(s.status());
     const char* channels[] = {"", "sms", "email", "voice", "push"};
+    auto ratio = [](uint64_t a, uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; };
+    uint64_t garbage_records = s->log_records - std::min(s->log_records, s->live_records);
+    uint64_t garbage_bytes = s->log_bytes - std::min(s->log_bytes, s->live_bytes);
     if (json) {
-      Json ready;
-      for (int i = 1; i <= 4; ++i) ready[channels[i]] = s->ready_by_channel[i];
-      std::printf("%s\n", Json{{"pending", s->pending},
-                               {"leased", s->leased},
-                               {"dead_letters", s->dead_letters},
-                               {"log_records", s->log_records},
-                               {"store_used_bytes", s->store_used_bytes},
-                               {"commits", s->commits},
-                               {"ready_by_channel", ready},
-                               {"fatal_error", s->fatal_error}}
-                              .dump(2)
-                              .c_str());
-    } else {
-      std::printf("pending           %llu\n", static_cast<unsigned long long>(s->pending));
-      std::printf("leased            %llu\n", static_cast<unsigned long long>(s->leased));
-      std::printf("dead letters      %llu\n", static_cast<unsigned long long>(s->dead_letters));
+      Json ready, live;
       for (int i = 1; i <= 4; ++i) {
-        std::printf("ready %-11s %llu\n", channels[i],
-                    static_cast<unsigned long long>(s->ready_by_channel[i]));
+        ready[channels[i]] = s->ready_by_channel[i];
+        live[channels[i]] = s->live_by_channel[i];
       }
-      std::printf("log records       %llu\n", static_cast<unsigned long long>(s->log_records));
-      std::printf("store used bytes  %llu\n", static_cast<unsigned long long>(s->store_used_bytes));
-      std::printf("commits           %llu\n", static_cast<unsigned long long>(s->commits));
+      Json tenants = Json::array();
+      for (const auto& t : s->by_tenant) {
+        tenants.push_back({{"tenant", t.tenant}, {"live", t.live}, {"dead_letters", t.dead_letters}});
+      }
+      Json out{{"pending", s->pending},
+               {"leased", s->leased},
+               {"dead_letters", s->dead_letters},
+               {"dead_letters_dropped", s->dead_letters_dropped},
+               {"retrying", s->retrying},
+               {"ready_by_channel", ready},
+               {"live_by_channel", live},
+               {"tenants", s->tenants},
+               {"by_tenant", tenants},
+               {"due_next_hour", s->due_next_hour},
+               {"due_next_day", s->due_next_day},
+               {"log_records", s->log_records},
+               {"live_records", s->live_records},
+               {"garbage_records", garbage_records},
+               {"log_bytes", s->log_bytes},
+               {"live_bytes", s->live_bytes},
+               {"garbage_bytes", garbage_bytes},
+               {"store_used_bytes", s->store_used_bytes},
+               {"store_map_bytes", s->store_map_bytes},
+               {"compaction_steps", s->compaction_steps},
+               {"commits", s->commits},
+               {"records_appended", s->records_appended},
+               {"batches_committed", s->batches_committed},
+               {"mean_records_per_commit", ratio(s->records_appended, s->commits)},
+               {"mean_batches_per_commit", ratio(s->batches_committed, s->commits)},
+               {"max_records_per_commit", s->max_records_per_commit},
+               {"max_batches_per_commit", s->max_batches_per_commit},
+               {"fatal_error", s->fatal_error}};
+      std::printf("%s\n", out.dump(2).c_str());
+    } else {
+      auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+      std::printf("pending           %llu\n", u(s->pending));
+      std::printf("leased            %llu\n", u(s->leased));
+      std::printf("dead letters      %llu\n", u(s->dead_letters));
+      std::printf("retrying          %llu\n", u(s->retrying));
+      std::printf("due next hour     %llu\n", u(s->due_next_hour));
+      std::printf("due next day      %llu\n", u(s->due_next_day));
+      std::printf("\n%-8s %12s %12s\n", "CHANNEL", "LIVE", "READY");
+      for (int i = 1; i <= 4; ++i) {
+        std::printf("%-8s %12llu %12llu\n", channels[i], u(s->live_by_channel[i]),
+                    u(s->ready_by_channel[i]));
+      }
+      std::printf("\n%-10s %12s %12s   (%llu tenants with live reminders)\n", "TENANT", "LIVE",
+                  "DEAD", u(s->tenants));
+      for (const auto& t : s->by_tenant) {
+        std::printf("%-10u %12llu %12llu\n", t.tenant, u(t.live), u(t.dead_letters));
+      }
+      std::printf("\n%-8s %14s %14s\n", "LOG", "RECORDS", "BYTES");
+      std::printf("%-8s %14llu %14llu\n", "total", u(s->log_records), u(s->log_bytes));
+      std::printf("%-8s %14llu %14llu\n", "live", u(s->live_records), u(s->live_bytes));
+      std::printf("%-8s %14llu %14llu\n", "garbage", u(garbage_records), u(garbage_bytes));
+      std::printf("\nstore used bytes  %llu (map %llu)\n", u(s->store_used_bytes),
+                  u(s->store_map_bytes));
+      std::printf("compaction steps  %llu\n", u(s->compaction_steps));
+      std::printf("commits           %llu\n", u(s->commits));
+      std::printf("records/commit    mean %.1f, max %llu\n", ratio(s->records_appended, s->commits),
+                  u(s->max_records_per_commit));
+      std::printf("requests/commit   mean %.1f, max %llu\n",
+                  ratio(s->batches_committed, s->commits), u(s->max_batches_per_commit));
       if (!s->fatal_error.empty()) std::printf("WRITES REFUSED    %s\n", s->fatal_error.c_str());
     }
     return s->fatal_error.empty() ? 0 : kExitFailed;
@@ -147,6 +202,7 @@ int main(int argc, char** argv) {
         Json j = ReminderJson(d.reminder);
         j["attempts"] = d.attempts;
         j["last_detail"] = d.last_detail;
+        j["dead_at_ms"] = d.dead_at_ms;
         out.push_back(j);
       }
       std::printf("%s\n", out.dump(2).c_str());
@@ -172,6 +228,29 @@ int main(int argc, char** argv) {
       std::printf("%s\n", Json{{"backup", dir}}.dump().c_str());
     } else {
       std::printf("backup written to %s\n", dir.c_str());
+    }
+    return 0;
+  }
+  if (compact->parsed()) {
+    auto r = c.Compact();
+    if (!r.ok()) return Fail(r.status());
+    if (json) {
+      std::printf("%s\n", Json{{"log_records_before", r->log_records_before},
+                               {"log_bytes_before", r->log_bytes_before},
+                               {"log_records_after", r->log_records_after},
+                               {"log_bytes_after", r->log_bytes_after},
+                               {"live_records", r->live_records},
+                               {"relocated", r->relocated},
+                               {"store_used_bytes", r->store_used_bytes}}
+                              .dump(2)
+                              .c_str());
+    } else {
+      auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+      std::printf("%-8s %14s %14s\n", "LOG", "RECORDS", "BYTES");
+      std::printf("%-8s %14llu %14llu\n", "before", u(r->log_records_before), u(r->log_bytes_before));
+      std::printf("%-8s %14llu %14llu\n", "after", u(r->log_records_after), u(r->log_bytes_after));
+      std::printf("live records %llu, relocated %llu, store used bytes %llu\n",
+                  u(r->live_records), u(r->relocated), u(r->store_used_bytes));
     }
     return 0;
   }

@@ -6,12 +6,154 @@
 #include "server/common/check.h"
 
 namespace rappel::server {
+namespace {
+
+// The dispatcher's records in the store's `state` database (see the header).
+constexpr std::string_view kRetryPrefix = "rt/";
+constexpr std::string_view kDeadPrefix = "dl/";
+constexpr uint8_t kStateFormat = 1;
+constexpr size_t kRetryKeyBytes = 3 + 16;
+constexpr size_t kDeadKeyBytes = 3 + 4 + 8 + 16;
+
+void PutBE(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+uint64_t GetBE(std::string_view s, size_t off, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(s[off + i]);
+  return v;
+}
+void PutHash(std::string* out, const KeyHash& h) {
+  PutBE(out, h.lo, 8);
+  PutBE(out, h.hi, 8);
+}
+KeyHash GetHash(std::string_view s, size_t off) { return KeyHash{GetBE(s, off, 8), GetBE(s, off + 8, 8)}; }
+
+std::string RetryKey(const KeyHash& h) {
+  std::string k(kRetryPrefix);
+  PutHash(&k, h);
+  return k;
+}
+std::string DeadTenantPrefix(TenantId t) {
+  std::string k(kDeadPrefix);
+  PutBE(&k, t.value, 4);
+  return k;
+}
+std::string DeadKey(TenantId t, int64_t dead_at_ms, const KeyHash& h) {
+  std::string k = DeadTenantPrefix(t);
+  PutBE(&k, static_cast<uint64_t>(std::max<int64_t>(dead_at_ms, 0)), 8);
+  PutHash(&k, h);
+  return k;
+}
+
+std::string EncodeRetry(uint32_t failures, std::string_view message_id) {
+  std::string v(1, static_cast<char>(kStateFormat));
+  PutBE(&v, failures, 4);
+  v.append(message_id);
+  return v;
+}
+
+std::string EncodeDead(const DeadLetter& d) {
+  std::string v(1, static_cast<char>(kStateFormat));
+  PutBE(&v, d.attempts, 4);
+  PutBE(&v, d.last_detail.size(), 4);
+  v.append(d.last_detail);
+  EncodeReminder(d.reminder, &v);  // checksummed
+  return v;
+}
+
+absl::StatusOr<DeadLetter> DecodeDead(std::string_view key, std::string_view v) {
+  auto bad = [&] { return absl::DataLossError("corrupt dead letter record in the store"); };
+  if (key.size() != kDeadKeyBytes || v.size() < 9 || static_cast<uint8_t>(v[0]) != kStateFormat) {
+    return bad();
+  }
+  DeadLetter d;
+  d.dead_at_ms = static_cast<int64_t>(GetBE(key, 7, 8));
+  d.attempts = static_cast<uint32_t>(GetBE(v, 1, 4));
+  size_t detail = GetBE(v, 5, 4);
+  if (v.size() < 9 + detail) return bad();
+  d.last_detail.assign(v.substr(9, detail));
+  auto rec = DecodeRecord(v.substr(9 + detail));
+  if (!rec.ok() || rec->type != RecordType::kReminder) return bad();
+  d.reminder = rec->ToSpec();
+  return d;
+}
+
+Engine::StateWrites::value_type Put(std::string key, std::string value) {
+  return {std::move(key), std::move(value), false};
+}
+Engine::StateWrites::value_type Delete(std::string key) { return {std::move(key), "", true}; }
+
+}  // namespace
 
 Dispatcher::Dispatcher(Engine* engine, DispatchOptions options, std::function<int64_t()> clock)
     : engine_(engine), options_(options), clock_(std::move(clock)) {}
 
-std::string Dispatcher::AttemptKey(const ReminderSpec& r) {
-  return absl::StrCat(r.tenant.value, "/", r.key);
+absl::Status Dispatcher::Recover() {
+  std::vector<std::pair<KeyHash, Attempts>> attempts;
+  Engine::StateWrites stale;
+  {
+    auto reader = engine_->store().NewReader();
+    if (!reader.ok()) return reader.status();
+    absl::Status st = reader->ScanState(kRetryPrefix, [&](std::string_view k, std::string_view v) {
+      if (!k.starts_with(kRetryPrefix)) return false;
+      if (k.size() != kRetryKeyBytes || v.size() < 5 || static_cast<uint8_t>(v[0]) != kStateFormat) {
+        stale.push_back(Delete(std::string(k)));
+        return true;
+      }
+      attempts.emplace_back(GetHash(k, 3),
+                            Attempts{static_cast<uint32_t>(GetBE(v, 1, 4)), std::string(v.substr(5))});
+      return true;
+    });
+    if (!st.ok()) return st;
+    st = reader->ScanState(kDeadPrefix, [&](std::string_view k, std::string_view) {
+      if (!k.starts_with(kDeadPrefix)) return false;
+      if (k.size() != kDeadKeyBytes) return true;  // not ours; left alone
+      KeyHash hash = GetHash(k, 15);
+      DeadRef ref{TenantId{static_cast<uint32_t>(GetBE(k, 3, 4))},
+                  static_cast<int64_t>(GetBE(k, 7, 8))};
+      if (auto it = dead_.find(hash); it != dead_.end()) {
+        // Two dead letters of one key (two commits raced): keep the newer.
+        DeadRef old = it->second;
+        if (old.dead_at_ms > ref.dead_at_ms) std::swap(old, ref);
+        stale.push_back(Delete(DeadKey(old.tenant, old.dead_at_ms, hash)));
+        EraseDead(hash);
+      }
+      AddDead(hash, ref);
+      return true;
+    });
+    if (!st.ok()) return st;
+  }
+  for (auto& [hash, a] : attempts) {
+    if (engine_->IsLive(hash)) {
+      attempts_[hash] = std::move(a);
+    } else {
+      stale.push_back(Delete(RetryKey(hash)));  // cancelled or expired while retrying
+    }
+  }
+  if (!stale.empty()) engine_->WriteState(std::move(stale), [](absl::Status) {});
+  return absl::OkStatus();
+}
+
+void Dispatcher::AddDead(const KeyHash& hash, const DeadRef& ref) {
+  dead_[hash] = ref;
+  dead_order_.emplace(ref.dead_at_ms, hash.lo, hash.hi);
+  ++dead_by_tenant_[ref.tenant.value];
+}
+
+void Dispatcher::EraseDead(const KeyHash& hash) {
+  auto it = dead_.find(hash);
+  if (it == dead_.end()) return;
+  dead_order_.erase(DeadOrder{it->second.dead_at_ms, hash.lo, hash.hi});
+  if (auto t = dead_by_tenant_.find(it->second.tenant.value); t != dead_by_tenant_.end()) {
+    if (--t->second == 0) dead_by_tenant_.erase(t);
+  }
+  dead_.erase(it);
+}
+
+uint64_t Dispatcher::dead_letters_of(TenantId tenant) const {
+  auto it = dead_by_tenant_.find(tenant.value);
+  return it == dead_by_tenant_.end() ? 0 : it->second;
 }
 
 uint64_t Dispatcher::AddWorker(std::vector<Channel> channels, uint32_t max_in_flight,
@@ -46,7 +188,8 @@ void Dispatcher::OnDue(std::vector<DueReminder> batch) {
   for (DueReminder& d : batch) {
     uint32_t attempt = 1;
     std::string message_id;
-    if (auto it = attempts_.empty() ? attempts_.end() : attempts_.find(AttemptKey(d.reminder));
+    if (auto it = attempts_.empty() ? attempts_.end()
+                                    : attempts_.find(HashKey(d.reminder.tenant, d.reminder.key));
         it != attempts_.end()) {
       attempt = it->second.failures + 1;
       message_id = it->second.message_id;
@@ -126,6 +269,8 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
   };
   std::vector<CompletionRef> refs;
   std::vector<size_t> ref_items;
+  Engine::StateWrites extra;
+  std::vector<KeyHash> retried;
   for (size_t i = 0; i < items.size(); ++i) {
     AckRequest& item = items[i];
     if (item.outcome == AckOutcome::kFailedRetryable ||
@@ -144,17 +289,30 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
       continue;
     }
     const ReminderSpec& r = lease->msg.due.reminder;
-    if (!attempts_.empty()) attempts_.erase(AttemptKey(r));
+    // A message that failed before ends its attempt count in the same commit.
+    if (!attempts_.empty()) {
+      KeyHash hash = HashKey(r.tenant, r.key);
+      if (attempts_.contains(hash)) {
+        extra.push_back(Delete(RetryKey(hash)));
+        retried.push_back(hash);
+      }
+    }
     refs.push_back(CompletionRef{{r.tenant, r.key}, lease->msg.due.seq});
     ref_items.push_back(i);
   }
   if (!refs.empty()) {
     ++*remaining;
-    engine_->Complete(std::move(refs), [results, ref_items = std::move(ref_items),
-                                        finish](absl::Status st) {
-      for (size_t i : ref_items) (*results)[i] = st;
-      finish();
-    });
+    engine_->Complete(
+        std::move(refs),
+        [this, results, ref_items = std::move(ref_items), retried = std::move(retried),
+         finish](absl::Status st) {
+          if (st.ok()) {
+            for (const KeyHash& hash : retried) attempts_.erase(hash);
+          }
+          for (size_t i : ref_items) (*results)[i] = st;
+          finish();
+        },
+        std::move(extra));
   }
   Pump();
   finish();
@@ -170,25 +328,43 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
   Lease lease = std::move(*taken);
   const ReminderSpec& r = lease.msg.due.reminder;
   ReminderKey key{r.tenant, r.key};
+  KeyHash hash = HashKey(r.tenant, r.key);
   switch (outcome) {
     case AckOutcome::kSent:
     case AckOutcome::kDelivered:
-    case AckOutcome::kOpened:
-      attempts_.erase(AttemptKey(r));
-      engine_->Complete({CompletionRef{key, lease.msg.due.seq}}, std::move(done));
+    case AckOutcome::kOpened: {
+      Engine::StateWrites extra;
+      bool had_attempts = attempts_.contains(hash);
+      if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
+      engine_->Complete(
+          {CompletionRef{key, lease.msg.due.seq}},
+          [this, hash, had_attempts, done = std::move(done)](absl::Status st) {
+            if (st.ok() && had_attempts) attempts_.erase(hash);
+            done(st);
+          },
+          std::move(extra));
       break;
+    }
     case AckOutcome::kFailedRetryable: {
-      Attempts& a = attempts_[AttemptKey(r)];
-      a.message_id = lease.msg.message_id;
-      a.failures = lease.msg.attempt;
-      if (a.failures >= options_.max_attempts) {
+      uint32_t failures = lease.msg.attempt;
+      if (failures >= options_.max_attempts) {
         DeadLetterIt(std::move(lease), std::move(detail), std::move(done));
         break;
       }
-      int64_t backoff = options_.backoff_base_ms << std::min<uint32_t>(a.failures - 1, 30);
+      Attempts a{failures, lease.msg.message_id};
+      int64_t backoff = options_.backoff_base_ms << std::min<uint32_t>(failures - 1, 30);
       backoff = std::min(backoff, options_.backoff_max_ms);
       ++stats_.retried;
-      engine_->Reschedule(key, clock_() + backoff, std::move(done));
+      // The new due time and the failure count land in one commit: after a
+      // crash the retry comes back with its attempt number.
+      Engine::StateWrites extra{Put(RetryKey(hash), EncodeRetry(a.failures, a.message_id))};
+      engine_->Reschedule(
+          key, clock_() + backoff,
+          [this, hash, a, done = std::move(done)](absl::Status st) {
+            if (st.ok()) attempts_[hash] = a;
+            done(st);
+          },
+          std::move(extra));
       break;
     }
     case AckOutcome::kFailedPermanent:
@@ -201,10 +377,82 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
 void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
                               std::function<void(absl::Status)> done) {
   const ReminderSpec& r = lease.msg.due.reminder;
-  attempts_.erase(AttemptKey(r));
-  engine_->Complete({CompletionRef{{r.tenant, r.key}, lease.msg.due.seq}}, std::move(done));
-  dead_letters_.push_back(DeadLetter{r, lease.msg.attempt, std::move(detail)});
-  if (dead_letters_.size() > options_.max_dead_letters) dead_letters_.pop_front();
+  KeyHash hash = HashKey(r.tenant, r.key);
+  DeadRef ref{r.tenant, clock_()};
+  DeadLetter letter{r, lease.msg.attempt, std::move(detail), ref.dead_at_ms};
+  // One commit: the completion tombstone (the reminder leaves the log and
+  // the wheel), the dead letter, and the end of its attempt count.
+  Engine::StateWrites extra{Put(DeadKey(ref.tenant, ref.dead_at_ms, hash), EncodeDead(letter))};
+  bool had_attempts = attempts_.contains(hash);
+  if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
+  std::optional<DeadRef> replaced;  // an older dead letter of the same key
+  if (auto it = dead_.find(hash); it != dead_.end()) {
+    replaced = it->second;
+    if (replaced->dead_at_ms != ref.dead_at_ms) {
+      extra.push_back(Delete(DeadKey(replaced->tenant, replaced->dead_at_ms, hash)));
+    }
+  }
+  std::optional<KeyHash> dropped;  // the oldest, beyond max_dead_letters
+  size_t after = dead_.size() + (replaced ? 0 : 1);
+  if (options_.max_dead_letters != 0 && after > options_.max_dead_letters && !dead_order_.empty()) {
+    const auto& [at, lo, hi] = *dead_order_.begin();
+    KeyHash oldest{lo, hi};
+    if (!(oldest == hash)) {
+      dropped = oldest;
+      extra.push_back(Delete(DeadKey(dead_[oldest].tenant, at, oldest)));
+    }
+  }
+  engine_->Complete(
+      {CompletionRef{{r.tenant, r.key}, lease.msg.due.seq}},
+      [this, hash, ref, had_attempts, replaced, dropped, done = std::move(done)](absl::Status st) {
+        if (st.ok()) {
+          if (had_attempts) attempts_.erase(hash);
+          if (dropped && dead_.contains(*dropped)) {
+            EraseDead(*dropped);
+            ++stats_.dead_letters_dropped;
+          }
+          if (auto it = dead_.find(hash); it != dead_.end()) {
+            DeadRef now = it->second;
+            bool deleted = replaced && replaced->dead_at_ms == now.dead_at_ms;
+            if (!deleted && now.dead_at_ms != ref.dead_at_ms) {
+              // Another dead letter of this key landed since we looked.
+              engine_->WriteState({Delete(DeadKey(now.tenant, now.dead_at_ms, hash))},
+                                  [](absl::Status) {});
+            }
+            EraseDead(hash);
+          }
+          AddDead(hash, ref);
+        }
+        done(st);
+      },
+      std::move(extra));
+}
+
+void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done) {
+  Engine::StateWrites extra;
+  std::vector<KeyHash> forget;
+  for (const ReminderKey& k : keys) {
+    KeyHash hash = HashKey(k.tenant, k.key);
+    if (attempts_.contains(hash)) {
+      extra.push_back(Delete(RetryKey(hash)));
+      forget.push_back(hash);
+    }
+  }
+  engine_->Cancel(
+      std::move(keys),
+      [this, forget = std::move(forget), done = std::move(done)](std::vector<absl::Status> results) {
+        // Committed unless the commit itself failed (then every found key
+        // carries that error). NotFound keys had nothing live: their
+        // attempt count is stale either way (Recover drops it).
+        bool committed = std::all_of(results.begin(), results.end(), [](const absl::Status& s) {
+          return s.ok() || absl::IsNotFound(s);
+        });
+        if (committed) {
+          for (const KeyHash& h : forget) attempts_.erase(h);
+        }
+        done(std::move(results));
+      },
+      std::move(extra));
 }
 
 void Dispatcher::ExpireLeases(int64_t now_ms) {
@@ -230,38 +478,100 @@ std::optional<int64_t> Dispatcher::NextDeadlineMs() const {
   return deadlines_.begin()->first;
 }
 
-std::vector<DeadLetter> Dispatcher::ListDeadLetters(std::optional<TenantId> tenant,
-                                                    size_t limit) const {
+absl::StatusOr<std::vector<DeadLetter>> Dispatcher::ListDeadLetters(
+    std::optional<TenantId> tenant, size_t limit) {
   std::vector<DeadLetter> out;
-  for (const DeadLetter& d : dead_letters_) {
-    if (out.size() >= limit) break;
-    if (!tenant || d.reminder.tenant == *tenant) out.push_back(d);
+  if (limit == 0) return out;
+  auto reader = engine_->store().NewReader();
+  if (!reader.ok()) return reader.status();
+  absl::Status error;
+  if (tenant) {
+    // One tenant: its records are contiguous and already oldest first.
+    std::string prefix = DeadTenantPrefix(*tenant);
+    absl::Status st = reader->ScanState(prefix, [&](std::string_view k, std::string_view v) {
+      if (!k.starts_with(prefix)) return false;
+      auto d = DecodeDead(k, v);
+      if (!d.ok()) {
+        error = d.status();
+        return false;
+      }
+      out.push_back(std::move(*d));
+      return out.size() < limit;
+    });
+    if (!st.ok()) return st;
+  } else {
+    // Every tenant: the in-memory order, then one point read each.
+    for (const auto& [at, lo, hi] : dead_order_) {
+      if (out.size() >= limit) break;
+      KeyHash hash{lo, hi};
+      std::string k = DeadKey(dead_[hash].tenant, at, hash);
+      auto v = reader->GetState(k);
+      if (!v.ok()) return v.status();
+      if (!v->has_value()) continue;
+      auto d = DecodeDead(k, **v);
+      if (!d.ok()) return d.status();
+      out.push_back(std::move(*d));
+    }
   }
+  if (!error.ok()) return error;
   return out;
 }
 
 void Dispatcher::ReplayDeadLetter(const ReminderKey& key, std::function<void(absl::Status)> done) {
-  auto it = std::find_if(dead_letters_.begin(), dead_letters_.end(), [&](const DeadLetter& d) {
-    return d.reminder.tenant == key.tenant && d.reminder.key == key.key;
-  });
-  if (it == dead_letters_.end()) {
+  KeyHash hash = HashKey(key.tenant, key.key);
+  auto it = dead_.find(hash);
+  if (it == dead_.end() || replaying_.contains(hash)) {
     done(absl::NotFoundError(absl::StrCat("no dead letter with key ", key.key)));
     return;
   }
-  ReminderSpec spec = it->reminder;
-  dead_letters_.erase(it);
+  DeadRef ref = it->second;
+  std::string dkey = DeadKey(ref.tenant, ref.dead_at_ms, hash);
+  absl::StatusOr<DeadLetter> letter;
+  {
+    auto reader = engine_->store().NewReader();
+    if (!reader.ok()) {
+      done(reader.status());
+      return;
+    }
+    auto v = reader->GetState(dkey);
+    if (!v.ok()) {
+      letter = v.status();
+    } else if (!v->has_value()) {
+      letter = absl::NotFoundError(absl::StrCat("no dead letter with key ", key.key));
+    } else {
+      letter = DecodeDead(dkey, **v);
+    }
+  }
+  if (!letter.ok()) {
+    done(letter.status());
+    return;
+  }
+  ReminderSpec spec = std::move(letter->reminder);
   spec.due_ms = clock_();
   spec.expiry_ms = 0;
-  engine_->Schedule({spec}, [done = std::move(done)](auto results) {
-    done(results[0].ok() ? absl::OkStatus() : results[0].status());
-  });
+  replaying_.insert(hash);
+  // One commit: pending again, and no longer a dead letter.
+  engine_->Schedule(
+      {spec},
+      [this, hash, ref, done = std::move(done)](auto results) {
+        replaying_.erase(hash);
+        absl::Status st = results[0].ok() ? absl::OkStatus() : results[0].status();
+        if (st.ok()) {
+          if (auto it = dead_.find(hash); it != dead_.end() && it->second.dead_at_ms == ref.dead_at_ms) {
+            EraseDead(hash);
+          }
+        }
+        done(st);
+      },
+      {Delete(dkey)});
 }
 
 DispatchStats Dispatcher::stats() const {
   DispatchStats s = stats_;
   s.leased = leases_.size();
   s.workers = workers_.size();
-  s.dead_letters = dead_letters_.size();
+  s.dead_letters = dead_.size();
+  s.retrying = attempts_.size();
   for (int c = 1; c <= kChannelCount; ++c) {
     s.ready_by_channel[c] = ready_[c].size();
     s.ready += ready_[c].size();

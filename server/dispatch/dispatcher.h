@@ -13,21 +13,47 @@
 //
 // Thread: the owner (io) thread, like the engine.
 //
-// Not yet durable (issue 3 follow-up): attempt counts and dead letters live
-// in memory; after a restart a failed message starts again at attempt 1,
-// and dead letters are lost. Acknowledged schedules and completions are
-// durable (they go through the engine).
+// Durability. Attempt counts and dead letters are records in the store's
+// `state` B-tree, written in the same commit as the engine's log records
+// for the ack (Engine's StateWrites), so the two never disagree after a
+// crash:
+//
+//   rt/<key hash 16>                   retry: failures so far, message id
+//   dl/<tenant 4><dead_at_ms 8><key hash 16>
+//                                      dead letter: attempts, last detail,
+//                                      dead_at_ms, the reminder (log record
+//                                      encoding, checksummed)
+//
+// (integers big-endian, so that a tenant's dead letters sort oldest first.)
+//   - failed-retryable: the reminder's new due time (log) and rt/ (state),
+//     one commit;
+//   - dead letter: the completion tombstone (log), dl/ put and rt/ delete,
+//     one commit; the reminder leaves the log and the wheel;
+//   - success: the completion tombstone and the rt/ delete, one commit;
+//   - replay: the reminder scheduled again (log) and the dl/ delete, one
+//     commit; cancel: the tombstone and the rt/ delete.
+// Memory follows a commit only once it is durable, and Recover() rebuilds it
+// from the state database at start. Log compaction never touches `state`.
+// The per-pending memory is unchanged: nothing is added to the engine's
+// index entries; the dispatcher holds a small entry only per reminder that
+// has failed at least once (attempts_) and per dead letter (dead_, about
+// 100 bytes each, capped by max_dead_letters).
+// Failures are rare next to schedules, so random B-tree writes are fine here
+// (DESIGN.md §3.2 keeps the hot, high-volume records in the log).
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
+#include <tuple>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/engine/engine.h"
@@ -41,7 +67,11 @@ struct DispatchOptions {
   uint32_t max_attempts = 5;
   int64_t backoff_base_ms = 1'000;      // attempt n waits base * 2^(n-1)
   int64_t backoff_max_ms = 3'600'000;
-  size_t max_dead_letters = 100'000;    // oldest dropped beyond this
+  // The store keeps at most this many dead letters: beyond it the oldest is
+  // deleted in the same commit as the new one (a bound on the disk a failing
+  // provider can fill with payloads; the count of those dropped is in
+  // stats). 0: no bound.
+  size_t max_dead_letters = 100'000;
 };
 
 // A message as handed to a worker's DeliverFn. It points into the
@@ -59,6 +89,7 @@ struct DeadLetter {
   ReminderSpec reminder;
   uint32_t attempts = 0;
   std::string last_detail;
+  int64_t dead_at_ms = 0;
 };
 
 struct DispatchStats {
@@ -70,6 +101,8 @@ struct DispatchStats {
   uint64_t retried = 0;
   uint64_t redelivered = 0;  // lease expired or worker gone
   uint64_t dead_letters = 0;
+  uint64_t dead_letters_dropped = 0;  // deleted beyond max_dead_letters
+  uint64_t retrying = 0;              // reminders with a durable failure count
   uint64_t ready_by_channel[kChannelCount + 1] = {};
 };
 
@@ -82,6 +115,10 @@ class Dispatcher : public DueSink {
   // The engine must be set before the first OnDue (it is created after us,
   // since it takes us as its sink).
   void set_engine(Engine* engine) { engine_ = engine; }
+  // Loads attempt counts and dead letters from the store (once, after the
+  // engine is open and before its first Poll). Drops attempt records whose
+  // reminder is no longer live (cancelled or expired while retrying).
+  absl::Status Recover();
 
   // A worker for `channels`, holding at most max_in_flight leases, at most
   // batch_size per delivery. Returns its id.
@@ -114,11 +151,20 @@ class Dispatcher : public DueSink {
   void ExpireLeases(int64_t now_ms);
   std::optional<int64_t> NextDeadlineMs() const;
 
-  std::vector<DeadLetter> ListDeadLetters(std::optional<TenantId> tenant, size_t limit) const;
-  // Schedules the dead letter again, due now, and forgets it.
+  // Oldest first (by the time they died), of one tenant or of all.
+  absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(std::optional<TenantId> tenant,
+                                                          size_t limit);
+  // Schedules the dead letter again, due now, and deletes it, in one commit;
+  // `done` once durable. NotFound if there is none (or a replay of it is
+  // already in flight).
   void ReplayDeadLetter(const ReminderKey& key, std::function<void(absl::Status)> done);
+  // Cancels through the engine and forgets the attempt counts of the keys
+  // in the same commit.
+  void Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done);
 
   DispatchStats stats() const;
+  // Dead letters per tenant (durable ones).
+  uint64_t dead_letters_of(TenantId tenant) const;
 
  private:
   struct Ready {
@@ -142,12 +188,22 @@ class Dispatcher : public DueSink {
     uint32_t failures = 0;
     std::string message_id;
   };
+  struct DeadRef {
+    TenantId tenant;
+    int64_t dead_at_ms = 0;
+  };
+  struct HashOf {
+    size_t operator()(const KeyHash& k) const { return k.lo; }
+  };
+  // (dead_at_ms, hash.lo, hash.hi): the global order of dead letters.
+  using DeadOrder = std::tuple<int64_t, uint64_t, uint64_t>;
 
   void Pump();
   // Removes and returns the lease, or NotFound when this worker does not hold it.
   absl::StatusOr<Lease> TakeLease(uint64_t worker_id, uint64_t lease_id);
   void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
-  static std::string AttemptKey(const ReminderSpec& r);
+  void AddDead(const KeyHash& hash, const DeadRef& ref);
+  void EraseDead(const KeyHash& hash);
 
   Engine* engine_;
   DispatchOptions options_;
@@ -159,8 +215,11 @@ class Dispatcher : public DueSink {
   absl::flat_hash_map<uint64_t, Lease> leases_;
   std::multimap<int64_t, uint64_t> deadlines_;  // deadline -> lease id
   uint64_t next_lease_ = 1;
-  absl::flat_hash_map<std::string, Attempts> attempts_;  // failed before
-  std::deque<DeadLetter> dead_letters_;
+  absl::flat_hash_map<KeyHash, Attempts, HashOf> attempts_;  // durable rt/ records
+  absl::flat_hash_map<KeyHash, DeadRef, HashOf> dead_;        // durable dl/ records
+  std::set<DeadOrder> dead_order_;
+  absl::flat_hash_map<uint32_t, uint64_t> dead_by_tenant_;
+  absl::flat_hash_set<KeyHash, HashOf> replaying_;  // replay commit in flight
   DispatchStats stats_;
 };
 

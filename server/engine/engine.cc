@@ -61,6 +61,14 @@ absl::Status Engine::Recover() {
   // take entries before its start time is known (the oldest due time), and
   // past-due reminders must fire oldest first.
   std::vector<int64_t> due_by_handle;
+  // Likewise for the counters: what each live handle's version looks like.
+  struct Shape {
+    uint32_t tenant;
+    uint32_t bytes;
+    uint8_t channel;
+  };
+  std::vector<Shape> shape_by_handle;
+  uint64_t log_bytes = 0;
   absl::Status status;
   bool first = true;
   uint64_t records = 0;
@@ -74,6 +82,9 @@ absl::Status Engine::Recover() {
     KeyHash hash;
     RecordType type;
     int64_t due_ms;
+    uint32_t tenant;
+    uint32_t bytes;
+    uint8_t channel;
   };
   auto replay = [&](const Replay& r) {
     if (r.type == RecordType::kReminder) {
@@ -90,8 +101,10 @@ absl::Status Engine::Recover() {
       meta(h).seq = r.seq;
       if (h >= due_by_handle.size()) {
         due_by_handle.resize(std::max<size_t>(h + 1, due_by_handle.size() * 2));
+        shape_by_handle.resize(due_by_handle.size());
       }
       due_by_handle[h] = r.due_ms;
+      shape_by_handle[h] = Shape{r.tenant, r.bytes, static_cast<uint8_t>(r.channel)};
     } else if (auto it = index_.find(r.hash); it != index_.end()) {
       uint32_t h = *it;
       index_.erase(it);
@@ -136,7 +149,9 @@ absl::Status Engine::Recover() {
             return false;
           }
           if (first_seq == 0) first_seq = seq;
-          chunk.push_back(Replay{seq, HashKey(rec->tenant, rec->key), rec->type, rec->due_ms});
+          chunk.push_back(Replay{seq, HashKey(rec->tenant, rec->key), rec->type, rec->due_ms,
+                                 rec->tenant.value, static_cast<uint32_t>(bytes.size()),
+                                 static_cast<uint8_t>(rec->channel)});
           if (chunk.size() == kChunk) hand_over();
           return true;
         });
@@ -161,6 +176,7 @@ absl::Status Engine::Recover() {
     for (size_t i = 0; i < chunk.size(); ++i) {
       if (i + kPrefetchAhead < chunk.size()) index_.prefetch(chunk[i + kPrefetchAhead].hash);
       replay(chunk[i]);
+      log_bytes += chunk[i].bytes;
     }
     records += chunk.size();
   }
@@ -183,12 +199,22 @@ absl::Status Engine::Recover() {
     }
   }
   wheel_.Reset(static_cast<uint64_t>(std::max<int64_t>(oldest, 0)));
+  // The counters, gathered in hash maps that stay in cache (few tenants, few
+  // distinct minutes next to millions of reminders), then moved over.
+  absl::flat_hash_map<int64_t, uint64_t> by_minute;
   for (uint32_t h = 0; h < due_by_handle.size(); ++h) {
     if (h < meta_chunks_.size() << kMetaChunkBits && meta(h).seq != 0) {
       absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(due_by_handle[h]));
       RAPPEL_CHECK(st.ok());
+      const Shape& shape = shape_by_handle[h];
+      ++live_by_tenant_[shape.tenant];
+      if (shape.channel <= kChannelCount) ++live_by_channel_[shape.channel];
+      live_bytes_ += shape.bytes;
+      ++by_minute[due_by_handle[h] / 60'000];
     }
   }
+  due_by_minute_.insert(by_minute.begin(), by_minute.end());
+  log_bytes_ = log_bytes;
   stats_.log_records = records;
   stats_.recovered_records = records;
   stats_.recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -252,23 +278,80 @@ absl::StatusOr<Engine::Latest> Engine::FindLatest(const KeyHash& hash,
   return Latest{seq, *bytes, true};
 }
 
-void Engine::AddPut(Pending* p, const KeyHash& hash, std::string_view record, int64_t due_ms) {
+Engine::Prior Engine::PriorOf(std::string_view bytes) {
+  Prior prior;
+  // The fixed header of a reminder record (log_record.h): channel at 2,
+  // due_ms at 8. A tombstone or nothing: no live version.
+  if (bytes.size() < kRecordOverheadBytes || bytes[1] != static_cast<char>(RecordType::kReminder)) {
+    return prior;
+  }
+  prior.channel = static_cast<uint8_t>(bytes[2]);
+  prior.bytes = static_cast<uint32_t>(bytes.size());
+  uint64_t due = 0;
+  for (int i = 7; i >= 0; --i) due = (due << 8) | static_cast<unsigned char>(bytes[8 + i]);
+  prior.due_ms = static_cast<int64_t>(due);
+  return prior;
+}
+
+void Engine::CountAdd(uint32_t tenant, uint8_t channel, uint32_t bytes, int64_t due_ms) {
+  ++live_by_tenant_[tenant];
+  if (channel <= kChannelCount) ++live_by_channel_[channel];
+  live_bytes_ += bytes;
+  ++due_by_minute_[due_ms / 60'000];
+}
+
+void Engine::CountRemove(uint32_t tenant, const Prior& prior) {
+  if (prior.channel == 0) return;
+  if (auto it = live_by_tenant_.find(tenant); it != live_by_tenant_.end()) {
+    if (--it->second == 0) live_by_tenant_.erase(it);
+  }
+  if (prior.channel <= kChannelCount && live_by_channel_[prior.channel] > 0) {
+    --live_by_channel_[prior.channel];
+  }
+  live_bytes_ -= std::min<uint64_t>(live_bytes_, prior.bytes);
+  if (auto it = due_by_minute_.find(prior.due_ms / 60'000); it != due_by_minute_.end()) {
+    if (--it->second == 0) due_by_minute_.erase(it);
+  }
+}
+
+void Engine::AddStateWrites(Pending* p, StateWrites writes) {
+  if (writes.empty()) return;
+  if (!p->batch) p->batch = std::make_shared<WriteBatch>();
+  for (auto& w : writes) {
+    if (w.is_delete) {
+      p->batch->DeleteState(w.key);
+    } else {
+      p->batch->PutState(w.key, w.value);
+    }
+  }
+}
+
+void Engine::AddPut(Pending* p, const KeyHash& hash, const ReminderSpec& r,
+                    std::string_view record, const Prior& prior) {
   if (!p->batch) p->batch = std::make_shared<WriteBatch>();
   SeqNo seq = next_seq_++;
   p->batch->Append(seq, record);
-  p->ops.push_back(Op{OpKind::kPut, hash, seq, 0, due_ms});
+  Op op = MakeOp(OpKind::kPut, hash, seq, 0, r.due_ms);
+  op.tenant = r.tenant.value;
+  op.channel = static_cast<uint8_t>(r.channel);
+  op.bytes = static_cast<uint32_t>(record.size());
+  op.prior = prior;
+  p->ops.push_back(op);
   overlay_[hash] = Inflight{seq, p->batch.get(),
                             static_cast<uint32_t>(p->batch->log_records().size() - 1), false};
 }
 
 void Engine::AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std::string_view key,
-                          EndReason reason, int64_t now_ms) {
+                          EndReason reason, int64_t now_ms, const Prior& prior) {
   if (!p->batch) p->batch = std::make_shared<WriteBatch>();
   std::string record;
   EncodeTombstone(tenant, key, reason, now_ms, &record);
   SeqNo seq = next_seq_++;
   p->batch->Append(seq, record);
-  p->ops.push_back(Op{OpKind::kTombstone, hash, seq, 0, 0});
+  Op op = MakeOp(OpKind::kTombstone, hash, seq, 0, 0);
+  op.tenant = tenant.value;
+  op.prior = prior;
+  p->ops.push_back(op);
   overlay_[hash] = Inflight{seq, p->batch.get(),
                             static_cast<uint32_t>(p->batch->log_records().size() - 1), true};
 }
@@ -327,6 +410,7 @@ void Engine::DropOverlay(const Op& op) {
 
 void Engine::Apply(const Pending& p) {
   stats_.log_records += p.batch->log_records().size();
+  log_bytes_ += p.batch->byte_size();
   for (const Op& op : p.ops) {
     auto it = index_.find(op.hash);
     switch (op.kind) {
@@ -334,6 +418,7 @@ void Engine::Apply(const Pending& p) {
         uint32_t h;
         if (it != index_.end()) {
           h = *it;
+          CountRemove(op.tenant, op.prior);
         } else {
           h = wheel_.Allocate().value;
           EnsureMeta(h);
@@ -341,6 +426,7 @@ void Engine::Apply(const Pending& p) {
           index_.insert(h);
         }
         meta(h).seq = op.seq;
+        CountAdd(op.tenant, op.channel, op.bytes, op.due_ms);
         absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(op.due_ms));
         RAPPEL_CHECK(st.ok());  // validated against a horizon far inside the wheel's
         ++stats_.scheduled;
@@ -352,6 +438,7 @@ void Engine::Apply(const Pending& p) {
           index_.erase(it);
           meta(h) = EntryMeta{};
           wheel_.Free(WheelHandle{h});
+          CountRemove(op.tenant, op.prior);
         }
         break;
       case OpKind::kRelocate:
@@ -365,7 +452,7 @@ void Engine::Apply(const Pending& p) {
   }
 }
 
-void Engine::Schedule(std::vector<ReminderSpec> batch, ScheduleDone done) {
+void Engine::Schedule(std::vector<ReminderSpec> batch, ScheduleDone done, StateWrites extra) {
   int64_t now = Now();
   auto results = std::make_shared<std::vector<absl::StatusOr<ScheduleResult>>>(batch.size());
   Pending p;
@@ -390,9 +477,12 @@ void Engine::Schedule(std::vector<ReminderSpec> batch, ScheduleDone done) {
       continue;
     }
     (*results)[i] = latest->bytes.empty() ? ScheduleResult::kCreated : ScheduleResult::kReplaced;
-    AddPut(&p, hash, record, r.due_ms);
+    AddPut(&p, hash, r, record, PriorOf(latest->bytes));
   }
   reader.reset();
+  if (std::all_of(results->begin(), results->end(), [](const auto& r) { return r.ok(); })) {
+    AddStateWrites(&p, std::move(extra));
+  }
   p.finish = [results, done = std::move(done)](absl::Status st) {
     if (!st.ok()) {
       for (auto& r : *results) {
@@ -404,7 +494,7 @@ void Engine::Schedule(std::vector<ReminderSpec> batch, ScheduleDone done) {
   Submit(std::move(p));
 }
 
-void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done) {
+void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done, StateWrites extra) {
   int64_t now = Now();
   auto results = std::make_shared<std::vector<absl::Status>>(keys.size());
   Pending p;
@@ -417,10 +507,12 @@ void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done) {
     } else if (latest->bytes.empty()) {
       (*results)[i] = absl::NotFoundError(absl::StrCat("no reminder with key ", keys[i].key));
     } else {
-      AddTombstone(&p, hash, keys[i].tenant, keys[i].key, EndReason::kCancelled, now);
+      AddTombstone(&p, hash, keys[i].tenant, keys[i].key, EndReason::kCancelled, now,
+                   PriorOf(latest->bytes));
     }
   }
   reader.reset();
+  AddStateWrites(&p, std::move(extra));
   p.finish = [this, results, done = std::move(done)](absl::Status st) {
     uint64_t cancelled = 0;
     for (auto& r : *results) {
@@ -433,7 +525,7 @@ void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done) {
   Submit(std::move(p));
 }
 
-void Engine::Reschedule(ReminderKey key, int64_t due_ms, Done done) {
+void Engine::Reschedule(ReminderKey key, int64_t due_ms, Done done, StateWrites extra) {
   int64_t now = Now();
   KeyHash hash = HashKey(key.tenant, key.key);
   std::optional<Store::Reader> reader;
@@ -454,18 +546,20 @@ void Engine::Reschedule(ReminderKey key, int64_t due_ms, Done done) {
     if (error.ok() && rec->due_ms != due_ms) {
       std::string record;
       EncodeReminder(spec, &record);
-      AddPut(&p, hash, record, due_ms);
+      AddPut(&p, hash, spec, record, PriorOf(latest->bytes));
     }
   }
   reader.reset();
+  if (error.ok()) AddStateWrites(&p, std::move(extra));
   p.finish = [error, done = std::move(done)](absl::Status st) { done(error.ok() ? st : error); };
   Submit(std::move(p));
 }
 
-void Engine::Complete(std::vector<CompletionRef> refs, Done done) {
+void Engine::Complete(std::vector<CompletionRef> refs, Done done, StateWrites extra) {
   int64_t now = Now();
   Pending p;
   uint64_t completed = 0;
+  std::optional<Store::Reader> reader;
   for (const CompletionRef& ref : refs) {
     KeyHash hash = HashKey(ref.key.tenant, ref.key.key);
     // Only the version that was handed out; a newer one stays.
@@ -476,9 +570,15 @@ void Engine::Complete(std::vector<CompletionRef> refs, Done done) {
       latest = meta(*it).seq;
     }
     if (latest == 0 || latest != ref.seq) continue;
-    AddTombstone(&p, hash, ref.key.tenant, ref.key.key, EndReason::kCompleted, now);
+    // The version handed out is durable (in the index): read its shape for
+    // the counters (one memory-mapped read).
+    Prior prior;
+    if (auto found = FindLatest(hash, &reader); found.ok()) prior = PriorOf(found->bytes);
+    AddTombstone(&p, hash, ref.key.tenant, ref.key.key, EndReason::kCompleted, now, prior);
     ++completed;
   }
+  reader.reset();
+  AddStateWrites(&p, std::move(extra));
   p.finish = [this, completed, done = std::move(done)](absl::Status st) {
     if (st.ok()) stats_.completed += completed;
     done(st);
@@ -521,7 +621,8 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
           continue;
         }
         if (rec->expiry_ms != 0 && now_ms > rec->expiry_ms) {
-          AddTombstone(&expired, m.hash, rec->tenant, rec->key, EndReason::kExpired, now_ms);
+          AddTombstone(&expired, m.hash, rec->tenant, rec->key, EndReason::kExpired, now_ms,
+                       PriorOf(*bytes));
           expired_handles.push_back(h);
           ++expired_count;
           continue;
@@ -574,11 +675,18 @@ absl::StatusOr<std::optional<ReminderState>> Engine::Inspect(const ReminderKey& 
 }
 
 void Engine::MaybeCompact() {
-  if (compacting_ || stats_.log_records < options_.compact_min_log_records ||
-      static_cast<double>(stats_.log_records) <=
-          options_.compact_log_to_live_ratio * static_cast<double>(index_.size())) {
+  if (compacting_) return;
+  bool by_ratio = stats_.log_records >= options_.compact_min_log_records &&
+                  static_cast<double>(stats_.log_records) >
+                      options_.compact_log_to_live_ratio * static_cast<double>(index_.size());
+  bool forced = compact_from_ < force_until_;
+  if (!by_ratio && !forced) {
+    FinishForced(absl::OkStatus());
     return;
   }
+  // A forced pass stops at the end of the log as it was when asked; the
+  // ratio-driven one goes on while there is garbage.
+  SeqNo bound = by_ratio ? UINT64_MAX : force_until_;
   // Step 1: re-append the live records of the oldest part of the log. A
   // record is live when the index points at it and no newer write of its key
   // is in flight (that write supersedes it; relocating it would put an old
@@ -590,12 +698,18 @@ void Engine::MaybeCompact() {
   SeqNo lo = compact_from_;
   SeqNo hi = lo;
   uint64_t scanned = 0;
+  uint64_t scanned_bytes = 0;
+  uint64_t relocated = 0;
   {
     auto reader = store_->NewReader();
-    if (!reader.ok()) return;
+    if (!reader.ok()) {
+      FinishForced(reader.status());
+      return;
+    }
     absl::Status scan = reader->ScanLog(lo, [&](SeqNo seq, std::string_view bytes) {
-      if (scanned >= options_.compaction_step_records) return false;
+      if (scanned >= options_.compaction_step_records || seq >= bound) return false;
       ++scanned;
+      scanned_bytes += bytes.size();
       hi = seq + 1;
       auto rec = DecodeRecord(bytes);
       RAPPEL_CHECK(rec.ok());  // verified at recovery or when written
@@ -610,22 +724,33 @@ void Engine::MaybeCompact() {
       if (!p.batch) p.batch = std::make_shared<WriteBatch>();
       SeqNo new_seq = next_seq_++;
       p.batch->Append(new_seq, bytes);
-      p.ops.push_back(Op{OpKind::kRelocate, hash, new_seq, seq, 0});
+      p.ops.push_back(MakeOp(OpKind::kRelocate, hash, new_seq, seq, 0));
+      ++relocated;
       return true;
     });
-    if (!scan.ok() || scanned == 0) return;
+    if (!scan.ok()) {
+      FinishForced(scan);
+      return;
+    }
+    if (scanned == 0) {
+      // Nothing left below the bound: a forced pass is done.
+      if (forced) compact_from_ = std::max(compact_from_, force_until_);
+      FinishForced(absl::OkStatus());
+      return;
+    }
   }
   compacting_ = true;
   ++stats_.compaction_steps;
-  p.finish = [this, lo, hi, scanned, superseded](absl::Status st) {
+  p.finish = [this, lo, hi, scanned, scanned_bytes, relocated, superseded](absl::Status st) {
     if (!st.ok()) {
       compacting_ = false;
+      FinishForced(st);
       return;
     }
     // Step 2, only now that the index points at the new copies: delete the
     // range. Doing it in the same commit would let a reader opened between
     // the commit and the index update look for a record already gone.
-    FinishCompactionStep(lo, hi, scanned, *superseded);
+    FinishCompactionStep(lo, hi, scanned, scanned_bytes, relocated, *superseded);
   };
   if (!p.batch) {
     p.finish(absl::OkStatus());
@@ -634,7 +759,8 @@ void Engine::MaybeCompact() {
   Submit(std::move(p));
 }
 
-void Engine::FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned,
+void Engine::FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned, uint64_t scanned_bytes,
+                                  uint64_t relocated,
                                   const std::vector<std::pair<KeyHash, SeqNo>>& superseded) {
   for (const auto& [hash, seq] : superseded) {
     auto it = index_.find(hash);
@@ -642,22 +768,106 @@ void Engine::FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned,
       // The write that was to supersede it failed: it is still the live
       // version. Keep the range; a later step will relocate it.
       compacting_ = false;
+      FinishForced(absl::AbortedError(
+          "compaction step abandoned: a write it waited for failed; try again"));
       return;
     }
   }
   Pending p;
   p.batch = std::make_shared<WriteBatch>();
   p.batch->DeleteLogRange(lo, hi);
-  p.finish = [this, hi, scanned](absl::Status st) {
+  p.finish = [this, hi, scanned, scanned_bytes, relocated](absl::Status st) {
     compacting_ = false;
-    if (!st.ok()) return;
+    if (!st.ok()) {
+      FinishForced(st);
+      return;
+    }
     compact_from_ = hi;
     stats_.log_records -= scanned;
+    log_bytes_ -= std::min(log_bytes_, scanned_bytes);
+    force_relocated_ += relocated;
     // Steps follow each other while there is garbage to reclaim, so that
     // compaction keeps up with any write rate the store can take.
     MaybeCompact();
   };
   Submit(std::move(p));
+}
+
+void Engine::FinishForced(absl::Status status) {
+  if (force_waiters_.empty()) return;
+  std::vector<ForceWaiter> done;
+  std::vector<ForceWaiter> waiting;
+  for (auto& w : force_waiters_) {
+    if (!status.ok() || compact_from_ >= w.until) {
+      done.push_back(std::move(w));
+    } else {
+      waiting.push_back(std::move(w));
+    }
+  }
+  force_waiters_ = std::move(waiting);
+  if (force_waiters_.empty()) force_until_ = 0;
+  for (auto& w : done) {
+    if (!status.ok()) {
+      w.done(status);
+      continue;
+    }
+    ++stats_.forced_compactions;
+    w.result.log_records_after = stats_.log_records;
+    w.result.log_bytes_after = log_bytes_;
+    w.result.live = index_.size();
+    w.result.relocated = force_relocated_ - w.result.relocated;
+    w.done(w.result);
+  }
+}
+
+void Engine::CompactNow(std::function<void(absl::StatusOr<CompactionResult>)> done) {
+  ForceWaiter w;
+  w.until = next_seq_;
+  w.result.log_records_before = stats_.log_records;
+  w.result.log_bytes_before = log_bytes_;
+  w.result.relocated = force_relocated_;  // the count at the start; made a delta when done
+  w.done = std::move(done);
+  force_until_ = std::max(force_until_, w.until);
+  force_waiters_.push_back(std::move(w));
+  // Writes still in flight land before the pass reads the log, so that
+  // the pass sees them: start it behind them, in submission order.
+  Pending p;
+  p.finish = [this](absl::Status) { MaybeCompact(); };
+  Submit(std::move(p));
+}
+
+void Engine::WriteState(StateWrites writes, Done done) {
+  Pending p;
+  AddStateWrites(&p, std::move(writes));
+  p.finish = std::move(done);
+  Submit(std::move(p));
+}
+
+bool Engine::IsLive(const KeyHash& hash) const {
+  if (auto it = overlay_.find(hash); it != overlay_.end()) return !it->second.tombstone;
+  return index_.contains(hash);
+}
+
+std::vector<std::pair<TenantId, uint64_t>> Engine::TopTenants(size_t n) const {
+  std::vector<std::pair<TenantId, uint64_t>> all;
+  all.reserve(live_by_tenant_.size());
+  for (const auto& [t, count] : live_by_tenant_) all.emplace_back(TenantId{t}, count);
+  auto larger = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first.value < b.first.value;
+  };
+  n = std::min(n, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(), larger);
+  all.resize(n);
+  return all;
+}
+
+uint64_t Engine::DueBetween(int64_t from_ms, int64_t to_ms) const {
+  uint64_t total = 0;
+  for (auto it = due_by_minute_.lower_bound(from_ms / 60'000);
+       it != due_by_minute_.end() && it->first * 60'000 < to_ms; ++it) {
+    total += it->second;
+  }
+  return total;
 }
 
 EngineStats Engine::stats() const {
@@ -667,8 +877,14 @@ EngineStats Engine::stats() const {
   s.inflight_batches = pending_.size();
   s.memory_bytes = wheel_.MemoryBytes() + meta_chunks_.size() * (sizeof(EntryMeta) << kMetaChunkBits) +
                    index_.capacity() * (sizeof(uint32_t) + 1) +
-                   overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1);
+                   overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1) +
+                   live_by_tenant_.capacity() * (sizeof(std::pair<uint32_t, uint64_t>) + 1) +
+                   due_by_minute_.size() * 2 * sizeof(std::pair<int64_t, uint64_t>);
   s.store = store_->stats();
+  s.log_bytes = log_bytes_;
+  s.live_bytes = live_bytes_;
+  for (int c = 0; c <= kChannelCount; ++c) s.live_by_channel[c] = live_by_channel_[c];
+  s.tenants = live_by_tenant_.size();
   return s;
 }
 

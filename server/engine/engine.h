@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -109,10 +110,25 @@ struct EngineStats {
   uint64_t compaction_steps = 0;
   uint64_t relocated = 0;       // live records re-appended by compaction
   uint64_t recovered_records = 0;
+  uint64_t log_bytes = 0;       // bytes of the records in the log, live or garbage
+  uint64_t live_bytes = 0;      // bytes of the live versions
+  uint64_t live_by_channel[kChannelCount + 1] = {};  // indexed by Channel
+  uint64_t tenants = 0;         // tenants with at least one live reminder
+  uint64_t forced_compactions = 0;  // CompactNow passes finished
   int64_t recovery_ms = 0;       // opening: log replay and wheel rebuild
   int64_t recovery_scan_ms = 0;  // of which replaying the log into the index
   size_t memory_bytes = 0;      // wheel + index + per-entry metadata
   StoreStats store;
+};
+
+// What a forced compaction pass did (Engine::CompactNow).
+struct CompactionResult {
+  uint64_t log_records_before = 0;
+  uint64_t log_bytes_before = 0;
+  uint64_t log_records_after = 0;
+  uint64_t log_bytes_after = 0;
+  uint64_t live = 0;
+  uint64_t relocated = 0;  // live records re-appended by this pass
 };
 
 class Engine {
@@ -127,19 +143,34 @@ class Engine {
   using ScheduleDone = std::function<void(std::vector<absl::StatusOr<ScheduleResult>>)>;
   using StatusesDone = std::function<void(std::vector<absl::Status>)>;
   using Done = std::function<void(absl::Status)>;
+  // Writes to the store's `state` database that ride in the same commit as a
+  // request's log records: both land, or neither (the dispatcher keeps its
+  // attempt counts and dead letters there). Each call says when they are
+  // written; if the commit fails, neither they nor the records land.
+  using StateWrites = std::vector<WriteBatch::StateOp>;
 
   // Schedules a batch; `done` gets one result per item, once durable.
   // Scheduling a key again with identical content is kUnchanged (nothing is
   // written); with other content it replaces the pending version.
-  void Schedule(std::vector<ReminderSpec> batch, ScheduleDone done);
+  // `extra` is written only if every item is valid.
+  void Schedule(std::vector<ReminderSpec> batch, ScheduleDone done, StateWrites extra = {});
   // Cancels pending (or handed-out) reminders: NotFound for unknown keys.
-  void Cancel(std::vector<ReminderKey> keys, StatusesDone done);
+  // `extra` is always written (even when every key is NotFound).
+  void Cancel(std::vector<ReminderKey> keys, StatusesDone done, StateWrites extra = {});
   // Moves a reminder to a new due time (it re-enters the wheel even if it
   // had been handed out). NotFound for an unknown key.
-  void Reschedule(ReminderKey key, int64_t due_ms, Done done);
+  // `extra` is written unless the key is unknown or the due time invalid.
+  void Reschedule(ReminderKey key, int64_t due_ms, Done done, StateWrites extra = {});
   // The sink is done with these versions: they leave the log. A ref to a
   // version since replaced or cancelled is accepted and ignored.
-  void Complete(std::vector<CompletionRef> refs, Done done);
+  // `extra` is always written (even when every ref is stale).
+  void Complete(std::vector<CompletionRef> refs, Done done, StateWrites extra = {});
+  // Only state writes, in submission order with everything else.
+  void WriteState(StateWrites writes, Done done);
+  // Forces a compaction pass over the whole log as it is now, whatever the
+  // garbage ratio: every live record written before the call is re-appended
+  // and the rest deleted. `done` runs once the reclaim is durable.
+  void CompactNow(std::function<void(absl::StatusOr<CompactionResult>)> done);
 
   // Hands due reminders to the sink, doing at most `budget` units of wheel
   // work (so one huge slot never blocks the thread for long; each reminder
@@ -155,18 +186,52 @@ class Engine {
 
   // True when no write is in flight (every completion has run).
   bool idle() const { return pending_.empty(); }
+  // The engine's clock (unix ms).
+  int64_t NowMs() const { return options_.clock(); }
+  // Whether the key has a live version (durable or in flight).
+  bool IsLive(const KeyHash& hash) const;
   EngineStats stats() const;
+  // Tenants by live reminders, largest first, at most n.
+  std::vector<std::pair<TenantId, uint64_t>> TopTenants(size_t n) const;
+  // Live reminders whose due time falls in [from_ms, to_ms), counted by
+  // whole minutes (see due_by_minute_): a minute that straddles a bound
+  // counts whole, so the result may include a few reminders due up to a
+  // minute before from_ms (e.g. fired and leased, not yet acked).
+  uint64_t DueBetween(int64_t from_ms, int64_t to_ms) const;
   Store& store() { return *store_; }
 
  private:
   enum class OpKind : uint8_t { kPut, kTombstone, kRelocate };
+  // What the version an op replaces or ends looked like, for the counters.
+  // Taken at submission: writes apply in submission order and a failed one
+  // fails every later one of its epoch, so at apply time the index holds
+  // exactly that version.
+  struct Prior {
+    uint8_t channel = 0;  // 0: no live version
+    uint32_t bytes = 0;
+    int64_t due_ms = 0;
+  };
+  static Prior PriorOf(std::string_view record_bytes);
   struct Op {
     OpKind kind;
     KeyHash hash;
     SeqNo seq;         // the record written
     SeqNo old_seq;     // kRelocate: the record it copies
     int64_t due_ms;    // kPut
+    uint32_t tenant = 0;
+    uint8_t channel = 0;  // kPut
+    uint32_t bytes = 0;   // kPut: record size
+    Prior prior;          // kPut, kTombstone
   };
+  static Op MakeOp(OpKind kind, const KeyHash& hash, SeqNo seq, SeqNo old_seq, int64_t due_ms) {
+    Op op;
+    op.kind = kind;
+    op.hash = hash;
+    op.seq = seq;
+    op.old_seq = old_seq;
+    op.due_ms = due_ms;
+    return op;
+  }
   // One request's writes, from submission until its completion has run.
   struct Pending {
     uint64_t epoch = 0;
@@ -215,15 +280,21 @@ class Engine {
   absl::Status Validate(const ReminderSpec& r, int64_t now_ms) const;
   absl::StatusOr<Latest> FindLatest(const KeyHash& hash, std::optional<Store::Reader>* reader);
   // Appends a record to `p` and registers it as the key's latest write.
-  void AddPut(Pending* p, const KeyHash& hash, std::string_view record, int64_t due_ms);
+  void AddPut(Pending* p, const KeyHash& hash, const ReminderSpec& r, std::string_view record,
+              const Prior& prior);
   void AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std::string_view key,
-                    EndReason reason, int64_t now_ms);
+                    EndReason reason, int64_t now_ms, const Prior& prior);
+  static void AddStateWrites(Pending* p, StateWrites writes);
+  void CountAdd(uint32_t tenant, uint8_t channel, uint32_t bytes, int64_t due_ms);
+  void CountRemove(uint32_t tenant, const Prior& prior);
+  void FinishForced(absl::Status status);
   void Submit(Pending p);
   void OnCommitted(absl::Status status);
   void Apply(const Pending& p);
   void DropOverlay(const Op& op);
   void MaybeCompact();
-  void FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned,
+  void FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned, uint64_t scanned_bytes,
+                            uint64_t relocated,
                             const std::vector<std::pair<KeyHash, SeqNo>>& superseded);
   int64_t Now() const { return options_.clock(); }
 
@@ -247,6 +318,27 @@ class Engine {
   SeqNo compact_from_ = 1;
   bool compacting_ = false;
   std::vector<WheelHandle> fired_;
+  // Forced compaction (CompactNow): every record below force_until_ is to be
+  // reclaimed; the waiters are answered once compact_from_ reaches it.
+  struct ForceWaiter {
+    SeqNo until;
+    CompactionResult result;
+    std::function<void(absl::StatusOr<CompactionResult>)> done;
+  };
+  std::vector<ForceWaiter> force_waiters_;
+  SeqNo force_until_ = 0;
+  uint64_t force_relocated_ = 0;
+  // Counters for operators, kept as versions are applied (never a scan):
+  // live reminders by tenant and by channel, live bytes, bytes in the log,
+  // and live reminders by due minute (absl::btree_map: ~20 bytes per
+  // distinct minute holding a live reminder, not per reminder; reminders
+  // cluster on appointment times, and the 5-year horizon bounds it at 2.6 M
+  // minutes in the worst case).
+  absl::flat_hash_map<uint32_t, uint64_t> live_by_tenant_;
+  uint64_t live_by_channel_[kChannelCount + 1] = {};
+  uint64_t live_bytes_ = 0;
+  uint64_t log_bytes_ = 0;
+  absl::btree_map<int64_t, uint64_t> due_by_minute_;
   // Lets completions posted after destruction see that the engine is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   EngineStats stats_;

@@ -10,6 +10,7 @@ Rappeld::Rappeld(asio::io_context& io) : io_(io), timer_(io), shutdown_timer_(io
 Rappeld::~Rappeld() {
   *alive_ = false;
   if (server_) server_->Stop();
+  if (handler_) handler_->JoinBackup();  // the copy reads the store
   engine_.reset();  // drains the store's queue; late completions are dropped
 }
 
@@ -33,8 +34,11 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   if (!engine.ok()) return engine.status();
   d->engine_ = std::move(*engine);
   d->dispatcher_->set_engine(d->engine_.get());
+  if (absl::Status st = d->dispatcher_->Recover(); !st.ok()) return st;
   options.handler.frame_limits = options.server.session.frame_limits;
   options.handler.max_payload_bytes = options.engine.max_payload_bytes;
+  // The backup thread's reply comes back to the io thread this way.
+  options.handler.post = [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); };
   d->handler_ =
       std::make_unique<RequestHandler>(options.handler, d->engine_.get(), d->dispatcher_.get());
   d->server_ = std::make_unique<Server>(io, options.server, d->handler_.get());
@@ -84,7 +88,7 @@ void Rappeld::Shutdown(std::function<void()> done) {
 }
 
 void Rappeld::CheckIdle() {
-  if (engine_->idle()) {
+  if (engine_->idle() && !handler_->backup_running()) {
     if (auto done = std::move(shutdown_done_)) done();
     return;
   }

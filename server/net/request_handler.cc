@@ -102,6 +102,101 @@ Offset<flatbuffers::Vector<Offset<wire::Status>>> Statuses(FlatBufferBuilder& b,
 RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher)
     : options_(std::move(options)), engine_(engine), dispatcher_(dispatcher) {}
 
+RequestHandler::~RequestHandler() {
+  *alive_ = false;
+  JoinBackup();
+}
+
+void RequestHandler::JoinBackup() {
+  if (backup_thread_.joinable()) backup_thread_.join();
+}
+
+void RequestHandler::Backup(uint64_t id, std::string dir, Reply reply) {
+  auto answer = [id](const Reply& reply, const absl::Status& st) {
+    FlatBufferBuilder b;
+    auto body = wire::CreateBackupReply(b, protocol::ToWireStatus(b, st));
+    reply(Finish(b, id, wire::Body::BackupReply, body.Union()), false);
+  };
+  if (backup_running_) {
+    answer(reply, absl::FailedPreconditionError(
+                      "a backup is already running; try again once it has finished"));
+    return;
+  }
+  if (!options_.post) {
+    answer(reply, engine_->store().Backup(dir));
+    return;
+  }
+  JoinBackup();  // the previous one has finished (its reply was sent)
+  backup_running_ = true;
+  Store* store = &engine_->store();
+  std::weak_ptr<bool> alive = alive_;
+  backup_thread_ = std::thread([this, store, dir = std::move(dir), alive, answer,
+                                reply = std::move(reply), post = options_.post,
+                                hook = options_.before_backup]() mutable {
+    if (hook) hook();
+    absl::Status st = store->Backup(dir);
+    post([this, alive, answer, reply = std::move(reply), st] {
+      auto a = alive.lock();
+      if (!a || !*a) return;  // the handler is gone (shutting down)
+      backup_running_ = false;
+      answer(reply, st);
+    });
+  });
+}
+
+void RequestHandler::Stats(uint64_t id, const wire::Stats& req, Reply reply) {
+  EngineStats es = engine_->stats();
+  DispatchStats ds = dispatcher_->stats();
+  FlatBufferBuilder b;
+  std::vector<Offset<wire::ChannelCount>> by_channel;
+  std::vector<Offset<wire::ChannelCount>> live_by_channel;
+  for (int c = 1; c <= kChannelCount; ++c) {
+    by_channel.push_back(
+        wire::CreateChannelCount(b, static_cast<wire::Channel>(c), ds.ready_by_channel[c]));
+    live_by_channel.push_back(
+        wire::CreateChannelCount(b, static_cast<wire::Channel>(c), es.live_by_channel[c]));
+  }
+  std::vector<Offset<wire::TenantCount>> by_tenant;
+  size_t max_tenants = req.max_tenants() == 0 ? 20 : req.max_tenants();
+  for (const auto& [tenant, live] : engine_->TopTenants(max_tenants)) {
+    by_tenant.push_back(
+        wire::CreateTenantCount(b, tenant.value, live, dispatcher_->dead_letters_of(tenant)));
+  }
+  int64_t now = engine_->NowMs();
+  constexpr int64_t kHourMs = 3'600'000;
+  auto fatal = b.CreateString(es.store.fatal_error);
+  auto by_channel_v = b.CreateVector(by_channel);
+  auto live_by_channel_v = b.CreateVector(live_by_channel);
+  auto by_tenant_v = b.CreateVector(by_tenant);
+  wire::StatsReplyBuilder sb(b);
+  sb.add_pending(es.in_wheel + ds.ready);
+  sb.add_leased(ds.leased);
+  sb.add_dead_letters(ds.dead_letters);
+  sb.add_log_records(es.log_records);
+  sb.add_store_used_bytes(es.store.used_bytes);
+  sb.add_commits(es.store.commits);
+  sb.add_by_channel(by_channel_v);
+  sb.add_fatal_error(fatal);
+  sb.add_live_by_channel(live_by_channel_v);
+  sb.add_by_tenant(by_tenant_v);
+  sb.add_tenants(es.tenants);
+  sb.add_due_next_hour(engine_->DueBetween(now, now + kHourMs));
+  sb.add_due_next_day(engine_->DueBetween(now, now + 24 * kHourMs));
+  sb.add_live_records(es.live);
+  sb.add_live_bytes(es.live_bytes);
+  sb.add_log_bytes(es.log_bytes);
+  sb.add_store_map_bytes(es.store.map_bytes);
+  sb.add_records_appended(es.store.records_appended);
+  sb.add_batches_committed(es.store.batches_committed);
+  sb.add_max_records_per_commit(es.store.max_group_records);
+  sb.add_max_batches_per_commit(es.store.max_group_batches);
+  sb.add_retrying(ds.retrying);
+  sb.add_dead_letters_dropped(ds.dead_letters_dropped);
+  sb.add_compaction_steps(es.compaction_steps);
+  auto body = sb.Finish();
+  reply(Finish(b, id, wire::Body::StatsReply, body.Union()), false);
+}
+
 FrameBytes RequestHandler::ErrorFrame(uint64_t request_id, wire::ErrorCode code,
                                       const std::string& message) {
   FlatBufferBuilder b;
@@ -225,7 +320,8 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
         return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())), false);
       }
       std::vector<ReminderKey> keys = KeysFromWire(cancel_keys);
-      engine_->Cancel(std::move(keys), [id, reply = std::move(reply)](auto results) {
+      // Through the dispatcher: the keys' attempt counts go in the same commit.
+      dispatcher_->Cancel(std::move(keys), [id, reply = std::move(reply)](auto results) {
         FlatBufferBuilder b;
         auto body = wire::CreateCancelReply(b, Statuses(b, results));
         reply(Finish(b, id, wire::Body::CancelReply, body.Union()), false);
@@ -325,22 +421,24 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
           });
       return;
     }
-    case wire::Body::Stats: {
-      EngineStats es = engine_->stats();
-      DispatchStats ds = dispatcher_->stats();
-      FlatBufferBuilder b;
-      std::vector<Offset<wire::ChannelCount>> by_channel;
-      for (int c = 1; c <= kChannelCount; ++c) {
-        by_channel.push_back(
-            wire::CreateChannelCount(b, static_cast<wire::Channel>(c), ds.ready_by_channel[c]));
-      }
-      auto fatal = b.CreateString(es.store.fatal_error);
-      auto body = wire::CreateStatsReply(b, es.in_wheel + ds.ready, ds.leased, ds.dead_letters,
-                                         es.log_records, es.store.used_bytes, es.store.commits,
-                                         b.CreateVector(by_channel), fatal);
-      reply(Finish(b, id, wire::Body::StatsReply, body.Union()), false);
+    case wire::Body::Stats:
+      Stats(id, *frame.body_as_Stats(), std::move(reply));
       return;
-    }
+    case wire::Body::Compact:
+      engine_->CompactNow([this, id, reply = std::move(reply)](
+                              absl::StatusOr<CompactionResult> r) {
+        FlatBufferBuilder b;
+        Offset<wire::CompactReply> body;
+        if (!r.ok()) {
+          body = wire::CreateCompactReply(b, protocol::ToWireStatus(b, r.status()));
+        } else {
+          body = wire::CreateCompactReply(b, 0, r->log_records_before, r->log_bytes_before,
+                                          r->log_records_after, r->log_bytes_after, r->live,
+                                          r->relocated, engine_->store().stats().used_bytes);
+        }
+        reply(Finish(b, id, wire::Body::CompactReply, body.Union()), false);
+      });
+      return;
     case wire::Body::Inspect: {
       auto state = engine_->Inspect(KeyFromWire(frame.body_as_Inspect()->key()));
       FlatBufferBuilder b;
@@ -360,11 +458,18 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       std::optional<TenantId> tenant;
       if (req->tenant() != 0) tenant = TenantId{req->tenant()};
       auto letters = dispatcher_->ListDeadLetters(tenant, req->limit() == 0 ? 100 : req->limit());
+      if (!letters.ok()) {
+        reply(ErrorFrame(id, static_cast<wire::ErrorCode>(letters.status().code()),
+                         std::string(letters.status().message())),
+              false);
+        return;
+      }
       FlatBufferBuilder b;
       std::vector<Offset<wire::DeadLetter>> out;
-      for (const auto& d : letters) {
+      for (const auto& d : *letters) {
         auto rem = ToWire(b, d.reminder);
-        out.push_back(wire::CreateDeadLetter(b, rem, d.attempts, b.CreateString(d.last_detail)));
+        out.push_back(wire::CreateDeadLetter(b, rem, d.attempts, b.CreateString(d.last_detail),
+                                             d.dead_at_ms));
       }
       auto body = wire::CreateDeadLetterListReply(b, b.CreateVector(out));
       reply(Finish(b, id, wire::Body::DeadLetterListReply, body.Union()), false);
@@ -397,15 +502,9 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       }
       return;
     }
-    case wire::Body::Backup: {
-      // Blocks the io thread for as long as the copy takes; fine for the
-      // stores of this stage, to move to a thread of its own later.
-      absl::Status st = engine_->store().Backup(Str(frame.body_as_Backup()->path()));
-      FlatBufferBuilder b;
-      auto body = wire::CreateBackupReply(b, protocol::ToWireStatus(b, st));
-      reply(Finish(b, id, wire::Body::BackupReply, body.Union()), false);
+    case wire::Body::Backup:
+      Backup(id, Str(frame.body_as_Backup()->path()), std::move(reply));
       return;
-    }
     default:
       reply(ErrorFrame(id, wire::ErrorCode::UnknownRequest,
                        absl::StrCat(wire::EnumNameBody(type), " is not a request")),

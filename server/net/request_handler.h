@@ -2,12 +2,17 @@
 // calls, and their results into reply frames. Knows nothing about sockets
 // (Asio's HTTP server example: connection vs request handler).
 //
-// Thread: the io thread, like the engine it drives.
+// Thread: the io thread, like the engine it drives. Backup is the exception:
+// the copy (mdb_env_copy2, as long as the live data takes to copy) runs on a
+// thread of its own, one backup at a time, and its reply is posted back to
+// the io thread (HandlerOptions::post), so clients go on being served.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -28,6 +33,11 @@ struct HandlerOptions {
   // Announced in HelloReply; set from EngineOptions::max_payload_bytes, which
   // enforces it.
   size_t max_payload_bytes = 64 * 1024;
+  // Runs a closure on the io thread (asio::post); the backup thread hands
+  // its result back with it. Null: Backup runs inline on the io thread.
+  std::function<void(std::function<void()>)> post;
+  // Tests: runs on the backup thread before the copy starts.
+  std::function<void()> before_backup;
 };
 
 // What the handler keeps per connection.
@@ -43,6 +53,8 @@ struct Connection {
 class RequestHandler {
  public:
   RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher);
+  // Waits for a backup in progress.
+  ~RequestHandler();
 
   // Handles one verified frame. `reply` is called exactly once, maybe later
   // (after a durable commit), with the reply frame and whether the
@@ -52,6 +64,12 @@ class RequestHandler {
   // The connection is gone: its leases go to other workers.
   void OnClose(Connection& conn);
 
+  // True while a backup copy runs (its reply not yet sent).
+  bool backup_running() const { return backup_running_; }
+  // Blocks until the backup thread, if any, has finished (the store must
+  // outlive the copy). Its reply is dropped if not yet sent.
+  void JoinBackup();
+
   // An Error frame (also used by the session for frames that fail
   // verification).
   static FrameBytes ErrorFrame(uint64_t request_id, protocol::wire::ErrorCode code,
@@ -60,10 +78,15 @@ class RequestHandler {
  private:
   bool Allowed(const Connection& conn, protocol::wire::Body body) const;
   void Hello(Connection& conn, uint64_t id, const protocol::wire::Hello& hello, Reply reply);
+  void Backup(uint64_t id, std::string dir, Reply reply);
+  void Stats(uint64_t id, const protocol::wire::Stats& req, Reply reply);
 
   HandlerOptions options_;
   Engine* engine_;
   Dispatcher* dispatcher_;
+  bool backup_running_ = false;
+  std::thread backup_thread_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace rappel::server

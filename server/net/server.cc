@@ -7,6 +7,8 @@ namespace rappel::server {
 Server::Server(asio::io_context& io, ServerOptions options, RequestHandler* handler)
     : io_(io), options_(std::move(options)), handler_(handler), acceptor_(io) {}
 
+Server::~Server() { *alive_ = false; }
+
 absl::Status Server::Start() {
   asio::error_code ec;
   auto address = asio::ip::make_address(options_.listen_address, ec);
@@ -29,7 +31,9 @@ absl::Status Server::Start() {
 }
 
 void Server::Accept() {
-  acceptor_.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
+  std::weak_ptr<bool> alive = alive_;
+  acceptor_.async_accept([this, alive](asio::error_code ec, asio::ip::tcp::socket socket) {
+    if (auto a = alive.lock(); !a || !*a) return;
     if (stopped_) return;
     if (!ec) {
       if (sessions_.size() >= options_.max_connections) {
@@ -44,7 +48,11 @@ void Server::Accept() {
         });
       } else {
         auto session = std::make_shared<Session>(std::move(socket), handler_, options_.session,
-                                                 [this](Session* s) { sessions_.erase(s); });
+                                                 [this, alive](Session* s) {
+                                                   if (auto a = alive.lock(); a && *a) {
+                                                     sessions_.erase(s);
+                                                   }
+                                                 });
         sessions_[session.get()] = session;
         session->Start();
       }

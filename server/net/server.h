@@ -24,6 +24,7 @@ struct ServerOptions {
 class Server {
  public:
   Server(asio::io_context& io, ServerOptions options, RequestHandler* handler);
+  ~Server();
   // Binds and starts accepting. Errors: Unavailable with the reason (address
   // in use, bad address).
   absl::Status Start();
@@ -42,6 +43,10 @@ class Server {
   uint16_t port_ = 0;
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
   bool stopped_ = false;
+  // Handlers still queued when the server is destroyed (the aborted accept,
+  // a session's close) may run later if the io_context runs again: they
+  // check this first.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace rappel::server

@@ -221,6 +221,8 @@ struct Store::Impl {
         stats.records_appended += appended;
         stats.last_group_batches = group.size();
         stats.max_group_batches = std::max<uint64_t>(stats.max_group_batches, group.size());
+        stats.last_group_records = appended;
+        stats.max_group_records = std::max<uint64_t>(stats.max_group_records, appended);
         return absl::OkStatus();
       }
       if (rc == MDB_MAP_FULL) {
@@ -516,6 +518,24 @@ absl::StatusOr<std::optional<std::string>> Store::Reader::GetState(std::string_v
   if (rc == MDB_NOTFOUND) return std::optional<std::string>();
   if (rc != 0) return LmdbError(rc, "get state");
   return std::optional<std::string>(std::string(FromVal(val)));
+}
+
+absl::Status Store::Reader::ScanState(
+    std::string_view from, absl::FunctionRef<bool(std::string_view, std::string_view)> fn) const {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(static_cast<MDB_txn*>(txn_), store_->impl_->state_dbi, &cursor);
+  if (rc != 0) return LmdbError(rc, "cursor");
+  MDB_val key = ToVal(from);
+  MDB_val val;
+  rc = from.empty() ? mdb_cursor_get(cursor, &key, &val, MDB_FIRST)
+                    : mdb_cursor_get(cursor, &key, &val, MDB_SET_RANGE);
+  while (rc == 0) {
+    if (!fn(FromVal(key), FromVal(val))) break;
+    rc = mdb_cursor_get(cursor, &key, &val, MDB_NEXT);
+  }
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "scan state");
+  return absl::OkStatus();
 }
 
 void Store::PrepareFullScan() {

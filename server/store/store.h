@@ -66,6 +66,8 @@ struct StoreStats {
   uint64_t failed_batches = 0;
   uint64_t last_group_batches = 0;  // batches in the last commit
   uint64_t max_group_batches = 0;
+  uint64_t last_group_records = 0;  // log records in the last commit
+  uint64_t max_group_records = 0;
   uint64_t map_bytes = 0;       // current map size
   uint64_t map_grows = 0;
   uint64_t log_entries = 0;     // records in the log database now
@@ -117,6 +119,10 @@ class Store {
     absl::Status ScanLog(SeqNo from, absl::FunctionRef<bool(SeqNo, std::string_view)> fn) const;
     // Value of a state key, nullopt if absent.
     absl::StatusOr<std::optional<std::string>> GetState(std::string_view key) const;
+    // Calls fn(key, value) for every state entry with key >= from, in key
+    // order, until fn returns false. Views valid while this Reader lives.
+    absl::Status ScanState(std::string_view from,
+                           absl::FunctionRef<bool(std::string_view, std::string_view)> fn) const;
 
    private:
     friend class Store;

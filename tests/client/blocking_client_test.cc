@@ -19,7 +19,8 @@ class BlockingClientTest : public ::testing::Test {
     options.engine.store.path = dir_.Sub("db");
     options.server.port = 0;
     options.handler.tokens = {{"p-secret", protocol::wire::Role::Producer},
-                              {"w-secret", protocol::wire::Role::Worker}};
+                              {"w-secret", protocol::wire::Role::Worker},
+                              {"a-secret", protocol::wire::Role::Admin}};
     auto d = server::Rappeld::Start(io_, options);
     ASSERT_TRUE(d.ok()) << d.status();
     server_ = std::move(*d);
@@ -73,6 +74,52 @@ TEST_F(BlockingClientTest, ProducerAndWorkerRoundTrip) {
   auto cancelled = (*producer)->Cancel({{1, "visit-9"}});
   ASSERT_TRUE(cancelled.ok());
   EXPECT_TRUE(absl::IsNotFound((*cancelled)[0])) << (*cancelled)[0];
+}
+
+TEST_F(BlockingClientTest, AdminViewsStatsDeadLettersCompact) {
+  auto producer = BlockingClient::Connect(For("p-secret"));
+  auto worker = BlockingClient::Connect(For("w-secret"));
+  auto admin = BlockingClient::Connect(For("a-secret"));
+  ASSERT_TRUE(producer.ok() && worker.ok() && admin.ok());
+  ASSERT_TRUE((*worker)->Subscribe({Channel::kSms}, 10, 10).ok());
+  int64_t now = SystemNowMs();
+  auto results = (*producer)->Schedule({{1, "a", Channel::kSms, "+33600000000", now, 0, "x"},
+                                        {1, "b", Channel::kEmail, "b@example.org", now + 3'600'000 * 2, 0, "y"},
+                                        {2, "c", Channel::kEmail, "c@example.org", now + 600'000, 0, "z"}});
+  ASSERT_TRUE(results.ok());
+  std::vector<Message> got;
+  for (int i = 0; i < 50 && got.empty(); ++i) got = *(*worker)->Receive(std::chrono::milliseconds(100));
+  ASSERT_EQ(got.size(), 1u);
+  auto acks = (*worker)->Ack({{got[0].lease_id, AckOutcome::kFailedPermanent, "unknown number"}});
+  ASSERT_TRUE(acks.ok() && (*acks)[0].ok());
+
+  auto stats = (*admin)->Stats(1);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->dead_letters, 1u);
+  EXPECT_EQ(stats->tenants, 2u);
+  ASSERT_EQ(stats->by_tenant.size(), 1u) << "at most the one tenant asked for";
+  EXPECT_EQ(stats->live_by_channel[static_cast<int>(Channel::kEmail)], 2u);
+  EXPECT_EQ(stats->live_by_channel[static_cast<int>(Channel::kSms)], 0u);
+  EXPECT_EQ(stats->live_records, 2u);
+  EXPECT_EQ(stats->due_next_hour, 1u);
+  EXPECT_EQ(stats->due_next_day, 2u);
+  EXPECT_GT(stats->log_records, stats->live_records);
+  EXPECT_GT(stats->records_appended, 0u);
+  EXPECT_GE(stats->max_batches_per_commit, 1u);
+
+  auto letters = (*admin)->ListDeadLetters(1, 10);
+  ASSERT_TRUE(letters.ok());
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].reminder.key, "a");
+  EXPECT_EQ((*letters)[0].last_detail, "unknown number");
+  EXPECT_GE((*letters)[0].dead_at_ms, now);
+
+  auto compacted = (*admin)->Compact();
+  ASSERT_TRUE(compacted.ok()) << compacted.status();
+  EXPECT_EQ(compacted->log_records_after, 2u);
+  EXPECT_LT(compacted->log_records_after, compacted->log_records_before);
+  EXPECT_EQ(compacted->live_records, 2u);
+  EXPECT_TRUE(absl::IsPermissionDenied((*producer)->Compact().status()));
 }
 
 TEST_F(BlockingClientTest, RolesAndTokensAreEnforced) {

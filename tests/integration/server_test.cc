@@ -1,6 +1,9 @@
 // rappeld in-process on 127.0.0.1:<any port>, driven over loopback by raw
 // frames: the paths of DESIGN.md §3.4 end to end, and bad input.
+#include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <future>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -32,6 +35,7 @@ class ServerTest : public ::testing::Test {
     options.dispatch.backoff_base_ms = 50;
     options.dispatch.max_attempts = 2;
     options.server.session.frame_limits.max_frame_bytes = 1 << 20;
+    options.handler.before_backup = before_backup_;
     auto d = Rappeld::Start(io_, options);
     ASSERT_TRUE(d.ok()) << d.status();
     server_ = std::move(*d);
@@ -80,6 +84,7 @@ class ServerTest : public ::testing::Test {
     return st == nullptr ? wire::ErrorCode::Ok : st->code();
   }
 
+  std::function<void()> before_backup_;
   TempDir dir_;
   asio::io_context io_;
   std::unique_ptr<Rappeld> server_;
@@ -205,6 +210,201 @@ TEST_F(ServerTest, RetryThenDeadLetterThenReplay) {
   const wire::Delivery* d = c.ReadDelivery();
   ASSERT_NE(d, nullptr) << "replayed dead letter not delivered";
   EXPECT_EQ(d->messages()->Get(0)->reminder()->key()->str(), "flaky");
+}
+
+TEST_F(ServerTest, AttemptsAndDeadLettersSurviveARestart) {
+  {
+    WireClient c(port_);
+    c.Hello();
+    Subscribe(c, 10);
+    c.ReadReply();
+    Schedule(c, 10, {{"flaky", NowMs()}});
+    c.ReadReply();
+    const wire::Delivery* d = c.ReadDelivery();
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->messages()->Get(0)->attempt(), 1u);
+    Ack(c, d->messages()->Get(0)->lease_id(), wire::AckOutcome::FailedRetryable);
+    ASSERT_EQ(c.ReadReply()->body_type(), wire::Body::AckReply);
+  }
+  StopServer();
+  StartServer();
+  {
+    WireClient c(port_);
+    c.Hello();
+    Subscribe(c, 10);
+    c.ReadReply();
+    const wire::Delivery* d = c.ReadDelivery();
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->messages()->Get(0)->attempt(), 2u) << "the attempt count was lost in the restart";
+    // max_attempts = 2: a dead letter now.
+    Ack(c, d->messages()->Get(0)->lease_id(), wire::AckOutcome::FailedRetryable);
+    ASSERT_EQ(c.ReadReply()->body_type(), wire::Body::AckReply);
+  }
+  StopServer();
+  StartServer();
+  WireClient c(port_);
+  c.Hello();
+  FlatBufferBuilder b;
+  c.Send(b, 20, wire::Body::DeadLetterList, wire::CreateDeadLetterList(b, 1, 10).Union());
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->body_as_DeadLetterListReply()->letters()->size(), 1u) << "the dead letter was lost";
+  EXPECT_EQ(f->body_as_DeadLetterListReply()->letters()->Get(0)->attempts(), 2u);
+  EXPECT_EQ(InspectCode(c, "flaky"), wire::ErrorCode::NotFound);
+}
+
+TEST_F(ServerTest, BackupRunsOffTheIoThreadOneAtATime) {
+  StopServer();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto started = std::make_shared<std::atomic<bool>>(false);
+  before_backup_ = [started, released] {
+    *started = true;
+    released.wait();  // the copy "takes" until the test says so
+  };
+  StartServer();
+  WireClient a(port_);
+  a.Hello();
+  WireClient b(port_);
+  b.Hello();
+  std::string target = dir_.Sub("backup");
+  std::filesystem::create_directories(target);
+  FlatBufferBuilder fb;
+  a.Send(fb, 30, wire::Body::Backup, wire::CreateBackup(fb, fb.CreateString(target)).Union());
+  for (int i = 0; i < 500 && !*started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(*started) << "the backup did not start";
+
+  // While the copy runs, the io thread answers everybody else.
+  FlatBufferBuilder pb;
+  b.Send(pb, 31, wire::Body::Ping, wire::CreatePing(pb).Union());
+  const wire::Frame* f = b.ReadReply();
+  ASSERT_NE(f, nullptr) << "no Pong while a backup runs";
+  EXPECT_EQ(f->body_type(), wire::Body::Pong);
+  Schedule(b, 32, {{"during-backup", NowMs() + 3'600'000}});
+  f = b.ReadReply();
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->body_type(), wire::Body::ScheduleReply) << "writes go on during a backup";
+  // A second backup is refused while the first runs.
+  std::string other = dir_.Sub("backup2");
+  std::filesystem::create_directories(other);
+  FlatBufferBuilder b2;
+  b.Send(b2, 33, wire::Body::Backup, wire::CreateBackup(b2, b2.CreateString(other)).Union());
+  f = b.ReadReply();
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->body_type(), wire::Body::BackupReply);
+  ASSERT_NE(f->body_as_BackupReply()->status(), nullptr);
+  EXPECT_EQ(f->body_as_BackupReply()->status()->code(), wire::ErrorCode::FailedPrecondition);
+  EXPECT_NE(f->body_as_BackupReply()->status()->message()->str().find("already running"),
+            std::string::npos);
+
+  release.set_value();
+  f = a.ReadReply();
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->body_type(), wire::Body::BackupReply);
+  EXPECT_EQ(f->request_id(), 30u);
+  const auto* st = f->body_as_BackupReply()->status();
+  EXPECT_TRUE(st == nullptr || st->code() == wire::ErrorCode::Ok) << st->message()->str();
+  EXPECT_TRUE(std::filesystem::exists(target + "/data.mdb"));
+  // And the next one may start.
+  FlatBufferBuilder b3;
+  b.Send(b3, 34, wire::Body::Backup, wire::CreateBackup(b3, b3.CreateString(other)).Union());
+  f = b.ReadReply();
+  ASSERT_NE(f, nullptr);
+  st = f->body_as_BackupReply()->status();
+  EXPECT_TRUE(st == nullptr || st->code() == wire::ErrorCode::Ok);
+  EXPECT_TRUE(std::filesystem::exists(other + "/data.mdb"));
+}
+
+TEST_F(ServerTest, ShutdownWaitsForABackupInProgress) {
+  StopServer();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto started = std::make_shared<std::atomic<bool>>(false);
+  before_backup_ = [started, released] {
+    *started = true;
+    released.wait();
+  };
+  StartServer();
+  WireClient a(port_);
+  a.Hello();
+  std::string target = dir_.Sub("backup");
+  std::filesystem::create_directories(target);
+  FlatBufferBuilder fb;
+  a.Send(fb, 30, wire::Body::Backup, wire::CreateBackup(fb, fb.CreateString(target)).Union());
+  for (int i = 0; i < 500 && !*started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(*started);
+  std::thread releaser([&release] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    release.set_value();
+  });
+  StopServer();  // returns only once the copy is done and the store closed
+  releaser.join();
+  EXPECT_TRUE(std::filesystem::exists(target + "/data.mdb"));
+  before_backup_ = nullptr;
+  StartServer();  // the store opens again: nothing holds it
+  WireClient c(port_);
+  ASSERT_NE(c.Hello(), nullptr);
+}
+
+TEST_F(ServerTest, CompactReclaimsGarbageAndAnswersBeforeAndAfter) {
+  WireClient c(port_);
+  c.Hello();
+  for (int i = 0; i < 5; ++i) {
+    Schedule(c, 40 + i, {{"moved", NowMs() + 3'600'000 + i}});
+    ASSERT_NE(c.ReadReply(), nullptr);
+  }
+  FlatBufferBuilder b;
+  c.Send(b, 50, wire::Body::Compact, wire::CreateCompact(b).Union());
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->body_type(), wire::Body::CompactReply);
+  const auto* r = f->body_as_CompactReply();
+  EXPECT_TRUE(r->status() == nullptr || r->status()->code() == wire::ErrorCode::Ok);
+  EXPECT_EQ(r->log_records_before(), 5u);
+  EXPECT_EQ(r->log_records_after(), 1u);
+  EXPECT_LT(r->log_bytes_after(), r->log_bytes_before());
+  EXPECT_EQ(r->live_records(), 1u);
+  EXPECT_GT(r->store_used_bytes(), 0u);
+}
+
+TEST_F(ServerTest, StatsShowsTheOperatorViews) {
+  WireClient c(port_);
+  c.Hello();
+  Schedule(c, 60, {{"soon", NowMs() + 1'800'000}, {"later", NowMs() + 7'200'000}});
+  ASSERT_NE(c.ReadReply(), nullptr);
+  Schedule(c, 61, {{"mail", NowMs() + 1'800'000}}, wire::Channel::Email);
+  ASSERT_NE(c.ReadReply(), nullptr);
+  FlatBufferBuilder b;
+  c.Send(b, 62, wire::Body::Stats, wire::CreateStats(b, 5).Union());
+  const wire::Frame* f = c.ReadReply();
+  ASSERT_NE(f, nullptr);
+  const auto* s = f->body_as_StatsReply();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->pending(), 3u);
+  EXPECT_EQ(s->due_next_hour(), 2u);
+  EXPECT_EQ(s->due_next_day(), 3u);
+  EXPECT_EQ(s->tenants(), 1u);
+  ASSERT_NE(s->by_tenant(), nullptr);
+  ASSERT_EQ(s->by_tenant()->size(), 1u);
+  EXPECT_EQ(s->by_tenant()->Get(0)->tenant(), 1u);
+  EXPECT_EQ(s->by_tenant()->Get(0)->live(), 3u);
+  ASSERT_NE(s->live_by_channel(), nullptr);
+  uint64_t sms = 0, email = 0;
+  for (const auto* cc : *s->live_by_channel()) {
+    if (cc->channel() == wire::Channel::Sms) sms = cc->pending();
+    if (cc->channel() == wire::Channel::Email) email = cc->pending();
+  }
+  EXPECT_EQ(sms, 2u);
+  EXPECT_EQ(email, 1u);
+  EXPECT_EQ(s->live_records(), 3u);
+  EXPECT_EQ(s->log_records(), 3u);
+  EXPECT_EQ(s->live_bytes(), s->log_bytes());
+  EXPECT_GE(s->commits(), 1u);
+  EXPECT_EQ(s->records_appended(), 3u);
+  EXPECT_EQ(s->batches_committed(), 2u);
+  EXPECT_GE(s->max_records_per_commit(), 2u);
+  EXPECT_GE(s->max_batches_per_commit(), 1u);
+  EXPECT_GT(s->store_map_bytes(), 0u);
 }
 
 TEST_F(ServerTest, CancelBeforeDueIsNeverDelivered) {

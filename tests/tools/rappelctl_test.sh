@@ -30,6 +30,20 @@ ctl ping | grep -qx pong || fail "ping"
 ctl --json status > "$work/status.json"
 grep -q '"pending": 3' "$work/status.json" || fail "status: $(cat "$work/status.json")"
 ctl status | grep -q '^pending  *3$' || fail "status table"
+# The operator views: by channel and tenant, due soon, store and garbage,
+# commit batch sizes (due in 1 h, 2 h, 3 h: all three within a day).
+for field in '"due_next_day": 3' '"tenants": 1' '"live_records": 3' '"garbage_records": 0' \
+             '"leased": 0' '"dead_letters": 0' '"records_appended": 3' '"mean_records_per_commit": 3.0' \
+             '"max_batches_per_commit": 1' '"tenant": 1' '"live": 3' '"log_bytes":' '"store_map_bytes":'; do
+  grep -q "$field" "$work/status.json" || fail "status --json lacks $field: $(cat "$work/status.json")"
+done
+ctl status > "$work/status.txt"
+grep -q '^due next day  *3$' "$work/status.txt" || fail "status table: due next day"
+grep -Eq '^1  +3  +0$' "$work/status.txt" || fail "status table: tenant row"
+grep -Eq '^sms  +[0-9]+  +0$' "$work/status.txt" || fail "status table: channel row"
+grep -Eq '^garbage  +0  +0$' "$work/status.txt" || fail "status table: garbage row"
+grep -q '^records/commit    mean 3.0, max 3$' "$work/status.txt" || fail "status table: commit sizes"
+ctl status --tenants 0 > /dev/null || fail "status --tenants 0"
 ctl inspect 1 "$key" | grep -q "recipient" || fail "inspect"
 ctl --json inspect 1 "$key" | grep -q "\"key\": \"$key\"" || fail "inspect --json"
 
@@ -41,8 +55,17 @@ ctl cancel 1 "$key" > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "second cancel exited $code, not 4"
 ctl frobnicate > /dev/null 2>&1; code=$?
 [[ $code -eq 2 ]] || fail "bad usage exited $code, not 2"
+ctl compact extra > /dev/null 2>&1; code=$?
+[[ $code -eq 2 ]] || fail "compact with an argument exited $code, not 2"
 "$build/tools/rappelctl" --port 1 ping > /dev/null 2>&1; code=$?
 [[ $code -eq 3 ]] || fail "unreachable exited $code, not 3"
+"$build/tools/rappelctl" --port 1 compact > /dev/null 2>&1; code=$?
+[[ $code -eq 3 ]] || fail "compact unreachable exited $code, not 3"
+ctl replay 1 no-such-key > /dev/null 2>&1; code=$?
+[[ $code -eq 4 ]] || fail "replay of a missing dead letter exited $code, not 4"
+mkdir -p "$work/not-empty"; : > "$work/not-empty/data.mdb"
+ctl backup "$work/not-empty" > /dev/null 2>&1; code=$?
+[[ $code -eq 1 ]] || fail "backup into a store exited $code, not 1"
 set -e
 
 ctl --json dead-letters | grep -qx '\[\]' || fail "dead-letters should be empty"
@@ -50,4 +73,15 @@ mkdir "$work/backup"
 ctl backup "$work/backup" | grep -q "backup written" || fail "backup"
 [[ -s $work/backup/data.mdb ]] || fail "backup wrote no data.mdb"
 ctl --json status | grep -q '"pending": 2' || fail "pending after cancel"
+# The cancel left garbage (the cancelled version and its tombstone).
+ctl --json status | grep -q '"garbage_records": 2' || fail "garbage after cancel"
+ctl compact > "$work/compact.txt" || fail "compact"
+grep -Eq '^before  +4  +[0-9]+$' "$work/compact.txt" || fail "compact table before: $(cat "$work/compact.txt")"
+grep -Eq '^after  +2  +[0-9]+$' "$work/compact.txt" || fail "compact table after: $(cat "$work/compact.txt")"
+ctl --json compact > "$work/compact.json" || fail "compact --json"
+grep -q '"log_records_before": 2' "$work/compact.json" || fail "compact --json: $(cat "$work/compact.json")"
+grep -q '"log_records_after": 2' "$work/compact.json" || fail "compact --json after"
+ctl --json status | grep -q '"garbage_records": 0' || fail "garbage after compact"
+ctl --json status | grep -q '"pending": 2' || fail "pending after compact"
+ctl --help | grep -q compact || fail "--help does not list compact"
 echo "rappelctl: all checks passed"

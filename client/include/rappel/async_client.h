@@ -93,13 +93,19 @@ class AsyncClient {
   void Ack(const std::vector<AckItem>& items, Callback<ItemStatuses> done);
 
   // ---- Admin ----
-  void Stats(Callback<ServerStats> done);
+  // `max_tenants`: at most this many in ServerStats::by_tenant (0: the
+  // server's default, 20).
+  void Stats(Callback<ServerStats> done, uint32_t max_tenants = 0);
   // NotFound when there is no such reminder.
   void Inspect(const Key& key, Callback<ReminderState> done);
   void ListDeadLetters(uint32_t tenant, uint32_t limit, Callback<std::vector<DeadLetter>> done);
   void ReplayDeadLetters(const std::vector<Key>& keys, Callback<ItemStatuses> done);
   // Hot backup into `dir` on the server's machine (must exist, empty).
+  // Runs on a thread of its own on the server; FailedPrecondition while
+  // another backup is running.
   void Backup(const std::string& dir, StatusCallback done);
+  // Forces a compaction pass; answers once the reclaimed space is durable.
+  void Compact(Callback<CompactResult> done);
 
   class Impl;
 

@@ -50,12 +50,18 @@ class BlockingClient {
   absl::StatusOr<std::vector<absl::Status>> Ack(const std::vector<AckItem>& items);
 
   // Admin side. NotFound from Inspect when there is no such reminder.
-  absl::StatusOr<ServerStats> Stats();
+  // `max_tenants`: at most this many in ServerStats::by_tenant (0: the
+  // server's default, 20).
+  absl::StatusOr<ServerStats> Stats(uint32_t max_tenants = 0);
   absl::StatusOr<ReminderState> Inspect(const Key& key);
   absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(uint32_t tenant, uint32_t limit);
   absl::StatusOr<std::vector<absl::Status>> ReplayDeadLetters(const std::vector<Key>& keys);
   // Hot backup into `dir` on the server's machine (must exist, empty).
+  // Runs on a thread of its own on the server; FailedPrecondition while
+  // another backup is running.
   absl::Status Backup(const std::string& dir);
+  // Forces a compaction pass; returns once the reclaimed space is durable.
+  absl::StatusOr<CompactResult> Compact();
 
  private:
   struct Impl;

@@ -64,6 +64,41 @@ struct ServerStats {
   uint64_t commits = 0;
   uint64_t ready_by_channel[5] = {};  // indexed by Channel: due, waiting for a worker
   std::string fatal_error;    // non-empty: the server refuses writes
+
+  // Operator views. "Live" = scheduled and not yet completed, cancelled or
+  // dead-lettered: pending plus leased.
+  struct TenantCount {
+    uint32_t tenant = 0;
+    uint64_t live = 0;
+    uint64_t dead_letters = 0;
+  };
+  uint64_t live_by_channel[5] = {};  // indexed by Channel
+  std::vector<TenantCount> by_tenant;  // largest first, at most the max_tenants asked
+  uint64_t tenants = 0;              // tenants with a live reminder
+  uint64_t due_next_hour = 0;        // counted by whole minutes
+  uint64_t due_next_day = 0;
+  uint64_t live_records = 0;         // log records that are live (the rest is garbage)
+  uint64_t live_bytes = 0;
+  uint64_t log_bytes = 0;
+  uint64_t store_map_bytes = 0;
+  uint64_t records_appended = 0;     // since the server started, over `commits`
+  uint64_t batches_committed = 0;
+  uint64_t max_records_per_commit = 0;
+  uint64_t max_batches_per_commit = 0;
+  uint64_t retrying = 0;             // reminders with a durable failure count
+  uint64_t dead_letters_dropped = 0;
+  uint64_t compaction_steps = 0;
+};
+
+// What a forced compaction did (Compact).
+struct CompactResult {
+  uint64_t log_records_before = 0;
+  uint64_t log_bytes_before = 0;
+  uint64_t log_records_after = 0;
+  uint64_t log_bytes_after = 0;
+  uint64_t live_records = 0;
+  uint64_t relocated = 0;
+  uint64_t store_used_bytes = 0;
 };
 
 struct ReminderState {
@@ -76,6 +111,7 @@ struct DeadLetter {
   Reminder reminder;
   uint32_t attempts = 0;
   std::string last_detail;
+  int64_t dead_at_ms = 0;
 };
 
 // How a client retries a lost connection: waits `initial`, doubling up to

@@ -1,0 +1,337 @@
+// Dispatcher over a real engine and store: attempt counts and dead letters
+// are durable (they survive a reopen, and compaction), replay is durable.
+#include "server/dispatch/dispatcher.h"
+
+#include <memory>
+
+#include "gtest/gtest.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/task_queue.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rappel::server {
+namespace {
+
+using rappel::testing::FakeClock;
+using rappel::testing::TaskQueue;
+using rappel::testing::TempDir;
+
+// What the worker got, owned (LeasedMessage only points into the dispatcher).
+struct Delivered {
+  std::string message_id;
+  uint64_t lease_id = 0;
+  uint32_t attempt = 0;
+  ReminderSpec reminder;
+};
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    engine_options_.store.path = dir_.Sub("db");
+    dispatch_options_.max_attempts = 3;
+    dispatch_options_.backoff_base_ms = 1000;
+    dispatch_options_.lease_timeout_ms = 60'000;
+    Open();
+  }
+  void TearDown() override { Close(); }
+
+  void Open() {
+    engine_options_.clock = clock_.AsFunction();
+    dispatcher_ = std::make_unique<Dispatcher>(nullptr, dispatch_options_, clock_.AsFunction());
+    auto engine = Engine::Open(engine_options_, queue_.Poster(), dispatcher_.get());
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = std::move(*engine);
+    dispatcher_->set_engine(engine_.get());
+    ASSERT_TRUE(dispatcher_->Recover().ok());
+    queue_.RunUntil([&] { return engine_->idle(); });
+    worker_ = dispatcher_->AddWorker({Channel::kSms}, 100, 100,
+                                     [this](const std::vector<LeasedMessage>& b) {
+                                       // The messages point into the dispatcher: copy them.
+                                       for (const auto& m : b) {
+                                         delivered_.push_back(Delivered{std::string(m.message_id),
+                                                                        m.lease_id, m.attempt,
+                                                                        *m.reminder});
+                                       }
+                                     });
+  }
+  void Close() {
+    if (!engine_) return;
+    queue_.RunUntil([&] { return engine_->idle(); });
+    engine_.reset();
+    queue_.RunPending();
+    dispatcher_.reset();
+    delivered_.clear();
+  }
+  void Reopen() {
+    Close();
+    Open();
+  }
+
+  void Schedule(const std::string& key, int64_t due_in_ms, uint32_t tenant = 1) {
+    ReminderSpec r;
+    r.tenant = TenantId{tenant};
+    r.key = key;
+    r.channel = Channel::kSms;
+    r.recipient = "+33600000000";
+    r.due_ms = clock_.now_ms() + due_in_ms;
+    r.payload = "hello " + key;
+    bool done = false;
+    engine_->Schedule({r}, [&](auto results) {
+      EXPECT_TRUE(results[0].ok()) << results[0].status();
+      done = true;
+    });
+    ASSERT_TRUE(queue_.RunUntil([&] { return done; }));
+  }
+  void Poll() {
+    while (!engine_->Poll(clock_.now_ms(), 1 << 16)) {
+    }
+    queue_.RunPending();
+  }
+  // Polls and returns what the worker got since the last call.
+  std::vector<Delivered> Deliveries() {
+    Poll();
+    std::vector<Delivered> out = std::move(delivered_);
+    delivered_.clear();
+    return out;
+  }
+  absl::Status Ack(const Delivered& m, AckOutcome outcome, const std::string& detail = "") {
+    absl::Status out = absl::UnknownError("not answered");
+    bool done = false;
+    dispatcher_->Ack(worker_, m.lease_id, outcome, detail, [&](absl::Status st) {
+      out = st;
+      done = true;
+    });
+    EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
+    return out;
+  }
+  absl::Status Replay(const std::string& key, uint32_t tenant = 1) {
+    absl::Status out = absl::UnknownError("not answered");
+    bool done = false;
+    dispatcher_->ReplayDeadLetter({TenantId{tenant}, key}, [&](absl::Status st) {
+      out = st;
+      done = true;
+    });
+    EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
+    return out;
+  }
+  std::vector<DeadLetter> DeadLetters(std::optional<TenantId> tenant = std::nullopt,
+                                      size_t limit = 100) {
+    auto letters = dispatcher_->ListDeadLetters(tenant, limit);
+    EXPECT_TRUE(letters.ok()) << letters.status();
+    return letters.ok() ? *letters : std::vector<DeadLetter>{};
+  }
+  bool Live(const std::string& key, uint32_t tenant = 1) {
+    auto s = engine_->Inspect({TenantId{tenant}, key});
+    EXPECT_TRUE(s.ok());
+    return s.ok() && s->has_value();
+  }
+  // Makes `key` a dead letter through a permanent failure.
+  void KillIt(const std::string& key, uint32_t tenant = 1, const std::string& detail = "no such number") {
+    Schedule(key, 0, tenant);
+    auto got = Deliveries();
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_TRUE(Ack(got[0], AckOutcome::kFailedPermanent, detail).ok());
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  TaskQueue queue_;
+  EngineOptions engine_options_;
+  DispatchOptions dispatch_options_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<Engine> engine_;
+  uint64_t worker_ = 0;
+  std::vector<Delivered> delivered_;
+};
+
+TEST_F(DispatcherTest, DeadLetterSurvivesReopen) {
+  int64_t at = clock_.now_ms();
+  KillIt("a", 1, "invalid number");
+  EXPECT_FALSE(Live("a"));
+  ASSERT_EQ(DeadLetters().size(), 1u);
+  Reopen();
+  auto letters = DeadLetters();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reminder.key, "a");
+  EXPECT_EQ(letters[0].reminder.payload, "hello a");
+  EXPECT_EQ(letters[0].attempts, 1u);
+  EXPECT_EQ(letters[0].last_detail, "invalid number");
+  EXPECT_EQ(letters[0].dead_at_ms, at);
+  EXPECT_EQ(dispatcher_->stats().dead_letters, 1u);
+  EXPECT_EQ(dispatcher_->dead_letters_of(TenantId{1}), 1u);
+  EXPECT_FALSE(Live("a"));
+  EXPECT_TRUE(Deliveries().empty()) << "a dead letter must not be delivered again";
+}
+
+TEST_F(DispatcherTest, AttemptsSurviveReopen) {
+  Schedule("r", 0);
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].attempt, 1u);
+  std::string id = got[0].message_id;
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kFailedRetryable, "busy").ok());
+  EXPECT_EQ(dispatcher_->stats().retrying, 1u);
+  Reopen();  // a crash between attempts: the count holds
+  EXPECT_EQ(dispatcher_->stats().retrying, 1u);
+  clock_.Advance(1000);
+  got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].attempt, 2u);
+  EXPECT_EQ(got[0].message_id, id) << "the message id is stable across restarts";
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kFailedRetryable, "busy").ok());
+  Reopen();
+  clock_.Advance(2000);
+  got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].attempt, 3u);
+  // The third failure reaches max_attempts = 3: dead letter, even though
+  // two restarts came in between.
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kFailedRetryable, "still busy").ok());
+  Reopen();
+  auto letters = DeadLetters();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].attempts, 3u);
+  EXPECT_EQ(letters[0].last_detail, "still busy");
+  EXPECT_EQ(dispatcher_->stats().retrying, 0u);
+  EXPECT_FALSE(Live("r"));
+}
+
+TEST_F(DispatcherTest, SuccessAfterRetryForgetsAttempts) {
+  Schedule("r", 0);
+  auto got = Deliveries();
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kFailedRetryable).ok());
+  clock_.Advance(1000);
+  got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kDelivered).ok());
+  EXPECT_EQ(dispatcher_->stats().retrying, 0u);
+  Reopen();
+  EXPECT_EQ(dispatcher_->stats().retrying, 0u);
+  // Scheduled again under the same key: a new message, attempt 1.
+  Schedule("r", 0);
+  got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].attempt, 1u);
+}
+
+TEST_F(DispatcherTest, CancelForgetsAttempts) {
+  Schedule("r", 0);
+  auto got = Deliveries();
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kFailedRetryable).ok());
+  bool done = false;
+  dispatcher_->Cancel({{TenantId{1}, "r"}}, [&](std::vector<absl::Status> results) {
+    EXPECT_TRUE(results[0].ok());
+    done = true;
+  });
+  ASSERT_TRUE(queue_.RunUntil([&] { return done; }));
+  EXPECT_EQ(dispatcher_->stats().retrying, 0u);
+  Reopen();
+  EXPECT_EQ(dispatcher_->stats().retrying, 0u);
+}
+
+TEST_F(DispatcherTest, ReplaySurvivesReopen) {
+  KillIt("a");
+  ASSERT_TRUE(Replay("a").ok());
+  EXPECT_TRUE(DeadLetters().empty());
+  EXPECT_TRUE(absl::IsNotFound(Replay("a")));
+  Reopen();
+  EXPECT_TRUE(DeadLetters().empty());
+  EXPECT_EQ(dispatcher_->stats().dead_letters, 0u);
+  ASSERT_TRUE(Live("a"));
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].reminder.key, "a");
+  EXPECT_EQ(got[0].attempt, 1u);
+  EXPECT_EQ(got[0].reminder.payload, "hello a");
+}
+
+TEST_F(DispatcherTest, ReplayOfUnknownKeyIsNotFound) {
+  EXPECT_TRUE(absl::IsNotFound(Replay("nothing")));
+}
+
+TEST_F(DispatcherTest, ListsByTenantOldestFirstWithLimit) {
+  KillIt("t1-a", 1);
+  clock_.Advance(10);
+  KillIt("t2-a", 2);
+  clock_.Advance(10);
+  KillIt("t1-b", 1);
+  clock_.Advance(10);
+  KillIt("t1-c", 1);
+  Reopen();
+  auto all = DeadLetters();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].reminder.key, "t1-a");
+  EXPECT_EQ(all[1].reminder.key, "t2-a");
+  EXPECT_EQ(all[2].reminder.key, "t1-b");
+  EXPECT_EQ(all[3].reminder.key, "t1-c");
+  auto t1 = DeadLetters(TenantId{1}, 2);
+  ASSERT_EQ(t1.size(), 2u);
+  EXPECT_EQ(t1[0].reminder.key, "t1-a");
+  EXPECT_EQ(t1[1].reminder.key, "t1-b");
+  auto t2 = DeadLetters(TenantId{2});
+  ASSERT_EQ(t2.size(), 1u);
+  EXPECT_EQ(t2[0].reminder.tenant.value, 2u);
+  EXPECT_TRUE(DeadLetters(TenantId{3}).empty());
+  EXPECT_EQ(DeadLetters(std::nullopt, 1).size(), 1u);
+}
+
+TEST_F(DispatcherTest, MaxDeadLettersDropsTheOldestDurably) {
+  Close();
+  dispatch_options_.max_dead_letters = 2;
+  Open();
+  KillIt("a");
+  clock_.Advance(10);
+  KillIt("b");
+  clock_.Advance(10);
+  KillIt("c");
+  EXPECT_EQ(dispatcher_->stats().dead_letters_dropped, 1u);
+  Reopen();
+  auto all = DeadLetters();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].reminder.key, "b");
+  EXPECT_EQ(all[1].reminder.key, "c");
+}
+
+TEST_F(DispatcherTest, DeadAgainReplacesTheOlderDeadLetter) {
+  KillIt("a", 1, "first");
+  clock_.Advance(10);
+  KillIt("a", 1, "second");
+  auto all = DeadLetters();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].last_detail, "second");
+  Reopen();
+  all = DeadLetters();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].last_detail, "second");
+}
+
+TEST_F(DispatcherTest, CompactionKeepsDeadLettersAndAttempts) {
+  KillIt("dead");
+  Schedule("retry", 0);
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kFailedRetryable).ok());
+  // Garbage: versions replaced many times.
+  for (int i = 0; i < 50; ++i) Schedule("churn", 3'600'000 + i);
+  bool done = false;
+  absl::StatusOr<CompactionResult> result;
+  engine_->CompactNow([&](absl::StatusOr<CompactionResult> r) {
+    result = r;
+    done = true;
+  });
+  ASSERT_TRUE(queue_.RunUntil([&] { return done; }));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_LT(result->log_records_after, result->log_records_before);
+  EXPECT_EQ(result->log_records_after, 2u) << "retry and churn are the only live records";
+  Reopen();
+  ASSERT_EQ(DeadLetters().size(), 1u);
+  EXPECT_EQ(dispatcher_->stats().retrying, 1u);
+  clock_.Advance(1000);
+  got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].reminder.key, "retry");
+  EXPECT_EQ(got[0].attempt, 2u);
+}
+
+}  // namespace
+}  // namespace rappel::server
