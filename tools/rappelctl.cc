@@ -19,15 +19,6 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUnreachable = 3;
 constexpr int kExitNotFound = 4;
 
-const char* ChannelName(rappel::client::Channel c) {
-  switch (c) {
-    case rappel::client::Channel::kSms: return "sms";
-    case rappel::client::Channel::kEmail: return "email";
-    case rappel::client::Channel::kVoice: return "voice";
-    case rappel::client::Channel::kPush: return "push";
-  }
-  return "unknown";
-}
 
 int Fail(const absl::Status& st) {
   std::fprintf(stderr, "rappelctl: %s\n", st.ToString().c_str());
@@ -38,7 +29,7 @@ int Fail(const absl::Status& st) {
 
 Json ReminderJson(const rappel::client::Reminder& r) {
   return Json{{"tenant", r.tenant},       {"key", r.key},
-              {"channel", ChannelName(r.channel)}, {"recipient", r.recipient},
+              {"channel", rappel::client::ChannelName(r.channel)}, {"recipient", r.recipient},
               {"due_ms", r.due_ms},       {"expiry_ms", r.expiry_ms},
               {"payload_bytes", r.payload.size()}};
 }
@@ -210,7 +201,7 @@ int main(int argc, char** argv) {
       std::printf("%-8s %-32s %-6s %-8s %s\n", "TENANT", "KEY", "CHAN", "ATTEMPTS", "LAST DETAIL");
       for (const auto& d : *letters) {
         std::printf("%-8u %-32s %-6s %-8u %s\n", d.reminder.tenant, d.reminder.key.c_str(),
-                    ChannelName(d.reminder.channel), d.attempts, d.last_detail.c_str());
+                    rappel::client::ChannelName(d.reminder.channel), d.attempts, d.last_detail.c_str());
       }
     }
     return 0;

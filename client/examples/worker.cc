@@ -10,20 +10,6 @@
 #include "CLI/CLI.hpp"
 #include "rappel/async_client.h"
 
-namespace {
-
-const char* ChannelName(rappel::client::Channel c) {
-  switch (c) {
-    case rappel::client::Channel::kSms: return "sms";
-    case rappel::client::Channel::kEmail: return "email";
-    case rappel::client::Channel::kVoice: return "voice";
-    case rappel::client::Channel::kPush: return "push";
-  }
-  return "?";
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace rappel::client;
   Options options;

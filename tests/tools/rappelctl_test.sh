@@ -3,23 +3,8 @@
 # subcommand, --json, and the exit codes. Usage: rappelctl_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
-work=$(mktemp -d)
-rappeld_pid=""
-cleanup() {
-  if [[ -n $rappeld_pid ]]; then kill -TERM "$rappeld_pid" 2>/dev/null || true; wait "$rappeld_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-"$build/server/rappeld" --port 0 --data-dir "$work/db" > "$work/rappeld.out" 2>&1 &
-rappeld_pid=$!
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$work/rappeld.out")
-  [[ -n $port ]] && break
-  sleep 0.1
-done
-[[ -n ${port:-} ]] || fail "rappeld did not start: $(cat "$work/rappeld.out")"
+source "$(dirname "$0")/rappeld_fixture.sh"
+start_rappeld
 ctl() { "$build/tools/rappelctl" --port "$port" "$@"; }
 
 "$build/client/rappel-producer" --port "$port" --count 3 --spacing-ms 3600000 > "$work/producer.out"

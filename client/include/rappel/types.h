@@ -12,6 +12,17 @@ namespace rappel::client {
 
 enum class Channel : uint8_t { kSms = 1, kEmail = 2, kVoice = 3, kPush = 4 };
 
+// "sms", "email", "voice", "push" ("unknown" for any other value).
+inline const char* ChannelName(Channel c) {
+  switch (c) {
+    case Channel::kSms: return "sms";
+    case Channel::kEmail: return "email";
+    case Channel::kVoice: return "voice";
+    case Channel::kPush: return "push";
+  }
+  return "unknown";
+}
+
 struct Reminder {
   uint32_t tenant = 0;
   std::string key;          // unique within the tenant
