@@ -1,0 +1,253 @@
+// The appointment model (DESIGN.md §2, §6): the configuration objects a
+// platform sets (tenant, calendar, appointment type, patient), the
+// appointment itself, and the messages the planner derives from them.
+// Plain values; the AppointmentBook (book.h) owns the live ones.
+//
+// Durations are milliseconds, instants unix milliseconds (UTC); local
+// calendar times are computed only when a message is rendered, in the
+// tenant's IANA time zone (render.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/engine/reminder.h"
+
+namespace rappel::server::plan {
+
+inline constexpr int64_t kMinuteMs = 60'000;
+inline constexpr int64_t kHourMs = 60 * kMinuteMs;
+inline constexpr int64_t kDayMs = 24 * kHourMs;
+
+// What a message is about (DESIGN.md §6.2).
+enum class MessageKind : uint8_t {
+  kConfirmation = 1,      // created: at once
+  kChange = 2,            // modified (time, date, calendar, mode): at once
+  kCancellation = 3,      // cancelled by the practitioner / to reschedule / absence: with a rebook link
+  kPatientCancelAck = 4,  // cancelled by the patient
+  kConfirmAck = 5,        // confirmed by the patient
+  kReminder = 6,          // at each reminder offset before the start
+  kPreVisit = 7,          // pre-visit reminder (questionnaire when on site)
+  kSecondReminder = 8,    // second SMS reminder, by policy, not once confirmed
+  kPostVisit = 9,         // thanks / survey, a delay after the end
+  kRecall = 10,           // "time to book your next appointment"
+  kPractitioner = 11,     // to the calendar's practitioner
+  kDelayAlert = 12,       // the calendar runs late: new arrival time
+};
+inline constexpr int kMessageKindCount = 12;
+std::string_view KindName(MessageKind k);
+std::optional<MessageKind> ParseKind(std::string_view name);
+using KindMask = uint16_t;  // bit (1 << kind)
+inline constexpr KindMask KindBit(MessageKind k) { return KindMask(1u << static_cast<int>(k)); }
+
+// Communication mode of an appointment type (DESIGN.md §6.1).
+enum class Mode : uint8_t {
+  kOnSite = 1,           // pre-visit questionnaire may be sent
+  kTelemedicine = 2,
+  kPhone = 3,            // no questionnaire; the message says it is by phone
+  kUnspecified = 4,      // the message just says there is an appointment
+  kNoAutomated = 5,      // no automated communication
+  kNoCommunication = 6,  // no automated nor manual communication
+  kHidden = 7,           // no communication, hidden from the patient portal (tasks)
+};
+std::string_view ModeName(Mode m);
+std::optional<Mode> ParseMode(std::string_view name);
+// The last three modes send nothing automated.
+inline bool SendsAutomated(Mode m) { return m <= Mode::kUnspecified; }
+
+// What the clinic recorded about the visit. Any status but kNone means the
+// appointment is no longer "upcoming": nothing more goes before the visit
+// (seed 004); clearing it lets later messages go again.
+enum class VisitStatus : uint8_t { kNone = 0, kSeen = 1, kWaitingRoom = 2, kAbsent = 3, kExcused = 4 };
+std::string_view VisitStatusName(VisitStatus s);
+std::optional<VisitStatus> ParseVisitStatus(std::string_view name);
+
+enum class Lifecycle : uint8_t {
+  kActive = 0,
+  kCancelledByPractitioner = 1,
+  kCancelledByPatient = 2,
+  kToReschedule = 3,  // "à reporter, à prévenir": cancelled, patient told to rebook
+};
+std::string_view LifecycleName(Lifecycle l);
+inline bool IsCancelled(Lifecycle l) { return l != Lifecycle::kActive; }
+
+enum class SecondReminderPolicy : uint8_t { kOff = 0, kEverybody = 1, kUnreliable = 2 };
+std::string_view PolicyName(SecondReminderPolicy p);
+std::optional<SecondReminderPolicy> ParsePolicy(std::string_view name);
+
+// Channels a switch allows: bit (1 << Channel).
+using ChannelMask = uint8_t;
+inline constexpr ChannelMask ChannelBit(Channel c) { return ChannelMask(1u << static_cast<int>(c)); }
+inline constexpr ChannelMask kAllChannels = 0b11110;
+inline constexpr ChannelMask kDefaultChannels = (1u << 1) | (1u << 2);  // sms, email
+
+struct Tenant {
+  uint32_t id = 0;
+  std::string name;        // establishment name, as patients see it
+  std::string phone;       // establishment phone
+  std::string website;
+  std::string time_zone = "Europe/Paris";  // IANA name
+  std::string locale = "fr";               // "fr" or "en"
+  bool enabled = true;                     // master switch
+  ChannelMask channels = kDefaultChannels;
+  std::vector<int64_t> reminder_offsets_ms = {24 * kHourMs};
+  int64_t pre_visit_offset_ms = 0;       // 0: no pre-visit reminder
+  int64_t min_lead_ms = 12 * kHourMs;    // booked later than this before the start: no reminder
+  SecondReminderPolicy second_reminder = SecondReminderPolicy::kOff;
+  int64_t second_reminder_offset_ms = 2 * kHourMs;
+  double no_show_threshold = 0.30;       // unreliable: no-shows / appointments at or above
+  int64_t post_visit_delay_ms = 0;       // 0: no post-visit message
+  // Self-service windows (DESIGN.md §6.4), before the start.
+  int64_t confirm_window_ms = 48 * kHourMs;
+  bool patient_cancel_allowed = true;
+  int64_t cancel_until_ms = 24 * kHourMs;  // cancel allowed until this long before
+  bool arrival_allowed = false;
+  int64_t arrival_window_ms = 30 * kMinuteMs;
+  KindMask online_only = 0;  // kinds sent only for appointments booked online
+  bool notify_practitioner = false;
+  std::string message_fr;    // the tenant's message to patients
+  std::string message_en;
+  std::string sender_name;   // sender identity
+  std::string sender_email;
+  std::string sender_sms;    // SMS sender id
+  std::string action_url;    // base of self-service links: <action_url>?token=...
+  std::string rebook_url;
+  int64_t audit_retention_ms = 90 * kDayMs;
+  std::string secret;        // HMAC key of action tokens; generated, never sent out
+};
+
+struct Calendar {
+  uint32_t tenant = 0;
+  std::string id;
+  std::string name;   // practitioner or resource, as patients see it
+  std::string email;  // practitioner notifications
+  ChannelMask channels = kAllChannels;
+};
+
+struct AppointmentType {
+  uint32_t tenant = 0;
+  std::string id;
+  std::string name;
+  Mode mode = Mode::kNoAutomated;  // the seeds' default: no automated communication
+  bool active = true;              // inactive types cannot be booked
+  ChannelMask channels = kAllChannels;
+  std::optional<std::vector<int64_t>> reminder_offsets_ms;  // overrides the tenant's
+  int64_t recall_interval_ms = 0;                            // 0: no recall
+  std::string prerequisites;                                 // "fast 12 hours before"
+  std::string price;
+  int64_t duration_ms = 0;
+};
+
+struct Patient {
+  uint32_t tenant = 0;
+  std::string id;
+  std::string first_name;
+  std::string last_name;
+  std::string email;
+  std::string mobile;      // E.164
+  std::string push_token;
+  std::string locale;      // empty: the tenant's
+  bool notifications = true;
+  bool consent = false;    // opt-in given
+  std::string household;   // people who share contact details share this
+  ChannelMask channels = kAllChannels;
+  uint32_t appointments = 0;  // attendance: visits with a final status
+  uint32_t no_shows = 0;
+};
+
+struct Appointment {
+  uint32_t tenant = 0;
+  std::string id;
+  std::string calendar;
+  std::string type;
+  std::string patient;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string location;
+  std::string notes;
+  bool booked_online = false;
+  int64_t booked_at_ms = 0;    // 0: when rappel first heard of it
+  ChannelMask channels = kAllChannels;
+  uint64_t version = 0;        // the platform's; an older one is refused as stale
+  // rappel's own, bumped by every change (including self-service): action
+  // tokens and planned messages carry it.
+  uint32_t revision = 0;
+  Lifecycle lifecycle = Lifecycle::kActive;
+  VisitStatus status = VisitStatus::kNone;
+  bool confirmed = false;
+  bool arrived = false;
+  int64_t delay_ms = 0;        // the calendar's running delay, from the last delay alert
+};
+
+// What happened to an appointment: the planner's input event.
+enum class Event : uint8_t {
+  kCreated,
+  kModified,           // time, date, calendar, type/mode, location changed
+  kUpdated,            // other fields changed: re-plan, no change notice
+  kCancelled,          // by the practitioner, to reschedule, or absence
+  kPatientCancelled,
+  kConfirmed,
+  kStatusChanged,
+  kDelayAlert,
+};
+
+// Everything the planner reads. References stay valid during Plan().
+struct PlanInput {
+  const Tenant& tenant;
+  const Calendar& calendar;
+  const AppointmentType& type;
+  const Patient& patient;
+  const Appointment& appointment;  // as it is after the event
+  Event event;
+  int64_t now_ms;
+};
+
+// One message to schedule. Its key (MessageKey) is its stable message id.
+struct PlannedMessage {
+  MessageKind kind;
+  Channel channel;
+  uint32_t occurrence = 0;  // distinguishes sends of one kind: see MessageKey
+  int64_t due_ms = 0;
+  int64_t expiry_ms = 0;    // 0: none; a message due after it is dropped
+  std::string recipient;    // address on that channel
+};
+
+// A message the rules left out, and why (for the dry run and the audit).
+struct Omission {
+  MessageKind kind;
+  std::optional<Channel> channel;  // nullopt: every channel
+  std::string reason;
+};
+
+struct PlanResult {
+  std::vector<PlannedMessage> messages;
+  std::vector<Omission> omitted;
+};
+
+// Keys of planned messages in the engine: "@a/<appointment>/<kind>/<channel>/<occurrence>",
+// unique within the tenant. The "@" prefix is reserved: clients cannot
+// schedule raw reminders under it.
+inline constexpr std::string_view kReservedKeyPrefix = "@";
+std::string MessageKey(std::string_view appointment_id, MessageKind kind, Channel channel,
+                       uint32_t occurrence);
+struct ParsedMessageKey {
+  std::string_view appointment_id;
+  MessageKind kind;
+  Channel channel;
+  uint32_t occurrence;
+};
+std::optional<ParsedMessageKey> ParseMessageKey(std::string_view key);
+
+// The payload of a planned message in the engine: small, so ingest stays
+// cheap; the text is rendered when the message is handed to a worker.
+struct MessageRef {
+  uint32_t revision = 0;  // the appointment revision it was planned for
+  uint32_t delay_ms = 0;  // kDelayAlert: the announced delay
+};
+std::string EncodeMessageRef(const MessageRef& ref);
+std::optional<MessageRef> DecodeMessageRef(std::string_view payload);
+
+}  // namespace rappel::server::plan
