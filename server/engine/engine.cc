@@ -525,6 +525,77 @@ void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done, StateWrite
   Submit(std::move(p));
 }
 
+void Engine::Mutate(std::vector<ReminderSpec> schedule, std::vector<ReminderKey> drop,
+                    StateWrites extra, Done done) {
+  int64_t now = Now();
+  // Errors are answered in submission order too, like every other request.
+  auto fail = [this, &done](absl::Status st) {
+    Pending p;
+    p.finish = [st = std::move(st), done = std::move(done)](absl::Status) { done(st); };
+    Submit(std::move(p));
+  };
+  for (const ReminderSpec& r : schedule) {
+    if (absl::Status st = Validate(r, now); !st.ok()) {
+      fail(absl::Status(st.code(), absl::StrCat(r.key, ": ", st.message())));
+      return;
+    }
+  }
+  // Look everything up before adding anything: a read error then leaves no
+  // overlay entry pointing into a batch that is never submitted.
+  std::optional<Store::Reader> reader;
+  std::vector<KeyHash> hashes;
+  std::vector<Prior> priors;
+  std::vector<bool> unchanged;
+  hashes.reserve(schedule.size());
+  absl::flat_hash_set<KeyHash, KeyHashHash> scheduled;
+  scheduled.reserve(schedule.size());
+  std::string record;
+  for (const ReminderSpec& r : schedule) {
+    record.clear();
+    EncodeReminder(r, &record);
+    KeyHash hash = HashKey(r.tenant, r.key);
+    auto latest = FindLatest(hash, &reader);
+    if (!latest.ok()) {
+      fail(latest.status());
+      return;
+    }
+    hashes.push_back(hash);
+    scheduled.insert(hash);
+    priors.push_back(PriorOf(latest->bytes));
+    unchanged.push_back(!latest->bytes.empty() && latest->bytes == record);
+  }
+  std::vector<std::pair<size_t, Prior>> drops;
+  for (size_t i = 0; i < drop.size(); ++i) {
+    KeyHash hash = HashKey(drop[i].tenant, drop[i].key);
+    if (scheduled.contains(hash)) continue;
+    auto latest = FindLatest(hash, &reader);
+    if (!latest.ok()) {
+      fail(latest.status());
+      return;
+    }
+    if (!latest->bytes.empty()) drops.emplace_back(i, PriorOf(latest->bytes));
+  }
+  reader.reset();
+  Pending p;
+  for (size_t i = 0; i < schedule.size(); ++i) {
+    if (unchanged[i]) continue;
+    record.clear();
+    EncodeReminder(schedule[i], &record);
+    AddPut(&p, hashes[i], schedule[i], record, priors[i]);
+  }
+  uint64_t dropped = drops.size();
+  for (const auto& [i, prior] : drops) {
+    AddTombstone(&p, HashKey(drop[i].tenant, drop[i].key), drop[i].tenant, drop[i].key,
+                 EndReason::kCancelled, now, prior);
+  }
+  AddStateWrites(&p, std::move(extra));
+  p.finish = [this, dropped, done = std::move(done)](absl::Status st) {
+    if (st.ok()) stats_.cancelled += dropped;
+    done(st);
+  };
+  Submit(std::move(p));
+}
+
 void Engine::Reschedule(ReminderKey key, int64_t due_ms, Done done, StateWrites extra) {
   int64_t now = Now();
   KeyHash hash = HashKey(key.tenant, key.key);
@@ -841,6 +912,15 @@ void Engine::WriteState(StateWrites writes, Done done) {
   AddStateWrites(&p, std::move(writes));
   p.finish = std::move(done);
   Submit(std::move(p));
+}
+
+bool Engine::IsCurrent(const ReminderKey& key, SeqNo seq) const {
+  KeyHash hash = HashKey(key.tenant, key.key);
+  if (auto it = overlay_.find(hash); it != overlay_.end()) {
+    return !it->second.tombstone && it->second.seq == seq;
+  }
+  auto it = index_.find(hash);
+  return it != index_.end() && meta(*it).seq == seq;
 }
 
 bool Engine::IsLive(const KeyHash& hash) const {

@@ -165,6 +165,13 @@ class Engine {
   // version since replaced or cancelled is accepted and ignored.
   // `extra` is always written (even when every ref is stale).
   void Complete(std::vector<CompletionRef> refs, Done done, StateWrites extra = {});
+  // One atomic change of a set of reminders (an appointment's re-plan):
+  // `drop` are cancelled (keys with no live version are skipped), `schedule`
+  // scheduled or replaced, and `extra` written, all in one commit. Any
+  // invalid item fails the whole request with its error and writes nothing.
+  // A key both dropped and scheduled is scheduled.
+  void Mutate(std::vector<ReminderSpec> schedule, std::vector<ReminderKey> drop,
+              StateWrites extra, Done done);
   // Only state writes, in submission order with everything else.
   void WriteState(StateWrites writes, Done done);
   // Forces a compaction pass over the whole log as it is now, whatever the
@@ -190,6 +197,10 @@ class Engine {
   int64_t NowMs() const { return options_.clock(); }
   // Whether the key has a live version (durable or in flight).
   bool IsLive(const KeyHash& hash) const;
+  // Whether `seq` is still the latest version of the key: false once a
+  // replace or cancel of it has been submitted (even if not yet durable),
+  // so a message made stale by a later change is not handed out.
+  bool IsCurrent(const ReminderKey& key, SeqNo seq) const;
   EngineStats stats() const;
   // Tenants by live reminders, largest first, at most n.
   std::vector<std::pair<TenantId, uint64_t>> TopTenants(size_t n) const;
