@@ -193,6 +193,10 @@ void Dispatcher::OnDue(std::vector<DueReminder> batch) {
         it != attempts_.end()) {
       attempt = it->second.failures + 1;
       message_id = it->second.message_id;
+    } else if (filter_ != nullptr && filter_->Claims(d.reminder)) {
+      // Appointment messages: the key is (appointment, kind, channel,
+      // occurrence), so re-plans keep the id of one send.
+      message_id = absl::StrCat(d.reminder.tenant.value, ":", d.reminder.key);
     } else {
       // Stable for this send: the same id on every redelivery and retry.
       message_id = absl::StrCat(d.reminder.tenant.value, ":", d.reminder.key, ":", d.seq);
@@ -229,6 +233,10 @@ void Dispatcher::Pump() {
       for (Channel c : w.channels) {
         auto& q = ready_[static_cast<int>(c)];
         while (!q.empty() && out.size() < room) {
+          if (!PrepareForLease(q.front())) {
+            q.pop_front();
+            continue;
+          }
           uint64_t lease_id = next_lease_++;
           deadlines_.emplace(deadline, lease_id);
           auto [it, inserted] = leases_.emplace(lease_id, Lease{std::move(q.front()), id, deadline});
@@ -245,6 +253,26 @@ void Dispatcher::Pump() {
       w.deliver(out);  // may not call back into the dispatcher
     }
   }
+}
+
+bool Dispatcher::PrepareForLease(Ready& msg) {
+  const ReminderSpec& r = msg.due.reminder;
+  if (!engine_->IsCurrent(ReminderKey{r.tenant, r.key}, msg.due.seq)) {
+    ++stats_.stale_dropped;
+    return false;
+  }
+  if (msg.prepared || filter_ == nullptr || !filter_->Claims(r)) return true;
+  MessageFilter::Prepared p = filter_->Prepare(r);
+  if (!p.deliver) {
+    ++stats_.filter_dropped;
+    engine_->Complete({CompletionRef{{r.tenant, r.key}, msg.due.seq}}, [](absl::Status) {},
+                      std::move(p.writes));
+    return false;
+  }
+  msg.due.reminder.payload = std::move(p.payload);
+  msg.due.reminder.recipient = std::move(p.recipient);
+  msg.prepared = true;
+  return true;
 }
 
 absl::StatusOr<Dispatcher::Lease> Dispatcher::TakeLease(uint64_t worker_id, uint64_t lease_id) {
@@ -289,6 +317,9 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
       continue;
     }
     const ReminderSpec& r = lease->msg.due.reminder;
+    if (filter_ != nullptr && lease->msg.prepared) {
+      filter_->OnOutcome(r, item.outcome, item.detail, &extra);
+    }
     // A message that failed before ends its attempt count in the same commit.
     if (!attempts_.empty()) {
       KeyHash hash = HashKey(r.tenant, r.key);
@@ -336,6 +367,7 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       Engine::StateWrites extra;
       bool had_attempts = attempts_.contains(hash);
       if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
+      if (filter_ != nullptr && lease.msg.prepared) filter_->OnOutcome(r, outcome, detail, &extra);
       engine_->Complete(
           {CompletionRef{key, lease.msg.due.seq}},
           [this, hash, had_attempts, done = std::move(done)](absl::Status st) {
@@ -358,6 +390,7 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       // The new due time and the failure count land in one commit: after a
       // crash the retry comes back with its attempt number.
       Engine::StateWrites extra{Put(RetryKey(hash), EncodeRetry(a.failures, a.message_id))};
+      if (filter_ != nullptr && lease.msg.prepared) filter_->OnOutcome(r, outcome, detail, &extra);
       engine_->Reschedule(
           key, clock_() + backoff,
           [this, hash, a, done = std::move(done)](absl::Status st) {
@@ -383,6 +416,9 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
   // One commit: the completion tombstone (the reminder leaves the log and
   // the wheel), the dead letter, and the end of its attempt count.
   Engine::StateWrites extra{Put(DeadKey(ref.tenant, ref.dead_at_ms, hash), EncodeDead(letter))};
+  if (filter_ != nullptr && lease.msg.prepared) {
+    filter_->OnOutcome(r, AckOutcome::kFailedPermanent, letter.last_detail, &extra);
+  }
   bool had_attempts = attempts_.contains(hash);
   if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
   std::optional<DeadRef> replaced;  // an older dead letter of the same key

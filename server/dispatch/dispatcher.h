@@ -85,6 +85,28 @@ struct LeasedMessage {
   const ReminderSpec* reminder = nullptr;
 };
 
+// Looks at the messages it claims (appointment messages) as they are about
+// to be leased and when their outcome is known. The appointment book
+// implements it: it renders the text a worker sends, and drops a message the
+// appointment no longer wants (a status set, a cancellation). Owner thread.
+class MessageFilter {
+ public:
+  virtual ~MessageFilter() = default;
+  virtual bool Claims(const ReminderSpec& r) const = 0;
+  struct Prepared {
+    bool deliver = true;
+    std::string drop_reason;    // !deliver: why (recorded in the audit)
+    std::string payload;        // deliver: what the worker gets
+    std::string recipient;      // deliver: the address, as it is now
+    Engine::StateWrites writes; // written with the completion (drop) or ignored
+  };
+  virtual Prepared Prepare(const ReminderSpec& r) = 0;
+  // The outcome of a claimed message as its ack or dead letter is committed;
+  // `writes` ride in that commit.
+  virtual void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
+                         Engine::StateWrites* writes) = 0;
+};
+
 struct DeadLetter {
   ReminderSpec reminder;
   uint32_t attempts = 0;
@@ -104,6 +126,8 @@ struct DispatchStats {
   uint64_t dead_letters_dropped = 0;  // deleted beyond max_dead_letters
   uint64_t retrying = 0;              // reminders with a durable failure count
   uint64_t ready_by_channel[kChannelCount + 1] = {};
+  uint64_t stale_dropped = 0;     // replaced or cancelled after falling due: not handed out
+  uint64_t filter_dropped = 0;    // dropped by the MessageFilter (e.g. a visit status set)
 };
 
 class Dispatcher : public DueSink {
@@ -115,6 +139,8 @@ class Dispatcher : public DueSink {
   // The engine must be set before the first OnDue (it is created after us,
   // since it takes us as its sink).
   void set_engine(Engine* engine) { engine_ = engine; }
+  // Must outlive the dispatcher; set before the first OnDue. Null: none.
+  void set_filter(MessageFilter* filter) { filter_ = filter; }
   // Loads attempt counts and dead letters from the store (once, after the
   // engine is open and before its first Poll). Drops attempt records whose
   // reminder is no longer live (cancelled or expired while retrying).
@@ -171,6 +197,7 @@ class Dispatcher : public DueSink {
     DueReminder due;
     uint32_t attempt;
     std::string message_id;
+    bool prepared = false;  // the filter has rendered it (payload is the worker's)
   };
   struct Worker {
     std::vector<Channel> channels;
@@ -205,7 +232,12 @@ class Dispatcher : public DueSink {
   void AddDead(const KeyHash& hash, const DeadRef& ref);
   void EraseDead(const KeyHash& hash);
 
+  // False: `msg` is no longer to be handed out (stale, or dropped by the
+  // filter, whose completion this submits).
+  bool PrepareForLease(Ready& msg);
+
   Engine* engine_;
+  MessageFilter* filter_ = nullptr;
   DispatchOptions options_;
   std::function<int64_t()> clock_;
   std::deque<Ready> ready_[kChannelCount + 1];

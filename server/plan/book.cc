@@ -1,0 +1,1394 @@
+#include "server/plan/book.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "date/tz.h"
+#include "nlohmann/json.hpp"
+#include "server/common/check.h"
+#include "server/plan/objects_json.h"
+#include "server/plan/planner.h"
+#include "server/plan/render.h"
+#include "server/plan/token.h"
+
+namespace rappel::server::plan {
+namespace {
+
+using nlohmann::json;
+using StateOp = WriteBatch::StateOp;
+
+constexpr size_t kMaxIdBytes = 128;
+
+void PutBe32(std::string* out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutBe64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+// The key of an object within its tenant: 4 bytes of tenant, then the id.
+std::string ObjKey(uint32_t tenant, std::string_view id) {
+  std::string k;
+  k.reserve(4 + id.size());
+  PutBe32(&k, tenant);
+  k.append(id);
+  return k;
+}
+
+std::string StoreKey(std::string_view prefix, uint32_t tenant, std::string_view id) {
+  std::string k(prefix);
+  k += ObjKey(tenant, id);
+  return k;
+}
+
+std::string_view ObjectPrefix(ObjectKind kind) {
+  switch (kind) {
+    case ObjectKind::kTenant: return "pt/";
+    case ObjectKind::kCalendar: return "pc/";
+    case ObjectKind::kType: return "py/";
+    case ObjectKind::kPatient: return "pp/";
+    case ObjectKind::kTemplate: return "pm/";
+  }
+  return "p?/";
+}
+
+StateOp Put(std::string key, std::string value) { return StateOp{std::move(key), std::move(value), false}; }
+StateOp Delete(std::string key) { return StateOp{std::move(key), {}, true}; }
+
+// A small binary writer/reader for the appointment record: it is rewritten
+// on every event (the hot path), so no JSON here.
+class Writer {
+ public:
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) { PutBe32(&out_, v); }
+  void I64(int64_t v) { PutBe64(&out_, static_cast<uint64_t>(v)); }
+  void Str(std::string_view s) {
+    U32(static_cast<uint32_t>(s.size()));
+    out_.append(s);
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  uint8_t U8() { return static_cast<uint8_t>(Take(1)); }
+  uint32_t U32() { return static_cast<uint32_t>(Take(4)); }
+  int64_t I64() { return static_cast<int64_t>(Take(8)); }
+  std::string Str() {
+    uint32_t n = U32();
+    if (!ok_ || n > in_.size()) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return s;
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  uint64_t Take(size_t n) {
+    if (in_.size() < n) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(in_[i]);
+    in_.remove_prefix(n);
+    return v;
+  }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+constexpr uint8_t kEntryFormat = 1;
+
+absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint32_t tenant, std::string_view id,
+                                                   std::string_view bytes) {
+  Reader r(bytes);
+  AppointmentBook::Entry e;
+  Appointment& a = e.appt;
+  a.tenant = tenant;
+  a.id = std::string(id);
+  if (r.U8() != kEntryFormat) return absl::DataLossError("unknown appointment record format");
+  a.version = static_cast<uint64_t>(r.I64());
+  a.revision = r.U32();
+  a.calendar = r.Str();
+  a.type = r.Str();
+  a.patient = r.Str();
+  a.start_ms = r.I64();
+  a.end_ms = r.I64();
+  a.location = r.Str();
+  a.notes = r.Str();
+  a.booked_online = r.U8() != 0;
+  a.booked_at_ms = r.I64();
+  a.channels = r.U8();
+  a.lifecycle = static_cast<Lifecycle>(r.U8());
+  a.status = static_cast<VisitStatus>(r.U8());
+  a.confirmed = r.U8() != 0;
+  a.arrived = r.U8() != 0;
+  a.delay_ms = r.I64();
+  uint32_t n = r.U32();
+  if (!r.ok() || n > 1024) return absl::DataLossError("truncated appointment record");
+  e.plan.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    AppointmentBook::PlanRef p;
+    p.kind = static_cast<MessageKind>(r.U8());
+    p.channel = static_cast<Channel>(r.U8());
+    p.occurrence = r.U32();
+    p.due_ms = r.I64();
+    e.plan.push_back(p);
+  }
+  if (!r.ok() || !r.done()) return absl::DataLossError("malformed appointment record");
+  return e;
+}
+
+// The tenant's local calendar day holding `at_ms` ends at (unix ms).
+absl::StatusOr<int64_t> EndOfLocalDay(const Tenant& t, int64_t at_ms) {
+  try {
+    const date::time_zone* zone = date::locate_zone(t.time_zone);
+    auto local = zone->to_local(std::chrono::sys_time<std::chrono::milliseconds>(
+        std::chrono::milliseconds(at_ms)));
+    auto next_midnight = date::floor<date::days>(local) + date::days(1);
+    auto sys = zone->to_sys(next_midnight, date::choose::earliest);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count();
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("time zone: ", e.what()));
+  }
+}
+
+const char* OutcomeName(AckOutcome o) {
+  switch (o) {
+    case AckOutcome::kSent: return "sent";
+    case AckOutcome::kDelivered: return "delivered";
+    case AckOutcome::kOpened: return "opened";
+    case AckOutcome::kFailedRetryable: return "failed (will retry)";
+    case AckOutcome::kFailedPermanent: return "failed";
+  }
+  return "?";
+}
+
+std::string_view EventName(Event e) {
+  switch (e) {
+    case Event::kCreated: return "created";
+    case Event::kModified: return "modified";
+    case Event::kUpdated: return "updated";
+    case Event::kCancelled: return "cancelled";
+    case Event::kPatientCancelled: return "cancelled by the patient";
+    case Event::kConfirmed: return "confirmed";
+    case Event::kStatusChanged: return "status changed";
+    case Event::kDelayAlert: return "delay alert";
+  }
+  return "?";
+}
+
+// One audit line: at, what, kind, channel, occurrence, due, reason.
+void AuditLine(std::string* out, int64_t at, std::string_view what, MessageKind kind,
+               std::optional<Channel> channel, uint32_t occurrence, int64_t due,
+               std::string_view reason) {
+  absl::StrAppend(out, at, "\t", std::string(what), "\t", std::string(KindName(kind)), "\t",
+                  channel ? std::string(ChannelName(*channel)) : std::string("*"), "\t",
+                  occurrence, "\t", due, "\t", std::string(reason), "\n");
+}
+
+// Statuses that end the "upcoming" part of an appointment (seed 004).
+bool StopsPreVisit(MessageKind k) {
+  switch (k) {
+    case MessageKind::kPostVisit:
+    case MessageKind::kRecall:
+    case MessageKind::kPractitioner:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// Cancelled appointments still send the notices about the cancellation.
+bool AfterCancellation(MessageKind k) {
+  return k == MessageKind::kCancellation || k == MessageKind::kPatientCancelAck ||
+         k == MessageKind::kPractitioner;
+}
+
+}  // namespace
+
+// The change one request makes, handed to Engine::Mutate at Submit.
+struct AppointmentBook::Change {
+  std::vector<ReminderSpec> schedule;
+  absl::flat_hash_map<std::string, size_t> scheduled_at;  // key -> index in schedule
+  std::vector<ReminderKey> drop;
+  Engine::StateWrites writes;
+  absl::flat_hash_map<std::string, size_t> written_at;    // state key -> index in writes
+  std::vector<std::string> touched;                       // ObjKey of each entry changed
+  int64_t now = 0;
+
+  void Write(StateOp op) {
+    auto [it, inserted] = written_at.try_emplace(op.key, writes.size());
+    if (inserted) {
+      writes.push_back(std::move(op));
+    } else {
+      writes[it->second] = std::move(op);  // the latest wins within one commit
+    }
+  }
+  void Schedule(ReminderSpec r) {
+    auto [it, inserted] = scheduled_at.try_emplace(r.key, schedule.size());
+    if (inserted) {
+      schedule.push_back(std::move(r));
+    } else {
+      schedule[it->second] = std::move(r);
+    }
+  }
+};
+
+AppointmentBook::AppointmentBook(Engine* engine, BookOptions options)
+    : engine_(engine), options_(options) {}
+
+absl::StatusOr<std::unique_ptr<AppointmentBook>> AppointmentBook::Open(Engine* engine,
+                                                                       BookOptions options) {
+  std::unique_ptr<AppointmentBook> book(new AppointmentBook(engine, options));
+  if (absl::Status st = book->Load(); !st.ok()) return st;
+  return book;
+}
+
+absl::Status AppointmentBook::Load() {
+  auto reader = engine_->store().NewReader();
+  if (!reader.ok()) return reader.status();
+  absl::Status error;
+  auto scan = [&](std::string_view prefix, auto&& fn) {
+    absl::Status st = reader->ScanState(prefix, [&](std::string_view k, std::string_view v) {
+      if (k.substr(0, prefix.size()) != prefix) return false;
+      k.remove_prefix(prefix.size());
+      if (k.size() < 4) {
+        error = absl::DataLossError("short object key");
+        return false;
+      }
+      uint32_t tenant = 0;
+      for (int i = 0; i < 4; ++i) tenant = (tenant << 8) | static_cast<unsigned char>(k[i]);
+      error = fn(tenant, k.substr(4), v);
+      return error.ok();
+    });
+    return st.ok() ? error : st;
+  };
+  auto parse = [](std::string_view v) { return ParseJsonObject(v); };
+  if (absl::Status st = scan("pt/", [&](uint32_t tenant, std::string_view, std::string_view v) {
+        auto j = parse(v);
+        if (!j.ok()) return j.status();
+        Tenant t;
+        t.id = tenant;
+        if (absl::Status s = FromJson(*j, &t); !s.ok()) return s;
+        tenants_[tenant] = std::move(t);
+        return absl::OkStatus();
+      });
+      !st.ok()) {
+    return st;
+  }
+  auto load_object = [&](std::string_view prefix, auto* map) {
+    return scan(prefix, [&](uint32_t tenant, std::string_view id, std::string_view v) {
+      auto j = parse(v);
+      if (!j.ok()) return j.status();
+      typename std::remove_pointer_t<decltype(map)>::mapped_type o;
+      o.tenant = tenant;
+      o.id = std::string(id);
+      if (absl::Status s = FromJson(*j, &o); !s.ok()) return s;
+      (*map)[ObjKey(tenant, id)] = std::move(o);
+      return absl::OkStatus();
+    });
+  };
+  if (absl::Status st = load_object("pc/", &calendars_); !st.ok()) return st;
+  if (absl::Status st = load_object("py/", &types_); !st.ok()) return st;
+  if (absl::Status st = load_object("pp/", &patients_); !st.ok()) return st;
+  if (absl::Status st = scan("pm/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
+        auto j = parse(v);
+        if (!j.ok()) return j.status();
+        auto subject = CompileTemplate(j->value("subject", ""));
+        auto body = CompileTemplate(j->value("body", ""));
+        if (!subject.ok()) return subject.status();
+        if (!body.ok()) return body.status();
+        templates_[ObjKey(tenant, id)] =
+            TemplatePair{std::move(*subject), std::move(*body), std::string(v)};
+        return absl::OkStatus();
+      });
+      !st.ok()) {
+    return st;
+  }
+  return scan("pa/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
+    auto e = DecodeEntry(tenant, id, v);
+    if (!e.ok()) return e.status();
+    Index(*e, true);
+    appointments_[ObjKey(tenant, id)] = std::move(*e);
+    return absl::OkStatus();
+  });
+}
+
+const Tenant* AppointmentBook::FindTenant(uint32_t tenant) const {
+  auto it = tenants_.find(tenant);
+  return it == tenants_.end() ? nullptr : &it->second;
+}
+
+AppointmentBook::Entry* AppointmentBook::FindEntry(uint32_t tenant, std::string_view id) {
+  auto it = appointments_.find(ObjKey(tenant, id));
+  return it == appointments_.end() ? nullptr : &it->second;
+}
+
+const AppointmentBook::Entry* AppointmentBook::FindEntry(uint32_t tenant,
+                                                         std::string_view id) const {
+  auto it = appointments_.find(ObjKey(tenant, id));
+  return it == appointments_.end() ? nullptr : &it->second;
+}
+
+void AppointmentBook::Index(const Entry& e, bool add) {
+  const Appointment& a = e.appt;
+  Slot cal{a.tenant, a.calendar, a.start_ms, a.id};
+  Slot pat{a.tenant, a.patient, a.start_ms, a.id};
+  if (add) {
+    by_calendar_.insert(std::move(cal));
+    by_patient_.insert(std::move(pat));
+  } else {
+    by_calendar_.erase(cal);
+    by_patient_.erase(pat);
+  }
+}
+
+std::string AppointmentBook::EncodeEntry(const Entry& e) const {
+  const Appointment& a = e.appt;
+  Writer w;
+  w.U8(kEntryFormat);
+  w.I64(static_cast<int64_t>(a.version));
+  w.U32(a.revision);
+  w.Str(a.calendar);
+  w.Str(a.type);
+  w.Str(a.patient);
+  w.I64(a.start_ms);
+  w.I64(a.end_ms);
+  w.Str(a.location);
+  w.Str(a.notes);
+  w.U8(a.booked_online);
+  w.I64(a.booked_at_ms);
+  w.U8(a.channels);
+  w.U8(static_cast<uint8_t>(a.lifecycle));
+  w.U8(static_cast<uint8_t>(a.status));
+  w.U8(a.confirmed);
+  w.U8(a.arrived);
+  w.I64(a.delay_ms);
+  w.U32(static_cast<uint32_t>(e.plan.size()));
+  for (const PlanRef& p : e.plan) {
+    w.U8(static_cast<uint8_t>(p.kind));
+    w.U8(static_cast<uint8_t>(p.channel));
+    w.U32(p.occurrence);
+    w.I64(p.due_ms);
+  }
+  return w.Take();
+}
+
+std::string AppointmentBook::AuditKey(uint32_t tenant, std::string_view id) {
+  std::string k = StoreKey("au/", tenant, id);
+  k.push_back('\0');
+  PutBe64(&k, static_cast<uint64_t>(engine_->NowMs()));
+  PutBe32(&k, ++audit_counter_);
+  return k;
+}
+
+absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view why,
+                                     Change& change) {
+  Appointment& a = entry.appt;
+  const Tenant* tenant = FindTenant(a.tenant);
+  auto cal = calendars_.find(ObjKey(a.tenant, a.calendar));
+  auto type = types_.find(ObjKey(a.tenant, a.type));
+  auto patient = patients_.find(ObjKey(a.tenant, a.patient));
+  if (tenant == nullptr || cal == calendars_.end() || type == types_.end() ||
+      patient == patients_.end()) {
+    return absl::FailedPreconditionError("the appointment refers to an object since deleted");
+  }
+  PlanResult plan = Plan(PlanInput{*tenant, cal->second, type->second, patient->second, a, event,
+                                   change.now});
+  std::string audit;
+  // The messages of the old plan that the new one does not keep.
+  absl::flat_hash_set<std::string> kept;
+  std::vector<PlanRef> next;
+  next.reserve(plan.messages.size());
+  MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX))};
+  std::string payload = EncodeMessageRef(ref);
+  for (const PlannedMessage& m : plan.messages) {
+    if (m.due_ms - change.now > options_.horizon_ms) {
+      AuditLine(&audit, change.now, "omitted", m.kind, m.channel, m.occurrence, m.due_ms,
+                "beyond the horizon");
+      continue;
+    }
+    std::string key = MessageKey(a.id, m.kind, m.channel, m.occurrence);
+    kept.insert(key);
+    bool same = false;
+    for (const PlanRef& old : entry.plan) {
+      if (old.kind == m.kind && old.channel == m.channel && old.occurrence == m.occurrence &&
+          old.due_ms == m.due_ms) {
+        same = true;
+        break;
+      }
+    }
+    if (!same) {
+      AuditLine(&audit, change.now, "planned", m.kind, m.channel, m.occurrence, m.due_ms,
+                EventName(event));
+    }
+    change.Schedule(ReminderSpec{TenantId{a.tenant}, std::move(key), m.channel, m.recipient,
+                                 m.due_ms, m.expiry_ms, payload});
+    next.push_back(PlanRef{m.kind, m.channel, m.occurrence, m.due_ms});
+  }
+  for (const PlanRef& old : entry.plan) {
+    std::string key = MessageKey(a.id, old.kind, old.channel, old.occurrence);
+    if (kept.contains(key)) continue;
+    AuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
+              why);
+    change.drop.push_back(ReminderKey{TenantId{a.tenant}, std::move(key)});
+  }
+  if (event != Event::kUpdated) {
+    for (const Omission& o : plan.omitted) {
+      AuditLine(&audit, change.now, "omitted", o.kind, o.channel, 0, 0, o.reason);
+    }
+  }
+  entry.plan = std::move(next);
+  std::string obj = ObjKey(a.tenant, a.id);
+  change.Write(Put(absl::StrCat("pa/", obj), EncodeEntry(entry)));
+  if (!audit.empty()) change.Write(Put(AuditKey(a.tenant, a.id), std::move(audit)));
+  change.touched.push_back(std::move(obj));
+  return absl::OkStatus();
+}
+
+void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
+  std::vector<std::string> touched = std::move(change.touched);
+  engine_->Mutate(std::move(change.schedule), std::move(change.drop), std::move(change.writes),
+                  [this, touched = std::move(touched), done = std::move(done)](absl::Status st) {
+                    if (!st.ok()) Reload(touched);
+                    done(std::move(st));
+                  });
+}
+
+void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
+  // The commit failed: memory went ahead of the store for these entries.
+  auto reader = engine_->store().NewReader();
+  for (const std::string& obj : entry_keys) {
+    auto it = appointments_.find(obj);
+    if (it != appointments_.end()) {
+      Index(it->second, false);
+      appointments_.erase(it);
+    }
+    if (!reader.ok()) continue;
+    auto bytes = reader->GetState(absl::StrCat("pa/", obj));
+    if (!bytes.ok() || !bytes->has_value()) continue;
+    uint32_t tenant = 0;
+    for (int i = 0; i < 4; ++i) tenant = (tenant << 8) | static_cast<unsigned char>(obj[i]);
+    auto e = DecodeEntry(tenant, std::string_view(obj).substr(4), **bytes);
+    if (!e.ok()) continue;
+    Index(*e, true);
+    appointments_[obj] = std::move(*e);
+  }
+}
+
+// --- configuration objects ------------------------------------------------
+
+void AppointmentBook::PutObject(ObjectKind kind, uint32_t tenant_id, std::string id,
+                                std::string_view text, ObjectDone done) {
+  auto fail = [&](absl::Status st) {
+    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
+  };
+  auto doc = ParseJsonObject(text);
+  if (!doc.ok()) return fail(doc.status());
+  if (kind != ObjectKind::kTenant) {
+    if (FindTenant(tenant_id) == nullptr) {
+      return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant_id)));
+    }
+    if (id.empty() || id.size() > kMaxIdBytes) {
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat("an id is 1 to ", kMaxIdBytes, " bytes")));
+    }
+  }
+  std::string key = StoreKey(ObjectPrefix(kind), tenant_id, kind == ObjectKind::kTenant ? "" : id);
+  std::string stored;   // the store's record
+  std::string shown;    // what the caller gets back
+  std::function<void()> apply;
+  switch (kind) {
+    case ObjectKind::kTenant: {
+      Tenant t;
+      t.id = tenant_id;
+      if (absl::Status st = FromJson(*doc, &t); !st.ok()) return fail(st);
+      if (doc->contains("secret")) {
+        return fail(absl::InvalidArgumentError("field \"secret\": set by rappel, not by clients"));
+      }
+      if (absl::Status st = ValidateTimeZone(t.time_zone); !st.ok()) return fail(st);
+      const Tenant* old = FindTenant(tenant_id);
+      t.secret = old != nullptr ? old->secret : NewSecret();
+      stored = ToJson(t, true).dump();
+      shown = ToJson(t).dump();
+      apply = [this, t = std::move(t)]() mutable { tenants_[t.id] = std::move(t); };
+      break;
+    }
+    case ObjectKind::kCalendar: {
+      Calendar c;
+      c.tenant = tenant_id;
+      c.id = id;
+      if (absl::Status st = FromJson(*doc, &c); !st.ok()) return fail(st);
+      stored = shown = ToJson(c).dump();
+      apply = [this, c = std::move(c)]() mutable {
+        calendars_[ObjKey(c.tenant, c.id)] = std::move(c);
+      };
+      break;
+    }
+    case ObjectKind::kType: {
+      AppointmentType t;
+      t.tenant = tenant_id;
+      t.id = id;
+      if (absl::Status st = FromJson(*doc, &t); !st.ok()) return fail(st);
+      stored = shown = ToJson(t).dump();
+      apply = [this, t = std::move(t)]() mutable { types_[ObjKey(t.tenant, t.id)] = std::move(t); };
+      break;
+    }
+    case ObjectKind::kPatient: {
+      Patient p;
+      p.tenant = tenant_id;
+      p.id = id;
+      // Attendance is rappel's unless the document sets it.
+      if (auto it = patients_.find(ObjKey(tenant_id, id)); it != patients_.end()) {
+        p.appointments = it->second.appointments;
+        p.no_shows = it->second.no_shows;
+      }
+      if (absl::Status st = FromJson(*doc, &p); !st.ok()) return fail(st);
+      if (doc->contains("channels")) {
+        // A channel asked for explicitly must have an address.
+        if ((p.channels & (ChannelBit(Channel::kSms) | ChannelBit(Channel::kVoice))) &&
+            p.mobile.empty()) {
+          return fail(absl::InvalidArgumentError(
+              "channel sms or voice switched on but the patient has no mobile number"));
+        }
+        if ((p.channels & ChannelBit(Channel::kEmail)) && p.email.empty()) {
+          return fail(absl::InvalidArgumentError(
+              "channel email switched on but the patient has no e-mail address"));
+        }
+        if ((p.channels & ChannelBit(Channel::kPush)) && p.push_token.empty()) {
+          return fail(absl::InvalidArgumentError(
+              "channel push switched on but the patient has no push token"));
+        }
+      }
+      stored = shown = ToJson(p).dump();
+      apply = [this, p = std::move(p)]() mutable {
+        patients_[ObjKey(p.tenant, p.id)] = std::move(p);
+      };
+      break;
+    }
+    case ObjectKind::kTemplate: {
+      // id: kind/channel/locale
+      size_t a = id.find('/');
+      size_t b = a == std::string::npos ? a : id.find('/', a + 1);
+      std::optional<MessageKind> k;
+      std::optional<Channel> c;
+      std::string locale;
+      if (b != std::string::npos) {
+        k = ParseKind(std::string_view(id).substr(0, a));
+        c = ParseChannel(std::string_view(id).substr(a + 1, b - a - 1));
+        locale = id.substr(b + 1);
+      }
+      if (!k || !c || (locale != "fr" && locale != "en")) {
+        return fail(absl::InvalidArgumentError(
+            "a template id is <kind>/<channel>/<locale>, e.g. reminder/sms/fr"));
+      }
+      for (const auto& [field, value] : doc->items()) {
+        if (field != "subject" && field != "body") {
+          return fail(absl::InvalidArgumentError(absl::StrCat("field \"", field, "\": unknown field")));
+        }
+        if (!value.is_string()) {
+          return fail(absl::InvalidArgumentError(absl::StrCat("field \"", field, "\": expected a string")));
+        }
+      }
+      auto subject = CompileTemplate(doc->value("subject", ""));
+      if (!subject.ok()) return fail(subject.status());
+      auto body = CompileTemplate(doc->value("body", ""));
+      if (!body.ok()) return fail(body.status());
+      stored = shown = doc->dump();
+      apply = [this, obj = ObjKey(tenant_id, id), pair = TemplatePair{std::move(*subject),
+                                                                      std::move(*body), stored}]() mutable {
+        templates_[obj] = std::move(pair);
+      };
+      break;
+    }
+  }
+  // Objects are applied once durable: nothing refers to them before.
+  engine_->WriteState({Put(std::move(key), std::move(stored))},
+                      [apply = std::move(apply), shown = std::move(shown),
+                       done = std::move(done)](absl::Status st) mutable {
+                        if (!st.ok()) return done(st);
+                        apply();
+                        done(std::move(shown));
+                      });
+}
+
+absl::StatusOr<std::string> AppointmentBook::GetObject(ObjectKind kind, uint32_t tenant,
+                                                       const std::string& id) const {
+  auto missing = [&](std::string_view what) {
+    return absl::NotFoundError(absl::StrCat("no ", std::string(what), " \"", id, "\" in tenant ", tenant));
+  };
+  switch (kind) {
+    case ObjectKind::kTenant:
+      if (const Tenant* t = FindTenant(tenant)) return ToJson(*t).dump();
+      return absl::NotFoundError(absl::StrCat("unknown tenant ", tenant));
+    case ObjectKind::kCalendar:
+      if (auto it = calendars_.find(ObjKey(tenant, id)); it != calendars_.end()) {
+        return ToJson(it->second).dump();
+      }
+      return missing("calendar");
+    case ObjectKind::kType:
+      if (auto it = types_.find(ObjKey(tenant, id)); it != types_.end()) {
+        return ToJson(it->second).dump();
+      }
+      return missing("appointment type");
+    case ObjectKind::kPatient:
+      if (auto it = patients_.find(ObjKey(tenant, id)); it != patients_.end()) {
+        return ToJson(it->second).dump();
+      }
+      return missing("patient");
+    case ObjectKind::kTemplate:
+      if (auto it = templates_.find(ObjKey(tenant, id)); it != templates_.end()) {
+        return it->second.json;
+      }
+      return missing("template");
+  }
+  return absl::InvalidArgumentError("unknown object kind");
+}
+
+// --- appointment events ---------------------------------------------------
+
+absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, Change& change) {
+  if (in.id.empty() || in.id.size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("an appointment id is 1 to ", kMaxIdBytes, " bytes"));
+  }
+  if (FindTenant(in.tenant) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown tenant ", in.tenant));
+  }
+  if (!calendars_.contains(ObjKey(in.tenant, in.calendar))) {
+    return absl::NotFoundError(absl::StrCat("unknown calendar \"", in.calendar, "\""));
+  }
+  auto type = types_.find(ObjKey(in.tenant, in.type));
+  if (type == types_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown appointment type \"", in.type, "\""));
+  }
+  if (!patients_.contains(ObjKey(in.tenant, in.patient))) {
+    return absl::NotFoundError(absl::StrCat("unknown patient \"", in.patient, "\""));
+  }
+  if (in.end_ms < in.start_ms) {
+    return absl::InvalidArgumentError("the appointment ends before it starts");
+  }
+  if (in.start_ms <= 0) return absl::InvalidArgumentError("no start time");
+  if (in.location.size() > 1024 || in.notes.size() > 4096) {
+    return absl::InvalidArgumentError("location or notes too long (1 KiB, 4 KiB)");
+  }
+  std::string obj = ObjKey(in.tenant, in.id);
+  auto it = appointments_.find(obj);
+  Event event;
+  UpsertOutcome outcome;
+  if (it == appointments_.end()) {
+    if (!type->second.active) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "appointment type \"", in.type, "\" is inactive: it cannot be booked"));
+    }
+    Entry e;
+    e.appt = std::move(in);
+    Appointment& a = e.appt;
+    if (a.booked_at_ms == 0) a.booked_at_ms = change.now;
+    a.revision = 1;
+    a.lifecycle = Lifecycle::kActive;
+    a.status = VisitStatus::kNone;
+    it = appointments_.emplace(obj, std::move(e)).first;
+    event = Event::kCreated;
+    outcome = UpsertOutcome::kCreated;
+  } else {
+    Appointment& a = it->second.appt;
+    if (in.version < a.version) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "stale: version ", in.version, " is older than the version held, ", a.version));
+    }
+    if (in.version == a.version) {
+      return AppointmentResult{UpsertOutcome::kUnchanged, a.revision,
+                               static_cast<uint32_t>(it->second.plan.size())};
+    }
+    Index(it->second, false);
+    bool rebooked = IsCancelled(a.lifecycle);
+    bool moved = a.start_ms != in.start_ms || a.end_ms != in.end_ms ||
+                 a.calendar != in.calendar || a.location != in.location ||
+                 a.patient != in.patient ||
+                 (a.type != in.type &&
+                  types_.at(ObjKey(a.tenant, a.type)).mode != type->second.mode);
+    a.version = in.version;
+    a.calendar = std::move(in.calendar);
+    a.type = std::move(in.type);
+    a.patient = std::move(in.patient);
+    a.start_ms = in.start_ms;
+    a.end_ms = in.end_ms;
+    a.location = std::move(in.location);
+    a.notes = std::move(in.notes);
+    a.booked_online = in.booked_online;
+    if (in.booked_at_ms != 0) a.booked_at_ms = in.booked_at_ms;
+    a.channels = in.channels;
+    ++a.revision;
+    if (rebooked) {
+      // A cancelled appointment booked again: a fresh start.
+      a.lifecycle = Lifecycle::kActive;
+      a.status = VisitStatus::kNone;
+      a.confirmed = false;
+      a.arrived = false;
+      event = Event::kCreated;
+      outcome = UpsertOutcome::kModified;
+    } else if (moved) {
+      a.confirmed = false;  // a confirmation was for the old time
+      event = Event::kModified;
+      outcome = UpsertOutcome::kModified;
+    } else {
+      event = Event::kUpdated;
+      outcome = UpsertOutcome::kUpdated;
+    }
+  }
+  Entry& e = it->second;
+  if (outcome != UpsertOutcome::kCreated) {
+    // (a new entry is indexed below; a changed one was taken out above)
+  }
+  Index(e, true);
+  if (absl::Status st = Replan(e, event, EventName(event), change); !st.ok()) return st;
+  return AppointmentResult{outcome, e.appt.revision, static_cast<uint32_t>(e.plan.size())};
+}
+
+void AppointmentBook::Upsert(std::vector<Appointment> items, ResultsDone done) {
+  Change change;
+  change.now = engine_->NowMs();
+  auto results = std::make_shared<std::vector<absl::StatusOr<AppointmentResult>>>();
+  results->reserve(items.size());
+  for (Appointment& a : items) results->push_back(ApplyUpsert(std::move(a), change));
+  Submit(std::move(change), [results, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) {
+      for (auto& r : *results) {
+        if (r.ok()) r = st;
+      }
+    }
+    done(std::move(*results));
+  });
+}
+
+absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
+                                                                const AppointmentCommand& c,
+                                                                Change& change) {
+  Appointment& a = e.appt;
+  if (c.version != 0 && c.version < a.version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "stale: version ", c.version, " is older than the version held, ", a.version));
+  }
+  bool cancel = c.action == AppointmentAction::kCancelByPractitioner ||
+                c.action == AppointmentAction::kCancelByPatient ||
+                c.action == AppointmentAction::kToReschedule;
+  if (IsCancelled(a.lifecycle) && c.action != AppointmentAction::kSetStatus) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the appointment is already cancelled (", std::string(LifecycleName(a.lifecycle)), ")"));
+  }
+  Event event = Event::kStatusChanged;
+  switch (c.action) {
+    case AppointmentAction::kCancelByPractitioner:
+      a.lifecycle = Lifecycle::kCancelledByPractitioner;
+      event = Event::kCancelled;
+      break;
+    case AppointmentAction::kToReschedule:
+      a.lifecycle = Lifecycle::kToReschedule;
+      event = Event::kCancelled;
+      break;
+    case AppointmentAction::kCancelByPatient:
+      a.lifecycle = Lifecycle::kCancelledByPatient;
+      event = Event::kPatientCancelled;
+      break;
+    case AppointmentAction::kConfirm:
+      if (a.confirmed) {
+        return AppointmentResult{UpsertOutcome::kUnchanged, a.revision,
+                                 static_cast<uint32_t>(e.plan.size())};
+      }
+      a.confirmed = true;
+      event = Event::kConfirmed;
+      break;
+    case AppointmentAction::kArrived:
+      a.arrived = true;
+      [[fallthrough]];
+    case AppointmentAction::kSetStatus: {
+      VisitStatus next = c.action == AppointmentAction::kArrived ? VisitStatus::kWaitingRoom : c.status;
+      if (next == a.status) {
+        return AppointmentResult{UpsertOutcome::kUnchanged, a.revision,
+                                 static_cast<uint32_t>(e.plan.size())};
+      }
+      // Attendance, kept from the statuses rappel is told: a visit counts
+      // once it is seen or absent; an absence is a no-show (excused is not).
+      auto counts = [](VisitStatus s) {
+        return std::pair<int, int>{s == VisitStatus::kSeen || s == VisitStatus::kAbsent,
+                                   s == VisitStatus::kAbsent};
+      };
+      auto [old_visits, old_noshows] = counts(a.status);
+      auto [new_visits, new_noshows] = counts(next);
+      if (old_visits != new_visits || old_noshows != new_noshows) {
+        auto p = patients_.find(ObjKey(a.tenant, a.patient));
+        if (p != patients_.end()) {
+          Patient& pt = p->second;
+          pt.appointments = static_cast<uint32_t>(
+              std::max<int64_t>(0, int64_t{pt.appointments} - old_visits + new_visits));
+          pt.no_shows = static_cast<uint32_t>(
+              std::max<int64_t>(0, int64_t{pt.no_shows} - old_noshows + new_noshows));
+          change.Write(Put(StoreKey("pp/", a.tenant, a.patient), ToJson(pt).dump()));
+        }
+      }
+      a.status = next;
+      event = Event::kStatusChanged;
+      break;
+    }
+  }
+  (void)cancel;
+  if (c.version > a.version) a.version = c.version;
+  ++a.revision;
+  if (absl::Status st = Replan(e, event, EventName(event), change); !st.ok()) return st;
+  return AppointmentResult{UpsertOutcome::kModified, a.revision,
+                           static_cast<uint32_t>(e.plan.size())};
+}
+
+void AppointmentBook::Commands(std::vector<AppointmentCommand> items, ResultsDone done) {
+  Change change;
+  change.now = engine_->NowMs();
+  auto results = std::make_shared<std::vector<absl::StatusOr<AppointmentResult>>>();
+  results->reserve(items.size());
+  for (const AppointmentCommand& c : items) {
+    Entry* e = FindEntry(c.tenant, c.id);
+    if (e == nullptr) {
+      results->push_back(absl::NotFoundError(
+          absl::StrCat("no appointment \"", c.id, "\" in tenant ", c.tenant)));
+      continue;
+    }
+    results->push_back(ApplyCommand(*e, c, change));
+  }
+  Submit(std::move(change), [results, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) {
+      for (auto& r : *results) {
+        if (r.ok()) r = st;
+      }
+    }
+    done(std::move(*results));
+  });
+}
+
+void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int64_t from_ms,
+                              int64_t to_ms, CountDone done) {
+  auto fail = [&](absl::Status st) {
+    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
+  };
+  if (FindTenant(tenant) == nullptr) return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)));
+  if (!calendars_.contains(ObjKey(tenant, calendar))) {
+    return fail(absl::NotFoundError(absl::StrCat("unknown calendar \"", calendar, "\"")));
+  }
+  if (to_ms <= from_ms) return fail(absl::InvalidArgumentError("the absence ends before it starts"));
+  std::vector<std::string> ids;
+  for (auto it = by_calendar_.lower_bound(Slot{tenant, calendar, from_ms, ""});
+       it != by_calendar_.end() && std::get<0>(*it) == tenant && std::get<1>(*it) == calendar &&
+       std::get<2>(*it) < to_ms;
+       ++it) {
+    ids.push_back(std::get<3>(*it));
+  }
+  Change change;
+  change.now = engine_->NowMs();
+  uint32_t cancelled = 0;
+  for (const std::string& id : ids) {
+    Entry* e = FindEntry(tenant, id);
+    if (e == nullptr || IsCancelled(e->appt.lifecycle)) continue;
+    AppointmentCommand c{tenant, id, AppointmentAction::kCancelByPractitioner, VisitStatus::kNone, 0};
+    if (ApplyCommand(*e, c, change).ok()) ++cancelled;
+  }
+  Submit(std::move(change), [cancelled, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) return done(st);
+    done(cancelled);
+  });
+}
+
+void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, int64_t delay_ms,
+                                 CountDone done) {
+  auto fail = [&](absl::Status st) {
+    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
+  };
+  const Tenant* t = FindTenant(tenant);
+  if (t == nullptr) return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)));
+  if (!calendars_.contains(ObjKey(tenant, calendar))) {
+    return fail(absl::NotFoundError(absl::StrCat("unknown calendar \"", calendar, "\"")));
+  }
+  if (delay_ms <= 0 || delay_ms > kDayMs) {
+    return fail(absl::InvalidArgumentError("a delay is between 1 minute and 24 hours"));
+  }
+  Change change;
+  change.now = engine_->NowMs();
+  auto day_end = EndOfLocalDay(*t, change.now);
+  if (!day_end.ok()) return fail(day_end.status());
+  std::vector<std::string> ids;
+  for (auto it = by_calendar_.lower_bound(Slot{tenant, calendar, change.now, ""});
+       it != by_calendar_.end() && std::get<0>(*it) == tenant && std::get<1>(*it) == calendar &&
+       std::get<2>(*it) < *day_end;
+       ++it) {
+    ids.push_back(std::get<3>(*it));
+  }
+  uint32_t alerted = 0;
+  for (const std::string& id : ids) {
+    Entry* e = FindEntry(tenant, id);
+    if (e == nullptr || IsCancelled(e->appt.lifecycle) || e->appt.status != VisitStatus::kNone) {
+      continue;
+    }
+    e->appt.delay_ms = delay_ms;
+    ++e->appt.revision;
+    if (Replan(*e, Event::kDelayAlert, "delay alert", change).ok()) ++alerted;
+  }
+  Submit(std::move(change), [alerted, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) return done(st);
+    done(alerted);
+  });
+}
+
+void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
+                                   const std::string& appointment, PatientReplyKind kind,
+                                   std::function<void(absl::StatusOr<AppointmentResult>)> done) {
+  auto fail = [&](absl::Status st) {
+    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
+  };
+  auto p = patients_.find(ObjKey(tenant, patient));
+  if (p == patients_.end()) {
+    return fail(absl::NotFoundError(absl::StrCat("unknown patient \"", patient, "\"")));
+  }
+  Change change;
+  change.now = engine_->NowMs();
+  if (kind == PatientReplyKind::kStop) {
+    // STOP: nothing more to this patient until they opt in again.
+    p->second.notifications = false;
+    change.Write(Put(StoreKey("pp/", tenant, patient), ToJson(p->second).dump()));
+    uint32_t replanned = 0;
+    std::vector<std::string> ids;
+    for (auto it = by_patient_.lower_bound(Slot{tenant, patient, INT64_MIN, ""});
+         it != by_patient_.end() && std::get<0>(*it) == tenant && std::get<1>(*it) == patient; ++it) {
+      ids.push_back(std::get<3>(*it));
+    }
+    for (const std::string& id : ids) {
+      Entry* e = FindEntry(tenant, id);
+      if (e == nullptr || e->plan.empty()) continue;
+      ++e->appt.revision;
+      if (Replan(*e, Event::kUpdated, "the patient replied STOP", change).ok()) ++replanned;
+    }
+    return Submit(std::move(change), [replanned, done = std::move(done)](absl::Status st) {
+      if (!st.ok()) return done(st);
+      done(AppointmentResult{UpsertOutcome::kModified, 0, replanned});
+    });
+  }
+  Entry* e = nullptr;
+  if (!appointment.empty()) {
+    e = FindEntry(tenant, appointment);
+    if (e == nullptr || e->appt.patient != patient) {
+      return fail(absl::NotFoundError(absl::StrCat("no appointment \"", appointment,
+                                                   "\" of patient \"", patient, "\"")));
+    }
+  } else {
+    for (auto it = by_patient_.lower_bound(Slot{tenant, patient, change.now, ""});
+         it != by_patient_.end() && std::get<0>(*it) == tenant && std::get<1>(*it) == patient; ++it) {
+      Entry* cand = FindEntry(tenant, std::get<3>(*it));
+      if (cand != nullptr && !IsCancelled(cand->appt.lifecycle)) {
+        e = cand;
+        break;
+      }
+    }
+    if (e == nullptr) {
+      return fail(absl::NotFoundError(
+          absl::StrCat("patient \"", patient, "\" has no upcoming appointment")));
+    }
+  }
+  const Tenant& t = *FindTenant(tenant);
+  if (kind == PatientReplyKind::kCancel &&
+      (!t.patient_cancel_allowed || change.now > e->appt.start_ms - t.cancel_until_ms)) {
+    return fail(absl::FailedPreconditionError(
+        "the site does not allow patients to cancel this late; please call the clinic"));
+  }
+  AppointmentCommand c{tenant, e->appt.id,
+                       kind == PatientReplyKind::kConfirm ? AppointmentAction::kConfirm
+                                                          : AppointmentAction::kCancelByPatient,
+                       VisitStatus::kNone, 0};
+  auto r = ApplyCommand(*e, c, change);
+  if (!r.ok()) return fail(r.status());
+  Submit(std::move(change), [r = *r, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) return done(st);
+    done(r);
+  });
+}
+
+void AppointmentBook::Redeem(std::string_view token,
+                             std::function<void(absl::StatusOr<Redeemed>)> done) {
+  auto fail = [&](absl::Status st) {
+    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
+  };
+  auto tenant_id = TokenTenant(token);
+  if (!tenant_id.ok()) return fail(tenant_id.status());
+  const Tenant* t = FindTenant(*tenant_id);
+  if (t == nullptr) return fail(absl::PermissionDeniedError("token signature does not match"));
+  auto claims = VerifyToken(token, t->secret);
+  if (!claims.ok()) return fail(claims.status());
+  Change change;
+  change.now = engine_->NowMs();
+  if (change.now >= claims->expires_ms) {
+    return fail(absl::FailedPreconditionError("the link has expired"));
+  }
+  Entry* e = FindEntry(claims->tenant, claims->appointment_id);
+  if (e == nullptr) return fail(absl::NotFoundError("the appointment no longer exists"));
+  Appointment& a = e->appt;
+  if (a.revision != claims->revision) {
+    return fail(absl::FailedPreconditionError(
+        "the link was already used, or the appointment has changed since it was sent"));
+  }
+  if (IsCancelled(a.lifecycle)) return fail(absl::FailedPreconditionError("the appointment is cancelled"));
+  AppointmentCommand c{a.tenant, a.id, AppointmentAction::kConfirm, VisitStatus::kNone, 0};
+  std::string action;
+  int64_t until_start = a.start_ms - change.now;
+  switch (claims->action) {
+    case Action::kConfirm:
+      action = "confirm";
+      if (until_start <= 0 || until_start > t->confirm_window_ms) {
+        return fail(absl::FailedPreconditionError(absl::StrCat(
+            "confirmation is open only in the ", FormatDurationMs(t->confirm_window_ms),
+            " before the appointment")));
+      }
+      break;
+    case Action::kCancel:
+      action = "cancel";
+      c.action = AppointmentAction::kCancelByPatient;
+      if (!t->patient_cancel_allowed || until_start < t->cancel_until_ms) {
+        return fail(absl::FailedPreconditionError(absl::StrCat(
+            "online cancellation closes ", FormatDurationMs(t->cancel_until_ms),
+            " before the appointment; please call the clinic")));
+      }
+      break;
+    case Action::kArrival:
+      action = "arrival";
+      c.action = AppointmentAction::kArrived;
+      if (!t->arrival_allowed || until_start < 0 || until_start > t->arrival_window_ms) {
+        return fail(absl::FailedPreconditionError(absl::StrCat(
+            "arrival can be told only in the ", FormatDurationMs(t->arrival_window_ms),
+            " before the appointment")));
+      }
+      break;
+  }
+  auto r = ApplyCommand(*e, c, change);
+  if (!r.ok()) return fail(r.status());
+  Redeemed out{a.tenant, a.id, action};
+  Submit(std::move(change), [out = std::move(out), done = std::move(done)](absl::Status st) {
+    if (!st.ok()) return done(st);
+    done(out);
+  });
+}
+
+// --- reading --------------------------------------------------------------
+
+std::string AppointmentBook::PlanJson(const Entry& e, int64_t now) const {
+  (void)now;
+  json plan = json::array();
+  for (const PlanRef& p : e.plan) {
+    plan.push_back({{"kind", std::string(KindName(p.kind))},
+                    {"channel", std::string(ChannelName(p.channel))},
+                    {"occurrence", p.occurrence},
+                    {"due_ms", p.due_ms},
+                    {"message_id", absl::StrCat(e.appt.tenant, ":",
+                                                MessageKey(e.appt.id, p.kind, p.channel, p.occurrence))}});
+  }
+  return plan.dump();
+}
+
+namespace {
+
+json AppointmentJson(const Appointment& a) {
+  return {{"tenant", a.tenant},
+          {"id", a.id},
+          {"calendar", a.calendar},
+          {"type", a.type},
+          {"patient", a.patient},
+          {"start_ms", a.start_ms},
+          {"end_ms", a.end_ms},
+          {"location", a.location},
+          {"notes", a.notes},
+          {"booked_online", a.booked_online},
+          {"booked_at_ms", a.booked_at_ms},
+          {"version", a.version},
+          {"revision", a.revision},
+          {"lifecycle", std::string(LifecycleName(a.lifecycle))},
+          {"status", std::string(VisitStatusName(a.status))},
+          {"confirmed", a.confirmed},
+          {"arrived", a.arrived},
+          {"delay_ms", a.delay_ms}};
+}
+
+json DryRunJson(const PlanResult& plan) {
+  json messages = json::array();
+  for (const PlannedMessage& m : plan.messages) {
+    messages.push_back({{"kind", std::string(KindName(m.kind))},
+                        {"channel", std::string(ChannelName(m.channel))},
+                        {"occurrence", m.occurrence},
+                        {"due_ms", m.due_ms},
+                        {"expiry_ms", m.expiry_ms},
+                        {"to", m.recipient}});
+  }
+  json omitted = json::array();
+  for (const Omission& o : plan.omitted) {
+    omitted.push_back({{"kind", std::string(KindName(o.kind))},
+                       {"channel", o.channel ? std::string(ChannelName(*o.channel)) : "*"},
+                       {"reason", o.reason}});
+  }
+  return {{"messages", messages}, {"omitted", omitted}};
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::string& id) const {
+  const Entry* e = FindEntry(tenant, id);
+  if (e == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no appointment \"", id, "\" in tenant ", tenant));
+  }
+  json out;
+  out["appointment"] = AppointmentJson(e->appt);
+  out["pending"] = json::parse(PlanJson(*e, engine_->NowMs()));
+  // The audit trail, oldest first.
+  json audit = json::array();
+  auto reader = engine_->store().NewReader();
+  if (!reader.ok()) return reader.status();
+  std::string prefix = StoreKey("au/", tenant, id);
+  prefix.push_back('\0');
+  absl::Status st = reader->ScanState(prefix, [&](std::string_view k, std::string_view v) {
+    if (k.substr(0, prefix.size()) != prefix) return false;
+    while (!v.empty()) {
+      size_t nl = v.find('\n');
+      std::string_view line = v.substr(0, nl);
+      v.remove_prefix(nl == std::string_view::npos ? v.size() : nl + 1);
+      std::vector<std::string> f;
+      size_t start = 0;
+      for (;;) {
+        size_t tab = line.find('\t', start);
+        f.emplace_back(line.substr(start, tab == std::string_view::npos ? tab : tab - start));
+        if (tab == std::string_view::npos) break;
+        start = tab + 1;
+      }
+      if (f.size() != 7) continue;
+      audit.push_back({{"at_ms", std::stoll(f[0])},
+                       {"what", f[1]},
+                       {"kind", f[2]},
+                       {"channel", f[3]},
+                       {"occurrence", std::stoul(f[4])},
+                       {"due_ms", std::stoll(f[5])},
+                       {"reason", f[6]}});
+    }
+    return true;
+  });
+  if (!st.ok()) return st;
+  out["audit"] = std::move(audit);
+  // What a re-plan now would give (the dry run of the appointment as held).
+  const Tenant* t = FindTenant(tenant);
+  auto cal = calendars_.find(ObjKey(tenant, e->appt.calendar));
+  auto type = types_.find(ObjKey(tenant, e->appt.type));
+  auto patient = patients_.find(ObjKey(tenant, e->appt.patient));
+  if (t != nullptr && cal != calendars_.end() && type != types_.end() && patient != patients_.end()) {
+    out["dry_run"] = DryRunJson(Plan(PlanInput{*t, cal->second, type->second, patient->second,
+                                               e->appt, Event::kUpdated, engine_->NowMs()}));
+  }
+  return out.dump();
+}
+
+absl::StatusOr<std::string> AppointmentBook::DryRun(const Appointment& in) const {
+  const Tenant* t = FindTenant(in.tenant);
+  if (t == nullptr) return absl::NotFoundError(absl::StrCat("unknown tenant ", in.tenant));
+  auto cal = calendars_.find(ObjKey(in.tenant, in.calendar));
+  if (cal == calendars_.end()) return absl::NotFoundError(absl::StrCat("unknown calendar \"", in.calendar, "\""));
+  auto type = types_.find(ObjKey(in.tenant, in.type));
+  if (type == types_.end()) return absl::NotFoundError(absl::StrCat("unknown appointment type \"", in.type, "\""));
+  auto patient = patients_.find(ObjKey(in.tenant, in.patient));
+  if (patient == patients_.end()) return absl::NotFoundError(absl::StrCat("unknown patient \"", in.patient, "\""));
+  if (in.end_ms < in.start_ms) return absl::InvalidArgumentError("the appointment ends before it starts");
+  Appointment a = in;
+  int64_t now = engine_->NowMs();
+  if (a.booked_at_ms == 0) a.booked_at_ms = now;
+  const Entry* held = in.id.empty() ? nullptr : FindEntry(in.tenant, in.id);
+  Event event = held == nullptr ? Event::kCreated : Event::kModified;
+  if (held != nullptr) a.revision = held->appt.revision + 1;
+  json out;
+  out["appointment"] = AppointmentJson(a);
+  out["event"] = std::string(EventName(event));
+  out["dry_run"] = DryRunJson(
+      Plan(PlanInput{*t, cal->second, type->second, patient->second, a, event, now}));
+  return out.dump();
+}
+
+size_t AppointmentBook::Reclaim(size_t limit) {
+  int64_t now = engine_->NowMs();
+  std::vector<std::string> expired;
+  for (const auto& [obj, e] : appointments_) {
+    if (expired.size() >= limit) break;
+    const Tenant* t = FindTenant(e.appt.tenant);
+    int64_t retention = t != nullptr ? t->audit_retention_ms : 90 * kDayMs;
+    if (e.plan.empty() && e.appt.end_ms + retention < now) expired.push_back(obj);
+  }
+  if (expired.empty()) return 0;
+  Engine::StateWrites writes;
+  auto reader = engine_->store().NewReader();
+  for (const std::string& obj : expired) {
+    writes.push_back(Delete(absl::StrCat("pa/", obj)));
+    if (reader.ok()) {
+      std::string prefix = absl::StrCat("au/", obj);
+      prefix.push_back('\0');
+      (void)reader->ScanState(prefix, [&](std::string_view k, std::string_view) {
+        if (k.substr(0, prefix.size()) != prefix) return false;
+        writes.push_back(Delete(std::string(k)));
+        return true;
+      });
+    }
+    auto it = appointments_.find(obj);
+    Index(it->second, false);
+    appointments_.erase(it);
+  }
+  engine_->WriteState(std::move(writes), [](absl::Status) {});
+  return expired.size();
+}
+
+// --- the fire path (MessageFilter) -----------------------------------------
+
+bool AppointmentBook::Claims(const ReminderSpec& r) const {
+  return r.key.size() > 3 && r.key[0] == '@' && r.key[1] == 'a' && r.key[2] == '/';
+}
+
+const AppointmentBook::TemplatePair* AppointmentBook::FindTemplate(uint32_t tenant,
+                                                                   MessageKind kind,
+                                                                   Channel channel,
+                                                                   std::string_view locale) const {
+  if (templates_.empty()) return nullptr;
+  auto it = templates_.find(ObjKey(tenant, absl::StrCat(std::string(KindName(kind)), "/",
+                                                        std::string(ChannelName(channel)), "/",
+                                                        std::string(locale))));
+  return it == templates_.end() ? nullptr : &it->second;
+}
+
+MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
+  Prepared out;
+  int64_t now = engine_->NowMs();
+  auto drop = [&](std::string reason, const ParsedMessageKey* key, Entry* e) {
+    out.deliver = false;
+    out.drop_reason = reason;
+    if (key != nullptr && e != nullptr) {
+      std::string audit;
+      AuditLine(&audit, now, "suppressed", key->kind, key->channel, key->occurrence, r.due_ms,
+                reason);
+      auto& plan = e->plan;
+      plan.erase(std::remove_if(plan.begin(), plan.end(),
+                                [&](const PlanRef& p) {
+                                  return p.kind == key->kind && p.channel == key->channel &&
+                                         p.occurrence == key->occurrence;
+                                }),
+                 plan.end());
+      out.writes.push_back(Put(StoreKey("pa/", e->appt.tenant, e->appt.id), EncodeEntry(*e)));
+      out.writes.push_back(Put(AuditKey(e->appt.tenant, e->appt.id), std::move(audit)));
+    }
+    return out;
+  };
+  auto key = ParseMessageKey(r.key);
+  auto ref = DecodeMessageRef(r.payload);
+  if (!key || !ref) {
+    // A replayed dead letter already holds its rendered text.
+    out.payload = r.payload;
+    out.recipient = r.recipient;
+    return out;
+  }
+  Entry* e = FindEntry(r.tenant.value, key->appointment_id);
+  if (e == nullptr) return drop("the appointment no longer exists", nullptr, nullptr);
+  const Appointment& a = e->appt;
+  if (ref->revision != a.revision) {
+    return drop(absl::StrCat("stale: planned for revision ", ref->revision, ", now at ", a.revision),
+                &*key, e);
+  }
+  if (IsCancelled(a.lifecycle) && !AfterCancellation(key->kind)) {
+    return drop("the appointment is cancelled", &*key, e);
+  }
+  if (a.status != VisitStatus::kNone && StopsPreVisit(key->kind)) {
+    return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status)),
+                             ": no further messages before the visit"),
+                &*key, e);
+  }
+  if ((a.status == VisitStatus::kAbsent || a.status == VisitStatus::kExcused) &&
+      (key->kind == MessageKind::kPostVisit || key->kind == MessageKind::kRecall)) {
+    return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status))), &*key, e);
+  }
+  const Tenant* t = FindTenant(a.tenant);
+  auto cal = calendars_.find(ObjKey(a.tenant, a.calendar));
+  auto type = types_.find(ObjKey(a.tenant, a.type));
+  auto patient = patients_.find(ObjKey(a.tenant, a.patient));
+  if (t == nullptr || cal == calendars_.end() || type == types_.end() || patient == patients_.end()) {
+    return drop("an object the appointment refers to is gone", &*key, e);
+  }
+  const Patient& p = patient->second;
+  if (key->kind == MessageKind::kPractitioner) {
+    out.recipient = cal->second.email;
+  } else {
+    switch (key->channel) {
+      case Channel::kSms:
+      case Channel::kVoice: out.recipient = p.mobile; break;
+      case Channel::kEmail: out.recipient = p.email; break;
+      case Channel::kPush: out.recipient = p.push_token; break;
+    }
+    if (!p.notifications) return drop("the patient's notifications are off", &*key, e);
+  }
+  if (out.recipient.empty()) return drop("no address on this channel any more", &*key, e);
+
+  // Self-service links, signed with the revision they were issued for.
+  RenderLinks links;
+  if (!t->action_url.empty() && key->kind != MessageKind::kPractitioner &&
+      !IsCancelled(a.lifecycle)) {
+    auto link = [&](Action action, int64_t expires) {
+      std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.revision, action, expires}, t->secret);
+      return absl::StrCat(t->action_url, "?token=", token);
+    };
+    if (!a.confirmed && a.start_ms > now) links.confirm = link(Action::kConfirm, a.start_ms);
+    if (t->patient_cancel_allowed && a.start_ms - t->cancel_until_ms > now) {
+      links.cancel = link(Action::kCancel, a.start_ms - t->cancel_until_ms);
+    }
+    if (t->arrival_allowed && a.start_ms > now) links.arrival = link(Action::kArrival, a.start_ms);
+  }
+  links.rebook = t->rebook_url;
+  std::string_view locale = !p.locale.empty() ? std::string_view(p.locale) : std::string_view(t->locale);
+  const TemplatePair* custom = FindTemplate(a.tenant, key->kind, key->channel, locale);
+  RenderInput in{*t, cal->second, type->second, p, a, key->kind, key->channel, now,
+                 custom != nullptr ? &custom->subject : nullptr,
+                 custom != nullptr ? &custom->body : nullptr, links,
+                 static_cast<int64_t>(ref->delay_ms)};
+  auto text = RenderMessage(in);
+  if (!text.ok()) return drop(std::string(text.status().message()), &*key, e);
+  out.payload = std::move(*text);
+  return out;
+}
+
+void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
+                                Engine::StateWrites* writes) {
+  auto key = ParseMessageKey(r.key);
+  if (!key) return;
+  Entry* e = FindEntry(r.tenant.value, key->appointment_id);
+  if (e == nullptr) return;
+  std::string audit;
+  AuditLine(&audit, engine_->NowMs(), OutcomeName(outcome), key->kind, key->channel,
+            key->occurrence, r.due_ms, detail);
+  if (outcome != AckOutcome::kFailedRetryable) {
+    // Done with: it leaves the pending plan.
+    auto& plan = e->plan;
+    size_t before = plan.size();
+    plan.erase(std::remove_if(plan.begin(), plan.end(),
+                              [&](const PlanRef& p) {
+                                return p.kind == key->kind && p.channel == key->channel &&
+                                       p.occurrence == key->occurrence;
+                              }),
+               plan.end());
+    if (plan.size() != before) {
+      writes->push_back(Put(StoreKey("pa/", e->appt.tenant, e->appt.id), EncodeEntry(*e)));
+    }
+  }
+  writes->push_back(Put(AuditKey(e->appt.tenant, e->appt.id), std::move(audit)));
+}
+
+}  // namespace rappel::server::plan

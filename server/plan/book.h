@@ -1,0 +1,212 @@
+// AppointmentBook: the owner of appointment state (DESIGN.md §2, §6).
+//
+// It holds the configuration objects (tenants, calendars, appointment
+// types, patients, templates) and the appointments, turns every appointment
+// event into a plan (planner.h), and hands the engine one atomic change per
+// request: the appointment records, the audit entries, the messages dropped
+// from the old plan and the ones scheduled for the new, in one commit
+// (Engine::Mutate). So a change and its re-plan are durable together or not
+// at all, and a message of an old plan can never fire after the change is
+// acknowledged.
+//
+//   platform ── Upsert/Commands/Absence/DelayAlert/PatientReply/Redeem
+//        │ validate, apply to memory, Plan()
+//        ▼
+//   Engine::Mutate(schedule new, drop old, state: pa/ au/ pp/)  ── durable ──▶ done
+//        ⋮ (due)
+//   Dispatcher ── Prepare (MessageFilter) ──▶ render, or drop (status, stale)
+//
+// Memory follows submission (read-your-writes for pipelined requests); when
+// a commit fails, every appointment it touched is reloaded from the store
+// (the engine fails every later write of the same epoch too, so the store
+// then holds the truth).
+//
+// Store records (state database; integers big-endian):
+//   pt/<tenant 4>                 tenant (JSON, with its token secret)
+//   pc/<tenant 4><id>             calendar (JSON)
+//   py/<tenant 4><id>             appointment type (JSON)
+//   pp/<tenant 4><id>             patient (JSON)
+//   pm/<tenant 4><kind/channel/locale>  template (JSON: subject, body)
+//   pa/<tenant 4><id>             appointment and its pending plan (binary)
+//   au/<tenant 4><id>\0<at 8><n 4>  audit lines of one event (text)
+//
+// Thread: the owner (io) thread, like the engine.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "server/dispatch/dispatcher.h"
+#include "server/engine/engine.h"
+#include "server/plan/model.h"
+#include "server/plan/templates.h"
+
+namespace rappel::server::plan {
+
+enum class ObjectKind : uint8_t { kTenant = 1, kCalendar = 2, kType = 3, kPatient = 4, kTemplate = 5 };
+
+enum class UpsertOutcome : uint8_t { kCreated = 0, kModified = 1, kUpdated = 2, kUnchanged = 3 };
+struct AppointmentResult {
+  UpsertOutcome outcome = UpsertOutcome::kCreated;
+  uint32_t revision = 0;
+  uint32_t planned = 0;  // messages pending in its plan
+};
+
+enum class AppointmentAction : uint8_t {
+  kCancelByPractitioner = 0,
+  kCancelByPatient = 1,
+  kToReschedule = 2,
+  kConfirm = 3,
+  kArrived = 4,
+  kSetStatus = 5,
+};
+struct AppointmentCommand {
+  uint32_t tenant = 0;
+  std::string id;
+  AppointmentAction action = AppointmentAction::kCancelByPractitioner;
+  VisitStatus status = VisitStatus::kNone;
+  uint64_t version = 0;  // 0: no check
+};
+
+enum class PatientReplyKind : uint8_t { kConfirm = 0, kCancel = 1, kStop = 2 };
+
+struct Redeemed {
+  uint32_t tenant = 0;
+  std::string appointment;
+  std::string action;  // "confirm", "cancel", "arrival"
+};
+
+struct BookOptions {
+  // Due times further than this are left out of a plan ("beyond the
+  // horizon"); the engine's horizon.
+  int64_t horizon_ms = int64_t{5} * 366 * kDayMs;
+};
+
+class AppointmentBook : public MessageFilter {
+ public:
+  // Loads every object and appointment from the engine's store. The engine
+  // must outlive the book.
+  static absl::StatusOr<std::unique_ptr<AppointmentBook>> Open(Engine* engine,
+                                                               BookOptions options);
+
+  using ObjectDone = std::function<void(absl::StatusOr<std::string>)>;
+  using ResultsDone = std::function<void(std::vector<absl::StatusOr<AppointmentResult>>)>;
+  using CountDone = std::function<void(absl::StatusOr<uint32_t>)>;
+
+  // Creates or replaces an object from its JSON document; `done` gets the
+  // object as stored (without secrets) once durable. A tenant gets its token
+  // secret when first created. Errors: InvalidArgument (bad document, time
+  // zone, template variable), NotFound (unknown tenant).
+  void PutObject(ObjectKind kind, uint32_t tenant, std::string id, std::string_view json,
+                 ObjectDone done);
+  absl::StatusOr<std::string> GetObject(ObjectKind kind, uint32_t tenant,
+                                        const std::string& id) const;
+
+  // One result per item, once durable, all in one commit. Errors per item:
+  // NotFound (unknown tenant, calendar, type, patient), InvalidArgument (end
+  // before start, bad id), FailedPrecondition (a stale version; an inactive
+  // type on creation).
+  void Upsert(std::vector<Appointment> items, ResultsDone done);
+  // Cancel, confirm, arrival, status. NotFound for an unknown appointment;
+  // FailedPrecondition for a stale version or a cancelled appointment.
+  void Commands(std::vector<AppointmentCommand> items, ResultsDone done);
+  // Cancels every active appointment of the calendar starting in [from, to),
+  // each patient notified; `done` gets how many.
+  void Absence(uint32_t tenant, const std::string& calendar, int64_t from_ms, int64_t to_ms,
+               CountDone done);
+  // Tells the day's remaining patients of the calendar (tenant's local day)
+  // their new arrival time.
+  void DelayAlert(uint32_t tenant, const std::string& calendar, int64_t delay_ms, CountDone done);
+  // Confirm / cancel the given appointment (empty: the patient's next active
+  // one), or STOP: the patient's notifications off, every pending message of
+  // theirs dropped.
+  void PatientReply(uint32_t tenant, const std::string& patient, const std::string& appointment,
+                    PatientReplyKind kind, std::function<void(absl::StatusOr<AppointmentResult>)> done);
+  // Redeems a self-service token: PermissionDenied when forged;
+  // FailedPrecondition when expired, already used or outdated, or outside its
+  // window; the action is applied and re-planned in one commit.
+  void Redeem(std::string_view token, std::function<void(absl::StatusOr<Redeemed>)> done);
+
+  // The appointment, its pending plan, its audit trail and its dry run (JSON).
+  absl::StatusOr<std::string> Show(uint32_t tenant, const std::string& id) const;
+  // What `hypothetical` would send if upserted now (nothing is written).
+  absl::StatusOr<std::string> DryRun(const Appointment& hypothetical) const;
+
+  // Deletes appointments (and their audit) whose end is older than the
+  // tenant's audit retention and that have nothing pending; at most `limit`
+  // per call. Returns how many.
+  size_t Reclaim(size_t limit = 1000);
+
+  size_t appointments() const { return appointments_.size(); }
+
+  // MessageFilter
+  bool Claims(const ReminderSpec& r) const override;
+  Prepared Prepare(const ReminderSpec& r) override;
+  void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
+                 Engine::StateWrites* writes) override;
+
+  // A pending message of an appointment's plan.
+  struct PlanRef {
+    MessageKind kind;
+    Channel channel;
+    uint32_t occurrence;
+    int64_t due_ms;
+  };
+  struct Entry {
+    Appointment appt;
+    std::vector<PlanRef> plan;
+  };
+
+ private:
+  struct TemplatePair {
+    Template subject;
+    Template body;
+    std::string json;
+  };
+  // A request's change being built: what goes to Engine::Mutate.
+  struct Change;
+
+  AppointmentBook(Engine* engine, BookOptions options);
+  absl::Status Load();
+
+  const Tenant* FindTenant(uint32_t tenant) const;
+  Entry* FindEntry(uint32_t tenant, std::string_view id);
+  const Entry* FindEntry(uint32_t tenant, std::string_view id) const;
+  // Plans `entry` after `event` and adds its re-plan to `change`.
+  absl::Status Replan(Entry& entry, Event event, std::string_view why, Change& change);
+  // Applies one command to `entry` (already looked up) and re-plans.
+  absl::StatusOr<AppointmentResult> ApplyCommand(Entry& entry, const AppointmentCommand& c,
+                                                 Change& change);
+  absl::StatusOr<AppointmentResult> ApplyUpsert(Appointment in, Change& change);
+  void Submit(Change change, std::function<void(absl::Status)> done);
+  void Reload(const std::vector<std::string>& entry_keys);
+  void Index(const Entry& e, bool add);
+  std::string EncodeEntry(const Entry& e) const;
+  std::string AuditKey(uint32_t tenant, std::string_view id);
+  const TemplatePair* FindTemplate(uint32_t tenant, MessageKind kind, Channel channel,
+                                   std::string_view locale) const;
+  std::string PlanJson(const Entry& e, int64_t now) const;
+
+  Engine* engine_;
+  BookOptions options_;
+  absl::flat_hash_map<uint32_t, Tenant> tenants_;
+  absl::flat_hash_map<std::string, Calendar> calendars_;      // ObjKey(tenant, id)
+  absl::flat_hash_map<std::string, AppointmentType> types_;
+  absl::flat_hash_map<std::string, Patient> patients_;
+  absl::flat_hash_map<std::string, TemplatePair> templates_;  // ObjKey(tenant, kind/channel/locale)
+  absl::flat_hash_map<std::string, Entry> appointments_;      // ObjKey(tenant, id)
+  // (tenant, calendar, start, id) and (tenant, patient, start, id): absences,
+  // delay alerts, a patient's next appointment, STOP.
+  using Slot = std::tuple<uint32_t, std::string, int64_t, std::string>;
+  absl::btree_set<Slot> by_calendar_;
+  absl::btree_set<Slot> by_patient_;
+  uint32_t audit_counter_ = 0;
+};
+
+}  // namespace rappel::server::plan

@@ -1,0 +1,341 @@
+#include "server/plan/objects_json.h"
+
+#include <functional>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace rappel::server::plan {
+namespace {
+
+using nlohmann::json;
+
+absl::Status Bad(std::string_view field, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("field \"", std::string(field), "\": ",
+                                                 std::string(what)));
+}
+
+json ChannelsJson(ChannelMask mask) {
+  json out = json::array();
+  for (int c = 1; c <= kChannelCount; ++c) {
+    if (mask & (1u << c)) out.push_back(std::string(ChannelName(static_cast<Channel>(c))));
+  }
+  return out;
+}
+
+json OffsetsJson(const std::vector<int64_t>& offsets) {
+  json out = json::array();
+  for (int64_t o : offsets) out.push_back(FormatDurationMs(o));
+  return out;
+}
+
+// Reads one field of a document into a typed destination.
+using FieldReader = std::function<absl::Status(const json&)>;
+
+absl::Status ReadFields(const json& j, const std::map<std::string, FieldReader>& fields) {
+  if (!j.is_object()) return absl::InvalidArgumentError("the document is not a JSON object");
+  for (const auto& [name, value] : j.items()) {
+    auto it = fields.find(name);
+    if (it == fields.end()) return Bad(name, "unknown field");
+    if (absl::Status st = it->second(value); !st.ok()) {
+      return Bad(name, std::string(st.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+FieldReader String(std::string* out, size_t max_bytes = 4096) {
+  return [out, max_bytes](const json& v) {
+    if (!v.is_string()) return absl::InvalidArgumentError("expected a string");
+    const auto& s = v.get_ref<const std::string&>();
+    if (s.size() > max_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("longer than ", max_bytes, " bytes"));
+    }
+    *out = s;
+    return absl::OkStatus();
+  };
+}
+
+FieldReader Bool(bool* out) {
+  return [out](const json& v) {
+    if (!v.is_boolean()) return absl::InvalidArgumentError("expected true or false");
+    *out = v.get<bool>();
+    return absl::OkStatus();
+  };
+}
+
+FieldReader Count(uint32_t* out) {
+  return [out](const json& v) {
+    if (!v.is_number_unsigned()) return absl::InvalidArgumentError("expected a count");
+    *out = v.get<uint32_t>();
+    return absl::OkStatus();
+  };
+}
+
+// A duration string, at least 0 and at most `max_ms`.
+FieldReader Duration(int64_t* out, int64_t max_ms = 5 * 366 * kDayMs) {
+  return [out, max_ms](const json& v) {
+    if (!v.is_string()) return absl::InvalidArgumentError("expected a duration such as \"24h\"");
+    auto ms = ParseDurationMs(v.get_ref<const std::string&>());
+    if (!ms.ok()) return ms.status();
+    if (*ms < 0 || *ms > max_ms) return absl::InvalidArgumentError("out of range");
+    *out = *ms;
+    return absl::OkStatus();
+  };
+}
+
+FieldReader Durations(std::vector<int64_t>* out) {
+  return [out](const json& v) {
+    if (!v.is_array()) return absl::InvalidArgumentError("expected an array of durations");
+    if (v.size() > 16) return absl::InvalidArgumentError("at most 16 offsets");
+    std::vector<int64_t> values;
+    for (const auto& e : v) {
+      int64_t ms = 0;
+      if (absl::Status st = Duration(&ms)(e); !st.ok()) return st;
+      if (ms <= 0) return absl::InvalidArgumentError("an offset must be positive");
+      for (int64_t seen : values) {
+        if (seen == ms) return absl::InvalidArgumentError("an offset appears twice");
+      }
+      values.push_back(ms);
+    }
+    *out = std::move(values);
+    return absl::OkStatus();
+  };
+}
+
+FieldReader Channels(ChannelMask* out) {
+  return [out](const json& v) {
+    if (!v.is_array()) return absl::InvalidArgumentError("expected an array of channel names");
+    ChannelMask mask = 0;
+    for (const auto& e : v) {
+      if (!e.is_string()) return absl::InvalidArgumentError("expected channel names");
+      auto c = ParseChannel(e.get_ref<const std::string&>());
+      if (!c) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unknown channel \"", e.get<std::string>(), "\" (sms, email, voice, push)"));
+      }
+      mask |= ChannelBit(*c);
+    }
+    *out = mask;
+    return absl::OkStatus();
+  };
+}
+
+template <typename E>
+FieldReader Enum(E* out, std::optional<E> (*parse)(std::string_view), std::string_view choices) {
+  return [out, parse, choices](const json& v) {
+    std::optional<E> e;
+    if (v.is_string()) e = parse(v.get_ref<const std::string&>());
+    if (!e) return absl::InvalidArgumentError(absl::StrCat("expected one of ", std::string(choices)));
+    *out = *e;
+    return absl::OkStatus();
+  };
+}
+
+FieldReader Locale(std::string* out, bool allow_empty) {
+  return [out, allow_empty](const json& v) {
+    if (!v.is_string()) return absl::InvalidArgumentError("expected \"fr\" or \"en\"");
+    const auto& s = v.get_ref<const std::string&>();
+    if (s != "fr" && s != "en" && !(allow_empty && s.empty())) {
+      return absl::InvalidArgumentError("expected \"fr\" or \"en\"");
+    }
+    *out = s;
+    return absl::OkStatus();
+  };
+}
+
+}  // namespace
+
+std::string FormatDurationMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
+
+absl::StatusOr<int64_t> ParseDurationMs(std::string_view text) {
+  absl::Duration d;
+  if (!absl::ParseDuration(absl::string_view(text.data(), text.size()), &d)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", std::string(text), "\" is not a duration (e.g. \"24h\", \"90m\")"));
+  }
+  return absl::ToInt64Milliseconds(d);
+}
+
+absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InvalidArgumentError("the document is not valid JSON");
+  if (!j.is_object()) return absl::InvalidArgumentError("the document is not a JSON object");
+  return j;
+}
+
+json ToJson(const Tenant& t, bool with_secrets) {
+  json online = json::array();
+  for (int k = 1; k <= kMessageKindCount; ++k) {
+    if (t.online_only & (1u << k)) online.push_back(std::string(KindName(static_cast<MessageKind>(k))));
+  }
+  json j = {
+      {"name", t.name},
+      {"phone", t.phone},
+      {"website", t.website},
+      {"time_zone", t.time_zone},
+      {"locale", t.locale},
+      {"enabled", t.enabled},
+      {"channels", ChannelsJson(t.channels)},
+      {"reminder_offsets", OffsetsJson(t.reminder_offsets_ms)},
+      {"pre_visit_offset", FormatDurationMs(t.pre_visit_offset_ms)},
+      {"min_lead", FormatDurationMs(t.min_lead_ms)},
+      {"second_reminder", std::string(PolicyName(t.second_reminder))},
+      {"second_reminder_offset", FormatDurationMs(t.second_reminder_offset_ms)},
+      {"no_show_threshold", t.no_show_threshold},
+      {"post_visit_delay", FormatDurationMs(t.post_visit_delay_ms)},
+      {"confirm_window", FormatDurationMs(t.confirm_window_ms)},
+      {"patient_cancel_allowed", t.patient_cancel_allowed},
+      {"cancel_until", FormatDurationMs(t.cancel_until_ms)},
+      {"arrival_allowed", t.arrival_allowed},
+      {"arrival_window", FormatDurationMs(t.arrival_window_ms)},
+      {"online_only", online},
+      {"notify_practitioner", t.notify_practitioner},
+      {"message_fr", t.message_fr},
+      {"message_en", t.message_en},
+      {"sender_name", t.sender_name},
+      {"sender_email", t.sender_email},
+      {"sender_sms", t.sender_sms},
+      {"action_url", t.action_url},
+      {"rebook_url", t.rebook_url},
+      {"audit_retention", FormatDurationMs(t.audit_retention_ms)},
+  };
+  if (with_secrets) j["secret"] = t.secret;
+  return j;
+}
+
+absl::Status FromJson(const json& j, Tenant* t) {
+  std::map<std::string, FieldReader> f = {
+      {"name", String(&t->name)},
+      {"phone", String(&t->phone)},
+      {"website", String(&t->website)},
+      {"time_zone", String(&t->time_zone, 64)},
+      {"locale", Locale(&t->locale, false)},
+      {"enabled", Bool(&t->enabled)},
+      {"channels", Channels(&t->channels)},
+      {"reminder_offsets", Durations(&t->reminder_offsets_ms)},
+      {"pre_visit_offset", Duration(&t->pre_visit_offset_ms, 30 * kDayMs)},
+      {"min_lead", Duration(&t->min_lead_ms, 30 * kDayMs)},
+      {"second_reminder", Enum(&t->second_reminder, &ParsePolicy, "off, everybody, unreliable")},
+      {"second_reminder_offset", Duration(&t->second_reminder_offset_ms, 30 * kDayMs)},
+      {"no_show_threshold",
+       [t](const json& v) {
+         if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) {
+           return absl::InvalidArgumentError("expected a fraction between 0 and 1");
+         }
+         t->no_show_threshold = v.get<double>();
+         return absl::OkStatus();
+       }},
+      {"post_visit_delay", Duration(&t->post_visit_delay_ms, 366 * kDayMs)},
+      {"confirm_window", Duration(&t->confirm_window_ms, 366 * kDayMs)},
+      {"patient_cancel_allowed", Bool(&t->patient_cancel_allowed)},
+      {"cancel_until", Duration(&t->cancel_until_ms, 366 * kDayMs)},
+      {"arrival_allowed", Bool(&t->arrival_allowed)},
+      {"arrival_window", Duration(&t->arrival_window_ms, kDayMs)},
+      {"online_only",
+       [t](const json& v) {
+         if (!v.is_array()) return absl::InvalidArgumentError("expected an array of message kinds");
+         KindMask mask = 0;
+         for (const auto& e : v) {
+           std::optional<MessageKind> k;
+           if (e.is_string()) k = ParseKind(e.get_ref<const std::string&>());
+           if (!k) return absl::InvalidArgumentError("unknown message kind");
+           mask |= KindBit(*k);
+         }
+         t->online_only = mask;
+         return absl::OkStatus();
+       }},
+      {"notify_practitioner", Bool(&t->notify_practitioner)},
+      {"message_fr", String(&t->message_fr)},
+      {"message_en", String(&t->message_en)},
+      {"sender_name", String(&t->sender_name)},
+      {"sender_email", String(&t->sender_email)},
+      {"sender_sms", String(&t->sender_sms, 16)},
+      {"action_url", String(&t->action_url)},
+      {"rebook_url", String(&t->rebook_url)},
+      {"audit_retention", Duration(&t->audit_retention_ms, 10 * 366 * kDayMs)},
+      {"secret", String(&t->secret)},
+  };
+  return ReadFields(j, f);
+}
+
+json ToJson(const Calendar& c) {
+  return {{"name", c.name}, {"email", c.email}, {"channels", ChannelsJson(c.channels)}};
+}
+
+absl::Status FromJson(const json& j, Calendar* c) {
+  return ReadFields(j, {{"name", String(&c->name)},
+                        {"email", String(&c->email)},
+                        {"channels", Channels(&c->channels)}});
+}
+
+json ToJson(const AppointmentType& t) {
+  json j = {{"name", t.name},
+            {"mode", std::string(ModeName(t.mode))},
+            {"active", t.active},
+            {"channels", ChannelsJson(t.channels)},
+            {"recall_interval", FormatDurationMs(t.recall_interval_ms)},
+            {"prerequisites", t.prerequisites},
+            {"price", t.price},
+            {"duration", FormatDurationMs(t.duration_ms)}};
+  if (t.reminder_offsets_ms) j["reminder_offsets"] = OffsetsJson(*t.reminder_offsets_ms);
+  return j;
+}
+
+absl::Status FromJson(const json& j, AppointmentType* t) {
+  return ReadFields(
+      j, {{"name", String(&t->name)},
+          {"mode", Enum(&t->mode, &ParseMode,
+                        "on_site, telemedicine, phone, unspecified, no_automated, "
+                        "no_communication, hidden")},
+          {"active", Bool(&t->active)},
+          {"channels", Channels(&t->channels)},
+          {"reminder_offsets",
+           [t](const json& v) {
+             if (v.is_null()) {
+               t->reminder_offsets_ms.reset();
+               return absl::OkStatus();
+             }
+             std::vector<int64_t> offsets;
+             if (absl::Status st = Durations(&offsets)(v); !st.ok()) return st;
+             t->reminder_offsets_ms = std::move(offsets);
+             return absl::OkStatus();
+           }},
+          {"recall_interval", Duration(&t->recall_interval_ms)},
+          {"prerequisites", String(&t->prerequisites)},
+          {"price", String(&t->price, 64)},
+          {"duration", Duration(&t->duration_ms, kDayMs)}});
+}
+
+json ToJson(const Patient& p) {
+  return {{"first_name", p.first_name}, {"last_name", p.last_name},
+          {"email", p.email},           {"mobile", p.mobile},
+          {"push_token", p.push_token}, {"locale", p.locale},
+          {"notifications", p.notifications},
+          {"consent", p.consent},       {"household", p.household},
+          {"channels", ChannelsJson(p.channels)},
+          {"appointments", p.appointments},
+          {"no_shows", p.no_shows}};
+}
+
+absl::Status FromJson(const json& j, Patient* p) {
+  absl::Status st = ReadFields(j, {{"first_name", String(&p->first_name, 256)},
+                                   {"last_name", String(&p->last_name, 256)},
+                                   {"email", String(&p->email, 320)},
+                                   {"mobile", String(&p->mobile, 32)},
+                                   {"push_token", String(&p->push_token, 320)},
+                                   {"locale", Locale(&p->locale, true)},
+                                   {"notifications", Bool(&p->notifications)},
+                                   {"consent", Bool(&p->consent)},
+                                   {"household", String(&p->household, 256)},
+                                   {"channels", Channels(&p->channels)},
+                                   {"appointments", Count(&p->appointments)},
+                                   {"no_shows", Count(&p->no_shows)}});
+  if (st.ok() && p->no_shows > p->appointments) {
+    return Bad("no_shows", "more no-shows than appointments");
+  }
+  return st;
+}
+
+}  // namespace rappel::server::plan
