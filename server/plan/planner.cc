@@ -1,0 +1,321 @@
+#include "server/plan/planner.h"
+
+#include <algorithm>
+#include <array>
+#include <tuple>
+
+namespace rappel::server::plan {
+namespace {
+
+constexpr std::array<Channel, kChannelCount> kChannels = {Channel::kSms, Channel::kEmail,
+                                                          Channel::kVoice, Channel::kPush};
+
+// "24 h", "90 min", "45 s": durations in reasons users read.
+std::string FormatDuration(int64_t ms) {
+  if (ms % kHourMs == 0) return std::to_string(ms / kHourMs) + " h";
+  if (ms % kMinuteMs == 0) return std::to_string(ms / kMinuteMs) + " min";
+  return std::to_string(ms / 1000) + " s";
+}
+
+std::optional<MessageKind> NoticeFor(Event e) {
+  switch (e) {
+    case Event::kCreated: return MessageKind::kConfirmation;
+    case Event::kModified: return MessageKind::kChange;
+    case Event::kCancelled: return MessageKind::kCancellation;
+    case Event::kPatientCancelled: return MessageKind::kPatientCancelAck;
+    case Event::kConfirmed: return MessageKind::kConfirmAck;
+    case Event::kDelayAlert: return MessageKind::kDelayAlert;
+    case Event::kUpdated:
+    case Event::kStatusChanged: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+bool NotifiesPractitioner(Event e) {
+  return e == Event::kCreated || e == Event::kModified || e == Event::kCancelled ||
+         e == Event::kPatientCancelled;
+}
+
+bool AbsentOrExcused(VisitStatus s) {
+  return s == VisitStatus::kAbsent || s == VisitStatus::kExcused;
+}
+
+class Planner {
+ public:
+  Planner(const PlanInput& in, PlanResult* out) : in_(in), out_(*out) {}
+
+  void Run() {
+    const Tenant& t = in_.tenant;
+    std::optional<MessageKind> notice = NoticeFor(in_.event);
+    bool practitioner = t.notify_practitioner && NotifiesPractitioner(in_.event);
+
+    if (!t.enabled) {
+      if (practitioner) Omit(MessageKind::kPractitioner, "tenant switched off");
+      OmitAllPatientKinds(notice, "tenant switched off");
+      return;
+    }
+    if (practitioner) PlanPractitioner(*notice);
+
+    if (!in_.patient.notifications) {
+      OmitAllPatientKinds(notice, "patient has notifications switched off");
+    } else if (!SendsAutomated(in_.type.mode)) {
+      OmitAllPatientKinds(notice, "appointment type mode " + std::string(ModeName(in_.type.mode)) +
+                                      " sends nothing automated");
+    } else {
+      EvaluateChannels();
+      if (notice) PlanNotice(*notice);
+      if (!IsCancelled(in_.appointment.lifecycle)) PlanScheduled();
+    }
+
+    std::sort(out_.messages.begin(), out_.messages.end(),
+              [](const PlannedMessage& a, const PlannedMessage& b) {
+                return std::tie(a.due_ms, a.kind, a.channel, a.occurrence) <
+                       std::tie(b.due_ms, b.kind, b.channel, b.occurrence);
+              });
+  }
+
+ private:
+  void Omit(MessageKind kind, std::string reason, std::optional<Channel> channel = std::nullopt) {
+    out_.omitted.push_back(Omission{kind, channel, std::move(reason)});
+  }
+
+  // The gates: one omission for each kind the event or the configuration
+  // would otherwise have caused, so the dry run shows what was switched off.
+  void OmitAllPatientKinds(std::optional<MessageKind> notice, const std::string& reason) {
+    const Tenant& t = in_.tenant;
+    if (notice) Omit(*notice, reason);
+    if (IsCancelled(in_.appointment.lifecycle)) return;
+    const auto& offsets = in_.type.reminder_offsets_ms ? *in_.type.reminder_offsets_ms
+                                                       : t.reminder_offsets_ms;
+    if (!offsets.empty()) Omit(MessageKind::kReminder, reason);
+    if (t.pre_visit_offset_ms > 0) Omit(MessageKind::kPreVisit, reason);
+    if (t.second_reminder != SecondReminderPolicy::kOff) Omit(MessageKind::kSecondReminder, reason);
+    if (t.post_visit_delay_ms > 0) Omit(MessageKind::kPostVisit, reason);
+    if (in_.type.recall_interval_ms > 0) Omit(MessageKind::kRecall, reason);
+  }
+
+  // Why the notice of the current event is not sent (empty: it is).
+  std::string NoticeBlocked() const {
+    const Appointment& a = in_.appointment;
+    Event e = in_.event;
+    bool needs_active = e == Event::kCreated || e == Event::kModified ||
+                        e == Event::kConfirmed || e == Event::kDelayAlert;
+    if (needs_active && IsCancelled(a.lifecycle)) return "appointment is cancelled";
+    if (e == Event::kCancelled) {
+      if (std::max(a.end_ms, a.start_ms) <= in_.now_ms) return "appointment is over";
+    } else if (a.start_ms <= in_.now_ms) {
+      return "appointment has already started";
+    }
+    if (e == Event::kDelayAlert && a.status != VisitStatus::kNone) {
+      return "visit status is " + std::string(VisitStatusName(a.status));
+    }
+    return {};
+  }
+
+  int64_t NoticeExpiry(MessageKind kind) const {
+    const Appointment& a = in_.appointment;
+    switch (kind) {
+      case MessageKind::kCancellation: return std::max(a.end_ms, a.start_ms);
+      case MessageKind::kDelayAlert: return a.start_ms + std::max<int64_t>(a.delay_ms, 0);
+      default: return a.start_ms;
+    }
+  }
+
+  bool OnlineOnlyOmits(MessageKind kind) {
+    if ((in_.tenant.online_only & KindBit(kind)) == 0 || in_.appointment.booked_online) {
+      return false;
+    }
+    Omit(kind, "only for appointments booked online");
+    return true;
+  }
+
+  // `patient_kind`: the notice the practitioner notification goes with.
+  void PlanPractitioner(MessageKind patient_kind) {
+    const Tenant& t = in_.tenant;
+    std::string blocked = NoticeBlocked();
+    if (!blocked.empty()) {
+      Omit(MessageKind::kPractitioner, std::move(blocked));
+      return;
+    }
+    if (OnlineOnlyOmits(MessageKind::kPractitioner)) return;
+    if (in_.calendar.email.empty()) {
+      Omit(MessageKind::kPractitioner, "calendar has no e-mail address", Channel::kEmail);
+      return;
+    }
+    if ((t.channels & ChannelBit(Channel::kEmail)) == 0) {
+      Omit(MessageKind::kPractitioner, "switched off for the tenant", Channel::kEmail);
+      return;
+    }
+    out_.messages.push_back(PlannedMessage{MessageKind::kPractitioner, Channel::kEmail,
+                                           in_.appointment.revision, in_.now_ms,
+                                           NoticeExpiry(patient_kind), in_.calendar.email});
+  }
+
+  // Once per Plan(): which channels the five switches and the patient's
+  // addresses allow, and why not the others.
+  void EvaluateChannels() {
+    const Patient& p = in_.patient;
+    for (Channel c : kChannels) {
+      ChannelMask bit = ChannelBit(c);
+      int i = static_cast<int>(c);
+      const std::string* address = c == Channel::kEmail  ? &p.email
+                                   : c == Channel::kPush ? &p.push_token
+                                                         : &p.mobile;
+      address_[i] = address;
+      std::string_view& why = off_reason_[i];
+      if ((in_.tenant.channels & bit) == 0) {
+        why = "switched off for the tenant";
+      } else if ((in_.calendar.channels & bit) == 0) {
+        why = "switched off for the calendar";
+      } else if ((in_.type.channels & bit) == 0) {
+        why = "switched off for the appointment type";
+      } else if ((p.channels & bit) == 0) {
+        why = "switched off for the patient";
+      } else if ((in_.appointment.channels & bit) == 0) {
+        why = "switched off for the appointment";
+      } else if (address->empty()) {
+        why = c == Channel::kEmail  ? "no e-mail address"
+              : c == Channel::kPush ? "no push token"
+                                    : "no mobile number";
+      } else {
+        why = {};
+      }
+    }
+  }
+
+  // One message per usable channel of `candidates`; the channels left out
+  // are recorded once per kind.
+  void Emit(MessageKind kind, ChannelMask candidates, uint32_t occurrence, int64_t due,
+            int64_t expiry) {
+    bool record = (channels_omitted_ & KindBit(kind)) == 0;
+    channels_omitted_ |= KindBit(kind);
+    for (Channel c : kChannels) {
+      if ((candidates & ChannelBit(c)) == 0) continue;
+      int i = static_cast<int>(c);
+      if (off_reason_[i].empty()) {
+        out_.messages.push_back(PlannedMessage{kind, c, occurrence, due, expiry, *address_[i]});
+      } else if (record) {
+        Omit(kind, std::string(off_reason_[i]), c);
+      }
+    }
+  }
+
+  void PlanNotice(MessageKind kind) {
+    std::string blocked = NoticeBlocked();
+    if (!blocked.empty()) {
+      Omit(kind, std::move(blocked));
+      return;
+    }
+    if (OnlineOnlyOmits(kind)) return;
+    uint32_t occurrence = kind == MessageKind::kConfirmation ? 0 : in_.appointment.revision;
+    Emit(kind, kAllChannels, occurrence, in_.now_ms, NoticeExpiry(kind));
+  }
+
+  // Lead time and the past, shared by the messages before the start.
+  bool LeadTimeOmits(MessageKind kind) {
+    const Appointment& a = in_.appointment;
+    int64_t booked_at = a.booked_at_ms != 0 ? a.booked_at_ms : in_.now_ms;
+    int64_t lead = a.start_ms - booked_at;
+    if (lead >= in_.tenant.min_lead_ms) return false;
+    Omit(kind, "booked " + FormatDuration(lead) + " before the start, under the " +
+                   FormatDuration(in_.tenant.min_lead_ms) + " minimum lead time");
+    return true;
+  }
+
+  bool PastOmits(MessageKind kind, int64_t due) {
+    if (due > in_.now_ms) return false;
+    Omit(kind, "due time has passed");
+    return true;
+  }
+
+  void PlanScheduled() {
+    const Tenant& t = in_.tenant;
+    const Appointment& a = in_.appointment;
+
+    const auto& offsets = in_.type.reminder_offsets_ms ? *in_.type.reminder_offsets_ms
+                                                       : t.reminder_offsets_ms;
+    if (!offsets.empty() && !OnlineOnlyOmits(MessageKind::kReminder) &&
+        !LeadTimeOmits(MessageKind::kReminder)) {
+      for (size_t i = 0; i < offsets.size(); ++i) {
+        int64_t offset = offsets[i];
+        if (offset <= 0) {
+          Omit(MessageKind::kReminder,
+               "reminder offset " + FormatDuration(offset) + " is not before the start");
+          continue;
+        }
+        auto occurrence = static_cast<uint32_t>(offset / kMinuteMs);
+        bool repeated = false;  // the same offset twice: one message (one key)
+        for (size_t j = 0; j < i && !repeated; ++j) {
+          repeated = offsets[j] > 0 && offsets[j] / kMinuteMs == offset / kMinuteMs;
+        }
+        if (repeated) continue;
+        int64_t due = a.start_ms - offset;
+        if (due <= in_.now_ms) {
+          Omit(MessageKind::kReminder,
+               "due time has passed (" + FormatDuration(offset) + " before the start)");
+          continue;
+        }
+        Emit(MessageKind::kReminder, kAllChannels, occurrence, due, a.start_ms);
+      }
+    }
+
+    if (t.pre_visit_offset_ms > 0 && !OnlineOnlyOmits(MessageKind::kPreVisit)) {
+      int64_t due = a.start_ms - t.pre_visit_offset_ms;
+      if (in_.type.mode != Mode::kOnSite) {
+        Omit(MessageKind::kPreVisit, "pre-visit questionnaire only for on-site appointments");
+      } else if (!LeadTimeOmits(MessageKind::kPreVisit) && !PastOmits(MessageKind::kPreVisit, due)) {
+        Emit(MessageKind::kPreVisit, kAllChannels, 0, due, a.start_ms);
+      }
+    }
+
+    if (t.second_reminder != SecondReminderPolicy::kOff &&
+        !OnlineOnlyOmits(MessageKind::kSecondReminder)) {
+      const Patient& p = in_.patient;
+      int64_t due = a.start_ms - t.second_reminder_offset_ms;
+      if (a.confirmed) {
+        Omit(MessageKind::kSecondReminder, "confirmed by the patient");
+      } else if (t.second_reminder == SecondReminderPolicy::kUnreliable &&
+                 (p.appointments == 0 ||
+                  static_cast<double>(p.no_shows) / p.appointments < t.no_show_threshold)) {
+        Omit(MessageKind::kSecondReminder,
+             p.appointments == 0 ? "only for unreliable patients; no attendance history yet"
+                                 : "only for unreliable patients; no-show rate under the threshold");
+      } else if (!LeadTimeOmits(MessageKind::kSecondReminder) &&
+                 !PastOmits(MessageKind::kSecondReminder, due)) {
+        Emit(MessageKind::kSecondReminder, ChannelBit(Channel::kSms), 0, due, a.start_ms);
+      }
+    }
+
+    PlanAfterVisit(MessageKind::kPostVisit, t.post_visit_delay_ms);
+    PlanAfterVisit(MessageKind::kRecall, in_.type.recall_interval_ms);
+  }
+
+  void PlanAfterVisit(MessageKind kind, int64_t delay) {
+    const Appointment& a = in_.appointment;
+    if (delay <= 0 || OnlineOnlyOmits(kind)) return;
+    if (AbsentOrExcused(a.status)) {
+      Omit(kind, "visit status is " + std::string(VisitStatusName(a.status)));
+      return;
+    }
+    int64_t due = a.end_ms + delay;
+    if (PastOmits(kind, due)) return;
+    // No expiry: a thank-you or a recall sent late is still worth sending.
+    Emit(kind, kAllChannels, 0, due, 0);
+  }
+
+  const PlanInput& in_;
+  PlanResult& out_;
+  std::array<std::string_view, kChannelCount + 1> off_reason_{};
+  std::array<const std::string*, kChannelCount + 1> address_{};
+  KindMask channels_omitted_ = 0;
+};
+
+}  // namespace
+
+PlanResult Plan(const PlanInput& in) {
+  PlanResult result;
+  Planner(in, &result).Run();
+  return result;
+}
+
+}  // namespace rappel::server::plan

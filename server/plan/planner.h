@@ -1,0 +1,90 @@
+// The planner (DESIGN.md §6.1, §6.2): from an appointment, its configuration
+// and the event that just happened to it, every message the appointment
+// deserves now, and the ones the rules left out with a readable reason.
+//
+// Plan() is a pure function of its input: no clock, no time zone, no I/O.
+// It runs on every appointment upsert, so it is plain arithmetic; it
+// allocates only the result vectors and their strings. It does not validate
+// (the caller checks ids, end >= start, the time zone).
+//
+// The caller replaces the appointment's pending planned messages by the
+// result: a pending message whose key (MessageKey) is not in
+// `messages` is dropped, one whose key is kept is re-timed. So a cancelled
+// appointment's reminders go away because they are not planned again.
+//
+// Contract, in the order the rules are applied:
+//
+// Gates. The tenant's master switch off, the patient's notifications off,
+// or a type mode that sends nothing automated (no_automated,
+// no_communication, hidden) leave out every patient message; each kind the
+// event or the configuration would have caused gets one Omission (channel
+// nullopt) with the reason. The practitioner notification passes the last
+// two gates (it is not a patient message) but not the master switch.
+//
+// Notices, due at now_ms, occurrence = appointment.revision (the
+// confirmation: 0, there is one per appointment):
+//   created            -> confirmation      (+ practitioner)
+//   modified           -> change            (+ practitioner)
+//   cancelled          -> cancellation      (+ practitioner)
+//   patient cancelled  -> patient_cancel_ack (+ practitioner)
+//   confirmed          -> confirm_ack
+//   delay alert        -> delay_alert, only when status is none
+//   updated, status changed -> no notice, only the re-plan.
+// A notice about an appointment that has started (start_ms <= now_ms) is
+// not sent: it is too late to be useful; the cancellation alone goes until
+// the end (a patient waiting in the room still needs to be told and given
+// a rebook link). Confirmation, change, confirm_ack and delay_alert need an
+// active (not cancelled) appointment. Expiry: the start (end for the
+// cancellation; start + delay for the delay alert, the new arrival time),
+// so a notice held back past it (quiet hours, outage) is dropped, not sent
+// late.
+// The practitioner notification goes by e-mail to calendar.email when
+// tenant.notify_practitioner, follows the notice it goes with (same time
+// rules and expiry), and of the channel switches heeds only the tenant's
+// (the calendar, type, patient and appointment switches are about the
+// patient's messages).
+//
+// Scheduled messages, only while the appointment is active:
+//   reminder        start - offset, each offset of the type, else the
+//                   tenant's; occurrence = offset in minutes; expiry start.
+//   pre_visit       start - tenant.pre_visit_offset_ms (if > 0), on-site
+//                   mode only; expiry start.
+//   second_reminder start - tenant.second_reminder_offset_ms, SMS only;
+//                   by policy (off / everybody / unreliable: no-shows /
+//                   appointments >= threshold, with at least one
+//                   appointment); never once confirmed; expiry start.
+//   post_visit      end + tenant.post_visit_delay_ms (if > 0); no expiry.
+//   recall          end + type.recall_interval_ms (if > 0); no expiry.
+// The three before the start are not planned when the appointment was
+// booked less than tenant.min_lead_ms before the start (booked_at_ms, or
+// now_ms when 0: the caller should record when it first heard of the
+// appointment so that a re-plan sees the same value). post_visit and
+// recall are not planned when the status is absent or excused. Any message
+// whose due time is at or before now_ms is not planned ("due time has
+// passed"). A visit status other than none does not stop planning: it is
+// checked again when a message falls due, so clearing it lets the message
+// go (model.h, VisitStatus).
+//
+// online_only: a kind whose bit is set in tenant.online_only is left out
+// for an appointment not booked online (any kind, practitioner included).
+//
+// Channels: each message goes on every channel that the tenant, calendar,
+// type, patient and appointment switches all allow and for which the
+// patient has an address (sms, voice: mobile; email: email; push:
+// push_token); the recipient is that address. Each channel left out gets
+// one Omission per kind, naming the first switch that is off (tenant
+// first) or the missing address; reminders on a kind that is left out
+// altogether (e.g. by lead time) do not repeat channel omissions.
+//
+// Output: messages sorted by (due, kind, channel, occurrence), without
+// duplicates (repeated reminder offsets plan one message); omissions in the
+// order the rules were applied.
+#pragma once
+
+#include "server/plan/model.h"
+
+namespace rappel::server::plan {
+
+PlanResult Plan(const PlanInput& in);
+
+}  // namespace rappel::server::plan
