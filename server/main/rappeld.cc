@@ -5,12 +5,14 @@
 #include "server/common/clock.h"
 
 namespace rappel::server {
-Rappeld::Rappeld(asio::io_context& io) : io_(io), timer_(io), shutdown_timer_(io) {}
+Rappeld::Rappeld(asio::io_context& io)
+    : io_(io), timer_(io), shutdown_timer_(io), reclaim_timer_(io) {}
 
 Rappeld::~Rappeld() {
   *alive_ = false;
   if (server_) server_->Stop();
   if (handler_) handler_->JoinBackup();  // the copy reads the store
+  reclaim_timer_.cancel();
   engine_.reset();  // drains the store's queue; late completions are dropped
 }
 
@@ -35,15 +37,24 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   d->engine_ = std::move(*engine);
   d->dispatcher_->set_engine(d->engine_.get());
   if (absl::Status st = d->dispatcher_->Recover(); !st.ok()) return st;
+  plan::BookOptions book_options;
+  book_options.horizon_ms = static_cast<int64_t>(options.engine.horizon_ms);
+  auto book = plan::AppointmentBook::Open(d->engine_.get(), book_options);
+  if (!book.ok()) return book.status();
+  d->book_ = std::move(*book);
+  d->dispatcher_->set_filter(d->book_.get());
+  d->reclaim_every_ms_ = options.reclaim_every_ms;
   options.handler.frame_limits = options.server.session.frame_limits;
   options.handler.max_payload_bytes = options.engine.max_payload_bytes;
   // The backup thread's reply comes back to the io thread this way.
   options.handler.post = [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); };
   d->handler_ =
-      std::make_unique<RequestHandler>(options.handler, d->engine_.get(), d->dispatcher_.get());
+      std::make_unique<RequestHandler>(options.handler, d->engine_.get(), d->dispatcher_.get(),
+                                       d->book_.get());
   d->server_ = std::make_unique<Server>(io, options.server, d->handler_.get());
   if (absl::Status st = d->server_->Start(); !st.ok()) return st;
   d->Arm();
+  d->ArmReclaim();
   return d;
 }
 
@@ -79,8 +90,22 @@ void Rappeld::Arm() {
   });
 }
 
+void Rappeld::ArmReclaim() {
+  if (reclaim_every_ms_ <= 0 || shutting_down_) return;
+  reclaim_timer_.expires_after(std::chrono::milliseconds(reclaim_every_ms_));
+  std::weak_ptr<bool> alive = alive_;
+  reclaim_timer_.async_wait([this, alive](asio::error_code ec) {
+    if (ec) return;
+    if (auto a = alive.lock(); a && *a) {
+      book_->Reclaim();
+      ArmReclaim();
+    }
+  });
+}
+
 void Rappeld::Shutdown(std::function<void()> done) {
   shutting_down_ = true;
+  reclaim_timer_.cancel();
   server_->Stop();
   timer_.cancel();
   shutdown_done_ = std::move(done);

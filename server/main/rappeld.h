@@ -15,6 +15,7 @@
 #include "server/engine/engine.h"
 #include "server/net/request_handler.h"
 #include "server/net/server.h"
+#include "server/plan/book.h"
 
 namespace rappel::server {
 
@@ -23,6 +24,8 @@ struct RappeldOptions {
   DispatchOptions dispatch;
   HandlerOptions handler;
   ServerOptions server;
+  // How often ended appointments past their audit retention are reclaimed.
+  int64_t reclaim_every_ms = 3'600'000;
 };
 
 class Rappeld {
@@ -40,22 +43,27 @@ class Rappeld {
 
   Engine& engine() { return *engine_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
+  plan::AppointmentBook& book() { return *book_; }
 
  private:
   explicit Rappeld(asio::io_context& io);
   void Tick();
   void Arm();
   void CheckIdle();
+  void ArmReclaim();
 
   asio::io_context& io_;
   asio::steady_timer timer_;           // the ticker: next due time or lease deadline
   asio::steady_timer shutdown_timer_;
+  asio::steady_timer reclaim_timer_;
+  int64_t reclaim_every_ms_ = 0;
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::function<int64_t()> clock_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<plan::AppointmentBook> book_;  // the dispatcher's filter
   std::unique_ptr<RequestHandler> handler_;
   std::unique_ptr<Server> server_;
 };

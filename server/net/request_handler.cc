@@ -58,6 +58,14 @@ absl::Status CheckCopyBudget(size_t copied, size_t max_frame_bytes) {
 
 size_t Size(const flatbuffers::String* s) { return s != nullptr ? s->size() : 0; }
 
+// Keys starting with "@" belong to the appointment book (plan::MessageKey):
+// clients cannot schedule, cancel or move them directly.
+bool Reserved(std::string_view key) { return !key.empty() && key[0] == '@'; }
+absl::Status ReservedKeyError() {
+  return absl::InvalidArgumentError(
+      "keys starting with \"@\" are reserved for appointment messages");
+}
+
 size_t CopiedBytes(const flatbuffers::Vector<Offset<wire::Reminder>>* list) {
   size_t n = 0;
   if (list == nullptr) return 0;
@@ -99,8 +107,11 @@ Offset<flatbuffers::Vector<Offset<wire::Status>>> Statuses(FlatBufferBuilder& b,
 
 }  // namespace
 
-RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher)
-    : options_(std::move(options)), engine_(engine), dispatcher_(dispatcher) {}
+RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher,
+                               plan::AppointmentBook* book)
+    : options_(std::move(options)), engine_(engine), dispatcher_(dispatcher) {
+  if (book != nullptr) appointments_.emplace(book);
+}
 
 RequestHandler::~RequestHandler() {
   *alive_ = false;
@@ -206,6 +217,9 @@ FrameBytes RequestHandler::ErrorFrame(uint64_t request_id, wire::ErrorCode code,
 
 bool RequestHandler::Allowed(const Connection& conn, wire::Body body) const {
   if (conn.role == wire::Role::Admin) return true;
+  if (AppointmentRequests::Handles(body)) {
+    return conn.role == wire::Role::Producer && AppointmentRequests::AllowedForProducer(body);
+  }
   switch (body) {
     case wire::Body::Ping:
       return true;
@@ -279,6 +293,10 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
           false);
     return;
   }
+  if (AppointmentRequests::Handles(type) && appointments_) {
+    appointments_->Handle(frame, std::move(reply));
+    return;
+  }
   switch (type) {
     case wire::Body::Ping: {
       FlatBufferBuilder b;
@@ -293,11 +311,23 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
           !st.ok()) {
         return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())), false);
       }
+      std::vector<size_t> reserved;  // refused here, put back in place below
       if (const auto* list = reminders) {
         specs.reserve(list->size());
-        for (const wire::Reminder* r : *list) specs.push_back(FromWire(*r));
+        for (size_t i = 0; i < list->size(); ++i) {
+          const wire::Reminder* r = list->Get(static_cast<flatbuffers::uoffset_t>(i));
+          if (r->key() != nullptr && Reserved(r->key()->string_view())) {
+            reserved.push_back(i);
+            continue;
+          }
+          specs.push_back(FromWire(*r));
+        }
       }
-      engine_->Schedule(std::move(specs), [id, reply = std::move(reply)](auto results) {
+      engine_->Schedule(std::move(specs), [id, reserved = std::move(reserved),
+                                           reply = std::move(reply)](auto results) {
+        for (size_t i : reserved) {
+          results.insert(results.begin() + static_cast<std::ptrdiff_t>(i), ReservedKeyError());
+        }
         FlatBufferBuilder b;
         std::vector<Offset<wire::ScheduleResult>> out;
         out.reserve(results.size());
@@ -319,9 +349,21 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
           !st.ok()) {
         return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())), false);
       }
-      std::vector<ReminderKey> keys = KeysFromWire(cancel_keys);
+      std::vector<ReminderKey> keys;
+      std::vector<size_t> reserved;
+      for (ReminderKey& k : KeysFromWire(cancel_keys)) {
+        if (Reserved(k.key)) {
+          reserved.push_back(keys.size() + reserved.size());
+          continue;
+        }
+        keys.push_back(std::move(k));
+      }
       // Through the dispatcher: the keys' attempt counts go in the same commit.
-      dispatcher_->Cancel(std::move(keys), [id, reply = std::move(reply)](auto results) {
+      dispatcher_->Cancel(std::move(keys), [id, reserved = std::move(reserved),
+                                            reply = std::move(reply)](auto results) {
+        for (size_t i : reserved) {
+          results.insert(results.begin() + static_cast<std::ptrdiff_t>(i), ReservedKeyError());
+        }
         FlatBufferBuilder b;
         auto body = wire::CreateCancelReply(b, Statuses(b, results));
         reply(Finish(b, id, wire::Body::CancelReply, body.Union()), false);
@@ -330,6 +372,13 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     }
     case wire::Body::Reschedule: {
       const auto* req = frame.body_as_Reschedule();
+      if (req->key() != nullptr && req->key()->key() != nullptr &&
+          Reserved(req->key()->key()->string_view())) {
+        FlatBufferBuilder b;
+        auto body = wire::CreateRescheduleReply(b, protocol::ToWireStatus(b, ReservedKeyError()));
+        reply(Finish(b, id, wire::Body::RescheduleReply, body.Union()), false);
+        return;
+      }
       engine_->Reschedule(KeyFromWire(req->key()), req->due_ms(),
                           [id, reply = std::move(reply)](absl::Status st) {
                             FlatBufferBuilder b;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "protocol/framing.h"
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
+#include "server/net/appointment_requests.h"
 
 namespace rappel::server {
 
@@ -52,7 +54,9 @@ struct Connection {
 
 class RequestHandler {
  public:
-  RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher);
+  // `book` may be null: the appointment requests are then UnknownRequest.
+  RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher,
+                 plan::AppointmentBook* book);
   // Waits for a backup in progress.
   ~RequestHandler();
 
@@ -84,6 +88,7 @@ class RequestHandler {
   HandlerOptions options_;
   Engine* engine_;
   Dispatcher* dispatcher_;
+  std::optional<AppointmentRequests> appointments_;
   bool backup_running_ = false;
   std::thread backup_thread_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -447,6 +447,8 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
   }
   if (event != Event::kUpdated) {
     for (const Omission& o : plan.omitted) {
+      // A channel the tenant does not use at all is not news in an audit.
+      if (o.channel && o.reason == "switched off for the tenant") continue;
       AuditLine(&audit, change.now, "omitted", o.kind, o.channel, 0, 0, o.reason);
     }
   }

@@ -136,6 +136,63 @@ TEST_F(EngineTest, CancelInFlightWinsOverAConcurrentFiring) {
   EXPECT_TRUE(h_->sink.fired.empty());
 }
 
+TEST_F(EngineTest, MutateDropsAndSchedulesInOneCommitWithItsStateWrites) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("old-24h", 1'000, "v1")).ok());
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("kept", 1'000, "v1")).ok());
+  // A re-plan: "old-24h" goes, "kept" is replaced, "new-2h" comes, a key
+  // that is not live is skipped, and the state write lands with them.
+  ASSERT_TRUE(h_->Mutate({h_->Reminder("kept", 2'000, "v2"), h_->Reminder("new-2h", 3'000, "v2")},
+                         {{TenantId{1}, "old-24h"}, {TenantId{1}, "never-was"}, {TenantId{1}, "kept"}},
+                         {{"pa/x", "appointment v2", false}})
+                  .ok());
+  EXPECT_FALSE(h_->Inspect(1, "old-24h").has_value());
+  ASSERT_TRUE(h_->Inspect(1, "kept").has_value());
+  EXPECT_EQ(h_->Inspect(1, "kept")->spec.payload, "v2");  // scheduled wins over dropped
+  {
+    auto reader = h_->engine().store().NewReader();
+    ASSERT_TRUE(reader.ok());
+    auto state = reader->GetState("pa/x");
+    ASSERT_TRUE(state.ok() && state->has_value());
+    EXPECT_EQ(**state, "appointment v2");
+  }
+  h_->clock.Advance(3'000);
+  h_->PollNow();
+  EXPECT_EQ(FiredKeys(), (std::vector<std::string>{"kept", "new-2h"}));
+  EXPECT_EQ(h_->engine().stats().cancelled, 1u);
+}
+
+TEST_F(EngineTest, MutateWithAnInvalidItemWritesNothing) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 1'000)).ok());
+  ReminderSpec bad = h_->Reminder("far", 0);
+  bad.due_ms = h_->clock.now_ms() + int64_t{60} * 366 * 24 * 3600 * 1000;  // beyond the horizon
+  absl::Status st = h_->Mutate({h_->Reminder("b", 1'000), bad}, {{TenantId{1}, "a"}},
+                               {{"pa/y", "nope", false}});
+  EXPECT_TRUE(absl::IsOutOfRange(st)) << st;
+  EXPECT_NE(st.message().find("far"), absl::string_view::npos) << st;
+  EXPECT_TRUE(h_->Inspect(1, "a").has_value());
+  EXPECT_FALSE(h_->Inspect(1, "b").has_value());
+  auto reader = h_->engine().store().NewReader();
+  ASSERT_TRUE(reader.ok());
+  auto state = reader->GetState("pa/y");
+  ASSERT_TRUE(state.ok());
+  EXPECT_FALSE(state->has_value());
+}
+
+TEST_F(EngineTest, IsCurrentTurnsFalseAsSoonAsAReplaceOrCancelIsSubmitted) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "v1")).ok());
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 1u);
+  SeqNo handed = h_->sink.fired[0].seq;
+  EXPECT_TRUE(h_->engine().IsCurrent({TenantId{1}, "a"}, handed));
+  bool done = false;
+  h_->engine().Schedule({h_->Reminder("a", 5'000, "v2")}, [&](auto) { done = true; });
+  // Not yet durable, but already not current: a stale version is never leased.
+  EXPECT_FALSE(h_->engine().IsCurrent({TenantId{1}, "a"}, handed));
+  ASSERT_TRUE(h_->queue.RunUntil([&] { return done; }));
+  EXPECT_FALSE(h_->engine().IsCurrent({TenantId{1}, "a"}, handed));
+  EXPECT_FALSE(h_->engine().IsCurrent({TenantId{1}, "nope"}, handed));
+}
+
 TEST_F(EngineTest, RescheduleMovesTheDueTime) {
   ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 1'000, "x")).ok());
   EXPECT_TRUE(h_->Reschedule({TenantId{1}, "a"}, h_->clock.now_ms() + 5'000).ok());

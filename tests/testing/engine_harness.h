@@ -90,6 +90,18 @@ class EngineHarness {
     EXPECT_TRUE(queue.RunUntil([&] { return done; }));
     return out;
   }
+  absl::Status Mutate(std::vector<server::ReminderSpec> schedule,
+                      std::vector<server::ReminderKey> drop,
+                      server::Engine::StateWrites extra = {}) {
+    absl::Status out;
+    bool done = false;
+    engine_->Mutate(std::move(schedule), std::move(drop), std::move(extra), [&](absl::Status st) {
+      out = st;
+      done = true;
+    });
+    EXPECT_TRUE(queue.RunUntil([&] { return done; }));
+    return out;
+  }
   // Polls at the fake clock's time until caught up, running completions.
   void PollNow() {
     while (!engine_->Poll(clock.now_ms(), 1 << 16)) {

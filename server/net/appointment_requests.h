@@ -1,0 +1,35 @@
+// AppointmentRequests: the appointment part of the protocol (configuration
+// objects, appointment events, self-service tokens, show / dry run), turned
+// into AppointmentBook calls and their results into reply frames. The
+// RequestHandler hands it every frame of those types, after Hello and the
+// role check.
+//
+// Thread: the io thread, like the book.
+#pragma once
+
+#include <functional>
+
+#include "protocol/framing.h"
+#include "server/plan/book.h"
+
+namespace rappel::server {
+
+class AppointmentRequests {
+ public:
+  using FrameBytes = std::vector<uint8_t>;
+  using Reply = std::function<void(FrameBytes, bool close)>;
+
+  explicit AppointmentRequests(plan::AppointmentBook* book) : book_(book) {}
+
+  // True if `type` is one of ours (then `reply` is called exactly once).
+  static bool Handles(protocol::wire::Body type);
+  // Which roles may send it: producers (platforms) all but AppointmentShow;
+  // admins everything.
+  static bool AllowedForProducer(protocol::wire::Body type);
+  void Handle(const protocol::wire::Frame& frame, Reply reply);
+
+ private:
+  plan::AppointmentBook* book_;
+};
+
+}  // namespace rappel::server
