@@ -335,3 +335,112 @@ TEST_F(DispatcherTest, CompactionKeepsDeadLettersAndAttempts) {
 
 }  // namespace
 }  // namespace rappel::server
+
+namespace rappel::server {
+namespace {
+
+TEST_F(DispatcherTest, AVersionReplacedAfterFallingDueIsNeverHandedOut) {
+  dispatcher_->RemoveWorker(worker_);
+  Schedule("a", 0);
+  Poll();  // due, waiting in the ready queue: no worker
+  Schedule("a", 60'000);  // the platform moved it
+  worker_ = dispatcher_->AddWorker({Channel::kSms}, 100, 100,
+                                   [this](const std::vector<LeasedMessage>& b) {
+                                     for (const auto& m : b) {
+                                       delivered_.push_back(Delivered{std::string(m.message_id),
+                                                                      m.lease_id, m.attempt,
+                                                                      *m.reminder});
+                                     }
+                                   });
+  EXPECT_TRUE(Deliveries().empty());
+  EXPECT_EQ(dispatcher_->stats().stale_dropped, 1u);
+  clock_.Advance(60'000);
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);  // the new version, at its new time
+  EXPECT_EQ(got[0].reminder.due_ms, clock_.now_ms());
+}
+
+// Claims "@a/..." keys: renders them, drops those whose payload says so.
+class FakeFilter : public MessageFilter {
+ public:
+  bool Claims(const ReminderSpec& r) const override { return r.key.rfind("@a/", 0) == 0; }
+  Prepared Prepare(const ReminderSpec& r) override {
+    Prepared p;
+    if (r.payload == "drop") {
+      p.deliver = false;
+      p.drop_reason = "status seen";
+      p.writes.push_back({"audit/" + r.key, "suppressed", false});
+      return p;
+    }
+    p.payload = "rendered(" + r.payload + ")";
+    p.recipient = "+33611111111";
+    return p;
+  }
+  void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
+                 Engine::StateWrites* writes) override {
+    outcomes.emplace_back(r.key, outcome);
+    writes->push_back({"audit/" + r.key, std::string("outcome ") + std::string(detail), false});
+  }
+  std::vector<std::pair<std::string, AckOutcome>> outcomes;
+};
+
+class FilteredDispatcherTest : public DispatcherTest {
+ protected:
+  void SetUp() override {
+    DispatcherTest::SetUp();
+    dispatcher_->set_filter(&filter_);
+  }
+  std::optional<std::string> State(const std::string& key) {
+    auto reader = engine_->store().NewReader();
+    EXPECT_TRUE(reader.ok());
+    auto v = reader->GetState(key);
+    EXPECT_TRUE(v.ok());
+    return v.ok() ? *v : std::nullopt;
+  }
+  void ScheduleWithPayload(const std::string& key, const std::string& payload) {
+    ReminderSpec r;
+    r.tenant = TenantId{1};
+    r.key = key;
+    r.channel = Channel::kSms;
+    r.recipient = "+33600000000";
+    r.due_ms = clock_.now_ms();
+    r.payload = payload;
+    bool done = false;
+    engine_->Mutate({r}, {}, {}, [&](absl::Status st) {
+      EXPECT_TRUE(st.ok()) << st;
+      done = true;
+    });
+    ASSERT_TRUE(queue_.RunUntil([&] { return done; }));
+  }
+  FakeFilter filter_;
+};
+
+TEST_F(FilteredDispatcherTest, ClaimedMessagesAreRenderedAndKeepOneIdAcrossVersions) {
+  ScheduleWithPayload("@a/appt-1/reminder/sms/1440", "r1");
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].reminder.payload, "rendered(r1)");
+  EXPECT_EQ(got[0].reminder.recipient, "+33611111111");
+  EXPECT_EQ(got[0].message_id, "1:@a/appt-1/reminder/sms/1440");  // no version in it
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kSent, "provider id 42").ok());
+  ASSERT_EQ(filter_.outcomes.size(), 1u);
+  EXPECT_EQ(State("audit/@a/appt-1/reminder/sms/1440"), "outcome provider id 42");
+  // A raw reminder is not the filter's: untouched, and its id names its version.
+  Schedule("raw", 0);
+  got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].reminder.payload, "hello raw");
+  EXPECT_NE(got[0].message_id, "1:raw");
+}
+
+TEST_F(FilteredDispatcherTest, AMessageTheFilterDropsIsCompletedWithItsWrites) {
+  ScheduleWithPayload("@a/appt-2/reminder/sms/1440", "drop");
+  EXPECT_TRUE(Deliveries().empty());
+  queue_.RunUntil([&] { return engine_->idle(); });
+  EXPECT_FALSE(Live("@a/appt-2/reminder/sms/1440"));
+  EXPECT_EQ(State("audit/@a/appt-2/reminder/sms/1440"), "suppressed");
+  EXPECT_EQ(dispatcher_->stats().filter_dropped, 1u);
+}
+
+}  // namespace
+}  // namespace rappel::server
