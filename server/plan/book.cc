@@ -1341,26 +1341,26 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
   if (out.recipient.empty()) return drop("no address on this channel any more", &*key, e);
 
   // Self-service links, signed with the revision they were issued for.
-  RenderLinks links;
+  std::string confirm, cancel, arrival;
   if (!t->action_url.empty() && key->kind != MessageKind::kPractitioner &&
       !IsCancelled(a.lifecycle)) {
     auto link = [&](Action action, int64_t expires) {
       std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.revision, action, expires}, t->secret);
       return absl::StrCat(t->action_url, "?token=", token);
     };
-    if (!a.confirmed && a.start_ms > now) links.confirm = link(Action::kConfirm, a.start_ms);
+    if (!a.confirmed && a.start_ms > now) confirm = link(Action::kConfirm, a.start_ms);
     if (t->patient_cancel_allowed && a.start_ms - t->cancel_until_ms > now) {
-      links.cancel = link(Action::kCancel, a.start_ms - t->cancel_until_ms);
+      cancel = link(Action::kCancel, a.start_ms - t->cancel_until_ms);
     }
-    if (t->arrival_allowed && a.start_ms > now) links.arrival = link(Action::kArrival, a.start_ms);
+    if (t->arrival_allowed && a.start_ms > now) arrival = link(Action::kArrival, a.start_ms);
   }
-  links.rebook = t->rebook_url;
-  std::string_view locale = !p.locale.empty() ? std::string_view(p.locale) : std::string_view(t->locale);
-  const TemplatePair* custom = FindTemplate(a.tenant, key->kind, key->channel, locale);
+  const TemplatePair* custom =
+      FindTemplate(a.tenant, key->kind, key->channel, MessageLocale(*t, p));
   RenderInput in{*t, cal->second, type->second, p, a, key->kind, key->channel, now,
                  custom != nullptr ? &custom->subject : nullptr,
-                 custom != nullptr ? &custom->body : nullptr, links,
-                 static_cast<int64_t>(ref->delay_ms)};
+                 custom != nullptr ? &custom->body : nullptr,
+                 MessageLinks{confirm, cancel, arrival, t->rebook_url},
+                 static_cast<int64_t>(ref->delay_ms), out.recipient};
   auto text = RenderMessage(in);
   if (!text.ok()) return drop(std::string(text.status().message()), &*key, e);
   out.payload = std::move(*text);

@@ -1,0 +1,535 @@
+// AppointmentBook over a real engine, store and dispatcher, with a fake
+// clock and a worker that records what it is handed: the appointment
+// lifecycle end to end (create, move, cancel, status, absence, delay alert,
+// replies, self-service tokens, audit), validation, and restart.
+#include "server/plan/book.h"
+
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include "date/tz.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "server/plan/token.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/task_queue.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rappel::server::plan {
+namespace {
+
+using nlohmann::json;
+using rappel::testing::FakeClock;
+using rappel::testing::TaskQueue;
+using rappel::testing::TempDir;
+
+// Unix ms of a local wall-clock time in `zone`.
+int64_t LocalMs(const char* zone, int y, int mo, int d, int h, int mi = 0) {
+  auto local = date::local_days{date::year{y} / mo / d} + std::chrono::hours(h) +
+               std::chrono::minutes(mi);
+  auto sys = date::locate_zone(zone)->to_sys(local);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count();
+}
+
+struct Got {
+  std::string message_id;
+  uint64_t lease_id;
+  std::string key;
+  json doc;
+};
+
+class BookTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(LocalMs("Europe/Paris", 2026, 6, 1, 9));  // Monday 1 June 2026, 09:00 Paris
+    engine_options_.store.path = dir_.Sub("db");
+    Open();
+    PutObject(ObjectKind::kTenant, 1, "", R"({"name": "Cabinet Dupont", "time_zone": "Europe/Paris",
+        "reminder_offsets": ["48h", "24h"], "action_url": "https://r.example/a",
+        "rebook_url": "https://book.example"})");
+    PutObject(ObjectKind::kCalendar, 1, "dr-martin", R"({"name": "Dr Martin"})");
+    PutObject(ObjectKind::kType, 1, "consult", R"({"name": "Consultation", "mode": "on_site"})");
+    PutObject(ObjectKind::kPatient, 1, "p1", R"({"first_name": "Jeanne", "last_name": "Roux",
+        "mobile": "+33612345678", "email": "jeanne@example.org"})");
+  }
+  void TearDown() override { Close(); }
+
+  void Open() {
+    engine_options_.clock = clock_.AsFunction();
+    dispatcher_ = std::make_unique<Dispatcher>(nullptr, DispatchOptions{}, clock_.AsFunction());
+    auto engine = Engine::Open(engine_options_, queue_.Poster(), dispatcher_.get());
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = std::move(*engine);
+    dispatcher_->set_engine(engine_.get());
+    ASSERT_TRUE(dispatcher_->Recover().ok());
+    auto book = AppointmentBook::Open(engine_.get(), BookOptions{});
+    ASSERT_TRUE(book.ok()) << book.status();
+    book_ = std::move(*book);
+    dispatcher_->set_filter(book_.get());
+    worker_ = dispatcher_->AddWorker({Channel::kSms, Channel::kEmail}, 100'000, 100'000,
+                                     [this](const std::vector<LeasedMessage>& batch) {
+                                       for (const auto& m : batch) {
+                                         got_.push_back(Got{std::string(m.message_id), m.lease_id,
+                                                            m.reminder->key,
+                                                            json::parse(m.reminder->payload)});
+                                       }
+                                     });
+  }
+  void Close() {
+    if (!engine_) return;
+    queue_.RunUntil([&] { return engine_->idle(); });
+    engine_.reset();
+    queue_.RunPending();
+    book_.reset();
+    dispatcher_.reset();
+    got_.clear();
+  }
+  void Restart() {
+    Close();
+    Open();
+  }
+
+  std::string PutObject(ObjectKind kind, uint32_t tenant, const std::string& id,
+                        const std::string& doc, absl::StatusCode expect = absl::StatusCode::kOk) {
+    absl::StatusOr<std::string> out = absl::UnknownError("not answered");
+    bool done = false;
+    book_->PutObject(kind, tenant, id, doc, [&](auto r) {
+      out = std::move(r);
+      done = true;
+    });
+    EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
+    EXPECT_EQ(out.status().code(), expect) << out.status();
+    return out.ok() ? *out : std::string(out.status().message());
+  }
+
+  Appointment Appt(const std::string& id, int64_t start_ms, uint64_t version = 1) {
+    Appointment a;
+    a.tenant = 1;
+    a.id = id;
+    a.calendar = "dr-martin";
+    a.type = "consult";
+    a.patient = "p1";
+    a.start_ms = start_ms;
+    a.end_ms = start_ms + 30 * kMinuteMs;
+    a.location = "12 rue de la Paix";
+    a.version = version;
+    return a;
+  }
+  absl::StatusOr<AppointmentResult> Upsert(Appointment a) {
+    return UpsertAll({std::move(a)})[0];
+  }
+  std::vector<absl::StatusOr<AppointmentResult>> UpsertAll(std::vector<Appointment> items) {
+    std::vector<absl::StatusOr<AppointmentResult>> out;
+    bool done = false;
+    book_->Upsert(std::move(items), [&](auto r) {
+      out = std::move(r);
+      done = true;
+    });
+    EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
+    return out;
+  }
+  absl::StatusOr<AppointmentResult> Command(const std::string& id, AppointmentAction action,
+                                            VisitStatus status = VisitStatus::kNone,
+                                            uint64_t version = 0) {
+    std::vector<absl::StatusOr<AppointmentResult>> out;
+    bool done = false;
+    book_->Commands({AppointmentCommand{1, id, action, status, version}}, [&](auto r) {
+      out = std::move(r);
+      done = true;
+    });
+    EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
+    return out.at(0);
+  }
+  template <typename T, typename F>
+  T Wait(F call) {
+    std::optional<T> out;
+    call([&](T r) { out = std::move(r); });
+    EXPECT_TRUE(queue_.RunUntil([&] { return out.has_value(); }));
+    return std::move(*out);
+  }
+  absl::StatusOr<Redeemed> Redeem(const std::string& token) {
+    return Wait<absl::StatusOr<Redeemed>>([&](auto done) { book_->Redeem(token, done); });
+  }
+
+  // Polls at the fake clock's time; returns what the worker got since the
+  // last call, and acks it all as sent.
+  std::vector<Got> Deliveries() {
+    while (!engine_->Poll(clock_.now_ms(), 1 << 16)) {
+    }
+    queue_.RunPending();
+    std::vector<Got> out = std::move(got_);
+    got_.clear();
+    std::vector<Dispatcher::AckRequest> acks;
+    for (const Got& g : out) acks.push_back({g.lease_id, AckOutcome::kSent, "ok"});
+    if (!acks.empty()) {
+      bool done = false;
+      dispatcher_->AckBatch(worker_, std::move(acks), [&](auto results) {
+        for (const auto& st : results) EXPECT_TRUE(st.ok()) << st;
+        done = true;
+      });
+      EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
+    }
+    return out;
+  }
+  // "kind/channel" of each delivery, sorted.
+  static std::vector<std::string> Kinds(const std::vector<Got>& got) {
+    std::vector<std::string> out;
+    for (const Got& g : got) out.push_back(g.doc["kind"].get<std::string>() + "/" +
+                                           g.doc["channel"].get<std::string>());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // Advances the clock to `ms` and returns what fell due on the way.
+  std::vector<Got> RunUntil(int64_t ms) {
+    std::vector<Got> all;
+    while (clock_.now_ms() < ms) {
+      auto next = engine_->NextWakeMs();
+      clock_.Set(next && *next > clock_.now_ms() && *next <= ms ? *next : ms);
+      for (Got& g : Deliveries()) all.push_back(std::move(g));
+    }
+    return all;
+  }
+  json Show(const std::string& id) {
+    auto s = book_->Show(1, id);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? json::parse(*s) : json();
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  TaskQueue queue_;
+  EngineOptions engine_options_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<AppointmentBook> book_;
+  uint64_t worker_ = 0;
+  std::vector<Got> got_;
+};
+
+TEST_F(BookTest, CreateSendsTheConfirmationAtOnceAndRemindersAtTheOffsets) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);  // Friday 14:30
+  auto r = Upsert(Appt("a1", start));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, UpsertOutcome::kCreated);
+  auto now = Deliveries();
+  EXPECT_EQ(Kinds(now), (std::vector<std::string>{"confirmation/email", "confirmation/sms"}));
+  const json& doc = now[0].doc;
+  EXPECT_EQ(doc["appointment"]["start_time"], "14:30");
+  EXPECT_EQ(doc["appointment"]["date"], "2026-06-05");
+  EXPECT_EQ(doc["appointment"]["practitioner"], "Dr Martin");
+  EXPECT_EQ(now[0].message_id, "1:" + now[0].key);  // stable: no version in it
+  EXPECT_NE(doc["text"].get<std::string>().find("14:30"), std::string::npos) << doc["text"];
+  ASSERT_TRUE(doc["links"].contains("confirm"));
+  // Nothing more until 48 h before, then the two reminders, then nothing.
+  EXPECT_TRUE(RunUntil(start - 48 * kHourMs - 1).empty());
+  EXPECT_EQ(Kinds(RunUntil(start - 48 * kHourMs)),
+            (std::vector<std::string>{"reminder/email", "reminder/sms"}));
+  EXPECT_TRUE(RunUntil(start - 24 * kHourMs - 1).empty());
+  EXPECT_EQ(Kinds(RunUntil(start - 24 * kHourMs)),
+            (std::vector<std::string>{"reminder/email", "reminder/sms"}));
+  EXPECT_TRUE(RunUntil(start + kDayMs).empty());
+  EXPECT_EQ(engine_->stats().live, 0u);
+  // The audit has every planned and sent message.
+  json audit = Show("a1")["audit"];
+  int planned = 0, sent = 0;
+  for (const auto& e : audit) {
+    planned += e["what"] == "planned";
+    sent += e["what"] == "sent";
+  }
+  EXPECT_EQ(planned, 6);
+  EXPECT_EQ(sent, 6);
+}
+
+TEST_F(BookTest, AMoveSendsAChangeNoticeAndRemindersOnlyAtTheNewTimes) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("a1", start, 1)).ok());
+  Deliveries();
+  int64_t moved = start + 3 * kDayMs;  // Monday 8 June
+  auto r = Upsert(Appt("a1", moved, 2));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, UpsertOutcome::kModified);
+  auto now = Deliveries();
+  EXPECT_EQ(Kinds(now), (std::vector<std::string>{"change/email", "change/sms"}));
+  EXPECT_EQ(now[0].doc["appointment"]["date"], "2026-06-08");
+  // The old reminder times pass in silence.
+  EXPECT_TRUE(RunUntil(start + kHourMs).empty());
+  auto due = RunUntil(moved - 24 * kHourMs);
+  EXPECT_EQ(Kinds(due), (std::vector<std::string>{"reminder/email", "reminder/email",
+                                                  "reminder/sms", "reminder/sms"}));
+  for (const Got& g : due) EXPECT_EQ(g.doc["appointment"]["date"], "2026-06-08");
+}
+
+TEST_F(BookTest, AStaleVersionIsRefusedAndTheSameVersionIsANoOp) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("a1", start, 5)).ok());
+  auto same = Upsert(Appt("a1", start + kHourMs, 5));
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->outcome, UpsertOutcome::kUnchanged);
+  auto stale = Upsert(Appt("a1", start + kHourMs, 4));
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(stale.status().message().find("stale"), absl::string_view::npos);
+  EXPECT_EQ(Show("a1")["appointment"]["start_ms"], start);
+}
+
+TEST_F(BookTest, ACancellationSendsItsNoticeWithARebookLinkAndNothingMore) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("a1", start)).ok());
+  Deliveries();
+  ASSERT_TRUE(Command("a1", AppointmentAction::kCancelByPractitioner).ok());
+  auto now = Deliveries();
+  EXPECT_EQ(Kinds(now), (std::vector<std::string>{"cancellation/email", "cancellation/sms"}));
+  EXPECT_EQ(now[0].doc["links"]["rebook"], "https://book.example");
+  EXPECT_TRUE(RunUntil(start + 7 * kDayMs).empty());
+  EXPECT_EQ(engine_->stats().live, 0u);
+  // A second cancel is refused clearly.
+  EXPECT_EQ(Command("a1", AppointmentAction::kCancelByPatient).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  int dropped = 0;
+  for (const auto& e : Show("a1")["audit"]) dropped += e["what"] == "dropped";
+  EXPECT_EQ(dropped, 4);  // the two reminders on two channels
+}
+
+TEST_F(BookTest, AStatusStopsWhatFallsDueAndClearingItBeforeLetsItGo) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("seen", start)).ok());
+  ASSERT_TRUE(Upsert(Appt("cleared", start + kHourMs)).ok());
+  Deliveries();
+  ASSERT_TRUE(Command("seen", AppointmentAction::kSetStatus, VisitStatus::kSeen).ok());
+  ASSERT_TRUE(Command("cleared", AppointmentAction::kSetStatus, VisitStatus::kWaitingRoom).ok());
+  ASSERT_TRUE(Command("cleared", AppointmentAction::kSetStatus, VisitStatus::kNone).ok());
+  auto due = RunUntil(start + 2 * kHourMs);
+  for (const Got& g : due) EXPECT_EQ(g.doc["appointment"]["id"], "cleared") << g.key;
+  EXPECT_EQ(due.size(), 4u);  // "cleared": 48 h and 24 h, sms and e-mail
+  int suppressed = 0;
+  for (const auto& e : Show("seen")["audit"]) suppressed += e["what"] == "suppressed";
+  EXPECT_EQ(suppressed, 4);
+  // Attendance: one visit counted for the patient.
+  json patient = json::parse(*book_->GetObject(ObjectKind::kPatient, 1, "p1"));
+  EXPECT_EQ(patient["appointments"], 1);
+  EXPECT_EQ(patient["no_shows"], 0);
+}
+
+TEST_F(BookTest, AbsenceOverACalendarCancelsEveryAppointmentInItAtOnce) {
+  int64_t day = LocalMs("Europe/Paris", 2026, 6, 10, 8);
+  std::vector<Appointment> batch;
+  for (int i = 0; i < 500; ++i) {
+    batch.push_back(Appt("bulk-" + std::to_string(i), day + (i % 40) * 15 * kMinuteMs));
+  }
+  batch.push_back(Appt("next-day", day + kDayMs));
+  for (const auto& r : UpsertAll(batch)) ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Deliveries().size(), 501u * 2);
+  uint32_t cancelled = Wait<absl::StatusOr<uint32_t>>([&](auto done) {
+                         book_->Absence(1, "dr-martin", day, day + 12 * kHourMs, done);
+                       }).value();
+  EXPECT_EQ(cancelled, 500u);
+  auto notices = Deliveries();
+  EXPECT_EQ(notices.size(), 1000u);
+  for (const Got& g : notices) EXPECT_EQ(g.doc["kind"], "cancellation");
+  // What remains: only the next-day appointment's reminders.
+  auto rest = RunUntil(day + 3 * kDayMs);
+  EXPECT_EQ(rest.size(), 4u);
+  for (const Got& g : rest) EXPECT_EQ(g.doc["appointment"]["id"], "next-day");
+}
+
+TEST_F(BookTest, TheSameOutcomeAfterARestartInTheMiddle) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("moved", start, 1)).ok());
+  ASSERT_TRUE(Upsert(Appt("cancelled", start, 1)).ok());
+  ASSERT_TRUE(Upsert(Appt("kept", start, 1)).ok());
+  Deliveries();
+  ASSERT_TRUE(Upsert(Appt("moved", start + kDayMs, 2)).ok());
+  ASSERT_TRUE(Command("cancelled", AppointmentAction::kCancelByPractitioner).ok());
+  Restart();
+  // The notices of the move and the cancel were not yet handed out: they
+  // come after the restart; then only the reminders of the plan as it is.
+  EXPECT_EQ(Kinds(Deliveries()), (std::vector<std::string>{"cancellation/email", "cancellation/sms",
+                                                           "change/email", "change/sms"}));
+  EXPECT_EQ(Show("moved")["appointment"]["revision"], 2);
+  EXPECT_EQ(Show("moved")["pending"].size(), 4u);
+  auto due = RunUntil(start + 2 * kDayMs);
+  std::map<std::string, int> by_appt;
+  for (const Got& g : due) ++by_appt[g.doc["appointment"]["id"].get<std::string>()];
+  EXPECT_EQ(by_appt, (std::map<std::string, int>{{"kept", 4}, {"moved", 4}}));
+  // A platform retrying the move after the restart gets "unchanged".
+  EXPECT_EQ(Upsert(Appt("moved", start + kDayMs, 2))->outcome, UpsertOutcome::kUnchanged);
+}
+
+TEST_F(BookTest, ValidationGivesClearErrors) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  Appointment a = Appt("v", start);
+  a.tenant = 9;
+  EXPECT_EQ(Upsert(a).status().code(), absl::StatusCode::kNotFound);
+  a = Appt("v", start);
+  a.calendar = "nobody";
+  EXPECT_EQ(Upsert(a).status().code(), absl::StatusCode::kNotFound);
+  a = Appt("v", start);
+  a.type = "nothing";
+  EXPECT_EQ(Upsert(a).status().code(), absl::StatusCode::kNotFound);
+  a = Appt("v", start);
+  a.patient = "ghost";
+  EXPECT_EQ(Upsert(a).status().code(), absl::StatusCode::kNotFound);
+  a = Appt("v", start);
+  a.end_ms = start - 1;
+  EXPECT_EQ(Upsert(a).status().code(), absl::StatusCode::kInvalidArgument);
+  PutObject(ObjectKind::kTenant, 2, "", R"({"time_zone": "Mars/Olympus"})",
+            absl::StatusCode::kInvalidArgument);
+  PutObject(ObjectKind::kTenant, 1, "", R"({"time_zone": "Europe/Paris", "remindr": ["2h"]})",
+            absl::StatusCode::kInvalidArgument);
+  PutObject(ObjectKind::kPatient, 1, "p2", R"({"channels": ["sms"], "email": "x@example.org"})",
+            absl::StatusCode::kInvalidArgument);
+  PutObject(ObjectKind::kCalendar, 7, "c", "{}", absl::StatusCode::kNotFound);
+  PutObject(ObjectKind::kTemplate, 1, "reminder/sms/fr", R"({"body": "Bonjour {prenom}"})",
+            absl::StatusCode::kInvalidArgument);
+  PutObject(ObjectKind::kType, 1, "old", R"({"mode": "on_site", "active": false})");
+  a = Appt("v", start);
+  a.type = "old";
+  EXPECT_EQ(Upsert(a).status().code(), absl::StatusCode::kFailedPrecondition);
+  // The invalid items of a batch do not stop the valid ones.
+  auto results = UpsertAll({Appt("ok", start), a});
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_FALSE(results[1].ok());
+}
+
+TEST_F(BookTest, ATenantTemplateIsUsedForItsKindChannelAndLocale) {
+  PutObject(ObjectKind::kTemplate, 1, "confirmation/sms/fr",
+            R"({"body": "RDV {date} {start_time} avec {practitioner}"})");
+  ASSERT_TRUE(Upsert(Appt("a1", LocalMs("Europe/Paris", 2026, 6, 5, 14, 30))).ok());
+  for (const Got& g : Deliveries()) {
+    if (g.doc["channel"] == "sms") {
+      EXPECT_EQ(g.doc["text"], "RDV 05/06/2026 14:30 avec Dr Martin");
+    } else {
+      EXPECT_NE(g.doc["text"], "RDV 05/06/2026 14:30 avec Dr Martin");  // the default e-mail
+    }
+  }
+}
+
+TEST_F(BookTest, SelfServiceTokensConfirmOnceInTheirWindowAndForgeriesAreRefused) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 2, 15);  // tomorrow 15:00: in the 48 h window
+  ASSERT_TRUE(Upsert(Appt("a1", start)).ok());
+  auto sent = Deliveries();
+  ASSERT_FALSE(sent.empty());
+  std::string link = sent[0].doc["links"]["confirm"];
+  std::string token = link.substr(link.find("token=") + 6);
+  // Forged: one character changed.
+  std::string forged = token;
+  forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(Redeem(forged).status().code(), absl::StatusCode::kPermissionDenied);
+  auto ok = Redeem(token);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->action, "confirm");
+  EXPECT_EQ(Kinds(Deliveries()), (std::vector<std::string>{"confirm_ack/email", "confirm_ack/sms"}));
+  EXPECT_TRUE(Show("a1")["appointment"]["confirmed"]);
+  // Replayed: refused, nothing sent.
+  EXPECT_EQ(Redeem(token).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Deliveries().empty());
+  // Cancel is open until 24 h before: from a fresh message, now (23 h
+  // before) it is too late.
+  std::string secret_link;
+  clock_.Set(start - 23 * kHourMs);
+  auto due = Deliveries();
+  auto reminders = RunUntil(start - 23 * kHourMs);
+  (void)due;
+  (void)reminders;
+  auto late = Wait<absl::StatusOr<AppointmentResult>>([&](auto done) {
+    book_->PatientReply(1, "p1", "a1", PatientReplyKind::kCancel, done);
+  });
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  // A token past its expiry.
+  clock_.Set(start + kMinuteMs);
+  EXPECT_EQ(Redeem(token).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Redeem("not-a-token").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BookTest, SecondReminderGoesToUnreliablePatientsOnlyUntilTheyConfirm) {
+  PutObject(ObjectKind::kTenant, 1, "", R"({"time_zone": "Europe/Paris", "reminder_offsets": ["24h"],
+      "second_reminder": "unreliable", "second_reminder_offset": "2h"})");
+  PutObject(ObjectKind::kPatient, 1, "p1", R"({"mobile": "+33612345678", "appointments": 10,
+      "no_shows": 4})");
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("unconfirmed", start)).ok());
+  ASSERT_TRUE(Upsert(Appt("confirmed", start + kHourMs)).ok());
+  Deliveries();
+  ASSERT_TRUE(Command("confirmed", AppointmentAction::kConfirm).ok());
+  auto due = RunUntil(start + 2 * kHourMs);
+  std::vector<std::string> seconds;
+  for (const Got& g : due) {
+    if (g.doc["kind"] == "second_reminder") seconds.push_back(g.doc["appointment"]["id"]);
+  }
+  EXPECT_EQ(seconds, std::vector<std::string>{"unconfirmed"});
+}
+
+TEST_F(BookTest, StopDropsEveryPendingMessageOfThePatient) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("a1", start)).ok());
+  ASSERT_TRUE(Upsert(Appt("a2", start + kDayMs)).ok());
+  Deliveries();
+  EXPECT_EQ(engine_->stats().live, 8u);
+  auto r = Wait<absl::StatusOr<AppointmentResult>>([&](auto done) {
+    book_->PatientReply(1, "p1", "", PatientReplyKind::kStop, done);
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(engine_->stats().live, 0u);
+  EXPECT_TRUE(RunUntil(start + 3 * kDayMs).empty());
+}
+
+TEST_F(BookTest, DelayAlertTellsTheDaysRemainingPatientsTheirNewTime) {
+  clock_.Set(LocalMs("Europe/Paris", 2026, 6, 5, 13));
+  ASSERT_TRUE(Upsert(Appt("earlier", LocalMs("Europe/Paris", 2026, 6, 5, 12))).ok());
+  ASSERT_TRUE(Upsert(Appt("later", LocalMs("Europe/Paris", 2026, 6, 5, 16))).ok());
+  ASSERT_TRUE(Upsert(Appt("tomorrow", LocalMs("Europe/Paris", 2026, 6, 6, 9))).ok());
+  Deliveries();
+  uint32_t n = Wait<absl::StatusOr<uint32_t>>([&](auto done) {
+                 book_->DelayAlert(1, "dr-martin", 40 * kMinuteMs, done);
+               }).value();
+  EXPECT_EQ(n, 1u);
+  auto got = Deliveries();
+  ASSERT_EQ(Kinds(got), (std::vector<std::string>{"delay_alert/email", "delay_alert/sms"}));
+  EXPECT_EQ(got[0].doc["appointment"]["id"], "later");
+  EXPECT_EQ(got[0].doc["appointment"]["new_arrival_time"], "16:40");
+}
+
+// Time zones: the local times patients see, across daylight-saving changes.
+struct ZoneCase {
+  const char* zone;
+  int y, mo, d, h, mi;
+  const char* date;   // as rendered
+  const char* time;
+  const char* iso;
+};
+
+class BookZoneTest : public BookTest, public ::testing::WithParamInterface<ZoneCase> {};
+
+TEST_P(BookZoneTest, RemindersAreTimedAndShownInTheTenantsZone) {
+  const ZoneCase& c = GetParam();
+  int64_t start = LocalMs(c.zone, c.y, c.mo, c.d, c.h, c.mi);
+  clock_.Set(start - 5 * kDayMs);
+  PutObject(ObjectKind::kTenant, 1, "",
+            std::string(R"({"reminder_offsets": ["24h"], "time_zone": ")") + c.zone + "\"}");
+  ASSERT_TRUE(Upsert(Appt("z", start)).ok());
+  Deliveries();
+  auto due = RunUntil(start - 24 * kHourMs);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(clock_.now_ms(), start - 24 * kHourMs);  // 24 h of real time, whatever the clocks do
+  for (const Got& g : due) {
+    EXPECT_EQ(g.doc["appointment"]["date"], c.date);
+    EXPECT_EQ(g.doc["appointment"]["start_time"], c.time);
+    EXPECT_EQ(g.doc["appointment"]["start_local"], c.iso);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Zones, BookZoneTest,
+    ::testing::Values(
+        // Paris, the Sunday the clocks go forward (02:00 -> 03:00).
+        ZoneCase{"Europe/Paris", 2026, 3, 29, 10, 0, "2026-03-29", "10:00", "2026-03-29T10:00:00+02:00"},
+        // Paris, the Sunday the clocks go back (03:00 -> 02:00).
+        ZoneCase{"Europe/Paris", 2026, 10, 25, 10, 0, "2026-10-25", "10:00", "2026-10-25T10:00:00+01:00"},
+        ZoneCase{"America/Montreal", 2026, 1, 15, 8, 15, "2026-01-15", "08:15", "2026-01-15T08:15:00-05:00"},
+        ZoneCase{"America/Montreal", 2026, 3, 8, 9, 0, "2026-03-08", "09:00", "2026-03-08T09:00:00-04:00"},
+        // Auckland: summer time ends 5 April 2026 (03:00 -> 02:00), UTC+13 in January.
+        ZoneCase{"Pacific/Auckland", 2026, 4, 5, 11, 0, "2026-04-05", "11:00", "2026-04-05T11:00:00+12:00"},
+        ZoneCase{"Pacific/Auckland", 2026, 1, 20, 9, 30, "2026-01-20", "09:30", "2026-01-20T09:30:00+13:00"}));
+
+}  // namespace
+}  // namespace rappel::server::plan
