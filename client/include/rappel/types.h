@@ -172,7 +172,12 @@ struct AppointmentInput {
   uint64_t version = 0;
 };
 
-enum class UpsertOutcome : uint8_t { kCreated, kModified, kUpdated, kUnchanged };
+enum class UpsertOutcome : uint8_t {
+  kCreated,
+  kModified,    // time, date, calendar, type or location changed: the patient is told
+  kUpdated,     // other fields changed: re-planned, no change notice
+  kUnchanged,   // the same version again: nothing done
+};
 
 // "created", "modified", "updated", "unchanged" ("unknown" otherwise).
 inline const char* UpsertOutcomeName(UpsertOutcome o) {
