@@ -583,4 +583,90 @@ void AsyncClient::Compact(Callback<CompactResult> done) {
               Decoded<CompactResult>(std::move(done), codec::DecodeCompactReply));
 }
 
+void AsyncClient::PutObject(ObjectKind kind, uint32_t tenant, const std::string& id,
+                            const std::string& json, Callback<std::string> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t rid) {
+        codec::EncodeObjectPut(b, rid, kind, tenant, id, json);
+      },
+      wire::Body::ObjectReply, Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
+}
+
+void AsyncClient::GetObject(ObjectKind kind, uint32_t tenant, const std::string& id,
+                            Callback<std::string> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t rid) { codec::EncodeObjectGet(b, rid, kind, tenant, id); },
+      wire::Body::ObjectReply, Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
+}
+
+void AsyncClient::UpsertAppointments(const std::vector<AppointmentInput>& items,
+                                     Callback<AppointmentResults> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeAppointmentUpsert(b, id, items); },
+      wire::Body::AppointmentUpsertReply,
+      Decoded<AppointmentResults>(std::move(done), codec::DecodeAppointmentResults));
+}
+
+void AsyncClient::AppointmentCommands(const std::vector<AppointmentCommand>& commands,
+                                      Callback<AppointmentResults> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeAppointmentCommands(b, id, commands); },
+      wire::Body::AppointmentCommandsReply,
+      Decoded<AppointmentResults>(std::move(done), codec::DecodeAppointmentResults));
+}
+
+void AsyncClient::PostAbsence(uint32_t tenant, const std::string& calendar, int64_t from_ms,
+                              int64_t to_ms, Callback<uint32_t> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) {
+        codec::EncodeCalendarAbsence(b, id, tenant, calendar, from_ms, to_ms);
+      },
+      wire::Body::CalendarReply, Decoded<uint32_t>(std::move(done), codec::DecodeCalendarReply));
+}
+
+void AsyncClient::DelayAlert(uint32_t tenant, const std::string& calendar, int64_t delay_ms,
+                             Callback<uint32_t> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) {
+        codec::EncodeDelayAlert(b, id, tenant, calendar, delay_ms);
+      },
+      wire::Body::CalendarReply, Decoded<uint32_t>(std::move(done), codec::DecodeCalendarReply));
+}
+
+void AsyncClient::PatientReply(uint32_t tenant, const std::string& patient,
+                               const std::string& appointment, PatientReplyKind kind,
+                               Callback<AppointmentResult> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) {
+        codec::EncodePatientReply(b, id, tenant, patient, appointment, kind);
+      },
+      wire::Body::AppointmentCommandsReply,
+      Decoded<AppointmentResult>(std::move(done), codec::DecodeSingleAppointmentResult));
+}
+
+void AsyncClient::RedeemToken(const std::string& token, Callback<TokenRedeemResult> done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeTokenRedeem(b, id, token); },
+              wire::Body::TokenRedeemReply,
+              Decoded<TokenRedeemResult>(std::move(done), codec::DecodeTokenRedeemReply));
+}
+
+void AsyncClient::ShowAppointment(uint32_t tenant, const std::string& id,
+                                  Callback<std::string> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t rid) {
+        codec::EncodeAppointmentShow(b, rid, tenant, id, nullptr);
+      },
+      wire::Body::AppointmentShowReply,
+      Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
+}
+
+void AsyncClient::DryRun(const AppointmentInput& appointment, Callback<std::string> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) {
+        codec::EncodeAppointmentShow(b, id, appointment.tenant, appointment.id, &appointment);
+      },
+      wire::Body::AppointmentShowReply,
+      Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
+}
+
 }  // namespace rappel::client

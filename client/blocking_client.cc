@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "rappel/async_client.h"
 #include "rappel/client.h"
 
@@ -124,6 +125,117 @@ absl::StatusOr<std::vector<absl::Status>> BlockingClient::ReplayDeadLetters(
 
 absl::Status BlockingClient::Backup(const std::string& dir) {
   return impl_->Wait<absl::Status>([&](auto cb) { impl_->client->Backup(dir, cb); });
+}
+
+absl::StatusOr<std::string> BlockingClient::PutObject(ObjectKind kind, uint32_t tenant,
+                                                     const std::string& id,
+                                                     const std::string& json) {
+  return impl_->Wait<absl::StatusOr<std::string>>(
+      [&](auto cb) { impl_->client->PutObject(kind, tenant, id, json, cb); });
+}
+
+absl::StatusOr<std::string> BlockingClient::GetObject(ObjectKind kind, uint32_t tenant,
+                                                     const std::string& id) {
+  return impl_->Wait<absl::StatusOr<std::string>>(
+      [&](auto cb) { impl_->client->GetObject(kind, tenant, id, cb); });
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<AppointmentResult>>> BlockingClient::UpsertAppointments(
+    const std::vector<AppointmentInput>& items) {
+  using R = absl::StatusOr<AsyncClient::AppointmentResults>;
+  return impl_->Wait<R>([&](auto cb) { impl_->client->UpsertAppointments(items, cb); });
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<AppointmentResult>>> BlockingClient::AppointmentCommands(
+    const std::vector<AppointmentCommand>& commands) {
+  using R = absl::StatusOr<AsyncClient::AppointmentResults>;
+  return impl_->Wait<R>([&](auto cb) { impl_->client->AppointmentCommands(commands, cb); });
+}
+
+absl::StatusOr<uint32_t> BlockingClient::PostAbsence(uint32_t tenant, const std::string& calendar,
+                                                     int64_t from_ms, int64_t to_ms) {
+  return impl_->Wait<absl::StatusOr<uint32_t>>(
+      [&](auto cb) { impl_->client->PostAbsence(tenant, calendar, from_ms, to_ms, cb); });
+}
+
+absl::StatusOr<uint32_t> BlockingClient::DelayAlert(uint32_t tenant, const std::string& calendar,
+                                                    int64_t delay_ms) {
+  return impl_->Wait<absl::StatusOr<uint32_t>>(
+      [&](auto cb) { impl_->client->DelayAlert(tenant, calendar, delay_ms, cb); });
+}
+
+absl::StatusOr<AppointmentResult> BlockingClient::PatientReply(uint32_t tenant,
+                                                               const std::string& patient,
+                                                               const std::string& appointment,
+                                                               PatientReplyKind kind) {
+  return impl_->Wait<absl::StatusOr<AppointmentResult>>(
+      [&](auto cb) { impl_->client->PatientReply(tenant, patient, appointment, kind, cb); });
+}
+
+absl::StatusOr<TokenRedeemResult> BlockingClient::RedeemToken(const std::string& token) {
+  return impl_->Wait<absl::StatusOr<TokenRedeemResult>>(
+      [&](auto cb) { impl_->client->RedeemToken(token, cb); });
+}
+
+absl::StatusOr<std::string> BlockingClient::ShowAppointment(uint32_t tenant,
+                                                           const std::string& id) {
+  return impl_->Wait<absl::StatusOr<std::string>>(
+      [&](auto cb) { impl_->client->ShowAppointment(tenant, id, cb); });
+}
+
+absl::StatusOr<std::string> BlockingClient::DryRun(const AppointmentInput& appointment) {
+  return impl_->Wait<absl::StatusOr<std::string>>(
+      [&](auto cb) { impl_->client->DryRun(appointment, cb); });
+}
+
+namespace {
+
+// The one result of a batch of one.
+absl::StatusOr<AppointmentResult> Single(
+    absl::StatusOr<std::vector<absl::StatusOr<AppointmentResult>>> results) {
+  if (!results.ok()) return results.status();
+  if (results->size() != 1) {
+    return absl::DataLossError(absl::StrCat("rappeld answered with ", results->size(),
+                                            " appointment results instead of one"));
+  }
+  return std::move((*results)[0]);
+}
+
+}  // namespace
+
+absl::StatusOr<AppointmentResult> BlockingClient::UpsertAppointment(
+    const AppointmentInput& appointment) {
+  return Single(UpsertAppointments({appointment}));
+}
+
+absl::StatusOr<AppointmentResult> BlockingClient::CancelAppointment(uint32_t tenant,
+                                                                    const std::string& id,
+                                                                    CancelledBy by) {
+  AppointmentCommand c;
+  c.tenant = tenant;
+  c.id = id;
+  switch (by) {
+    case CancelledBy::kPractitioner:
+      c.action = AppointmentAction::kCancelByPractitioner;
+      break;
+    case CancelledBy::kPatient:
+      c.action = AppointmentAction::kCancelByPatient;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown CancelledBy value ", static_cast<int>(by)));
+  }
+  return Single(AppointmentCommands({c}));
+}
+
+absl::StatusOr<AppointmentResult> BlockingClient::SetStatus(uint32_t tenant, const std::string& id,
+                                                            VisitStatus status) {
+  AppointmentCommand c;
+  c.tenant = tenant;
+  c.id = id;
+  c.action = AppointmentAction::kSetStatus;
+  c.status = status;
+  return Single(AppointmentCommands({c}));
 }
 
 }  // namespace rappel::client

@@ -1,5 +1,7 @@
 #include "client/codec.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace rappel::client::codec {
 
 using flatbuffers::Offset;
@@ -38,6 +40,36 @@ std::vector<absl::Status> Statuses(const flatbuffers::Vector<Offset<wire::Status
     for (const wire::Status* s : *v) out.push_back(protocol::FromWireStatus(s));
   }
   return out;
+}
+
+Offset<wire::Appointment> ToWire(FlatBufferBuilder& b, const AppointmentInput& a) {
+  auto id = b.CreateString(a.id);
+  auto calendar = b.CreateString(a.calendar);
+  auto type = b.CreateString(a.type);
+  auto patient = b.CreateString(a.patient);
+  auto location = b.CreateString(a.location);
+  auto notes = b.CreateString(a.notes);
+  return wire::CreateAppointment(b, a.tenant, id, calendar, type, patient, a.start_ms, a.end_ms,
+                                 location, notes, a.booked_online, a.booked_at_ms, a.channels,
+                                 a.version);
+}
+
+absl::StatusOr<AppointmentResult> FromWire(const wire::AppointmentResult* r) {
+  if (r == nullptr) return absl::DataLossError("rappeld sent an empty appointment result");
+  if (absl::Status st = protocol::FromWireStatus(r->status()); !st.ok()) return st;
+  return AppointmentResult{static_cast<UpsertOutcome>(r->outcome()), r->revision(), r->planned()};
+}
+
+const flatbuffers::Vector<Offset<wire::AppointmentResult>>* AppointmentResults(
+    const wire::Frame* f) {
+  switch (f->body_type()) {
+    case wire::Body::AppointmentUpsertReply:
+      return f->body_as_AppointmentUpsertReply()->results();
+    case wire::Body::AppointmentCommandsReply:
+      return f->body_as_AppointmentCommandsReply()->results();
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace
@@ -121,6 +153,78 @@ void EncodeDeadLetterReplay(FlatBufferBuilder& b, uint64_t id, const std::vector
 void EncodeBackup(FlatBufferBuilder& b, uint64_t id, const std::string& dir) {
   protocol::FinishFrame(b, id, wire::Body::Backup,
                         wire::CreateBackup(b, b.CreateString(dir)).Union());
+}
+
+void EncodeObjectPut(FlatBufferBuilder& b, uint64_t id, ObjectKind kind, uint32_t tenant,
+                     const std::string& object_id, const std::string& json) {
+  auto oid = b.CreateString(object_id);
+  auto doc = b.CreateString(json);
+  auto body = wire::CreateObjectPut(b, static_cast<wire::ObjectKind>(kind), tenant, oid, doc);
+  protocol::FinishFrame(b, id, wire::Body::ObjectPut, body.Union());
+}
+
+void EncodeObjectGet(FlatBufferBuilder& b, uint64_t id, ObjectKind kind, uint32_t tenant,
+                     const std::string& object_id) {
+  auto oid = b.CreateString(object_id);
+  auto body = wire::CreateObjectGet(b, static_cast<wire::ObjectKind>(kind), tenant, oid);
+  protocol::FinishFrame(b, id, wire::Body::ObjectGet, body.Union());
+}
+
+void EncodeAppointmentUpsert(FlatBufferBuilder& b, uint64_t id,
+                             const std::vector<AppointmentInput>& items) {
+  std::vector<Offset<wire::Appointment>> as;
+  as.reserve(items.size());
+  for (const AppointmentInput& a : items) as.push_back(ToWire(b, a));
+  auto body = wire::CreateAppointmentUpsert(b, b.CreateVector(as));
+  protocol::FinishFrame(b, id, wire::Body::AppointmentUpsert, body.Union());
+}
+
+void EncodeAppointmentCommands(FlatBufferBuilder& b, uint64_t id,
+                               const std::vector<AppointmentCommand>& items) {
+  std::vector<Offset<wire::AppointmentCommand>> cs;
+  cs.reserve(items.size());
+  for (const AppointmentCommand& c : items) {
+    cs.push_back(wire::CreateAppointmentCommand(
+        b, c.tenant, b.CreateString(c.id), static_cast<wire::AppointmentAction>(c.action),
+        static_cast<wire::VisitStatus>(c.status), c.version));
+  }
+  auto body = wire::CreateAppointmentCommands(b, b.CreateVector(cs));
+  protocol::FinishFrame(b, id, wire::Body::AppointmentCommands, body.Union());
+}
+
+void EncodeCalendarAbsence(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                           const std::string& calendar, int64_t from_ms, int64_t to_ms) {
+  auto body = wire::CreateCalendarAbsence(b, tenant, b.CreateString(calendar), from_ms, to_ms);
+  protocol::FinishFrame(b, id, wire::Body::CalendarAbsence, body.Union());
+}
+
+void EncodeDelayAlert(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                      const std::string& calendar, int64_t delay_ms) {
+  auto body = wire::CreateDelayAlert(b, tenant, b.CreateString(calendar), delay_ms);
+  protocol::FinishFrame(b, id, wire::Body::DelayAlert, body.Union());
+}
+
+void EncodePatientReply(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                        const std::string& patient, const std::string& appointment,
+                        PatientReplyKind kind) {
+  auto p = b.CreateString(patient);
+  auto a = b.CreateString(appointment);
+  auto body =
+      wire::CreatePatientReply(b, tenant, p, a, static_cast<wire::PatientReplyKind>(kind));
+  protocol::FinishFrame(b, id, wire::Body::PatientReply, body.Union());
+}
+
+void EncodeTokenRedeem(FlatBufferBuilder& b, uint64_t id, const std::string& token) {
+  auto body = wire::CreateTokenRedeem(b, b.CreateString(token));
+  protocol::FinishFrame(b, id, wire::Body::TokenRedeem, body.Union());
+}
+
+void EncodeAppointmentShow(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                           const std::string& appointment, const AppointmentInput* hypothetical) {
+  auto a = b.CreateString(appointment);
+  auto h = hypothetical != nullptr ? ToWire(b, *hypothetical) : Offset<wire::Appointment>();
+  auto body = wire::CreateAppointmentShow(b, tenant, a, h);
+  protocol::FinishFrame(b, id, wire::Body::AppointmentShow, body.Union());
 }
 
 std::vector<absl::StatusOr<ScheduleOutcome>> DecodeScheduleReply(const wire::Frame* f) {
@@ -241,6 +345,58 @@ std::vector<Message> DecodeDelivery(const wire::Frame* f) {
     }
   }
   return out;
+}
+
+absl::StatusOr<std::string> DecodeJsonReply(const wire::Frame* f) {
+  const wire::Status* status = nullptr;
+  const flatbuffers::String* json = nullptr;
+  switch (f->body_type()) {
+    case wire::Body::ObjectReply:
+      status = f->body_as_ObjectReply()->status();
+      json = f->body_as_ObjectReply()->json();
+      break;
+    case wire::Body::AppointmentShowReply:
+      status = f->body_as_AppointmentShowReply()->status();
+      json = f->body_as_AppointmentShowReply()->json();
+      break;
+    default:
+      return absl::DataLossError("rappeld answered with the wrong reply type");
+  }
+  if (absl::Status st = protocol::FromWireStatus(status); !st.ok()) return st;
+  return Str(json);
+}
+
+std::vector<absl::StatusOr<AppointmentResult>> DecodeAppointmentResults(const wire::Frame* f) {
+  std::vector<absl::StatusOr<AppointmentResult>> out;
+  if (const auto* results = AppointmentResults(f)) {
+    out.reserve(results->size());
+    for (const wire::AppointmentResult* r : *results) out.push_back(FromWire(r));
+  }
+  return out;
+}
+
+absl::StatusOr<AppointmentResult> DecodeSingleAppointmentResult(const wire::Frame* f) {
+  const auto* results = AppointmentResults(f);
+  size_t n = results != nullptr ? results->size() : 0;
+  if (n != 1) {
+    return absl::DataLossError(
+        absl::StrCat("rappeld answered with ", n, " appointment results instead of one"));
+  }
+  return FromWire(results->Get(0));
+}
+
+absl::StatusOr<uint32_t> DecodeCalendarReply(const wire::Frame* f) {
+  const wire::CalendarReply* r = f->body_as_CalendarReply();
+  if (r == nullptr) return absl::DataLossError("rappeld answered with the wrong reply type");
+  if (absl::Status st = protocol::FromWireStatus(r->status()); !st.ok()) return st;
+  return r->affected();
+}
+
+absl::StatusOr<TokenRedeemResult> DecodeTokenRedeemReply(const wire::Frame* f) {
+  const wire::TokenRedeemReply* r = f->body_as_TokenRedeemReply();
+  if (r == nullptr) return absl::DataLossError("rappeld answered with the wrong reply type");
+  if (absl::Status st = protocol::FromWireStatus(r->status()); !st.ok()) return st;
+  return TokenRedeemResult{r->tenant(), Str(r->appointment()), Str(r->action())};
 }
 
 }  // namespace rappel::client::codec

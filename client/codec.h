@@ -33,6 +33,28 @@ void EncodeInspect(FlatBufferBuilder& b, uint64_t id, const Key& key);
 void EncodeDeadLetterList(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, uint32_t limit);
 void EncodeDeadLetterReplay(FlatBufferBuilder& b, uint64_t id, const std::vector<Key>& keys);
 void EncodeBackup(FlatBufferBuilder& b, uint64_t id, const std::string& dir);
+// Appointments. `object_id` is empty for a tenant.
+void EncodeObjectPut(FlatBufferBuilder& b, uint64_t id, ObjectKind kind, uint32_t tenant,
+                     const std::string& object_id, const std::string& json);
+void EncodeObjectGet(FlatBufferBuilder& b, uint64_t id, ObjectKind kind, uint32_t tenant,
+                     const std::string& object_id);
+void EncodeAppointmentUpsert(FlatBufferBuilder& b, uint64_t id,
+                             const std::vector<AppointmentInput>& items);
+void EncodeAppointmentCommands(FlatBufferBuilder& b, uint64_t id,
+                               const std::vector<AppointmentCommand>& items);
+void EncodeCalendarAbsence(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                           const std::string& calendar, int64_t from_ms, int64_t to_ms);
+void EncodeDelayAlert(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                      const std::string& calendar, int64_t delay_ms);
+// `appointment` empty: the patient's next active appointment.
+void EncodePatientReply(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                        const std::string& patient, const std::string& appointment,
+                        PatientReplyKind kind);
+void EncodeTokenRedeem(FlatBufferBuilder& b, uint64_t id, const std::string& token);
+// With `hypothetical` (not null): the dry run of that appointment, its
+// tenant and id also naming the one shown.
+void EncodeAppointmentShow(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                           const std::string& appointment, const AppointmentInput* hypothetical);
 
 // Replies. `f` has been verified and its body type checked by the caller.
 std::vector<absl::StatusOr<ScheduleOutcome>> DecodeScheduleReply(const wire::Frame* f);
@@ -44,5 +66,14 @@ absl::StatusOr<CompactResult> DecodeCompactReply(const wire::Frame* f);
 absl::StatusOr<ReminderState> DecodeInspectReply(const wire::Frame* f);
 std::vector<DeadLetter> DecodeDeadLetterListReply(const wire::Frame* f);
 std::vector<Message> DecodeDelivery(const wire::Frame* f);
+// ObjectReply and AppointmentShowReply: the JSON document, or the error.
+absl::StatusOr<std::string> DecodeJsonReply(const wire::Frame* f);
+// AppointmentUpsertReply and AppointmentCommandsReply: one result per item.
+std::vector<absl::StatusOr<AppointmentResult>> DecodeAppointmentResults(const wire::Frame* f);
+// The AppointmentCommandsReply to a PatientReply: its one result (DataLoss
+// when the reply does not hold exactly one).
+absl::StatusOr<AppointmentResult> DecodeSingleAppointmentResult(const wire::Frame* f);
+absl::StatusOr<uint32_t> DecodeCalendarReply(const wire::Frame* f);  // affected
+absl::StatusOr<TokenRedeemResult> DecodeTokenRedeemReply(const wire::Frame* f);
 
 }  // namespace rappel::client::codec

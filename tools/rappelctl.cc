@@ -1,11 +1,20 @@
 // rappelctl: the admin CLI of rappeld. Human-readable tables by default,
-// --json for scripts. Exit codes: 0 done, 1 the server refused or failed,
-// 2 bad usage, 3 rappeld unreachable, 4 no such reminder or dead letter.
+// --json for scripts (configuration objects and appointments are JSON
+// either way). Exit codes: 0 done, 1 the server refused or failed, 2 bad
+// usage (or an unreadable or invalid input file), 3 rappeld unreachable,
+// 4 not found (reminder, dead letter, configuration object, appointment,
+// calendar).
 #include <algorithm>
 #include <cstdio>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "rappel/client.h"
 
@@ -16,6 +25,7 @@ using rappel::client::Key;
 using Json = nlohmann::json;
 
 constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
 constexpr int kExitNotFound = 4;
 
@@ -34,6 +44,124 @@ Json ReminderJson(const rappel::client::Reminder& r) {
               {"payload_bytes", r.payload.size()}};
 }
 
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "rappelctl: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+// Prints a JSON document from rappeld indented; as it came if it does not parse.
+void PrintJson(const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    std::printf("%s\n", text.c_str());
+  } else {
+    std::printf("%s\n", j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
+  }
+}
+
+// The whole of `path` ("-": standard input).
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  std::ostringstream out;
+  if (path == "-") {
+    out << std::cin.rdbuf();
+    if (std::cin.bad()) return absl::InvalidArgumentError("cannot read standard input");
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::InvalidArgumentError("cannot open " + path);
+    out << in.rdbuf();
+    if (in.bad()) return absl::InvalidArgumentError("cannot read " + path);
+  }
+  return out.str();
+}
+
+// Unix milliseconds, or an ISO 8601 / RFC 3339 time with its UTC offset
+// ("2026-03-02T14:00:00+01:00", "2026-03-02T13:00Z"): the offset is
+// required, rappelctl does not guess a time zone.
+absl::StatusOr<int64_t> ParseTimeMs(const std::string& text) {
+  size_t digits_from = !text.empty() && text[0] == '-' ? 1 : 0;
+  if (text.size() > digits_from &&
+      std::all_of(text.begin() + digits_from, text.end(),
+                  [](char c) { return c >= '0' && c <= '9'; })) {
+    try {
+      return std::stoll(text);
+    } catch (const std::exception&) {
+      return absl::InvalidArgumentError("time out of range: " + text);
+    }
+  }
+  for (const char* format : {"%Y-%m-%d%ET%H:%M:%E*S%Ez", "%Y-%m-%d%ET%H:%M%Ez"}) {
+    absl::Time t;
+    std::string err;
+    if (absl::ParseTime(format, text, &t, &err)) return absl::ToUnixMillis(t);
+  }
+  return absl::InvalidArgumentError(
+      "bad time \"" + text +
+      "\": give unix milliseconds or YYYY-MM-DDTHH:MM[:SS] with a UTC offset (Z, +01:00)");
+}
+
+// `rappelctl KIND put|get ...` for one kind of configuration object. A
+// tenant is named by its number alone; the others by TENANT ID.
+struct ObjectCommand {
+  rappel::client::ObjectKind kind;
+  CLI::App* put = nullptr;
+  CLI::App* get = nullptr;
+  uint32_t tenant = 0;
+  std::string id;
+  std::string file;
+  std::string document;  // put: the file's contents, once Prepare has read them
+
+  // `what`: "a calendar"; `id_help`: what names one within its tenant;
+  // `document`: what the JSON holds.
+  ObjectCommand(CLI::App& app, rappel::client::ObjectKind k, const std::string& what,
+                const std::string& id_help, const std::string& document = "a JSON document")
+      : kind(k) {
+    bool is_tenant = k == rappel::client::ObjectKind::kTenant;
+    auto* cmd = app.add_subcommand(rappel::client::ObjectKindName(k),
+                                   "put or get " + what + " (" + document + ")");
+    cmd->require_subcommand(1);
+    put = cmd->add_subcommand("put", "create or replace " + what +
+                                         " from a JSON file; prints it as stored");
+    get = cmd->add_subcommand("get", "print " + what + " as stored (secrets left out)");
+    for (CLI::App* sub : {put, get}) {
+      sub->add_option("tenant", tenant, "tenant id")->required();
+      if (!is_tenant) sub->add_option("id", id, id_help)->required();
+    }
+    put->add_option("--file", file, document + " (-: standard input)")->required();
+  }
+
+  bool parsed() const { return put->parsed() || get->parsed(); }
+
+  // Checks the arguments and reads the document, before any connection: 0,
+  // or the exit code.
+  int Prepare() {
+    if (kind == rappel::client::ObjectKind::kTemplate) {
+      std::vector<std::string> parts;
+      std::stringstream ss(id);
+      for (std::string part; std::getline(ss, part, '/');) parts.push_back(part);
+      bool ok = parts.size() == 3 && id.back() != '/' &&
+                std::none_of(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); });
+      if (!ok) return Usage("a template is named KIND/CHANNEL/LOCALE, e.g. reminder/sms/fr");
+    }
+    if (!put->parsed()) return 0;
+    auto text = ReadInput(file);
+    if (!text.ok()) return Usage(std::string(text.status().message()));
+    Json doc = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return Usage((file == "-" ? std::string("standard input") : file) +
+                   " does not hold a JSON object");
+    }
+    document = std::move(*text);
+    return 0;
+  }
+
+  int Run(BlockingClient& c) const {
+    auto reply = put->parsed() ? c.PutObject(kind, tenant, id, document)
+                               : c.GetObject(kind, tenant, id);
+    if (!reply.ok()) return Fail(reply.status());
+    PrintJson(*reply);
+    return 0;
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,7 +172,8 @@ int main(int argc, char** argv) {
   app.add_option("--host", options.host, "rappeld's address")->capture_default_str();
   app.add_option("--port", options.port, "rappeld's port")->capture_default_str();
   app.add_option("--token", options.token, "admin token, if rappeld requires one");
-  app.add_flag("--json", json, "print JSON instead of tables");
+  app.add_flag("--json", json,
+               "print JSON instead of tables (objects and appointments are always JSON)");
   app.require_subcommand(1);
 
   auto* status = app.add_subcommand(
@@ -74,10 +203,65 @@ int main(int argc, char** argv) {
       "compact", "compact the store's log now; prints records and bytes before and after");
   auto* ping = app.add_subcommand("ping", "check that rappeld answers");
 
+  // Appointments: configuration objects, one appointment, calendar events, tokens.
+  using rappel::client::ObjectKind;
+  std::deque<ObjectCommand> objects;  // never moved: CLI11 holds pointers into each
+  objects.emplace_back(app, ObjectKind::kTenant, "a tenant's settings", "");
+  objects.emplace_back(app, ObjectKind::kCalendar, "a calendar", "calendar id");
+  objects.emplace_back(app, ObjectKind::kAppointmentType, "an appointment type",
+                       "appointment type id");
+  objects.emplace_back(app, ObjectKind::kPatient, "a patient", "patient id");
+  objects.emplace_back(app, ObjectKind::kTemplate, "a message template",
+                       "KIND/CHANNEL/LOCALE, e.g. reminder/sms/fr",
+                       "a JSON document: {\"subject\": ..., \"body\": ...}");
+  std::string appointment_id;
+  auto* appointment = app.add_subcommand(
+      "appointment", "show one appointment: state, pending messages, audit trail (JSON)");
+  appointment->add_option("tenant", tenant, "tenant id")->required();
+  appointment->add_option("id", appointment_id, "appointment id")->required();
+  std::string calendar, from_text, to_text;
+  auto* absence = app.add_subcommand(
+      "absence", "cancel every active appointment of a calendar starting in [--from, --to), "
+                 "each patient notified");
+  absence->add_option("tenant", tenant, "tenant id")->required();
+  absence->add_option("calendar", calendar, "calendar id")->required();
+  absence->add_option("--from", from_text,
+                      "start: unix ms or ISO 8601 with offset (2026-03-02T08:00:00+01:00)")
+      ->required();
+  absence->add_option("--to", to_text, "end (excluded): unix ms or ISO 8601 with offset")
+      ->required();
+  int64_t minutes = 0;
+  auto* delay = app.add_subcommand(
+      "delay", "the calendar runs late: tell the day's remaining patients their new time");
+  delay->add_option("tenant", tenant, "tenant id")->required();
+  delay->add_option("calendar", calendar, "calendar id")->required();
+  delay->add_option("--minutes", minutes, "how late, in minutes")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, int64_t{24 * 60}));
+  std::string token;
+  auto* redeem = app.add_subcommand("redeem", "redeem a self-service action token (from a message's link)");
+  redeem->add_option("token", token)->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  // Bad arguments and unreadable files are found before connecting.
+  for (ObjectCommand& o : objects) {
+    if (!o.parsed()) continue;
+    if (int rc = o.Prepare(); rc != 0) return rc;
+  }
+  int64_t from_ms = 0, to_ms = 0;
+  if (absence->parsed()) {
+    auto from = ParseTimeMs(from_text);
+    if (!from.ok()) return Usage(std::string(from.status().message()));
+    auto to = ParseTimeMs(to_text);
+    if (!to.ok()) return Usage(std::string(to.status().message()));
+    if (*to <= *from) return Usage("--to must be after --from");
+    from_ms = *from;
+    to_ms = *to;
   }
 
   auto client = BlockingClient::Connect(options);
@@ -242,6 +426,50 @@ int main(int argc, char** argv) {
       std::printf("%-8s %14llu %14llu\n", "after", u(r->log_records_after), u(r->log_bytes_after));
       std::printf("live records %llu, relocated %llu, store used bytes %llu\n",
                   u(r->live_records), u(r->relocated), u(r->store_used_bytes));
+    }
+    return 0;
+  }
+  for (const ObjectCommand& o : objects) {
+    if (o.parsed()) return o.Run(c);
+  }
+  if (appointment->parsed()) {
+    auto r = c.ShowAppointment(tenant, appointment_id);
+    if (!r.ok()) return Fail(r.status());
+    PrintJson(*r);
+    return 0;
+  }
+  if (absence->parsed()) {
+    auto n = c.PostAbsence(tenant, calendar, from_ms, to_ms);
+    if (!n.ok()) return Fail(n.status());
+    if (json) {
+      std::printf("%s\n", Json{{"cancelled", *n}}.dump().c_str());
+    } else {
+      std::printf("%u appointments cancelled\n", *n);
+    }
+    return 0;
+  }
+  if (delay->parsed()) {
+    auto n = c.DelayAlert(tenant, calendar, minutes * 60'000);
+    if (!n.ok()) return Fail(n.status());
+    if (json) {
+      std::printf("%s\n", Json{{"alerted", *n}}.dump().c_str());
+    } else {
+      std::printf("%u patients alerted\n", *n);
+    }
+    return 0;
+  }
+  if (redeem->parsed()) {
+    auto r = c.RedeemToken(token);
+    if (!r.ok()) return Fail(r.status());
+    if (json) {
+      std::printf("%s\n", Json{{"tenant", r->tenant},
+                               {"appointment", r->appointment},
+                               {"action", r->action}}
+                              .dump()
+                              .c_str());
+    } else {
+      std::printf("%s: tenant %u, appointment %s\n", r->action.c_str(), r->tenant,
+                  r->appointment.c_str());
     }
     return 0;
   }

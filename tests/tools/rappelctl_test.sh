@@ -46,6 +46,27 @@ ctl compact extra > /dev/null 2>&1; code=$?
 [[ $code -eq 3 ]] || fail "unreachable exited $code, not 3"
 "$build/tools/rappelctl" --port 1 compact > /dev/null 2>&1; code=$?
 [[ $code -eq 3 ]] || fail "compact unreachable exited $code, not 3"
+# Appointment subcommands check their input before connecting: against an
+# unreachable port, bad input exits 2 and good input gets as far as 3.
+off() { "$build/tools/rappelctl" --port 1 "$@" > /dev/null 2>&1; echo $?; }
+echo '{"name": "Dr Martin", "tz": "Europe/Paris"}' > "$work/calendar.json"
+echo '["not", "an", "object"]' > "$work/array.json"
+[[ $(off calendar put 1 dr-martin --file "$work/calendar.json") -eq 3 ]] || fail "calendar put: good file"
+[[ $(off calendar put 1 dr-martin --file "$work/array.json") -eq 2 ]] || fail "calendar put: a JSON array accepted"
+[[ $(off calendar put 1 dr-martin --file "$work/missing.json") -eq 2 ]] || fail "calendar put: missing file accepted"
+[[ $(echo '{"subject": "s", "body": "b"}' | off template put 1 reminder/sms/fr --file -) -eq 3 ]] || fail "template put from stdin"
+[[ $(echo 'not json' | off patient put 1 p1 --file -) -eq 2 ]] || fail "patient put: bad stdin accepted"
+[[ $(off template get 1 reminder/sms) -eq 2 ]] || fail "template: a two-part name accepted"
+[[ $(off tenant get 1) -eq 3 ]] || fail "tenant get"
+[[ $(off tenant get 1 extra) -eq 2 ]] || fail "tenant get: an object id accepted"
+[[ $(off absence 1 dr-martin --from 2026-03-02T08:00:00+01:00 --to 2026-03-02T12:00Z) -eq 3 ]] || fail "absence: ISO times"
+[[ $(off absence 1 dr-martin --from 1772434800000 --to 1772449200000) -eq 3 ]] || fail "absence: unix ms"
+[[ $(off absence 1 dr-martin --from 2026-03-02T08:00:00 --to 2026-03-02T12:00Z) -eq 2 ]] || fail "absence: a time without offset accepted"
+[[ $(off absence 1 dr-martin --from 1772449200000 --to 1772434800000) -eq 2 ]] || fail "absence: --to before --from accepted"
+[[ $(off delay 1 dr-martin --minutes 15) -eq 3 ]] || fail "delay"
+[[ $(off delay 1 dr-martin --minutes 0) -eq 2 ]] || fail "delay: 0 minutes accepted"
+[[ $(off appointment 1 appt-1) -eq 3 ]] || fail "appointment"
+[[ $(off redeem some-token) -eq 3 ]] || fail "redeem"
 ctl replay 1 no-such-key > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "replay of a missing dead letter exited $code, not 4"
 mkdir -p "$work/not-empty"; : > "$work/not-empty/data.mdb"
@@ -69,4 +90,7 @@ grep -q '"log_records_after": 2' "$work/compact.json" || fail "compact --json af
 ctl --json status | grep -q '"garbage_records": 0' || fail "garbage after compact"
 ctl --json status | grep -q '"pending": 2' || fail "pending after compact"
 ctl --help | grep -q compact || fail "--help does not list compact"
+for sub in tenant calendar type patient template appointment absence delay redeem; do
+  ctl --help | grep -q "^  $sub " || fail "--help does not list $sub"
+done
 echo "rappelctl: all checks passed"

@@ -49,6 +49,7 @@ class AsyncClient {
   using StatusCallback = std::function<void(absl::Status)>;
   using ScheduleResults = std::vector<absl::StatusOr<ScheduleOutcome>>;
   using ItemStatuses = std::vector<absl::Status>;
+  using AppointmentResults = std::vector<absl::StatusOr<AppointmentResult>>;
 
   AsyncClient(asio::io_context& io, Options options);
   ~AsyncClient();
@@ -106,6 +107,43 @@ class AsyncClient {
   void Backup(const std::string& dir, StatusCallback done);
   // Forces a compaction pass; answers once the reclaimed space is durable.
   void Compact(Callback<CompactResult> done);
+
+  // ---- Appointments (producer; admin may too) ----
+  // Configuration objects as JSON documents (protocol/README.md
+  // "Appointments"). `id` is empty for a tenant, "<kind>/<channel>/<locale>"
+  // for a template. Both answer with the object as stored (secrets left
+  // out); NotFound when there is no such object (or tenant).
+  void PutObject(ObjectKind kind, uint32_t tenant, const std::string& id, const std::string& json,
+                 Callback<std::string> done);
+  void GetObject(ObjectKind kind, uint32_t tenant, const std::string& id,
+                 Callback<std::string> done);
+  // One result per item, in order: FailedPrecondition for a stale version,
+  // NotFound for an unknown tenant, calendar, type or patient,
+  // InvalidArgument for a bad item.
+  void UpsertAppointments(const std::vector<AppointmentInput>& items,
+                          Callback<AppointmentResults> done);
+  void AppointmentCommands(const std::vector<AppointmentCommand>& commands,
+                           Callback<AppointmentResults> done);
+  // Cancels every active appointment of the calendar starting in
+  // [from_ms, to_ms), each patient notified; answers how many.
+  void PostAbsence(uint32_t tenant, const std::string& calendar, int64_t from_ms, int64_t to_ms,
+                   Callback<uint32_t> done);
+  // The calendar runs `delay_ms` late: the day's remaining patients are told
+  // their new arrival time; answers how many.
+  void DelayAlert(uint32_t tenant, const std::string& calendar, int64_t delay_ms,
+                  Callback<uint32_t> done);
+  // A reply the patient sent; `appointment` empty: their next active one.
+  void PatientReply(uint32_t tenant, const std::string& patient, const std::string& appointment,
+                    PatientReplyKind kind, Callback<AppointmentResult> done);
+  // A self-service token from a message's link. PermissionDenied: forged;
+  // FailedPrecondition: expired, already used, or out of its window.
+  void RedeemToken(const std::string& token, Callback<TokenRedeemResult> done);
+  // Admin: an appointment's state, plan and audit trail as JSON; NotFound
+  // when there is no such appointment.
+  void ShowAppointment(uint32_t tenant, const std::string& id, Callback<std::string> done);
+  // Admin: what upserting `appointment` now would plan, as JSON; nothing is
+  // written.
+  void DryRun(const AppointmentInput& appointment, Callback<std::string> done);
 
   class Impl;
 

@@ -63,6 +63,38 @@ class BlockingClient {
   // Forces a compaction pass; returns once the reclaimed space is durable.
   absl::StatusOr<CompactResult> Compact();
 
+  // Appointments (producer; admin may too). See rappel/async_client.h for
+  // the meaning of each; per-item results come in the order of the items.
+  absl::StatusOr<std::string> PutObject(ObjectKind kind, uint32_t tenant, const std::string& id,
+                                        const std::string& json);
+  absl::StatusOr<std::string> GetObject(ObjectKind kind, uint32_t tenant, const std::string& id);
+  absl::StatusOr<std::vector<absl::StatusOr<AppointmentResult>>> UpsertAppointments(
+      const std::vector<AppointmentInput>& items);
+  absl::StatusOr<std::vector<absl::StatusOr<AppointmentResult>>> AppointmentCommands(
+      const std::vector<AppointmentCommand>& commands);
+  absl::StatusOr<uint32_t> PostAbsence(uint32_t tenant, const std::string& calendar,
+                                       int64_t from_ms, int64_t to_ms);
+  absl::StatusOr<uint32_t> DelayAlert(uint32_t tenant, const std::string& calendar,
+                                      int64_t delay_ms);
+  absl::StatusOr<AppointmentResult> PatientReply(uint32_t tenant, const std::string& patient,
+                                                 const std::string& appointment,
+                                                 PatientReplyKind kind);
+  absl::StatusOr<TokenRedeemResult> RedeemToken(const std::string& token);
+  // Admin.
+  absl::StatusOr<std::string> ShowAppointment(uint32_t tenant, const std::string& id);
+  absl::StatusOr<std::string> DryRun(const AppointmentInput& appointment);
+
+  // The platform's calls (one appointment each), over the batched ones
+  // above: the item's own error is returned as the call's.
+  absl::StatusOr<AppointmentResult> UpsertAppointment(const AppointmentInput& appointment);
+  // kPractitioner: AppointmentAction::kCancelByPractitioner; kPatient:
+  // kCancelByPatient. No version check.
+  absl::StatusOr<AppointmentResult> CancelAppointment(uint32_t tenant, const std::string& id,
+                                                      CancelledBy by);
+  // VisitStatus::kNone clears the status. No version check.
+  absl::StatusOr<AppointmentResult> SetStatus(uint32_t tenant, const std::string& id,
+                                              VisitStatus status);
+
  private:
   struct Impl;
   explicit BlockingClient(std::unique_ptr<Impl> impl);

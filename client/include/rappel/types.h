@@ -125,6 +125,110 @@ struct DeadLetter {
   int64_t dead_at_ms = 0;
 };
 
+// ---- Appointments (protocol/README.md "Appointments") ----
+
+// Bit (1 << channel) of a channel in AppointmentInput::channels.
+inline constexpr uint8_t ChannelBit(Channel c) { return static_cast<uint8_t>(1u << static_cast<int>(c)); }
+// Every channel: sms, email, voice and push (the protocol's default).
+inline constexpr uint8_t kAllChannels = 30;
+
+// A configuration object, sent and returned as a JSON document.
+enum class ObjectKind : uint8_t {
+  kTenant = 1,           // id: empty; the object is the tenant itself
+  kCalendar = 2,
+  kAppointmentType = 3,
+  kPatient = 4,
+  kTemplate = 5,         // id: "<kind>/<channel>/<locale>", e.g. "reminder/sms/fr"
+};
+
+// "tenant", "calendar", "type", "patient", "template" ("unknown" otherwise).
+inline const char* ObjectKindName(ObjectKind k) {
+  switch (k) {
+    case ObjectKind::kTenant: return "tenant";
+    case ObjectKind::kCalendar: return "calendar";
+    case ObjectKind::kAppointmentType: return "type";
+    case ObjectKind::kPatient: return "patient";
+    case ObjectKind::kTemplate: return "template";
+  }
+  return "unknown";
+}
+
+// An appointment as the platform knows it. Upserting it creates it or
+// applies a change; a version older than the one held is refused with
+// FailedPrecondition, the same version is a no-op.
+struct AppointmentInput {
+  uint32_t tenant = 0;
+  std::string id;
+  std::string calendar;
+  std::string type;         // the appointment type's id
+  std::string patient;
+  int64_t start_ms = 0;     // unix milliseconds
+  int64_t end_ms = 0;
+  std::string location;
+  std::string notes;
+  bool booked_online = false;
+  int64_t booked_at_ms = 0;  // 0: when rappel first hears of it
+  uint8_t channels = kAllChannels;  // ChannelBit of each channel allowed
+  uint64_t version = 0;
+};
+
+enum class UpsertOutcome : uint8_t {
+  kCreated,
+  kModified,    // time, date, calendar, type or location changed: the patient is told
+  kUpdated,     // other fields changed: re-planned, no change notice
+  kUnchanged,   // the same version again: nothing done
+};
+
+// "created", "modified", "updated", "unchanged" ("unknown" otherwise).
+inline const char* UpsertOutcomeName(UpsertOutcome o) {
+  switch (o) {
+    case UpsertOutcome::kCreated: return "created";
+    case UpsertOutcome::kModified: return "modified";
+    case UpsertOutcome::kUpdated: return "updated";
+    case UpsertOutcome::kUnchanged: return "unchanged";
+  }
+  return "unknown";
+}
+
+// The result of one upserted appointment or one command on it.
+struct AppointmentResult {
+  UpsertOutcome outcome = UpsertOutcome::kCreated;
+  uint32_t revision = 0;    // rappel's revision of the appointment after it
+  uint32_t planned = 0;     // messages pending in its plan
+};
+
+enum class AppointmentAction : uint8_t {
+  kCancelByPractitioner = 0,
+  kCancelByPatient = 1,
+  kToReschedule = 2,        // cancelled, the patient is asked to rebook
+  kConfirm = 3,             // confirmed by the patient
+  kArrived = 4,             // the patient says they have arrived
+  kSetStatus = 5,           // AppointmentCommand::status (kNone clears it)
+};
+
+enum class VisitStatus : uint8_t { kNone, kSeen, kWaitingRoom, kAbsent, kExcused };
+
+struct AppointmentCommand {
+  uint32_t tenant = 0;
+  std::string id;
+  AppointmentAction action = AppointmentAction::kCancelByPractitioner;
+  VisitStatus status = VisitStatus::kNone;  // for kSetStatus
+  uint64_t version = 0;     // 0: no version check; else refused if older than held
+};
+
+// Who cancels, for BlockingClient::CancelAppointment.
+enum class CancelledBy : uint8_t { kPractitioner, kPatient };
+
+// A patient's reply (by SMS, e-mail): confirm, cancel, or stop all messages.
+enum class PatientReplyKind : uint8_t { kConfirm, kCancel, kStop };
+
+// What a redeemed self-service token did.
+struct TokenRedeemResult {
+  uint32_t tenant = 0;
+  std::string appointment;
+  std::string action;       // "confirm", "cancel", "arrival"
+};
+
 // How a client retries a lost connection: waits `initial`, doubling up to
 // `max`, then says Hello again and re-subscribes. Requests that were on the
 // wire when the connection dropped fail with Unavailable (they may or may
