@@ -2,6 +2,8 @@
 // document, built when a planned message is handed to a worker. Local dates
 // and times are in the tenant's IANA time zone (Howard Hinnant's date/tz on
 // the system tzdata); day and month names are ours, not the C locale's.
+// Written directly, not through nlohmann::json (6x faster; valid UTF-8
+// guaranteed: invalid bytes become U+FFFD). Keys appear in the order below.
 //
 // The document:
 // {

@@ -352,12 +352,40 @@ TEST(RenderTest, NoLinksGivenMeansNoLinksObjectEntries) {
   EXPECT_TRUE(j["links"].empty());
 }
 
-TEST(RenderTest, BadUtf8IsReplacedNotThrown) {
+TEST(RenderTest, StringsAreEscaped) {
   Fixture f;
-  f.patient.first_name = "Je\xff" "anne";
-  auto out = RenderMessage(f.Input(MessageKind::kReminder, Channel::kEmail));
-  ASSERT_TRUE(out.ok());
-  EXPECT_NO_THROW(nlohmann::json::parse(*out));
+  const std::string tricky[] = {"a \"quoted\" \\ name", "tab\there\nline\r\x01\x1f end",
+                                "émoji 😀 €", "", "/slash/"};
+  for (const std::string& s : tricky) {
+    f.patient.first_name = s;
+    f.appointment.notes = s;
+    auto out = RenderMessage(f.Input(MessageKind::kReminder, Channel::kEmail));
+    ASSERT_TRUE(out.ok());
+    nlohmann::json j = nlohmann::json::parse(*out);
+    EXPECT_EQ(j["patient"]["first_name"], s);
+    EXPECT_EQ(j["appointment"]["notes"], s);
+  }
+}
+
+TEST(RenderTest, BadUtf8IsReplaced) {
+  Fixture f;
+  const std::string replacement = "\xEF\xBF\xBD";
+  const std::pair<std::string, std::string> cases[] = {
+      {"Je\xff" "anne", "Je" + replacement + "anne"},
+      {"trunc\xC3", "trunc" + replacement},            // cut multi-byte sequence
+      {"over\xC0\x80long", "over" + replacement + replacement + "long"},  // overlong NUL
+      {"sur\xED\xA0\x80", "sur" + replacement + replacement + replacement},  // surrogate
+      {"\xF4\x90\x80\x80", replacement + replacement + replacement + replacement},  // > U+10FFFF
+      {"ok \xC3\xA9", "ok é"},
+  };
+  for (const auto& [in, want] : cases) {
+    f.patient.first_name = in;
+    auto out = RenderMessage(f.Input(MessageKind::kReminder, Channel::kEmail));
+    ASSERT_TRUE(out.ok());
+    nlohmann::json j;
+    ASSERT_NO_THROW(j = nlohmann::json::parse(*out)) << *out;
+    EXPECT_EQ(j["patient"]["first_name"], want);
+  }
 }
 
 TEST(RenderTest, EveryKindAndChannelRenders) {
