@@ -35,6 +35,11 @@ absl::StatusOr<const date::time_zone*> Zone(std::string_view name) {
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   if (name.empty()) return absl::InvalidArgumentError("empty time zone name");
+  // zoneinfo's "localtime" is the server's own zone, not a place: refused so
+  // that a tenant's times never depend on the host.
+  if (name == "localtime") {
+    return absl::InvalidArgumentError("unknown time zone \"localtime\"");
+  }
   const date::time_zone* zone = nullptr;
   try {
     zone = date::locate_zone(std::string(name));

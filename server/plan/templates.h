@@ -4,8 +4,10 @@
 // message handed to a worker) is a single pass with no parsing.
 //
 // Syntax: "{name}" is a variable from kVariables; "{{" is a literal "{" and
-// "}}" a literal "}"; a lone "}" is kept as is. An unknown name or a "{"
-// that is not closed on the same line is an error.
+// "}}" a literal "}"; a lone "}" is kept as is. "{?name}...{/name}" is a
+// section, kept only when the variable is not empty (a link line when there
+// is a link); sections nest. An unknown name, a "{" that is not closed on the
+// same line, or an unbalanced section is an error.
 #pragma once
 
 #include <array>
@@ -94,10 +96,12 @@ inline constexpr std::array<VariableInfo, kVarCount> kVariables = {{
 bool FindVariable(std::string_view name, Var* out);
 
 struct Template {
+  enum class PieceKind : uint8_t { kLiteral, kVariable, kSection, kSectionEnd };
   struct Piece {
-    uint32_t offset = 0;  // literal: into `literals`
-    uint32_t size = 0;
-    int16_t var = -1;     // >= 0: a variable (Var), no literal
+    PieceKind kind = PieceKind::kLiteral;
+    uint8_t var = 0;      // kVariable, kSection
+    uint32_t offset = 0;  // kLiteral: into `literals`; kSection: index of its kSectionEnd
+    uint32_t size = 0;    // kLiteral
   };
   std::string source;     // the text it was compiled from
   std::string literals;   // literal text, braces unescaped
@@ -115,7 +119,8 @@ inline const std::string& At(const VariableValues& v, Var var) {
 }
 
 // InvalidArgument naming the problem: "unknown variable {foo} in template",
-// "unclosed brace at offset 12 in template".
+// "unclosed brace at offset 12 in template", "unclosed section {?foo} in
+// template", "{/foo} closes no section in template".
 absl::StatusOr<Template> CompileTemplate(std::string_view text);
 
 // Substitutes the values. Where a variable is empty, the space before it is

@@ -343,13 +343,45 @@ TEST(RenderTest, CustomTemplates) {
   EXPECT_EQ(j["subject"], "RDV 01/06");
 }
 
-TEST(RenderTest, NoLinksGivenMeansNoLinksObjectEntries) {
+TEST(RenderTest, NoLinksGivenMeansNoLinkLines) {
   Fixture f;
+  f.At(Utc(2026, 6, 1, 8, 0));
   RenderInput in = f.Input(MessageKind::kReminder, Channel::kSms);
   in.links = {};
   nlohmann::json j = nlohmann::json::parse(*RenderMessage(in));
   EXPECT_TRUE(j["links"].is_object());
   EXPECT_TRUE(j["links"].empty());
+  EXPECT_EQ(j["text"],
+            "Rappel Cabinet du Parc : rendez-vous le lundi 1er juin à 10:00 avec Dr Martin sur "
+            "place. À jeun depuis 12 heures.");
+  RenderInput cancel = f.Input(MessageKind::kCancellation, Channel::kEmail);
+  cancel.links = {};
+  std::string text = nlohmann::json::parse(*RenderMessage(cancel))["text"];
+  EXPECT_EQ(text.find("reprendre rendez-vous"), std::string::npos) << text;
+  cancel.links.rebook = f.rebook;
+  text = nlohmann::json::parse(*RenderMessage(cancel))["text"];
+  EXPECT_NE(text.find("Pour reprendre rendez-vous : " + f.rebook + "\n"), std::string::npos)
+      << text;
+  // Only a cancel link: the confirm line is gone, the cancel line stays.
+  RenderInput confirmation = f.Input(MessageKind::kConfirmation, Channel::kEmail);
+  confirmation.links = {};
+  confirmation.links.cancel = f.cancel;
+  text = nlohmann::json::parse(*RenderMessage(confirmation))["text"];
+  EXPECT_EQ(text.find("Confirmer"), std::string::npos) << text;
+  EXPECT_NE(text.find("\n\nAnnuler : " + f.cancel + "\n\nCabinet du Parc\n"), std::string::npos)
+      << text;
+}
+
+TEST(RenderTest, SmsFitsTwoSegmentsForATypicalInput) {
+  Fixture f;
+  for (const char* locale : {"fr", "en"}) {
+    f.patient.locale = locale;
+    for (int k = 1; k <= kMessageKindCount; ++k) {
+      auto j = nlohmann::json::parse(
+          *RenderMessage(f.Input(static_cast<MessageKind>(k), Channel::kSms)));
+      EXPECT_LE(std::string(j["text"]).size(), 2 * 153u) << locale << " " << j["kind"];
+    }
+  }
 }
 
 TEST(RenderTest, StringsAreEscaped) {
@@ -413,6 +445,9 @@ TEST(RenderTest, UnknownTimeZone) {
   EXPECT_TRUE(ValidateTimeZone("UTC").ok());
   EXPECT_EQ(ValidateTimeZone("Mars/Olympus").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateTimeZone("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ValidateTimeZone("localtime").ok());        // the host's zone
+  EXPECT_FALSE(ValidateTimeZone("../zoneinfo/UTC").ok());  // not a path
+  EXPECT_FALSE(ValidateTimeZone("europe/paris").ok());     // names are exact
   Fixture f;
   f.tenant.time_zone = "Mars/Olympus";
   auto out = RenderMessage(f.Input(MessageKind::kReminder, Channel::kSms));
