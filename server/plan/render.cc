@@ -3,6 +3,7 @@
 #include <date/date.h>
 #include <date/tz.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -16,10 +17,10 @@ namespace {
 using Ms = std::chrono::milliseconds;
 
 // Indexed by weekday (0 = Sunday) and month - 1.
-constexpr std::array<std::string_view, 7> kWeekdaysFr = {"dimanche", "lundi",    "mardi", "mercredi",
-                                                         "jeudi",    "vendredi", "samedi"};
-constexpr std::array<std::string_view, 7> kWeekdaysEn = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-                                                         "Thursday", "Friday", "Saturday"};
+constexpr std::array<std::string_view, 7> kWeekdaysFr = {
+    "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"};
+constexpr std::array<std::string_view, 7> kWeekdaysEn = {
+    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
 constexpr std::array<std::string_view, 12> kMonthsFr = {
     "janvier", "février", "mars",      "avril",   "mai",      "juin",
     "juillet", "août",    "septembre", "octobre", "novembre", "décembre"};
@@ -50,6 +51,17 @@ absl::StatusOr<const date::time_zone*> Zone(std::string_view name) {
   return zone;
 }
 
+// Years 1 to 9999: beyond, date's calendar arithmetic overflows (and no
+// appointment is there).
+constexpr int64_t kMinMs = -62'135'596'800'000;
+constexpr int64_t kMaxMs = 253'402'300'799'999;
+absl::Status CheckRange(int64_t unix_ms) {
+  if (unix_ms < kMinMs || unix_ms > kMaxMs) {
+    return absl::InvalidArgumentError("time " + std::to_string(unix_ms) + " ms out of range");
+  }
+  return absl::OkStatus();
+}
+
 LocalTime ToLocalIn(const date::time_zone* zone, int64_t unix_ms) {
   date::sys_time<Ms> tp{Ms{unix_ms}};
   // One get_info gives the offset; local = UTC + offset (what zoned_time does).
@@ -66,8 +78,8 @@ LocalTime ToLocalIn(const date::time_zone* zone, int64_t unix_ms) {
   t.hour = static_cast<int>(hms.hours().count());
   t.minute = static_cast<int>(hms.minutes().count());
   t.second = static_cast<int>(hms.seconds().count());
-  t.offset_minutes = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::minutes>(info.offset).count());
+  t.offset_minutes =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(info.offset).count());
   return t;
 }
 
@@ -82,10 +94,14 @@ std::string IsoDate(const LocalTime& t) { return Format("%04d-%02d-%02d", t.year
 
 std::string ModeText(Mode mode, bool en) {
   switch (mode) {
-    case Mode::kOnSite: return en ? "in person" : "sur place";
-    case Mode::kTelemedicine: return en ? "by video call" : "en téléconsultation";
-    case Mode::kPhone: return en ? "by phone" : "par téléphone";
-    default: return "";  // unspecified: the message just says there is an appointment
+    case Mode::kOnSite:
+      return en ? "in person" : "sur place";
+    case Mode::kTelemedicine:
+      return en ? "by video call" : "en téléconsultation";
+    case Mode::kPhone:
+      return en ? "by phone" : "par téléphone";
+    default:
+      return "";  // unspecified: the message just says there is an appointment
   }
 }
 
@@ -115,9 +131,12 @@ std::string Recipient(const RenderInput& in) {
   }
   switch (in.channel) {
     case Channel::kSms:
-    case Channel::kVoice: return in.patient.mobile;
-    case Channel::kEmail: return in.patient.email;
-    case Channel::kPush: return in.patient.push_token;
+    case Channel::kVoice:
+      return in.patient.mobile;
+    case Channel::kEmail:
+      return in.patient.email;
+    case Channel::kPush:
+      return in.patient.push_token;
   }
   return "";
 }
@@ -131,11 +150,16 @@ struct Times {
 absl::StatusOr<Times> LocalTimes(const RenderInput& in) {
   absl::StatusOr<const date::time_zone*> zone = Zone(in.tenant.time_zone);
   if (!zone.ok()) return zone.status();
+  // Start first: the arrival time adds to it.
+  if (absl::Status s = CheckRange(in.appointment.start_ms); !s.ok()) return s;
+  if (absl::Status s = CheckRange(in.appointment.end_ms); !s.ok()) return s;
+  // A delay is minutes to hours; capped at a day.
+  int64_t arrival_ms = in.appointment.start_ms + std::clamp<int64_t>(in.delay_ms, 0, kDayMs);
+  if (absl::Status s = CheckRange(arrival_ms); !s.ok()) return s;
   Times t;
   t.start = ToLocalIn(*zone, in.appointment.start_ms);
   t.end = ToLocalIn(*zone, in.appointment.end_ms);
-  t.arrival = in.delay_ms == 0 ? t.start
-                               : ToLocalIn(*zone, in.appointment.start_ms + in.delay_ms);
+  t.arrival = arrival_ms == in.appointment.start_ms ? t.start : ToLocalIn(*zone, arrival_ms);
   return t;
 }
 
@@ -190,8 +214,11 @@ class JsonWriter {
   explicit JsonWriter(std::string* out) : out_(out) {}
 
   void Open(std::string_view key = {}) {
-    if (!key.empty()) Key(key);
-    else Comma();
+    if (key.empty()) {
+      Comma();
+    } else {
+      Key(key);
+    }
     out_->push_back('{');
     first_ = true;
   }
@@ -257,11 +284,21 @@ class JsonWriter {
   }
   void Escape(unsigned char c) {
     switch (c) {
-      case '"': out_->append("\\\""); return;
-      case '\\': out_->append("\\\\"); return;
-      case '\n': out_->append("\\n"); return;
-      case '\r': out_->append("\\r"); return;
-      case '\t': out_->append("\\t"); return;
+      case '"':
+        out_->append("\\\"");
+        return;
+      case '\\':
+        out_->append("\\\\");
+        return;
+      case '\n':
+        out_->append("\\n");
+        return;
+      case '\r':
+        out_->append("\\r");
+        return;
+      case '\t':
+        out_->append("\\t");
+        return;
       default: {
         char buf[8];
         std::snprintf(buf, sizeof buf, "\\u%04x", c);
@@ -272,7 +309,9 @@ class JsonWriter {
   // Length of the valid UTF-8 sequence at s[i] (a byte >= 0x80), 0 if invalid
   // (overlong forms, surrogates and values above U+10FFFF are invalid).
   static size_t Utf8Length(std::string_view s, size_t i) {
-    auto at = [&](size_t k) -> unsigned { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0; };
+    auto at = [&](size_t k) -> unsigned {
+      return k < s.size() ? static_cast<unsigned char>(s[k]) : 0;
+    };
     auto cont = [](unsigned b) { return (b & 0xC0) == 0x80; };
     unsigned b0 = at(i), b1 = at(i + 1);
     if (b0 >= 0xC2 && b0 <= 0xDF) return cont(b1) ? 2 : 0;
@@ -293,13 +332,12 @@ class JsonWriter {
 
 }  // namespace
 
-absl::Status ValidateTimeZone(std::string_view iana_name) {
-  return Zone(iana_name).status();
-}
+absl::Status ValidateTimeZone(std::string_view iana_name) { return Zone(iana_name).status(); }
 
 absl::StatusOr<LocalTime> ToLocal(int64_t unix_ms, std::string_view iana_name) {
   absl::StatusOr<const date::time_zone*> zone = Zone(iana_name);
   if (!zone.ok()) return zone.status();
+  if (absl::Status s = CheckRange(unix_ms); !s.ok()) return s;
   return ToLocalIn(*zone, unix_ms);
 }
 

@@ -77,7 +77,8 @@ struct LocalTime {
 absl::Status ValidateTimeZone(std::string_view iana_name);
 
 // The local time of an instant (unix ms) in a zone. Zone lookups are cached
-// per thread (locate_zone is slow). InvalidArgument for an unknown zone.
+// per thread (locate_zone is slow). InvalidArgument for an unknown zone or an
+// instant outside years 1-9999.
 absl::StatusOr<LocalTime> ToLocal(int64_t unix_ms, std::string_view iana_name);
 
 // "2026-03-29T10:00:00+02:00".
@@ -86,11 +87,12 @@ std::string IsoLocal(const LocalTime& t);
 // Patient's locale if set, else the tenant's, as "fr" or "en".
 std::string_view MessageLocale(const Tenant& tenant, const Patient& patient);
 
-// Every template variable's value for the input. InvalidArgument only for an
-// unknown time zone.
+// Every template variable's value for the input. InvalidArgument for an
+// unknown time zone (or a time outside years 1-9999, which validated input
+// never has). A delay is capped at a day.
 absl::Status FillVariables(const RenderInput& in, VariableValues* values);
 
-// The JSON document above. InvalidArgument only for an unknown time zone.
+// The JSON document above. Errors as FillVariables.
 absl::StatusOr<std::string> RenderMessage(const RenderInput& in);
 
 }  // namespace rappel::server::plan

@@ -34,6 +34,10 @@ bool FindVariable(std::string_view name, Var* out) {
 
 absl::StatusOr<Template> CompileTemplate(std::string_view text) {
   using Kind = Template::PieceKind;
+  if (text.size() > kMaxTemplateSize) {
+    return absl::InvalidArgumentError("template longer than " + std::to_string(kMaxTemplateSize) +
+                                      " bytes");
+  }
   Template t;
   t.source = std::string(text);
   std::vector<size_t> open_sections;  // indexes of kSection pieces

@@ -53,6 +53,8 @@ enum class Var : uint8_t {
   kRebookLink,
 };
 inline constexpr int kVarCount = 29;
+static_assert(static_cast<int>(Var::kRebookLink) + 1 == kVarCount);
+static_assert(kVarCount <= 64, "Template::uses is a 64-bit mask");
 
 struct VariableInfo {
   std::string_view name;
@@ -103,10 +105,10 @@ struct Template {
     uint32_t offset = 0;  // kLiteral: into `literals`; kSection: index of its kSectionEnd
     uint32_t size = 0;    // kLiteral
   };
-  std::string source;     // the text it was compiled from
-  std::string literals;   // literal text, braces unescaped
+  std::string source;    // the text it was compiled from
+  std::string literals;  // literal text, braces unescaped
   std::vector<Piece> pieces;
-  uint64_t uses = 0;      // bit (1 << Var) for every variable it contains
+  uint64_t uses = 0;  // bit (1 << Var) for every variable it contains
 
   bool Uses(Var v) const { return (uses >> static_cast<int>(v)) & 1; }
   bool empty() const { return pieces.empty(); }
@@ -117,6 +119,10 @@ inline std::string& At(VariableValues& v, Var var) { return v[static_cast<size_t
 inline const std::string& At(const VariableValues& v, Var var) {
   return v[static_cast<size_t>(var)];
 }
+
+// Longest template text CompileTemplate accepts (custom templates come from
+// the platform; an SMS or an e-mail body is far shorter).
+inline constexpr size_t kMaxTemplateSize = 64 * 1024;
 
 // InvalidArgument naming the problem: "unknown variable {foo} in template",
 // "unclosed brace at offset 12 in template", "unclosed section {?foo} in
@@ -141,6 +147,7 @@ struct DefaultTemplate {
 };
 
 // locale: "en" (or "en-..."/"en_...") for English, anything else French.
+// kind and channel must be valid enumerators (a broken invariant aborts).
 const DefaultTemplate& DefaultTemplateFor(MessageKind kind, Channel channel,
                                           std::string_view locale);
 // The language a locale string selects: "en" or "fr".

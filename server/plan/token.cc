@@ -15,7 +15,7 @@ namespace {
 
 constexpr uint8_t kVersion = 1;
 constexpr size_t kFixedPayload = 1 + 1 + 4 + 4 + 8;
-constexpr size_t kMacSize = 32;  // SHA-256
+constexpr size_t kMacSize = 32;      // SHA-256
 constexpr size_t kMacTextSize = 43;  // base64url of 32 bytes, no padding
 
 absl::Status Malformed() { return absl::InvalidArgumentError("malformed token"); }
@@ -24,12 +24,15 @@ absl::Status Malformed() { return absl::InvalidArgumentError("malformed token");
 // alphabet and drop the padding.
 std::string Base64Url(const uint8_t* data, size_t n) {
   std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<size_t>(len));
   while (!out.empty() && out.back() == '=') out.pop_back();
   for (char& c : out) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   return out;
 }
@@ -78,10 +81,10 @@ std::string MacText(std::string_view payload_text, std::string_view secret) {
   unsigned int mac_len = 0;
   // OpenSSL wants a non-null key pointer even for an empty key.
   static const char kEmpty = 0;
-  const uint8_t* ok = HMAC(EVP_sha256(), secret.empty() ? &kEmpty : secret.data(),
-                           static_cast<int>(secret.size()),
-                           reinterpret_cast<const unsigned char*>(payload_text.data()),
-                           payload_text.size(), mac.data(), &mac_len);
+  const uint8_t* ok =
+      HMAC(EVP_sha256(), secret.empty() ? &kEmpty : secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(payload_text.data()), payload_text.size(),
+           mac.data(), &mac_len);
   RAPPEL_CHECK(ok != nullptr && mac_len == kMacSize);
   return Base64Url(mac.data(), mac_len);
 }
@@ -119,9 +122,12 @@ absl::StatusOr<TokenClaims> ParsePayload(std::string_view payload_text) {
 
 std::string_view ActionName(Action a) {
   switch (a) {
-    case Action::kConfirm: return "confirm";
-    case Action::kCancel: return "cancel";
-    case Action::kArrival: return "arrival";
+    case Action::kConfirm:
+      return "confirm";
+    case Action::kCancel:
+      return "cancel";
+    case Action::kArrival:
+      return "arrival";
   }
   return "unknown";
 }

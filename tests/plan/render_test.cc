@@ -168,7 +168,8 @@ TEST(RenderTest, LocalTimesAcrossTimeZonesAndDstChanges) {
     EXPECT_EQ(j["appointment"]["time_zone"], c.zone) << what;
     std::string text = j["text"];
     EXPECT_NE(text.find(c.weekday_en), std::string::npos) << what << ": " << text;
-    EXPECT_NE(text.find(std::string("at ") + c.start_time), std::string::npos) << what << ": " << text;
+    EXPECT_NE(text.find(std::string("at ") + c.start_time), std::string::npos)
+        << what << ": " << text;
   }
 }
 
@@ -403,10 +404,12 @@ TEST(RenderTest, BadUtf8IsReplaced) {
   Fixture f;
   const std::string replacement = "\xEF\xBF\xBD";
   const std::pair<std::string, std::string> cases[] = {
-      {"Je\xff" "anne", "Je" + replacement + "anne"},
-      {"trunc\xC3", "trunc" + replacement},            // cut multi-byte sequence
+      {"Je\xff"
+       "anne",
+       "Je" + replacement + "anne"},
+      {"trunc\xC3", "trunc" + replacement},                               // cut multi-byte sequence
       {"over\xC0\x80long", "over" + replacement + replacement + "long"},  // overlong NUL
-      {"sur\xED\xA0\x80", "sur" + replacement + replacement + replacement},  // surrogate
+      {"sur\xED\xA0\x80", "sur" + replacement + replacement + replacement},         // surrogate
       {"\xF4\x90\x80\x80", replacement + replacement + replacement + replacement},  // > U+10FFFF
       {"ok \xC3\xA9", "ok é"},
   };
@@ -426,8 +429,7 @@ TEST(RenderTest, EveryKindAndChannelRenders) {
     f.patient.locale = locale;
     for (int k = 1; k <= kMessageKindCount; ++k) {
       for (int c = 1; c <= kChannelCount; ++c) {
-        auto out = RenderMessage(
-            f.Input(static_cast<MessageKind>(k), static_cast<Channel>(c)));
+        auto out = RenderMessage(f.Input(static_cast<MessageKind>(k), static_cast<Channel>(c)));
         ASSERT_TRUE(out.ok()) << out.status();
         nlohmann::json j = nlohmann::json::parse(*out);
         std::string text = j["text"];
@@ -466,6 +468,18 @@ TEST(RenderTest, ToLocalAndIsoLocal) {
   auto kolkata = ToLocal(Utc(2026, 3, 29, 8, 0), "Asia/Kolkata");
   ASSERT_TRUE(kolkata.ok());
   EXPECT_EQ(IsoLocal(*kolkata), "2026-03-29T13:30:00+05:30");
+  EXPECT_FALSE(ToLocal(INT64_MAX, "UTC").ok());
+  EXPECT_FALSE(ToLocal(INT64_MIN, "UTC").ok());
+  EXPECT_EQ(IsoLocal(*ToLocal(253'402'300'799'999, "UTC")), "9999-12-31T23:59:59+00:00");
+  Fixture f;
+  f.appointment.start_ms = INT64_MAX;  // with a delay: no overflow on the way
+  RenderInput late = f.Input(MessageKind::kDelayAlert, Channel::kSms);
+  late.delay_ms = 10 * kMinuteMs;
+  EXPECT_FALSE(RenderMessage(late).ok());
+  f.appointment.start_ms = 0;
+  f.appointment.end_ms = INT64_MAX;
+  EXPECT_EQ(RenderMessage(f.Input(MessageKind::kReminder, Channel::kSms)).status().code(),
+            absl::StatusCode::kInvalidArgument);
   auto before_epoch = ToLocal(-1, "UTC");
   ASSERT_TRUE(before_epoch.ok());
   EXPECT_EQ(IsoLocal(*before_epoch), "1969-12-31T23:59:59+00:00");

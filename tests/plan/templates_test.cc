@@ -68,8 +68,8 @@ TEST(TemplatesTest, UnknownVariableIsNamed) {
 }
 
 TEST(TemplatesTest, UnclosedBraceIsRefused) {
-  for (std::string_view text : {"Hello {patient_first_name", "{", "x {start_time\n}",
-                                "{a{start_time}"}) {
+  for (std::string_view text :
+       {"Hello {patient_first_name", "{", "x {start_time\n}", "{a{start_time}"}) {
     auto t = CompileTemplate(text);
     ASSERT_FALSE(t.ok()) << text;
     EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
@@ -77,6 +77,8 @@ TEST(TemplatesTest, UnclosedBraceIsRefused) {
   }
   EXPECT_EQ(CompileTemplate("ab {x").status().message(), "unclosed brace at offset 3 in template");
   EXPECT_FALSE(CompileTemplate("{" + std::string(200, 'a') + "}").ok());
+  EXPECT_FALSE(CompileTemplate(std::string(kMaxTemplateSize + 1, 'a')).ok());
+  EXPECT_TRUE(CompileTemplate(std::string(kMaxTemplateSize, 'a')).ok());
 }
 
 TEST(TemplatesTest, SectionsAreKeptOnlyWhenTheirVariableIsSet) {
@@ -176,14 +178,17 @@ TEST(TemplatesTest, EveryDefaultTemplateCompiles) {
 TEST(TemplatesTest, DefaultsCarryWhatTheKindNeeds) {
   for (std::string_view locale : {"fr", "en"}) {
     for (Channel ch : {Channel::kSms, Channel::kEmail}) {
-      EXPECT_TRUE(DefaultTemplateFor(MessageKind::kCancellation, ch, locale).body.Uses(Var::kRebookLink));
+      EXPECT_TRUE(
+          DefaultTemplateFor(MessageKind::kCancellation, ch, locale).body.Uses(Var::kRebookLink));
       EXPECT_TRUE(DefaultTemplateFor(MessageKind::kRecall, ch, locale).body.Uses(Var::kRebookLink));
       EXPECT_TRUE(
           DefaultTemplateFor(MessageKind::kDelayAlert, ch, locale).body.Uses(Var::kNewArrivalTime));
-      EXPECT_TRUE(DefaultTemplateFor(MessageKind::kReminder, ch, locale).body.Uses(Var::kPrerequisites));
+      EXPECT_TRUE(
+          DefaultTemplateFor(MessageKind::kReminder, ch, locale).body.Uses(Var::kPrerequisites));
       EXPECT_TRUE(DefaultTemplateFor(MessageKind::kReminder, ch, locale).body.Uses(Var::kModeText));
     }
-    const DefaultTemplate& email = DefaultTemplateFor(MessageKind::kConfirmation, Channel::kEmail, locale);
+    const DefaultTemplate& email =
+        DefaultTemplateFor(MessageKind::kConfirmation, Channel::kEmail, locale);
     EXPECT_TRUE(email.body.Uses(Var::kConfirmLink));
     EXPECT_TRUE(email.body.Uses(Var::kCancelLink));
     EXPECT_TRUE(email.body.Uses(Var::kPrerequisites));

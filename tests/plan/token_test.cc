@@ -40,8 +40,11 @@ TEST(TokenTest, RoundTripPreservesClaimsExactly) {
 
 TEST(TokenTest, ExtremeValuesSurvive) {
   std::string secret = NewSecret();
-  TokenClaims c{.tenant = 0xFFFFFFFF, .appointment_id = "", .revision = 0xFFFFFFFF,
-                .action = Action::kArrival, .expires_ms = -1};
+  TokenClaims c{.tenant = 0xFFFFFFFF,
+                .appointment_id = "",
+                .revision = 0xFFFFFFFF,
+                .action = Action::kArrival,
+                .expires_ms = -1};
   auto got = VerifyToken(IssueToken(c, secret), secret);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, c);
@@ -100,11 +103,12 @@ TEST(TokenTest, MalformedIsInvalidArgument) {
   std::string secret = NewSecret();
   std::string token = IssueToken(Sample(), secret);
   std::string dot_at = token.substr(0, token.find('.'));
-  for (std::string bad : {std::string(), std::string("."), std::string("garbage"),
-                          std::string("a.b"), dot_at, dot_at + ".", token.substr(0, token.size() - 1),
-                          token.substr(1), token + "A", std::string("!!!!.") + token.substr(token.find('.') + 1),
-                          std::string("AAAA.") + token.substr(token.find('.') + 1),
-                          std::string(kMaxTokenSize + 1, 'A')}) {
+  for (std::string bad :
+       {std::string(), std::string("."), std::string("garbage"), std::string("a.b"), dot_at,
+        dot_at + ".", token.substr(0, token.size() - 1), token.substr(1), token + "A",
+        std::string("!!!!.") + token.substr(token.find('.') + 1),
+        std::string("AAAA.") + token.substr(token.find('.') + 1),
+        std::string(kMaxTokenSize + 1, 'A')}) {
     auto got = VerifyToken(bad, secret);
     EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << "'" << bad << "'";
     EXPECT_EQ(TokenTenant(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
