@@ -1,0 +1,452 @@
+#include "server/plan/render.h"
+
+#include <date/date.h>
+#include <date/tz.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace rappel::server::plan {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+// Indexed by weekday (0 = Sunday) and month - 1.
+constexpr std::array<std::string_view, 7> kWeekdaysFr = {
+    "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"};
+constexpr std::array<std::string_view, 7> kWeekdaysEn = {
+    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+constexpr std::array<std::string_view, 12> kMonthsFr = {
+    "janvier", "février", "mars",      "avril",   "mai",      "juin",
+    "juillet", "août",    "septembre", "octobre", "novembre", "décembre"};
+constexpr std::array<std::string_view, 12> kMonthsEn = {
+    "January", "February", "March",     "April",   "May",      "June",
+    "July",    "August",   "September", "October", "November", "December"};
+
+// locate_zone searches the whole database; a tenant's zone is looked up once
+// per thread. Unknown names are not cached (an error path, and unbounded).
+absl::StatusOr<const date::time_zone*> Zone(std::string_view name) {
+  thread_local absl::flat_hash_map<std::string, const date::time_zone*> cache;
+  absl::string_view key(name.data(), name.size());
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (name.empty()) return absl::InvalidArgumentError("empty time zone name");
+  // zoneinfo's "localtime" is the server's own zone, not a place: refused so
+  // that a tenant's times never depend on the host.
+  if (name == "localtime") {
+    return absl::InvalidArgumentError("unknown time zone \"localtime\"");
+  }
+  const date::time_zone* zone = nullptr;
+  try {
+    zone = date::locate_zone(std::string(name));
+  } catch (const std::exception&) {
+    return absl::InvalidArgumentError("unknown time zone \"" + std::string(name) + "\"");
+  }
+  cache.emplace(std::string(name), zone);
+  return zone;
+}
+
+// Years 1 to 9999: beyond, date's calendar arithmetic overflows (and no
+// appointment is there).
+constexpr int64_t kMinMs = -62'135'596'800'000;
+constexpr int64_t kMaxMs = 253'402'300'799'999;
+absl::Status CheckRange(int64_t unix_ms) {
+  if (unix_ms < kMinMs || unix_ms > kMaxMs) {
+    return absl::InvalidArgumentError("time " + std::to_string(unix_ms) + " ms out of range");
+  }
+  return absl::OkStatus();
+}
+
+LocalTime ToLocalIn(const date::time_zone* zone, int64_t unix_ms) {
+  date::sys_time<Ms> tp{Ms{unix_ms}};
+  // One get_info gives the offset; local = UTC + offset (what zoned_time does).
+  date::sys_info info = zone->get_info(date::floor<std::chrono::seconds>(tp));
+  date::local_time<Ms> local{tp.time_since_epoch() + info.offset};
+  date::local_days day = date::floor<date::days>(local);
+  date::year_month_day ymd{day};
+  date::hh_mm_ss<Ms> hms{local - day};
+  LocalTime t;
+  t.year = static_cast<int>(ymd.year());
+  t.month = static_cast<int>(static_cast<unsigned>(ymd.month()));
+  t.day = static_cast<int>(static_cast<unsigned>(ymd.day()));
+  t.weekday = static_cast<int>(date::weekday{day}.c_encoding());
+  t.hour = static_cast<int>(hms.hours().count());
+  t.minute = static_cast<int>(hms.minutes().count());
+  t.second = static_cast<int>(hms.seconds().count());
+  t.offset_minutes =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(info.offset).count());
+  return t;
+}
+
+std::string Format(const char* fmt, int a, int b, int c = 0) {
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, fmt, a, b, c);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string HourMinute(const LocalTime& t) { return Format("%02d:%02d", t.hour, t.minute); }
+std::string IsoDate(const LocalTime& t) { return Format("%04d-%02d-%02d", t.year, t.month, t.day); }
+
+std::string ModeText(Mode mode, bool en) {
+  switch (mode) {
+    case Mode::kOnSite:
+      return en ? "in person" : "sur place";
+    case Mode::kTelemedicine:
+      return en ? "by video call" : "en téléconsultation";
+    case Mode::kPhone:
+      return en ? "by phone" : "par téléphone";
+    default:
+      return "";  // unspecified: the message just says there is an appointment
+  }
+}
+
+std::string FullName(const Patient& p) {
+  if (p.first_name.empty()) return p.last_name;
+  if (p.last_name.empty()) return p.first_name;
+  return p.first_name + " " + p.last_name;
+}
+
+std::string_view TenantMessage(const Tenant& t, bool en) {
+  // A clinic that wrote only one message still gets it sent.
+  const std::string& mine = en ? t.message_en : t.message_fr;
+  const std::string& other = en ? t.message_fr : t.message_en;
+  return mine.empty() ? other : mine;
+}
+
+int64_t DurationMinutes(const RenderInput& in) {
+  int64_t ms = in.type.duration_ms > 0 ? in.type.duration_ms
+                                       : in.appointment.end_ms - in.appointment.start_ms;
+  return ms > 0 ? ms / kMinuteMs : 0;
+}
+
+std::string Recipient(const RenderInput& in) {
+  if (!in.recipient.empty()) return std::string(in.recipient);
+  if (in.kind == MessageKind::kPractitioner) {
+    return in.channel == Channel::kEmail ? in.calendar.email : std::string();
+  }
+  switch (in.channel) {
+    case Channel::kSms:
+    case Channel::kVoice:
+      return in.patient.mobile;
+    case Channel::kEmail:
+      return in.patient.email;
+    case Channel::kPush:
+      return in.patient.push_token;
+  }
+  return "";
+}
+
+struct Times {
+  LocalTime start;
+  LocalTime end;
+  LocalTime arrival;  // start + delay
+};
+
+absl::StatusOr<Times> LocalTimes(const RenderInput& in) {
+  absl::StatusOr<const date::time_zone*> zone = Zone(in.tenant.time_zone);
+  if (!zone.ok()) return zone.status();
+  // Start first: the arrival time adds to it.
+  if (absl::Status s = CheckRange(in.appointment.start_ms); !s.ok()) return s;
+  if (absl::Status s = CheckRange(in.appointment.end_ms); !s.ok()) return s;
+  // A delay is minutes to hours; capped at a day.
+  int64_t arrival_ms = in.appointment.start_ms + std::clamp<int64_t>(in.delay_ms, 0, kDayMs);
+  if (absl::Status s = CheckRange(arrival_ms); !s.ok()) return s;
+  Times t;
+  t.start = ToLocalIn(*zone, in.appointment.start_ms);
+  t.end = ToLocalIn(*zone, in.appointment.end_ms);
+  t.arrival = arrival_ms == in.appointment.start_ms ? t.start : ToLocalIn(*zone, arrival_ms);
+  return t;
+}
+
+void Fill(const RenderInput& in, const Times& times, bool en, VariableValues* values) {
+  VariableValues& v = *values;
+  const LocalTime& s = times.start;
+  const auto& weekdays = en ? kWeekdaysEn : kWeekdaysFr;
+  const auto& months = en ? kMonthsEn : kMonthsFr;
+  std::string_view weekday = weekdays[static_cast<size_t>(s.weekday)];
+  std::string_view month = months[static_cast<size_t>(s.month - 1)];
+
+  At(v, Var::kEstablishmentName) = in.tenant.name;
+  At(v, Var::kEstablishmentPhone) = in.tenant.phone;
+  At(v, Var::kEstablishmentWebsite) = in.tenant.website;
+  At(v, Var::kPatientFirstName) = in.patient.first_name;
+  At(v, Var::kPatientLastName) = in.patient.last_name;
+  At(v, Var::kPatientFullName) = FullName(in.patient);
+  At(v, Var::kPatientMobile) = in.patient.mobile;
+  At(v, Var::kPractitioner) = in.calendar.name;
+  At(v, Var::kDate) = Format("%02d/%02d/%04d", s.day, s.month, s.year);
+  At(v, Var::kDateShort) = Format("%02d/%02d", s.day, s.month);
+  std::string& date_long = At(v, Var::kDateLong);
+  date_long.assign(weekday).append(" ").append(std::to_string(s.day));
+  if (!en && s.day == 1) date_long.append("er");  // "lundi 1er juin"
+  date_long.append(" ").append(month);
+  At(v, Var::kMonth) = std::string(month);
+  At(v, Var::kWeekday) = std::string(weekday);
+  At(v, Var::kDay) = std::to_string(s.day);
+  At(v, Var::kStartTime) = HourMinute(s);
+  At(v, Var::kEndTime) = HourMinute(times.end);
+  At(v, Var::kNewArrivalTime) = HourMinute(times.arrival);
+  At(v, Var::kService) = in.type.name;
+  At(v, Var::kPrice) = in.type.price;
+  int64_t minutes = DurationMinutes(in);
+  At(v, Var::kDuration) = minutes > 0 ? std::to_string(minutes) : std::string();
+  At(v, Var::kNotes) = in.appointment.notes;
+  At(v, Var::kPrerequisites) = in.type.prerequisites;
+  At(v, Var::kLocation) = in.appointment.location;
+  At(v, Var::kModeText) = ModeText(in.type.mode, en);
+  At(v, Var::kTenantMessage) = std::string(TenantMessage(in.tenant, en));
+  At(v, Var::kConfirmLink) = std::string(in.links.confirm);
+  At(v, Var::kCancelLink) = std::string(in.links.cancel);
+  At(v, Var::kArrivalLink) = std::string(in.links.arrival);
+  At(v, Var::kRebookLink) = std::string(in.links.rebook);
+}
+
+// The document has a fixed shape, so it is written directly: building it
+// as an nlohmann::json tree and dumping it cost ~15 us a message, 20 times
+// the rest of rendering. Tests parse every output with nlohmann.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string* out) : out_(out) {}
+
+  void Open(std::string_view key = {}) {
+    if (key.empty()) {
+      Comma();
+    } else {
+      Key(key);
+    }
+    out_->push_back('{');
+    first_ = true;
+  }
+  void Close() {
+    out_->push_back('}');
+    first_ = false;
+  }
+  void Str(std::string_view key, std::string_view value) {
+    Key(key);
+    Quoted(value);
+  }
+  void Int(std::string_view key, int64_t value) {
+    Key(key);
+    out_->append(std::to_string(value));
+  }
+  void Bool(std::string_view key, bool value) {
+    Key(key);
+    out_->append(value ? "true" : "false");
+  }
+
+ private:
+  void Comma() {
+    if (!first_) out_->push_back(',');
+    first_ = false;
+  }
+  void Key(std::string_view key) {  // keys are ours: plain ASCII
+    Comma();
+    out_->push_back('"');
+    out_->append(key);
+    out_->append("\":");
+  }
+  // Escapes quotes, backslashes and control characters; a byte that does not
+  // start a valid UTF-8 sequence (text comes from the platform) becomes U+FFFD.
+  void Quoted(std::string_view s) {
+    out_->push_back('"');
+    size_t i = 0;
+    while (i < s.size()) {
+      size_t run = i;
+      while (run < s.size()) {
+        auto c = static_cast<unsigned char>(s[run]);
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+        ++run;
+      }
+      out_->append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x80) {
+        Escape(c);
+        ++i;
+        continue;
+      }
+      size_t n = Utf8Length(s, i);
+      if (n == 0) {
+        out_->append("\xEF\xBF\xBD");
+        ++i;
+      } else {
+        out_->append(s.data() + i, n);
+        i += n;
+      }
+    }
+    out_->push_back('"');
+  }
+  void Escape(unsigned char c) {
+    switch (c) {
+      case '"':
+        out_->append("\\\"");
+        return;
+      case '\\':
+        out_->append("\\\\");
+        return;
+      case '\n':
+        out_->append("\\n");
+        return;
+      case '\r':
+        out_->append("\\r");
+        return;
+      case '\t':
+        out_->append("\\t");
+        return;
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out_->append(buf, 6);
+      }
+    }
+  }
+  // Length of the valid UTF-8 sequence at s[i] (a byte >= 0x80), 0 if invalid
+  // (overlong forms, surrogates and values above U+10FFFF are invalid).
+  static size_t Utf8Length(std::string_view s, size_t i) {
+    auto at = [&](size_t k) -> unsigned {
+      return k < s.size() ? static_cast<unsigned char>(s[k]) : 0;
+    };
+    auto cont = [](unsigned b) { return (b & 0xC0) == 0x80; };
+    unsigned b0 = at(i), b1 = at(i + 1);
+    if (b0 >= 0xC2 && b0 <= 0xDF) return cont(b1) ? 2 : 0;
+    if (b0 >= 0xE0 && b0 <= 0xEF) {
+      unsigned lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
+      return b1 >= lo && b1 <= hi && cont(at(i + 2)) ? 3 : 0;
+    }
+    if (b0 >= 0xF0 && b0 <= 0xF4) {
+      unsigned lo = b0 == 0xF0 ? 0x90 : 0x80, hi = b0 == 0xF4 ? 0x8F : 0xBF;
+      return b1 >= lo && b1 <= hi && cont(at(i + 2)) && cont(at(i + 3)) ? 4 : 0;
+    }
+    return 0;
+  }
+
+  std::string* out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+absl::Status ValidateTimeZone(std::string_view iana_name) { return Zone(iana_name).status(); }
+
+absl::StatusOr<LocalTime> ToLocal(int64_t unix_ms, std::string_view iana_name) {
+  absl::StatusOr<const date::time_zone*> zone = Zone(iana_name);
+  if (!zone.ok()) return zone.status();
+  if (absl::Status s = CheckRange(unix_ms); !s.ok()) return s;
+  return ToLocalIn(*zone, unix_ms);
+}
+
+std::string IsoLocal(const LocalTime& t) {
+  int off = t.offset_minutes;
+  char sign = off < 0 ? '-' : '+';
+  if (off < 0) off = -off;
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", t.year,
+                        t.month, t.day, t.hour, t.minute, t.second, sign, off / 60, off % 60);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string_view MessageLocale(const Tenant& tenant, const Patient& patient) {
+  return NormalizeLocale(patient.locale.empty() ? tenant.locale : patient.locale);
+}
+
+absl::Status FillVariables(const RenderInput& in, VariableValues* values) {
+  absl::StatusOr<Times> times = LocalTimes(in);
+  if (!times.ok()) return times.status();
+  Fill(in, *times, MessageLocale(in.tenant, in.patient) == "en", values);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RenderMessage(const RenderInput& in) {
+  absl::StatusOr<Times> times = LocalTimes(in);
+  if (!times.ok()) return times.status();
+  std::string_view locale = MessageLocale(in.tenant, in.patient);
+  VariableValues v;
+  Fill(in, *times, locale == "en", &v);
+  const DefaultTemplate& def = DefaultTemplateFor(in.kind, in.channel, locale);
+  const Template& body = in.custom_body != nullptr ? *in.custom_body : def.body;
+  const Appointment& a = in.appointment;
+
+  std::string out;
+  out.reserve(1024 + body.literals.size());
+  JsonWriter w(&out);
+  w.Open();
+  w.Str("kind", KindName(in.kind));
+  w.Str("channel", ChannelName(in.channel));
+  w.Str("to", Recipient(in));
+  w.Str("locale", locale);
+  w.Int("tenant", in.tenant.id);
+  w.Int("rendered_at_ms", in.now_ms);
+  w.Open("establishment");
+  w.Str("name", in.tenant.name);
+  w.Str("phone", in.tenant.phone);
+  w.Str("website", in.tenant.website);
+  w.Close();
+  w.Open("appointment");
+  w.Str("id", a.id);
+  w.Str("calendar", a.calendar);
+  w.Str("type", a.type);
+  w.Int("start_ms", a.start_ms);
+  w.Int("end_ms", a.end_ms);
+  w.Str("start_local", IsoLocal(times->start));
+  w.Str("end_local", IsoLocal(times->end));
+  w.Str("date", IsoDate(times->start));
+  w.Str("start_time", At(v, Var::kStartTime));
+  w.Str("end_time", At(v, Var::kEndTime));
+  w.Str("time_zone", in.tenant.time_zone);
+  w.Str("practitioner", in.calendar.name);
+  w.Str("service", in.type.name);
+  w.Str("location", a.location);
+  w.Str("mode", ModeName(in.type.mode));
+  w.Str("mode_text", At(v, Var::kModeText));
+  w.Str("prerequisites", in.type.prerequisites);
+  w.Str("notes", a.notes);
+  w.Str("price", in.type.price);
+  w.Int("duration_minutes", DurationMinutes(in));
+  w.Str("status", VisitStatusName(a.status));
+  w.Str("lifecycle", LifecycleName(a.lifecycle));
+  w.Bool("confirmed", a.confirmed);
+  w.Int("revision", a.revision);
+  if (in.kind == MessageKind::kDelayAlert) {
+    w.Int("delay_minutes", in.delay_ms / kMinuteMs);
+    w.Str("new_arrival_time", At(v, Var::kNewArrivalTime));
+  }
+  w.Close();
+  w.Open("patient");
+  w.Str("id", in.patient.id);
+  w.Str("first_name", in.patient.first_name);
+  w.Str("last_name", in.patient.last_name);
+  w.Str("full_name", At(v, Var::kPatientFullName));
+  w.Str("mobile", in.patient.mobile);
+  w.Str("email", in.patient.email);
+  w.Close();
+  w.Str("tenant_message", At(v, Var::kTenantMessage));
+  w.Open("sender");
+  w.Str("name", in.tenant.sender_name.empty() ? in.tenant.name : in.tenant.sender_name);
+  w.Str("email", in.tenant.sender_email);
+  w.Str("sms", in.tenant.sender_sms);
+  w.Close();
+  w.Open("links");
+  if (!in.links.confirm.empty()) w.Str("confirm", in.links.confirm);
+  if (!in.links.cancel.empty()) w.Str("cancel", in.links.cancel);
+  if (!in.links.arrival.empty()) w.Str("arrival", in.links.arrival);
+  if (!in.links.rebook.empty()) w.Str("rebook", in.links.rebook);
+  w.Close();
+  std::string text;
+  if (in.channel == Channel::kEmail) {
+    RenderTo(in.custom_subject != nullptr ? *in.custom_subject : def.subject, v, &text);
+    w.Str("subject", text);
+    text.clear();
+  }
+  RenderTo(body, v, &text);
+  w.Str("text", text);
+  w.Close();
+  return out;
+}
+
+}  // namespace rappel::server::plan

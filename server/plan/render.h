@@ -1,0 +1,98 @@
+// Rendering (DESIGN.md §6): the message a worker receives, as one JSON
+// document, built when a planned message is handed to a worker. Local dates
+// and times are in the tenant's IANA time zone (Howard Hinnant's date/tz on
+// the system tzdata); day and month names are ours, not the C locale's.
+// Written directly, not through nlohmann::json (6x faster; valid UTF-8
+// guaranteed: invalid bytes become U+FFFD). Keys appear in the order below.
+//
+// The document:
+// {
+//   "kind": "reminder", "channel": "sms", "to": "+33612345678", "locale": "fr",
+//   "tenant": 7, "rendered_at_ms": ...,
+//   "establishment": {"name", "phone", "website"},
+//   "appointment": {"id", "calendar", "type", "start_ms", "end_ms",
+//     "start_local": "2026-03-29T10:00:00+02:00", "end_local", "date": "2026-03-29",
+//     "start_time": "10:00", "end_time", "time_zone", "practitioner", "service",
+//     "location", "mode", "mode_text", "prerequisites", "notes", "price",
+//     "duration_minutes", "status", "lifecycle", "confirmed", "revision",
+//     "delay_minutes", "new_arrival_time" (these two: delay alerts only)},
+//   "patient": {"id", "first_name", "last_name", "full_name", "mobile", "email"},
+//   "tenant_message": "...",
+//   "sender": {"name", "email", "sms"},
+//   "links": {"confirm", "cancel", "arrival", "rebook"}  (only those given),
+//   "subject": "..." (e-mail only), "text": "..."
+// }
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/plan/model.h"
+#include "server/plan/templates.h"
+
+namespace rappel::server::plan {
+
+// Self-service links, already built by the caller (action_url + token);
+// empty: none. They must outlive the RenderInput.
+struct MessageLinks {
+  std::string_view confirm;
+  std::string_view cancel;
+  std::string_view arrival;
+  std::string_view rebook;
+};
+
+struct RenderInput {
+  const Tenant& tenant;
+  const Calendar& calendar;
+  const AppointmentType& type;
+  const Patient& patient;
+  const Appointment& appointment;
+  MessageKind kind;
+  Channel channel;
+  int64_t now_ms = 0;
+  const Template* custom_subject = nullptr;  // null: the default (e-mail only)
+  const Template* custom_body = nullptr;     // null: the default
+  MessageLinks links;
+  int64_t delay_ms = 0;        // kDelayAlert: the announced delay
+  std::string_view recipient;  // empty: the patient's address on the channel
+                               // (the calendar's e-mail for kPractitioner)
+};
+
+// A local calendar time in some zone.
+struct LocalTime {
+  int year = 1970;
+  int month = 1;    // 1..12
+  int day = 1;      // 1..31
+  int weekday = 4;  // 0 = Sunday .. 6 = Saturday
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+  int offset_minutes = 0;  // local - UTC
+};
+
+// "Europe/Paris" ok; "Mars/Olympus" or "" -> InvalidArgument.
+absl::Status ValidateTimeZone(std::string_view iana_name);
+
+// The local time of an instant (unix ms) in a zone. Zone lookups are cached
+// per thread (locate_zone is slow). InvalidArgument for an unknown zone or an
+// instant outside years 1-9999.
+absl::StatusOr<LocalTime> ToLocal(int64_t unix_ms, std::string_view iana_name);
+
+// "2026-03-29T10:00:00+02:00".
+std::string IsoLocal(const LocalTime& t);
+
+// Patient's locale if set, else the tenant's, as "fr" or "en".
+std::string_view MessageLocale(const Tenant& tenant, const Patient& patient);
+
+// Every template variable's value for the input. InvalidArgument for an
+// unknown time zone (or a time outside years 1-9999, which validated input
+// never has). A delay is capped at a day.
+absl::Status FillVariables(const RenderInput& in, VariableValues* values);
+
+// The JSON document above. Errors as FillVariables.
+absl::StatusOr<std::string> RenderMessage(const RenderInput& in);
+
+}  // namespace rappel::server::plan
