@@ -489,6 +489,120 @@ TEST_F(BookTest, DelayAlertTellsTheDaysRemainingPatientsTheirNewTime) {
   EXPECT_EQ(got[0].doc["appointment"]["new_arrival_time"], "16:40");
 }
 
+TEST_F(BookTest, AFullStoreRefusesClearlyAndKeepsWhatWasAcknowledged) {
+  Close();
+  engine_options_.store.initial_map_bytes = 1 << 20;
+  engine_options_.store.max_map_bytes = 3 << 20;
+  Open();
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 20, 9);
+  std::map<std::string, int64_t> acked;
+  absl::Status failure;
+  for (int i = 0; i < 100'000 && failure.ok(); ++i) {
+    Appointment a = Appt("f" + std::to_string(i), start + i * kMinuteMs);
+    a.notes = std::string(4000, 'n');
+    auto r = Upsert(a);
+    if (r.ok()) {
+      acked[a.id] = a.start_ms;
+    } else {
+      failure = r.status();
+    }
+  }
+  ASSERT_TRUE(absl::IsResourceExhausted(failure)) << failure;
+  ASSERT_FALSE(acked.empty());
+  // The refused creation is not held; a refused move leaves the appointment
+  // as acknowledged.
+  EXPECT_EQ(book_->appointments(), acked.size());
+  // Moves until one is refused (a failed commit may free a few pages, so
+  // the next write can fit): the refused one keeps its acknowledged time.
+  std::string refused;
+  for (auto& [id, at] : acked) {
+    Appointment moved = Appt(id, at + kDayMs, 2);
+    moved.notes = std::string(4000, 'm');
+    auto r = Upsert(moved);
+    if (r.ok()) {
+      at = moved.start_ms;
+      continue;
+    }
+    ASSERT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+    refused = id;
+    break;
+  }
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(Show(refused)["appointment"]["start_ms"], acked[refused]);
+  EXPECT_EQ(Show(refused)["appointment"]["revision"], 1);
+  // With room again (a restart with a larger map), everything acknowledged
+  // is there and the move goes through.
+  Close();
+  engine_options_.store.max_map_bytes = 256 << 20;
+  Open();
+  EXPECT_EQ(book_->appointments(), acked.size());
+  for (const auto& [id, at] : acked) ASSERT_EQ(Show(id)["appointment"]["start_ms"], at) << id;
+  auto r = Upsert(Appt(refused, acked[refused] + kDayMs, 2));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, UpsertOutcome::kModified);
+}
+
+TEST_F(BookTest, SelfServiceWindowsAreTheTenantsSettings) {
+  PutObject(ObjectKind::kTenant, 1, "", R"({"time_zone": "Europe/Paris", "reminder_offsets": ["3h"],
+      "action_url": "https://r.example/a", "confirm_window": "24h", "arrival_allowed": true,
+      "arrival_window": "30m", "cancel_until": "24h"})");
+  int64_t start = clock_.now_ms() + 30 * kHourMs;  // outside the 24 h confirm window
+  ASSERT_TRUE(Upsert(Appt("w", start)).ok());
+  auto sent = Deliveries();
+  ASSERT_FALSE(sent.empty());
+  auto token_of = [](const json& doc, const char* link) {
+    std::string url = doc["links"][link];
+    return url.substr(url.find("token=") + 6);
+  };
+  std::string confirm = token_of(sent[0].doc, "confirm");
+  std::string arrival = token_of(sent[0].doc, "arrival");
+  std::string cancel = token_of(sent[0].doc, "cancel");
+  EXPECT_EQ(Redeem(confirm).status().code(), absl::StatusCode::kFailedPrecondition);  // too early
+  EXPECT_EQ(Redeem(arrival).status().code(), absl::StatusCode::kFailedPrecondition);  // too early
+  RunUntil(start - 20 * kHourMs);
+  // 20 h before: confirm is open, cancel (until 24 h before) closed.
+  EXPECT_EQ(Redeem(cancel).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Redeem(confirm).ok());
+  Deliveries();
+  // The confirmation moved the revision: the old arrival link is outdated;
+  // the reminder 3 h before carries a fresh one, good in the last 30 min.
+  auto reminders = RunUntil(start - 3 * kHourMs);
+  ASSERT_FALSE(reminders.empty());
+  std::string fresh_arrival = token_of(reminders[0].doc, "arrival");
+  EXPECT_FALSE(reminders[0].doc["links"].contains("confirm"));  // already confirmed
+  RunUntil(start - 20 * kMinuteMs);
+  EXPECT_EQ(Redeem(arrival).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto arrived = Redeem(fresh_arrival);
+  ASSERT_TRUE(arrived.ok()) << arrived.status();
+  EXPECT_EQ(arrived->action, "arrival");
+  EXPECT_EQ(Show("w")["appointment"]["status"], "waiting_room");
+}
+
+TEST_F(BookTest, EndedAppointmentsAreReclaimedAfterTheAuditRetention) {
+  PutObject(ObjectKind::kTenant, 1, "", R"({"time_zone": "Europe/Paris", "audit_retention": "240h"})");
+  int64_t start = clock_.now_ms() + 2 * kDayMs;
+  ASSERT_TRUE(Upsert(Appt("old", start)).ok());
+  ASSERT_TRUE(Upsert(Appt("recent", start + 5 * kDayMs)).ok());
+  RunUntil(start + 11 * kDayMs);
+  EXPECT_EQ(book_->Reclaim(), 1u);  // "old" ended more than 10 days ago
+  queue_.RunUntil([&] { return engine_->idle(); });
+  EXPECT_TRUE(absl::IsNotFound(book_->Show(1, "old").status()));
+  EXPECT_TRUE(book_->Show(1, "recent").ok());
+  Restart();
+  EXPECT_TRUE(absl::IsNotFound(book_->Show(1, "old").status()));
+  EXPECT_EQ(book_->appointments(), 1u);
+  // Its audit records went with it.
+  auto reader = engine_->store().NewReader();
+  ASSERT_TRUE(reader.ok());
+  int audit_records = 0;
+  ASSERT_TRUE(reader->ScanState("au/", [&](std::string_view k, std::string_view) {
+    if (k.substr(0, 3) != "au/") return false;
+    audit_records += k.find("old") != std::string_view::npos;
+    return true;
+  }).ok());
+  EXPECT_EQ(audit_records, 0);
+}
+
 // Time zones: the local times patients see, across daylight-saving changes.
 struct ZoneCase {
   const char* zone;
