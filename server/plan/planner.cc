@@ -243,10 +243,10 @@ class Planner {
                "reminder offset " + FormatDuration(offset) + " is not before the start");
           continue;
         }
-        auto occurrence = static_cast<uint32_t>(offset / kMinuteMs);
+        auto occurrence = static_cast<uint32_t>(offset / 1000);
         bool repeated = false;  // the same offset twice: one message (one key)
         for (size_t j = 0; j < i && !repeated; ++j) {
-          repeated = offsets[j] > 0 && offsets[j] / kMinuteMs == offset / kMinuteMs;
+          repeated = offsets[j] > 0 && offsets[j] / 1000 == offset / 1000;
         }
         if (repeated) continue;
         int64_t due = a.start_ms - offset;

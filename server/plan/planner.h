@@ -46,7 +46,7 @@
 //
 // Scheduled messages, only while the appointment is active:
 //   reminder        start - offset, each offset of the type, else the
-//                   tenant's; occurrence = offset in minutes; expiry start.
+//                   tenant's; occurrence = offset in seconds; expiry start.
 //   pre_visit       start - tenant.pre_visit_offset_ms (if > 0), on-site
 //                   mode only; expiry start.
 //   second_reminder start - tenant.second_reminder_offset_ms, SMS only;

@@ -416,7 +416,7 @@ class FilteredDispatcherTest : public DispatcherTest {
 };
 
 TEST_F(FilteredDispatcherTest, ClaimedMessagesAreRenderedAndKeepOneIdAcrossVersions) {
-  ScheduleWithPayload("@a/appt-1/reminder/sms/1440", "r1");
+  ScheduleWithPayload("@a/appt-1/reminder/sms/86400", "r1");
   auto got = Deliveries();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].reminder.payload, "rendered(r1)");
@@ -434,10 +434,10 @@ TEST_F(FilteredDispatcherTest, ClaimedMessagesAreRenderedAndKeepOneIdAcrossVersi
 }
 
 TEST_F(FilteredDispatcherTest, AMessageTheFilterDropsIsCompletedWithItsWrites) {
-  ScheduleWithPayload("@a/appt-2/reminder/sms/1440", "drop");
+  ScheduleWithPayload("@a/appt-2/reminder/sms/86400", "drop");
   EXPECT_TRUE(Deliveries().empty());
   queue_.RunUntil([&] { return engine_->idle(); });
-  EXPECT_FALSE(Live("@a/appt-2/reminder/sms/1440"));
+  EXPECT_FALSE(Live("@a/appt-2/reminder/sms/86400"));
   EXPECT_EQ(State("audit/@a/appt-2/reminder/sms/1440"), "suppressed");
   EXPECT_EQ(dispatcher_->stats().filter_dropped, 1u);
 }

@@ -280,6 +280,9 @@ const std::vector<Case>& Cases() {
       {"reminders_repeated_offset_once",
        [](World& w) { w.tenant.reminder_offsets_ms = {24 * kHourMs, 24 * kHourMs}; },
        Event::kUpdated, kReminder24, {}},
+      {"reminders_offsets_seconds_apart_are_two_messages",
+       [](World& w) { w.tenant.reminder_offsets_ms = {8'000, 4'000}; }, Event::kUpdated,
+       Cat({Both(K::kReminder, kStart - 8'000), Both(K::kReminder, kStart - 4'000)}), {}},
       {"reminders_non_positive_offset",
        [](World& w) { w.tenant.reminder_offsets_ms = {-kHourMs, 24 * kHourMs}; }, Event::kUpdated,
        kReminder24, {{K::kReminder, "offset -1 h is not before the start"}}},
@@ -605,7 +608,7 @@ TEST(PlannerTest, RecipientsOccurrencesAndExpiries) {
       case kPush: EXPECT_EQ(m.recipient, "tok"); break;
     }
     EXPECT_EQ(m.expiry_ms, kStart);
-    uint32_t want_occurrence = m.kind == K::kReminder       ? 24u * 60u
+    uint32_t want_occurrence = m.kind == K::kReminder       ? 24u * 3600u
                                : m.kind == K::kPractitioner ? 3u
                                                             : 0u;
     EXPECT_EQ(m.occurrence, want_occurrence);
