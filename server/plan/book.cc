@@ -210,6 +210,37 @@ bool StopsPreVisit(MessageKind k) {
   }
 }
 
+bool IsNotice(MessageKind k) {
+  switch (k) {
+    case MessageKind::kConfirmation:
+    case MessageKind::kChange:
+    case MessageKind::kCancellation:
+    case MessageKind::kPatientCancelAck:
+    case MessageKind::kConfirmAck:
+    case MessageKind::kPractitioner:
+    case MessageKind::kDelayAlert:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Whether a pending notice of an earlier event stays when the appointment is
+// re-planned: yes, unless a newer notice of its kind replaces it (a second
+// change, a second delay alert) or the appointment is now cancelled and it
+// is not about the cancellation.
+bool NoticeOutlivesReplan(MessageKind k, const Appointment& a, KindMask planned_kinds) {
+  if (!IsNotice(k)) return false;
+  if (IsCancelled(a.lifecycle)) {
+    return k == MessageKind::kCancellation || k == MessageKind::kPatientCancelAck ||
+           k == MessageKind::kPractitioner;
+  }
+  if (k == MessageKind::kChange || k == MessageKind::kDelayAlert) {
+    return (planned_kinds & KindBit(k)) == 0;
+  }
+  return true;
+}
+
 // Cancelled appointments still send the notices about the cancellation.
 bool AfterCancellation(MessageKind k) {
   return k == MessageKind::kCancellation || k == MessageKind::kPatientCancelAck ||
@@ -438,9 +469,17 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
                                  m.due_ms, m.expiry_ms, payload});
     next.push_back(PlanRef{m.kind, m.channel, m.occurrence, m.due_ms});
   }
+  KindMask planned_kinds = 0;
+  for (const PlannedMessage& m : plan.messages) planned_kinds |= KindBit(m.kind);
   for (const PlanRef& old : entry.plan) {
     std::string key = MessageKey(a.id, old.kind, old.channel, old.occurrence);
     if (kept.contains(key)) continue;
+    if (NoticeOutlivesReplan(old.kind, a, planned_kinds)) {
+      // Not yet sent: a later event does not take it back (a confirmation
+      // still goes after a notes update); it is rendered as things are then.
+      next.push_back(old);
+      continue;
+    }
     AuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
               why);
     change.drop.push_back(ReminderKey{TenantId{a.tenant}, std::move(key)});
@@ -1303,7 +1342,10 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
   Entry* e = FindEntry(r.tenant.value, key->appointment_id);
   if (e == nullptr) return drop("the appointment no longer exists", nullptr, nullptr);
   const Appointment& a = e->appt;
-  if (ref->revision != a.revision) {
+  // Scheduled messages are rewritten with the revision at every re-plan, so
+  // another revision means a race; notices carry the revision of the event
+  // they announce and may outlive later re-plans (NoticeOutlivesReplan).
+  if (!IsNotice(key->kind) && ref->revision != a.revision) {
     return drop(absl::StrCat("stale: planned for revision ", ref->revision, ", now at ", a.revision),
                 &*key, e);
   }

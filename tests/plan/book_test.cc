@@ -266,6 +266,26 @@ TEST_F(BookTest, AMoveSendsAChangeNoticeAndRemindersOnlyAtTheNewTimes) {
   for (const Got& g : due) EXPECT_EQ(g.doc["appointment"]["date"], "2026-06-08");
 }
 
+TEST_F(BookTest, ANoticeNotYetSentOutlivesLaterEventsUnlessANewerOneReplacesIt) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("a1", start, 1)).ok());
+  Appointment notes = Appt("a1", start, 2);
+  notes.notes = "bring the X-rays";
+  ASSERT_EQ(Upsert(notes)->outcome, UpsertOutcome::kUpdated);
+  ASSERT_TRUE(Upsert(Appt("a1", start + kHourMs, 3)).ok());
+  ASSERT_TRUE(Upsert(Appt("a1", start + 2 * kHourMs, 4)).ok());
+  // Nothing was handed out in between: the confirmation still goes, and one
+  // change notice, the latest, both showing the time as it is now.
+  auto got = Deliveries();
+  EXPECT_EQ(Kinds(got), (std::vector<std::string>{"change/email", "change/sms",
+                                                   "confirmation/email", "confirmation/sms"}));
+  for (const Got& g : got) EXPECT_EQ(g.doc["appointment"]["start_time"], "16:30");
+  // A cancellation takes back what is not about it.
+  ASSERT_TRUE(Upsert(Appt("b1", start, 1)).ok());
+  ASSERT_TRUE(Command("b1", AppointmentAction::kCancelByPractitioner).ok());
+  EXPECT_EQ(Kinds(Deliveries()), (std::vector<std::string>{"cancellation/email", "cancellation/sms"}));
+}
+
 TEST_F(BookTest, AStaleVersionIsRefusedAndTheSameVersionIsANoOp) {
   int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
   ASSERT_TRUE(Upsert(Appt("a1", start, 5)).ok());
