@@ -249,14 +249,15 @@ bool AfterCancellation(MessageKind k) {
 
 }  // namespace
 
-// The change one request makes, handed to Engine::Mutate at Submit.
+// The change one request makes, handed to Engine::Mutate at Submit. Items
+// of one request may touch the same appointment: the last word on each
+// message key wins (scheduled, or dropped).
 struct AppointmentBook::Change {
-  std::vector<ReminderSpec> schedule;
-  absl::flat_hash_map<std::string, size_t> scheduled_at;  // key -> index in schedule
-  std::vector<ReminderKey> drop;
+  absl::flat_hash_map<std::string, ReminderSpec> schedule;  // by key
+  absl::flat_hash_map<std::string, TenantId> drop;          // by key
   Engine::StateWrites writes;
-  absl::flat_hash_map<std::string, size_t> written_at;    // state key -> index in writes
-  std::vector<std::string> touched;                       // ObjKey of each entry changed
+  absl::flat_hash_map<std::string, size_t> written_at;      // state key -> index in writes
+  std::vector<std::string> touched;                         // ObjKey of each entry changed
   int64_t now = 0;
 
   void Write(StateOp op) {
@@ -268,12 +269,13 @@ struct AppointmentBook::Change {
     }
   }
   void Schedule(ReminderSpec r) {
-    auto [it, inserted] = scheduled_at.try_emplace(r.key, schedule.size());
-    if (inserted) {
-      schedule.push_back(std::move(r));
-    } else {
-      schedule[it->second] = std::move(r);
-    }
+    drop.erase(r.key);
+    std::string key = r.key;
+    schedule.insert_or_assign(std::move(key), std::move(r));
+  }
+  void Drop(TenantId tenant, std::string key) {
+    schedule.erase(key);
+    drop.insert_or_assign(std::move(key), tenant);
   }
 };
 
@@ -482,7 +484,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     }
     AuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
               why);
-    change.drop.push_back(ReminderKey{TenantId{a.tenant}, std::move(key)});
+    change.Drop(TenantId{a.tenant}, std::move(key));
   }
   if (event != Event::kUpdated) {
     for (const Omission& o : plan.omitted) {
@@ -500,8 +502,14 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
 }
 
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
+  std::vector<ReminderSpec> schedule;
+  schedule.reserve(change.schedule.size());
+  for (auto& [key, spec] : change.schedule) schedule.push_back(std::move(spec));
+  std::vector<ReminderKey> drop;
+  drop.reserve(change.drop.size());
+  for (auto& [key, tenant] : change.drop) drop.push_back(ReminderKey{tenant, key});
   std::vector<std::string> touched = std::move(change.touched);
-  engine_->Mutate(std::move(change.schedule), std::move(change.drop), std::move(change.writes),
+  engine_->Mutate(std::move(schedule), std::move(drop), std::move(change.writes),
                   [this, touched = std::move(touched), done = std::move(done)](absl::Status st) {
                     if (!st.ok()) Reload(touched);
                     done(std::move(st));

@@ -286,6 +286,18 @@ TEST_F(BookTest, ANoticeNotYetSentOutlivesLaterEventsUnlessANewerOneReplacesIt) 
   EXPECT_EQ(Kinds(Deliveries()), (std::vector<std::string>{"cancellation/email", "cancellation/sms"}));
 }
 
+TEST_F(BookTest, TwoVersionsInOneBatchLeaveThePlanOfTheLatest) {
+  int64_t far = clock_.now_ms() + 4 * kDayMs;
+  int64_t near = clock_.now_ms() + 25 * kHourMs;  // its 48 h reminder would be in the past
+  auto results = UpsertAll({Appt("a1", far, 1), Appt("a1", near, 2)});
+  ASSERT_TRUE(results[0].ok() && results[1].ok());
+  Deliveries();  // the confirmation and the change notice
+  json pending = Show("a1")["pending"];
+  ASSERT_EQ(pending.size(), 2u);  // the 24 h reminder, two channels
+  for (const auto& p : pending) EXPECT_EQ(p["due_ms"], near - 24 * kHourMs);
+  EXPECT_EQ(engine_->stats().live, 2u);  // the first version's 48 h reminders never landed
+}
+
 TEST_F(BookTest, AStaleVersionIsRefusedAndTheSameVersionIsANoOp) {
   int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
   ASSERT_TRUE(Upsert(Appt("a1", start, 5)).ok());
