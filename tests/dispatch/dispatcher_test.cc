@@ -421,10 +421,10 @@ TEST_F(FilteredDispatcherTest, ClaimedMessagesAreRenderedAndKeepOneIdAcrossVersi
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].reminder.payload, "rendered(r1)");
   EXPECT_EQ(got[0].reminder.recipient, "+33611111111");
-  EXPECT_EQ(got[0].message_id, "1:@a/appt-1/reminder/sms/1440");  // no version in it
+  EXPECT_EQ(got[0].message_id, "1:@a/appt-1/reminder/sms/86400");  // no version in it
   ASSERT_TRUE(Ack(got[0], AckOutcome::kSent, "provider id 42").ok());
   ASSERT_EQ(filter_.outcomes.size(), 1u);
-  EXPECT_EQ(State("audit/@a/appt-1/reminder/sms/1440"), "outcome provider id 42");
+  EXPECT_EQ(State("audit/@a/appt-1/reminder/sms/86400"), "outcome provider id 42");
   // A raw reminder is not the filter's: untouched, and its id names its version.
   Schedule("raw", 0);
   got = Deliveries();
@@ -438,7 +438,7 @@ TEST_F(FilteredDispatcherTest, AMessageTheFilterDropsIsCompletedWithItsWrites) {
   EXPECT_TRUE(Deliveries().empty());
   queue_.RunUntil([&] { return engine_->idle(); });
   EXPECT_FALSE(Live("@a/appt-2/reminder/sms/86400"));
-  EXPECT_EQ(State("audit/@a/appt-2/reminder/sms/1440"), "suppressed");
+  EXPECT_EQ(State("audit/@a/appt-2/reminder/sms/86400"), "suppressed");
   EXPECT_EQ(dispatcher_->stats().filter_dropped, 1u);
 }
 
