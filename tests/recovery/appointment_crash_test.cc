@@ -55,6 +55,23 @@ std::pair<pid_t, uint16_t> StartChild(const std::string& path) {
   return {pid, port};
 }
 
+// Kills and reaps the child if a check fails before the round ends (an
+// orphaned rappeld would hold the test's output open).
+struct ChildGuard {
+  pid_t pid;
+  bool reaped = false;
+  void Reap() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    reaped = true;
+  }
+  ~ChildGuard() {
+    if (reaped) return;
+    kill(pid, SIGKILL);
+    Reap();
+  }
+};
+
 struct Known {
   uint64_t acked_version = 0;  // last version acknowledged
   std::map<uint64_t, int64_t> start_of;  // version -> start sent with it
@@ -74,6 +91,7 @@ TEST(AppointmentCrashTest, AChangeAndItsReplanSurviveSigkillTogether) {
     bool last = round == kRounds;
     auto [pid, port] = StartChild(path);
     ASSERT_GT(pid, 0);
+    ChildGuard guard{pid};
     ASSERT_NE(port, 0) << "rappeld did not start";
     client::Options o;
     o.port = port;
@@ -116,8 +134,7 @@ TEST(AppointmentCrashTest, AChangeAndItsReplanSurviveSigkillTogether) {
     }
     if (last) {
       kill(pid, SIGTERM);
-      int status = 0;
-      waitpid(pid, &status, 0);
+      guard.Reap();
       break;
     }
 
@@ -172,8 +189,7 @@ TEST(AppointmentCrashTest, AChangeAndItsReplanSurviveSigkillTogether) {
       }
     }
     killer.join();
-    int status = 0;
-    waitpid(pid, &status, 0);
+    guard.Reap();
   }
   size_t acked = 0;
   for (const auto& [id, k] : known) acked += k.acked_version > 0;
