@@ -1,0 +1,446 @@
+// Appointments end to end: an in-process rappeld on 127.0.0.1:<any port>,
+// the real clock, and the client library: a producer (the platform), a
+// worker subscribed to sms + email that acks what it gets, and an admin.
+// The same scenarios as tests/plan/book_test.cc, over the wire.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "date/tz.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "rappel/client.h"
+#include "server/common/clock.h"
+#include "server/main/rappeld.h"
+#include "tests/testing/temp_dir.h"
+
+namespace rappel::client {
+namespace {
+
+using nlohmann::json;
+using server::SystemNowMs;
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kMinute = 60'000;
+constexpr int64_t kHour = 60 * kMinute;
+constexpr int64_t kDay = 24 * kHour;
+
+// "HH:MM" of an instant in Paris.
+std::string ParisTime(int64_t unix_ms) {
+  date::zoned_time<std::chrono::milliseconds> z{
+      "Europe/Paris", date::sys_time<std::chrono::milliseconds>{std::chrono::milliseconds(unix_ms)}};
+  return date::format("%H:%M", date::floor<std::chrono::minutes>(z.get_local_time()));
+}
+
+struct Got {
+  Message message;
+  json doc;
+  std::string kind() const { return doc.value("kind", "") + "/" + doc.value("channel", ""); }
+};
+
+std::vector<std::string> Kinds(const std::vector<Got>& got) {
+  std::vector<std::string> out;
+  for (const Got& g : got) out.push_back(g.kind());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class AppointmentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StartServer();
+    Connect();
+    Configure(1);
+  }
+  void TearDown() override {
+    Disconnect();
+    StopServer();
+  }
+
+  void StartServer() {
+    server::RappeldOptions options;
+    options.engine.store.path = dir_.Sub("db");
+    options.server.port = 0;
+    options.handler.tokens = {{"p-secret", protocol::wire::Role::Producer},
+                              {"w-secret", protocol::wire::Role::Worker},
+                              {"a-secret", protocol::wire::Role::Admin}};
+    auto d = server::Rappeld::Start(io_, options);
+    ASSERT_TRUE(d.ok()) << d.status();
+    server_ = std::move(*d);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  // Clean shutdown: every commit in flight completes first.
+  void StopServer() {
+    if (!server_) return;
+    asio::post(io_, [this] { server_->Shutdown([this] { io_.stop(); }); });
+    thread_.join();
+    server_.reset();
+    io_.restart();
+  }
+  Options For(const std::string& token) {
+    Options o;
+    o.port = server_->port();
+    o.token = token;
+    o.reconnect.enabled = false;
+    return o;
+  }
+  std::unique_ptr<BlockingClient> Client(const std::string& token) {
+    auto c = BlockingClient::Connect(For(token));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  void Connect() {
+    producer_ = Client("p-secret");
+    admin_ = Client("a-secret");
+    worker_ = Client("w-secret");
+    ASSERT_TRUE(producer_ && admin_ && worker_);
+    ASSERT_TRUE(worker_->Subscribe({Channel::kSms, Channel::kEmail}, 4096, 512).ok());
+  }
+  void Disconnect() {
+    producer_.reset();
+    admin_.reset();
+    worker_.reset();
+  }
+  void Restart() {
+    Disconnect();
+    StopServer();
+    StartServer();
+    Connect();
+  }
+
+  // Tenant, calendar, type and patient. Reminders 24 h before and 2 s before
+  // (so that one falls due during the test), no minimum lead time.
+  void Configure(uint32_t tenant) {
+    Put(ObjectKind::kTenant, tenant, "", R"({"name": "Cabinet Dupont", "time_zone": "Europe/Paris",
+        "reminder_offsets": ["24h", "2s"], "min_lead": "0s", "action_url": "https://r.example/a",
+        "rebook_url": "https://book.example"})");
+    Put(ObjectKind::kCalendar, tenant, "dr-martin", R"({"name": "Dr Martin"})");
+    Put(ObjectKind::kAppointmentType, tenant, "consult",
+        R"({"name": "Consultation", "mode": "on_site"})");
+    Put(ObjectKind::kPatient, tenant, "p1", R"({"first_name": "Jeanne", "last_name": "Roux",
+        "mobile": "+33612345678", "email": "jeanne@example.org"})");
+  }
+  json Put(ObjectKind kind, uint32_t tenant, const std::string& id, const std::string& doc) {
+    auto r = producer_->PutObject(kind, tenant, id, doc);
+    EXPECT_TRUE(r.ok()) << ObjectKindName(kind) << ": " << r.status();
+    return r.ok() ? json::parse(*r) : json();
+  }
+
+  static AppointmentInput Appt(const std::string& id, int64_t start_ms, uint64_t version = 1,
+                               uint32_t tenant = 1) {
+    AppointmentInput a;
+    a.tenant = tenant;
+    a.id = id;
+    a.calendar = "dr-martin";
+    a.type = "consult";
+    a.patient = "p1";
+    a.start_ms = start_ms;
+    a.end_ms = start_ms + 30 * kMinute;
+    a.location = "12 rue de la Paix";
+    a.version = version;
+    return a;
+  }
+  // A start time on a whole minute, `ms` from now.
+  static int64_t StartIn(int64_t ms) { return (SystemNowMs() + ms) / kMinute * kMinute; }
+
+  // Receives until `n` messages came (or `wait` passed), acking each as sent.
+  std::vector<Got> Receive(size_t n, std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+    std::vector<Got> out;
+    auto deadline = Clock::now() + wait;
+    while (out.size() < n && Clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      auto got = worker_->Receive(std::min(left, std::chrono::milliseconds(200)));
+      if (!got.ok()) {
+        ADD_FAILURE() << got.status();
+        break;
+      }
+      std::vector<AckItem> acks;
+      for (Message& m : *got) {
+        acks.push_back({m.lease_id, AckOutcome::kSent, "ok"});
+        json doc = json::parse(m.reminder.payload, nullptr, /*allow_exceptions=*/false);
+        EXPECT_FALSE(doc.is_discarded()) << m.reminder.payload;
+        out.push_back(Got{std::move(m), std::move(doc)});
+      }
+      if (!acks.empty()) {
+        auto r = worker_->Ack(acks);
+        EXPECT_TRUE(r.ok()) << r.status();
+        if (r.ok()) {
+          for (const auto& st : *r) EXPECT_TRUE(st.ok()) << st;
+        }
+      }
+    }
+    return out;
+  }
+  // Nothing more comes within `wait`.
+  void ExpectQuiet(std::chrono::milliseconds wait = std::chrono::milliseconds(300)) {
+    auto more = Receive(1, wait);
+    EXPECT_TRUE(more.empty()) << more.size() << " unexpected, first: " << more[0].kind();
+  }
+
+  json Show(uint32_t tenant, const std::string& id) {
+    auto s = admin_->ShowAppointment(tenant, id);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? json::parse(*s) : json();
+  }
+  // (kind/channel, due_ms) of the pending plan's reminders, sorted (the
+  // notices leave the plan once acked, a moment after the ack).
+  static std::vector<std::pair<std::string, int64_t>> Pending(const json& shown) {
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const auto& p : shown["pending"]) {
+      if (p["kind"] != "reminder") continue;
+      out.emplace_back(p["kind"].get<std::string>() + "/" + p["channel"].get<std::string>(),
+                       p["due_ms"].get<int64_t>());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // The plan is empty (acked notices leave it once the ack is durable).
+  bool WaitNothingPending(uint32_t tenant, const std::string& id) {
+    json shown;
+    for (int i = 0; i < 200; ++i) {
+      shown = Show(tenant, id);
+      if (shown["pending"].empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << id << " still has " << shown["pending"].dump();
+    return false;
+  }
+
+  // Waits (up to 2 s) until the server holds `n` live reminders (pending or
+  // leased); returns how many it holds.
+  uint64_t WaitLive(uint64_t n) {
+    uint64_t live = ~uint64_t{0};
+    for (int i = 0; i < 200; ++i) {
+      auto stats = admin_->Stats();
+      EXPECT_TRUE(stats.ok()) << stats.status();
+      if (!stats.ok()) break;
+      live = stats->pending + stats->leased;
+      if (live == n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return live;
+  }
+
+  rappel::testing::TempDir dir_;
+  asio::io_context io_;
+  std::unique_ptr<server::Rappeld> server_;
+  std::thread thread_;
+  std::unique_ptr<BlockingClient> producer_, admin_, worker_;
+};
+
+TEST_F(AppointmentsTest, CreateMoveCancel) {
+  int64_t start = StartIn(3 * kDay);
+  auto created = producer_->UpsertAppointment(Appt("a1", start, 1));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->outcome, UpsertOutcome::kCreated);
+  EXPECT_EQ(created->planned, 6u);  // confirmation; 24 h and 2 s reminders; sms and e-mail
+
+  auto got = Receive(2);
+  ASSERT_EQ(Kinds(got), (std::vector<std::string>{"confirmation/email", "confirmation/sms"}));
+  for (const Got& g : got) {
+    EXPECT_EQ(g.doc["appointment"]["id"], "a1");
+    EXPECT_EQ(g.doc["appointment"]["start_time"], ParisTime(start));
+    EXPECT_NE(g.doc["text"].get<std::string>().find(ParisTime(start)), std::string::npos)
+        << g.doc["text"];
+    ASSERT_TRUE(g.doc["links"].contains("confirm")) << g.doc.dump();
+    EXPECT_EQ(g.doc["links"]["confirm"].get<std::string>().rfind("https://r.example/a?token=", 0),
+              0u);
+    EXPECT_EQ(g.message.reminder.recipient,
+              g.doc["channel"] == "sms" ? "+33612345678" : "jeanne@example.org");
+  }
+  ExpectQuiet();
+
+  int64_t moved = start + kDay + 2 * kHour;
+  auto r = producer_->UpsertAppointment(Appt("a1", moved, 2));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, UpsertOutcome::kModified);
+  got = Receive(2);
+  ASSERT_EQ(Kinds(got), (std::vector<std::string>{"change/email", "change/sms"}));
+  for (const Got& g : got) EXPECT_EQ(g.doc["appointment"]["start_time"], ParisTime(moved));
+  json shown = Show(1, "a1");
+  EXPECT_EQ(shown["appointment"]["start_ms"], moved);
+  EXPECT_EQ(Pending(shown), (std::vector<std::pair<std::string, int64_t>>{
+                                {"reminder/email", moved - kDay},
+                                {"reminder/email", moved - 2000},
+                                {"reminder/sms", moved - kDay},
+                                {"reminder/sms", moved - 2000}}));
+
+  ASSERT_TRUE(producer_->CancelAppointment(1, "a1", CancelledBy::kPractitioner).ok());
+  got = Receive(2);
+  ASSERT_EQ(Kinds(got), (std::vector<std::string>{"cancellation/email", "cancellation/sms"}));
+  for (const Got& g : got) EXPECT_EQ(g.doc["links"]["rebook"], "https://book.example");
+  ExpectQuiet();
+  EXPECT_TRUE(WaitNothingPending(1, "a1"));
+  EXPECT_EQ(WaitLive(0), 0u);
+}
+
+TEST_F(AppointmentsTest, AReminderFallsDueOnTheRealClock) {
+  int64_t start = SystemNowMs() + 3500;  // the 2 s reminder in ~1.5 s; the 24 h one has passed
+  auto r = producer_->UpsertAppointment(Appt("soon", start));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->planned, 4u);  // the confirmation and the 2 s reminder, sms and e-mail
+  ASSERT_EQ(Kinds(Receive(2)), (std::vector<std::string>{"confirmation/email", "confirmation/sms"}));
+  auto due = Receive(2, std::chrono::seconds(6));
+  ASSERT_EQ(Kinds(due), (std::vector<std::string>{"reminder/email", "reminder/sms"}));
+  for (const Got& g : due) {
+    EXPECT_GE(SystemNowMs(), start - 2000) << "early";
+    EXPECT_EQ(g.message.reminder.due_ms, start - 2000);
+  }
+  // Everything acked: nothing pending.
+  EXPECT_TRUE(WaitNothingPending(1, "soon"));
+}
+
+TEST_F(AppointmentsTest, AbsenceOverACalendarOf500) {
+  int64_t day = StartIn(2 * kDay);
+  std::vector<AppointmentInput> batch;
+  for (int i = 0; i < 500; ++i) batch.push_back(Appt("bulk-" + std::to_string(i), day + (i % 40) * 15 * kMinute));
+  auto results = producer_->UpsertAppointments(batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  for (const auto& r : *results) ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Receive(1000, std::chrono::seconds(20)).size(), 1000u);  // the confirmations
+  EXPECT_EQ(WaitLive(2000), 2000u);  // 24 h and 2 s reminders, two channels
+
+  auto n = producer_->PostAbsence(1, "dr-martin", day, day + 12 * kHour);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 500u);
+  auto notices = Receive(1000, std::chrono::seconds(20));
+  EXPECT_EQ(notices.size(), 1000u);
+  std::map<std::string, int> by_kind;
+  for (const Got& g : notices) ++by_kind[g.kind()];
+  EXPECT_EQ(by_kind, (std::map<std::string, int>{{"cancellation/email", 500},
+                                                 {"cancellation/sms", 500}}));
+  ExpectQuiet();
+  // No reminder left for them (acks are durable shortly after).
+  EXPECT_EQ(WaitLive(0), 0u);
+  auto stats = admin_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->pending, 0u);
+  EXPECT_EQ(stats->leased, 0u);
+  EXPECT_EQ(stats->tenants, 0u);
+  for (const auto& t : stats->by_tenant) EXPECT_EQ(t.live, 0u) << "tenant " << t.tenant;
+  EXPECT_TRUE(WaitNothingPending(1, "bulk-7"));
+  EXPECT_EQ(Show(1, "bulk-7")["appointment"]["lifecycle"].get<std::string>().find("cancel"), 0u)
+      << Show(1, "bulk-7")["appointment"];
+}
+
+TEST_F(AppointmentsTest, TheSameOutcomeAfterARestartInTheMiddle) {
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("moved", start, 1)).ok());
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("cancelled", start, 1)).ok());
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("kept", start, 1)).ok());
+  EXPECT_EQ(Receive(6).size(), 6u);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("moved", start + kDay, 2)).ok());
+  ASSERT_TRUE(producer_->CancelAppointment(1, "cancelled", CancelledBy::kPractitioner).ok());
+  std::map<std::string, json> before;
+  for (const char* id : {"moved", "cancelled", "kept"}) before[id] = Show(1, id);
+
+  Restart();
+
+  // The notices of the move and the cancel were not handed out before the
+  // restart: they come now, once.
+  EXPECT_EQ(Kinds(Receive(4)), (std::vector<std::string>{"cancellation/email", "cancellation/sms",
+                                                         "change/email", "change/sms"}));
+  ExpectQuiet();
+  for (const char* id : {"moved", "cancelled", "kept"}) {
+    json now = Show(1, id);
+    EXPECT_EQ(now["appointment"], before[id]["appointment"]) << id;
+    EXPECT_EQ(Pending(now), Pending(before[id])) << id;
+  }
+  EXPECT_EQ(Show(1, "moved")["appointment"]["revision"], before["moved"]["appointment"]["revision"]);
+  EXPECT_EQ(Pending(Show(1, "moved")).size(), 4u);
+  EXPECT_TRUE(WaitNothingPending(1, "cancelled"));
+  // A platform retrying the move after the restart gets "unchanged".
+  auto retried = producer_->UpsertAppointment(Appt("moved", start + kDay, 2));
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->outcome, UpsertOutcome::kUnchanged);
+  ExpectQuiet();
+}
+
+TEST_F(AppointmentsTest, ATokenFromAConfirmLinkIsRedeemedOnceAndForgeriesAreRefused) {
+  int64_t start = StartIn(5 * kHour);  // in the 48 h confirm window
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
+  auto got = Receive(2);
+  ASSERT_EQ(got.size(), 2u);
+  std::string link = got[0].doc["links"]["confirm"];
+  ASSERT_NE(link.find("token="), std::string::npos) << link;
+  std::string token = link.substr(link.find("token=") + 6);
+  std::string forged = token;
+  forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(producer_->RedeemToken(forged).status().code(), absl::StatusCode::kPermissionDenied);
+  auto ok = producer_->RedeemToken(token);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->tenant, 1u);
+  EXPECT_EQ(ok->appointment, "a1");
+  EXPECT_EQ(ok->action, "confirm");
+  EXPECT_EQ(Kinds(Receive(2)), (std::vector<std::string>{"confirm_ack/email", "confirm_ack/sms"}));
+  EXPECT_TRUE(Show(1, "a1")["appointment"]["confirmed"]);
+  EXPECT_EQ(producer_->RedeemToken(token).status().code(), absl::StatusCode::kFailedPrecondition);
+  ExpectQuiet();
+}
+
+TEST_F(AppointmentsTest, ReservedKeysAreRefusedItemByItem) {
+  int64_t due = SystemNowMs() + kHour;
+  std::vector<Reminder> batch{{1, "@a/forged", Channel::kSms, "+33600000000", due, 0, "x"},
+                              {1, "plain", Channel::kSms, "+33600000000", due, 0, "y"},
+                              {1, "@", Channel::kSms, "+33600000000", due, 0, "z"}};
+  auto r = producer_->Schedule(batch);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].status().code(), absl::StatusCode::kInvalidArgument) << (*r)[0].status();
+  ASSERT_TRUE((*r)[1].ok()) << (*r)[1].status();
+  EXPECT_EQ(*(*r)[1], ScheduleOutcome::kCreated);
+  EXPECT_EQ((*r)[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(admin_->Inspect({1, "plain"}).ok());
+  EXPECT_EQ(admin_->Inspect({1, "@a/forged"}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(AppointmentsTest, RolesGateTheAppointmentRequests) {
+  int64_t start = StartIn(3 * kDay);
+  // A worker may not touch appointments or objects.
+  EXPECT_EQ(worker_->UpsertAppointment(Appt("w", start)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(worker_->PutObject(ObjectKind::kCalendar, 1, "c", "{}").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(worker_->ShowAppointment(1, "w").status().code(), absl::StatusCode::kPermissionDenied);
+  // A producer upserts, but does not read the audit.
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("p", start)).ok());
+  EXPECT_EQ(producer_->ShowAppointment(1, "p").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // The connections still serve.
+  EXPECT_TRUE(producer_->Ping().ok());
+  EXPECT_EQ(Receive(2).size(), 2u);
+  EXPECT_EQ(Show(1, "p")["appointment"]["id"], "p");
+}
+
+TEST_F(AppointmentsTest, BadInputLeavesTheServerServing) {
+  int64_t start = StartIn(3 * kDay);
+  EXPECT_EQ(producer_->UpsertAppointment(Appt("x", start, 1, /*tenant=*/99)).status().code(),
+            absl::StatusCode::kNotFound);
+  AppointmentInput backwards = Appt("x", start);
+  backwards.end_ms = start - 1;
+  EXPECT_EQ(producer_->UpsertAppointment(backwards).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("v", start, 5)).ok());
+  EXPECT_EQ(producer_->UpsertAppointment(Appt("v", start + kHour, 4)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(producer_->PutObject(ObjectKind::kCalendar, 1, "c", "{\"name\": ").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(producer_->PutObject(ObjectKind::kCalendar, 1, "c", "[1, 2]").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(producer_->PutObject(ObjectKind::kCalendar, 77, "c", "{}").status().code(),
+            absl::StatusCode::kNotFound);
+  // Same connection, a good request.
+  auto good = producer_->UpsertAppointment(Appt("good", start));
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->outcome, UpsertOutcome::kCreated);
+  EXPECT_EQ(Show(1, "v")["appointment"]["start_ms"], start);
+  auto got = Receive(4);
+  std::map<std::string, int> by_appt;
+  for (const Got& g : got) ++by_appt[g.doc["appointment"]["id"].get<std::string>()];
+  EXPECT_EQ(by_appt, (std::map<std::string, int>{{"good", 2}, {"v", 2}}));
+}
+
+}  // namespace
+}  // namespace rappel::client
