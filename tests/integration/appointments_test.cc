@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "date/tz.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -440,6 +441,116 @@ TEST_F(AppointmentsTest, BadInputLeavesTheServerServing) {
   std::map<std::string, int> by_appt;
   for (const Got& g : got) ++by_appt[g.doc["appointment"]["id"].get<std::string>()];
   EXPECT_EQ(by_appt, (std::map<std::string, int>{{"good", 2}, {"v", 2}}));
+}
+
+TEST_F(AppointmentsTest, AMessageLeasedAtShutdownComesAgainAfterTheRestartWithTheSameId) {
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
+  // Received, not acked.
+  std::vector<Message> leased;
+  for (auto deadline = Clock::now() + std::chrono::seconds(5);
+       leased.size() < 2 && Clock::now() < deadline;) {
+    auto got = worker_->Receive(std::chrono::milliseconds(200));
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (Message& m : *got) leased.push_back(std::move(m));
+  }
+  ASSERT_EQ(leased.size(), 2u);
+  std::vector<std::string> ids{leased[0].message_id, leased[1].message_id};
+  std::sort(ids.begin(), ids.end());
+  json before = Show(1, "a1");
+
+  Restart();
+
+  auto again = Receive(2);
+  ASSERT_EQ(Kinds(again), (std::vector<std::string>{"confirmation/email", "confirmation/sms"}));
+  std::vector<std::string> ids_again{again[0].message.message_id, again[1].message.message_id};
+  std::sort(ids_again.begin(), ids_again.end());
+  EXPECT_EQ(ids_again, ids) << "the message ids changed across the restart";
+  for (const Got& g : again) EXPECT_EQ(g.doc["appointment"]["start_time"], ParisTime(start));
+  ExpectQuiet();
+  EXPECT_EQ(Pending(Show(1, "a1")), Pending(before));
+  EXPECT_EQ(Pending(Show(1, "a1")).size(), 4u);
+}
+
+TEST_F(AppointmentsTest, ASeenStatusStopsAReminderThatFallsDue) {
+  int64_t start = SystemNowMs() + 3000;  // the 2 s reminder in ~1 s
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("seen", start)).ok());
+  EXPECT_EQ(Receive(2).size(), 2u);  // the confirmation
+  auto r = producer_->SetStatus(1, "seen", VisitStatus::kSeen);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // Past the reminder's due time: nothing came.
+  auto late = Receive(1, std::chrono::milliseconds(std::max<int64_t>(start - SystemNowMs(), 0) + 300));
+  EXPECT_TRUE(late.empty()) << late[0].kind();
+  EXPECT_TRUE(WaitNothingPending(1, "seen"));
+  int suppressed = 0;
+  json audit = Show(1, "seen")["audit"];  // (a copy: not a reference into a temporary)
+  for (const auto& e : audit) suppressed += e["what"] == "suppressed";
+  EXPECT_EQ(suppressed, 2) << audit.dump(1);  // sms and e-mail
+  EXPECT_EQ(Show(1, "seen")["appointment"]["status"], "seen");
+}
+
+TEST_F(AppointmentsTest, StopFromThePatientDropsEveryPendingMessage) {
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a2", start + kDay)).ok());
+  EXPECT_EQ(Receive(4).size(), 4u);
+  EXPECT_EQ(WaitLive(8), 8u);  // two reminders, two channels, two appointments
+  auto r = producer_->PatientReply(1, "p1", "", PatientReplyKind::kStop);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(WaitLive(0), 0u);
+  EXPECT_TRUE(Show(1, "a1")["pending"].empty());
+  EXPECT_TRUE(Show(1, "a2")["pending"].empty());
+  // A new appointment of the patient plans nothing.
+  auto later = producer_->UpsertAppointment(Appt("a3", start + 2 * kDay));
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->planned, 0u);
+  ExpectQuiet();
+}
+
+TEST_F(AppointmentsTest, DryRunWritesNothing) {
+  int64_t start = StartIn(3 * kDay);
+  auto dry = admin_->DryRun(Appt("dry", start));
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  json plan = json::parse(*dry)["dry_run"];
+  std::vector<std::pair<std::string, int64_t>> messages;
+  for (const auto& m : plan["messages"]) {
+    messages.emplace_back(m["kind"].get<std::string>() + "/" + m["channel"].get<std::string>(),
+                          m["due_ms"].get<int64_t>());
+  }
+  std::sort(messages.begin(), messages.end());
+  ASSERT_EQ(messages.size(), 6u) << plan.dump();
+  EXPECT_EQ(messages[4], (std::pair<std::string, int64_t>{"reminder/sms", start - kDay}));
+  EXPECT_EQ(messages[5], (std::pair<std::string, int64_t>{"reminder/sms", start - 2000}));
+  EXPECT_EQ(admin_->ShowAppointment(1, "dry").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(WaitLive(0), 0u);
+  ExpectQuiet();
+}
+
+TEST_F(AppointmentsTest, ADelayAlertTellsTheDaysRemainingPatientsTheirNewTime) {
+  // A tenant whose local time is around noon now, so that "today" has an
+  // hour left whenever the test runs (Etc/GMT-N is UTC+N).
+  int64_t now = SystemNowMs();
+  int utc_hour = static_cast<int>((now / kHour) % 24);
+  int offset = 12 - utc_hour;  // -11 .. 12
+  std::string zone = offset == 0 ? "Etc/GMT"
+                                 : absl::StrCat("Etc/GMT", offset > 0 ? "-" : "+", std::abs(offset));
+  Put(ObjectKind::kTenant, 2, "", R"({"name": "Cabinet B", "time_zone": ")" + zone +
+                                      R"(", "reminder_offsets": [], "min_lead": "0s"})");
+  Put(ObjectKind::kCalendar, 2, "dr-martin", R"({"name": "Dr Martin"})");
+  Put(ObjectKind::kAppointmentType, 2, "consult", R"({"name": "Consultation", "mode": "on_site"})");
+  Put(ObjectKind::kPatient, 2, "p1", R"({"first_name": "Jeanne", "mobile": "+33612345678"})");
+  int64_t later = StartIn(30 * kMinute);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("later", later, 1, 2)).ok());
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("tomorrow", later + kDay, 1, 2)).ok());
+  EXPECT_EQ(Receive(2).size(), 2u);  // the confirmations, by SMS only
+  auto n = producer_->DelayAlert(2, "dr-martin", 40 * kMinute);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1u);
+  auto got = Receive(1);
+  ASSERT_EQ(Kinds(got), (std::vector<std::string>{"delay_alert/sms"}));
+  EXPECT_EQ(got[0].doc["appointment"]["id"], "later");
+  EXPECT_EQ(got[0].doc["appointment"]["delay_minutes"], 40);
+  ExpectQuiet();
 }
 
 }  // namespace
