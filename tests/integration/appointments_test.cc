@@ -553,5 +553,63 @@ TEST_F(AppointmentsTest, ADelayAlertTellsTheDaysRemainingPatientsTheirNewTime) {
   ExpectQuiet();
 }
 
+TEST_F(AppointmentsTest, ACancelLinkCancelsAndALinkOfAnOlderRevisionIsRefused) {
+  int64_t start = StartIn(30 * kHour);  // confirm (48 h) and cancel (until 24 h before) both open
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start, 1)).ok());
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a2", start, 1)).ok());
+  std::map<std::string, json> links;  // appointment -> links of its e-mail confirmation
+  for (const Got& g : Receive(4)) {
+    if (g.doc["channel"] == "email") links[g.doc["appointment"]["id"]] = g.doc["links"];
+  }
+  ASSERT_EQ(links.size(), 2u);
+  auto token = [](const json& link) {
+    std::string s = link.get<std::string>();
+    return s.substr(s.find("token=") + 6);
+  };
+  // a1 moved: its old links no longer apply.
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start + kHour, 2)).ok());
+  EXPECT_EQ(Kinds(Receive(2)), (std::vector<std::string>{"change/email", "change/sms"}));
+  auto old = producer_->RedeemToken(token(links["a1"]["confirm"]));
+  EXPECT_EQ(old.status().code(), absl::StatusCode::kFailedPrecondition) << old.status();
+  EXPECT_FALSE(Show(1, "a1")["appointment"]["confirmed"].get<bool>());
+  // a2's cancel link cancels it: the patient is told, the reminders go.
+  ASSERT_TRUE(links["a2"].contains("cancel")) << links["a2"];
+  auto cancelled = producer_->RedeemToken(token(links["a2"]["cancel"]));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->action, "cancel");
+  EXPECT_EQ(cancelled->appointment, "a2");
+  EXPECT_EQ(Kinds(Receive(2)),  // the patient's own cancel is acknowledged
+            (std::vector<std::string>{"patient_cancel_ack/email", "patient_cancel_ack/sms"}));
+  EXPECT_EQ(Show(1, "a2")["appointment"]["lifecycle"].get<std::string>().find("cancel"), 0u);
+  EXPECT_TRUE(WaitNothingPending(1, "a2"));
+  // Then a2's confirm link is refused: the appointment is cancelled.
+  EXPECT_EQ(producer_->RedeemToken(token(links["a2"]["confirm"])).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ExpectQuiet();
+}
+
+TEST_F(AppointmentsTest, AnAppointmentsMessagesCannotBeCancelledOrMovedAsRawReminders) {
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
+  auto got = Receive(2);
+  ASSERT_EQ(got.size(), 2u);
+  json shown = Show(1, "a1");
+  ASSERT_EQ(Pending(shown).size(), 4u);
+  // The key of a pending reminder, as the worker would see it.
+  std::string pending_id = shown["pending"][0]["message_id"];
+  std::string key = pending_id.substr(pending_id.find(':') + 1);
+  ASSERT_EQ(key[0], '@') << key;
+  for (const std::string& k : {key, got[0].message.reminder.key}) {
+    auto cancelled = producer_->Cancel({{1, "plain"}, {1, k}});
+    ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+    EXPECT_EQ((*cancelled)[0].code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ((*cancelled)[1].code(), absl::StatusCode::kInvalidArgument) << k;
+    EXPECT_EQ(producer_->Reschedule({1, k}, SystemNowMs() + kHour).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(Pending(Show(1, "a1")), Pending(shown));
+  ExpectQuiet();
+}
+
 }  // namespace
 }  // namespace rappel::client
