@@ -11,6 +11,7 @@
 #include "date/tz.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "rappel/async_client.h"
 #include "rappel/client.h"
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
@@ -609,6 +610,63 @@ TEST_F(AppointmentsTest, AnAppointmentsMessagesCannotBeCancelledOrMovedAsRawRemi
   }
   EXPECT_EQ(Pending(Show(1, "a1")), Pending(shown));
   ExpectQuiet();
+}
+
+TEST_F(AppointmentsTest, AReminderDueWhileTheServerIsDownIsSentAfterTheRestart) {
+  int64_t start = SystemNowMs() + 4000;  // the 2 s reminder due in ~2 s, while down
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
+  EXPECT_EQ(Receive(2).size(), 2u);
+  Disconnect();
+  StopServer();
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(start - 2000 - SystemNowMs(), 0) + 300));
+  StartServer();
+  Connect();
+  auto due = Receive(2, std::chrono::milliseconds(1500));
+  ASSERT_EQ(Kinds(due), (std::vector<std::string>{"reminder/email", "reminder/sms"}));
+  EXPECT_LT(SystemNowMs(), start) << "sent after the start";
+  ExpectQuiet();
+  EXPECT_TRUE(WaitNothingPending(1, "a1"));
+}
+
+// Pipelined on the asynchronous client: each request sees the ones before it.
+TEST_F(AppointmentsTest, PipelinedUpsertsOfOneAppointmentApplyInOrder) {
+  int64_t start = StartIn(3 * kDay);
+  asio::io_context io;
+  Options options = For("p-secret");
+  AsyncClient client(io, options);
+  absl::Status started = absl::UnknownError("not started");
+  client.Start([&](absl::Status st) { started = st; });
+  std::vector<AsyncClient::AppointmentResults> results(4);
+  int answered = 0;
+  auto upsert = [&](int i, uint64_t version, int64_t at) {
+    client.UpsertAppointments({Appt("p", at, version)}, [&, i](auto r) {
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (r.ok()) results[i] = std::move(*r);
+      if (++answered == 4) client.Close();
+    });
+  };
+  upsert(0, 1, start);
+  upsert(1, 2, start + kHour);
+  upsert(2, 3, start + 2 * kHour);
+  upsert(3, 2, start + 5 * kHour);  // stale by now
+  io.run_for(std::chrono::seconds(5));
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_EQ(answered, 4);
+  EXPECT_EQ(results[0].at(0)->outcome, UpsertOutcome::kCreated);
+  EXPECT_EQ(results[1].at(0)->outcome, UpsertOutcome::kModified);
+  EXPECT_EQ(results[2].at(0)->outcome, UpsertOutcome::kModified);
+  EXPECT_EQ(results[3].at(0).status().code(), absl::StatusCode::kFailedPrecondition);
+  json shown = Show(1, "p");
+  EXPECT_EQ(shown["appointment"]["start_ms"], start + 2 * kHour);
+  EXPECT_EQ(shown["appointment"]["version"], 3);
+  for (const auto& [kind, due] : Pending(shown)) {
+    EXPECT_TRUE(due == start + 2 * kHour - kDay || due == start + 2 * kHour - 2000) << kind << " " << due;
+  }
+  // The worker gets the confirmation and the change notices of the last
+  // revision that reached it; none of a superseded plan's reminders.
+  for (const Got& g : Receive(6, std::chrono::milliseconds(1500))) {
+    EXPECT_NE(g.doc["kind"], "reminder");
+  }
 }
 
 }  // namespace
