@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "date/tz.h"
 #include "nlohmann/json.hpp"
@@ -189,13 +190,18 @@ std::string_view EventName(Event e) {
   return "?";
 }
 
-// One audit line: at, what, kind, channel, occurrence, due, reason.
+// One audit line: at, what, kind, channel, occurrence, due, reason. The
+// reason may be a worker's ack detail: its tabs and line breaks become
+// spaces, so that it stays one line of seven fields.
 void AuditLine(std::string* out, int64_t at, std::string_view what, MessageKind kind,
                std::optional<Channel> channel, uint32_t occurrence, int64_t due,
                std::string_view reason) {
+  std::string clean(reason);
+  std::replace_if(clean.begin(), clean.end(),
+                  [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
   absl::StrAppend(out, at, "\t", std::string(what), "\t", std::string(KindName(kind)), "\t",
                   channel ? std::string(ChannelName(*channel)) : std::string("*"), "\t",
-                  occurrence, "\t", due, "\t", std::string(reason), "\n");
+                  occurrence, "\t", due, "\t", clean, "\n");
 }
 
 // Statuses that end the "upcoming" part of an appointment (seed 004).
@@ -1173,13 +1179,19 @@ absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::st
         if (tab == std::string_view::npos) break;
         start = tab + 1;
       }
-      if (f.size() != 7) continue;
-      audit.push_back({{"at_ms", std::stoll(f[0])},
+      // (not std::stoll: a line that does not parse is skipped, never thrown on)
+      int64_t at_ms = 0, due_ms = 0;
+      uint32_t occurrence = 0;
+      if (f.size() != 7 || !absl::SimpleAtoi(f[0], &at_ms) || !absl::SimpleAtoi(f[4], &occurrence) ||
+          !absl::SimpleAtoi(f[5], &due_ms)) {
+        continue;
+      }
+      audit.push_back({{"at_ms", at_ms},
                        {"what", f[1]},
                        {"kind", f[2]},
                        {"channel", f[3]},
-                       {"occurrence", std::stoul(f[4])},
-                       {"due_ms", std::stoll(f[5])},
+                       {"occurrence", occurrence},
+                       {"due_ms", due_ms},
                        {"reason", f[6]}});
     }
     return true;

@@ -669,5 +669,42 @@ TEST_F(AppointmentsTest, PipelinedUpsertsOfOneAppointmentApplyInOrder) {
   }
 }
 
+// A worker's ack detail goes into the audit trail as it came: tabs and line
+// breaks in it must not corrupt the trail (nor crash the admin's Show).
+TEST_F(AppointmentsTest, AnAckDetailWithTabsAndLineBreaksIsAuditedAsOneLine) {
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
+  std::vector<Message> got;
+  for (auto deadline = Clock::now() + std::chrono::seconds(5);
+       got.size() < 2 && Clock::now() < deadline;) {
+    auto m = worker_->Receive(std::chrono::milliseconds(200));
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (Message& x : *m) got.push_back(std::move(x));
+  }
+  ASSERT_EQ(got.size(), 2u);
+  const std::string odd = "provider said:\nx\tx\tx\tx\tx\tx\tx\n\t99999999999999999999999\t";
+  auto acks = worker_->Ack({{got[0].lease_id, AckOutcome::kSent, odd},
+                            {got[1].lease_id, AckOutcome::kDelivered, "line\r\nbreak"}});
+  ASSERT_TRUE(acks.ok()) << acks.status();
+  // The confirmations leave the plan once the acks are durable.
+  for (int i = 0; i < 200 && Show(1, "a1")["pending"].size() != 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  json audit = Show(1, "a1")["audit"];
+  std::vector<std::string> outcomes;
+  for (const auto& e : audit) {
+    if (e["what"] == "sent" || e["what"] == "delivered") {
+      outcomes.push_back(e["what"].get<std::string>() + ": " + e["reason"].get<std::string>());
+      EXPECT_EQ(e["kind"], "confirmation");
+    }
+  }
+  std::sort(outcomes.begin(), outcomes.end());
+  EXPECT_EQ(outcomes.size(), 2u) << audit.dump(1);
+  for (const auto& o : outcomes) {
+    EXPECT_EQ(o.find_first_of("\t\n\r"), std::string::npos) << o;
+  }
+  EXPECT_TRUE(producer_->Ping().ok());
+}
+
 }  // namespace
 }  // namespace rappel::client
