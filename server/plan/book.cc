@@ -671,6 +671,11 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
   if (in.id.empty() || in.id.size() > kMaxIdBytes) {
     return absl::InvalidArgumentError(absl::StrCat("an appointment id is 1 to ", kMaxIdBytes, " bytes"));
   }
+  // Its audit lines are stored under "au/<tenant><id>\0": an id holding a
+  // NUL would read (and reclaim) another appointment's trail.
+  if (in.id.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("an appointment id cannot hold a NUL byte");
+  }
   if (FindTenant(in.tenant) == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown tenant ", in.tenant));
   }

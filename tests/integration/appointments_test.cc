@@ -706,5 +706,17 @@ TEST_F(AppointmentsTest, AnAckDetailWithTabsAndLineBreaksIsAuditedAsOneLine) {
   EXPECT_TRUE(producer_->Ping().ok());
 }
 
+// The audit trail of an appointment is stored under its id and a NUL: an id
+// holding a NUL would share another's trail. Such an id is refused.
+TEST_F(AppointmentsTest, AnAppointmentIdWithANulIsRefused) {
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a", start)).ok());
+  size_t audit_before = Show(1, "a")["audit"].size();
+  auto nul = producer_->UpsertAppointment(Appt(std::string("a\0b", 3), start));
+  EXPECT_EQ(nul.status().code(), absl::StatusCode::kInvalidArgument) << nul.status();
+  EXPECT_EQ(Show(1, "a")["audit"].size(), audit_before);
+  EXPECT_EQ(Receive(4, std::chrono::milliseconds(1000)).size(), 2u);  // a's confirmation only
+}
+
 }  // namespace
 }  // namespace rappel::client
