@@ -718,5 +718,61 @@ TEST_F(AppointmentsTest, AnAppointmentIdWithANulIsRefused) {
   EXPECT_EQ(Receive(4, std::chrono::milliseconds(1000)).size(), 2u);  // a's confirmation only
 }
 
+// A message the worker failed for good is a dead letter like any other; the
+// admin's replay renders it again and the audit has both outcomes.
+TEST_F(AppointmentsTest, ADeadLetterOfAnAppointmentMessageIsReplayed) {
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
+  std::vector<Message> got;
+  for (auto deadline = Clock::now() + std::chrono::seconds(5);
+       got.size() < 2 && Clock::now() < deadline;) {
+    auto m = worker_->Receive(std::chrono::milliseconds(200));
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (Message& x : *m) got.push_back(std::move(x));
+  }
+  ASSERT_EQ(got.size(), 2u);
+  const Message& failed = got[0];
+  auto acks = worker_->Ack({{got[0].lease_id, AckOutcome::kFailedPermanent, "bad number"},
+                            {got[1].lease_id, AckOutcome::kSent, "ok"}});
+  ASSERT_TRUE(acks.ok()) << acks.status();
+  absl::StatusOr<std::vector<DeadLetter>> dead;
+  for (int i = 0; i < 200; ++i) {
+    dead = admin_->ListDeadLetters(1, 10);
+    ASSERT_TRUE(dead.ok()) << dead.status();
+    if (!dead->empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].reminder.key, failed.reminder.key);
+  EXPECT_EQ((*dead)[0].last_detail, "bad number");
+  EXPECT_EQ(WaitLive(4), 4u);  // the reminders
+
+  auto replayed = admin_->ReplayDeadLetters({{1, failed.reminder.key}});
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_TRUE((*replayed)[0].ok()) << (*replayed)[0];
+  auto again = Receive(1, std::chrono::seconds(2));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].message.message_id, failed.message_id);
+  EXPECT_EQ(again[0].doc["kind"], "confirmation");
+  EXPECT_EQ(again[0].doc["appointment"]["start_time"], ParisTime(start));
+  EXPECT_EQ(WaitLive(4), 4u);
+  std::vector<std::string> outcomes;
+  json audit = Show(1, "a1")["audit"];
+  for (const auto& e : audit) {
+    if (e["kind"] == "confirmation" && e["what"] != "planned") {
+      outcomes.push_back(e["what"].get<std::string>() + " " + e["channel"].get<std::string>() +
+                         ": " + e["reason"].get<std::string>());
+    }
+  }
+  std::string channel = ChannelName(failed.reminder.channel);
+  std::string other = channel == "sms" ? "email" : "sms";
+  std::vector<std::string> expected{"failed " + channel + ": bad number",
+                                    "sent " + channel + ": ok", "sent " + other + ": ok"};
+  std::sort(outcomes.begin(), outcomes.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(outcomes, expected) << audit.dump(1);
+  ExpectQuiet();
+}
+
 }  // namespace
 }  // namespace rappel::client
