@@ -227,7 +227,9 @@ bool AfterCancellation(MessageKind k) {
 // The change one request makes, handed to Engine::Mutate at Submit.
 struct AppointmentBook::Change {
   std::vector<ReminderSpec> schedule;
-  absl::flat_hash_map<std::string, size_t> scheduled_at;  // key -> index in schedule
+  // ObjKey(tenant, key) -> index in schedule: one request may touch several
+  // tenants, whose appointments may share an id (and so message keys).
+  absl::flat_hash_map<std::string, size_t> scheduled_at;
   std::vector<ReminderKey> drop;
   Engine::StateWrites writes;
   absl::flat_hash_map<std::string, size_t> written_at;    // state key -> index in writes
@@ -243,12 +245,28 @@ struct AppointmentBook::Change {
     }
   }
   void Schedule(ReminderSpec r) {
-    auto [it, inserted] = scheduled_at.try_emplace(r.key, schedule.size());
+    auto [it, inserted] = scheduled_at.try_emplace(ObjKey(r.tenant.value, r.key), schedule.size());
     if (inserted) {
       schedule.push_back(std::move(r));
     } else {
       schedule[it->second] = std::move(r);
     }
+  }
+  // The latest wins here too: a key scheduled by an earlier event of this
+  // change (e.g. a confirm) and dropped by a later one (a cancel) is not
+  // scheduled (Engine::Mutate would schedule a key both dropped and
+  // scheduled). A drop after a schedule in the same change wins.
+  void Drop(ReminderKey k) {
+    if (auto it = scheduled_at.find(ObjKey(k.tenant.value, k.key)); it != scheduled_at.end()) {
+      size_t i = it->second;
+      scheduled_at.erase(it);
+      if (i + 1 != schedule.size()) {
+        schedule[i] = std::move(schedule.back());
+        scheduled_at[ObjKey(schedule[i].tenant.value, schedule[i].key)] = i;
+      }
+      schedule.pop_back();
+    }
+    drop.push_back(std::move(k));
   }
 };
 
@@ -449,7 +467,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     if (kept.contains(key)) continue;
     AuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
               why);
-    change.drop.push_back(ReminderKey{TenantId{a.tenant}, std::move(key)});
+    change.Drop(ReminderKey{TenantId{a.tenant}, std::move(key)});
   }
   if (event != Event::kUpdated) {
     for (const Omission& o : plan.omitted) {

@@ -774,5 +774,46 @@ TEST_F(AppointmentsTest, ADeadLetterOfAnAppointmentMessageIsReplayed) {
   ExpectQuiet();
 }
 
+// One request may change an appointment twice: the last change wins in the
+// engine too (a confirm re-schedules the reminders, the cancel after it in
+// the same batch drops them: none may stay live).
+TEST_F(AppointmentsTest, AConfirmThenACancelInOneBatchLeaveNoReminderLive) {
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("b", start)).ok());
+  EXPECT_EQ(Receive(2).size(), 2u);
+  EXPECT_EQ(WaitLive(4), 4u);
+  auto r = producer_->AppointmentCommands(
+      {{1, "b", AppointmentAction::kConfirm}, {1, "b", AppointmentAction::kToReschedule}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (const auto& x : *r) EXPECT_TRUE(x.ok()) << x.status();
+  auto notices = Receive(2);
+  EXPECT_EQ(Kinds(notices), (std::vector<std::string>{"cancellation/email", "cancellation/sms"}));
+  EXPECT_TRUE(WaitNothingPending(1, "b"));
+  EXPECT_EQ(WaitLive(0), 0u);
+  for (const char* k : {"@a/b/reminder/sms/1440", "@a/b/reminder/email/0"}) {
+    EXPECT_EQ(admin_->Inspect({1, k}).status().code(), absl::StatusCode::kNotFound) << k;
+  }
+  ExpectQuiet();
+}
+
+// Two tenants may use the same appointment id; one batch may hold both.
+TEST_F(AppointmentsTest, TwoTenantsSameAppointmentIdInOneBatch) {
+  Configure(2);
+  int64_t start = StartIn(3 * kDay);
+  auto r = producer_->UpsertAppointments({Appt("a", start, 1, 1), Appt("a", start + kHour, 1, 2)});
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (const auto& x : *r) ASSERT_TRUE(x.ok()) << x.status();
+  std::map<uint32_t, int> by_tenant;
+  for (const Got& g : Receive(4)) ++by_tenant[g.doc["tenant"].get<uint32_t>()];
+  EXPECT_EQ(by_tenant, (std::map<uint32_t, int>{{1, 2}, {2, 2}}));
+  EXPECT_EQ(WaitLive(8), 8u);
+  for (auto [tenant, at] : {std::pair<uint32_t, int64_t>{1, start}, {2, start + kHour}}) {
+    auto in = admin_->Inspect({tenant, "@a/a/reminder/sms/1440"});
+    ASSERT_TRUE(in.ok()) << "tenant " << tenant << ": " << in.status();
+    EXPECT_EQ(in->reminder.due_ms, at - kDay) << "tenant " << tenant;
+    EXPECT_EQ(Pending(Show(tenant, "a")).size(), 4u);
+  }
+}
+
 }  // namespace
 }  // namespace rappel::client
