@@ -815,5 +815,37 @@ TEST_F(AppointmentsTest, TwoTenantsSameAppointmentIdInOneBatch) {
   }
 }
 
+// The calendar and patient indexes follow an appointment that changes
+// calendar or patient: an absence on the old calendar, or STOP from the old
+// patient, leaves it alone; the new ones reach it.
+TEST_F(AppointmentsTest, AnAppointmentMovedToAnotherCalendarAndPatientIsFoundByTheNewOnes) {
+  Put(ObjectKind::kCalendar, 1, "dr-other", R"({"name": "Dr Autre"})");
+  Put(ObjectKind::kPatient, 1, "p2", R"({"first_name": "Paul", "mobile": "+33698765432"})");
+  int64_t start = StartIn(3 * kDay);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start, 1)).ok());
+  AppointmentInput moved = Appt("a1", start, 2);
+  moved.calendar = "dr-other";
+  moved.patient = "p2";
+  auto r = producer_->UpsertAppointment(moved);
+  ASSERT_TRUE(r.ok()) << r.status();
+  Receive(10, std::chrono::milliseconds(500));
+  size_t pending = Pending(Show(1, "a1")).size();
+  EXPECT_EQ(pending, 2u);  // p2 has a mobile only: two reminders by SMS
+  auto n = producer_->PostAbsence(1, "dr-martin", start - kHour, start + kHour);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 0u);
+  auto stop = producer_->PatientReply(1, "p1", "", PatientReplyKind::kStop);
+  EXPECT_TRUE(stop.ok() || absl::IsNotFound(stop.status())) << stop.status();
+  EXPECT_EQ(Pending(Show(1, "a1")).size(), pending);
+  EXPECT_EQ(Show(1, "a1")["appointment"]["lifecycle"], "active");
+  n = producer_->PostAbsence(1, "dr-other", start - kHour, start + kHour);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1u);
+  auto notices = Receive(1);
+  ASSERT_EQ(Kinds(notices), (std::vector<std::string>{"cancellation/sms"}));
+  EXPECT_EQ(notices[0].message.reminder.recipient, "+33698765432");
+  EXPECT_TRUE(WaitNothingPending(1, "a1"));
+}
+
 }  // namespace
 }  // namespace rappel::client
