@@ -847,5 +847,27 @@ TEST_F(AppointmentsTest, AnAppointmentMovedToAnotherCalendarAndPatientIsFoundByT
   EXPECT_TRUE(WaitNothingPending(1, "a1"));
 }
 
+// The tenant's token secret survives a tenant update and a restart: links
+// already sent keep working.
+TEST_F(AppointmentsTest, LinksSentBeforeATenantUpdateAndARestartStillWork) {
+  int64_t start = StartIn(5 * kHour);
+  ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
+  auto got = Receive(2);
+  ASSERT_EQ(got.size(), 2u);
+  std::string link = got[0].doc["links"]["confirm"];
+  std::string token = link.substr(link.find("token=") + 6);
+  json tenant = Put(ObjectKind::kTenant, 1, "", R"({"name": "Cabinet Dupont et associés",
+      "time_zone": "Europe/Paris", "reminder_offsets": ["24h", "2s"], "min_lead": "0s",
+      "action_url": "https://r.example/a", "rebook_url": "https://book.example"})");
+  EXPECT_FALSE(tenant.contains("secret")) << tenant.dump();
+  Restart();
+  auto r = producer_->RedeemToken(token);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->action, "confirm");
+  auto acks = Receive(2);
+  ASSERT_EQ(Kinds(acks), (std::vector<std::string>{"confirm_ack/email", "confirm_ack/sms"}));
+  EXPECT_EQ(acks[0].doc["establishment"]["name"], "Cabinet Dupont et associés");
+}
+
 }  // namespace
 }  // namespace rappel::client
