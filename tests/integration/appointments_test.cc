@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -867,6 +868,38 @@ TEST_F(AppointmentsTest, LinksSentBeforeATenantUpdateAndARestartStillWork) {
   auto acks = Receive(2);
   ASSERT_EQ(Kinds(acks), (std::vector<std::string>{"confirm_ack/email", "confirm_ack/sms"}));
   EXPECT_EQ(acks[0].doc["establishment"]["name"], "Cabinet Dupont et associés");
+}
+
+// An absence acknowledged just before a clean shutdown: after the restart,
+// every notice is sent once and no reminder of the 500 is left.
+TEST_F(AppointmentsTest, AnAbsenceRightBeforeARestartHasTheSameOutcome) {
+  int64_t day = StartIn(2 * kDay);
+  std::vector<AppointmentInput> batch;
+  for (int i = 0; i < 500; ++i) batch.push_back(Appt("r-" + std::to_string(i), day + (i % 40) * 15 * kMinute));
+  batch.push_back(Appt("next-day", day + kDay));
+  auto results = producer_->UpsertAppointments(batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(Receive(1002, std::chrono::seconds(20)).size(), 1002u);
+  auto n = producer_->PostAbsence(1, "dr-martin", day, day + 12 * kHour);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 500u);
+  json next_before = Show(1, "next-day");
+
+  Restart();
+
+  std::map<std::string, int> by_kind;
+  std::set<std::string> ids;
+  for (const Got& g : Receive(1000, std::chrono::seconds(20))) {
+    ++by_kind[g.kind()];
+    ids.insert(g.message.message_id);
+  }
+  EXPECT_EQ(by_kind, (std::map<std::string, int>{{"cancellation/email", 500},
+                                                 {"cancellation/sms", 500}}));
+  EXPECT_EQ(ids.size(), 1000u);
+  ExpectQuiet();
+  EXPECT_EQ(WaitLive(4), 4u);  // next-day's reminders only
+  EXPECT_EQ(Pending(Show(1, "next-day")), Pending(next_before));
+  EXPECT_TRUE(WaitNothingPending(1, "r-123"));
 }
 
 }  // namespace
