@@ -12,7 +12,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -35,8 +34,8 @@ bool PrintRendered(const rappel::client::Message& m) {
   };
   std::string to = field("to", m.reminder.recipient);
   std::printf("worker: %s by %s to %s (attempt %u)\n", field("kind", "message").c_str(),
-              field("channel", rappel::client::ChannelName(m.reminder.channel)).c_str(),
-              to.c_str(), m.attempt);
+              field("channel", rappel::client::ChannelName(m.reminder.channel)).c_str(), to.c_str(),
+              m.attempt);
   if (std::string subject = field("subject", ""); !subject.empty()) {
     std::printf("  Subject: %s\n", subject.c_str());
   }
@@ -61,8 +60,8 @@ int main(int argc, char** argv) {
   options.client_name = "rappel-worker";
   int exit_after = 0;
   int max_seconds = 0;
-  Subscription subscription{{Channel::kSms, Channel::kEmail, Channel::kVoice, Channel::kPush},
-                            100, 50};
+  Subscription subscription{
+      {Channel::kSms, Channel::kEmail, Channel::kVoice, Channel::kPush}, 100, 50};
   CLI::App app{
       "rappel-worker: receive due messages, print them, ack them as sent (an appointment's "
       "message: its kind, channel, recipient and rendered text)"};

@@ -32,7 +32,8 @@ constexpr int64_t kDay = 24 * kHour;
 // "HH:MM" of an instant in Paris.
 std::string ParisTime(int64_t unix_ms) {
   date::zoned_time<std::chrono::milliseconds> z{
-      "Europe/Paris", date::sys_time<std::chrono::milliseconds>{std::chrono::milliseconds(unix_ms)}};
+      "Europe/Paris",
+      date::sys_time<std::chrono::milliseconds>{std::chrono::milliseconds(unix_ms)}};
   return date::format("%H:%M", date::floor<std::chrono::minutes>(z.get_local_time()));
 }
 
@@ -264,11 +265,11 @@ TEST_F(AppointmentsTest, CreateMoveCancel) {
   for (const Got& g : got) EXPECT_EQ(g.doc["appointment"]["start_time"], ParisTime(moved));
   json shown = Show(1, "a1");
   EXPECT_EQ(shown["appointment"]["start_ms"], moved);
-  EXPECT_EQ(Pending(shown), (std::vector<std::pair<std::string, int64_t>>{
-                                {"reminder/email", moved - kDay},
-                                {"reminder/email", moved - 2000},
-                                {"reminder/sms", moved - kDay},
-                                {"reminder/sms", moved - 2000}}));
+  EXPECT_EQ(Pending(shown),
+            (std::vector<std::pair<std::string, int64_t>>{{"reminder/email", moved - kDay},
+                                                          {"reminder/email", moved - 2000},
+                                                          {"reminder/sms", moved - kDay},
+                                                          {"reminder/sms", moved - 2000}}));
 
   ASSERT_TRUE(producer_->CancelAppointment(1, "a1", CancelledBy::kPractitioner).ok());
   got = Receive(2);
@@ -284,7 +285,8 @@ TEST_F(AppointmentsTest, AReminderFallsDueOnTheRealClock) {
   auto r = producer_->UpsertAppointment(Appt("soon", start));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->planned, 4u);  // the confirmation and the 2 s reminder, sms and e-mail
-  ASSERT_EQ(Kinds(Receive(2)), (std::vector<std::string>{"confirmation/email", "confirmation/sms"}));
+  ASSERT_EQ(Kinds(Receive(2)),
+            (std::vector<std::string>{"confirmation/email", "confirmation/sms"}));
   auto due = Receive(2, std::chrono::seconds(6));
   ASSERT_EQ(Kinds(due), (std::vector<std::string>{"reminder/email", "reminder/sms"}));
   for (const Got& g : due) {
@@ -298,7 +300,8 @@ TEST_F(AppointmentsTest, AReminderFallsDueOnTheRealClock) {
 TEST_F(AppointmentsTest, AbsenceOverACalendarOf500) {
   int64_t day = StartIn(2 * kDay);
   std::vector<AppointmentInput> batch;
-  for (int i = 0; i < 500; ++i) batch.push_back(Appt("bulk-" + std::to_string(i), day + (i % 40) * 15 * kMinute));
+  for (int i = 0; i < 500; ++i)
+    batch.push_back(Appt("bulk-" + std::to_string(i), day + (i % 40) * 15 * kMinute));
   auto results = producer_->UpsertAppointments(batch);
   ASSERT_TRUE(results.ok()) << results.status();
   for (const auto& r : *results) ASSERT_TRUE(r.ok()) << r.status();
@@ -312,8 +315,8 @@ TEST_F(AppointmentsTest, AbsenceOverACalendarOf500) {
   EXPECT_EQ(notices.size(), 1000u);
   std::map<std::string, int> by_kind;
   for (const Got& g : notices) ++by_kind[g.kind()];
-  EXPECT_EQ(by_kind, (std::map<std::string, int>{{"cancellation/email", 500},
-                                                 {"cancellation/sms", 500}}));
+  EXPECT_EQ(by_kind,
+            (std::map<std::string, int>{{"cancellation/email", 500}, {"cancellation/sms", 500}}));
   ExpectQuiet();
   // No reminder left for them (acks are durable shortly after).
   EXPECT_EQ(WaitLive(0), 0u);
@@ -351,7 +354,8 @@ TEST_F(AppointmentsTest, TheSameOutcomeAfterARestartInTheMiddle) {
     EXPECT_EQ(now["appointment"], before[id]["appointment"]) << id;
     EXPECT_EQ(Pending(now), Pending(before[id])) << id;
   }
-  EXPECT_EQ(Show(1, "moved")["appointment"]["revision"], before["moved"]["appointment"]["revision"]);
+  EXPECT_EQ(Show(1, "moved")["appointment"]["revision"],
+            before["moved"]["appointment"]["revision"]);
   EXPECT_EQ(Pending(Show(1, "moved")).size(), 4u);
   EXPECT_TRUE(WaitNothingPending(1, "cancelled"));
   // A platform retrying the move after the restart gets "unchanged".
@@ -481,7 +485,8 @@ TEST_F(AppointmentsTest, ASeenStatusStopsAReminderThatFallsDue) {
   auto r = producer_->SetStatus(1, "seen", VisitStatus::kSeen);
   ASSERT_TRUE(r.ok()) << r.status();
   // Past the reminder's due time: nothing came.
-  auto late = Receive(1, std::chrono::milliseconds(std::max<int64_t>(start - SystemNowMs(), 0) + 300));
+  auto late =
+      Receive(1, std::chrono::milliseconds(std::max<int64_t>(start - SystemNowMs(), 0) + 300));
   EXPECT_TRUE(late.empty()) << late[0].kind();
   EXPECT_TRUE(WaitNothingPending(1, "seen"));
   int suppressed = 0;
@@ -534,10 +539,11 @@ TEST_F(AppointmentsTest, ADelayAlertTellsTheDaysRemainingPatientsTheirNewTime) {
   int64_t now = SystemNowMs();
   int utc_hour = static_cast<int>((now / kHour) % 24);
   int offset = 12 - utc_hour;  // -11 .. 12
-  std::string zone = offset == 0 ? "Etc/GMT"
-                                 : absl::StrCat("Etc/GMT", offset > 0 ? "-" : "+", std::abs(offset));
-  Put(ObjectKind::kTenant, 2, "", R"({"name": "Cabinet B", "time_zone": ")" + zone +
-                                      R"(", "reminder_offsets": [], "min_lead": "0s"})");
+  std::string zone =
+      offset == 0 ? "Etc/GMT" : absl::StrCat("Etc/GMT", offset > 0 ? "-" : "+", std::abs(offset));
+  Put(ObjectKind::kTenant, 2, "",
+      R"({"name": "Cabinet B", "time_zone": ")" + zone +
+          R"(", "reminder_offsets": [], "min_lead": "0s"})");
   Put(ObjectKind::kCalendar, 2, "dr-martin", R"({"name": "Dr Martin"})");
   Put(ObjectKind::kAppointmentType, 2, "consult", R"({"name": "Consultation", "mode": "on_site"})");
   Put(ObjectKind::kPatient, 2, "p1", R"({"first_name": "Jeanne", "mobile": "+33612345678"})");
@@ -619,7 +625,8 @@ TEST_F(AppointmentsTest, AReminderDueWhileTheServerIsDownIsSentAfterTheRestart) 
   EXPECT_EQ(Receive(2).size(), 2u);
   Disconnect();
   StopServer();
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(start - 2000 - SystemNowMs(), 0) + 300));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::max<int64_t>(start - 2000 - SystemNowMs(), 0) + 300));
   StartServer();
   Connect();
   auto due = Receive(2, std::chrono::milliseconds(1500));
@@ -661,7 +668,8 @@ TEST_F(AppointmentsTest, PipelinedUpsertsOfOneAppointmentApplyInOrder) {
   EXPECT_EQ(shown["appointment"]["start_ms"], start + 2 * kHour);
   EXPECT_EQ(shown["appointment"]["version"], 3);
   for (const auto& [kind, due] : Pending(shown)) {
-    EXPECT_TRUE(due == start + 2 * kHour - kDay || due == start + 2 * kHour - 2000) << kind << " " << due;
+    EXPECT_TRUE(due == start + 2 * kHour - kDay || due == start + 2 * kHour - 2000)
+        << kind << " " << due;
   }
   // The worker gets the confirmation and the change notices of the last
   // revision that reached it; none of a superseded plan's reminders.
@@ -875,7 +883,8 @@ TEST_F(AppointmentsTest, LinksSentBeforeATenantUpdateAndARestartStillWork) {
 TEST_F(AppointmentsTest, AnAbsenceRightBeforeARestartHasTheSameOutcome) {
   int64_t day = StartIn(2 * kDay);
   std::vector<AppointmentInput> batch;
-  for (int i = 0; i < 500; ++i) batch.push_back(Appt("r-" + std::to_string(i), day + (i % 40) * 15 * kMinute));
+  for (int i = 0; i < 500; ++i)
+    batch.push_back(Appt("r-" + std::to_string(i), day + (i % 40) * 15 * kMinute));
   batch.push_back(Appt("next-day", day + kDay));
   auto results = producer_->UpsertAppointments(batch);
   ASSERT_TRUE(results.ok()) << results.status();
@@ -893,8 +902,8 @@ TEST_F(AppointmentsTest, AnAbsenceRightBeforeARestartHasTheSameOutcome) {
     ++by_kind[g.kind()];
     ids.insert(g.message.message_id);
   }
-  EXPECT_EQ(by_kind, (std::map<std::string, int>{{"cancellation/email", 500},
-                                                 {"cancellation/sms", 500}}));
+  EXPECT_EQ(by_kind,
+            (std::map<std::string, int>{{"cancellation/email", 500}, {"cancellation/sms", 500}}));
   EXPECT_EQ(ids.size(), 1000u);
   ExpectQuiet();
   EXPECT_EQ(WaitLive(4), 4u);  // next-day's reminders only
