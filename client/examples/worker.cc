@@ -2,13 +2,57 @@
 // to every channel with a handler that "sends" each message by printing it
 // and answers its outcome (sent); the client acks each batch. If rappeld
 // goes away, the client reconnects with backoff and subscribes again.
+//
+// A message of an appointment's plan comes as a JSON document rendered by
+// rappeld (server/plan/render.h: kind, channel, to, subject, text, ...):
+// the worker prints its kind, channel, recipient and text, as a real worker
+// would hand them to an SMS or e-mail provider. Any other payload (a raw
+// reminder's) is printed as it came.
 #include <asio.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <string>
 
 #include "CLI/CLI.hpp"
+#include "nlohmann/json.hpp"
 #include "rappel/async_client.h"
+
+namespace {
+
+// Prints a rendered appointment message; false when `payload` is not one
+// (not a JSON object with a "text" string).
+bool PrintRendered(const rappel::client::Message& m) {
+  using nlohmann::json;
+  json doc = json::parse(m.reminder.payload, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("text") || !doc["text"].is_string()) {
+    return false;
+  }
+  auto field = [&](const char* name, const std::string& fallback) {
+    auto it = doc.find(name);
+    return it != doc.end() && it->is_string() ? it->get<std::string>() : fallback;
+  };
+  std::string to = field("to", m.reminder.recipient);
+  std::printf("worker: %s by %s to %s (attempt %u)\n", field("kind", "message").c_str(),
+              field("channel", rappel::client::ChannelName(m.reminder.channel)).c_str(), to.c_str(),
+              m.attempt);
+  if (std::string subject = field("subject", ""); !subject.empty()) {
+    std::printf("  Subject: %s\n", subject.c_str());
+  }
+  // The text, indented line by line (a final newline ends the last line).
+  const std::string& text = doc["text"].get_ref<const std::string&>();
+  size_t from = 0;
+  do {
+    size_t end = text.find('\n', from);
+    if (end == std::string::npos) end = text.size();
+    std::printf("  |%s%.*s\n", end > from ? " " : "", static_cast<int>(end - from),
+                text.data() + from);
+    from = end + 1;
+  } while (from < text.size());
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace rappel::client;
@@ -16,9 +60,11 @@ int main(int argc, char** argv) {
   options.client_name = "rappel-worker";
   int exit_after = 0;
   int max_seconds = 0;
-  Subscription subscription{{Channel::kSms, Channel::kEmail, Channel::kVoice, Channel::kPush},
-                            100, 50};
-  CLI::App app{"rappel-worker: receive due messages, print them, ack them as sent"};
+  Subscription subscription{
+      {Channel::kSms, Channel::kEmail, Channel::kVoice, Channel::kPush}, 100, 50};
+  CLI::App app{
+      "rappel-worker: receive due messages, print them, ack them as sent (an appointment's "
+      "message: its kind, channel, recipient and rendered text)"};
   app.add_option("--host", options.host)->capture_default_str();
   app.add_option("--port", options.port)->capture_default_str();
   app.add_option("--token", options.token, "worker token, if rappeld requires one");
@@ -55,10 +101,12 @@ int main(int argc, char** argv) {
         int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-        std::printf("worker: %-5s to %-20s %s (due %lld ms ago, attempt %u)\n",
-                    ChannelName(m.reminder.channel), m.reminder.recipient.c_str(),
-                    m.reminder.payload.c_str(), static_cast<long long>(now - m.reminder.due_ms),
-                    m.attempt);
+        if (!PrintRendered(m)) {
+          std::printf("worker: %-5s to %-20s %s (due %lld ms ago, attempt %u)\n",
+                      ChannelName(m.reminder.channel), m.reminder.recipient.c_str(),
+                      m.reminder.payload.c_str(), static_cast<long long>(now - m.reminder.due_ms),
+                      m.attempt);
+        }
         std::fflush(stdout);
         ++handled;
         return AckOutcome::kSent;

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "date/tz.h"
 #include "nlohmann/json.hpp"
@@ -189,13 +190,18 @@ std::string_view EventName(Event e) {
   return "?";
 }
 
-// One audit line: at, what, kind, channel, occurrence, due, reason.
+// One audit line: at, what, kind, channel, occurrence, due, reason. The
+// reason may be a worker's ack detail: its tabs and line breaks become
+// spaces, so that it stays one line of seven fields.
 void AuditLine(std::string* out, int64_t at, std::string_view what, MessageKind kind,
                std::optional<Channel> channel, uint32_t occurrence, int64_t due,
                std::string_view reason) {
+  std::string clean(reason);
+  std::replace_if(clean.begin(), clean.end(),
+                  [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
   absl::StrAppend(out, at, "\t", std::string(what), "\t", std::string(KindName(kind)), "\t",
                   channel ? std::string(ChannelName(*channel)) : std::string("*"), "\t",
-                  occurrence, "\t", due, "\t", std::string(reason), "\n");
+                  occurrence, "\t", due, "\t", clean, "\n");
 }
 
 // Statuses that end the "upcoming" part of an appointment (seed 004).
@@ -253,8 +259,11 @@ bool AfterCancellation(MessageKind k) {
 // of one request may touch the same appointment: the last word on each
 // message key wins (scheduled, or dropped).
 struct AppointmentBook::Change {
-  absl::flat_hash_map<std::string, ReminderSpec> schedule;  // by key
-  absl::flat_hash_map<std::string, TenantId> drop;          // by key
+  std::vector<ReminderSpec> schedule;
+  // ObjKey(tenant, key) -> index in schedule: one request may touch several
+  // tenants, whose appointments may share an id (and so message keys).
+  absl::flat_hash_map<std::string, size_t> scheduled_at;
+  std::vector<ReminderKey> drop;
   Engine::StateWrites writes;
   absl::flat_hash_map<std::string, size_t> written_at;      // state key -> index in writes
   std::vector<std::string> touched;                         // ObjKey of each entry changed
@@ -269,13 +278,28 @@ struct AppointmentBook::Change {
     }
   }
   void Schedule(ReminderSpec r) {
-    drop.erase(r.key);
-    std::string key = r.key;
-    schedule.insert_or_assign(std::move(key), std::move(r));
+    auto [it, inserted] = scheduled_at.try_emplace(ObjKey(r.tenant.value, r.key), schedule.size());
+    if (inserted) {
+      schedule.push_back(std::move(r));
+    } else {
+      schedule[it->second] = std::move(r);
+    }
   }
-  void Drop(TenantId tenant, std::string key) {
-    schedule.erase(key);
-    drop.insert_or_assign(std::move(key), tenant);
+  // The latest wins here too: a key scheduled by an earlier event of this
+  // change (e.g. a confirm) and dropped by a later one (a cancel) is not
+  // scheduled (Engine::Mutate would schedule a key both dropped and
+  // scheduled). A drop after a schedule in the same change wins.
+  void Drop(ReminderKey k) {
+    if (auto it = scheduled_at.find(ObjKey(k.tenant.value, k.key)); it != scheduled_at.end()) {
+      size_t i = it->second;
+      scheduled_at.erase(it);
+      if (i + 1 != schedule.size()) {
+        schedule[i] = std::move(schedule.back());
+        scheduled_at[ObjKey(schedule[i].tenant.value, schedule[i].key)] = i;
+      }
+      schedule.pop_back();
+    }
+    drop.push_back(std::move(k));
   }
 };
 
@@ -484,7 +508,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     }
     AuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
               why);
-    change.Drop(TenantId{a.tenant}, std::move(key));
+    change.Drop(ReminderKey{TenantId{a.tenant}, std::move(key)});
   }
   if (event != Event::kUpdated) {
     for (const Omission& o : plan.omitted) {
@@ -502,14 +526,8 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
 }
 
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
-  std::vector<ReminderSpec> schedule;
-  schedule.reserve(change.schedule.size());
-  for (auto& [key, spec] : change.schedule) schedule.push_back(std::move(spec));
-  std::vector<ReminderKey> drop;
-  drop.reserve(change.drop.size());
-  for (auto& [key, tenant] : change.drop) drop.push_back(ReminderKey{tenant, key});
   std::vector<std::string> touched = std::move(change.touched);
-  engine_->Mutate(std::move(schedule), std::move(drop), std::move(change.writes),
+  engine_->Mutate(std::move(change.schedule), std::move(change.drop), std::move(change.writes),
                   [this, touched = std::move(touched), done = std::move(done)](absl::Status st) {
                     if (!st.ok()) Reload(touched);
                     done(std::move(st));
@@ -711,6 +729,11 @@ absl::StatusOr<std::string> AppointmentBook::GetObject(ObjectKind kind, uint32_t
 absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, Change& change) {
   if (in.id.empty() || in.id.size() > kMaxIdBytes) {
     return absl::InvalidArgumentError(absl::StrCat("an appointment id is 1 to ", kMaxIdBytes, " bytes"));
+  }
+  // Its audit lines are stored under "au/<tenant><id>\0": an id holding a
+  // NUL would read (and reclaim) another appointment's trail.
+  if (in.id.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("an appointment id cannot hold a NUL byte");
   }
   if (FindTenant(in.tenant) == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown tenant ", in.tenant));
@@ -1220,13 +1243,19 @@ absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::st
         if (tab == std::string_view::npos) break;
         start = tab + 1;
       }
-      if (f.size() != 7) continue;
-      audit.push_back({{"at_ms", std::stoll(f[0])},
+      // (not std::stoll: a line that does not parse is skipped, never thrown on)
+      int64_t at_ms = 0, due_ms = 0;
+      uint32_t occurrence = 0;
+      if (f.size() != 7 || !absl::SimpleAtoi(f[0], &at_ms) || !absl::SimpleAtoi(f[4], &occurrence) ||
+          !absl::SimpleAtoi(f[5], &due_ms)) {
+        continue;
+      }
+      audit.push_back({{"at_ms", at_ms},
                        {"what", f[1]},
                        {"kind", f[2]},
                        {"channel", f[3]},
-                       {"occurrence", std::stoul(f[4])},
-                       {"due_ms", std::stoll(f[5])},
+                       {"occurrence", occurrence},
+                       {"due_ms", due_ms},
                        {"reason", f[6]}});
     }
     return true;

@@ -89,6 +89,47 @@ grep -q '"log_records_before": 2' "$work/compact.json" || fail "compact --json: 
 grep -q '"log_records_after": 2' "$work/compact.json" || fail "compact --json after"
 ctl --json status | grep -q '"garbage_records": 0' || fail "garbage after compact"
 ctl --json status | grep -q '"pending": 2' || fail "pending after compact"
+# Appointments against the live server: configuration objects put and read
+# back, refusals with their exit codes, and an unknown appointment.
+cat > "$work/tenant.json" <<'JSON'
+{"name": "Cabinet Dupont", "time_zone": "Europe/Paris", "reminder_offsets": ["48h", "24h"],
+ "action_url": "https://r.example/a", "rebook_url": "https://book.example"}
+JSON
+ctl tenant put 1 --file "$work/tenant.json" > "$work/tenant.out" || fail "tenant put: $(cat "$work/tenant.out")"
+grep -q '"name": "Cabinet Dupont"' "$work/tenant.out" || fail "tenant put echo: $(cat "$work/tenant.out")"
+grep -q '"time_zone": "Europe/Paris"' "$work/tenant.out" || fail "tenant put echo: time zone"
+grep -q '"48h' "$work/tenant.out" || fail "tenant put echo: offsets: $(cat "$work/tenant.out")"
+grep -q '"secret"' "$work/tenant.out" && fail "tenant put echoed its token secret"
+ctl tenant get 1 | grep -q '"name": "Cabinet Dupont"' || fail "tenant get"
+echo '{"name": "Dr Martin"}' | ctl calendar put 1 dr-martin --file - | grep -q '"name": "Dr Martin"' || fail "calendar put"
+echo '{"name": "Consultation", "mode": "on_site"}' | ctl type put 1 consult --file - | grep -q '"Consultation"' || fail "type put"
+echo '{"first_name": "Jeanne", "last_name": "Roux", "mobile": "+33612345678"}' \
+  | ctl patient put 1 p1 --file - | grep -q '"Jeanne"' || fail "patient put"
+ctl calendar get 1 dr-martin | grep -q '"Dr Martin"' || fail "calendar get"
+ctl --json absence 1 dr-martin --from 2026-03-02T08:00:00+01:00 --to 2026-03-02T12:00Z \
+  | grep -q '"cancelled":0' || fail "absence over an empty calendar"
+set +e
+# Refused by rappelctl before sending (2), by rappeld (1), or unknown (4).
+ctl tenant put 1 --file "$work/array.json" > /dev/null 2>&1; code=$?
+[[ $code -eq 2 ]] || fail "tenant put of a JSON array exited $code, not 2"
+echo '{"time_zone": "Mars/Olympus"}' | ctl tenant put 2 --file - > /dev/null 2> "$work/err"; code=$?
+[[ $code -eq 1 ]] || fail "tenant put with a bad time zone exited $code, not 1"
+grep -q INVALID_ARGUMENT "$work/err" || fail "bad time zone: $(cat "$work/err")"
+echo '{"time_zone": "Europe/Paris", "remindr": ["2h"]}' | ctl tenant put 1 --file - > /dev/null 2>&1; code=$?
+[[ $code -eq 1 ]] || fail "tenant put with an unknown field exited $code, not 1"
+ctl tenant get 1 | grep -q '"name": "Cabinet Dupont"' || fail "a refused put changed the tenant"
+echo '{"name": "x"}' | ctl calendar put 9 c --file - > /dev/null 2>&1; code=$?
+[[ $code -eq 4 ]] || fail "calendar put for an unknown tenant exited $code, not 4"
+ctl calendar get 1 nobody > /dev/null 2>&1; code=$?
+[[ $code -eq 4 ]] || fail "get of an unknown calendar exited $code, not 4"
+ctl appointment 1 nope > /dev/null 2>&1; code=$?
+[[ $code -eq 4 ]] || fail "appointment of an unknown id exited $code, not 4"
+ctl absence 1 nobody --from 1772434800000 --to 1772449200000 > /dev/null 2>&1; code=$?
+[[ $code -eq 4 ]] || fail "absence on an unknown calendar exited $code, not 4"
+ctl redeem not-a-token > /dev/null 2>&1; code=$?
+[[ $code -eq 1 ]] || fail "redeem of garbage exited $code, not 1"
+set -e
+ctl ping | grep -qx pong || fail "ping after the refusals"
 ctl --help | grep -q compact || fail "--help does not list compact"
 for sub in tenant calendar type patient template appointment absence delay redeem; do
   ctl --help | grep -q "^  $sub " || fail "--help does not list $sub"
