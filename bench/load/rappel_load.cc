@@ -877,7 +877,7 @@ int main(int argc, char** argv) {
   CLI::Option* pipeline =
       app.add_option("--pipeline,--window", c.pipeline,
                      "requests in flight per producer connection; appointments: batches in flight "
-                     "(default 16; a batch is one upsert request plus one command request when it "
+                     "(default 32; a batch is one upsert request plus one command request when it "
                      "has cancels or statuses)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
@@ -924,7 +924,7 @@ int main(int argc, char** argv) {
   if (c.scenario == "appointments") {
     if (connections->count() == 0) c.connections = 1;
     if (batch->count() == 0) c.batch = 100;
-    if (pipeline->count() == 0) c.pipeline = 16;
+    if (pipeline->count() == 0) c.pipeline = 32;
     if (count->count() == 0) c.count = 200'000;
     if (tenants->count() == 0) c.tenants = 4;
   }
