@@ -186,6 +186,7 @@ class Load {
   std::vector<std::unique_ptr<AsyncClient>> workers_;
   Steady::time_point deadline_;
   bool timed_out_ = false;
+  uint64_t drive_generation_ = 0;  // bumped as each Drive starts and ends
 
   // Worker side.
   std::vector<uint8_t> delivered_;  // per item: times delivered
@@ -276,6 +277,7 @@ void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
                  const std::function<bool()>& extra_done, uint32_t batch, uint32_t pipeline) {
   if (batch == 0) batch = c_.batch;
   if (pipeline == 0) pipeline = c_.pipeline;
+  const uint64_t gen = ++drive_generation_;
   uint64_t next = 0;       // first item not yet sent
   uint64_t answered = 0;   // items answered
   std::vector<uint32_t> in_flight(producers_.size(), 0);
@@ -292,7 +294,10 @@ void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
       ++in_flight[p];
       auto sent = Steady::now();
       send(*producers_[p], lo, hi,
-           [&, p, sent, n = hi - lo](uint64_t ok, uint64_t failed, const absl::Status& error) {
+           [&, p, sent, n = hi - lo, gen](uint64_t ok, uint64_t failed, const absl::Status& error) {
+             // An answer after this Drive gave up (--max-seconds): its
+             // locals are gone.
+             if (gen != drive_generation_) return;
              phase->latency.Add(std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
              phase->ok += ok;
              phase->failed += failed;
@@ -318,6 +323,7 @@ void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
   RunIo([&] { return answered == count && (!extra_done || extra_done()); },
         [&] { Progress(phase->name, answered, count, start); });
   pacer.cancel();
+  ++drive_generation_;  // late answers (after a time-out) are ignored
   phase->seconds = Seconds(Steady::now() - start);
   if (c_.progress) std::fprintf(stderr, "\n");
 }
