@@ -12,6 +12,16 @@
 //           before they are due; workers ack the rest; measure the lag from
 //           due time to delivery. `mixed --cancel-fraction 0` is the steady
 //           due-rate test.
+//   appointments
+//           setup (untimed): per tenant the tenant object (Europe/Paris,
+//           reminders 48h and 24h, post-visit 2h), --calendars calendars, one
+//           on-site type and --patients patients (mobile and e-mail); a seed
+//           of --seed appointments. Timed: --count appointment events, ~55%
+//           creates, ~20% moves (version+1, a new start), ~10% practitioner
+//           cancels, ~15% statuses (seen / absent), --batch events per batch
+//           (one AppointmentUpsert request, plus one AppointmentCommands
+//           request when the batch has cancels or statuses). Reports events
+//           acknowledged per second and the messages planned per event.
 //
 // Every loop is bounded by --count and --max-seconds. Exit codes: 0 done,
 // 1 something failed or went missing, 2 usage, 3 rappeld unreachable.
@@ -22,10 +32,12 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -62,6 +74,10 @@ struct Config {
   double cancel_fraction = 0.2;
   uint32_t worker_in_flight = 4096;
   uint32_t worker_batch = 256;
+  // appointments
+  uint32_t patients = 5'000;  // per tenant
+  uint32_t calendars = 4;     // per tenant
+  int64_t seed = -1;          // -1: count / 4
   bool json = false;
   bool progress = true;
 };
@@ -130,14 +146,37 @@ class Load {
   // error)` when answered.
   using Done = std::function<void(uint64_t ok, uint64_t failed, const absl::Status& error)>;
   using SendBatch = std::function<void(AsyncClient&, uint64_t lo, uint64_t hi, Done)>;
+  // `batch`, `pipeline`: 0 for --batch, --pipeline.
   void Drive(Phase* phase, uint64_t count, const SendBatch& send,
-             const std::function<bool()>& extra_done = nullptr);
+             const std::function<bool()>& extra_done = nullptr, uint32_t batch = 0,
+             uint32_t pipeline = 0);
   void Subscribe(Phase* deliveries);
   void RunIo(const std::function<bool()>& done, const std::function<void()>& progress);
   void Progress(const std::string& what, uint64_t n, uint64_t of, Steady::time_point start);
 
   std::vector<client::Reminder> Reminders(uint64_t lo, uint64_t hi, int64_t due_base_ms,
                                           const std::function<int64_t(uint64_t)>& due_of);
+
+  // The appointments scenario.
+  void Appointments(std::vector<Phase>* phases, nlohmann::json* out);
+  void PutObjects(Phase* phase, std::vector<std::tuple<client::ObjectKind, uint32_t, std::string,
+                                                       std::string>> objects);
+  // Sends `n` appointment events as one batch; creates only when `creates_only`.
+  void SendEvents(AsyncClient& c, uint64_t n, bool creates_only, Done done);
+  uint64_t NextRandom() {  // splitmix64
+    uint64_t z = (rng_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  uint64_t Below(uint64_t n) { return NextRandom() % n; }
+  // A start 7 to 60 days ahead, a weekday between 08:00 and 18:45 Paris
+  // time (winter offset), on a quarter hour; and its end, 15 to 45 min later.
+  std::pair<int64_t, int64_t> RandomSlot();
+  client::AppointmentInput InputOf(uint32_t a) const;
+  void CountError(const absl::Status& st) {
+    ++errors_[std::string(absl::StatusCodeToString(st.code()))];
+  }
 
   Config c_;
   std::string prefix_;
@@ -147,6 +186,7 @@ class Load {
   std::vector<std::unique_ptr<AsyncClient>> workers_;
   Steady::time_point deadline_;
   bool timed_out_ = false;
+  uint64_t drive_generation_ = 0;  // bumped as each Drive starts and ends
 
   // Worker side.
   std::vector<uint8_t> delivered_;  // per item: times delivered
@@ -156,6 +196,29 @@ class Load {
   uint64_t ack_failed_ = 0;
   Steady::time_point first_delivery_{};
   Steady::time_point last_ack_{};
+
+  // Appointments side: the load's view of each appointment it created.
+  struct Appt {
+    uint32_t tenant;
+    uint32_t patient;
+    uint32_t calendar;
+    uint64_t version;
+    int64_t start_ms;
+    int64_t end_ms;
+  };
+  std::vector<Appt> appts_;
+  // Appointments acknowledged, active, without a status and with no event
+  // in flight: what moves, cancels and statuses pick from (so two events on
+  // one appointment are never in flight at once, on any connection).
+  std::vector<uint32_t> pool_;
+  uint64_t rng_ = 0x5EED;
+  int64_t day0_ms_ = 0;  // today, 00:00 UTC
+  enum EventKind { kCreate, kMove, kCancel, kStatus, kEventKinds };
+  uint64_t events_ok_[kEventKinds] = {};
+  uint64_t planned_sum_ = 0;  // over the timed phase's acknowledged events
+  std::map<std::string, uint64_t> errors_;  // by status code, every phase
+  LatencySamples request_latency_;
+  bool timed_ = false;  // counting for the timed phase
 };
 
 absl::Status Load::Connect(std::vector<std::unique_ptr<AsyncClient>>* clients, int n,
@@ -211,24 +274,30 @@ std::vector<client::Reminder> Load::Reminders(uint64_t lo, uint64_t hi, int64_t 
 }
 
 void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
-                 const std::function<bool()>& extra_done) {
+                 const std::function<bool()>& extra_done, uint32_t batch, uint32_t pipeline) {
+  if (batch == 0) batch = c_.batch;
+  if (pipeline == 0) pipeline = c_.pipeline;
+  const uint64_t gen = ++drive_generation_;
   uint64_t next = 0;       // first item not yet sent
   uint64_t answered = 0;   // items answered
   std::vector<uint32_t> in_flight(producers_.size(), 0);
   auto start = Steady::now();
   std::function<void(size_t)> pump = [&](size_t p) {
-    while (in_flight[p] < c_.pipeline && next < count) {
+    while (in_flight[p] < pipeline && next < count) {
       if (c_.rate > 0) {
         double allowed = c_.rate * Seconds(Steady::now() - start);
         if (static_cast<double>(next) >= allowed) return;
       }
       uint64_t lo = next;
-      uint64_t hi = std::min<uint64_t>(count, lo + c_.batch);
+      uint64_t hi = std::min<uint64_t>(count, lo + batch);
       next = hi;
       ++in_flight[p];
       auto sent = Steady::now();
       send(*producers_[p], lo, hi,
-           [&, p, sent, n = hi - lo](uint64_t ok, uint64_t failed, const absl::Status& error) {
+           [&, p, sent, n = hi - lo, gen](uint64_t ok, uint64_t failed, const absl::Status& error) {
+             // An answer after this Drive gave up (--max-seconds): its
+             // locals are gone.
+             if (gen != drive_generation_) return;
              phase->latency.Add(std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
              phase->ok += ok;
              phase->failed += failed;
@@ -254,6 +323,7 @@ void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
   RunIo([&] { return answered == count && (!extra_done || extra_done()); },
         [&] { Progress(phase->name, answered, count, start); });
   pacer.cancel();
+  ++drive_generation_;  // late answers (after a time-out) are ignored
   phase->seconds = Seconds(Steady::now() - start);
   if (c_.progress) std::fprintf(stderr, "\n");
 }
@@ -310,6 +380,238 @@ nlohmann::json PhaseJson(Phase& p) {
                                       {"p999", q.p999_us}, {"max", q.max_us}}}};
   if (!p.first_error.empty()) j["first_error"] = p.first_error;
   return j;
+}
+
+// --- appointments ------------------------------------------------------------
+
+constexpr int64_t kMinuteMs = 60'000;
+constexpr int64_t kHourMs = 60 * kMinuteMs;
+constexpr int64_t kDayMs = 24 * kHourMs;
+constexpr const char* kEventNames[] = {"create", "move", "cancel", "status"};
+
+std::pair<int64_t, int64_t> Load::RandomSlot() {
+  int64_t day = day0_ms_ / kDayMs + 7 + static_cast<int64_t>(Below(54));  // 7..60 days ahead
+  int weekday = static_cast<int>((day + 4) % 7);                         // 0: Sunday
+  if (weekday == 6) day += 2;
+  if (weekday == 0) day += 1;
+  int64_t local = 8 * kHourMs + static_cast<int64_t>(Below(44)) * 15 * kMinuteMs;  // 08:00..18:45
+  int64_t start = day * kDayMs + local - kHourMs;  // Paris in winter: UTC+1
+  static constexpr int64_t kLengths[] = {15, 20, 30, 45};
+  return {start, start + kLengths[Below(4)] * kMinuteMs};
+}
+
+client::AppointmentInput Load::InputOf(uint32_t a) const {
+  const Appt& x = appts_[a];
+  client::AppointmentInput in;
+  in.tenant = x.tenant;
+  in.id = KeyOf(a);
+  in.calendar = "cal-" + std::to_string(x.calendar);
+  in.type = "consult";
+  in.patient = "p" + std::to_string(x.patient);
+  in.start_ms = x.start_ms;
+  in.end_ms = x.end_ms;
+  in.booked_at_ms = NowMs();
+  in.channels = client::ChannelBit(client::Channel::kSms) | client::ChannelBit(client::Channel::kEmail);
+  in.version = x.version;
+  return in;
+}
+
+void Load::PutObjects(Phase* phase, std::vector<std::tuple<client::ObjectKind, uint32_t,
+                                                           std::string, std::string>> objects) {
+  // 64 objects per batch, 8 batches in flight per connection.
+  Drive(phase, objects.size(), [&](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
+    auto left = std::make_shared<uint64_t>(hi - lo);
+    auto ok = std::make_shared<uint64_t>(0);
+    auto first = std::make_shared<absl::Status>();
+    for (uint64_t i = lo; i < hi; ++i) {
+      const auto& [kind, tenant, id, json] = objects[i];
+      c.PutObject(kind, tenant, id, json,
+                  [this, left, ok, first, done](absl::StatusOr<std::string> r) {
+                    if (r.ok()) {
+                      ++*ok;
+                    } else {
+                      CountError(r.status());
+                      if (first->ok()) *first = r.status();
+                    }
+                    if (--*left == 0) {
+                      done(*ok, 0, *first);  // failures counted below
+                    }
+                  });
+    }
+  }, nullptr, 64, 8);
+  phase->failed = objects.size() - phase->ok;
+}
+
+void Load::SendEvents(AsyncClient& c, uint64_t n, bool creates_only, Done done) {
+  std::vector<client::AppointmentInput> upserts;
+  std::vector<client::AppointmentCommand> commands;
+  // Which appointment each item is about, and what it is.
+  auto upsert_of = std::make_shared<std::vector<std::pair<uint32_t, EventKind>>>();
+  auto command_of = std::make_shared<std::vector<std::pair<uint32_t, EventKind>>>();
+  upserts.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t r = Below(100);
+    EventKind kind = creates_only || pool_.empty() || r < 55 ? kCreate
+                     : r < 75                                  ? kMove
+                     : r < 85                                  ? kCancel
+                                                               : kStatus;
+    uint32_t a;
+    if (kind == kCreate) {
+      a = static_cast<uint32_t>(appts_.size());
+      auto [start, end] = RandomSlot();
+      uint64_t tenant = Below(c_.tenants);
+      appts_.push_back(Appt{static_cast<uint32_t>(1 + tenant), static_cast<uint32_t>(Below(c_.patients)),
+                            static_cast<uint32_t>(Below(c_.calendars)), 1, start, end});
+    } else {
+      size_t k = Below(pool_.size());
+      a = pool_[k];
+      pool_[k] = pool_.back();
+      pool_.pop_back();
+    }
+    if (kind == kMove) {
+      Appt& x = appts_[a];
+      auto [start, end] = RandomSlot();
+      x.start_ms = start;
+      x.end_ms = end;
+      ++x.version;
+    }
+    if (kind == kCreate || kind == kMove) {
+      upserts.push_back(InputOf(a));
+      upsert_of->emplace_back(a, kind);
+    } else {
+      client::AppointmentCommand cmd;
+      cmd.tenant = appts_[a].tenant;
+      cmd.id = KeyOf(a);
+      if (kind == kCancel) {
+        cmd.action = client::AppointmentAction::kCancelByPractitioner;
+      } else {
+        cmd.action = client::AppointmentAction::kSetStatus;
+        cmd.status = Below(100) < 85 ? client::VisitStatus::kSeen : client::VisitStatus::kAbsent;
+      }
+      commands.push_back(std::move(cmd));
+      command_of->emplace_back(a, kind);
+    }
+  }
+  struct Pending {
+    int requests = 0;
+    uint64_t ok = 0;
+    uint64_t failed = 0;
+    absl::Status first;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->requests = (upserts.empty() ? 0 : 1) + (commands.empty() ? 0 : 1);
+  auto answer = [this, pending, done](std::shared_ptr<std::vector<std::pair<uint32_t, EventKind>>> of,
+                                      Steady::time_point sent) {
+    return [this, pending, done, of, sent](absl::StatusOr<AsyncClient::AppointmentResults> r) {
+      request_latency_.Add(std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
+      for (size_t i = 0; i < of->size(); ++i) {
+        auto [a, kind] = (*of)[i];
+        const absl::Status& st = !r.ok() ? r.status()
+                                 : i < r->size() ? (*r)[i].status()
+                                                 : absl::InternalError("missing result");
+        if (st.ok()) {
+          ++pending->ok;
+          if (timed_) {
+            ++events_ok_[kind];
+            planned_sum_ += (*r)[i]->planned;
+          }
+          // Still active without a status: back in the pool.
+          if (kind == kCreate || kind == kMove) pool_.push_back(a);
+        } else {
+          ++pending->failed;
+          CountError(st);
+          if (pending->first.ok()) pending->first = st;
+        }
+      }
+      if (--pending->requests == 0) done(pending->ok, pending->failed, pending->first);
+    };
+  };
+  auto sent = Steady::now();
+  if (!upserts.empty()) c.UpsertAppointments(upserts, answer(upsert_of, sent));
+  if (!commands.empty()) c.AppointmentCommands(commands, answer(command_of, sent));
+}
+
+void Load::Appointments(std::vector<Phase>* phases, nlohmann::json* out) {
+  day0_ms_ = NowMs() / kDayMs * kDayMs;
+  rng_ ^= static_cast<uint64_t>(NowMs());
+  // Setup: tenants first (the rest needs them), then calendars, type, patients.
+  using Object = std::tuple<client::ObjectKind, uint32_t, std::string, std::string>;
+  std::vector<Object> tenants;
+  std::vector<Object> objects;
+  for (uint32_t t = 1; t <= c_.tenants; ++t) {
+    tenants.emplace_back(client::ObjectKind::kTenant, t, "",
+                         nlohmann::json{{"name", "Cabinet " + std::to_string(t)},
+                                        {"time_zone", "Europe/Paris"},
+                                        {"reminder_offsets", {"48h", "24h"}},
+                                        {"post_visit_delay", "2h"}}
+                             .dump());
+    for (uint32_t k = 0; k < c_.calendars; ++k) {
+      objects.emplace_back(client::ObjectKind::kCalendar, t, "cal-" + std::to_string(k),
+                           nlohmann::json{{"name", "Dr " + std::to_string(k)},
+                                          {"email", "dr" + std::to_string(k) + "@example.org"}}
+                               .dump());
+    }
+    objects.emplace_back(client::ObjectKind::kAppointmentType, t, "consult",
+                         R"({"name": "Consultation", "mode": "on_site"})");
+    for (uint32_t p = 0; p < c_.patients; ++p) {
+      std::string n = std::to_string(p);
+      objects.emplace_back(client::ObjectKind::kPatient, t, "p" + n,
+                           nlohmann::json{{"first_name", "Prenom" + n},
+                                          {"last_name", "Nom" + n},
+                                          {"mobile", "+3361" + std::string(8 - std::min<size_t>(8, n.size()), '0') + n},
+                                          {"email", "p" + n + "@example.org"}}
+                               .dump());
+    }
+  }
+  Phase setup{"setup", "64 object puts sent -> all durable"};
+  auto setup_start = Steady::now();
+  PutObjects(&setup, std::move(tenants));
+  Phase rest{"setup", ""};
+  if (setup.failed == 0 && !timed_out_) {
+    PutObjects(&rest, std::move(objects));
+    setup.ok += rest.ok;
+    setup.failed += rest.failed;
+    setup.latency.Merge(rest.latency);
+    if (setup.first_error.empty()) setup.first_error = rest.first_error;
+  }
+  setup.seconds = Seconds(Steady::now() - setup_start);
+  phases->push_back(std::move(setup));
+  if (phases->back().failed > 0 || timed_out_) return;
+
+  // Seed: appointments the timed events can move, cancel and mark.
+  uint64_t seed = c_.seed >= 0 ? static_cast<uint64_t>(c_.seed) : c_.count / 4;
+  if (seed > 0) {
+    Phase seeding{"seed", kRequestLatency};
+    Drive(&seeding, seed, [this](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
+      SendEvents(c, hi - lo, /*creates_only=*/true, std::move(done));
+    });
+    seeding.latency = std::move(request_latency_);
+    request_latency_ = LatencySamples();
+    phases->push_back(std::move(seeding));
+    if (phases->back().failed > 0 || timed_out_) return;
+  }
+
+  Phase events{"appointments", kRequestLatency};
+  timed_ = true;
+  Drive(&events, c_.count, [this](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
+    SendEvents(c, hi - lo, /*creates_only=*/false, std::move(done));
+  });
+  timed_ = false;
+  events.latency = std::move(request_latency_);
+  request_latency_ = LatencySamples();
+  phases->push_back(std::move(events));
+
+  uint64_t ok = std::accumulate(std::begin(events_ok_), std::end(events_ok_), uint64_t{0});
+  nlohmann::json by_kind = nlohmann::json::object();
+  for (int k = 0; k < kEventKinds; ++k) by_kind[kEventNames[k]] = events_ok_[k];
+  (*out)["appointments"] = {
+      {"events_ok", by_kind},
+      {"messages_planned", planned_sum_},
+      {"planned_per_event", ok > 0 ? static_cast<double>(planned_sum_) / static_cast<double>(ok) : 0.0},
+      {"appointments_known", appts_.size()},
+      {"tenants", c_.tenants},
+      {"calendars_per_tenant", c_.calendars},
+      {"patients_per_tenant", c_.patients}};
 }
 
 int Load::Run(nlohmann::json* out) {
@@ -470,6 +772,8 @@ int Load::Run(nlohmann::json* out) {
     deliveries.failed = ack_failed_;
     deliveries.seconds = Seconds(last_ack_ - first_delivery_);
     phases.push_back(std::move(deliveries));
+  } else if (c_.scenario == "appointments") {
+    Appointments(&phases, out);
   }
   producers_.clear();
   workers_.clear();
@@ -487,6 +791,11 @@ int Load::Run(nlohmann::json* out) {
                             {"acked", acked_},
                             {"duplicates", duplicates_}};
   }
+  if (c_.scenario == "appointments") {
+    nlohmann::json errors = nlohmann::json::object();
+    for (const auto& [code, n] : errors_) errors[code] = n;
+    (*out)["errors"] = errors;
+  }
   (*out)["timed_out"] = timed_out_;
   bool missing = !delivered_.empty() && acked_ < expected_deliveries;
   return timed_out_ || failed > 0 || missing ? 1 : 0;
@@ -497,13 +806,20 @@ void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
               ctx.commit.c_str());
   std::printf("machine: %s, %u hardware threads, kernel %s\n", ctx.cpu.c_str(),
               ctx.hardware_threads, ctx.kernel.c_str());
-  std::printf("target %s:%u, %d connections x %u in flight, batch %u, %u-byte payloads\n",
-              c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.payload_bytes);
-  std::printf("\n%-10s %12s %8s %9s %12s   %10s %10s %10s %10s  latency of\n", "phase", "ok",
+  if (c.scenario == "appointments") {
+    std::printf("target %s:%u, %d connections x %u batches in flight, batch %u events; "
+                "%u tenants x %u calendars, %u patients\n",
+                c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.tenants, c.calendars,
+                c.patients);
+  } else {
+    std::printf("target %s:%u, %d connections x %u in flight, batch %u, %u-byte payloads\n",
+                c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.payload_bytes);
+  }
+  std::printf("\n%-12s %12s %8s %9s %12s   %10s %10s %10s %10s  latency of\n", "phase", "ok",
               "failed", "seconds", "per second", "p50 ms", "p99 ms", "p99.9 ms", "max ms");
   for (const auto& p : r["phases"]) {
     const auto& l = p["latency_us"];
-    std::printf("%-10s %12llu %8llu %9.2f %12.0f   %10.3f %10.3f %10.3f %10.3f  %s\n",
+    std::printf("%-12s %12llu %8llu %9.2f %12.0f   %10.3f %10.3f %10.3f %10.3f  %s\n",
                 p["name"].get<std::string>().c_str(), p["ok"].get<unsigned long long>(),
                 p["failed"].get<unsigned long long>(), p["seconds"].get<double>(),
                 p["per_second"].get<double>(), l["p50"].get<double>() / 1000,
@@ -519,6 +835,22 @@ void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
                 d["expected"].get<unsigned long long>(), d["delivered"].get<unsigned long long>(),
                 d["acked"].get<unsigned long long>(), d["duplicates"].get<unsigned long long>());
   }
+  if (r.contains("appointments")) {
+    const auto& a = r["appointments"];
+    const auto& k = a["events_ok"];
+    std::printf("\nevents ok: %llu creates, %llu moves, %llu cancels, %llu statuses; "
+                "%.2f messages planned per event (%llu in all)\n",
+                k["create"].get<unsigned long long>(), k["move"].get<unsigned long long>(),
+                k["cancel"].get<unsigned long long>(), k["status"].get<unsigned long long>(),
+                a["planned_per_event"].get<double>(), a["messages_planned"].get<unsigned long long>());
+  }
+  if (r.contains("errors")) {
+    std::string line;
+    for (const auto& [code, n] : r["errors"].items()) {
+      line += (line.empty() ? "" : ", ") + code + " " + std::to_string(n.get<unsigned long long>());
+    }
+    std::printf("errors: %s\n", line.empty() ? "none" : line.c_str());
+  }
   if (r["timed_out"].get<bool>()) std::printf("TIMED OUT after --max-seconds %.0f\n", c.max_seconds);
 }
 
@@ -529,26 +861,35 @@ int main(int argc, char** argv) {
   using rappel::bench::Config;
   Config c;
   CLI::App app{"rappel-load: load generator for rappeld (throughput, latency percentiles)"};
-  app.add_option("scenario", c.scenario, "ingest | cancel | fire | mixed")
+  app.add_option("scenario", c.scenario, "ingest | cancel | fire | mixed | appointments")
       ->required()
-      ->check(CLI::IsMember({"ingest", "cancel", "fire", "mixed"}));
+      ->check(CLI::IsMember({"ingest", "cancel", "fire", "mixed", "appointments"}));
   app.add_option("--host", c.host)->capture_default_str();
   app.add_option("--port", c.port)->capture_default_str();
   app.add_option("--token", c.token, "producer (or admin) token, if rappeld requires one");
   app.add_option("--worker-token", c.worker_token, "worker token (default: --token)");
-  app.add_option("--connections", c.connections, "producer connections")
+  CLI::Option* connections =
+      app.add_option("--connections", c.connections, "producer connections (appointments: default 1)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   app.add_option("--workers", c.workers, "worker connections (fire, mixed)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  app.add_option("--batch", c.batch, "reminders or keys per request")
+  CLI::Option* batch =
+      app.add_option("--batch", c.batch,
+                     "reminders or keys per request; appointments: events per batch (default 100)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  app.add_option("--pipeline", c.pipeline, "requests in flight per producer connection")
+  CLI::Option* pipeline =
+      app.add_option("--pipeline,--window", c.pipeline,
+                     "requests in flight per producer connection; appointments: batches in flight "
+                     "(default 32; a batch is one upsert request plus one command request when it "
+                     "has cancels or statuses)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
-  app.add_option("--count", c.count, "reminders (ingest, cancel, fire)")
+  CLI::Option* count =
+      app.add_option("--count", c.count,
+                     "reminders (ingest, cancel, fire); appointments: timed events (default 200000)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
   app.add_option("--rate", c.rate, "reminders per second to send (0: as fast as answered; "
@@ -558,7 +899,18 @@ int main(int argc, char** argv) {
   app.add_option("--max-seconds", c.max_seconds, "give up after this long (exit 1)")
       ->capture_default_str();
   app.add_option("--payload-bytes", c.payload_bytes)->capture_default_str();
-  app.add_option("--tenants", c.tenants)->capture_default_str()->check(CLI::Range(1u, 1000000u));
+  CLI::Option* tenants = app.add_option("--tenants", c.tenants, "(appointments: default 4)")
+                             ->capture_default_str()
+                             ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--patients", c.patients, "appointments: patients per tenant (setup)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10000000u));
+  app.add_option("--calendars", c.calendars, "appointments: calendars per tenant (setup)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10000u));
+  app.add_option("--seed", c.seed,
+                 "appointments: appointments created before the timed events (default count/4)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 32));
   app.add_option("--spread-days", c.spread_days, "due times spread over this (ingest, cancel)")
       ->capture_default_str();
   app.add_option("--lead-ms", c.lead_ms,
@@ -575,6 +927,13 @@ int main(int argc, char** argv) {
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);
+  if (c.scenario == "appointments") {
+    if (connections->count() == 0) c.connections = 1;
+    if (batch->count() == 0) c.batch = 100;
+    if (pipeline->count() == 0) c.pipeline = 32;
+    if (count->count() == 0) c.count = 200'000;
+    if (tenants->count() == 0) c.tenants = 4;
+  }
   c.progress = !quiet && isatty(STDERR_FILENO);
 
   rappel::bench::Context ctx = rappel::bench::ReadContext();
@@ -593,7 +952,8 @@ int main(int argc, char** argv) {
         {"count", c.count}, {"rate", c.rate}, {"duration_s", c.duration_s},
         {"payload_bytes", c.payload_bytes}, {"tenants", c.tenants},
         {"lead_ms", c.lead_ms}, {"cancel_fraction", c.cancel_fraction},
-        {"worker_in_flight", c.worker_in_flight}, {"worker_batch", c.worker_batch}}}};
+        {"worker_in_flight", c.worker_in_flight}, {"worker_batch", c.worker_batch},
+        {"patients", c.patients}, {"calendars", c.calendars}, {"seed", c.seed}}}};
   if (!ctx.optimized) {
     std::fprintf(stderr, "rappel-load: WARNING: built without optimisation or with sanitizers\n");
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # rappel-load against a real rappeld on 127.0.0.1 (any free port): every
-# scenario runs small, reports what it did (--json), and exits 0; nothing is
+# scenario (appointments too) runs small, reports what it did (--json), and exits 0; nothing is
 # lost or delivered twice; an unreachable server exits 3.
 # Usage: rappel_load_test.sh BUILD_DIR
 set -euo pipefail
@@ -26,6 +26,15 @@ load mixed --rate 2000 --duration 2 --batch 50 --cancel-fraction 0.25 --json > "
   || fail "mixed: $(cat "$work/mixed.json")"
 grep -q '"expected": 3000' "$work/mixed.json" || fail "mixed expected 4000 - 1000 cancelled: $(cat "$work/mixed.json")"
 grep -q '"acked": 3000' "$work/mixed.json" || fail "mixed acks: $(cat "$work/mixed.json")"
+
+# Appointments: objects set up, a seed, then 2000 mixed events, all acknowledged.
+load appointments --count 2000 --tenants 2 --patients 200 --seed 500 --json > "$work/appointments.json" \
+  || fail "appointments: $(cat "$work/appointments.json")"
+grep -A3 '"name": "appointments"' "$work/appointments.json" > "$work/appointments.phase"
+grep -q '"ok": 2000' "$work/appointments.phase" || fail "appointments count: $(cat "$work/appointments.json")"
+grep -Eq '"per_second": [1-9]' "$work/appointments.phase" || fail "appointments rate: $(cat "$work/appointments.json")"
+grep -Eq '"planned_per_event": [1-9]' "$work/appointments.json" || fail "nothing planned: $(cat "$work/appointments.json")"
+grep -q '"errors": {}' "$work/appointments.json" || fail "appointments errors: $(cat "$work/appointments.json")"
 
 # The human report has the header and a row per phase.
 load ingest --count 1000 > "$work/human.txt" || fail "human report"

@@ -12,6 +12,9 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 start_rappeld() {
+  # Made before rappeld's own redirection opens it: the loop below may read
+  # it first (under set -e a missing file ended the test at once).
+  : > "$work/rappeld.out"
   "$build/server/rappeld" --port 0 --data-dir "$work/db" > "$work/rappeld.out" 2>&1 &
   rappeld_pid=$!
   port=""
