@@ -377,8 +377,8 @@ absl::Status AppointmentBook::Load() {
   return scan("pa/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
     auto e = DecodeEntry(tenant, id, v);
     if (!e.ok()) return e.status();
-    Index(*e, true);
-    appointments_[ObjKey(tenant, id)] = std::move(*e);
+    Entry& held = appointments_[ObjKey(tenant, id)] = std::move(*e);
+    Index(held, true);
     return absl::OkStatus();
   });
 }
@@ -401,15 +401,29 @@ const AppointmentBook::Entry* AppointmentBook::FindEntry(uint32_t tenant,
 
 void AppointmentBook::Index(const Entry& e, bool add) {
   const Appointment& a = e.appt;
-  Slot cal{a.tenant, a.calendar, a.start_ms, a.id};
-  Slot pat{a.tenant, a.patient, a.start_ms, a.id};
-  if (add) {
-    by_calendar_.insert(std::move(cal));
-    by_patient_.insert(std::move(pat));
-  } else {
-    by_calendar_.erase(cal);
-    by_patient_.erase(pat);
+  std::pair<int64_t, Entry*> slot{a.start_ms, const_cast<Entry*>(&e)};
+  for (auto [index, owner] : {std::pair{&by_calendar_, &a.calendar}, std::pair{&by_patient_, &a.patient}}) {
+    std::string key = ObjKey(a.tenant, *owner);
+    if (add) {
+      (*index)[key].insert(slot);
+    } else if (auto it = index->find(key); it != index->end()) {
+      it->second.erase(slot);
+      if (it->second.empty()) index->erase(it);
+    }
   }
+}
+
+std::vector<AppointmentBook::Entry*> AppointmentBook::InRange(const Owners& index, uint32_t tenant,
+                                                              std::string_view owner,
+                                                              int64_t from_ms, int64_t to_ms) {
+  std::vector<Entry*> out;
+  auto it = index.find(ObjKey(tenant, owner));
+  if (it == index.end()) return out;
+  for (auto s = it->second.lower_bound({from_ms, nullptr}); s != it->second.end() && s->first < to_ms;
+       ++s) {
+    out.push_back(s->second);
+  }
+  return out;
 }
 
 std::string AppointmentBook::EncodeEntry(const Entry& e) const {
@@ -550,8 +564,8 @@ void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
     for (int i = 0; i < 4; ++i) tenant = (tenant << 8) | static_cast<unsigned char>(obj[i]);
     auto e = DecodeEntry(tenant, std::string_view(obj).substr(4), **bytes);
     if (!e.ok()) continue;
-    Index(*e, true);
-    appointments_[obj] = std::move(*e);
+    Entry& held = appointments_[obj] = std::move(*e);
+    Index(held, true);
   }
 }
 
@@ -957,20 +971,12 @@ void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int6
     return fail(absl::NotFoundError(absl::StrCat("unknown calendar \"", calendar, "\"")));
   }
   if (to_ms <= from_ms) return fail(absl::InvalidArgumentError("the absence ends before it starts"));
-  std::vector<std::string> ids;
-  for (auto it = by_calendar_.lower_bound(Slot{tenant, calendar, from_ms, ""});
-       it != by_calendar_.end() && std::get<0>(*it) == tenant && std::get<1>(*it) == calendar &&
-       std::get<2>(*it) < to_ms;
-       ++it) {
-    ids.push_back(std::get<3>(*it));
-  }
   Change change;
   change.now = engine_->NowMs();
   uint32_t cancelled = 0;
-  for (const std::string& id : ids) {
-    Entry* e = FindEntry(tenant, id);
-    if (e == nullptr || IsCancelled(e->appt.lifecycle)) continue;
-    AppointmentCommand c{tenant, id, AppointmentAction::kCancelByPractitioner, VisitStatus::kNone, 0};
+  for (Entry* e : InRange(by_calendar_, tenant, calendar, from_ms, to_ms)) {
+    if (IsCancelled(e->appt.lifecycle)) continue;
+    AppointmentCommand c{tenant, e->appt.id, AppointmentAction::kCancelByPractitioner, VisitStatus::kNone, 0};
     if (ApplyCommand(*e, c, change).ok()) ++cancelled;
   }
   Submit(std::move(change), [cancelled, done = std::move(done)](absl::Status st) {
@@ -996,17 +1002,9 @@ void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, i
   change.now = engine_->NowMs();
   auto day_end = EndOfLocalDay(*t, change.now);
   if (!day_end.ok()) return fail(day_end.status());
-  std::vector<std::string> ids;
-  for (auto it = by_calendar_.lower_bound(Slot{tenant, calendar, change.now, ""});
-       it != by_calendar_.end() && std::get<0>(*it) == tenant && std::get<1>(*it) == calendar &&
-       std::get<2>(*it) < *day_end;
-       ++it) {
-    ids.push_back(std::get<3>(*it));
-  }
   uint32_t alerted = 0;
-  for (const std::string& id : ids) {
-    Entry* e = FindEntry(tenant, id);
-    if (e == nullptr || IsCancelled(e->appt.lifecycle) || e->appt.status != VisitStatus::kNone) {
+  for (Entry* e : InRange(by_calendar_, tenant, calendar, change.now, *day_end)) {
+    if (IsCancelled(e->appt.lifecycle) || e->appt.status != VisitStatus::kNone) {
       continue;
     }
     e->appt.delay_ms = delay_ms;
@@ -1036,14 +1034,8 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
     p->second.notifications = false;
     change.Write(Put(StoreKey("pp/", tenant, patient), ToJson(p->second).dump()));
     uint32_t replanned = 0;
-    std::vector<std::string> ids;
-    for (auto it = by_patient_.lower_bound(Slot{tenant, patient, INT64_MIN, ""});
-         it != by_patient_.end() && std::get<0>(*it) == tenant && std::get<1>(*it) == patient; ++it) {
-      ids.push_back(std::get<3>(*it));
-    }
-    for (const std::string& id : ids) {
-      Entry* e = FindEntry(tenant, id);
-      if (e == nullptr || e->plan.empty()) continue;
+    for (Entry* e : InRange(by_patient_, tenant, patient, INT64_MIN, INT64_MAX)) {
+      if (e->plan.empty()) continue;
       ++e->appt.revision;
       if (Replan(*e, Event::kUpdated, "the patient replied STOP", change).ok()) ++replanned;
     }
@@ -1060,10 +1052,8 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
                                                    "\" of patient \"", patient, "\"")));
     }
   } else {
-    for (auto it = by_patient_.lower_bound(Slot{tenant, patient, change.now, ""});
-         it != by_patient_.end() && std::get<0>(*it) == tenant && std::get<1>(*it) == patient; ++it) {
-      Entry* cand = FindEntry(tenant, std::get<3>(*it));
-      if (cand != nullptr && !IsCancelled(cand->appt.lifecycle)) {
+    for (Entry* cand : InRange(by_patient_, tenant, patient, change.now, INT64_MAX)) {
+      if (!IsCancelled(cand->appt.lifecycle)) {
         e = cand;
         break;
       }

@@ -41,6 +41,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
@@ -200,12 +201,19 @@ class AppointmentBook : public MessageFilter {
   absl::flat_hash_map<std::string, AppointmentType> types_;
   absl::flat_hash_map<std::string, Patient> patients_;
   absl::flat_hash_map<std::string, TemplatePair> templates_;  // ObjKey(tenant, kind/channel/locale)
-  absl::flat_hash_map<std::string, Entry> appointments_;      // ObjKey(tenant, id)
-  // (tenant, calendar, start, id) and (tenant, patient, start, id): absences,
-  // delay alerts, a patient's next appointment, STOP.
-  using Slot = std::tuple<uint32_t, std::string, int64_t, std::string>;
-  absl::btree_set<Slot> by_calendar_;
-  absl::btree_set<Slot> by_patient_;
+  // ObjKey(tenant, id). Node-based: the indexes below point at entries.
+  absl::node_hash_map<std::string, Entry> appointments_;
+  // A calendar's and a patient's appointments in start order (absences,
+  // delay alerts, a patient's next appointment, STOP), keyed by
+  // ObjKey(tenant, calendar or patient). 16-byte elements: the per-event
+  // cost of keeping them is a hash lookup and a small B-tree insert.
+  using ByStart = absl::btree_set<std::pair<int64_t, Entry*>>;
+  using Owners = absl::flat_hash_map<std::string, ByStart>;
+  Owners by_calendar_;
+  Owners by_patient_;
+  // The entries of `owner` starting in [from_ms, to_ms), in start order.
+  static std::vector<Entry*> InRange(const Owners& index, uint32_t tenant, std::string_view owner,
+                                     int64_t from_ms, int64_t to_ms);
   uint32_t audit_counter_ = 0;
 };
 
