@@ -109,16 +109,28 @@ class Reader {
   bool ok_ = true;
 };
 
-constexpr uint8_t kEntryFormat = 1;
+constexpr uint8_t kEntryFormat = 2;
 
-absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint32_t tenant, std::string_view id,
-                                                   std::string_view bytes) {
+std::string NumberedKey(std::string_view prefix, uint64_t n) {
+  std::string k(prefix);
+  PutBe64(&k, n);
+  return k;
+}
+
+uint64_t Be64(std::string_view b) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < b.size(); ++i) v = (v << 8) | static_cast<unsigned char>(b[i]);
+  return v;
+}
+
+absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint64_t seq, std::string_view bytes) {
   Reader r(bytes);
   AppointmentBook::Entry e;
+  e.seq = seq;
   Appointment& a = e.appt;
-  a.tenant = tenant;
-  a.id = std::string(id);
   if (r.U8() != kEntryFormat) return absl::DataLossError("unknown appointment record format");
+  a.tenant = r.U32();
+  a.id = r.Str();
   a.version = static_cast<uint64_t>(r.I64());
   a.revision = r.U32();
   a.calendar = r.Str();
@@ -147,6 +159,10 @@ absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint32_t tenant, std::string_
     p.due_ms = r.I64();
     e.plan.push_back(p);
   }
+  uint32_t audits = r.U32();
+  if (!r.ok() || audits > (1u << 20)) return absl::DataLossError("truncated appointment record");
+  e.audit.reserve(audits);
+  for (uint32_t i = 0; i < audits; ++i) e.audit.push_back(static_cast<uint64_t>(r.I64()));
   if (!r.ok() || !r.done()) return absl::DataLossError("malformed appointment record");
   return e;
 }
@@ -374,13 +390,26 @@ absl::Status AppointmentBook::Load() {
       !st.ok()) {
     return st;
   }
-  return scan("pa/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
-    auto e = DecodeEntry(tenant, id, v);
-    if (!e.ok()) return e.status();
-    Entry& held = appointments_[ObjKey(tenant, id)] = std::move(*e);
+  std::string_view pa = "pa/";
+  absl::Status st = reader->ScanState(pa, [&](std::string_view k, std::string_view v) {
+    if (k.substr(0, pa.size()) != pa) return false;
+    if (k.size() != pa.size() + 8) {
+      error = absl::DataLossError("malformed appointment record key");
+      return false;
+    }
+    auto e = DecodeEntry(Be64(k.substr(pa.size())), v);
+    if (!e.ok()) {
+      error = e.status();
+      return false;
+    }
+    next_record_ = std::max(next_record_, e->seq + 1);
+    for (uint64_t n : e->audit) next_audit_ = std::max(next_audit_, n + 1);
+    std::string obj = ObjKey(e->appt.tenant, e->appt.id);
+    Entry& held = appointments_[obj] = std::move(*e);
     Index(held, true);
-    return absl::OkStatus();
+    return true;
   });
+  return st.ok() ? error : st;
 }
 
 const Tenant* AppointmentBook::FindTenant(uint32_t tenant) const {
@@ -430,6 +459,8 @@ std::string AppointmentBook::EncodeEntry(const Entry& e) const {
   const Appointment& a = e.appt;
   Writer w;
   w.U8(kEntryFormat);
+  w.U32(a.tenant);
+  w.Str(a.id);
   w.I64(static_cast<int64_t>(a.version));
   w.U32(a.revision);
   w.Str(a.calendar);
@@ -454,15 +485,15 @@ std::string AppointmentBook::EncodeEntry(const Entry& e) const {
     w.U32(p.occurrence);
     w.I64(p.due_ms);
   }
+  w.U32(static_cast<uint32_t>(e.audit.size()));
+  for (uint64_t n : e.audit) w.I64(static_cast<int64_t>(n));
   return w.Take();
 }
 
-std::string AppointmentBook::AuditKey(uint32_t tenant, std::string_view id) {
-  std::string k = StoreKey("au/", tenant, id);
-  k.push_back('\0');
-  PutBe64(&k, static_cast<uint64_t>(engine_->NowMs()));
-  PutBe32(&k, ++audit_counter_);
-  return k;
+AppointmentBook::StateOp AppointmentBook::NewAudit(Entry& e, std::string lines) {
+  uint64_t n = next_audit_++;
+  e.audit.push_back(n);
+  return Put(NumberedKey("au/", n), std::move(lines));
 }
 
 absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view why,
@@ -533,8 +564,8 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
   }
   entry.plan = std::move(next);
   std::string obj = ObjKey(a.tenant, a.id);
-  change.Write(Put(absl::StrCat("pa/", obj), EncodeEntry(entry)));
-  if (!audit.empty()) change.Write(Put(AuditKey(a.tenant, a.id), std::move(audit)));
+  if (!audit.empty()) change.Write(NewAudit(entry, std::move(audit)));
+  change.Write(Put(NumberedKey("pa/", entry.seq), EncodeEntry(entry)));
   change.touched.push_back(std::move(obj));
   return absl::OkStatus();
 }
@@ -553,16 +584,14 @@ void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
   auto reader = engine_->store().NewReader();
   for (const std::string& obj : entry_keys) {
     auto it = appointments_.find(obj);
-    if (it != appointments_.end()) {
-      Index(it->second, false);
-      appointments_.erase(it);
-    }
+    if (it == appointments_.end()) continue;
+    uint64_t seq = it->second.seq;
+    Index(it->second, false);
+    appointments_.erase(it);
     if (!reader.ok()) continue;
-    auto bytes = reader->GetState(absl::StrCat("pa/", obj));
-    if (!bytes.ok() || !bytes->has_value()) continue;
-    uint32_t tenant = 0;
-    for (int i = 0; i < 4; ++i) tenant = (tenant << 8) | static_cast<unsigned char>(obj[i]);
-    auto e = DecodeEntry(tenant, std::string_view(obj).substr(4), **bytes);
+    auto bytes = reader->GetState(NumberedKey("pa/", seq));
+    if (!bytes.ok() || !bytes->has_value()) continue;  // its creation failed
+    auto e = DecodeEntry(seq, **bytes);
     if (!e.ok()) continue;
     Entry& held = appointments_[obj] = std::move(*e);
     Index(held, true);
@@ -780,6 +809,7 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
     }
     Entry e;
     e.appt = std::move(in);
+    e.seq = next_record_++;
     Appointment& a = e.appt;
     if (a.booked_at_ms == 0) a.booked_at_ms = change.now;
     a.revision = 1;
@@ -1217,10 +1247,11 @@ absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::st
   json audit = json::array();
   auto reader = engine_->store().NewReader();
   if (!reader.ok()) return reader.status();
-  std::string prefix = StoreKey("au/", tenant, id);
-  prefix.push_back('\0');
-  absl::Status st = reader->ScanState(prefix, [&](std::string_view k, std::string_view v) {
-    if (k.substr(0, prefix.size()) != prefix) return false;
+  for (uint64_t n : e->audit) {
+    auto record = reader->GetState(NumberedKey("au/", n));
+    if (!record.ok()) return record.status();
+    if (!record->has_value()) continue;  // its commit failed
+    std::string_view v = **record;
     while (!v.empty()) {
       size_t nl = v.find('\n');
       std::string_view line = v.substr(0, nl);
@@ -1248,9 +1279,7 @@ absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::st
                        {"due_ms", due_ms},
                        {"reason", f[6]}});
     }
-    return true;
-  });
-  if (!st.ok()) return st;
+  }
   out["audit"] = std::move(audit);
   // What a re-plan now would give (the dry run of the appointment as held).
   const Tenant* t = FindTenant(tenant);
@@ -1299,19 +1328,10 @@ size_t AppointmentBook::Reclaim(size_t limit) {
   }
   if (expired.empty()) return 0;
   Engine::StateWrites writes;
-  auto reader = engine_->store().NewReader();
   for (const std::string& obj : expired) {
-    writes.push_back(Delete(absl::StrCat("pa/", obj)));
-    if (reader.ok()) {
-      std::string prefix = absl::StrCat("au/", obj);
-      prefix.push_back('\0');
-      (void)reader->ScanState(prefix, [&](std::string_view k, std::string_view) {
-        if (k.substr(0, prefix.size()) != prefix) return false;
-        writes.push_back(Delete(std::string(k)));
-        return true;
-      });
-    }
     auto it = appointments_.find(obj);
+    writes.push_back(Delete(NumberedKey("pa/", it->second.seq)));
+    for (uint64_t n : it->second.audit) writes.push_back(Delete(NumberedKey("au/", n)));
     Index(it->second, false);
     appointments_.erase(it);
   }
@@ -1346,15 +1366,7 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
       std::string audit;
       AuditLine(&audit, now, "suppressed", key->kind, key->channel, key->occurrence, r.due_ms,
                 reason);
-      auto& plan = e->plan;
-      plan.erase(std::remove_if(plan.begin(), plan.end(),
-                                [&](const PlanRef& p) {
-                                  return p.kind == key->kind && p.channel == key->channel &&
-                                         p.occurrence == key->occurrence;
-                                }),
-                 plan.end());
-      out.writes.push_back(Put(StoreKey("pa/", e->appt.tenant, e->appt.id), EncodeEntry(*e)));
-      out.writes.push_back(Put(AuditKey(e->appt.tenant, e->appt.id), std::move(audit)));
+      RecordOutcome(*e, *key, std::move(audit), /*leaves_plan=*/true, &out.writes);
     }
     return out;
   };
@@ -1445,21 +1457,23 @@ void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::
   std::string audit;
   AuditLine(&audit, engine_->NowMs(), OutcomeName(outcome), key->kind, key->channel,
             key->occurrence, r.due_ms, detail);
-  if (outcome != AckOutcome::kFailedRetryable) {
-    // Done with: it leaves the pending plan.
-    auto& plan = e->plan;
-    size_t before = plan.size();
+  // Done with unless it will be retried: it leaves the pending plan.
+  RecordOutcome(*e, *key, std::move(audit), outcome != AckOutcome::kFailedRetryable, writes);
+}
+
+void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::string audit,
+                                    bool leaves_plan, Engine::StateWrites* writes) {
+  if (leaves_plan) {
+    auto& plan = e.plan;
     plan.erase(std::remove_if(plan.begin(), plan.end(),
                               [&](const PlanRef& p) {
-                                return p.kind == key->kind && p.channel == key->channel &&
-                                       p.occurrence == key->occurrence;
+                                return p.kind == key.kind && p.channel == key.channel &&
+                                       p.occurrence == key.occurrence;
                               }),
                plan.end());
-    if (plan.size() != before) {
-      writes->push_back(Put(StoreKey("pa/", e->appt.tenant, e->appt.id), EncodeEntry(*e)));
-    }
   }
-  writes->push_back(Put(AuditKey(e->appt.tenant, e->appt.id), std::move(audit)));
+  writes->push_back(NewAudit(e, std::move(audit)));
+  writes->push_back(Put(NumberedKey("pa/", e.seq), EncodeEntry(e)));
 }
 
 }  // namespace rappel::server::plan

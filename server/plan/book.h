@@ -27,8 +27,16 @@
 //   py/<tenant 4><id>             appointment type (JSON)
 //   pp/<tenant 4><id>             patient (JSON)
 //   pm/<tenant 4><kind/channel/locale>  template (JSON: subject, body)
-//   pa/<tenant 4><id>             appointment and its pending plan (binary)
-//   au/<tenant 4><id>\0<at 8><n 4>  audit lines of one event (text)
+//   pa/<seq 8>                    appointment, its pending plan and the
+//                                 numbers of its audit records (binary)
+//   au/<n 8>                      audit lines of one event (text)
+// Appointment records are numbered in creation order and audit records in
+// write order, not keyed by id: a new appointment and every audit record
+// then land at the end of their B-tree (sequential pages), and only a
+// change to an existing appointment rewrites a page in the middle. (Keyed
+// by id, two random pages per event made the commit's page writes the
+// bottleneck of appointment ingest.) The id -> record map is rebuilt at
+// start from the records, which hold their tenant and id.
 //
 // Thread: the owner (io) thread, like the engine.
 #pragma once
@@ -91,6 +99,7 @@ struct BookOptions {
 
 class AppointmentBook : public MessageFilter {
  public:
+  using StateOp = WriteBatch::StateOp;
   // Loads every object and appointment from the engine's store. The engine
   // must outlive the book.
   static absl::StatusOr<std::unique_ptr<AppointmentBook>> Open(Engine* engine,
@@ -162,6 +171,8 @@ class AppointmentBook : public MessageFilter {
   struct Entry {
     Appointment appt;
     std::vector<PlanRef> plan;
+    uint64_t seq = 0;             // its record: pa/<seq>
+    std::vector<uint64_t> audit;  // its audit records: au/<n>, oldest first
   };
 
  private:
@@ -189,7 +200,14 @@ class AppointmentBook : public MessageFilter {
   void Reload(const std::vector<std::string>& entry_keys);
   void Index(const Entry& e, bool add);
   std::string EncodeEntry(const Entry& e) const;
-  std::string AuditKey(uint32_t tenant, std::string_view id);
+  // A new audit record of `e` (its number is added to e.audit, so encode
+  // the entry after this).
+  StateOp NewAudit(Entry& e, std::string lines);
+  // A message of `e` was sent, failed or suppressed: its audit record and
+  // the entry's record, rewritten (without the message when it leaves the
+  // plan), go into `writes`.
+  void RecordOutcome(Entry& e, const ParsedMessageKey& key, std::string audit, bool leaves_plan,
+                     Engine::StateWrites* writes);
   const TemplatePair* FindTemplate(uint32_t tenant, MessageKind kind, Channel channel,
                                    std::string_view locale) const;
   std::string PlanJson(const Entry& e, int64_t now) const;
@@ -214,7 +232,8 @@ class AppointmentBook : public MessageFilter {
   // The entries of `owner` starting in [from_ms, to_ms), in start order.
   static std::vector<Entry*> InRange(const Owners& index, uint32_t tenant, std::string_view owner,
                                      int64_t from_ms, int64_t to_ms);
-  uint32_t audit_counter_ = 0;
+  uint64_t next_record_ = 1;  // pa/ numbers
+  uint64_t next_audit_ = 1;   // au/ numbers
 };
 
 }  // namespace rappel::server::plan
