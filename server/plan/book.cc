@@ -276,16 +276,39 @@ bool AfterCancellation(MessageKind k) {
 // message key wins (scheduled, or dropped).
 struct AppointmentBook::Change {
   std::vector<ReminderSpec> schedule;
+  std::vector<ReminderKey> drop;
+  Engine::StateWrites writes;
+  std::vector<std::string> touched;  // ObjKey of each entry changed
+  int64_t now = 0;
+
+  // One request may touch an appointment twice (two versions in a batch, a
+  // confirm then a cancel): then the latest word on each message key and
+  // state key wins. Until that happens nothing can repeat, and the indexes
+  // below stay off (no hashing of every key on the common path).
+  absl::flat_hash_set<std::string> touched_set;
+  bool dedupe = false;
   // ObjKey(tenant, key) -> index in schedule: one request may touch several
   // tenants, whose appointments may share an id (and so message keys).
   absl::flat_hash_map<std::string, size_t> scheduled_at;
-  std::vector<ReminderKey> drop;
-  Engine::StateWrites writes;
-  absl::flat_hash_map<std::string, size_t> written_at;      // state key -> index in writes
-  std::vector<std::string> touched;                         // ObjKey of each entry changed
-  int64_t now = 0;
+  absl::flat_hash_map<std::string, size_t> written_at;  // state key -> index in writes
 
-  void Write(StateOp op) {
+  // Before an entry's re-plan is added.
+  void Touch(std::string obj) {
+    if (!touched_set.insert(obj).second && !dedupe) {
+      dedupe = true;
+      for (size_t i = 0; i < schedule.size(); ++i) {
+        scheduled_at[ObjKey(schedule[i].tenant.value, schedule[i].key)] = i;
+      }
+      for (size_t i = 0; i < writes.size(); ++i) written_at[writes[i].key] = i;
+    }
+    touched.push_back(std::move(obj));
+  }
+  // `may_repeat`: a key other entries' changes may write too (a patient's).
+  void Write(StateOp op, bool may_repeat = false) {
+    if (!dedupe && !may_repeat) {
+      writes.push_back(std::move(op));
+      return;
+    }
     auto [it, inserted] = written_at.try_emplace(op.key, writes.size());
     if (inserted) {
       writes.push_back(std::move(op));
@@ -294,6 +317,10 @@ struct AppointmentBook::Change {
     }
   }
   void Schedule(ReminderSpec r) {
+    if (!dedupe) {
+      schedule.push_back(std::move(r));
+      return;
+    }
     auto [it, inserted] = scheduled_at.try_emplace(ObjKey(r.tenant.value, r.key), schedule.size());
     if (inserted) {
       schedule.push_back(std::move(r));
@@ -306,6 +333,10 @@ struct AppointmentBook::Change {
   // scheduled (Engine::Mutate would schedule a key both dropped and
   // scheduled). A drop after a schedule in the same change wins.
   void Drop(ReminderKey k) {
+    if (!dedupe) {
+      drop.push_back(std::move(k));
+      return;
+    }
     if (auto it = scheduled_at.find(ObjKey(k.tenant.value, k.key)); it != scheduled_at.end()) {
       size_t i = it->second;
       scheduled_at.erase(it);
@@ -508,10 +539,9 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     return absl::FailedPreconditionError("the appointment refers to an object since deleted");
   }
   PlanResult plan = Plan(PlanInput{*tenant, cal->second, type->second, patient->second, a, event,
-                                   change.now});
+                                   change.now, /*omit_tenant_channels=*/false});
+  change.Touch(ObjKey(a.tenant, a.id));
   std::string audit;
-  // The messages of the old plan that the new one does not keep.
-  absl::flat_hash_set<std::string> kept;
   std::vector<PlanRef> next;
   next.reserve(plan.messages.size());
   MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX))};
@@ -523,7 +553,6 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       continue;
     }
     std::string key = MessageKey(a.id, m.kind, m.channel, m.occurrence);
-    kept.insert(key);
     bool same = false;
     for (const PlanRef& old : entry.plan) {
       if (old.kind == m.kind && old.channel == m.channel && old.occurrence == m.occurrence &&
@@ -542,9 +571,16 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
   }
   KindMask planned_kinds = 0;
   for (const PlannedMessage& m : plan.messages) planned_kinds |= KindBit(m.kind);
+  // The messages of the old plan that the new one does not keep (plans are
+  // a handful of messages: a linear search beats hashing their keys).
+  size_t planned = next.size();
   for (const PlanRef& old : entry.plan) {
-    std::string key = MessageKey(a.id, old.kind, old.channel, old.occurrence);
-    if (kept.contains(key)) continue;
+    bool kept = false;
+    for (size_t i = 0; i < planned && !kept; ++i) {
+      kept = next[i].kind == old.kind && next[i].channel == old.channel &&
+             next[i].occurrence == old.occurrence;
+    }
+    if (kept) continue;
     if (NoticeOutlivesReplan(old.kind, a, planned_kinds)) {
       // Not yet sent: a later event does not take it back (a confirmation
       // still goes after a notes update); it is rendered as things are then.
@@ -553,20 +589,16 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     }
     AuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
               why);
-    change.Drop(ReminderKey{TenantId{a.tenant}, std::move(key)});
+    change.Drop(ReminderKey{TenantId{a.tenant}, MessageKey(a.id, old.kind, old.channel, old.occurrence)});
   }
   if (event != Event::kUpdated) {
     for (const Omission& o : plan.omitted) {
-      // A channel the tenant does not use at all is not news in an audit.
-      if (o.channel && o.reason == "switched off for the tenant") continue;
       AuditLine(&audit, change.now, "omitted", o.kind, o.channel, 0, 0, o.reason);
     }
   }
   entry.plan = std::move(next);
-  std::string obj = ObjKey(a.tenant, a.id);
   if (!audit.empty()) change.Write(NewAudit(entry, std::move(audit)));
   change.Write(Put(NumberedKey("pa/", entry.seq), EncodeEntry(entry)));
-  change.touched.push_back(std::move(obj));
   return absl::OkStatus();
 }
 
@@ -951,7 +983,8 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
               std::max<int64_t>(0, int64_t{pt.appointments} - old_visits + new_visits));
           pt.no_shows = static_cast<uint32_t>(
               std::max<int64_t>(0, int64_t{pt.no_shows} - old_noshows + new_noshows));
-          change.Write(Put(StoreKey("pp/", a.tenant, a.patient), ToJson(pt).dump()));
+          change.Write(Put(StoreKey("pp/", a.tenant, a.patient), ToJson(pt).dump()),
+                       /*may_repeat=*/true);
         }
       }
       a.status = next;
@@ -1062,7 +1095,8 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
   if (kind == PatientReplyKind::kStop) {
     // STOP: nothing more to this patient until they opt in again.
     p->second.notifications = false;
-    change.Write(Put(StoreKey("pp/", tenant, patient), ToJson(p->second).dump()));
+    change.Write(Put(StoreKey("pp/", tenant, patient), ToJson(p->second).dump()),
+                 /*may_repeat=*/true);
     uint32_t replanned = 0;
     for (Entry* e : InRange(by_patient_, tenant, patient, INT64_MIN, INT64_MAX)) {
       if (e->plan.empty()) continue;

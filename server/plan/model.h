@@ -203,6 +203,9 @@ struct PlanInput {
   const Appointment& appointment;  // as it is after the event
   Event event;
   int64_t now_ms;
+  // Whether channels the tenant does not use at all are listed as omitted
+  // (the dry run shows them; the audit and the hot path do without).
+  bool omit_tenant_channels = true;
 };
 
 // One message to schedule. Its key (MessageKey) is its stable message id.

@@ -194,7 +194,7 @@ class Planner {
       int i = static_cast<int>(c);
       if (off_reason_[i].empty()) {
         out_.messages.push_back(PlannedMessage{kind, c, occurrence, due, expiry, *address_[i]});
-      } else if (record) {
+      } else if (record && (in_.omit_tenant_channels || (in_.tenant.channels & ChannelBit(c)) != 0)) {
         Omit(kind, std::string(off_reason_[i]), c);
       }
     }

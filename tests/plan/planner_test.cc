@@ -712,3 +712,39 @@ TEST(PlannerTest, SortedUniqueDeterministic) {
 
 }  // namespace
 }  // namespace rappel::server::plan
+
+namespace rappel::server::plan {
+namespace {
+
+TEST(PlannerOmissionsTest, ChannelsTheTenantDoesNotUseAreLeftOutOfTheListOnRequest) {
+  Tenant tenant;
+  tenant.channels = ChannelBit(Channel::kSms) | ChannelBit(Channel::kEmail);
+  Calendar calendar;
+  AppointmentType type;
+  type.mode = Mode::kOnSite;
+  Patient patient;
+  patient.mobile = "+33600000000";  // no e-mail
+  Appointment a;
+  a.start_ms = 10 * kDayMs;
+  a.end_ms = a.start_ms + kHourMs;
+  a.booked_at_ms = 0;
+  auto reasons = [&](bool omit_tenant_channels) {
+    std::vector<std::string> out;
+    PlanInput in{tenant, calendar, type, patient, a, Event::kCreated, kDayMs, omit_tenant_channels};
+    for (const Omission& o : Plan(in).omitted) out.push_back(o.reason);
+    return out;
+  };
+  auto all = reasons(true);
+  auto lean = reasons(false);
+  EXPECT_NE(std::find(all.begin(), all.end(), "switched off for the tenant"), all.end());
+  EXPECT_EQ(std::find(lean.begin(), lean.end(), "switched off for the tenant"), lean.end());
+  // What is news stays: the missing e-mail address.
+  EXPECT_NE(std::find(lean.begin(), lean.end(), "no e-mail address"), lean.end());
+  EXPECT_EQ(Plan(PlanInput{tenant, calendar, type, patient, a, Event::kCreated, kDayMs, false})
+                .messages.size(),
+            Plan(PlanInput{tenant, calendar, type, patient, a, Event::kCreated, kDayMs, true})
+                .messages.size());
+}
+
+}  // namespace
+}  // namespace rappel::server::plan
