@@ -552,7 +552,6 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
                 "beyond the horizon");
       continue;
     }
-    std::string key = MessageKey(a.id, m.kind, m.channel, m.occurrence);
     bool same = false;
     for (const PlanRef& old : entry.plan) {
       if (old.kind == m.kind && old.channel == m.channel && old.occurrence == m.occurrence &&
@@ -561,13 +560,17 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
         break;
       }
     }
-    if (!same) {
-      AuditLine(&audit, change.now, "planned", m.kind, m.channel, m.occurrence, m.due_ms,
-                EventName(event));
-    }
-    change.Schedule(ReminderSpec{TenantId{a.tenant}, std::move(key), m.channel, m.recipient,
-                                 m.due_ms, m.expiry_ms, payload});
     next.push_back(PlanRef{m.kind, m.channel, m.occurrence, m.due_ms});
+    // Already pending as planned (same message, same time): the engine keeps
+    // it as it is. A status change, a confirmation or an update of the
+    // notes then writes nothing but the appointment's record. (Its text and
+    // address are taken when it is handed out, so nothing in it is stale.)
+    if (same) continue;
+    AuditLine(&audit, change.now, "planned", m.kind, m.channel, m.occurrence, m.due_ms,
+              EventName(event));
+    change.Schedule(ReminderSpec{TenantId{a.tenant}, MessageKey(a.id, m.kind, m.channel, m.occurrence),
+                                 m.channel, m.recipient,
+                                 m.due_ms, m.expiry_ms, payload});
   }
   KindMask planned_kinds = 0;
   for (const PlannedMessage& m : plan.messages) planned_kinds |= KindBit(m.kind);
@@ -1415,13 +1418,9 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
   Entry* e = FindEntry(r.tenant.value, key->appointment_id);
   if (e == nullptr) return drop("the appointment no longer exists", nullptr, nullptr);
   const Appointment& a = e->appt;
-  // Scheduled messages are rewritten with the revision at every re-plan, so
-  // another revision means a race; notices carry the revision of the event
-  // they announce and may outlive later re-plans (NoticeOutlivesReplan).
-  if (!IsNotice(key->kind) && ref->revision != a.revision) {
-    return drop(absl::StrCat("stale: planned for revision ", ref->revision, ", now at ", a.revision),
-                &*key, e);
-  }
+  // (No revision check here: a message replaced or dropped by a later
+  // change is never leased (Dispatcher checks Engine::IsCurrent), and one a
+  // re-plan kept as it was (Replan) is as good at any later revision.)
   if (IsCancelled(a.lifecycle) && !AfterCancellation(key->kind)) {
     return drop("the appointment is cancelled", &*key, e);
   }

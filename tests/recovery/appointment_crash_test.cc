@@ -121,8 +121,12 @@ TEST(AppointmentCrashTest, AChangeAndItsReplanSurviveSigkillTogether) {
       int64_t start = doc["appointment"]["start_ms"];
       EXPECT_EQ(start, k.start_of.at(version)) << id;
       bool cancelled = doc["appointment"]["lifecycle"] != "active";
-      if (k.cancel_acked) EXPECT_TRUE(cancelled) << id;
-      if (!k.cancel_sent) EXPECT_FALSE(cancelled) << id;
+      if (k.cancel_acked) {
+        EXPECT_TRUE(cancelled) << id;
+      }
+      if (!k.cancel_sent) {
+        EXPECT_FALSE(cancelled) << id;
+      }
       // The plan is that of the version held: reminders only at its times.
       for (const auto& p : doc["pending"]) {
         if (p["kind"] != "reminder") continue;
