@@ -1,6 +1,7 @@
 #include "server/plan/book.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 
 #include "absl/container/flat_hash_set.h"
@@ -57,6 +58,16 @@ std::string_view ObjectPrefix(ObjectKind kind) {
 
 StateOp Put(std::string key, std::string value) { return StateOp{std::move(key), std::move(value), false}; }
 StateOp Delete(std::string key) { return StateOp{std::move(key), {}, true}; }
+
+// A patient's attendance counts, kept apart from its JSON document: they
+// change with every visit status (the hot path), the document rarely.
+//   pn/<tenant 4><id>  appointments (4), no-shows (4)
+StateOp AttendanceRecord(const Patient& p) {
+  std::string v;
+  PutBe32(&v, p.appointments);
+  PutBe32(&v, p.no_shows);
+  return Put(StoreKey("pn/", p.tenant, p.id), std::move(v));
+}
 
 // A small binary writer/reader for the appointment record: it is rewritten
 // on every event (the hot path), so no JSON here.
@@ -115,6 +126,12 @@ std::string NumberedKey(std::string_view prefix, uint64_t n) {
   std::string k(prefix);
   PutBe64(&k, n);
   return k;
+}
+
+uint32_t Be32(std::string_view b) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4 && i < b.size(); ++i) v = (v << 8) | static_cast<unsigned char>(b[i]);
+  return v;
 }
 
 uint64_t Be64(std::string_view b) {
@@ -212,12 +229,30 @@ std::string_view EventName(Event e) {
 void AuditLine(std::string* out, int64_t at, std::string_view what, MessageKind kind,
                std::optional<Channel> channel, uint32_t occurrence, int64_t due,
                std::string_view reason) {
-  std::string clean(reason);
-  std::replace_if(clean.begin(), clean.end(),
+  // Written piece by piece (this runs for every message planned).
+  char num[24];
+  auto append_int = [&](int64_t v) {
+    auto [end, ec] = std::to_chars(num, num + sizeof num, v);
+    out->append(num, end);
+  };
+  append_int(at);
+  out->push_back('\t');
+  out->append(what);
+  out->push_back('\t');
+  out->append(KindName(kind));
+  out->push_back('\t');
+  out->append(channel ? ChannelName(*channel) : std::string_view("*"));
+  out->push_back('\t');
+  append_int(occurrence);
+  out->push_back('\t');
+  append_int(due);
+  out->push_back('\t');
+  size_t from = out->size();
+  out->append(reason);
+  // A reason (a worker's detail) never breaks the line format.
+  std::replace_if(out->begin() + static_cast<std::ptrdiff_t>(from), out->end(),
                   [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
-  absl::StrAppend(out, at, "\t", std::string(what), "\t", std::string(KindName(kind)), "\t",
-                  channel ? std::string(ChannelName(*channel)) : std::string("*"), "\t",
-                  occurrence, "\t", due, "\t", clean, "\n");
+  out->push_back('\n');
 }
 
 // Statuses that end the "upcoming" part of an appointment (seed 004).
@@ -407,6 +442,17 @@ absl::Status AppointmentBook::Load() {
   if (absl::Status st = load_object("pc/", &calendars_); !st.ok()) return st;
   if (absl::Status st = load_object("py/", &types_); !st.ok()) return st;
   if (absl::Status st = load_object("pp/", &patients_); !st.ok()) return st;
+  // Attendance counts (AttendanceRecord) are the truth over the document's.
+  if (absl::Status st = scan("pn/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
+        auto it = patients_.find(ObjKey(tenant, id));
+        if (it == patients_.end() || v.size() != 8) return absl::OkStatus();
+        it->second.appointments = Be32(v.substr(0, 4));
+        it->second.no_shows = Be32(v.substr(4, 4));
+        return absl::OkStatus();
+      });
+      !st.ok()) {
+    return st;
+  }
   if (absl::Status st = scan("pm/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
         auto j = parse(v);
         if (!j.ok()) return j.status();
@@ -760,7 +806,17 @@ void AppointmentBook::PutObject(ObjectKind kind, uint32_t tenant_id, std::string
     }
   }
   // Objects are applied once durable: nothing refers to them before.
-  engine_->WriteState({Put(std::move(key), std::move(stored))},
+  Engine::StateWrites writes{Put(std::move(key), std::move(stored))};
+  if (kind == ObjectKind::kPatient) {
+    Patient counts;
+    counts.tenant = tenant_id;
+    counts.id = id;
+    auto j = ParseJsonObject(shown);
+    counts.appointments = j.ok() ? j->value("appointments", 0u) : 0u;
+    counts.no_shows = j.ok() ? j->value("no_shows", 0u) : 0u;
+    writes.push_back(AttendanceRecord(counts));
+  }
+  engine_->WriteState(std::move(writes),
                       [apply = std::move(apply), shown = std::move(shown),
                        done = std::move(done)](absl::Status st) mutable {
                         if (!st.ok()) return done(st);
@@ -986,8 +1042,7 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
               std::max<int64_t>(0, int64_t{pt.appointments} - old_visits + new_visits));
           pt.no_shows = static_cast<uint32_t>(
               std::max<int64_t>(0, int64_t{pt.no_shows} - old_noshows + new_noshows));
-          change.Write(Put(StoreKey("pp/", a.tenant, a.patient), ToJson(pt).dump()),
-                       /*may_repeat=*/true);
+          change.Write(AttendanceRecord(pt), /*may_repeat=*/true);
         }
       }
       a.status = next;

@@ -346,6 +346,19 @@ TEST_F(BookTest, AStatusStopsWhatFallsDueAndClearingItBeforeLetsItGo) {
   json patient = json::parse(*book_->GetObject(ObjectKind::kPatient, 1, "p1"));
   EXPECT_EQ(patient["appointments"], 1);
   EXPECT_EQ(patient["no_shows"], 0);
+  // Seen -> absent: still one visit, now a no-show; durable across a restart.
+  ASSERT_TRUE(Command("seen", AppointmentAction::kSetStatus, VisitStatus::kAbsent).ok());
+  Restart();
+  patient = json::parse(*book_->GetObject(ObjectKind::kPatient, 1, "p1"));
+  EXPECT_EQ(patient["appointments"], 1);
+  EXPECT_EQ(patient["no_shows"], 1);
+  // Counts the platform sets are kept too.
+  PutObject(ObjectKind::kPatient, 1, "p1", R"({"mobile": "+33612345678", "appointments": 7,
+      "no_shows": 3})");
+  Restart();
+  patient = json::parse(*book_->GetObject(ObjectKind::kPatient, 1, "p1"));
+  EXPECT_EQ(patient["appointments"], 7);
+  EXPECT_EQ(patient["no_shows"], 3);
 }
 
 TEST_F(BookTest, AbsenceOverACalendarCancelsEveryAppointmentInItAtOnce) {
