@@ -507,28 +507,62 @@ const AppointmentBook::Entry* AppointmentBook::FindEntry(uint32_t tenant,
 
 void AppointmentBook::Index(const Entry& e, bool add) {
   const Appointment& a = e.appt;
-  std::pair<int64_t, Entry*> slot{a.start_ms, const_cast<Entry*>(&e)};
-  for (auto [index, owner] : {std::pair{&by_calendar_, &a.calendar}, std::pair{&by_patient_, &a.patient}}) {
-    std::string key = ObjKey(a.tenant, *owner);
-    if (add) {
-      (*index)[key].insert(slot);
-    } else if (auto it = index->find(key); it != index->end()) {
-      it->second.erase(slot);
-      if (it->second.empty()) index->erase(it);
-    }
+  Entry* entry = const_cast<Entry*>(&e);
+  std::string calendar = ObjKey(a.tenant, a.calendar);
+  std::string patient = ObjKey(a.tenant, a.patient);
+  if (add) {
+    by_calendar_.Add(calendar, entry);
+    by_patient_.Add(patient, entry);
+  } else {
+    by_calendar_.Remove(calendar, entry);
+    by_patient_.Remove(patient, entry);
   }
 }
 
-std::vector<AppointmentBook::Entry*> AppointmentBook::InRange(const Owners& index, uint32_t tenant,
-                                                              std::string_view owner,
-                                                              int64_t from_ms, int64_t to_ms) {
-  std::vector<Entry*> out;
-  auto it = index.find(ObjKey(tenant, owner));
-  if (it == index.end()) return out;
-  for (auto s = it->second.lower_bound({from_ms, nullptr}); s != it->second.end() && s->first < to_ms;
-       ++s) {
-    out.push_back(s->second);
+void AppointmentBook::StartIndex::Add(const std::string& owner, Entry* e) {
+  owners_[owner][Bucket(e->appt.start_ms)].push_back(e);
+}
+
+void AppointmentBook::StartIndex::Remove(const std::string& owner, Entry* e) {
+  auto o = owners_.find(owner);
+  if (o == owners_.end()) return;
+  auto b = o->second.find(Bucket(e->appt.start_ms));
+  if (b == o->second.end()) return;
+  auto& v = b->second;
+  if (auto it = std::find(v.begin(), v.end(), e); it != v.end()) {
+    *it = v.back();
+    v.pop_back();
   }
+  if (v.empty()) o->second.erase(b);
+  if (o->second.empty()) owners_.erase(o);
+}
+
+std::vector<AppointmentBook::Entry*> AppointmentBook::StartIndex::InRange(const std::string& owner,
+                                                                         int64_t from_ms,
+                                                                         int64_t to_ms) const {
+  std::vector<Entry*> out;
+  auto o = owners_.find(owner);
+  if (o == owners_.end() || to_ms <= from_ms) return out;
+  auto take = [&](const std::vector<Entry*>& v) {
+    for (Entry* e : v) {
+      if (e->appt.start_ms >= from_ms && e->appt.start_ms < to_ms) out.push_back(e);
+    }
+  };
+  const auto& buckets = o->second;
+  int64_t first = Bucket(from_ms), last = Bucket(to_ms - 1);
+  if (static_cast<uint64_t>(last - first) >= buckets.size()) {
+    for (const auto& [bucket, v] : buckets) {
+      if (bucket >= first && bucket <= last) take(v);
+    }
+  } else {
+    for (int64_t bucket = first; bucket <= last; ++bucket) {
+      if (auto b = buckets.find(bucket); b != buckets.end()) take(b->second);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Entry* x, const Entry* y) {
+    return x->appt.start_ms != y->appt.start_ms ? x->appt.start_ms < y->appt.start_ms
+                                                : x->appt.id < y->appt.id;
+  });
   return out;
 }
 
@@ -1095,7 +1129,7 @@ void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int6
   Change change;
   change.now = engine_->NowMs();
   uint32_t cancelled = 0;
-  for (Entry* e : InRange(by_calendar_, tenant, calendar, from_ms, to_ms)) {
+  for (Entry* e : by_calendar_.InRange(ObjKey(tenant, calendar), from_ms, to_ms)) {
     if (IsCancelled(e->appt.lifecycle)) continue;
     AppointmentCommand c{tenant, e->appt.id, AppointmentAction::kCancelByPractitioner, VisitStatus::kNone, 0};
     if (ApplyCommand(*e, c, change).ok()) ++cancelled;
@@ -1124,7 +1158,7 @@ void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, i
   auto day_end = EndOfLocalDay(*t, change.now);
   if (!day_end.ok()) return fail(day_end.status());
   uint32_t alerted = 0;
-  for (Entry* e : InRange(by_calendar_, tenant, calendar, change.now, *day_end)) {
+  for (Entry* e : by_calendar_.InRange(ObjKey(tenant, calendar), change.now, *day_end)) {
     if (IsCancelled(e->appt.lifecycle) || e->appt.status != VisitStatus::kNone) {
       continue;
     }
@@ -1156,7 +1190,7 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
     change.Write(Put(StoreKey("pp/", tenant, patient), ToJson(p->second).dump()),
                  /*may_repeat=*/true);
     uint32_t replanned = 0;
-    for (Entry* e : InRange(by_patient_, tenant, patient, INT64_MIN, INT64_MAX)) {
+    for (Entry* e : by_patient_.InRange(ObjKey(tenant, patient), INT64_MIN, INT64_MAX)) {
       if (e->plan.empty()) continue;
       ++e->appt.revision;
       if (Replan(*e, Event::kUpdated, "the patient replied STOP", change).ok()) ++replanned;
@@ -1174,7 +1208,7 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
                                                    "\" of patient \"", patient, "\"")));
     }
   } else {
-    for (Entry* cand : InRange(by_patient_, tenant, patient, change.now, INT64_MAX)) {
+    for (Entry* cand : by_patient_.InRange(ObjKey(tenant, patient), change.now, INT64_MAX)) {
       if (!IsCancelled(cand->appt.lifecycle)) {
         e = cand;
         break;
