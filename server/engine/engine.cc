@@ -546,12 +546,13 @@ void Engine::Mutate(std::vector<ReminderSpec> schedule, std::vector<ReminderKey>
   std::vector<KeyHash> hashes;
   std::vector<Prior> priors;
   std::vector<bool> unchanged;
+  std::vector<std::string> records(schedule.size());  // encoded once, kept for AddPut
   hashes.reserve(schedule.size());
   absl::flat_hash_set<KeyHash, KeyHashHash> scheduled;
   scheduled.reserve(schedule.size());
-  std::string record;
-  for (const ReminderSpec& r : schedule) {
-    record.clear();
+  for (size_t i = 0; i < schedule.size(); ++i) {
+    const ReminderSpec& r = schedule[i];
+    std::string& record = records[i];
     EncodeReminder(r, &record);
     KeyHash hash = HashKey(r.tenant, r.key);
     auto latest = FindLatest(hash, &reader);
@@ -578,10 +579,7 @@ void Engine::Mutate(std::vector<ReminderSpec> schedule, std::vector<ReminderKey>
   reader.reset();
   Pending p;
   for (size_t i = 0; i < schedule.size(); ++i) {
-    if (unchanged[i]) continue;
-    record.clear();
-    EncodeReminder(schedule[i], &record);
-    AddPut(&p, hashes[i], schedule[i], record, priors[i]);
+    if (!unchanged[i]) AddPut(&p, hashes[i], schedule[i], records[i], priors[i]);
   }
   uint64_t dropped = drops.size();
   for (const auto& [i, prior] : drops) {
