@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "server/engine/reminder.h"
+#include "server/plan/quiet_hours.h"
 
 namespace rappel::server::plan {
 
@@ -116,6 +117,9 @@ struct Tenant {
   std::string action_url;    // base of self-service links: <action_url>?token=...
   std::string rebook_url;
   int64_t audit_retention_ms = 90 * kDayMs;
+  // Allowed sending hours per local weekday and closed dates (DESIGN.md
+  // §6.3); disabled: any time. Applied when messages are planned.
+  QuietHours quiet_hours;
   std::string secret;        // HMAC key of action tokens; generated, never sent out
 };
 

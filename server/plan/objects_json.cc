@@ -1,5 +1,7 @@
 #include "server/plan/objects_json.h"
 
+#include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 
@@ -145,6 +147,74 @@ FieldReader Locale(std::string* out, bool allow_empty) {
   };
 }
 
+constexpr std::array<const char*, 7> kWeekdays = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+json SendingHoursJson(const QuietHours& q) {
+  json days = json::object();
+  for (int d = 0; d < 7; ++d) {
+    json ranges = json::array();
+    for (const TimeRange& r : q.allowed[d]) ranges.push_back(FormatTimeRange(r));
+    days[kWeekdays[d]] = ranges;
+  }
+  return days;
+}
+
+// {"mon": ["08:00-12:00", "14:00-19:00"], ...}: a weekday not listed sends
+// nothing.
+FieldReader SendingHours(QuietHours* out) {
+  return [out](const json& v) {
+    if (v.is_null()) {
+      *out = QuietHours{};
+      return absl::OkStatus();
+    }
+    if (!v.is_object()) {
+      return absl::InvalidArgumentError(
+          "expected {\"mon\": [\"08:00-12:00\", ...], ...} by weekday (sun, mon, ... sat)");
+    }
+    QuietHours q;
+    q.enabled = true;
+    q.closed_days = out->closed_days;
+    for (const auto& [day, ranges] : v.items()) {
+      auto it = std::find(kWeekdays.begin(), kWeekdays.end(), day);
+      if (it == kWeekdays.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("unknown weekday \"", day, "\" (sun ... sat)"));
+      }
+      if (!ranges.is_array()) {
+        return absl::InvalidArgumentError(absl::StrCat(day, ": expected an array of \"HH:MM-HH:MM\""));
+      }
+      auto& list = q.allowed[static_cast<size_t>(it - kWeekdays.begin())];
+      for (const auto& r : ranges) {
+        if (!r.is_string()) return absl::InvalidArgumentError(absl::StrCat(day, ": expected \"HH:MM-HH:MM\""));
+        auto range = ParseTimeRange(r.get_ref<const std::string&>());
+        if (!range.ok()) return absl::InvalidArgumentError(absl::StrCat(day, ": ", range.status().message()));
+        list.push_back(*range);
+      }
+      std::sort(list.begin(), list.end(),
+                [](const TimeRange& a, const TimeRange& b) { return a.start_minute < b.start_minute; });
+    }
+    if (absl::Status st = Validate(q); !st.ok()) return st;
+    *out = std::move(q);
+    return absl::OkStatus();
+  };
+}
+
+FieldReader ClosedDates(QuietHours* out) {
+  return [out](const json& v) {
+    if (!v.is_array()) return absl::InvalidArgumentError("expected an array of \"YYYY-MM-DD\"");
+    std::vector<int32_t> days;
+    for (const auto& e : v) {
+      if (!e.is_string()) return absl::InvalidArgumentError("expected \"YYYY-MM-DD\"");
+      auto d = ParseLocalDate(e.get_ref<const std::string&>());
+      if (!d.ok()) return d.status();
+      days.push_back(*d);
+    }
+    std::sort(days.begin(), days.end());
+    days.erase(std::unique(days.begin(), days.end()), days.end());
+    out->closed_days = std::move(days);
+    return absl::OkStatus();
+  };
+}
+
 }  // namespace
 
 std::string FormatDurationMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
@@ -201,6 +271,10 @@ json ToJson(const Tenant& t, bool with_secrets) {
       {"rebook_url", t.rebook_url},
       {"audit_retention", FormatDurationMs(t.audit_retention_ms)},
   };
+  if (t.quiet_hours.enabled) j["sending_hours"] = SendingHoursJson(t.quiet_hours);
+  json closed = json::array();
+  for (int32_t d : t.quiet_hours.closed_days) closed.push_back(FormatLocalDate(d));
+  j["closed_dates"] = closed;
   if (with_secrets) j["secret"] = t.secret;
   return j;
 }
@@ -256,8 +330,17 @@ absl::Status FromJson(const json& j, Tenant* t) {
       {"rebook_url", String(&t->rebook_url)},
       {"audit_retention", Duration(&t->audit_retention_ms, 10 * 366 * kDayMs)},
       {"secret", String(&t->secret)},
+      {"sending_hours", SendingHours(&t->quiet_hours)},
+      {"closed_dates", ClosedDates(&t->quiet_hours)},
   };
-  return ReadFields(j, f);
+  if (absl::Status st = ReadFields(j, f); !st.ok()) return st;
+  QuietHours& q = t->quiet_hours;
+  if (!q.enabled && !q.closed_days.empty()) {
+    // Closed dates alone: any hour of the other days.
+    q.enabled = true;
+    for (auto& day : q.allowed) day = {TimeRange{0, 24 * 60}};
+  }
+  return absl::OkStatus();
 }
 
 json ToJson(const Calendar& c) {

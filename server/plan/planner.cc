@@ -208,7 +208,9 @@ class Planner {
     }
     if (OnlineOnlyOmits(kind)) return;
     uint32_t occurrence = kind == MessageKind::kConfirmation ? 0 : in_.appointment.revision;
-    Emit(kind, kAllChannels, occurrence, in_.now_ms, NoticeExpiry(kind));
+    int64_t due = in_.now_ms;
+    if (!Placed(kind, &due, NoticeExpiry(kind))) return;
+    Emit(kind, kAllChannels, occurrence, due, NoticeExpiry(kind));
   }
 
   // Lead time and the past, shared by the messages before the start.
@@ -219,6 +221,21 @@ class Planner {
     if (lead >= in_.tenant.min_lead_ms) return false;
     Omit(kind, "booked " + FormatDuration(lead) + " before the start, under the " +
                    FormatDuration(in_.tenant.min_lead_ms) + " minimum lead time");
+    return true;
+  }
+
+  // The tenant's sending hours (DESIGN.md §6.3): moves *due to the next
+  // allowed time, or to the last one before it when the next is at or
+  // after `deadline` (0: none); false (and an omission) when neither works.
+  bool Placed(MessageKind kind, int64_t* due, int64_t deadline) {
+    const Tenant& t = in_.tenant;
+    if (!t.quiet_hours.enabled) return true;
+    Placement p = Place(t.quiet_hours, t.time_zone, *due, deadline, in_.now_ms);
+    if (p.kind == Placement::Kind::kDropped) {
+      Omit(kind, std::move(p.reason));
+      return false;
+    }
+    *due = p.at_ms;
     return true;
   }
 
@@ -250,6 +267,9 @@ class Planner {
         }
         if (repeated) continue;
         int64_t due = a.start_ms - offset;
+        // Placed first: a reminder due at night but held to the morning is
+        // still ahead (and still planned) at a re-plan before the morning.
+        if (!Placed(MessageKind::kReminder, &due, a.start_ms)) continue;
         if (due <= in_.now_ms) {
           Omit(MessageKind::kReminder,
                "due time has passed (" + FormatDuration(offset) + " before the start)");
@@ -263,7 +283,9 @@ class Planner {
       int64_t due = a.start_ms - t.pre_visit_offset_ms;
       if (in_.type.mode != Mode::kOnSite) {
         Omit(MessageKind::kPreVisit, "pre-visit questionnaire only for on-site appointments");
-      } else if (!LeadTimeOmits(MessageKind::kPreVisit) && !PastOmits(MessageKind::kPreVisit, due)) {
+      } else if (!LeadTimeOmits(MessageKind::kPreVisit) &&
+                 Placed(MessageKind::kPreVisit, &due, a.start_ms) &&
+                 !PastOmits(MessageKind::kPreVisit, due)) {
         Emit(MessageKind::kPreVisit, kAllChannels, 0, due, a.start_ms);
       }
     }
@@ -281,6 +303,7 @@ class Planner {
              p.appointments == 0 ? "only for unreliable patients; no attendance history yet"
                                  : "only for unreliable patients; no-show rate under the threshold");
       } else if (!LeadTimeOmits(MessageKind::kSecondReminder) &&
+                 Placed(MessageKind::kSecondReminder, &due, a.start_ms) &&
                  !PastOmits(MessageKind::kSecondReminder, due)) {
         Emit(MessageKind::kSecondReminder, ChannelBit(Channel::kSms), 0, due, a.start_ms);
       }
@@ -298,7 +321,7 @@ class Planner {
       return;
     }
     int64_t due = a.end_ms + delay;
-    if (PastOmits(kind, due)) return;
+    if (!Placed(kind, &due, 0) || PastOmits(kind, due)) return;
     // No expiry: a thank-you or a recall sent late is still worth sending.
     Emit(kind, kAllChannels, 0, due, 0);
   }

@@ -2,10 +2,14 @@
 // and the event that just happened to it, every message the appointment
 // deserves now, and the ones the rules left out with a readable reason.
 //
-// Plan() is a pure function of its input: no clock, no time zone, no I/O.
-// It runs on every appointment upsert, so it is plain arithmetic; it
-// allocates only the result vectors and their strings. It does not validate
-// (the caller checks ids, end >= start, the time zone).
+// Plan() is a pure function of its input: no clock, no I/O. It runs on
+// every appointment upsert, so it is plain arithmetic; it allocates only the
+// result vectors and their strings. The one time-zone computation is the
+// tenant's sending hours (quiet_hours.h), when it has any: every message's
+// due time is placed in them first (the next allowed time, or the last one
+// before when the next is too late; else the message is left out with the
+// reason), then the rules below apply to the placed time. It does not
+// validate (the caller checks ids, end >= start, the time zone).
 //
 // The caller replaces the appointment's pending planned messages by the
 // result: a pending message whose key (MessageKey) is not in

@@ -657,6 +657,67 @@ TEST_F(BookTest, EndedAppointmentsAreReclaimedAfterTheAuditRetention) {
   EXPECT_FALSE(Audit("recent").empty());
 }
 
+TEST_F(BookTest, SendingHoursHoldNightAndWeekendMessagesAndNeverPastTheAppointment) {
+  // Weekdays 08:00-12:00 and 14:00-19:00 in Paris; Christmas closed.
+  PutObject(ObjectKind::kTenant, 1, "", R"({"time_zone": "Europe/Paris", "reminder_offsets": ["24h"],
+      "sending_hours": {"mon": ["08:00-12:00", "14:00-19:00"], "tue": ["08:00-12:00", "14:00-19:00"],
+        "wed": ["08:00-12:00", "14:00-19:00"], "thu": ["08:00-12:00", "14:00-19:00"],
+        "fri": ["08:00-12:00", "14:00-19:00"]},
+      "closed_dates": ["2026-06-10"]})");
+  clock_.Set(LocalMs("Europe/Paris", 2026, 6, 5, 22));  // Friday 22:00
+  // Monday 09:30: its 24 h reminder (Sunday 09:30) waits for Monday 08:00.
+  ASSERT_TRUE(Upsert(Appt("monday", LocalMs("Europe/Paris", 2026, 6, 8, 9, 30))).ok());
+  // Tuesday 13:00: the confirmation (Friday night) waits for Monday 08:00,
+  // its reminder (Monday 13:00, lunch break) for Monday 14:00.
+  ASSERT_TRUE(Upsert(Appt("tuesday", LocalMs("Europe/Paris", 2026, 6, 9, 13))).ok());
+  // Thursday 11th 09:00: its reminder falls on the closed Wednesday 10th:
+  // the next allowed time (Thursday 08:00) is still before the start.
+  ASSERT_TRUE(Upsert(Appt("thursday", LocalMs("Europe/Paris", 2026, 6, 11, 9))).ok());
+  // Monday 07:30: the next allowed time is after the start; the reminder
+  // goes at the last allowed time before (Friday evening, still ahead? no:
+  // it is Friday 22:00) -- so it is dropped, with the reason.
+  ASSERT_TRUE(Upsert(Appt("early", LocalMs("Europe/Paris", 2026, 6, 8, 7, 30))).ok());
+  EXPECT_TRUE(Deliveries().empty());  // Friday night: nothing goes
+  std::map<std::string, std::vector<int64_t>> seen;  // appointment -> delivery times
+  for (const Got& g : RunUntil(LocalMs("Europe/Paris", 2026, 6, 12, 0))) {
+    seen[g.doc["appointment"]["id"].get<std::string>()].push_back(clock_.now_ms());
+  }
+  // "monday": its confirmation and its reminder, both at Monday 08:00, on
+  // two channels; nothing at all for "early".
+  EXPECT_EQ(seen["monday"], std::vector<int64_t>(4, LocalMs("Europe/Paris", 2026, 6, 8, 8)));
+  EXPECT_EQ(seen.count("early"), 0u);
+  bool reminder_at_8 = false;
+  for (const auto& e : Audit("monday")) {
+    if (e["kind"] == "reminder" && e["what"] == "planned") {
+      reminder_at_8 = e["due_ms"] == LocalMs("Europe/Paris", 2026, 6, 8, 8);
+    }
+  }
+  EXPECT_TRUE(reminder_at_8);
+  auto planned_at = [&](const std::string& id, const char* kind) {
+    std::vector<int64_t> out;
+    for (const auto& e : Audit(id)) {
+      if (e["kind"] == kind && e["what"] == "planned") out.push_back(e["due_ms"]);
+    }
+    return out;
+  };
+  int64_t mon8 = LocalMs("Europe/Paris", 2026, 6, 8, 8);
+  EXPECT_EQ(planned_at("tuesday", "confirmation"), (std::vector<int64_t>{mon8, mon8}));
+  EXPECT_EQ(planned_at("tuesday", "reminder"),
+            (std::vector<int64_t>{LocalMs("Europe/Paris", 2026, 6, 8, 14),
+                                  LocalMs("Europe/Paris", 2026, 6, 8, 14)}));
+  EXPECT_EQ(planned_at("thursday", "reminder"),
+            (std::vector<int64_t>{LocalMs("Europe/Paris", 2026, 6, 11, 8),
+                                  LocalMs("Europe/Paris", 2026, 6, 11, 8)}));
+  EXPECT_TRUE(planned_at("early", "reminder").empty());
+  bool dropped_with_reason = false;
+  for (const auto& e : Audit("early")) {
+    if (e["kind"] == "reminder" && e["what"] == "omitted") {
+      dropped_with_reason = e["reason"].get<std::string>().find("quiet hours") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(dropped_with_reason);
+}
+
 // Time zones: the local times patients see, across daylight-saving changes.
 struct ZoneCase {
   const char* zone;
