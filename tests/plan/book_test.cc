@@ -680,7 +680,7 @@ TEST_F(BookTest, SendingHoursHoldNightAndWeekendMessagesAndNeverPastTheAppointme
   EXPECT_TRUE(Deliveries().empty());  // Friday night: nothing goes
   std::map<std::string, std::vector<int64_t>> seen;  // appointment -> delivery times
   for (const Got& g : RunUntil(LocalMs("Europe/Paris", 2026, 6, 12, 0))) {
-    seen[g.doc["appointment"]["id"].get<std::string>()].push_back(clock_.now_ms());
+    seen[g.doc["appointment"]["id"].get<std::string>()].push_back(g.doc["rendered_at_ms"].get<int64_t>());
   }
   // "monday": its confirmation and its reminder, both at Monday 08:00, on
   // two channels; nothing at all for "early".
