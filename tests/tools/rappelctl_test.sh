@@ -118,6 +118,15 @@ grep -q INVALID_ARGUMENT "$work/err" || fail "bad time zone: $(cat "$work/err")"
 echo '{"time_zone": "Europe/Paris", "remindr": ["2h"]}' | ctl tenant put 1 --file - > /dev/null 2>&1; code=$?
 [[ $code -eq 1 ]] || fail "tenant put with an unknown field exited $code, not 1"
 ctl tenant get 1 | grep -q '"name": "Cabinet Dupont"' || fail "a refused put changed the tenant"
+# Sending hours (quiet hours) and closed dates, set with rappelctl.
+echo '{"time_zone": "Europe/Paris", "sending_hours": {"mon": ["08:00-12:00", "14:00-19:00"]},
+       "closed_dates": ["2026-12-25"]}' | ctl tenant put 3 --file - > "$work/hours.out" \
+  || fail "tenant put with sending hours: $(cat "$work/hours.out")"
+grep -q '"14:00-19:00"' "$work/hours.out" || fail "sending hours echo: $(cat "$work/hours.out")"
+grep -q '"2026-12-25"' "$work/hours.out" || fail "closed dates echo: $(cat "$work/hours.out")"
+echo '{"sending_hours": {"mon": ["12:00-08:00"]}}' | ctl tenant put 3 --file - > /dev/null 2> "$work/err"; code=$?
+[[ $code -eq 1 ]] || fail "tenant put with a backwards range exited $code, not 1"
+grep -q sending_hours "$work/err" || fail "backwards range: $(cat "$work/err")"
 echo '{"name": "x"}' | ctl calendar put 9 c --file - > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "calendar put for an unknown tenant exited $code, not 4"
 ctl calendar get 1 nobody > /dev/null 2>&1; code=$?
