@@ -220,6 +220,21 @@ int main(int argc, char** argv) {
   appointment->add_option("tenant", tenant, "tenant id")->required();
   appointment->add_option("id", appointment_id, "appointment id")->required();
   std::string calendar, from_text, to_text;
+  rappel::client::AppointmentInput hypothetical;
+  std::string start_text, end_text;
+  auto* dry_run = app.add_subcommand(
+      "dry-run", "what an appointment would send if booked now, when, on which channel, and "
+                 "why any message is left out (JSON; nothing is written)");
+  dry_run->add_option("tenant", hypothetical.tenant, "tenant id")->required();
+  dry_run->add_option("--calendar", hypothetical.calendar, "calendar id")->required();
+  dry_run->add_option("--type", hypothetical.type, "appointment type id")->required();
+  dry_run->add_option("--patient", hypothetical.patient, "patient id")->required();
+  dry_run->add_option("--start", start_text, "unix ms or ISO 8601 with offset")->required();
+  dry_run->add_option("--end", end_text, "unix ms or ISO 8601 with offset (default: the start)");
+  dry_run->add_option("--id", hypothetical.id,
+                      "an appointment held: the dry run of moving it there");
+  dry_run->add_option("--location", hypothetical.location);
+  dry_run->add_flag("--online", hypothetical.booked_online, "booked online");
   auto* absence = app.add_subcommand(
       "absence", "cancel every active appointment of a calendar starting in [--from, --to), "
                  "each patient notified");
@@ -252,6 +267,14 @@ int main(int argc, char** argv) {
   for (ObjectCommand& o : objects) {
     if (!o.parsed()) continue;
     if (int rc = o.Prepare(); rc != 0) return rc;
+  }
+  if (dry_run->parsed()) {
+    auto start = ParseTimeMs(start_text);
+    if (!start.ok()) return Usage(std::string(start.status().message()));
+    auto end = end_text.empty() ? start : ParseTimeMs(end_text);
+    if (!end.ok()) return Usage(std::string(end.status().message()));
+    hypothetical.start_ms = *start;
+    hypothetical.end_ms = *end;
   }
   int64_t from_ms = 0, to_ms = 0;
   if (absence->parsed()) {
@@ -434,6 +457,12 @@ int main(int argc, char** argv) {
   }
   if (appointment->parsed()) {
     auto r = c.ShowAppointment(tenant, appointment_id);
+    if (!r.ok()) return Fail(r.status());
+    PrintJson(*r);
+    return 0;
+  }
+  if (dry_run->parsed()) {
+    auto r = c.DryRun(hypothetical);
     if (!r.ok()) return Fail(r.status());
     PrintJson(*r);
     return 0;

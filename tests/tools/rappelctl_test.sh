@@ -131,6 +131,16 @@ echo '{"name": "x"}' | ctl calendar put 9 c --file - > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "calendar put for an unknown tenant exited $code, not 4"
 ctl calendar get 1 nobody > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "get of an unknown calendar exited $code, not 4"
+# A dry run of a hypothetical appointment a week ahead: what it would send.
+start=$(( $(date +%s) * 1000 + 7 * 86400000 ))
+ctl dry-run 1 --calendar dr-martin --type consult --patient p1 --start "$start" > "$work/dry.out" \
+  || fail "dry-run: $(cat "$work/dry.out")"
+grep -q '"confirmation"' "$work/dry.out" || fail "dry-run lists no confirmation: $(cat "$work/dry.out")"
+grep -q '"no e-mail address"' "$work/dry.out" || fail "dry-run gives no reason for e-mail: $(cat "$work/dry.out")"
+ctl dry-run 1 --calendar nobody --type consult --patient p1 --start "$start" > /dev/null 2>&1; code=$?
+[[ $code -eq 4 ]] || fail "dry-run on an unknown calendar exited $code, not 4"
+ctl dry-run 1 --calendar dr-martin --type consult --patient p1 --start tomorrow > /dev/null 2>&1; code=$?
+[[ $code -eq 2 ]] || fail "dry-run with a bad time exited $code, not 2"
 ctl appointment 1 nope > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "appointment of an unknown id exited $code, not 4"
 ctl absence 1 nobody --from 1772434800000 --to 1772449200000 > /dev/null 2>&1; code=$?
