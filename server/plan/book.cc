@@ -14,6 +14,7 @@
 #include "server/plan/planner.h"
 #include "server/plan/render.h"
 #include "server/plan/token.h"
+#include "server/plan/zones.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -186,8 +187,10 @@ absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint64_t seq, std::string_vie
 
 // The tenant's local calendar day holding `at_ms` ends at (unix ms).
 absl::StatusOr<int64_t> EndOfLocalDay(const Tenant& t, int64_t at_ms) {
+  auto found = FindZone(t.time_zone);
+  if (!found.ok()) return found.status();
+  const date::time_zone* zone = *found;
   try {
-    const date::time_zone* zone = date::locate_zone(t.time_zone);
     auto local = zone->to_local(std::chrono::sys_time<std::chrono::milliseconds>(
         std::chrono::milliseconds(at_ms)));
     auto next_midnight = date::floor<date::days>(local) + date::days(1);
@@ -694,6 +697,34 @@ void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> do
                   });
 }
 
+template <typename T, typename Done>
+void AppointmentBook::SubmitThen(Change change, T value, Done done) {
+  Submit(std::move(change), [value = std::move(value), done = std::move(done)](absl::Status st) mutable {
+    if (!st.ok()) return done(st);
+    done(std::move(value));
+  });
+}
+
+void AppointmentBook::SubmitResults(
+    Change change, std::shared_ptr<std::vector<absl::StatusOr<AppointmentResult>>> results,
+    ResultsDone done) {
+  Submit(std::move(change), [results, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) {
+      for (auto& r : *results) {
+        if (r.ok()) r = st;
+      }
+    }
+    done(std::move(*results));
+  });
+}
+
+template <typename Done>
+void AppointmentBook::Refuse(absl::Status st, Done done) {
+  engine_->WriteState({}, [st = std::move(st), done = std::move(done)](absl::Status) mutable {
+    done(st);
+  });
+}
+
 void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
   // The commit failed: memory went ahead of the store for these entries.
   auto reader = engine_->store().NewReader();
@@ -717,9 +748,7 @@ void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
 
 void AppointmentBook::PutObject(ObjectKind kind, uint32_t tenant_id, std::string id,
                                 std::string_view text, ObjectDone done) {
-  auto fail = [&](absl::Status st) {
-    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
-  };
+  auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
   auto doc = ParseJsonObject(text);
   if (!doc.ok()) return fail(doc.status());
   if (kind != ObjectKind::kTenant) {
@@ -1004,14 +1033,7 @@ void AppointmentBook::Upsert(std::vector<Appointment> items, ResultsDone done) {
   auto results = std::make_shared<std::vector<absl::StatusOr<AppointmentResult>>>();
   results->reserve(items.size());
   for (Appointment& a : items) results->push_back(ApplyUpsert(std::move(a), change));
-  Submit(std::move(change), [results, done = std::move(done)](absl::Status st) {
-    if (!st.ok()) {
-      for (auto& r : *results) {
-        if (r.ok()) r = st;
-      }
-    }
-    done(std::move(*results));
-  });
+  SubmitResults(std::move(change), std::move(results), std::move(done));
 }
 
 absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
@@ -1022,9 +1044,6 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
     return absl::FailedPreconditionError(absl::StrCat(
         "stale: version ", c.version, " is older than the version held, ", a.version));
   }
-  bool cancel = c.action == AppointmentAction::kCancelByPractitioner ||
-                c.action == AppointmentAction::kCancelByPatient ||
-                c.action == AppointmentAction::kToReschedule;
   if (IsCancelled(a.lifecycle) && c.action != AppointmentAction::kSetStatus) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the appointment is already cancelled (", std::string(LifecycleName(a.lifecycle)), ")"));
@@ -1084,7 +1103,6 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
       break;
     }
   }
-  (void)cancel;
   if (c.version > a.version) a.version = c.version;
   ++a.revision;
   if (absl::Status st = Replan(e, event, EventName(event), change); !st.ok()) return st;
@@ -1106,21 +1124,12 @@ void AppointmentBook::Commands(std::vector<AppointmentCommand> items, ResultsDon
     }
     results->push_back(ApplyCommand(*e, c, change));
   }
-  Submit(std::move(change), [results, done = std::move(done)](absl::Status st) {
-    if (!st.ok()) {
-      for (auto& r : *results) {
-        if (r.ok()) r = st;
-      }
-    }
-    done(std::move(*results));
-  });
+  SubmitResults(std::move(change), std::move(results), std::move(done));
 }
 
 void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int64_t from_ms,
                               int64_t to_ms, CountDone done) {
-  auto fail = [&](absl::Status st) {
-    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
-  };
+  auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
   if (FindTenant(tenant) == nullptr) return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)));
   if (!calendars_.contains(ObjKey(tenant, calendar))) {
     return fail(absl::NotFoundError(absl::StrCat("unknown calendar \"", calendar, "\"")));
@@ -1134,17 +1143,12 @@ void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int6
     AppointmentCommand c{tenant, e->appt.id, AppointmentAction::kCancelByPractitioner, VisitStatus::kNone, 0};
     if (ApplyCommand(*e, c, change).ok()) ++cancelled;
   }
-  Submit(std::move(change), [cancelled, done = std::move(done)](absl::Status st) {
-    if (!st.ok()) return done(st);
-    done(cancelled);
-  });
+  SubmitThen(std::move(change), cancelled, std::move(done));
 }
 
 void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, int64_t delay_ms,
                                  CountDone done) {
-  auto fail = [&](absl::Status st) {
-    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
-  };
+  auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
   const Tenant* t = FindTenant(tenant);
   if (t == nullptr) return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)));
   if (!calendars_.contains(ObjKey(tenant, calendar))) {
@@ -1166,18 +1170,13 @@ void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, i
     ++e->appt.revision;
     if (Replan(*e, Event::kDelayAlert, "delay alert", change).ok()) ++alerted;
   }
-  Submit(std::move(change), [alerted, done = std::move(done)](absl::Status st) {
-    if (!st.ok()) return done(st);
-    done(alerted);
-  });
+  SubmitThen(std::move(change), alerted, std::move(done));
 }
 
 void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
                                    const std::string& appointment, PatientReplyKind kind,
                                    std::function<void(absl::StatusOr<AppointmentResult>)> done) {
-  auto fail = [&](absl::Status st) {
-    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
-  };
+  auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
   auto p = patients_.find(ObjKey(tenant, patient));
   if (p == patients_.end()) {
     return fail(absl::NotFoundError(absl::StrCat("unknown patient \"", patient, "\"")));
@@ -1195,10 +1194,8 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
       ++e->appt.revision;
       if (Replan(*e, Event::kUpdated, "the patient replied STOP", change).ok()) ++replanned;
     }
-    return Submit(std::move(change), [replanned, done = std::move(done)](absl::Status st) {
-      if (!st.ok()) return done(st);
-      done(AppointmentResult{UpsertOutcome::kModified, 0, replanned});
-    });
+    return SubmitThen(std::move(change), AppointmentResult{UpsertOutcome::kModified, 0, replanned},
+                      std::move(done));
   }
   Entry* e = nullptr;
   if (!appointment.empty()) {
@@ -1231,17 +1228,12 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
                        VisitStatus::kNone, 0};
   auto r = ApplyCommand(*e, c, change);
   if (!r.ok()) return fail(r.status());
-  Submit(std::move(change), [r = *r, done = std::move(done)](absl::Status st) {
-    if (!st.ok()) return done(st);
-    done(r);
-  });
+  SubmitThen(std::move(change), *r, std::move(done));
 }
 
 void AppointmentBook::Redeem(std::string_view token,
                              std::function<void(absl::StatusOr<Redeemed>)> done) {
-  auto fail = [&](absl::Status st) {
-    engine_->WriteState({}, [st, done = std::move(done)](absl::Status) { done(st); });
-  };
+  auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
   auto tenant_id = TokenTenant(token);
   if (!tenant_id.ok()) return fail(tenant_id.status());
   const Tenant* t = FindTenant(*tenant_id);
@@ -1295,16 +1287,12 @@ void AppointmentBook::Redeem(std::string_view token,
   auto r = ApplyCommand(*e, c, change);
   if (!r.ok()) return fail(r.status());
   Redeemed out{a.tenant, a.id, action};
-  Submit(std::move(change), [out = std::move(out), done = std::move(done)](absl::Status st) {
-    if (!st.ok()) return done(st);
-    done(out);
-  });
+  SubmitThen(std::move(change), std::move(out), std::move(done));
 }
 
 // --- reading --------------------------------------------------------------
 
-std::string AppointmentBook::PlanJson(const Entry& e, int64_t now) const {
-  (void)now;
+json AppointmentBook::PlanJson(const Entry& e) const {
   json plan = json::array();
   for (const PlanRef& p : e.plan) {
     plan.push_back({{"kind", std::string(KindName(p.kind))},
@@ -1314,7 +1302,7 @@ std::string AppointmentBook::PlanJson(const Entry& e, int64_t now) const {
                     {"message_id", absl::StrCat(e.appt.tenant, ":",
                                                 MessageKey(e.appt.id, p.kind, p.channel, p.occurrence))}});
   }
-  return plan.dump();
+  return plan;
 }
 
 namespace {
@@ -1368,7 +1356,7 @@ absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::st
   }
   json out;
   out["appointment"] = AppointmentJson(e->appt);
-  out["pending"] = json::parse(PlanJson(*e, engine_->NowMs()));
+  out["pending"] = PlanJson(*e);
   // The audit trail, oldest first.
   json audit = json::array();
   auto reader = engine_->store().NewReader();

@@ -50,6 +50,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
 #include "server/plan/model.h"
@@ -196,6 +197,19 @@ class AppointmentBook : public MessageFilter {
                                                  Change& change);
   absl::StatusOr<AppointmentResult> ApplyUpsert(Appointment in, Change& change);
   void Submit(Change change, std::function<void(absl::Status)> done);
+  // Submits `change`, then answers `done` with `value`, or with the
+  // commit's error.
+  template <typename T, typename Done>
+  void SubmitThen(Change change, T value, Done done);
+  // Submits `change`, then answers `done` with the per-item results; a
+  // failed commit fails every item that had succeeded.
+  void SubmitResults(Change change,
+                     std::shared_ptr<std::vector<absl::StatusOr<AppointmentResult>>> results,
+                     ResultsDone done);
+  // Answers `done` with `st` after every earlier request's answer (the
+  // engine answers in submission order; a refusal must not overtake).
+  template <typename Done>
+  void Refuse(absl::Status st, Done done);
   void Reload(const std::vector<std::string>& entry_keys);
   void Index(const Entry& e, bool add);
   std::string EncodeEntry(const Entry& e) const;
@@ -209,7 +223,7 @@ class AppointmentBook : public MessageFilter {
                      Engine::StateWrites* writes);
   const TemplatePair* FindTemplate(uint32_t tenant, MessageKind kind, Channel channel,
                                    std::string_view locale) const;
-  std::string PlanJson(const Entry& e, int64_t now) const;
+  nlohmann::json PlanJson(const Entry& e) const;
 
   Engine* engine_;
   BookOptions options_;

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "absl/container/flat_hash_map.h"
+#include "server/plan/zones.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -21,24 +21,6 @@ constexpr std::array<const char*, 7> kWeekdayNames = {"Sunday",   "Monday", "Tue
                                                       "Thursday", "Friday", "Saturday"};
 constexpr std::array<const char*, 7> kWeekdayShort = {"Sun", "Mon", "Tue", "Wed",
                                                       "Thu", "Fri", "Sat"};
-
-// locate_zone searches the whole database: a zone is looked up once per
-// thread (as in render.cc). Unknown names are not cached. Null if unknown.
-const date::time_zone* Zone(std::string_view name) {
-  thread_local absl::flat_hash_map<std::string, const date::time_zone*> cache;
-  absl::string_view key(name.data(), name.size());
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  if (name.empty() || name == "localtime") return nullptr;  // never the host's zone
-  const date::time_zone* zone = nullptr;
-  try {
-    zone = date::locate_zone(std::string(name));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-  cache.emplace(std::string(name), zone);
-  return zone;
-}
 
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -221,7 +203,8 @@ Placement Place(const QuietHours& q, std::string_view time_zone, int64_t due_ms,
   Placement p;
   p.at_ms = due_ms;
   if (!q.enabled) return p;
-  const date::time_zone* zone = Zone(time_zone);
+  auto found = FindZone(time_zone);
+  const date::time_zone* zone = found.ok() ? *found : nullptr;
   if (zone == nullptr) {
     return Dropped("quiet hours: unknown time zone \"" + std::string(time_zone) + "\"");
   }

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "absl/container/flat_hash_map.h"
+#include "server/plan/zones.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -27,29 +27,6 @@ constexpr std::array<std::string_view, 12> kMonthsFr = {
 constexpr std::array<std::string_view, 12> kMonthsEn = {
     "January", "February", "March",     "April",   "May",      "June",
     "July",    "August",   "September", "October", "November", "December"};
-
-// locate_zone searches the whole database; a tenant's zone is looked up once
-// per thread. Unknown names are not cached (an error path, and unbounded).
-absl::StatusOr<const date::time_zone*> Zone(std::string_view name) {
-  thread_local absl::flat_hash_map<std::string, const date::time_zone*> cache;
-  absl::string_view key(name.data(), name.size());
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  if (name.empty()) return absl::InvalidArgumentError("empty time zone name");
-  // zoneinfo's "localtime" is the server's own zone, not a place: refused so
-  // that a tenant's times never depend on the host.
-  if (name == "localtime") {
-    return absl::InvalidArgumentError("unknown time zone \"localtime\"");
-  }
-  const date::time_zone* zone = nullptr;
-  try {
-    zone = date::locate_zone(std::string(name));
-  } catch (const std::exception&) {
-    return absl::InvalidArgumentError("unknown time zone \"" + std::string(name) + "\"");
-  }
-  cache.emplace(std::string(name), zone);
-  return zone;
-}
 
 // Years 1 to 9999: beyond, date's calendar arithmetic overflows (and no
 // appointment is there).
@@ -148,7 +125,7 @@ struct Times {
 };
 
 absl::StatusOr<Times> LocalTimes(const RenderInput& in) {
-  absl::StatusOr<const date::time_zone*> zone = Zone(in.tenant.time_zone);
+  absl::StatusOr<const date::time_zone*> zone = FindZone(in.tenant.time_zone);
   if (!zone.ok()) return zone.status();
   // Start first: the arrival time adds to it.
   if (absl::Status s = CheckRange(in.appointment.start_ms); !s.ok()) return s;
@@ -332,10 +309,10 @@ class JsonWriter {
 
 }  // namespace
 
-absl::Status ValidateTimeZone(std::string_view iana_name) { return Zone(iana_name).status(); }
+absl::Status ValidateTimeZone(std::string_view iana_name) { return FindZone(iana_name).status(); }
 
 absl::StatusOr<LocalTime> ToLocal(int64_t unix_ms, std::string_view iana_name) {
-  absl::StatusOr<const date::time_zone*> zone = Zone(iana_name);
+  absl::StatusOr<const date::time_zone*> zone = FindZone(iana_name);
   if (!zone.ok()) return zone.status();
   if (absl::Status s = CheckRange(unix_ms); !s.ok()) return s;
   return ToLocalIn(*zone, unix_ms);
