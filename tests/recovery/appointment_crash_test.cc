@@ -19,6 +19,7 @@
 #include "rappel/client.h"
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
+#include "tests/testing/rappeld_child.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel {
@@ -30,30 +31,6 @@ using client::ObjectKind;
 using nlohmann::json;
 
 constexpr int64_t kHour = 3'600'000;
-
-std::pair<pid_t, uint16_t> StartChild(const std::string& path) {
-  int fds[2];
-  if (pipe(fds) != 0) return {-1, 0};
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    asio::io_context io;
-    server::RappeldOptions options;
-    options.engine.store.path = path;
-    options.server.port = 0;
-    auto d = server::Rappeld::Start(io, options);
-    if (!d.ok()) _exit(2);
-    uint16_t port = (*d)->port();
-    if (write(fds[1], &port, sizeof port) != sizeof port) _exit(3);
-    io.run();
-    _exit(0);
-  }
-  close(fds[1]);
-  uint16_t port = 0;
-  if (read(fds[0], &port, sizeof port) != sizeof port) port = 0;
-  close(fds[0]);
-  return {pid, port};
-}
 
 // Kills and reaps the child if a check fails before the round ends (an
 // orphaned rappeld would hold the test's output open).
@@ -89,7 +66,7 @@ TEST(AppointmentCrashTest, AChangeAndItsReplanSurviveSigkillTogether) {
   int next_id = 0;
   for (int round = 0; round <= kRounds; ++round) {
     bool last = round == kRounds;
-    auto [pid, port] = StartChild(path);
+    auto [pid, port] = testing::StartRappeldChild(path);
     ASSERT_GT(pid, 0);
     ChildGuard guard{pid};
     ASSERT_NE(port, 0) << "rappeld did not start";

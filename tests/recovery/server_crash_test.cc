@@ -17,6 +17,7 @@
 #include "rappel/client.h"
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
+#include "tests/testing/rappeld_child.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel {
@@ -30,30 +31,11 @@ using client::Reminder;
 
 // Starts rappeld in a child process; returns its pid and port.
 std::pair<pid_t, uint16_t> StartChild(const std::string& path, uint32_t max_attempts = 5) {
-  int fds[2];
-  if (pipe(fds) != 0) return {-1, 0};
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    asio::io_context io;
-    server::RappeldOptions options;
-    options.engine.store.path = path;
-    options.server.port = 0;
+  return testing::StartRappeldChild(path, [max_attempts](server::RappeldOptions& options) {
     options.dispatch.lease_timeout_ms = 500;
     options.dispatch.max_attempts = max_attempts;
     options.dispatch.backoff_base_ms = 10;
-    auto d = server::Rappeld::Start(io, options);
-    if (!d.ok()) _exit(2);
-    uint16_t port = (*d)->port();
-    if (write(fds[1], &port, sizeof port) != sizeof port) _exit(3);
-    io.run();
-    _exit(0);
-  }
-  close(fds[1]);
-  uint16_t port = 0;
-  if (read(fds[0], &port, sizeof port) != sizeof port) port = 0;
-  close(fds[0]);
-  return {pid, port};
+  });
 }
 
 TEST(ServerCrashTest, AcknowledgedWorkSurvivesSigkill) {
