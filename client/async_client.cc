@@ -660,6 +660,11 @@ void AsyncClient::ShowAppointment(uint32_t tenant, const std::string& id,
       Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
 }
 
+void AsyncClient::Credits(uint32_t tenant, int64_t add, Callback<std::string> done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeCredits(b, id, tenant, add); },
+              wire::Body::ObjectReply, Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
+}
+
 void AsyncClient::DryRun(const AppointmentInput& appointment, Callback<std::string> done) {
   impl_->Call(
       [&](FlatBufferBuilder& b, uint64_t id) {

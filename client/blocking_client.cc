@@ -183,6 +183,11 @@ absl::StatusOr<std::string> BlockingClient::ShowAppointment(uint32_t tenant,
       [&](auto cb) { impl_->client->ShowAppointment(tenant, id, cb); });
 }
 
+absl::StatusOr<std::string> BlockingClient::Credits(uint32_t tenant, int64_t add) {
+  return impl_->Wait<absl::StatusOr<std::string>>(
+      [&](auto cb) { impl_->client->Credits(tenant, add, cb); });
+}
+
 absl::StatusOr<std::string> BlockingClient::DryRun(const AppointmentInput& appointment) {
   return impl_->Wait<absl::StatusOr<std::string>>(
       [&](auto cb) { impl_->client->DryRun(appointment, cb); });

@@ -347,6 +347,10 @@ std::vector<Message> DecodeDelivery(const wire::Frame* f) {
   return out;
 }
 
+void EncodeCredits(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, int64_t add) {
+  protocol::FinishFrame(b, id, wire::Body::Credits, wire::CreateCredits(b, tenant, add).Union());
+}
+
 absl::StatusOr<std::string> DecodeJsonReply(const wire::Frame* f) {
   const wire::Status* status = nullptr;
   const flatbuffers::String* json = nullptr;

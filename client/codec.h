@@ -68,6 +68,7 @@ std::vector<DeadLetter> DecodeDeadLetterListReply(const wire::Frame* f);
 std::vector<Message> DecodeDelivery(const wire::Frame* f);
 // ObjectReply and AppointmentShowReply: the JSON document, or the error.
 absl::StatusOr<std::string> DecodeJsonReply(const wire::Frame* f);
+void EncodeCredits(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, int64_t add);
 // AppointmentUpsertReply and AppointmentCommandsReply: one result per item.
 std::vector<absl::StatusOr<AppointmentResult>> DecodeAppointmentResults(const wire::Frame* f);
 // The AppointmentCommandsReply to a PatientReply: its one result (DataLoss

@@ -256,6 +256,30 @@ int main(int argc, char** argv) {
   std::string token;
   auto* redeem = app.add_subcommand("redeem", "redeem a self-service action token (from a message's link)");
   redeem->add_option("token", token)->required();
+  auto* credits = app.add_subcommand(
+      "credits", "a tenant's credits: balance, reservations, what waits for credit or for "
+                 "sending hours, forecast cost of the pending plan (JSON)");
+  credits->require_subcommand(1);
+  auto* credits_show = credits->add_subcommand("show", "the ledger, what waits, the forecast");
+  credits_show->add_option("tenant", tenant, "tenant id")->required();
+  int64_t credits_amount = 0;
+  auto* credits_add = credits->add_subcommand(
+      "add", "add credits to the balance (messages waiting for credit are released)");
+  credits_add->add_option("tenant", tenant, "tenant id")->required();
+  credits_add->add_option("amount", credits_amount, "credits to add")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000'000}));
+  std::string patient_id, reply_kind;
+  auto* patient_reply = app.add_subcommand(
+      "patient-reply", "apply a patient's reply: confirm or cancel (their next appointment, or "
+                       "--appointment), stop (nothing more to their mobile number), start "
+                       "(consent given again)");
+  patient_reply->add_option("tenant", tenant, "tenant id")->required();
+  patient_reply->add_option("patient", patient_id, "patient id")->required();
+  patient_reply->add_option("reply", reply_kind, "confirm | cancel | stop | start")
+      ->required()
+      ->check(CLI::IsMember({"confirm", "cancel", "stop", "start"}));
+  patient_reply->add_option("--appointment", appointment_id, "the appointment (confirm, cancel)");
 
   try {
     app.parse(argc, argv);
@@ -499,6 +523,27 @@ int main(int argc, char** argv) {
     } else {
       std::printf("%s: tenant %u, appointment %s\n", r->action.c_str(), r->tenant,
                   r->appointment.c_str());
+    }
+    return 0;
+  }
+  if (credits->parsed()) {
+    auto r = c.Credits(tenant, credits_add->parsed() ? credits_amount : 0);
+    if (!r.ok()) return Fail(r.status());
+    PrintJson(*r);
+    return 0;
+  }
+  if (patient_reply->parsed()) {
+    using rappel::client::PatientReplyKind;
+    PatientReplyKind kind = reply_kind == "confirm"  ? PatientReplyKind::kConfirm
+                            : reply_kind == "cancel" ? PatientReplyKind::kCancel
+                            : reply_kind == "stop"   ? PatientReplyKind::kStop
+                                                     : PatientReplyKind::kStart;
+    auto r = c.PatientReply(tenant, patient_id, appointment_id, kind);
+    if (!r.ok()) return Fail(r.status());
+    if (json) {
+      std::printf("%s\n", Json{{"revision", r->revision}, {"planned", r->planned}}.dump().c_str());
+    } else {
+      std::printf("%s applied (%u pending)\n", reply_kind.c_str(), r->planned);
     }
     return 0;
   }

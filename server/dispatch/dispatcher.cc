@@ -263,6 +263,11 @@ bool Dispatcher::PrepareForLease(Ready& msg) {
   }
   if (msg.prepared || filter_ == nullptr || !filter_->Claims(r)) return true;
   MessageFilter::Prepared p = filter_->Prepare(r);
+  if (p.hold) {
+    ++held_count_;
+    held_[r.tenant.value].push_back(std::move(msg));
+    return false;
+  }
   if (!p.deliver) {
     ++stats_.filter_dropped;
     engine_->Complete({CompletionRef{{r.tenant, r.key}, msg.due.seq}}, [](absl::Status) {},
@@ -273,6 +278,30 @@ bool Dispatcher::PrepareForLease(Ready& msg) {
   msg.due.reminder.recipient = std::move(p.recipient);
   msg.prepared = true;
   return true;
+}
+
+bool Dispatcher::FilterHears(const Lease& lease) const {
+  const ReminderSpec& r = lease.msg.due.reminder;
+  return filter_ != nullptr && lease.msg.prepared &&
+         engine_->IsCurrent(ReminderKey{r.tenant, r.key}, lease.msg.due.seq);
+}
+
+void Dispatcher::ReleaseHeld(TenantId tenant) {
+  auto it = held_.find(tenant.value);
+  if (it == held_.end()) return;
+  std::vector<Ready> back = std::move(it->second);
+  held_.erase(it);
+  held_count_ -= back.size();
+  for (Ready& msg : back) {
+    msg.prepared = false;
+    ready_[static_cast<int>(msg.due.reminder.channel)].push_back(std::move(msg));
+  }
+  Pump();
+}
+
+uint64_t Dispatcher::held_of(TenantId tenant) const {
+  auto it = held_.find(tenant.value);
+  return it == held_.end() ? 0 : it->second.size();
 }
 
 absl::StatusOr<Dispatcher::Lease> Dispatcher::TakeLease(uint64_t worker_id, uint64_t lease_id) {
@@ -317,7 +346,7 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
       continue;
     }
     const ReminderSpec& r = lease->msg.due.reminder;
-    if (filter_ != nullptr && lease->msg.prepared) {
+    if (FilterHears(*lease)) {
       filter_->OnOutcome(r, item.outcome, item.detail, &extra);
     }
     // A message that failed before ends its attempt count in the same commit.
@@ -367,7 +396,7 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       Engine::StateWrites extra;
       bool had_attempts = attempts_.contains(hash);
       if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
-      if (filter_ != nullptr && lease.msg.prepared) filter_->OnOutcome(r, outcome, detail, &extra);
+      if (FilterHears(lease)) filter_->OnOutcome(r, outcome, detail, &extra);
       engine_->Complete(
           {CompletionRef{key, lease.msg.due.seq}},
           [this, hash, had_attempts, done = std::move(done)](absl::Status st) {
@@ -390,7 +419,7 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       // The new due time and the failure count land in one commit: after a
       // crash the retry comes back with its attempt number.
       Engine::StateWrites extra{Put(RetryKey(hash), EncodeRetry(a.failures, a.message_id))};
-      if (filter_ != nullptr && lease.msg.prepared) filter_->OnOutcome(r, outcome, detail, &extra);
+      if (FilterHears(lease)) filter_->OnOutcome(r, outcome, detail, &extra);
       engine_->Reschedule(
           key, clock_() + backoff,
           [this, hash, a, done = std::move(done)](absl::Status st) {
@@ -416,7 +445,7 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
   // One commit: the completion tombstone (the reminder leaves the log and
   // the wheel), the dead letter, and the end of its attempt count.
   Engine::StateWrites extra{Put(DeadKey(ref.tenant, ref.dead_at_ms, hash), EncodeDead(letter))};
-  if (filter_ != nullptr && lease.msg.prepared) {
+  if (FilterHears(lease)) {
     filter_->OnOutcome(r, AckOutcome::kFailedPermanent, letter.last_detail, &extra);
   }
   bool had_attempts = attempts_.contains(hash);
@@ -608,6 +637,7 @@ DispatchStats Dispatcher::stats() const {
   s.workers = workers_.size();
   s.dead_letters = dead_.size();
   s.retrying = attempts_.size();
+  s.held = held_count_;
   for (int c = 1; c <= kChannelCount; ++c) {
     s.ready_by_channel[c] = ready_[c].size();
     s.ready += ready_[c].size();

@@ -95,6 +95,10 @@ class MessageFilter {
   virtual bool Claims(const ReminderSpec& r) const = 0;
   struct Prepared {
     bool deliver = true;
+    // With !deliver: keep it pending, out of the ready queues, until
+    // Dispatcher::ReleaseHeld(its tenant) (e.g. waiting for credit); no
+    // completion is written. Otherwise !deliver drops it.
+    bool hold = false;
     std::string drop_reason;    // !deliver: why (recorded in the audit)
     std::string payload;        // deliver: what the worker gets
     std::string recipient;      // deliver: the address, as it is now
@@ -102,7 +106,9 @@ class MessageFilter {
   };
   virtual Prepared Prepare(const ReminderSpec& r) = 0;
   // The outcome of a claimed message as its ack or dead letter is committed;
-  // `writes` ride in that commit.
+  // `writes` ride in that commit. Not called for the ack of a version no
+  // longer current (replaced or dropped after it was leased): that ack is
+  // accepted and ignored.
   virtual void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
                          Engine::StateWrites* writes) = 0;
 };
@@ -128,6 +134,7 @@ struct DispatchStats {
   uint64_t ready_by_channel[kChannelCount + 1] = {};
   uint64_t stale_dropped = 0;     // replaced or cancelled after falling due: not handed out
   uint64_t filter_dropped = 0;    // dropped by the MessageFilter (e.g. a visit status set)
+  uint64_t held = 0;              // held back by the MessageFilter (e.g. waiting for credit)
 };
 
 class Dispatcher : public DueSink {
@@ -188,6 +195,11 @@ class Dispatcher : public DueSink {
   // in the same commit.
   void Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done);
 
+  // The messages of `tenant` the filter held back go back to the ready
+  // queues (and are prepared again) — e.g. once credit was added.
+  void ReleaseHeld(TenantId tenant);
+  uint64_t held_of(TenantId tenant) const;
+
   DispatchStats stats() const;
   // Dead letters per tenant (durable ones).
   uint64_t dead_letters_of(TenantId tenant) const;
@@ -235,6 +247,8 @@ class Dispatcher : public DueSink {
   // False: `msg` is no longer to be handed out (stale, or dropped by the
   // filter, whose completion this submits).
   bool PrepareForLease(Ready& msg);
+  // The filter hears the outcome of a lease it prepared, if still current.
+  bool FilterHears(const Lease& lease) const;
 
   Engine* engine_;
   MessageFilter* filter_ = nullptr;
@@ -252,6 +266,8 @@ class Dispatcher : public DueSink {
   std::set<DeadOrder> dead_order_;
   absl::flat_hash_map<uint32_t, uint64_t> dead_by_tenant_;
   absl::flat_hash_set<KeyHash, HashOf> replaying_;  // replay commit in flight
+  absl::flat_hash_map<uint32_t, std::vector<Ready>> held_;  // by tenant (Prepared::hold)
+  uint64_t held_count_ = 0;
   DispatchStats stats_;
 };
 

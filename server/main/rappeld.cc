@@ -43,6 +43,7 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   if (!book.ok()) return book.status();
   d->book_ = std::move(*book);
   d->dispatcher_->set_filter(d->book_.get());
+  d->book_->set_dispatcher(d->dispatcher_.get());
   d->reclaim_every_ms_ = options.reclaim_every_ms;
   options.handler.frame_limits = options.server.session.frame_limits;
   options.handler.max_payload_bytes = options.engine.max_payload_bytes;

@@ -95,6 +95,7 @@ bool AppointmentRequests::Handles(wire::Body type) {
     case wire::Body::PatientReply:
     case wire::Body::TokenRedeem:
     case wire::Body::AppointmentShow:
+    case wire::Body::Credits:
       return true;
     default:
       return false;
@@ -102,7 +103,7 @@ bool AppointmentRequests::Handles(wire::Body type) {
 }
 
 bool AppointmentRequests::AllowedForProducer(wire::Body type) {
-  return Handles(type) && type != wire::Body::AppointmentShow;
+  return Handles(type) && type != wire::Body::AppointmentShow && type != wire::Body::Credits;
 }
 
 void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
@@ -237,11 +238,24 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
         reply(Finish(b, id, wire::Body::AppointmentCommandsReply, body.Union()), false);
       };
       auto kind = static_cast<uint8_t>(req->reply());
-      if (kind > static_cast<uint8_t>(plan::PatientReplyKind::kStop)) {
+      if (kind > static_cast<uint8_t>(plan::PatientReplyKind::kStart)) {
         return done(absl::InvalidArgumentError("unknown reply kind"));
       }
       book_->PatientReply(req->tenant(), Str(req->patient()), Str(req->appointment()),
                           static_cast<plan::PatientReplyKind>(kind), std::move(done));
+      return;
+    }
+    case wire::Body::Credits: {
+      const auto* req = frame.body_as_Credits();
+      auto done = [id, reply = std::move(reply)](absl::StatusOr<std::string> r) {
+        FlatBufferBuilder b;
+        auto st = protocol::ToWireStatus(b, r.ok() ? absl::OkStatus() : r.status());
+        auto json = r.ok() ? b.CreateString(*r) : 0;
+        reply(Finish(b, id, wire::Body::ObjectReply, wire::CreateObjectReply(b, st, json).Union()),
+              false);
+      };
+      if (req->add() == 0) return done(book_->CreditsJson(req->tenant()));
+      book_->AddCredits(req->tenant(), req->add(), std::move(done));
       return;
     }
     case wire::Body::TokenRedeem: {

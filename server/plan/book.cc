@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "date/tz.h"
 #include "nlohmann/json.hpp"
 #include "server/common/check.h"
@@ -121,7 +122,8 @@ class Reader {
   bool ok_ = true;
 };
 
-constexpr uint8_t kEntryFormat = 2;
+// 3: a plan entry carries its credits and flags (2: without them).
+constexpr uint8_t kEntryFormat = 3;
 
 std::string NumberedKey(std::string_view prefix, uint64_t n) {
   std::string k(prefix);
@@ -146,7 +148,10 @@ absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint64_t seq, std::string_vie
   AppointmentBook::Entry e;
   e.seq = seq;
   Appointment& a = e.appt;
-  if (r.U8() != kEntryFormat) return absl::DataLossError("unknown appointment record format");
+  uint8_t format = r.U8();
+  if (format != kEntryFormat && format != 2) {
+    return absl::DataLossError("unknown appointment record format");
+  }
   a.tenant = r.U32();
   a.id = r.Str();
   a.version = static_cast<uint64_t>(r.I64());
@@ -175,6 +180,10 @@ absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint64_t seq, std::string_vie
     p.channel = static_cast<Channel>(r.U8());
     p.occurrence = r.U32();
     p.due_ms = r.I64();
+    if (format >= 3) {
+      p.credits = r.U32();
+      p.flags = r.U8();
+    }
     e.plan.push_back(p);
   }
   uint32_t audits = r.U32();
@@ -317,7 +326,12 @@ struct AppointmentBook::Change {
   std::vector<ReminderKey> drop;
   Engine::StateWrites writes;
   std::vector<std::string> touched;  // ObjKey of each entry changed
+  std::vector<uint32_t> ledgers;     // tenants whose ledger changed
   int64_t now = 0;
+
+  void LedgerChanged(uint32_t tenant) {
+    if (std::find(ledgers.begin(), ledgers.end(), tenant) == ledgers.end()) ledgers.push_back(tenant);
+  }
 
   // One request may touch an appointment twice (two versions in a batch, a
   // confirm then a cancel): then the latest word on each message key and
@@ -470,6 +484,22 @@ absl::Status AppointmentBook::Load() {
       !st.ok()) {
     return st;
   }
+  if (absl::Status st = scan("ps/", [&](uint32_t tenant, std::string_view address, std::string_view) {
+        stopped_.insert(ObjKey(tenant, address));
+        return absl::OkStatus();
+      });
+      !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = scan("pk/", [&](uint32_t tenant, std::string_view, std::string_view v) {
+        auto l = DecodeLedger(v);
+        if (!l) return absl::DataLossError("corrupt credit ledger record");
+        ledgers_[tenant].durable = *l;
+        return absl::OkStatus();
+      });
+      !st.ok()) {
+    return st;
+  }
   std::string_view pa = "pa/";
   absl::Status st = reader->ScanState(pa, [&](std::string_view k, std::string_view v) {
     if (k.substr(0, pa.size()) != pa) return false;
@@ -598,6 +628,8 @@ std::string AppointmentBook::EncodeEntry(const Entry& e) const {
     w.U8(static_cast<uint8_t>(p.channel));
     w.U32(p.occurrence);
     w.I64(p.due_ms);
+    w.U32(p.credits);
+    w.U8(p.flags);
   }
   w.U32(static_cast<uint32_t>(e.audit.size()));
   for (uint64_t n : e.audit) w.I64(static_cast<int64_t>(n));
@@ -621,46 +653,94 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       patient == patients_.end()) {
     return absl::FailedPreconditionError("the appointment refers to an object since deleted");
   }
-  PlanResult plan = Plan(PlanInput{*tenant, cal->second, type->second, patient->second, a, event,
-                                   change.now, /*omit_tenant_channels=*/false});
+  PlanInput input{*tenant, cal->second, type->second, patient->second, a, event,
+                  change.now, /*omit_tenant_channels=*/false};
+  input.stopped_channels = StoppedChannels(patient->second);
+  PlanResult plan = Plan(input);
   change.Touch(ObjKey(a.tenant, a.id));
   std::string audit;
   std::vector<PlanRef> next;
   next.reserve(plan.messages.size());
   MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX))};
   std::string payload = EncodeMessageRef(ref);
-  for (const PlannedMessage& m : plan.messages) {
-    if (m.due_ms - change.now > options_.horizon_ms) {
-      AuditLine(&audit, change.now, "omitted", m.kind, m.channel, m.occurrence, m.due_ms,
+  auto has_twin = [&](const PlannedMessage& m, Channel c) {
+    for (const PlannedMessage& o : plan.messages) {
+      if (o.kind == m.kind && o.channel == c && o.occurrence == m.occurrence) return true;
+    }
+    return false;
+  };
+  for (const PlannedMessage& planned : plan.messages) {
+    const PlannedMessage* m = &planned;
+    if (m->due_ms - change.now > options_.horizon_ms) {
+      AuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
                 "beyond the horizon");
       continue;
     }
-    bool same = false;
-    for (const PlanRef& old : entry.plan) {
-      if (old.kind == m.kind && old.channel == m.channel && old.occurrence == m.occurrence &&
-          old.due_ms == m.due_ms) {
-        same = true;
+    PlanRef* prev = nullptr;
+    for (PlanRef& old : entry.plan) {
+      if (old.kind == m->kind && old.channel == m->channel && old.occurrence == m->occurrence) {
+        prev = &old;
         break;
       }
     }
-    next.push_back(PlanRef{m.kind, m.channel, m.occurrence, m.due_ms});
     // Already pending as planned (same message, same time): the engine keeps
-    // it as it is. A status change, a confirmation or an update of the
-    // notes then writes nothing but the appointment's record. (Its text and
-    // address are taken when it is handed out, so nothing in it is stale.)
-    if (same) continue;
-    AuditLine(&audit, change.now, "planned", m.kind, m.channel, m.occurrence, m.due_ms,
-              EventName(event));
-    change.Schedule(ReminderSpec{TenantId{a.tenant}, MessageKey(a.id, m.kind, m.channel, m.occurrence),
-                                 m.channel, m.recipient,
-                                 m.due_ms, m.expiry_ms, payload});
+    // it as it is, with its reservation. A status change, a confirmation or
+    // an update of the notes then writes nothing but the appointment's
+    // record. (Its text and address are taken when it is handed out, so
+    // nothing in it is stale.)
+    if (prev != nullptr && prev->due_ms == m->due_ms) {
+      next.push_back(*prev);
+      continue;
+    }
+    PlanRef out{m->kind, m->channel, m->occurrence, m->due_ms};
+    if (m->moved_by_quiet_hours) out.flags |= kMovedByQuietHours;
+    // A moved message replaces its older version: its credits go back first.
+    if (prev != nullptr && ReleaseCredits(a.tenant, *prev)) change.LedgerChanged(a.tenant);
+    std::string note(EventName(event));
+    PlannedMessage fallback;
+    if (tenant->metered && IsPaid(m->channel)) {
+      auto rendered = RenderFor(entry, m->kind, m->channel, m->occurrence, ref.delay_ms, change.now);
+      out.credits = rendered.ok() ? MessageCost(*tenant, m->channel, rendered->text) : 1;
+      // (Written even when nothing moved: a balance under the alert
+      // threshold is noticed here.)
+      change.LedgerChanged(a.tenant);
+      if (ReserveCredits(a.tenant, out, out.credits)) {
+        absl::StrAppend(&note, "; ", out.credits, " credit(s) reserved");
+      } else if (tenant->credit_fallback_email && has_twin(*m, Channel::kEmail)) {
+        AuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
+                  absl::StrCat("not enough credit (", out.credits, " needed, ",
+                               LedgerOf(a.tenant).available(),
+                               " available): the e-mail of this message goes"));
+        continue;
+      } else if (tenant->credit_fallback_email && !patient->second.email.empty() &&
+                 !has_twin(*m, Channel::kEmail) && m->kind != MessageKind::kPractitioner) {
+        // Not enough credit: the same message by e-mail instead (free).
+        fallback = *m;
+        fallback.channel = Channel::kEmail;
+        fallback.recipient = patient->second.email;
+        AuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
+                  absl::StrCat("not enough credit (", out.credits, " needed, ",
+                               LedgerOf(a.tenant).available(), " available): by e-mail instead"));
+        m = &fallback;
+        out = PlanRef{m->kind, m->channel, m->occurrence, m->due_ms};
+        if (m->moved_by_quiet_hours) out.flags |= kMovedByQuietHours;
+      } else {
+        absl::StrAppend(&note, "; not enough credit yet (", out.credits, " needed, ",
+                        LedgerOf(a.tenant).available(), " available)");
+      }
+    }
+    next.push_back(out);
+    AuditLine(&audit, change.now, "planned", m->kind, m->channel, m->occurrence, m->due_ms, note);
+    change.Schedule(ReminderSpec{TenantId{a.tenant}, MessageKey(a.id, m->kind, m->channel, m->occurrence),
+                                 m->channel, m->recipient,
+                                 m->due_ms, m->expiry_ms, payload});
   }
   KindMask planned_kinds = 0;
   for (const PlannedMessage& m : plan.messages) planned_kinds |= KindBit(m.kind);
   // The messages of the old plan that the new one does not keep (plans are
   // a handful of messages: a linear search beats hashing their keys).
   size_t planned = next.size();
-  for (const PlanRef& old : entry.plan) {
+  for (PlanRef& old : entry.plan) {
     bool kept = false;
     for (size_t i = 0; i < planned && !kept; ++i) {
       kept = next[i].kind == old.kind && next[i].channel == old.channel &&
@@ -673,6 +753,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       next.push_back(old);
       continue;
     }
+    if (ReleaseCredits(a.tenant, old)) change.LedgerChanged(a.tenant);
     AuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
               why);
     change.Drop(ReminderKey{TenantId{a.tenant}, MessageKey(a.id, old.kind, old.channel, old.occurrence)});
@@ -689,10 +770,17 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
 }
 
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
+  for (uint32_t tenant : change.ledgers) {
+    if (const Tenant* t = FindTenant(tenant)) WriteLedger(*t, &change.writes, &change.schedule);
+  }
   std::vector<std::string> touched = std::move(change.touched);
   engine_->Mutate(std::move(change.schedule), std::move(change.drop), std::move(change.writes),
-                  [this, touched = std::move(touched), done = std::move(done)](absl::Status st) {
-                    if (!st.ok()) Reload(touched);
+                  [this, touched = std::move(touched), ledgers = std::move(change.ledgers),
+                   done = std::move(done)](absl::Status st) {
+                    if (!st.ok()) {
+                      Reload(touched);
+                      ReloadLedgers(ledgers);
+                    }
                     done(std::move(st));
                   });
 }
@@ -723,6 +811,17 @@ void AppointmentBook::Refuse(absl::Status st, Done done) {
   engine_->WriteState({}, [st = std::move(st), done = std::move(done)](absl::Status) mutable {
     done(st);
   });
+}
+
+void AppointmentBook::ReloadLedgers(const std::vector<uint32_t>& tenants) {
+  auto reader = engine_->store().NewReader();
+  if (!reader.ok()) return;
+  for (uint32_t tenant : tenants) {
+    auto bytes = reader->GetState(LedgerKey(tenant));
+    if (!bytes.ok()) continue;
+    std::optional<Ledger> l = bytes->has_value() ? DecodeLedger(**bytes) : Ledger{};
+    if (l) ledgers_[tenant].durable = *l;
+  }
 }
 
 void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
@@ -1183,16 +1282,45 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
   }
   Change change;
   change.now = engine_->NowMs();
-  if (kind == PatientReplyKind::kStop) {
-    // STOP: nothing more to this patient until they opt in again.
-    p->second.notifications = false;
+  if (kind == PatientReplyKind::kStop || kind == PatientReplyKind::kStart) {
+    // STOP (an SMS reply): nothing more to that number, for every patient
+    // who shares it, until consent is given again (START). Without a
+    // mobile number, the patient's notifications go off instead.
+    bool stop = kind == PatientReplyKind::kStop;
+    std::string address = p->second.mobile;
+    std::vector<Patient*> sharing;
+    if (address.empty()) {
+      p->second.notifications = !stop;
+      sharing.push_back(&p->second);
+    } else {
+      std::string blocked = ObjKey(tenant, address);
+      if (stop) {
+        stopped_.insert(blocked);
+        change.Write(Put(StoreKey("ps/", tenant, address), ""), /*may_repeat=*/true);
+      } else {
+        stopped_.erase(blocked);
+        change.Write(Delete(StoreKey("ps/", tenant, address)), /*may_repeat=*/true);
+      }
+      for (auto& [obj, other] : patients_) {
+        if (other.tenant == tenant && other.mobile == address) sharing.push_back(&other);
+      }
+    }
+    if (!stop) p->second.notifications = true;
+    p->second.consent = !stop;
     change.Write(Put(StoreKey("pp/", tenant, patient), ToJson(p->second).dump()),
                  /*may_repeat=*/true);
     uint32_t replanned = 0;
-    for (Entry* e : by_patient_.InRange(ObjKey(tenant, patient), INT64_MIN, INT64_MAX)) {
-      if (e->plan.empty()) continue;
-      ++e->appt.revision;
-      if (Replan(*e, Event::kUpdated, "the patient replied STOP", change).ok()) ++replanned;
+    for (Patient* who : sharing) {
+      for (Entry* e : by_patient_.InRange(ObjKey(tenant, who->id), INT64_MIN, INT64_MAX)) {
+        if (IsCancelled(e->appt.lifecycle) && e->plan.empty()) continue;
+        if (e->appt.end_ms < change.now && e->plan.empty()) continue;
+        ++e->appt.revision;
+        if (Replan(*e, Event::kUpdated,
+                   stop ? "the address replied STOP" : "the patient opted in again", change)
+                .ok()) {
+          ++replanned;
+        }
+      }
     }
     return SubmitThen(std::move(change), AppointmentResult{UpsertOutcome::kModified, 0, replanned},
                       std::move(done));
@@ -1294,13 +1422,27 @@ void AppointmentBook::Redeem(std::string_view token,
 
 json AppointmentBook::PlanJson(const Entry& e) const {
   json plan = json::array();
+  const Tenant* t = FindTenant(e.appt.tenant);
+  int64_t now = engine_->NowMs();
   for (const PlanRef& p : e.plan) {
-    plan.push_back({{"kind", std::string(KindName(p.kind))},
-                    {"channel", std::string(ChannelName(p.channel))},
-                    {"occurrence", p.occurrence},
-                    {"due_ms", p.due_ms},
-                    {"message_id", absl::StrCat(e.appt.tenant, ":",
-                                                MessageKey(e.appt.id, p.kind, p.channel, p.occurrence))}});
+    json m = {{"kind", std::string(KindName(p.kind))},
+              {"channel", std::string(ChannelName(p.channel))},
+              {"occurrence", p.occurrence},
+              {"due_ms", p.due_ms},
+              {"message_id", absl::StrCat(e.appt.tenant, ":",
+                                          MessageKey(e.appt.id, p.kind, p.channel, p.occurrence))}};
+    if (p.credits > 0 || (p.flags & kReserved)) {
+      m["credits"] = p.credits;
+      m["reserved"] = (p.flags & kReserved) != 0;
+    }
+    // Why it is not out yet, when it is not just its time.
+    if (p.due_ms <= now && t != nullptr && t->metered && IsPaid(p.channel) &&
+        !(p.flags & kReserved)) {
+      m["waiting"] = "for credit";
+    } else if (p.flags & kMovedByQuietHours) {
+      m["waiting"] = "for sending hours";
+    }
+    plan.push_back(std::move(m));
   }
   return plan;
 }
@@ -1401,8 +1543,10 @@ absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::st
   auto type = types_.find(ObjKey(tenant, e->appt.type));
   auto patient = patients_.find(ObjKey(tenant, e->appt.patient));
   if (t != nullptr && cal != calendars_.end() && type != types_.end() && patient != patients_.end()) {
-    out["dry_run"] = DryRunJson(Plan(PlanInput{*t, cal->second, type->second, patient->second,
-                                               e->appt, Event::kUpdated, engine_->NowMs()}));
+    PlanInput in{*t, cal->second, type->second, patient->second, e->appt, Event::kUpdated,
+                 engine_->NowMs()};
+    in.stopped_channels = StoppedChannels(patient->second);
+    out["dry_run"] = DryRunJson(Plan(in));
   }
   return out.dump();
 }
@@ -1426,8 +1570,9 @@ absl::StatusOr<std::string> AppointmentBook::DryRun(const Appointment& in) const
   json out;
   out["appointment"] = AppointmentJson(a);
   out["event"] = std::string(EventName(event));
-  out["dry_run"] = DryRunJson(
-      Plan(PlanInput{*t, cal->second, type->second, patient->second, a, event, now}));
+  PlanInput input{*t, cal->second, type->second, patient->second, a, event, now};
+  input.stopped_channels = StoppedChannels(patient->second);
+  out["dry_run"] = DryRunJson(Plan(input));
   return out.dump();
 }
 
@@ -1468,6 +1613,59 @@ const AppointmentBook::TemplatePair* AppointmentBook::FindTemplate(uint32_t tena
                                                         std::string(ChannelName(channel)), "/",
                                                         std::string(locale))));
   return it == templates_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry& e,
+                                                                     MessageKind kind,
+                                                                     Channel channel,
+                                                                     uint32_t occurrence,
+                                                                     int64_t delay_ms,
+                                                                     int64_t now) const {
+  const Appointment& a = e.appt;
+  const Tenant* t = FindTenant(a.tenant);
+  auto cal = calendars_.find(ObjKey(a.tenant, a.calendar));
+  auto type = types_.find(ObjKey(a.tenant, a.type));
+  auto patient = patients_.find(ObjKey(a.tenant, a.patient));
+  if (t == nullptr || cal == calendars_.end() || type == types_.end() || patient == patients_.end()) {
+    return absl::FailedPreconditionError("an object the appointment refers to is gone");
+  }
+  const Patient& p = patient->second;
+  Rendered out;
+  if (kind == MessageKind::kPractitioner) {
+    out.recipient = cal->second.email;
+  } else {
+    switch (channel) {
+      case Channel::kSms:
+      case Channel::kVoice: out.recipient = p.mobile; break;
+      case Channel::kEmail: out.recipient = p.email; break;
+      case Channel::kPush: out.recipient = p.push_token; break;
+    }
+  }
+  if (out.recipient.empty()) return out;
+  // Self-service links, signed with the revision they were issued for.
+  std::string confirm, cancel, arrival;
+  if (!t->action_url.empty() && kind != MessageKind::kPractitioner && !IsCancelled(a.lifecycle)) {
+    auto link = [&](Action action, int64_t expires) {
+      std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.revision, action, expires}, t->secret);
+      return absl::StrCat(t->action_url, "?token=", token);
+    };
+    if (!a.confirmed && a.start_ms > now) confirm = link(Action::kConfirm, a.start_ms);
+    if (t->patient_cancel_allowed && a.start_ms - t->cancel_until_ms > now) {
+      cancel = link(Action::kCancel, a.start_ms - t->cancel_until_ms);
+    }
+    if (t->arrival_allowed && a.start_ms > now) arrival = link(Action::kArrival, a.start_ms);
+  }
+  const TemplatePair* custom = FindTemplate(a.tenant, kind, channel, MessageLocale(*t, p));
+  std::string also = channel == Channel::kSms ? HouseholdNote(e, kind, occurrence) : std::string();
+  RenderInput in{*t, cal->second, type->second, p, a, kind, channel, now,
+                 custom != nullptr ? &custom->subject : nullptr,
+                 custom != nullptr ? &custom->body : nullptr,
+                 MessageLinks{confirm, cancel, arrival, t->rebook_url},
+                 delay_ms, out.recipient, also};
+  auto payload = RenderMessage(in, &out.text);
+  if (!payload.ok()) return payload.status();
+  out.payload = std::move(*payload);
+  return out;
 }
 
 MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
@@ -1511,50 +1709,62 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
     return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status))), &*key, e);
   }
   const Tenant* t = FindTenant(a.tenant);
-  auto cal = calendars_.find(ObjKey(a.tenant, a.calendar));
-  auto type = types_.find(ObjKey(a.tenant, a.type));
   auto patient = patients_.find(ObjKey(a.tenant, a.patient));
-  if (t == nullptr || cal == calendars_.end() || type == types_.end() || patient == patients_.end()) {
+  if (t == nullptr || patient == patients_.end()) {
     return drop("an object the appointment refers to is gone", &*key, e);
   }
   const Patient& p = patient->second;
-  if (key->kind == MessageKind::kPractitioner) {
-    out.recipient = cal->second.email;
-  } else {
-    switch (key->channel) {
-      case Channel::kSms:
-      case Channel::kVoice: out.recipient = p.mobile; break;
-      case Channel::kEmail: out.recipient = p.email; break;
-      case Channel::kPush: out.recipient = p.push_token; break;
-    }
+  if (key->kind != MessageKind::kPractitioner) {
     if (!p.notifications) return drop("the patient's notifications are off", &*key, e);
-  }
-  if (out.recipient.empty()) return drop("no address on this channel any more", &*key, e);
-
-  // Self-service links, signed with the revision they were issued for.
-  std::string confirm, cancel, arrival;
-  if (!t->action_url.empty() && key->kind != MessageKind::kPractitioner &&
-      !IsCancelled(a.lifecycle)) {
-    auto link = [&](Action action, int64_t expires) {
-      std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.revision, action, expires}, t->secret);
-      return absl::StrCat(t->action_url, "?token=", token);
-    };
-    if (!a.confirmed && a.start_ms > now) confirm = link(Action::kConfirm, a.start_ms);
-    if (t->patient_cancel_allowed && a.start_ms - t->cancel_until_ms > now) {
-      cancel = link(Action::kCancel, a.start_ms - t->cancel_until_ms);
+    if (t->require_consent && !p.consent) {
+      return drop("no consent: the tenant requires the patient's opt-in", &*key, e);
     }
-    if (t->arrival_allowed && a.start_ms > now) arrival = link(Action::kArrival, a.start_ms);
+    if (AddressStopped(a.tenant, key->channel == Channel::kEmail ? p.email
+                                 : key->channel == Channel::kPush ? p.push_token
+                                                                  : p.mobile)) {
+      return drop("the address replied STOP", &*key, e);
+    }
+    if (std::string leader = HouseholdLeader(*e, key->kind, key->channel, key->occurrence);
+        !leader.empty()) {
+      return drop(absl::StrCat("merged into the SMS of appointment ", leader,
+                               " (same phone number, same day, same calendar)"),
+                  &*key, e);
+    }
+    if (std::string capped = ReminderCap(*t, *e, *key, now); !capped.empty()) {
+      return drop(std::move(capped), &*key, e);
+    }
   }
-  const TemplatePair* custom =
-      FindTemplate(a.tenant, key->kind, key->channel, MessageLocale(*t, p));
-  RenderInput in{*t, cal->second, type->second, p, a, key->kind, key->channel, now,
-                 custom != nullptr ? &custom->subject : nullptr,
-                 custom != nullptr ? &custom->body : nullptr,
-                 MessageLinks{confirm, cancel, arrival, t->rebook_url},
-                 static_cast<int64_t>(ref->delay_ms), out.recipient};
-  auto text = RenderMessage(in);
-  if (!text.ok()) return drop(std::string(text.status().message()), &*key, e);
-  out.payload = std::move(*text);
+  auto rendered = RenderFor(*e, key->kind, key->channel, key->occurrence,
+                            static_cast<int64_t>(ref->delay_ms), now);
+  if (!rendered.ok()) return drop(std::string(rendered.status().message()), &*key, e);
+  if (rendered->recipient.empty()) return drop("no address on this channel any more", &*key, e);
+
+  if (t->metered && IsPaid(key->channel)) {
+    PlanRef* planned = FindPlanRef(*e, *key);
+    uint32_t cost = MessageCost(*t, key->channel, rendered->text);
+    if (planned == nullptr || !LeaseCredits(a.tenant, *planned, cost)) {
+      if (t->credit_fallback_email && planned != nullptr &&
+          FindPlanRef(*e, ParsedMessageKey{key->appointment_id, key->kind, Channel::kEmail,
+                                           key->occurrence}) != nullptr) {
+        return drop(absl::StrCat("not enough credit (", cost, " needed): the e-mail of this message goes"),
+                    &*key, e);
+      }
+      out.deliver = false;
+      out.hold = true;
+      out.drop_reason = absl::StrCat("waiting for credit: ", cost, " needed, ",
+                                     LedgerOf(a.tenant).available(), " available");
+      NoteWaitingForCredit(*t);
+      return out;
+    }
+  }
+  if (t->max_reminders_per_day > 0) CountReminder(*t, *e, *key, now);
+  if (key->channel == Channel::kSms && t->merge_household_sms) {
+    for (const Entry* other : HouseholdCompanions(*e, key->kind, key->occurrence)) {
+      merged_[MergedKey(*other, key->kind, key->occurrence)] = a.id;
+    }
+  }
+  out.payload = std::move(rendered->payload);
+  out.recipient = std::move(rendered->recipient);
   return out;
 }
 
@@ -1565,8 +1775,30 @@ void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::
   Entry* e = FindEntry(r.tenant.value, key->appointment_id);
   if (e == nullptr) return;
   std::string audit;
+  bool success = outcome == AckOutcome::kSent || outcome == AckOutcome::kDelivered ||
+                 outcome == AckOutcome::kOpened;
+  std::string what(detail);
+  if (PlanRef* ref = FindPlanRef(*e, *key); ref != nullptr && (ref->lease_cost > 0 || (ref->flags & kReserved))) {
+    LedgerState& l = LedgerOf(r.tenant.value);
+    uint32_t cost = ref->lease_cost > 0 ? ref->lease_cost : ref->credits;
+    if (outcome == AckOutcome::kFailedRetryable) {
+      // It will be rendered (and costed) again: only its reservation stays.
+      uint32_t held = (ref->flags & kReserved) ? ref->credits : 0;
+      l.lease_extra -= static_cast<int64_t>(ref->lease_cost) - held;
+      ref->lease_cost = 0;
+    } else {
+      ReleaseCredits(r.tenant.value, *ref);
+      if (success) {
+        l.durable.balance -= cost;
+        l.durable.spent += cost;
+        what = what.empty() ? absl::StrCat(cost, " credit(s) spent")
+                            : absl::StrCat(what, "; ", cost, " credit(s) spent");
+      }
+      if (const Tenant* t = FindTenant(r.tenant.value)) WriteLedger(*t, writes, nullptr);
+    }
+  }
   AuditLine(&audit, engine_->NowMs(), OutcomeName(outcome), key->kind, key->channel,
-            key->occurrence, r.due_ms, detail);
+            key->occurrence, r.due_ms, what);
   // Done with unless it will be retried: it leaves the pending plan.
   RecordOutcome(*e, *key, std::move(audit), outcome != AckOutcome::kFailedRetryable, writes);
 }
@@ -1575,6 +1807,15 @@ void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::
                                     bool leaves_plan, Engine::StateWrites* writes) {
   if (leaves_plan) {
     auto& plan = e.plan;
+    bool ledger = false;
+    for (PlanRef& p : plan) {
+      if (p.kind == key.kind && p.channel == key.channel && p.occurrence == key.occurrence) {
+        ledger |= ReleaseCredits(e.appt.tenant, p);
+      }
+    }
+    if (ledger) {
+      if (const Tenant* t = FindTenant(e.appt.tenant)) WriteLedger(*t, writes, nullptr);
+    }
     plan.erase(std::remove_if(plan.begin(), plan.end(),
                               [&](const PlanRef& p) {
                                 return p.kind == key.kind && p.channel == key.channel &&
@@ -1584,6 +1825,267 @@ void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::
   }
   writes->push_back(NewAudit(e, std::move(audit)));
   writes->push_back(Put(NumberedKey("pa/", e.seq), EncodeEntry(e)));
+}
+
+// --- credits ------------------------------------------------------------
+
+std::string AppointmentBook::ObjKeyOf(uint32_t tenant, std::string_view id) { return ObjKey(tenant, id); }
+
+AppointmentBook::PlanRef* AppointmentBook::FindPlanRef(Entry& e, const ParsedMessageKey& key) {
+  for (PlanRef& p : e.plan) {
+    if (p.kind == key.kind && p.channel == key.channel && p.occurrence == key.occurrence) return &p;
+  }
+  return nullptr;
+}
+
+bool AppointmentBook::ReleaseCredits(uint32_t tenant, PlanRef& ref) {
+  if ((ref.flags & kReserved) == 0 && ref.lease_cost == 0) return false;
+  LedgerState& l = LedgerOf(tenant);
+  uint32_t held = (ref.flags & kReserved) ? ref.credits : 0;
+  if (ref.lease_cost > 0) l.lease_extra -= static_cast<int64_t>(ref.lease_cost) - held;
+  l.durable.reserved -= held;
+  ref.flags &= static_cast<uint8_t>(~kReserved);
+  ref.lease_cost = 0;
+  return held > 0;
+}
+
+bool AppointmentBook::ReserveCredits(uint32_t tenant, PlanRef& ref, uint32_t cost) {
+  LedgerState& l = LedgerOf(tenant);
+  if (l.available() < cost) return false;
+  ref.credits = cost;
+  ref.flags |= kReserved;
+  l.durable.reserved += cost;
+  return true;
+}
+
+bool AppointmentBook::LeaseCredits(uint32_t tenant, PlanRef& ref, uint32_t cost) {
+  LedgerState& l = LedgerOf(tenant);
+  uint32_t held = (ref.flags & kReserved) ? ref.credits : 0;
+  int64_t before = ref.lease_cost > 0 ? static_cast<int64_t>(ref.lease_cost) - held : 0;
+  int64_t extra = static_cast<int64_t>(cost) - held;
+  // (A redelivered lease replaces its own earlier extra.)
+  if (extra > before && l.available() + before < extra) return false;
+  l.lease_extra += extra - before;
+  ref.lease_cost = cost;
+  return true;
+}
+
+ReminderSpec AppointmentBook::AlertMessage(const Tenant& t, std::string_view what, std::string text) {
+  int64_t now = engine_->NowMs();
+  nlohmann::json doc = {{"kind", "admin_alert"}, {"alert", std::string(what)}, {"tenant", t.id},
+                        {"channel", "email"}, {"to", t.admin_email}, {"rendered_at_ms", now},
+                        {"subject", absl::StrCat(t.name.empty() ? "rappel" : t.name, ": ", text)},
+                        {"text", text}};
+  // Not an appointment's message ("@a/"): handed to an e-mail worker as it is.
+  return ReminderSpec{TenantId{t.id}, absl::StrCat("@t/", std::string(what), "/", now, "/", alerts_++),
+                      Channel::kEmail, t.admin_email, now, 0, doc.dump()};
+}
+
+void AppointmentBook::WriteLedger(const Tenant& t, Engine::StateWrites* writes,
+                                  std::vector<ReminderSpec>* schedule) {
+  LedgerState& l = LedgerOf(t.id);
+  writes->push_back(Put(LedgerKey(t.id), EncodeLedger(l.durable)));
+  if (!t.metered || t.credit_alert_below <= 0) return;
+  if (l.available() >= t.credit_alert_below) {
+    l.low_alerted = false;
+    return;
+  }
+  if (l.low_alerted) return;
+  l.low_alerted = true;
+  if (t.admin_email.empty()) return;
+  ReminderSpec alert = AlertMessage(
+      t, "credit-low",
+      absl::StrCat("available credit is ", l.available(), ", below the alert threshold of ",
+                   t.credit_alert_below));
+  if (schedule != nullptr) {
+    schedule->push_back(std::move(alert));
+  } else {
+    engine_->Mutate({std::move(alert)}, {}, {}, [](absl::Status) {});
+  }
+}
+
+void AppointmentBook::NoteWaitingForCredit(const Tenant& t) {
+  LedgerState& l = LedgerOf(t.id);
+  if (l.waiting_alerted) return;
+  l.waiting_alerted = true;
+  if (t.admin_email.empty()) return;
+  engine_->Mutate({AlertMessage(t, "credit-waiting",
+                                absl::StrCat("messages are waiting for credit (available: ",
+                                             l.available(), ")"))},
+                  {}, {}, [](absl::Status) {});
+}
+
+void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone done) {
+  const Tenant* t = FindTenant(tenant);
+  if (t == nullptr) return Refuse(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)), std::move(done));
+  if (amount <= 0 || amount > int64_t{1'000'000'000'000}) {
+    return Refuse(absl::InvalidArgumentError("credits to add: a whole number from 1 to 10^12"),
+                  std::move(done));
+  }
+  LedgerState& l = LedgerOf(tenant);
+  l.durable.balance += amount;
+  l.durable.added += amount;
+  l.waiting_alerted = false;
+  Change change;
+  change.now = engine_->NowMs();
+  change.LedgerChanged(tenant);
+  Submit(std::move(change), [this, tenant, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) return done(st);
+    if (dispatcher_ != nullptr) dispatcher_->ReleaseHeld(TenantId{tenant});
+    done(CreditsJson(tenant));
+  });
+}
+
+absl::StatusOr<std::string> AppointmentBook::CreditsJson(uint32_t tenant) const {
+  const Tenant* t = FindTenant(tenant);
+  if (t == nullptr) return absl::NotFoundError(absl::StrCat("unknown tenant ", tenant));
+  auto it = ledgers_.find(tenant);
+  LedgerState l = it == ledgers_.end() ? LedgerState{} : it->second;
+  int64_t now = engine_->NowMs();
+  const int64_t horizons[3] = {kDayMs, 7 * kDayMs, 30 * kDayMs};
+  int64_t forecast[3] = {0, 0, 0};
+  int64_t reserved_by_plans = 0;
+  uint64_t unreserved = 0, quiet = 0, pending_paid = 0;
+  for (const auto& [obj, e] : appointments_) {
+    if (e.appt.tenant != tenant) continue;
+    for (const PlanRef& p : e.plan) {
+      if (p.flags & kMovedByQuietHours) ++quiet;
+      if (p.flags & kReserved) reserved_by_plans += p.credits;
+      if (!IsPaid(p.channel) || !t->metered) continue;
+      ++pending_paid;
+      if (!(p.flags & kReserved)) ++unreserved;
+      for (int h = 0; h < 3; ++h) {
+        if (p.due_ms <= now + horizons[h]) forecast[h] += p.credits;
+      }
+    }
+  }
+  nlohmann::json j = {
+      {"tenant", tenant},
+      {"metered", t->metered},
+      {"balance", l.durable.balance},
+      {"reserved", l.durable.reserved},
+      {"reserved_by_plans", reserved_by_plans},
+      {"available", l.available()},
+      {"added", l.durable.added},
+      {"spent", l.durable.spent},
+      {"leased_extra", l.lease_extra},
+      {"pending_paid_messages", pending_paid},
+      {"unreserved_messages", unreserved},
+      {"waiting_for_credit", dispatcher_ != nullptr ? dispatcher_->held_of(TenantId{tenant}) : 0},
+      {"waiting_for_sending_hours", quiet},
+      {"alert_below", t->credit_alert_below},
+      {"forecast", {{"day", forecast[0]}, {"week", forecast[1]}, {"month", forecast[2]}}},
+  };
+  return j.dump();
+}
+
+// --- consent, STOP, caps, household SMS ------------------------------------
+
+ChannelMask AppointmentBook::StoppedChannels(const Patient& p) const {
+  if (stopped_.empty()) return 0;
+  ChannelMask m = 0;
+  if (AddressStopped(p.tenant, p.mobile)) m |= ChannelBit(Channel::kSms) | ChannelBit(Channel::kVoice);
+  if (AddressStopped(p.tenant, p.email)) m |= ChannelBit(Channel::kEmail);
+  return m;
+}
+
+namespace {
+bool IsReminderKind(MessageKind k) {
+  return k == MessageKind::kReminder || k == MessageKind::kSecondReminder ||
+         k == MessageKind::kPreVisit;
+}
+// Local days since 1970-01-01 in the tenant's zone (0 when it cannot tell).
+int64_t LocalDay(const Tenant& t, int64_t at_ms) {
+  auto local = ToLocal(at_ms, t.time_zone);
+  if (!local.ok()) return 0;
+  return date::sys_days(date::year(local->year) / local->month / local->day).time_since_epoch().count();
+}
+}  // namespace
+
+std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
+    const Entry& e, MessageKind kind, uint32_t occurrence) const {
+  std::vector<const Entry*> out;
+  const Appointment& a = e.appt;
+  const Tenant* t = FindTenant(a.tenant);
+  if (t == nullptr || !t->merge_household_sms || !IsReminderKind(kind)) return out;
+  auto p = patients_.find(ObjKey(a.tenant, a.patient));
+  if (p == patients_.end() || p->second.mobile.empty()) return out;
+  int64_t day = LocalDay(*t, a.start_ms);
+  for (Entry* other : by_calendar_.InRange(ObjKey(a.tenant, a.calendar), a.start_ms - 2 * kDayMs,
+                                           a.start_ms + 2 * kDayMs)) {
+    const Appointment& o = other->appt;
+    if (other == &e || IsCancelled(o.lifecycle) || o.status != VisitStatus::kNone) continue;
+    if (LocalDay(*t, o.start_ms) != day) continue;
+    auto op = patients_.find(ObjKey(o.tenant, o.patient));
+    if (op == patients_.end() || op->second.mobile != p->second.mobile) continue;
+    bool pending = false;
+    for (const PlanRef& r : other->plan) {
+      pending |= r.kind == kind && r.channel == Channel::kSms && r.occurrence == occurrence;
+    }
+    if (pending) out.push_back(other);
+  }
+  return out;
+}
+
+std::string AppointmentBook::HouseholdNote(const Entry& e, MessageKind kind,
+                                           uint32_t occurrence) const {
+  std::vector<const Entry*> others = HouseholdCompanions(e, kind, occurrence);
+  if (others.empty()) return {};
+  const Tenant& t = *FindTenant(e.appt.tenant);
+  auto p = patients_.find(ObjKey(e.appt.tenant, e.appt.patient));
+  bool fr = MessageLocale(t, p->second) == "fr";
+  std::string note = fr ? "Également :" : "Also:";
+  for (const Entry* o : others) {
+    auto op = patients_.find(ObjKey(o->appt.tenant, o->appt.patient));
+    auto local = ToLocal(o->appt.start_ms, t.time_zone);
+    std::string time = local.ok() ? absl::StrFormat("%02d:%02d", local->hour, local->minute) : "";
+    absl::StrAppend(&note, " ", op->second.first_name, fr ? " à " : " at ", time,
+                    o == others.back() ? "." : ";");
+  }
+  return note;
+}
+
+std::string AppointmentBook::MergedKey(const Entry& e, MessageKind kind, uint32_t occurrence) {
+  return ObjKey(e.appt.tenant, MessageKey(e.appt.id, kind, Channel::kSms, occurrence));
+}
+
+std::string AppointmentBook::HouseholdLeader(const Entry& e, MessageKind kind, Channel channel,
+                                             uint32_t occurrence) {
+  if (channel != Channel::kSms || merged_.empty()) return {};
+  auto it = merged_.find(MergedKey(e, kind, occurrence));
+  if (it == merged_.end()) return {};
+  std::string leader = std::move(it->second);
+  merged_.erase(it);  // told once: its message is dropped now
+  return leader;
+}
+
+std::string AppointmentBook::ReminderCap(const Tenant& t, const Entry& e, const ParsedMessageKey& key,
+                                         int64_t now) const {
+  if (t.max_reminders_per_day == 0 || !IsReminderKind(key.kind)) return {};
+  auto it = reminded_.find(ObjKey(e.appt.tenant, e.appt.patient));
+  if (it == reminded_.end() || it->second.day != LocalDay(t, now)) return {};
+  const auto& sent = it->second.sent;
+  for (const auto& [appt, occ] : sent) {
+    if (appt == e.appt.id && occ == key.occurrence) return {};  // the same reminder on another channel
+  }
+  if (sent.size() < t.max_reminders_per_day) return {};
+  return absl::StrCat("cap: the patient already had ", sent.size(),
+                      " reminder(s) today (at most ", t.max_reminders_per_day, " a day)");
+}
+
+void AppointmentBook::CountReminder(const Tenant& t, const Entry& e, const ParsedMessageKey& key,
+                                    int64_t now) {
+  if (!IsReminderKind(key.kind)) return;
+  ReminderDay& d = reminded_[ObjKey(e.appt.tenant, e.appt.patient)];
+  int64_t day = LocalDay(t, now);
+  if (d.day != day) {
+    d.day = day;
+    d.sent.clear();
+  }
+  for (const auto& [appt, occ] : d.sent) {
+    if (appt == e.appt.id && occ == key.occurrence) return;
+  }
+  d.sent.emplace_back(e.appt.id, key.occurrence);
 }
 
 }  // namespace rappel::server::plan

@@ -48,11 +48,13 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
+#include "server/plan/credits.h"
 #include "server/plan/model.h"
 #include "server/plan/templates.h"
 
@@ -83,7 +85,9 @@ struct AppointmentCommand {
   uint64_t version = 0;  // 0: no check
 };
 
-enum class PatientReplyKind : uint8_t { kConfirm = 0, kCancel = 1, kStop = 2 };
+// kStop: the patient's mobile number gets nothing more (every patient who
+// shares it) until kStart (consent given again).
+enum class PatientReplyKind : uint8_t { kConfirm = 0, kCancel = 1, kStop = 2, kStart = 3 };
 
 struct Redeemed {
   uint32_t tenant = 0;
@@ -167,7 +171,24 @@ class AppointmentBook : public MessageFilter {
     Channel channel;
     uint32_t occurrence;
     int64_t due_ms;
+    uint32_t credits = 0;  // its cost as planned (metered tenants' SMS and voice)
+    uint8_t flags = 0;     // kReserved, kMovedByQuietHours
+    uint32_t lease_cost = 0;  // not stored: its cost as rendered for the worker holding it
   };
+  static constexpr uint8_t kReserved = 1;           // `credits` are held in the ledger's reserved
+  static constexpr uint8_t kMovedByQuietHours = 2;  // its due time is the sending hours'
+
+  // Adds credits to a metered or unmetered tenant's balance (durable before
+  // `done`, which gets the ledger as CreditsJson); the messages held for
+  // credit go back to the dispatcher. InvalidArgument unless 0 < amount <=
+  // 10^12; NotFound for an unknown tenant.
+  void AddCredits(uint32_t tenant, int64_t amount, ObjectDone done);
+  // The tenant's ledger, what is waiting for credit or for sending hours,
+  // and the forecast cost of its pending plan over the next day, week and
+  // 30 days (JSON).
+  absl::StatusOr<std::string> CreditsJson(uint32_t tenant) const;
+  // Messages held for credit are released through it (may be null).
+  void set_dispatcher(Dispatcher* d) { dispatcher_ = d; }
   struct Entry {
     Appointment appt;
     std::vector<PlanRef> plan;
@@ -225,8 +246,78 @@ class AppointmentBook : public MessageFilter {
                                    std::string_view locale) const;
   nlohmann::json PlanJson(const Entry& e) const;
 
+  // A tenant's ledger (credits.h), and what is only in memory.
+  struct LedgerState {
+    Ledger durable;
+    int64_t lease_extra = 0;   // leased messages' rendered cost beyond their reservation
+    bool low_alerted = false;  // an alert went out since the balance fell below the threshold
+    bool waiting_alerted = false;
+    int64_t available() const { return durable.available() - lease_extra; }
+  };
+  LedgerState& LedgerOf(uint32_t tenant) { return ledgers_[tenant]; }
+  // Releases what `ref` holds in the ledger (its reservation, its lease's
+  // extra cost); true when the ledger changed.
+  bool ReleaseCredits(uint32_t tenant, PlanRef& ref);
+  // Reserves `cost` for `ref` when the tenant can afford it.
+  bool ReserveCredits(uint32_t tenant, PlanRef& ref, uint32_t cost);
+  // The ledger record, and an alert when the balance has just fallen below
+  // the tenant's threshold, into `writes` / `schedule`.
+  void WriteLedger(const Tenant& t, Engine::StateWrites* writes, std::vector<ReminderSpec>* schedule);
+  ReminderSpec AlertMessage(const Tenant& t, std::string_view what, std::string text);
+  // The message as the worker will get it (payload), its address, and the
+  // text its cost is counted on. Empty recipient: no address on the channel.
+  struct Rendered {
+    std::string payload;
+    std::string recipient;
+    std::string text;
+  };
+  absl::StatusOr<Rendered> RenderFor(const Entry& e, MessageKind kind, Channel channel,
+                                     uint32_t occurrence, int64_t delay_ms, int64_t now) const;
+  PlanRef* FindPlanRef(Entry& e, const ParsedMessageKey& key);
+  // At lease: the rendered cost against what `ref` reserved; false (nothing
+  // changed) when the tenant cannot pay the difference.
+  bool LeaseCredits(uint32_t tenant, PlanRef& ref, uint32_t cost);
+  // The first message held for credit since the balance last grew: an alert.
+  void NoteWaitingForCredit(const Tenant& t);
+
+  // Consent and caps (issue 5 §4).
+  bool AddressStopped(uint32_t tenant, std::string_view address) const {
+    return !stopped_.empty() && !address.empty() && stopped_.contains(ObjKeyOf(tenant, address));
+  }
+  ChannelMask StoppedChannels(const Patient& p) const;
+  // Other appointments of the same day and calendar whose patient has the
+  // same mobile and that have this SMS reminder pending: one SMS covers them.
+  std::vector<const Entry*> HouseholdCompanions(const Entry& e, MessageKind kind,
+                                                uint32_t occurrence) const;
+  std::string HouseholdNote(const Entry& e, MessageKind kind, uint32_t occurrence) const;
+  // The appointment whose SMS already covered this one ("" if none); told
+  // once.
+  std::string HouseholdLeader(const Entry& e, MessageKind kind, Channel channel,
+                              uint32_t occurrence);
+  static std::string MergedKey(const Entry& e, MessageKind kind, uint32_t occurrence);
+  // Why a reminder is over the tenant's daily cap for the patient ("" if it is not).
+  std::string ReminderCap(const Tenant& t, const Entry& e, const ParsedMessageKey& key,
+                          int64_t now) const;
+  void CountReminder(const Tenant& t, const Entry& e, const ParsedMessageKey& key, int64_t now);
+  static std::string ObjKeyOf(uint32_t tenant, std::string_view id);
+  void ReloadLedgers(const std::vector<uint32_t>& tenants);
+
   Engine* engine_;
+  Dispatcher* dispatcher_ = nullptr;
   BookOptions options_;
+  absl::flat_hash_map<uint32_t, LedgerState> ledgers_;
+  uint64_t alerts_ = 0;  // alert messages scheduled (their keys' suffix)
+  absl::flat_hash_set<std::string> stopped_;  // ObjKey(tenant, address): replied STOP (ps/)
+  // ObjKey(tenant, message key) of an SMS reminder covered by another
+  // appointment's SMS -> that appointment's id. Memory only: after a restart
+  // a covered reminder is sent on its own (twice told, never untold).
+  absl::flat_hash_map<std::string, std::string> merged_;
+  // The reminders a patient got on their last local day with one (the cap).
+  struct ReminderDay {
+    int64_t day = 0;  // local days since 1970-01-01
+    std::vector<std::pair<std::string, uint32_t>> sent;  // (appointment, occurrence)
+  };
+  absl::flat_hash_map<std::string, ReminderDay> reminded_;  // ObjKey(tenant, patient)
   absl::flat_hash_map<uint32_t, Tenant> tenants_;
   absl::flat_hash_map<std::string, Calendar> calendars_;      // ObjKey(tenant, id)
   absl::flat_hash_map<std::string, AppointmentType> types_;

@@ -120,6 +120,17 @@ struct Tenant {
   // Allowed sending hours per local weekday and closed dates (DESIGN.md
   // §6.3); disabled: any time. Applied when messages are planned.
   QuietHours quiet_hours;
+  // Credits (issue 5 §2, credits.h). Not metered: nothing is counted or
+  // held back for credit.
+  bool metered = false;
+  uint32_t voice_credits = 1;        // per voice message
+  int64_t credit_alert_below = 0;    // alert the administrators when available credit falls below
+  bool credit_fallback_email = false;  // an SMS that cannot be paid goes by e-mail instead
+  std::string admin_email;           // where alerts go
+  // Consent and caps (issue 5 §4).
+  bool require_consent = false;      // opt-in: nothing automated without the patient's consent
+  uint32_t max_reminders_per_day = 0;  // per patient, in the tenant's local day; 0: no cap
+  bool merge_household_sms = false;  // one SMS for same-day appointments of one phone number
   std::string secret;        // HMAC key of action tokens; generated, never sent out
 };
 
@@ -210,6 +221,9 @@ struct PlanInput {
   // Whether channels the tenant does not use at all are listed as omitted
   // (the dry run shows them; the audit and the hot path do without).
   bool omit_tenant_channels = true;
+  // Channels whose address (the patient's) replied STOP and has not opted in
+  // again since.
+  ChannelMask stopped_channels = 0;
 };
 
 // One message to schedule. Its key (MessageKey) is its stable message id.
@@ -220,6 +234,7 @@ struct PlannedMessage {
   int64_t due_ms = 0;
   int64_t expiry_ms = 0;    // 0: none; a message due after it is dropped
   std::string recipient;    // address on that channel
+  bool moved_by_quiet_hours = false;  // due_ms is the sending hours' choice, not the rule's
 };
 
 // A message the rules left out, and why (for the dry run and the audit).

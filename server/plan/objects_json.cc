@@ -270,6 +270,14 @@ json ToJson(const Tenant& t, bool with_secrets) {
       {"action_url", t.action_url},
       {"rebook_url", t.rebook_url},
       {"audit_retention", FormatDurationMs(t.audit_retention_ms)},
+      {"metered", t.metered},
+      {"voice_credits", t.voice_credits},
+      {"credit_alert_below", t.credit_alert_below},
+      {"credit_fallback_email", t.credit_fallback_email},
+      {"admin_email", t.admin_email},
+      {"require_consent", t.require_consent},
+      {"max_reminders_per_day", t.max_reminders_per_day},
+      {"merge_household_sms", t.merge_household_sms},
   };
   if (t.quiet_hours.enabled) j["sending_hours"] = SendingHoursJson(t.quiet_hours);
   json closed = json::array();
@@ -332,6 +340,21 @@ absl::Status FromJson(const json& j, Tenant* t) {
       {"secret", String(&t->secret)},
       {"sending_hours", SendingHours(&t->quiet_hours)},
       {"closed_dates", ClosedDates(&t->quiet_hours)},
+      {"metered", Bool(&t->metered)},
+      {"voice_credits", Count(&t->voice_credits)},
+      {"credit_alert_below",
+       [t](const json& v) {
+         if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+           return absl::InvalidArgumentError("expected a whole number of credits, 0 or more");
+         }
+         t->credit_alert_below = v.get<int64_t>();
+         return absl::OkStatus();
+       }},
+      {"credit_fallback_email", Bool(&t->credit_fallback_email)},
+      {"admin_email", String(&t->admin_email, 256)},
+      {"require_consent", Bool(&t->require_consent)},
+      {"max_reminders_per_day", Count(&t->max_reminders_per_day)},
+      {"merge_household_sms", Bool(&t->merge_household_sms)},
   };
   if (absl::Status st = ReadFields(j, f); !st.ok()) return st;
   QuietHours& q = t->quiet_hours;

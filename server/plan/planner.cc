@@ -58,6 +58,8 @@ class Planner {
 
     if (!in_.patient.notifications) {
       OmitAllPatientKinds(notice, "patient has notifications switched off");
+    } else if (t.require_consent && !in_.patient.consent) {
+      OmitAllPatientKinds(notice, "no consent: the tenant requires the patient's opt-in");
     } else if (!SendsAutomated(in_.type.mode)) {
       OmitAllPatientKinds(notice, "appointment type mode " + std::string(ModeName(in_.type.mode)) +
                                       " sends nothing automated");
@@ -177,6 +179,8 @@ class Planner {
         why = c == Channel::kEmail  ? "no e-mail address"
               : c == Channel::kPush ? "no push token"
                                     : "no mobile number";
+      } else if ((in_.stopped_channels & bit) != 0) {
+        why = "the address replied STOP";
       } else {
         why = {};
       }
@@ -193,7 +197,8 @@ class Planner {
       if ((candidates & ChannelBit(c)) == 0) continue;
       int i = static_cast<int>(c);
       if (off_reason_[i].empty()) {
-        out_.messages.push_back(PlannedMessage{kind, c, occurrence, due, expiry, *address_[i]});
+        out_.messages.push_back(
+            PlannedMessage{kind, c, occurrence, due, expiry, *address_[i], moved_});
       } else if (record && (in_.omit_tenant_channels || (in_.tenant.channels & ChannelBit(c)) != 0)) {
         Omit(kind, std::string(off_reason_[i]), c);
       }
@@ -229,12 +234,14 @@ class Planner {
   // after `deadline` (0: none); false (and an omission) when neither works.
   bool Placed(MessageKind kind, int64_t* due, int64_t deadline) {
     const Tenant& t = in_.tenant;
+    moved_ = false;
     if (!t.quiet_hours.enabled) return true;
     Placement p = Place(t.quiet_hours, t.time_zone, *due, deadline, in_.now_ms);
     if (p.kind == Placement::Kind::kDropped) {
       Omit(kind, std::move(p.reason));
       return false;
     }
+    moved_ = p.at_ms != *due;
     *due = p.at_ms;
     return true;
   }
@@ -328,6 +335,7 @@ class Planner {
 
   const PlanInput& in_;
   PlanResult& out_;
+  bool moved_ = false;  // the last Placed() moved the due time (read by Emit)
   std::array<std::string_view, kChannelCount + 1> off_reason_{};
   std::array<const std::string*, kChannelCount + 1> address_{};
   KindMask channels_omitted_ = 0;

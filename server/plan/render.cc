@@ -339,7 +339,7 @@ absl::Status FillVariables(const RenderInput& in, VariableValues* values) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> RenderMessage(const RenderInput& in) {
+absl::StatusOr<std::string> RenderMessage(const RenderInput& in, std::string* text_out) {
   absl::StatusOr<Times> times = LocalTimes(in);
   if (!times.ok()) return times.status();
   std::string_view locale = MessageLocale(in.tenant, in.patient);
@@ -421,7 +421,12 @@ absl::StatusOr<std::string> RenderMessage(const RenderInput& in) {
     text.clear();
   }
   RenderTo(body, v, &text);
+  if (!in.also.empty()) {
+    text.push_back('\n');
+    text.append(in.also);
+  }
   w.Str("text", text);
+  if (text_out != nullptr) *text_out = text;
   w.Close();
   return out;
 }

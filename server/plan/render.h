@@ -59,6 +59,8 @@ struct RenderInput {
   int64_t delay_ms = 0;        // kDelayAlert: the announced delay
   std::string_view recipient;  // empty: the patient's address on the channel
                                // (the calendar's e-mail for kPractitioner)
+  std::string_view also;       // appended to the text on a line of its own (a
+                               // household's other appointments, merged SMS)
 };
 
 // A local calendar time in some zone.
@@ -93,6 +95,7 @@ std::string_view MessageLocale(const Tenant& tenant, const Patient& patient);
 absl::Status FillVariables(const RenderInput& in, VariableValues* values);
 
 // The JSON document above. Errors as FillVariables.
-absl::StatusOr<std::string> RenderMessage(const RenderInput& in);
+// `text`, when given, gets the rendered text alone (what an SMS costs).
+absl::StatusOr<std::string> RenderMessage(const RenderInput& in, std::string* text = nullptr);
 
 }  // namespace rappel::server::plan

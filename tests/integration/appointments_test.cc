@@ -496,7 +496,7 @@ TEST_F(AppointmentsTest, ASeenStatusStopsAReminderThatFallsDue) {
   EXPECT_EQ(Show(1, "seen")["appointment"]["status"], "seen");
 }
 
-TEST_F(AppointmentsTest, StopFromThePatientDropsEveryPendingMessage) {
+TEST_F(AppointmentsTest, StopDropsEveryPendingSmsToTheNumberUntilStart) {
   int64_t start = StartIn(3 * kDay);
   ASSERT_TRUE(producer_->UpsertAppointment(Appt("a1", start)).ok());
   ASSERT_TRUE(producer_->UpsertAppointment(Appt("a2", start + kDay)).ok());
@@ -504,13 +504,22 @@ TEST_F(AppointmentsTest, StopFromThePatientDropsEveryPendingMessage) {
   EXPECT_EQ(WaitLive(8), 8u);  // two reminders, two channels, two appointments
   auto r = producer_->PatientReply(1, "p1", "", PatientReplyKind::kStop);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(WaitLive(0), 0u);
-  EXPECT_TRUE(Show(1, "a1")["pending"].empty());
-  EXPECT_TRUE(Show(1, "a2")["pending"].empty());
-  // A new appointment of the patient plans nothing.
+  EXPECT_EQ(WaitLive(4), 4u);  // the e-mails stay
+  for (const char* id : {"a1", "a2"}) {
+    for (const auto& m : Show(1, id)["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+  }
+  // A new appointment of the patient plans no SMS: its e-mail confirmation
+  // and reminders only.
   auto later = producer_->UpsertAppointment(Appt("a3", start + 2 * kDay));
   ASSERT_TRUE(later.ok()) << later.status();
-  EXPECT_EQ(later->planned, 0u);
+  EXPECT_EQ(later->planned, 3u);
+  auto got = Receive(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind(), "confirmation/email");
+  // START: the SMS reminders are planned again.
+  r = producer_->PatientReply(1, "p1", "", PatientReplyKind::kStart);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(WaitLive(12), 12u);
   ExpectQuiet();
 }
 

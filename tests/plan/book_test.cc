@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/plan/token.h"
+#include "tests/plan/book_fixture.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/task_queue.h"
 #include "tests/testing/temp_dir.h"
@@ -19,199 +20,6 @@
 namespace rappel::server::plan {
 namespace {
 
-using nlohmann::json;
-using rappel::testing::FakeClock;
-using rappel::testing::TaskQueue;
-using rappel::testing::TempDir;
-
-// Unix ms of a local wall-clock time in `zone`.
-int64_t LocalMs(const char* zone, int y, int mo, int d, int h, int mi = 0) {
-  auto local = date::local_days{date::year{y} / mo / d} + std::chrono::hours(h) +
-               std::chrono::minutes(mi);
-  auto sys = date::locate_zone(zone)->to_sys(local);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count();
-}
-
-struct Got {
-  std::string message_id;
-  uint64_t lease_id;
-  std::string key;
-  json doc;
-};
-
-class BookTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    clock_.Set(LocalMs("Europe/Paris", 2026, 6, 1, 9));  // Monday 1 June 2026, 09:00 Paris
-    engine_options_.store.path = dir_.Sub("db");
-    Open();
-    PutObject(ObjectKind::kTenant, 1, "", R"({"name": "Cabinet Dupont", "time_zone": "Europe/Paris",
-        "reminder_offsets": ["48h", "24h"], "action_url": "https://r.example/a",
-        "rebook_url": "https://book.example"})");
-    PutObject(ObjectKind::kCalendar, 1, "dr-martin", R"({"name": "Dr Martin"})");
-    PutObject(ObjectKind::kType, 1, "consult", R"({"name": "Consultation", "mode": "on_site"})");
-    PutObject(ObjectKind::kPatient, 1, "p1", R"({"first_name": "Jeanne", "last_name": "Roux",
-        "mobile": "+33612345678", "email": "jeanne@example.org"})");
-  }
-  void TearDown() override { Close(); }
-
-  void Open() {
-    engine_options_.clock = clock_.AsFunction();
-    dispatcher_ = std::make_unique<Dispatcher>(nullptr, DispatchOptions{}, clock_.AsFunction());
-    auto engine = Engine::Open(engine_options_, queue_.Poster(), dispatcher_.get());
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = std::move(*engine);
-    dispatcher_->set_engine(engine_.get());
-    ASSERT_TRUE(dispatcher_->Recover().ok());
-    auto book = AppointmentBook::Open(engine_.get(), BookOptions{});
-    ASSERT_TRUE(book.ok()) << book.status();
-    book_ = std::move(*book);
-    dispatcher_->set_filter(book_.get());
-    worker_ = dispatcher_->AddWorker({Channel::kSms, Channel::kEmail}, 100'000, 100'000,
-                                     [this](const std::vector<LeasedMessage>& batch) {
-                                       for (const auto& m : batch) {
-                                         got_.push_back(Got{std::string(m.message_id), m.lease_id,
-                                                            m.reminder->key,
-                                                            json::parse(m.reminder->payload)});
-                                       }
-                                     });
-  }
-  void Close() {
-    if (!engine_) return;
-    queue_.RunUntil([&] { return engine_->idle(); });
-    engine_.reset();
-    queue_.RunPending();
-    book_.reset();
-    dispatcher_.reset();
-    got_.clear();
-  }
-  void Restart() {
-    Close();
-    Open();
-  }
-
-  std::string PutObject(ObjectKind kind, uint32_t tenant, const std::string& id,
-                        const std::string& doc, absl::StatusCode expect = absl::StatusCode::kOk) {
-    absl::StatusOr<std::string> out = absl::UnknownError("not answered");
-    bool done = false;
-    book_->PutObject(kind, tenant, id, doc, [&](auto r) {
-      out = std::move(r);
-      done = true;
-    });
-    EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
-    EXPECT_EQ(out.status().code(), expect) << out.status();
-    return out.ok() ? *out : std::string(out.status().message());
-  }
-
-  Appointment Appt(const std::string& id, int64_t start_ms, uint64_t version = 1) {
-    Appointment a;
-    a.tenant = 1;
-    a.id = id;
-    a.calendar = "dr-martin";
-    a.type = "consult";
-    a.patient = "p1";
-    a.start_ms = start_ms;
-    a.end_ms = start_ms + 30 * kMinuteMs;
-    a.location = "12 rue de la Paix";
-    a.version = version;
-    return a;
-  }
-  absl::StatusOr<AppointmentResult> Upsert(Appointment a) {
-    return UpsertAll({std::move(a)})[0];
-  }
-  std::vector<absl::StatusOr<AppointmentResult>> UpsertAll(std::vector<Appointment> items) {
-    std::vector<absl::StatusOr<AppointmentResult>> out;
-    bool done = false;
-    book_->Upsert(std::move(items), [&](auto r) {
-      out = std::move(r);
-      done = true;
-    });
-    EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
-    return out;
-  }
-  absl::StatusOr<AppointmentResult> Command(const std::string& id, AppointmentAction action,
-                                            VisitStatus status = VisitStatus::kNone,
-                                            uint64_t version = 0) {
-    std::vector<absl::StatusOr<AppointmentResult>> out;
-    bool done = false;
-    book_->Commands({AppointmentCommand{1, id, action, status, version}}, [&](auto r) {
-      out = std::move(r);
-      done = true;
-    });
-    EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
-    return out.at(0);
-  }
-  template <typename T, typename F>
-  T Wait(F call) {
-    std::optional<T> out;
-    call([&](T r) { out = std::move(r); });
-    EXPECT_TRUE(queue_.RunUntil([&] { return out.has_value(); }));
-    return std::move(*out);
-  }
-  absl::StatusOr<Redeemed> Redeem(const std::string& token) {
-    return Wait<absl::StatusOr<Redeemed>>([&](auto done) { book_->Redeem(token, done); });
-  }
-
-  // Polls at the fake clock's time; returns what the worker got since the
-  // last call, and acks it all as sent.
-  std::vector<Got> Deliveries() {
-    while (!engine_->Poll(clock_.now_ms(), 1 << 16)) {
-    }
-    queue_.RunPending();
-    std::vector<Got> out = std::move(got_);
-    got_.clear();
-    std::vector<Dispatcher::AckRequest> acks;
-    for (const Got& g : out) acks.push_back({g.lease_id, AckOutcome::kSent, "ok"});
-    if (!acks.empty()) {
-      bool done = false;
-      dispatcher_->AckBatch(worker_, std::move(acks), [&](auto results) {
-        for (const auto& st : results) EXPECT_TRUE(st.ok()) << st;
-        done = true;
-      });
-      EXPECT_TRUE(queue_.RunUntil([&] { return done; }));
-    }
-    return out;
-  }
-  // "kind/channel" of each delivery, sorted.
-  static std::vector<std::string> Kinds(const std::vector<Got>& got) {
-    std::vector<std::string> out;
-    for (const Got& g : got) out.push_back(g.doc["kind"].get<std::string>() + "/" +
-                                           g.doc["channel"].get<std::string>());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  // Advances the clock to `ms` and returns what fell due on the way.
-  std::vector<Got> RunUntil(int64_t ms) {
-    std::vector<Got> all;
-    for (;;) {
-      for (Got& g : Deliveries()) all.push_back(std::move(g));
-      int64_t now = clock_.now_ms();
-      if (now >= ms) break;
-      // Step to each wake-up on the way, so nothing is polled late (a late
-      // reminder past its expiry would be dropped, not sent).
-      auto next = engine_->NextWakeMs();
-      clock_.Set(!next ? ms : std::clamp(*next, now + 1, ms));
-    }
-    return all;
-  }
-  // (a copy: a range-for over Show(id)["audit"] would outlive the temporary)
-  json Audit(const std::string& id) { return Show(id)["audit"]; }
-  json Show(const std::string& id) {
-    auto s = book_->Show(1, id);
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? json::parse(*s) : json();
-  }
-
-  TempDir dir_;
-  FakeClock clock_;
-  TaskQueue queue_;
-  EngineOptions engine_options_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<AppointmentBook> book_;
-  uint64_t worker_ = 0;
-  std::vector<Got> got_;
-};
 
 TEST_F(BookTest, CreateSendsTheConfirmationAtOnceAndRemindersAtTheOffsets) {
   int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);  // Friday 14:30
@@ -504,18 +312,45 @@ TEST_F(BookTest, SecondReminderGoesToUnreliablePatientsOnlyUntilTheyConfirm) {
   EXPECT_EQ(seconds, std::vector<std::string>{"unconfirmed"});
 }
 
-TEST_F(BookTest, StopDropsEveryPendingMessageOfThePatient) {
+TEST_F(BookTest, StopDropsEveryPendingMessageToTheNumberUntilStart) {
+  // p2 shares p1's mobile (a household): STOP from it stops both.
+  PutObject(ObjectKind::kPatient, 1, "p2", R"({"first_name": "Paul", "last_name": "Roux",
+      "mobile": "+33612345678"})");
   int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
   ASSERT_TRUE(Upsert(Appt("a1", start)).ok());
   ASSERT_TRUE(Upsert(Appt("a2", start + kDayMs)).ok());
+  Appointment paul = Appt("b1", start + 2 * kHourMs);
+  paul.patient = "p2";
+  ASSERT_TRUE(Upsert(paul).ok());
   Deliveries();
-  EXPECT_EQ(engine_->stats().live, 8u);
+  EXPECT_EQ(engine_->stats().live, 10u);  // 2 reminders: 2 channels x 2 for p1, SMS for p2
   auto r = Wait<absl::StatusOr<AppointmentResult>>([&](auto done) {
     book_->PatientReply(1, "p1", "", PatientReplyKind::kStop, done);
   });
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(engine_->stats().live, 0u);
-  EXPECT_TRUE(RunUntil(start + 3 * kDayMs).empty());
+  EXPECT_EQ(engine_->stats().live, 4u);  // p1's e-mails only
+  for (const auto& m : Show("b1")["pending"]) ADD_FAILURE() << m;
+  for (const auto& m : Show("a1")["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+  EXPECT_NE(Audit("b1").dump().find("the address replied STOP"), std::string::npos);
+  // A new appointment plans no SMS to the number; START plans them again.
+  ASSERT_TRUE(Upsert(Appt("a3", start + 2 * kDayMs)).ok());
+  for (const auto& m : Show("a3")["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+  EXPECT_NE(Show("a3")["dry_run"].dump().find("the address replied STOP"), std::string::npos);
+  Restart();  // the block is durable
+  ASSERT_TRUE(Upsert(Appt("a3", start + 2 * kDayMs, 2)).ok());
+  for (const auto& m : Show("a3")["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+  r = Wait<absl::StatusOr<AppointmentResult>>([&](auto done) {
+    book_->PatientReply(1, "p2", "", PatientReplyKind::kStart, done);
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<std::string> sms;
+  for (const Got& g : RunUntil(start + 3 * kDayMs)) {
+    if (g.doc["channel"] == "sms") sms.push_back(g.doc["appointment"]["id"].get<std::string>() + "/" + g.doc["kind"].get<std::string>());
+  }
+  std::sort(sms.begin(), sms.end());
+  EXPECT_EQ(sms, (std::vector<std::string>{"a1/reminder", "a1/reminder", "a2/reminder",
+                                           "a2/reminder", "a3/reminder", "a3/reminder",
+                                           "b1/reminder", "b1/reminder"}));
 }
 
 TEST_F(BookTest, DelayAlertTellsTheDaysRemainingPatientsTheirNewTime) {

@@ -90,7 +90,8 @@ struct Fixture {
                        .now_ms = 1,
                        .links = {confirm, cancel, arrival, rebook},
                        .delay_ms = 0,
-                       .recipient = {}};
+                       .recipient = {},
+                       .also = {}};
   }
 
   nlohmann::json Render(MessageKind kind, Channel channel) const {

@@ -144,6 +144,9 @@ class AsyncClient {
   // Admin: what upserting `appointment` now would plan, as JSON; nothing is
   // written.
   void DryRun(const AppointmentInput& appointment, Callback<std::string> done);
+  // Admin: adds `add` credits to the tenant's balance (0: only reads it);
+  // the ledger, what waits, and the forecast, as JSON.
+  void Credits(uint32_t tenant, int64_t add, Callback<std::string> done);
 
   class Impl;
 

@@ -83,6 +83,7 @@ class BlockingClient {
   // Admin.
   absl::StatusOr<std::string> ShowAppointment(uint32_t tenant, const std::string& id);
   absl::StatusOr<std::string> DryRun(const AppointmentInput& appointment);
+  absl::StatusOr<std::string> Credits(uint32_t tenant, int64_t add = 0);
 
   // The platform's calls (one appointment each), over the batched ones
   // above: the item's own error is returned as the call's.

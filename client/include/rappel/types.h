@@ -220,7 +220,7 @@ struct AppointmentCommand {
 enum class CancelledBy : uint8_t { kPractitioner, kPatient };
 
 // A patient's reply (by SMS, e-mail): confirm, cancel, or stop all messages.
-enum class PatientReplyKind : uint8_t { kConfirm, kCancel, kStop };
+enum class PatientReplyKind : uint8_t { kConfirm, kCancel, kStop, kStart };
 
 // What a redeemed self-service token did.
 struct TokenRedeemResult {

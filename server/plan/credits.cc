@@ -1,0 +1,133 @@
+#include "server/plan/credits.h"
+
+#include "server/plan/model.h"
+
+namespace rappel::server::plan {
+namespace {
+
+// GSM 03.38 basic character set, as Unicode code points (besides the
+// printable ASCII handled below).
+bool InGsmBasic(char32_t c) {
+  if (c >= 'A' && c <= 'Z') return true;
+  if (c >= 'a' && c <= 'z') return true;
+  if (c >= '0' && c <= '9') return true;
+  switch (c) {
+    case ' ': case '!': case '"': case '#': case '%': case '&': case '\'': case '(':
+    case ')': case '*': case '+': case ',': case '-': case '.': case '/': case ':':
+    case ';': case '<': case '=': case '>': case '?': case '@': case '$': case '_':
+    case '\n': case '\r':
+    case U'£': case U'¥': case U'è': case U'é': case U'ù': case U'ì': case U'ò': case U'Ç':
+    case U'Ø': case U'ø': case U'Å': case U'å': case U'Δ': case U'Φ': case U'Γ': case U'Λ':
+    case U'Ω': case U'Π': case U'Ψ': case U'Σ': case U'Θ': case U'Ξ': case U'Æ': case U'æ':
+    case U'ß': case U'É': case U'¤': case U'¡': case U'Ä': case U'Ö': case U'Ñ': case U'Ü':
+    case U'§': case U'¿': case U'ä': case U'ö': case U'ñ': case U'ü': case U'à':
+      return true;
+    default:
+      return false;
+  }
+}
+bool InGsmExtension(char32_t c) {
+  switch (c) {
+    case '^': case '{': case '}': case '\\': case '[': case ']': case '~': case '|':
+    case '\f': case U'€':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Next code point of UTF-8 (invalid bytes count as U+FFFD, one byte each:
+// the renderer never produces them).
+char32_t NextCodePoint(std::string_view s, size_t* i) {
+  auto b = static_cast<unsigned char>(s[*i]);
+  int extra = b < 0x80            ? 0
+              : (b & 0xE0) == 0xC0 ? 1
+              : (b & 0xF0) == 0xE0 ? 2
+              : (b & 0xF8) == 0xF0 ? 3
+                                   : -1;
+  if (extra < 0 || *i + extra >= s.size()) {
+    ++*i;
+    return 0xFFFD;
+  }
+  char32_t c = extra == 0 ? b : (b & (0x3F >> extra));
+  for (int k = 1; k <= extra; ++k) {
+    auto cont = static_cast<unsigned char>(s[*i + k]);
+    if ((cont & 0xC0) != 0x80) {
+      ++*i;
+      return 0xFFFD;
+    }
+    c = (c << 6) | (cont & 0x3F);
+  }
+  *i += 1 + extra;
+  return c;
+}
+
+void PutBe64(std::string* out, int64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(static_cast<uint64_t>(v) >> (8 * i)));
+}
+int64_t GetBe64(std::string_view b, size_t off) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(b[off + i]);
+  return static_cast<int64_t>(v);
+}
+constexpr uint8_t kLedgerFormat = 1;
+
+}  // namespace
+
+SmsEncoding CountSms(std::string_view utf8) {
+  SmsEncoding e;
+  uint32_t septets = 0;
+  uint32_t utf16 = 0;
+  for (size_t i = 0; i < utf8.size();) {
+    char32_t c = NextCodePoint(utf8, &i);
+    utf16 += c > 0xFFFF ? 2 : 1;
+    if (InGsmBasic(c)) {
+      septets += 1;
+    } else if (InGsmExtension(c)) {
+      septets += 2;
+    } else {
+      e.gsm7 = false;
+    }
+  }
+  e.units = e.gsm7 ? septets : utf16;
+  uint32_t single = e.gsm7 ? 160 : 70;
+  uint32_t part = e.gsm7 ? 153 : 67;
+  if (e.units == 0) {
+    e.segments = 0;
+  } else if (e.units <= single) {
+    e.segments = 1;
+  } else {
+    e.segments = (e.units + part - 1) / part;
+  }
+  return e;
+}
+
+uint32_t MessageCost(const Tenant& tenant, Channel channel, std::string_view text) {
+  switch (channel) {
+    case Channel::kSms: return std::max<uint32_t>(1, CountSms(text).segments);
+    case Channel::kVoice: return tenant.voice_credits;
+    default: return 0;
+  }
+}
+
+std::string LedgerKey(uint32_t tenant) {
+  std::string k = "pk/";
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>(tenant >> (8 * i)));
+  return k;
+}
+
+std::string EncodeLedger(const Ledger& l) {
+  std::string v(1, static_cast<char>(kLedgerFormat));
+  PutBe64(&v, l.balance);
+  PutBe64(&v, l.reserved);
+  PutBe64(&v, l.added);
+  PutBe64(&v, l.spent);
+  return v;
+}
+
+std::optional<Ledger> DecodeLedger(std::string_view b) {
+  if (b.size() != 33 || static_cast<uint8_t>(b[0]) != kLedgerFormat) return std::nullopt;
+  return Ledger{GetBe64(b, 1), GetBe64(b, 9), GetBe64(b, 17), GetBe64(b, 25)};
+}
+
+}  // namespace rappel::server::plan

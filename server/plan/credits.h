@@ -1,0 +1,56 @@
+// Credits (issue 5 §2): what a message costs, and a tenant's ledger.
+//
+// SMS costs one credit per segment of its rendered text: GSM-7 text is 160
+// characters in one segment, 153 per segment when split (the rest carries
+// the concatenation header); any character outside GSM-7 makes the whole
+// text UCS-2: 70 in one, 67 per segment (counted in UTF-16 units, so an
+// emoji counts two). GSM-7's extension characters (^ { } \ [ ] ~ | €) take
+// two septets. Voice costs the tenant's `voice_credits` per message; e-mail
+// and push are free.
+//
+// The ledger of a metered tenant, kept by the appointment book:
+//   balance   credits owned and not yet spent (spent on a successful ack)
+//   reserved  the part of the balance held for planned, unsent messages
+//             (reserved at plan time, released on cancel/drop/permanent
+//             failure, turned into spending on a successful ack)
+//   added, spent  running totals: balance == added - spent, always
+// It is one record, `pk/<tenant 4>`, written in the same commit as every
+// change that moves it, so it is exact across crashes: `reserved` equals
+// the sum of the reservations held by the appointments' pending plans.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/engine/reminder.h"
+
+namespace rappel::server::plan {
+
+struct Tenant;
+
+struct SmsEncoding {
+  bool gsm7 = true;
+  uint32_t units = 0;     // septets (GSM-7) or UTF-16 units (UCS-2)
+  uint32_t segments = 0;  // 0 for an empty text
+};
+SmsEncoding CountSms(std::string_view utf8);
+
+// The credits a message on `channel` with this rendered text costs.
+uint32_t MessageCost(const Tenant& tenant, Channel channel, std::string_view text);
+inline bool IsPaid(Channel c) { return c == Channel::kSms || c == Channel::kVoice; }
+
+struct Ledger {
+  int64_t balance = 0;
+  int64_t reserved = 0;
+  int64_t added = 0;
+  int64_t spent = 0;
+  int64_t available() const { return balance - reserved; }
+  friend bool operator==(const Ledger&, const Ledger&) = default;
+};
+std::string LedgerKey(uint32_t tenant);
+std::string EncodeLedger(const Ledger& l);
+std::optional<Ledger> DecodeLedger(std::string_view bytes);
+
+}  // namespace rappel::server::plan
