@@ -328,18 +328,17 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
   std::vector<size_t> ref_items;
   Engine::StateWrites extra;
   std::vector<KeyHash> retried;
+  auto failed = [](const AckRequest& item) {
+    return item.outcome == AckOutcome::kFailedRetryable ||
+           item.outcome == AckOutcome::kFailedPermanent;
+  };
+  // The successes first, in one commit submitted before any failure's: the
+  // filter's writes (e.g. the credit ledger) are snapshots of memory as it
+  // is when they are made, so they must reach the engine in the order they
+  // were made.
   for (size_t i = 0; i < items.size(); ++i) {
     AckRequest& item = items[i];
-    if (item.outcome == AckOutcome::kFailedRetryable ||
-        item.outcome == AckOutcome::kFailedPermanent) {
-      ++*remaining;
-      Ack(worker_id, item.lease_id, item.outcome, std::move(item.detail),
-          [results, i, finish](absl::Status st) {
-            (*results)[i] = std::move(st);
-            finish();
-          });
-      continue;
-    }
+    if (failed(item)) continue;
     absl::StatusOr<Lease> lease = TakeLease(worker_id, item.lease_id);
     if (!lease.ok()) {
       (*results)[i] = lease.status();
@@ -373,6 +372,16 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
           finish();
         },
         std::move(extra));
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    AckRequest& item = items[i];
+    if (!failed(item)) continue;
+    ++*remaining;
+    Ack(worker_id, item.lease_id, item.outcome, std::move(item.detail),
+        [results, i, finish](absl::Status st) {
+          (*results)[i] = std::move(st);
+          finish();
+        });
   }
   Pump();
   finish();
