@@ -30,6 +30,8 @@
 //   pa/<seq 8>                    appointment, its pending plan and the
 //                                 numbers of its audit records (binary)
 //   au/<n 8>                      audit lines of one event (text)
+//   pk/<tenant 4>                 the tenant's credit ledger (credits.h)
+//   ps/<tenant 4><address>        an address that replied STOP (empty value)
 // Appointment records are numbered in creation order and audit records in
 // write order, not keyed by id: a new appointment and every audit record
 // then land at the end of their B-tree (sequential pages), and only a

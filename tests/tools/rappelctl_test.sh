@@ -67,6 +67,13 @@ echo '["not", "an", "object"]' > "$work/array.json"
 [[ $(off delay 1 dr-martin --minutes 0) -eq 2 ]] || fail "delay: 0 minutes accepted"
 [[ $(off appointment 1 appt-1) -eq 3 ]] || fail "appointment"
 [[ $(off redeem some-token) -eq 3 ]] || fail "redeem"
+[[ $(off credits show 1) -eq 3 ]] || fail "credits show"
+[[ $(off credits add 1 500) -eq 3 ]] || fail "credits add"
+[[ $(off credits add 1 0) -eq 2 ]] || fail "credits add: 0 accepted"
+[[ $(off credits add 1 -5) -eq 2 ]] || fail "credits add: a negative amount accepted"
+[[ $(off credits 1) -eq 2 ]] || fail "credits without show/add accepted"
+[[ $(off patient-reply 1 p1 stop) -eq 3 ]] || fail "patient-reply stop"
+[[ $(off patient-reply 1 p1 maybe) -eq 2 ]] || fail "patient-reply: an unknown reply accepted"
 ctl replay 1 no-such-key > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "replay of a missing dead letter exited $code, not 4"
 mkdir -p "$work/not-empty"; : > "$work/not-empty/data.mdb"
@@ -147,10 +154,23 @@ ctl absence 1 nobody --from 1772434800000 --to 1772449200000 > /dev/null 2>&1; c
 [[ $code -eq 4 ]] || fail "absence on an unknown calendar exited $code, not 4"
 ctl redeem not-a-token > /dev/null 2>&1; code=$?
 [[ $code -eq 1 ]] || fail "redeem of garbage exited $code, not 1"
+ctl credits show 77 > /dev/null 2>&1; code=$?
+[[ $code -eq 4 ]] || fail "credits of an unknown tenant exited $code, not 4"
+ctl patient-reply 1 nobody stop > /dev/null 2>&1; code=$?
+[[ $code -eq 4 ]] || fail "patient-reply of an unknown patient exited $code, not 4"
 set -e
+# Credits: a metered tenant, credits added, the ledger shown; STOP and START.
+echo '{"time_zone": "Europe/Paris", "metered": true, "credit_alert_below": 10}' \
+  | ctl tenant put 4 --file - > /dev/null || fail "metered tenant put"
+ctl credits add 4 250 > "$work/credits.out" || fail "credits add: $(cat "$work/credits.out")"
+grep -q '"balance": 250' "$work/credits.out" || fail "credits add: $(cat "$work/credits.out")"
+ctl credits show 4 | grep -q '"forecast"' || fail "credits show has no forecast"
+ctl credits add 4 50 | grep -q '"added": 300' || fail "credits add does not add up"
+ctl patient-reply 1 p1 stop | grep -q "stop applied" || fail "patient-reply stop"
+ctl patient-reply 1 p1 start | grep -q "start applied" || fail "patient-reply start"
 ctl ping | grep -qx pong || fail "ping after the refusals"
 ctl --help | grep -q compact || fail "--help does not list compact"
-for sub in tenant calendar type patient template appointment absence delay redeem; do
+for sub in tenant calendar type patient template appointment absence delay redeem credits patient-reply; do
   ctl --help | grep -q "^  $sub " || fail "--help does not list $sub"
 done
 echo "rappelctl: all checks passed"
