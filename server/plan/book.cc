@@ -459,6 +459,9 @@ absl::Status AppointmentBook::Load() {
   if (absl::Status st = load_object("pc/", &calendars_); !st.ok()) return st;
   if (absl::Status st = load_object("py/", &types_); !st.ok()) return st;
   if (absl::Status st = load_object("pp/", &patients_); !st.ok()) return st;
+  for (const auto& [obj, p] : patients_) {
+    if (!p.mobile.empty()) by_mobile_[ObjKey(p.tenant, p.mobile)].push_back(p.id);
+  }
   // Attendance counts (AttendanceRecord) are the truth over the document's.
   if (absl::Status st = scan("pn/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
         auto it = patients_.find(ObjKey(tenant, id));
@@ -926,9 +929,7 @@ void AppointmentBook::PutObject(ObjectKind kind, uint32_t tenant_id, std::string
         }
       }
       stored = shown = ToJson(p).dump();
-      apply = [this, p = std::move(p)]() mutable {
-        patients_[ObjKey(p.tenant, p.id)] = std::move(p);
-      };
+      apply = [this, p = std::move(p)]() mutable { SetPatient(std::move(p)); };
       break;
     }
     case ObjectKind::kTemplate: {
@@ -1301,8 +1302,10 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
         stopped_.erase(blocked);
         change.Write(Delete(StoreKey("ps/", tenant, address)), /*may_repeat=*/true);
       }
-      for (auto& [obj, other] : patients_) {
-        if (other.tenant == tenant && other.mobile == address) sharing.push_back(&other);
+      for (const std::string& id : PatientsWithMobile(tenant, address)) {
+        if (auto it = patients_.find(ObjKey(tenant, id)); it != patients_.end()) {
+          sharing.push_back(&it->second);
+        }
       }
     }
     if (!stop) p->second.notifications = true;
@@ -1981,6 +1984,27 @@ absl::StatusOr<std::string> AppointmentBook::CreditsJson(uint32_t tenant) const 
 
 // --- consent, STOP, caps, household SMS ------------------------------------
 
+void AppointmentBook::SetPatient(Patient p) {
+  std::string obj = ObjKey(p.tenant, p.id);
+  if (auto old = patients_.find(obj); old != patients_.end() && !old->second.mobile.empty()) {
+    auto it = by_mobile_.find(ObjKey(p.tenant, old->second.mobile));
+    if (it != by_mobile_.end()) {
+      auto& ids = it->second;
+      ids.erase(std::remove(ids.begin(), ids.end(), p.id), ids.end());
+      if (ids.empty()) by_mobile_.erase(it);
+    }
+  }
+  if (!p.mobile.empty()) by_mobile_[ObjKey(p.tenant, p.mobile)].push_back(p.id);
+  patients_[obj] = std::move(p);
+}
+
+const std::vector<std::string>& AppointmentBook::PatientsWithMobile(uint32_t tenant,
+                                                                    std::string_view mobile) const {
+  static const std::vector<std::string> kNone;
+  auto it = by_mobile_.find(ObjKey(tenant, mobile));
+  return it == by_mobile_.end() ? kNone : it->second;
+}
+
 ChannelMask AppointmentBook::StoppedChannels(const Patient& p) const {
   if (stopped_.empty()) return 0;
   ChannelMask m = 0;
@@ -2010,20 +2034,27 @@ std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
   if (t == nullptr || !t->merge_household_sms || !IsReminderKind(kind)) return out;
   auto p = patients_.find(ObjKey(a.tenant, a.patient));
   if (p == patients_.end() || p->second.mobile.empty()) return out;
+  const std::vector<std::string>& sharing = PatientsWithMobile(a.tenant, p->second.mobile);
+  if (sharing.size() < 2) return out;  // the common case: a number of one's own
   int64_t day = LocalDay(*t, a.start_ms);
-  for (Entry* other : by_calendar_.InRange(ObjKey(a.tenant, a.calendar), a.start_ms - 2 * kDayMs,
-                                           a.start_ms + 2 * kDayMs)) {
-    const Appointment& o = other->appt;
-    if (other == &e || IsCancelled(o.lifecycle) || o.status != VisitStatus::kNone) continue;
-    if (LocalDay(*t, o.start_ms) != day) continue;
-    auto op = patients_.find(ObjKey(o.tenant, o.patient));
-    if (op == patients_.end() || op->second.mobile != p->second.mobile) continue;
-    bool pending = false;
-    for (const PlanRef& r : other->plan) {
-      pending |= r.kind == kind && r.channel == Channel::kSms && r.occurrence == occurrence;
+  for (const std::string& who : sharing) {
+    for (Entry* other : by_patient_.InRange(ObjKey(a.tenant, who), a.start_ms - 2 * kDayMs,
+                                            a.start_ms + 2 * kDayMs)) {
+      const Appointment& o = other->appt;
+      if (other == &e || o.calendar != a.calendar || IsCancelled(o.lifecycle) ||
+          o.status != VisitStatus::kNone || LocalDay(*t, o.start_ms) != day) {
+        continue;
+      }
+      bool pending = false;
+      for (const PlanRef& r : other->plan) {
+        pending |= r.kind == kind && r.channel == Channel::kSms && r.occurrence == occurrence;
+      }
+      if (pending) out.push_back(other);
     }
-    if (pending) out.push_back(other);
   }
+  std::sort(out.begin(), out.end(), [](const Entry* x, const Entry* y) {
+    return std::tie(x->appt.start_ms, x->appt.id) < std::tie(y->appt.start_ms, y->appt.id);
+  });
   return out;
 }
 

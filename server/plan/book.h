@@ -302,6 +302,9 @@ class AppointmentBook : public MessageFilter {
                           int64_t now) const;
   void CountReminder(const Tenant& t, const Entry& e, const ParsedMessageKey& key, int64_t now);
   static std::string ObjKeyOf(uint32_t tenant, std::string_view id);
+  // Stores the patient and keeps by_mobile_ up to date.
+  void SetPatient(Patient p);
+  const std::vector<std::string>& PatientsWithMobile(uint32_t tenant, std::string_view mobile) const;
   void ReloadLedgers(const std::vector<uint32_t>& tenants);
 
   Engine* engine_;
@@ -309,6 +312,9 @@ class AppointmentBook : public MessageFilter {
   BookOptions options_;
   absl::flat_hash_map<uint32_t, LedgerState> ledgers_;
   uint64_t alerts_ = 0;  // alert messages scheduled (their keys' suffix)
+  // ObjKey(tenant, mobile) -> the patients with that number (households,
+  // STOP).
+  absl::flat_hash_map<std::string, std::vector<std::string>> by_mobile_;
   absl::flat_hash_set<std::string> stopped_;  // ObjKey(tenant, address): replied STOP (ps/)
   // ObjKey(tenant, message key) of an SMS reminder covered by another
   // appointment's SMS -> that appointment's id. Memory only: after a restart
