@@ -79,6 +79,7 @@ struct Config {
   uint32_t patients = 5'000;  // per tenant
   uint32_t calendars = 4;     // per tenant
   int64_t seed = -1;          // -1: count / 4
+  bool gates = false;          // appointment-fire: every sending gate on
   bool json = false;
   bool progress = true;
 };
@@ -160,6 +161,16 @@ class Load {
 
   // The appointments scenario.
   void Appointments(std::vector<Phase>* phases, nlohmann::json* out);
+  // Tenants (with `tenant_extra` merged into each), calendars, a type and
+  // patients (with `patient_extra`); false when it failed or timed out.
+  bool SetupObjects(std::vector<Phase>* phases, const nlohmann::json& tenant_extra,
+                    const nlohmann::json& patient_extra);
+  // The appointment-fire scenario: appointment messages all due at once,
+  // rendered and gated at lease, through to acked delivery.
+  void AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out);
+  // Workers on SMS and e-mail acking everything; counts this run's
+  // appointment messages ("<tenant>:@a/<prefix>...").
+  void SubscribeAppointmentWorkers(Phase* deliveries);
   void PutObjects(Phase* phase, std::vector<std::tuple<client::ObjectKind, uint32_t, std::string,
                                                        std::string>> objects);
   // Sends `n` appointment events as one batch; creates only when `creates_only`.
@@ -532,19 +543,18 @@ void Load::SendEvents(AsyncClient& c, uint64_t n, bool creates_only, Done done) 
   if (!commands.empty()) c.AppointmentCommands(commands, answer(command_of, sent));
 }
 
-void Load::Appointments(std::vector<Phase>* phases, nlohmann::json* out) {
-  day0_ms_ = NowMs() / kDayMs * kDayMs;
-  rng_ ^= static_cast<uint64_t>(NowMs());
+bool Load::SetupObjects(std::vector<Phase>* phases, const nlohmann::json& tenant_extra,
+                        const nlohmann::json& patient_extra) {
   // Setup: tenants first (the rest needs them), then calendars, type, patients.
   using Object = std::tuple<client::ObjectKind, uint32_t, std::string, std::string>;
   std::vector<Object> tenants;
   std::vector<Object> objects;
   for (uint32_t t = 1; t <= c_.tenants; ++t) {
-    tenants.emplace_back(client::ObjectKind::kTenant, t, "",
-                         nlohmann::json{{"name", "Cabinet " + std::to_string(t)},
-                                        {"time_zone", "Europe/Paris"},
-                                        {"reminder_offsets", {"48h", "24h"}}}
-                             .dump());
+    nlohmann::json tenant{{"name", "Cabinet " + std::to_string(t)},
+                          {"time_zone", "Europe/Paris"},
+                          {"reminder_offsets", {"48h", "24h"}}};
+    tenant.update(tenant_extra);
+    tenants.emplace_back(client::ObjectKind::kTenant, t, "", tenant.dump());
     for (uint32_t k = 0; k < c_.calendars; ++k) {
       objects.emplace_back(client::ObjectKind::kCalendar, t, "cal-" + std::to_string(k),
                            nlohmann::json{{"name", "Dr " + std::to_string(k)},
@@ -562,6 +572,7 @@ void Load::Appointments(std::vector<Phase>* phases, nlohmann::json* out) {
                              {"last_name", "Nom" + n},
                              {"mobile", "+3361" + std::string(8 - std::min<size_t>(8, n.size()), '0') + n}};
       if (p % 2 == 0) patient["email"] = "p" + n + "@example.org";
+      patient.update(patient_extra);
       objects.emplace_back(client::ObjectKind::kPatient, t, "p" + n, patient.dump());
     }
   }
@@ -578,7 +589,13 @@ void Load::Appointments(std::vector<Phase>* phases, nlohmann::json* out) {
   }
   setup.seconds = Seconds(Steady::now() - setup_start);
   phases->push_back(std::move(setup));
-  if (phases->back().failed > 0 || timed_out_) return;
+  return phases->back().failed == 0 && !timed_out_;
+}
+
+void Load::Appointments(std::vector<Phase>* phases, nlohmann::json* out) {
+  day0_ms_ = NowMs() / kDayMs * kDayMs;
+  rng_ ^= static_cast<uint64_t>(NowMs());
+  if (!SetupObjects(phases, nlohmann::json::object(), nlohmann::json::object())) return;
 
   // Seed: appointments the timed events can move, cancel and mark.
   uint64_t seed = c_.seed >= 0 ? static_cast<uint64_t>(c_.seed) : c_.count / 4;
@@ -616,6 +633,141 @@ void Load::Appointments(std::vector<Phase>* phases, nlohmann::json* out) {
       {"patients_per_tenant", c_.patients}};
 }
 
+void Load::SubscribeAppointmentWorkers(Phase* deliveries) {
+  int answered = 0;
+  std::string mine = "@a/" + prefix_;
+  for (auto& w : workers_) {
+    AsyncClient* worker = w.get();
+    worker->Subscribe(
+        client::Subscription{{client::Channel::kSms, client::Channel::kEmail}, c_.worker_in_flight,
+                             c_.worker_batch},
+        [this, worker, deliveries, mine](std::vector<client::Message> messages) {
+          auto now = Steady::now();
+          double now_us = NowUs();
+          std::vector<client::AckItem> acks;
+          acks.reserve(messages.size());
+          auto own = std::make_shared<std::vector<bool>>();
+          own->reserve(messages.size());
+          for (const client::Message& m : messages) {
+            acks.push_back(client::AckItem{m.lease_id, client::AckOutcome::kSent, {}});
+            bool is_mine = m.message_id.find(mine) != std::string::npos;
+            own->push_back(is_mine);
+            if (!is_mine) continue;
+            if (delivered_total_++ == 0) first_delivery_ = now;
+            deliveries->latency.Add(now_us - static_cast<double>(m.reminder.due_ms) * 1000.0);
+          }
+          worker->Ack(acks, [this, own](absl::StatusOr<AsyncClient::ItemStatuses> r) {
+            last_ack_ = Steady::now();
+            if (!r.ok()) {
+              ack_failed_ += std::count(own->begin(), own->end(), true);
+              return;
+            }
+            for (size_t i = 0; i < r->size() && i < own->size(); ++i) {
+              if ((*own)[i]) ((*r)[i].ok() ? acked_ : ack_failed_)++;
+            }
+          });
+        },
+        [&answered](absl::Status st) {
+          ++answered;
+          if (!st.ok()) std::fprintf(stderr, "rappel-load: subscribe: %s\n", st.ToString().c_str());
+        });
+  }
+  RunIo([&] { return answered == static_cast<int>(workers_.size()); }, nullptr);
+}
+
+void Load::AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out) {
+  // A reminder 1 h before and no minimum lead time, so that appointments
+  // booked now starting in 1 h have their confirmation and their reminder
+  // due within seconds.
+  nlohmann::json tenant{{"reminder_offsets", {"1h"}}, {"min_lead", "0s"}};
+  nlohmann::json patient = nlohmann::json::object();
+  if (c_.gates) {
+    // Every gate on, none holding anything back: sending hours all day,
+    // metered with ample credit, opt-in with consent given, a daily cap
+    // above what anyone gets, household SMS merging.
+    nlohmann::json hours = nlohmann::json::object();
+    for (const char* d : {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}) hours[d] = {"00:00-24:00"};
+    tenant.update({{"sending_hours", hours},
+                   {"metered", true},
+                   {"require_consent", true},
+                   {"max_reminders_per_day", 1000},
+                   {"merge_household_sms", true}});
+    patient["consent"] = true;
+  }
+  if (!SetupObjects(phases, tenant, patient)) return;
+  if (c_.gates) {
+    int answered = 0;
+    for (uint32_t t = 1; t <= c_.tenants; ++t) {
+      producers_[0]->Credits(t, int64_t{1'000'000'000}, [&answered](absl::StatusOr<std::string> r) {
+        ++answered;
+        if (!r.ok()) std::fprintf(stderr, "rappel-load: credits: %s\n", r.status().ToString().c_str());
+      });
+    }
+    RunIo([&] { return answered == static_cast<int>(c_.tenants); }, nullptr);
+  }
+  // Booked now, starting `lead` + 1 h from now: the confirmations are due at
+  // once, the reminders at fire_at; workers subscribe after fire_at, so
+  // that everything is due when delivery starts.
+  int64_t lead = c_.lead_ms > 0 ? c_.lead_ms : 2'000 + static_cast<int64_t>(c_.count / 20);
+  int64_t fire_at = NowMs() + lead;
+  Phase create{"book", kRequestLatency};
+  timed_ = true;
+  Drive(&create, c_.count, [this, fire_at](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
+    std::vector<client::AppointmentInput> batch;
+    batch.reserve(hi - lo);
+    for (uint64_t i = lo; i < hi; ++i) {
+      uint32_t tenant = 1 + static_cast<uint32_t>(i % c_.tenants);
+      uint32_t patient = static_cast<uint32_t>((i / c_.tenants) % c_.patients);
+      uint32_t calendar = static_cast<uint32_t>((i / c_.tenants) % c_.calendars);
+      int64_t start = fire_at + kHourMs;
+      appts_.push_back(Appt{tenant, patient, calendar, 1, start, start + 30 * kMinuteMs});
+      batch.push_back(InputOf(static_cast<uint32_t>(appts_.size() - 1)));
+      batch.back().id = KeyOf(i);
+    }
+    c.UpsertAppointments(batch, [this, done](absl::StatusOr<AsyncClient::AppointmentResults> r) {
+      if (!r.ok()) return done(0, 1, r.status());
+      uint64_t ok = 0;
+      absl::Status first;
+      for (const auto& item : *r) {
+        if (item.ok()) {
+          ++ok;
+          planned_sum_ += item->planned;
+        } else if (first.ok()) {
+          first = item.status();
+        }
+      }
+      done(ok, r->size() - ok, first);
+    });
+  });
+  timed_ = false;
+  phases->push_back(std::move(create));
+  if (phases->back().failed > 0 || timed_out_) return;
+  if (NowMs() > fire_at) {
+    std::fprintf(stderr, "rappel-load: booking ran past the fire time by %" PRId64
+                         " ms: raise --lead-ms\n", NowMs() - fire_at);
+  }
+  asio::steady_timer wait(io_, std::chrono::milliseconds(std::max<int64_t>(0, fire_at - NowMs() + 200)));
+  bool waited = false;
+  wait.async_wait([&](const asio::error_code&) { waited = true; });
+  RunIo([&] { return waited; }, nullptr);
+
+  Phase deliveries{"fire", kLagLatency};
+  SubscribeAppointmentWorkers(&deliveries);
+  auto start = Steady::now();
+  RunIo([&] { return acked_ + ack_failed_ >= planned_sum_; },
+        [&] { Progress("fire", acked_, planned_sum_, start); });
+  if (c_.progress) std::fprintf(stderr, "\n");
+  deliveries.ok = acked_;
+  deliveries.failed = ack_failed_;
+  deliveries.seconds = Seconds(last_ack_ - first_delivery_);
+  phases->push_back(std::move(deliveries));
+  (*out)["appointment_fire"] = {{"gates", c_.gates},
+                                {"appointments", c_.count},
+                                {"messages_planned", planned_sum_},
+                                {"messages_per_appointment",
+                                 c_.count > 0 ? static_cast<double>(planned_sum_) / c_.count : 0.0}};
+}
+
 int Load::Run(nlohmann::json* out) {
   deadline_ = Steady::now() + std::chrono::milliseconds(static_cast<int64_t>(c_.max_seconds * 1000));
   std::string worker_token = c_.worker_token.empty() ? c_.token : c_.worker_token;
@@ -623,7 +775,8 @@ int Load::Run(nlohmann::json* out) {
     std::fprintf(stderr, "rappel-load: %s\n", st.ToString().c_str());
     return absl::IsUnavailable(st) ? 3 : 1;
   }
-  bool needs_workers = c_.scenario == "fire" || c_.scenario == "mixed";
+  bool needs_workers =
+      c_.scenario == "fire" || c_.scenario == "mixed" || c_.scenario == "appointment-fire";
   if (needs_workers) {
     if (absl::Status st = Connect(&workers_, c_.workers, worker_token, "rappel-load-worker");
         !st.ok()) {
@@ -776,6 +929,9 @@ int Load::Run(nlohmann::json* out) {
     phases.push_back(std::move(deliveries));
   } else if (c_.scenario == "appointments") {
     Appointments(&phases, out);
+  } else if (c_.scenario == "appointment-fire") {
+    AppointmentFire(&phases, out);
+    expected_deliveries = planned_sum_;
   }
   producers_.clear();
   workers_.clear();
@@ -787,19 +943,20 @@ int Load::Run(nlohmann::json* out) {
   nlohmann::json results = nlohmann::json::array();
   for (Phase& p : phases) results.push_back(PhaseJson(p));
   (*out)["phases"] = results;
-  if (!delivered_.empty()) {
+  bool tracked = !delivered_.empty() || c_.scenario == "appointment-fire";
+  if (tracked) {
     (*out)["deliveries"] = {{"expected", expected_deliveries},
                             {"delivered", delivered_total_},
                             {"acked", acked_},
                             {"duplicates", duplicates_}};
   }
-  if (c_.scenario == "appointments") {
+  if (c_.scenario == "appointments" || c_.scenario == "appointment-fire") {
     nlohmann::json errors = nlohmann::json::object();
     for (const auto& [code, n] : errors_) errors[code] = n;
     (*out)["errors"] = errors;
   }
   (*out)["timed_out"] = timed_out_;
-  bool missing = !delivered_.empty() && acked_ < expected_deliveries;
+  bool missing = tracked && acked_ < expected_deliveries;
   return timed_out_ || failed > 0 || missing ? 1 : 0;
 }
 
@@ -808,7 +965,7 @@ void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
               ctx.commit.c_str());
   std::printf("machine: %s, %u hardware threads, kernel %s\n", ctx.cpu.c_str(),
               ctx.hardware_threads, ctx.kernel.c_str());
-  if (c.scenario == "appointments") {
+  if (c.scenario == "appointments" || c.scenario == "appointment-fire") {
     std::printf("target %s:%u, %d connections x %u batches in flight, batch %u events; "
                 "%u tenants x %u calendars, %u patients\n",
                 c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.tenants, c.calendars,
@@ -846,6 +1003,13 @@ void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
                 k["cancel"].get<unsigned long long>(), k["status"].get<unsigned long long>(),
                 a["planned_per_event"].get<double>(), a["messages_planned"].get<unsigned long long>());
   }
+  if (r.contains("appointment_fire")) {
+    const auto& a = r["appointment_fire"];
+    std::printf("\ngates %s; %llu appointments, %llu messages (%.2f each)\n",
+                a["gates"].get<bool>() ? "on" : "off", a["appointments"].get<unsigned long long>(),
+                a["messages_planned"].get<unsigned long long>(),
+                a["messages_per_appointment"].get<double>());
+  }
   if (r.contains("errors")) {
     std::string line;
     for (const auto& [code, n] : r["errors"].items()) {
@@ -863,9 +1027,10 @@ int main(int argc, char** argv) {
   using rappel::bench::Config;
   Config c;
   CLI::App app{"rappel-load: load generator for rappeld (throughput, latency percentiles)"};
-  app.add_option("scenario", c.scenario, "ingest | cancel | fire | mixed | appointments")
+  app.add_option("scenario", c.scenario,
+                 "ingest | cancel | fire | mixed | appointments | appointment-fire")
       ->required()
-      ->check(CLI::IsMember({"ingest", "cancel", "fire", "mixed", "appointments"}));
+      ->check(CLI::IsMember({"ingest", "cancel", "fire", "mixed", "appointments", "appointment-fire"}));
   app.add_option("--host", c.host)->capture_default_str();
   app.add_option("--port", c.port)->capture_default_str();
   app.add_option("--token", c.token, "producer (or admin) token, if rappeld requires one");
@@ -925,11 +1090,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--worker-batch", c.worker_batch, "messages per pushed batch")
       ->capture_default_str();
+  app.add_flag("--gates", c.gates,
+               "appointment-fire: every sending gate on (sending hours, credits, consent, daily "
+               "cap, household merging), none holding anything back");
   app.add_flag("--json", c.json, "print the results as JSON on stdout");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);
-  if (c.scenario == "appointments") {
+  if (c.scenario == "appointments" || c.scenario == "appointment-fire") {
     if (connections->count() == 0) c.connections = 1;
     if (batch->count() == 0) c.batch = 100;
     if (pipeline->count() == 0) c.pipeline = 32;

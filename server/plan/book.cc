@@ -702,7 +702,8 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     std::string note(EventName(event));
     PlannedMessage fallback;
     if (tenant->metered && IsPaid(m->channel)) {
-      auto rendered = RenderFor(entry, m->kind, m->channel, m->occurrence, ref.delay_ms, change.now);
+      auto rendered = RenderFor(entry, m->kind, m->channel, m->occurrence, ref.delay_ms, change.now,
+                                /*text_only=*/true);
       out.credits = rendered.ok() ? MessageCost(*tenant, m->channel, rendered->text) : 1;
       // (Written even when nothing moved: a balance under the alert
       // threshold is noticed here.)
@@ -1623,7 +1624,8 @@ absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry
                                                                      Channel channel,
                                                                      uint32_t occurrence,
                                                                      int64_t delay_ms,
-                                                                     int64_t now) const {
+                                                                     int64_t now,
+                                                                     bool text_only) const {
   const Appointment& a = e.appt;
   const Tenant* t = FindTenant(a.tenant);
   auto cal = calendars_.find(ObjKey(a.tenant, a.calendar));
@@ -1645,19 +1647,33 @@ absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry
     }
   }
   if (out.recipient.empty()) return out;
-  // Self-service links, signed with the revision they were issued for.
-  std::string confirm, cancel, arrival;
+  // Self-service links, signed with the revision they were issued for. The
+  // messages of one plan share them: the last ones are kept (a plan's
+  // messages are costed one after the other, and three HMACs per message
+  // were most of that cost).
+  std::string links_key;
   if (!t->action_url.empty() && kind != MessageKind::kPractitioner && !IsCancelled(a.lifecycle)) {
-    auto link = [&](Action action, int64_t expires) {
-      std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.revision, action, expires}, t->secret);
-      return absl::StrCat(t->action_url, "?token=", token);
-    };
-    if (!a.confirmed && a.start_ms > now) confirm = link(Action::kConfirm, a.start_ms);
-    if (t->patient_cancel_allowed && a.start_ms - t->cancel_until_ms > now) {
-      cancel = link(Action::kCancel, a.start_ms - t->cancel_until_ms);
-    }
-    if (t->arrival_allowed && a.start_ms > now) arrival = link(Action::kArrival, a.start_ms);
+    links_key = absl::StrCat(a.tenant, "/", a.id, "/", a.revision, "/", a.confirmed, "/", now);
   }
+  if (links_key != links_cache_.key) {
+    links_cache_ = LinksCache{links_key};
+    if (!links_key.empty()) {
+      auto link = [&](Action action, int64_t expires) {
+        std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.revision, action, expires}, t->secret);
+        return absl::StrCat(t->action_url, "?token=", token);
+      };
+      if (!a.confirmed && a.start_ms > now) links_cache_.confirm = link(Action::kConfirm, a.start_ms);
+      if (t->patient_cancel_allowed && a.start_ms - t->cancel_until_ms > now) {
+        links_cache_.cancel = link(Action::kCancel, a.start_ms - t->cancel_until_ms);
+      }
+      if (t->arrival_allowed && a.start_ms > now) {
+        links_cache_.arrival = link(Action::kArrival, a.start_ms);
+      }
+    }
+  }
+  const std::string& confirm = links_cache_.confirm;
+  const std::string& cancel = links_cache_.cancel;
+  const std::string& arrival = links_cache_.arrival;
   const TemplatePair* custom = FindTemplate(a.tenant, kind, channel, MessageLocale(*t, p));
   std::string also = channel == Channel::kSms ? HouseholdNote(e, kind, occurrence) : std::string();
   RenderInput in{*t, cal->second, type->second, p, a, kind, channel, now,
@@ -1665,6 +1681,10 @@ absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry
                  custom != nullptr ? &custom->body : nullptr,
                  MessageLinks{confirm, cancel, arrival, t->rebook_url},
                  delay_ms, out.recipient, also};
+  if (text_only) {
+    if (absl::Status st = RenderText(in, &out.text); !st.ok()) return st;
+    return out;
+  }
   auto payload = RenderMessage(in, &out.text);
   if (!payload.ok()) return payload.status();
   out.payload = std::move(*payload);
@@ -1738,7 +1758,7 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
     }
   }
   auto rendered = RenderFor(*e, key->kind, key->channel, key->occurrence,
-                            static_cast<int64_t>(ref->delay_ms), now);
+                            static_cast<int64_t>(ref->delay_ms), now, /*text_only=*/false);
   if (!rendered.ok()) return drop(std::string(rendered.status().message()), &*key, e);
   if (rendered->recipient.empty()) return drop("no address on this channel any more", &*key, e);
 

@@ -273,8 +273,15 @@ class AppointmentBook : public MessageFilter {
     std::string recipient;
     std::string text;
   };
+  // `text_only`: no payload (the cost estimate at plan time).
   absl::StatusOr<Rendered> RenderFor(const Entry& e, MessageKind kind, Channel channel,
-                                     uint32_t occurrence, int64_t delay_ms, int64_t now) const;
+                                     uint32_t occurrence, int64_t delay_ms, int64_t now,
+                                     bool text_only) const;
+  struct LinksCache {
+    std::string key;  // tenant/id/revision/confirmed/now; empty: no links
+    std::string confirm, cancel, arrival;
+  };
+  mutable LinksCache links_cache_;
   PlanRef* FindPlanRef(Entry& e, const ParsedMessageKey& key);
   // At lease: the rendered cost against what `ref` reserved; false (nothing
   // changed) when the tenant cannot pay the difference.

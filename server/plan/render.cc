@@ -339,6 +339,22 @@ absl::Status FillVariables(const RenderInput& in, VariableValues* values) {
   return absl::OkStatus();
 }
 
+absl::Status RenderText(const RenderInput& in, std::string* text) {
+  absl::StatusOr<Times> times = LocalTimes(in);
+  if (!times.ok()) return times.status();
+  std::string_view locale = MessageLocale(in.tenant, in.patient);
+  VariableValues v;
+  Fill(in, *times, locale == "en", &v);
+  const DefaultTemplate& def = DefaultTemplateFor(in.kind, in.channel, locale);
+  text->clear();
+  RenderTo(in.custom_body != nullptr ? *in.custom_body : def.body, v, text);
+  if (!in.also.empty()) {
+    text->push_back('\n');
+    text->append(in.also);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> RenderMessage(const RenderInput& in, std::string* text_out) {
   absl::StatusOr<Times> times = LocalTimes(in);
   if (!times.ok()) return times.status();

@@ -97,5 +97,8 @@ absl::Status FillVariables(const RenderInput& in, VariableValues* values);
 // The JSON document above. Errors as FillVariables.
 // `text`, when given, gets the rendered text alone (what an SMS costs).
 absl::StatusOr<std::string> RenderMessage(const RenderInput& in, std::string* text = nullptr);
+// The text alone, as RenderMessage's "text" (what an SMS's cost is counted
+// on), without building the document.
+absl::Status RenderText(const RenderInput& in, std::string* text);
 
 }  // namespace rappel::server::plan
