@@ -313,6 +313,10 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
     const ReminderSpec& r = msg.due.reminder;
     if (r.expiry_ms != 0 && now > r.expiry_ms) {
       gate_.Refund(c, popped->tenant);
+      if (!engine_->IsCurrent(ReminderKey{r.tenant, r.key}, msg.due.seq)) {
+        ++stats_.stale_dropped;  // replaced or cancelled meanwhile: not late, just gone
+        continue;
+      }
       if (!popped->mark) gate_.ReportLate(r, now, now);
       DropExpired(std::move(msg));
       continue;
@@ -408,7 +412,10 @@ std::vector<RateRow> Dispatcher::RateRows() {
         return row;
       }
     }
-    rows.push_back(RateRow{c, t});
+    RateRow row;
+    row.channel = c;
+    row.tenant = t;
+    rows.push_back(row);
     return rows.back();
   };
   for (int i = 1; i <= kChannelCount; ++i) {

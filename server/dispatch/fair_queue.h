@@ -21,11 +21,13 @@
 // 50/s. The ring is [A, B]: A, B, A, B, ... B's 100 go within its first 200
 // sends (4 s), not after A's 200 000 (4 000 s).
 //
-// Cost: Push and the pop are O(log n) in the tenant's queue; a PopIf that
-// finds no tenant with a token visits every waiting tenant once (callers
-// first check the channel's own bucket, so that this happens only when
-// tenant buckets, not the channel's, hold messages back). Memory: the item
-// plus 24 bytes per message, one heap and one ring slot per waiting tenant.
+// Cost: Push and the pop are O(log n) in the tenant's queue, moving 24-byte
+// heap entries, never the items (which stay put in a slab until popped); a
+// PopIf that finds no tenant with a token visits every waiting tenant once
+// (callers first check the channel's own bucket, so that this happens only
+// when tenant buckets, not the channel's, hold messages back). Memory: the
+// item plus about 30 bytes per message, one heap and one ring slot per
+// waiting tenant; all of it is released when the queue empties.
 //
 // Thread: the owner's (the dispatcher's io thread). Item must be movable.
 #pragma once
@@ -55,8 +57,17 @@ class FairQueue {
   void Push(TenantId tenant, int64_t deadline_ms, bool mark, Item item) {
     auto [it, inserted] = tenants_.try_emplace(tenant.value);
     if (inserted) ring_.push_back(tenant.value);
+    uint32_t slot;
+    if (free_.empty()) {
+      slot = static_cast<uint32_t>(slab_.size());
+      slab_.emplace_back(std::move(item));
+    } else {
+      slot = free_.back();
+      free_.pop_back();
+      slab_[slot].emplace(std::move(item));
+    }
     auto& heap = it->second;
-    heap.push_back(Entry{deadline_ms, next_order_++, mark, std::move(item)});
+    heap.push_back(Entry{deadline_ms, next_order_++, slot, mark});
     std::push_heap(heap.begin(), heap.end(), Later{});
     ++size_;
   }
@@ -77,7 +88,7 @@ class FairQueue {
       auto it = tenants_.find(t);
       auto& heap = it->second;
       std::pop_heap(heap.begin(), heap.end(), Later{});
-      Entry e = std::move(heap.back());
+      Entry e = heap.back();
       heap.pop_back();
       --size_;
       if (heap.empty()) {
@@ -85,7 +96,9 @@ class FairQueue {
       } else {
         ring_.push_back(t);
       }
-      return Popped{std::move(e.item), TenantId{t}, e.deadline_ms, e.mark};
+      Popped out{Take(e.slot), TenantId{t}, e.deadline_ms, e.mark};
+      if (size_ == 0) Release();
+      return out;
     }
     return std::nullopt;
   }
@@ -98,11 +111,12 @@ class FairQueue {
     for (uint32_t t : ring_) {
       auto& heap = tenants_[t];
       std::sort(heap.begin(), heap.end(), [](const Entry& a, const Entry& b) { return Later{}(b, a); });
-      for (Entry& e : heap) out.push_back(std::move(e.item));
+      for (const Entry& e : heap) out.push_back(Take(e.slot));
     }
     tenants_.clear();
     ring_.clear();
     size_ = 0;
+    Release();
     return out;
   }
 
@@ -123,8 +137,8 @@ class FairQueue {
   struct Entry {
     int64_t deadline_ms;
     uint64_t order;  // arrival: FIFO among equal deadlines
+    uint32_t slot;   // the item, in slab_
     bool mark;
-    Item item;
   };
   // std::*_heap keep the largest first: "later" compares greater.
   struct Later {
@@ -133,7 +147,21 @@ class FairQueue {
     }
   };
 
+  Item Take(uint32_t slot) {
+    Item item = std::move(*slab_[slot]);
+    slab_[slot].reset();
+    free_.push_back(slot);
+    return item;
+  }
+  // After a spike, the slab would otherwise keep its peak size for good.
+  void Release() {
+    slab_ = {};
+    free_ = {};
+  }
+
   absl::flat_hash_map<uint32_t, std::vector<Entry>> tenants_;
+  std::vector<std::optional<Item>> slab_;  // items by slot; empty slots are in free_
+  std::vector<uint32_t> free_;
   std::deque<uint32_t> ring_;  // tenants with messages, in turn order
   uint64_t next_order_ = 0;
   size_t size_ = 0;
