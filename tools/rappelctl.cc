@@ -656,9 +656,9 @@ int main(int argc, char** argv) {
       for (const auto& row : r->rows) {
         const auto& l = row.limit;
         std::string tenant = l.all_tenants ? "all" : std::to_string(l.tenant);
-        std::printf("%-7s %-10s %-22s %10.1f %10llu %8llu %8llu\n",
+        std::printf("%-7s %-10s %-22s %10llu %10llu %8llu %8llu\n",
                     rappel::client::ChannelName(l.channel), tenant.c_str(), RateText(l).c_str(),
-                    row.tokens, u(row.waiting), u(row.late), u(row.expired));
+                    u(row.tokens), u(row.waiting), u(row.late), u(row.expired));
       }
       if (r->rows.empty()) std::printf("(no rate limits set)\n");
       if (r->truncated) std::printf("(more rows: --max-rows)\n");

@@ -157,7 +157,7 @@ std::vector<RateRow> RateGate::Rows(int64_t now_ms) {
     RateRow row;
     row.channel = static_cast<Channel>(c);
     row.limit = channel_[c]->limit;
-    row.tokens = channel_[c]->bucket.TokensExact(now_ms);
+    row.tokens = static_cast<uint64_t>(channel_[c]->bucket.Tokens(now_ms));
     out.push_back(row);
   }
   for (auto& [key, l] : tenant_) {
@@ -165,7 +165,7 @@ std::vector<RateRow> RateGate::Rows(int64_t now_ms) {
     row.channel = l.limit.channel;
     row.tenant = l.limit.tenant;
     row.limit = l.limit;
-    row.tokens = l.bucket.TokensExact(now_ms);
+    row.tokens = static_cast<uint64_t>(l.bucket.Tokens(now_ms));
     if (auto it = counters_.find(key); it != counters_.end()) {
       row.late = it->second.late;
       row.expired = it->second.expired;

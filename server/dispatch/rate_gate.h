@@ -57,7 +57,7 @@ struct RateRow {
   Channel channel = Channel::kSms;
   std::optional<TenantId> tenant;
   std::optional<RateLimit> limit;  // nullopt: no limit of its own
-  double tokens = 0;               // in its bucket now (0 without a limit)
+  uint64_t tokens = 0;             // whole tokens in its bucket now (0 without a limit)
   uint64_t waiting = 0;            // messages waiting for a token
   uint64_t late = 0;               // reported unable to make their deadline (since start)
   uint64_t expired = 0;            // of those, dropped: expired while waiting

@@ -57,14 +57,10 @@ class TokenBucket {
     int64_t missing = period_ms_ - level_;
     return now_ms + (missing + count_ - 1) / count_;
   }
-  // Whole messages that may go now (floor), and the exact level in messages.
+  // Whole messages that may go now.
   int64_t Tokens(int64_t now_ms) {
     Refill(now_ms);
     return level_ / period_ms_;
-  }
-  double TokensExact(int64_t now_ms) {
-    Refill(now_ms);
-    return static_cast<double>(level_) / period_ms_;
   }
   // Messages per millisecond.
   double RatePerMs() const { return static_cast<double>(count_) / period_ms_; }

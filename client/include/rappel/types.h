@@ -125,7 +125,7 @@ struct RateLimit {
 // A row of the rates view: a channel overall or one tenant on one channel.
 struct RateState {
   RateLimit limit;       // channel, all_tenants, tenant name the row; count 0: no limit of its own
-  double tokens = 0;     // in its bucket now
+  uint64_t tokens = 0;   // whole tokens in its bucket now
   uint64_t waiting = 0;  // due, waiting for a token
   uint64_t late = 0;     // reported unable to make their deadline
   uint64_t expired = 0;  // of those, dropped: expired while waiting
