@@ -583,6 +583,17 @@ void AsyncClient::Compact(Callback<CompactResult> done) {
               Decoded<CompactResult>(std::move(done), codec::DecodeCompactReply));
 }
 
+void AsyncClient::SetRateLimits(const std::vector<RateLimit>& limits, StatusCallback done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeRateLimitSet(b, id, limits); },
+              wire::Body::RateLimitSetReply, StatusOnly(std::move(done)));
+}
+
+void AsyncClient::Rates(Callback<RateList> done, uint32_t max_rows) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeRateList(b, id, max_rows); },
+              wire::Body::RateListReply,
+              Decoded<RateList>(std::move(done), codec::DecodeRateListReply));
+}
+
 void AsyncClient::PutObject(ObjectKind kind, uint32_t tenant, const std::string& id,
                             const std::string& json, Callback<std::string> done) {
   impl_->Call(

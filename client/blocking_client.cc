@@ -106,6 +106,15 @@ absl::StatusOr<CompactResult> BlockingClient::Compact() {
   return impl_->Wait<absl::StatusOr<CompactResult>>([&](auto cb) { impl_->client->Compact(cb); });
 }
 
+absl::Status BlockingClient::SetRateLimits(const std::vector<RateLimit>& limits) {
+  return impl_->Wait<absl::Status>([&](auto cb) { impl_->client->SetRateLimits(limits, cb); });
+}
+
+absl::StatusOr<RateList> BlockingClient::Rates(uint32_t max_rows) {
+  return impl_->Wait<absl::StatusOr<RateList>>(
+      [&](auto cb) { impl_->client->Rates(cb, max_rows); });
+}
+
 absl::StatusOr<ReminderState> BlockingClient::Inspect(const Key& key) {
   return impl_->Wait<absl::StatusOr<ReminderState>>(
       [&](auto cb) { impl_->client->Inspect(key, cb); });

@@ -145,6 +145,21 @@ void EncodeDeadLetterList(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, ui
                         wire::CreateDeadLetterList(b, tenant, limit).Union());
 }
 
+void EncodeRateLimitSet(FlatBufferBuilder& b, uint64_t id, const std::vector<RateLimit>& limits) {
+  std::vector<Offset<wire::RateLimit>> ls;
+  ls.reserve(limits.size());
+  for (const RateLimit& l : limits) {
+    ls.push_back(wire::CreateRateLimit(b, static_cast<wire::Channel>(l.channel), l.tenant,
+                                       l.all_tenants, l.count, l.period_ms, l.burst));
+  }
+  auto body = wire::CreateRateLimitSet(b, b.CreateVector(ls));
+  protocol::FinishFrame(b, id, wire::Body::RateLimitSet, body.Union());
+}
+
+void EncodeRateList(FlatBufferBuilder& b, uint64_t id, uint32_t max_rows) {
+  protocol::FinishFrame(b, id, wire::Body::RateList, wire::CreateRateList(b, max_rows).Union());
+}
+
 void EncodeDeadLetterReplay(FlatBufferBuilder& b, uint64_t id, const std::vector<Key>& keys) {
   auto body = wire::CreateDeadLetterReplay(b, Keys(b, keys));
   protocol::FinishFrame(b, id, wire::Body::DeadLetterReplay, body.Union());
@@ -264,6 +279,8 @@ absl::Status DecodeStatusReply(const wire::Frame* f) {
       return protocol::FromWireStatus(f->body_as_SubscribeReply()->status());
     case wire::Body::BackupReply:
       return protocol::FromWireStatus(f->body_as_BackupReply()->status());
+    case wire::Body::RateLimitSetReply:
+      return protocol::FromWireStatus(f->body_as_RateLimitSetReply()->status());
     default:
       return absl::OkStatus();
   }
@@ -307,6 +324,32 @@ ServerStats DecodeStatsReply(const wire::Frame* f) {
   out.retrying = r.retrying();
   out.dead_letters_dropped = r.dead_letters_dropped();
   out.compaction_steps = r.compaction_steps();
+  out.rate_waiting = r.rate_waiting();
+  channels(r.rate_waiting_by_channel(), out.rate_waiting_by_channel);
+  out.rate_late = r.rate_late();
+  out.rate_expired = r.rate_expired();
+  return out;
+}
+
+RateList DecodeRateListReply(const wire::Frame* f) {
+  const wire::RateListReply& r = *f->body_as_RateListReply();
+  RateList out;
+  out.truncated = r.truncated();
+  if (r.rows() != nullptr) {
+    out.rows.reserve(r.rows()->size());
+    for (const wire::RateRow* row : *r.rows()) {
+      RateState s;
+      if (const wire::RateLimit* l = row->limit()) {
+        s.limit = RateLimit{static_cast<Channel>(l->channel()), l->all_tenants(), l->tenant(),
+                            l->count(), l->period_ms(), l->burst()};
+      }
+      s.tokens = row->tokens();
+      s.waiting = row->waiting();
+      s.late = row->late();
+      s.expired = row->expired();
+      out.rows.push_back(s);
+    }
+  }
   return out;
 }
 

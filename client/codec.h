@@ -33,6 +33,9 @@ void EncodeInspect(FlatBufferBuilder& b, uint64_t id, const Key& key);
 void EncodeDeadLetterList(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, uint32_t limit);
 void EncodeDeadLetterReplay(FlatBufferBuilder& b, uint64_t id, const std::vector<Key>& keys);
 void EncodeBackup(FlatBufferBuilder& b, uint64_t id, const std::string& dir);
+void EncodeRateLimitSet(FlatBufferBuilder& b, uint64_t id, const std::vector<RateLimit>& limits);
+// max_rows 0: the server's default.
+void EncodeRateList(FlatBufferBuilder& b, uint64_t id, uint32_t max_rows);
 // Appointments. `object_id` is empty for a tenant.
 void EncodeObjectPut(FlatBufferBuilder& b, uint64_t id, ObjectKind kind, uint32_t tenant,
                      const std::string& object_id, const std::string& json);
@@ -60,7 +63,9 @@ void EncodeAppointmentShow(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
 std::vector<absl::StatusOr<ScheduleOutcome>> DecodeScheduleReply(const wire::Frame* f);
 // Cancel, Ack and DeadLetterReplay replies: one status per item.
 std::vector<absl::Status> DecodeItemStatuses(const wire::Frame* f);
-absl::Status DecodeStatusReply(const wire::Frame* f);  // Reschedule, Subscribe, Backup, Pong
+// Reschedule, Subscribe, Backup, RateLimitSet, Pong
+absl::Status DecodeStatusReply(const wire::Frame* f);
+RateList DecodeRateListReply(const wire::Frame* f);
 ServerStats DecodeStatsReply(const wire::Frame* f);
 absl::StatusOr<CompactResult> DecodeCompactReply(const wire::Frame* f);
 absl::StatusOr<ReminderState> DecodeInspectReply(const wire::Frame* f);

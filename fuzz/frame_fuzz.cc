@@ -144,6 +144,22 @@ void ReadAsServer(const wire::Frame& frame) {
     case wire::Body::Backup:
       Sink(Str(frame.body_as_Backup()->path()));
       break;
+    case wire::Body::RateLimitSet:  // RateRequests::Handle
+      if (const auto* list = frame.body_as_RateLimitSet()->limits()) {
+        Sink(list->size());
+        for (const wire::RateLimit* l : *list) {
+          Sink(static_cast<uint8_t>(l->channel()));
+          Sink(l->tenant());
+          Sink(static_cast<uint8_t>(l->all_tenants()));
+          Sink(l->count());
+          Sink(l->period_ms());
+          Sink(l->burst());
+        }
+      }
+      break;
+    case wire::Body::RateList:
+      Sink(frame.body_as_RateList()->max_rows());
+      break;
     default:
       break;  // Ping, Stats: no fields; the rest are not requests
   }
@@ -244,6 +260,25 @@ void ReadAsClient(const wire::Frame& frame) {
       break;
     case wire::Body::BackupReply:
       Sink(FromWireStatus(frame.body_as_BackupReply()->status()));
+      break;
+    case wire::Body::RateLimitSetReply:
+      Sink(FromWireStatus(frame.body_as_RateLimitSetReply()->status()));
+      break;
+    case wire::Body::RateListReply:  // codec::DecodeRateListReply
+      if (const auto* rows = frame.body_as_RateListReply()->rows()) {
+        for (const wire::RateRow* r : *rows) {
+          if (const wire::RateLimit* l = r->limit()) {
+            Sink(static_cast<uint8_t>(l->channel()));
+            Sink(l->tenant());
+            Sink(l->count());
+            Sink(l->period_ms());
+            Sink(l->burst());
+          }
+          Sink(r->waiting());
+          Sink(r->late());
+          Sink(r->expired());
+        }
+      }
       break;
     case wire::Body::Error:
       Sink(FromWireStatus(frame.body_as_Error()->status()));

@@ -9,6 +9,7 @@
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -47,6 +48,59 @@ Json ReminderJson(const rappel::client::Reminder& r) {
 int Usage(const std::string& message) {
   std::fprintf(stderr, "rappelctl: %s\n", message.c_str());
   return kExitUsage;
+}
+
+// "sms", "email", "voice", "push".
+std::optional<rappel::client::Channel> ParseChannel(const std::string& name) {
+  for (auto c : {rappel::client::Channel::kSms, rappel::client::Channel::kEmail,
+                 rappel::client::Channel::kVoice, rappel::client::Channel::kPush}) {
+    if (name == rappel::client::ChannelName(c)) return c;
+  }
+  return std::nullopt;
+}
+
+// "50/s", "3000/min", "10/h", "100/day", "2/10s", "5/250ms": count and period.
+absl::Status ParseRate(const std::string& text, uint32_t* count, uint32_t* period_ms) {
+  auto bad = [&] {
+    return absl::InvalidArgumentError(
+        "bad rate \"" + text + "\": give COUNT/PERIOD, e.g. 50/s, 3000/min, 10/h, 100/day, 5/250ms");
+  };
+  size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0) return bad();
+  std::string n = text.substr(0, slash), period = text.substr(slash + 1);
+  if (!std::all_of(n.begin(), n.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
+      n.size() > 9) {
+    return bad();
+  }
+  size_t digits = 0;
+  while (digits < period.size() && period[digits] >= '0' && period[digits] <= '9') ++digits;
+  if (digits > 9) return bad();
+  uint64_t times = digits == 0 ? 1 : std::stoull(period.substr(0, digits));
+  std::string unit = period.substr(digits);
+  uint64_t unit_ms = 0;
+  if (unit == "ms") unit_ms = 1;
+  if (unit == "s" || unit == "sec") unit_ms = 1000;
+  if (unit == "min" || unit == "m") unit_ms = 60'000;
+  if (unit == "h") unit_ms = 3'600'000;
+  if (unit == "day" || unit == "d") unit_ms = 86'400'000;
+  if (unit_ms == 0 || times == 0 || times * unit_ms > 86'400'000) return bad();
+  *count = static_cast<uint32_t>(std::stoul(n));
+  *period_ms = static_cast<uint32_t>(times * unit_ms);
+  return absl::OkStatus();
+}
+
+// "50/s burst 100"; "-" for no limit.
+std::string RateText(const rappel::client::RateLimit& l) {
+  if (l.count == 0) return "-";
+  std::string period;
+  switch (l.period_ms) {
+    case 1000: period = "s"; break;
+    case 60'000: period = "min"; break;
+    case 3'600'000: period = "h"; break;
+    case 86'400'000: period = "day"; break;
+    default: period = std::to_string(l.period_ms) + "ms";
+  }
+  return std::to_string(l.count) + "/" + period + " burst " + std::to_string(l.burst);
 }
 
 // Prints a JSON document from rappeld indented; as it came if it does not parse.
@@ -203,6 +257,33 @@ int main(int argc, char** argv) {
       "compact", "compact the store's log now; prints records and bytes before and after");
   auto* ping = app.add_subcommand("ping", "check that rappeld answers");
 
+  // Rate limits (issue 5 §3): token buckets per channel and per tenant and channel.
+  auto* rate = app.add_subcommand(
+      "rate", "set or clear a sending limit: per channel overall (the provider's) or per tenant");
+  rate->require_subcommand(1);
+  std::string rate_channel, rate_text;
+  uint32_t rate_burst = 0;
+  int64_t rate_tenant = -1;
+  auto* rate_set = rate->add_subcommand(
+      "set", "set a limit, e.g. `rate set sms 50/s --burst 100` (all tenants) or "
+             "`rate set sms 5/s --tenant 7`");
+  rate_set->add_option("channel", rate_channel, "sms, email, voice or push")->required();
+  rate_set->add_option("rate", rate_text, "COUNT/PERIOD: 50/s, 3000/min, 10/h, 100/day, 5/250ms")
+      ->required();
+  rate_set->add_option("--burst", rate_burst, "messages that may go at once (default: COUNT)");
+  auto* rate_clear = rate->add_subcommand("clear", "remove a limit");
+  rate_clear->add_option("channel", rate_channel, "sms, email, voice or push")->required();
+  for (CLI::App* sub : {rate_set, rate_clear}) {
+    sub->add_option("--tenant", rate_tenant,
+                    "this tenant's limit on the channel (default: the channel overall, all tenants)")
+        ->check(CLI::Range(int64_t{0}, int64_t{UINT32_MAX}));
+  }
+  uint32_t rate_rows = 0;
+  auto* rates = app.add_subcommand(
+      "rates", "rate limits per channel and tenant: limit, tokens, messages waiting for a token, "
+               "reported late, dropped expired");
+  rates->add_option("--max-rows", rate_rows, "at most this many rows (0: the server's default, 1000)");
+
   // Appointments: configuration objects, one appointment, calendar events, tokens.
   using rappel::client::ObjectKind;
   std::deque<ObjectCommand> objects;  // never moved: CLI11 holds pointers into each
@@ -311,6 +392,23 @@ int main(int argc, char** argv) {
     to_ms = *to;
   }
 
+  rappel::client::RateLimit rate_limit;
+  if (rate_set->parsed() || rate_clear->parsed()) {
+    auto c = ParseChannel(rate_channel);
+    if (!c) return Usage("unknown channel \"" + rate_channel + "\": sms, email, voice or push");
+    rate_limit.channel = *c;
+    rate_limit.all_tenants = rate_tenant < 0;
+    rate_limit.tenant = rate_tenant < 0 ? 0 : static_cast<uint32_t>(rate_tenant);
+    if (rate_set->parsed()) {
+      if (absl::Status st = ParseRate(rate_text, &rate_limit.count, &rate_limit.period_ms);
+          !st.ok()) {
+        return Usage(std::string(st.message()));
+      }
+      if (rate_limit.count == 0) return Usage("a rate of 0 is no limit: use `rate clear`");
+      rate_limit.burst = rate_burst;
+    }
+  }
+
   auto client = BlockingClient::Connect(options);
   if (!client.ok()) return Fail(client.status());
   BlockingClient& c = **client;
@@ -323,10 +421,11 @@ int main(int argc, char** argv) {
     uint64_t garbage_records = s->log_records - std::min(s->log_records, s->live_records);
     uint64_t garbage_bytes = s->log_bytes - std::min(s->log_bytes, s->live_bytes);
     if (json) {
-      Json ready, live;
+      Json ready, live, rate_waiting;
       for (int i = 1; i <= 4; ++i) {
         ready[channels[i]] = s->ready_by_channel[i];
         live[channels[i]] = s->live_by_channel[i];
+        rate_waiting[channels[i]] = s->rate_waiting_by_channel[i];
       }
       Json tenants = Json::array();
       for (const auto& t : s->by_tenant) {
@@ -337,6 +436,10 @@ int main(int argc, char** argv) {
                {"dead_letters", s->dead_letters},
                {"dead_letters_dropped", s->dead_letters_dropped},
                {"retrying", s->retrying},
+               {"rate_waiting", s->rate_waiting},
+               {"rate_waiting_by_channel", rate_waiting},
+               {"rate_late", s->rate_late},
+               {"rate_expired", s->rate_expired},
                {"ready_by_channel", ready},
                {"live_by_channel", live},
                {"tenants", s->tenants},
@@ -367,12 +470,14 @@ int main(int argc, char** argv) {
       std::printf("leased            %llu\n", u(s->leased));
       std::printf("dead letters      %llu\n", u(s->dead_letters));
       std::printf("retrying          %llu\n", u(s->retrying));
+      std::printf("waiting for rate  %llu (reported late %llu, of which expired %llu)\n",
+                  u(s->rate_waiting), u(s->rate_late), u(s->rate_expired));
       std::printf("due next hour     %llu\n", u(s->due_next_hour));
       std::printf("due next day      %llu\n", u(s->due_next_day));
-      std::printf("\n%-8s %12s %12s\n", "CHANNEL", "LIVE", "READY");
+      std::printf("\n%-8s %12s %12s %12s\n", "CHANNEL", "LIVE", "READY", "RATE WAIT");
       for (int i = 1; i <= 4; ++i) {
-        std::printf("%-8s %12llu %12llu\n", channels[i], u(s->live_by_channel[i]),
-                    u(s->ready_by_channel[i]));
+        std::printf("%-8s %12llu %12llu %12llu\n", channels[i], u(s->live_by_channel[i]),
+                    u(s->ready_by_channel[i]), u(s->rate_waiting_by_channel[i]));
       }
       std::printf("\n%-10s %12s %12s   (%llu tenants with live reminders)\n", "TENANT", "LIVE",
                   "DEAD", u(s->tenants));
@@ -544,6 +649,64 @@ int main(int argc, char** argv) {
       std::printf("%s\n", Json{{"revision", r->revision}, {"planned", r->planned}}.dump().c_str());
     } else {
       std::printf("%s applied (%u pending)\n", reply_kind.c_str(), r->planned);
+    }
+    return 0;
+  }
+  if (rate_set->parsed() || rate_clear->parsed()) {
+    if (absl::Status st = c.SetRateLimits({rate_limit}); !st.ok()) return Fail(st);
+    std::string who = rate_limit.all_tenants ? std::string("all tenants")
+                                             : "tenant " + std::to_string(rate_limit.tenant);
+    const char* channel = rappel::client::ChannelName(rate_limit.channel);
+    if (json) {
+      std::printf("%s\n", Json{{"channel", channel},
+                               {"tenant", rate_limit.all_tenants ? Json() : Json(rate_limit.tenant)},
+                               {"count", rate_limit.count},
+                               {"period_ms", rate_limit.period_ms},
+                               {"burst", rate_limit.burst}}
+                              .dump()
+                              .c_str());
+    } else if (rate_limit.count == 0) {
+      std::printf("%s, %s: no limit\n", channel, who.c_str());
+    } else {
+      rappel::client::RateLimit shown = rate_limit;
+      if (shown.burst == 0) shown.burst = shown.count;
+      std::printf("%s, %s: %s\n", channel, who.c_str(), RateText(shown).c_str());
+    }
+    return 0;
+  }
+  if (rates->parsed()) {
+    auto r = c.Rates(rate_rows);
+    if (!r.ok()) return Fail(r.status());
+    if (json) {
+      Json out = Json::array();
+      for (const auto& row : r->rows) {
+        const auto& l = row.limit;
+        Json limit;
+        if (l.count != 0) {
+          limit = Json{{"count", l.count}, {"period_ms", l.period_ms}, {"burst", l.burst}};
+        }
+        out.push_back({{"channel", rappel::client::ChannelName(l.channel)},
+                       {"tenant", l.all_tenants ? Json() : Json(l.tenant)},
+                       {"limit", limit},
+                       {"tokens", row.tokens},
+                       {"waiting", row.waiting},
+                       {"late", row.late},
+                       {"expired", row.expired}});
+      }
+      std::printf("%s\n", Json{{"rows", out}, {"truncated", r->truncated}}.dump(2).c_str());
+    } else {
+      auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+      std::printf("%-7s %-10s %-22s %10s %10s %8s %8s\n", "CHANNEL", "TENANT", "LIMIT", "TOKENS",
+                  "WAITING", "LATE", "EXPIRED");
+      for (const auto& row : r->rows) {
+        const auto& l = row.limit;
+        std::string tenant = l.all_tenants ? "all" : std::to_string(l.tenant);
+        std::printf("%-7s %-10s %-22s %10llu %10llu %8llu %8llu\n",
+                    rappel::client::ChannelName(l.channel), tenant.c_str(), RateText(l).c_str(),
+                    u(row.tokens), u(row.waiting), u(row.late), u(row.expired));
+      }
+      if (r->rows.empty()) std::printf("(no rate limits set)\n");
+      if (r->truncated) std::printf("(more rows: --max-rows)\n");
     }
     return 0;
   }

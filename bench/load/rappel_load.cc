@@ -23,6 +23,14 @@
 //           (one AppointmentUpsert request, plus one AppointmentCommands
 //           request when the batch has cancels or statuses). Reports events
 //           acknowledged per second and the messages planned per event.
+//   fairness
+//           two tenants, one SMS rate limit (--sms-rate per second, burst a
+//           tenth of it, set over the protocol: needs an admin token, and
+//           cleared at the end). Tenant 1 schedules --count reminders all
+//           due at one instant; a quarter of the way through their drain,
+//           tenant 2 schedules --b-count due at once. Reports each tenant's
+//           due -> delivered lag: tenant 2's should be near its fair share
+//           (2 x b-count / rate), not what is left of tenant 1's burst.
 //
 // Every loop is bounded by --count and --max-seconds. Exit codes: 0 done,
 // 1 something failed or went missing, 2 usage, 3 rappeld unreachable.
@@ -80,6 +88,9 @@ struct Config {
   uint32_t calendars = 4;     // per tenant
   int64_t seed = -1;          // -1: count / 4
   bool gates = false;          // appointment-fire: every sending gate on
+  // fairness
+  uint32_t sms_rate = 2000;   // messages per second, all tenants
+  uint64_t b_count = 300;
   bool json = false;
   bool progress = true;
 };
@@ -159,6 +170,8 @@ class Load {
   std::vector<client::Reminder> Reminders(uint64_t lo, uint64_t hi, int64_t due_base_ms,
                                           const std::function<int64_t(uint64_t)>& due_of);
 
+  // The fairness scenario.
+  void Fairness(std::vector<Phase>* phases, nlohmann::json* out, uint64_t* expected);
   // The appointments scenario.
   void Appointments(std::vector<Phase>* phases, nlohmann::json* out);
   // Tenants (with `tenant_extra` merged into each), calendars, a type and
@@ -208,6 +221,9 @@ class Load {
   uint64_t ack_failed_ = 0;
   Steady::time_point first_delivery_{};
   Steady::time_point last_ack_{};
+  // fairness: the due -> delivered lag of each tenant's messages goes to its
+  // phase (indexed by tenant) instead of the deliveries phase.
+  std::vector<Phase*> lag_by_tenant_;
 
   // Appointments side: the load's view of each appointment it created.
   struct Appt {
@@ -360,7 +376,13 @@ void Load::Subscribe(Phase* deliveries) {
             own->push_back(mine);
             if (!mine) continue;
             if (delivered_total_++ == 0) first_delivery_ = now;
-            deliveries->latency.Add(now_us - static_cast<double>(m.reminder.due_ms) * 1000.0);
+            Phase* lag = deliveries;
+            if (m.reminder.tenant < lag_by_tenant_.size() && lag_by_tenant_[m.reminder.tenant]) {
+              lag = lag_by_tenant_[m.reminder.tenant];
+              ++lag->ok;
+              lag->seconds = Seconds(now - first_delivery_);
+            }
+            lag->latency.Add(now_us - static_cast<double>(m.reminder.due_ms) * 1000.0);
             uint64_t i = std::stoull(m.reminder.key.substr(prefix_.size()));
             if (i < delivered_.size() && delivered_[i]++ > 0) ++duplicates_;
           }
@@ -768,6 +790,98 @@ void Load::AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out) {
                                  c_.count > 0 ? static_cast<double>(planned_sum_) / c_.count : 0.0}};
 }
 
+// --- fairness ----------------------------------------------------------------
+
+void Load::Fairness(std::vector<Phase>* phases, nlohmann::json* out, uint64_t* expected) {
+  const uint64_t a_count = c_.count;
+  const uint64_t total = a_count + c_.b_count;
+  delivered_.assign(total, 0);
+  client::RateLimit limit{client::Channel::kSms, true, 0, c_.sms_rate, 1000,
+                          std::max<uint32_t>(1, c_.sms_rate / 10)};
+  auto set_limit = [&](const client::RateLimit& l) {
+    absl::Status result = absl::UnknownError("no answer");
+    bool answered = false;
+    producers_[0]->SetRateLimits({l}, [&](absl::Status st) {
+      result = st;
+      answered = true;
+    });
+    RunIo([&] { return answered; }, nullptr);
+    return result;
+  };
+  Phase setup{"rate-limit", kRequestLatency};
+  if (absl::Status st = set_limit(limit); !st.ok()) {
+    setup.failed = 1;
+    setup.first_error = "setting the SMS rate limit (admin token needed): " + st.ToString();
+    phases->push_back(std::move(setup));
+    return;
+  }
+  Phase deliveries{"delivered", kLagLatency};
+  Phase lag_a{"tenant-1", kLagLatency};
+  Phase lag_b{"tenant-2", kLagLatency};
+  lag_by_tenant_ = {nullptr, &lag_a, &lag_b};
+  Subscribe(&deliveries);
+  // Items [0, a_count) are tenant 1's, [a_count, total) tenant 2's.
+  auto send = [this, a_count](int64_t due_ms) -> SendBatch {
+    return [this, a_count, due_ms](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
+      std::vector<client::Reminder> batch;
+      batch.reserve(hi - lo);
+      for (uint64_t i = lo; i < hi; ++i) {
+        uint64_t item = due_ms == 0 ? a_count + i : i;
+        batch.push_back(client::Reminder{item < a_count ? 1u : 2u, KeyOf(item),
+                                         client::Channel::kSms,
+                                         "+3360000" + std::to_string(item % 10000),
+                                         due_ms == 0 ? NowMs() : due_ms, 0, payload_});
+      }
+      c.Schedule(batch, [done](absl::StatusOr<AsyncClient::ScheduleResults> r) {
+        if (!r.ok()) return done(0, 1, r.status());
+        uint64_t ok = 0;
+        for (const auto& item : *r) ok += item.ok() ? 1 : 0;
+        done(ok, r->size() - ok, ok == r->size() ? absl::OkStatus() : absl::InternalError("item"));
+      });
+    };
+  };
+  int64_t lead = c_.lead_ms > 0 ? c_.lead_ms : 1'000 + static_cast<int64_t>(a_count / 100);
+  int64_t fire_at = NowMs() + lead;
+  Phase ingest_a{"ingest-1", kRequestLatency};
+  Drive(&ingest_a, a_count, send(fire_at));
+  // A quarter of the way through tenant 1's drain at the limit.
+  double drain_s = static_cast<double>(a_count) / c_.sms_rate;
+  auto b_at = Steady::now() + std::chrono::milliseconds(std::max<int64_t>(0, fire_at - NowMs())) +
+              std::chrono::milliseconds(static_cast<int64_t>(drain_s * 250));
+  RunIo([&] { return Steady::now() >= b_at; }, nullptr);
+  uint64_t a_left = a_count - std::min<uint64_t>(a_count, lag_a.ok);
+  Phase ingest_b{"ingest-2", kRequestLatency};
+  Drive(&ingest_b, c_.b_count, send(0));
+  *expected = ingest_a.ok + ingest_b.ok;
+  auto start = Steady::now();
+  RunIo([&] { return acked_ + ack_failed_ >= *expected; },
+        [&] { Progress("delivered", acked_, *expected, start); });
+  if (c_.progress) std::fprintf(stderr, "\n");
+  lag_by_tenant_.clear();
+  deliveries.ok = acked_;
+  deliveries.failed = ack_failed_;
+  deliveries.seconds = Seconds(last_ack_ - first_delivery_);
+  if (absl::Status st = set_limit({client::Channel::kSms, true, 0, 0, 1000, 0}); !st.ok()) {
+    deliveries.failed += 1;
+    deliveries.first_error = "clearing the rate limit: " + st.ToString();
+  }
+  phases->push_back(std::move(ingest_a));
+  phases->push_back(std::move(ingest_b));
+  phases->push_back(std::move(deliveries));
+  phases->push_back(std::move(lag_a));
+  phases->push_back(std::move(lag_b));
+  (*out)["fairness"] = {
+      {"sms_rate", c_.sms_rate},
+      {"burst", limit.burst},
+      {"tenant_1_count", a_count},
+      {"tenant_2_count", c_.b_count},
+      {"tenant_1_left_when_2_scheduled", a_left},
+      // Round robin gives tenant 2 half the rate while both wait.
+      {"tenant_2_fair_share_ms", 2000.0 * static_cast<double>(c_.b_count) / c_.sms_rate},
+      // What a FIFO would have made tenant 2 wait: tenant 1's backlog first.
+      {"tenant_2_fifo_ms", 1000.0 * static_cast<double>(a_left + c_.b_count) / c_.sms_rate}};
+}
+
 int Load::Run(nlohmann::json* out) {
   deadline_ = Steady::now() + std::chrono::milliseconds(static_cast<int64_t>(c_.max_seconds * 1000));
   std::string worker_token = c_.worker_token.empty() ? c_.token : c_.worker_token;
@@ -775,8 +889,8 @@ int Load::Run(nlohmann::json* out) {
     std::fprintf(stderr, "rappel-load: %s\n", st.ToString().c_str());
     return absl::IsUnavailable(st) ? 3 : 1;
   }
-  bool needs_workers =
-      c_.scenario == "fire" || c_.scenario == "mixed" || c_.scenario == "appointment-fire";
+  bool needs_workers = c_.scenario == "fire" || c_.scenario == "mixed" ||
+                       c_.scenario == "appointment-fire" || c_.scenario == "fairness";
   if (needs_workers) {
     if (absl::Status st = Connect(&workers_, c_.workers, worker_token, "rappel-load-worker");
         !st.ok()) {
@@ -932,6 +1046,8 @@ int Load::Run(nlohmann::json* out) {
   } else if (c_.scenario == "appointment-fire") {
     AppointmentFire(&phases, out);
     expected_deliveries = planned_sum_;
+  } else if (c_.scenario == "fairness") {
+    Fairness(&phases, out, &expected_deliveries);
   }
   producers_.clear();
   workers_.clear();
@@ -994,6 +1110,15 @@ void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
                 d["expected"].get<unsigned long long>(), d["delivered"].get<unsigned long long>(),
                 d["acked"].get<unsigned long long>(), d["duplicates"].get<unsigned long long>());
   }
+  if (r.contains("fairness")) {
+    const auto& f = r["fairness"];
+    std::printf("\nfairness: sms %u/s burst %u; tenant 2's %llu scheduled with %llu of tenant 1's "
+                "waiting: fair share %.0f ms, FIFO would be %.0f ms (see the tenant-2 row)\n",
+                f["sms_rate"].get<unsigned>(), f["burst"].get<unsigned>(),
+                f["tenant_2_count"].get<unsigned long long>(),
+                f["tenant_1_left_when_2_scheduled"].get<unsigned long long>(),
+                f["tenant_2_fair_share_ms"].get<double>(), f["tenant_2_fifo_ms"].get<double>());
+  }
   if (r.contains("appointments")) {
     const auto& a = r["appointments"];
     const auto& k = a["events_ok"];
@@ -1028,9 +1153,10 @@ int main(int argc, char** argv) {
   Config c;
   CLI::App app{"rappel-load: load generator for rappeld (throughput, latency percentiles)"};
   app.add_option("scenario", c.scenario,
-                 "ingest | cancel | fire | mixed | appointments | appointment-fire")
+                 "ingest | cancel | fire | mixed | appointments | appointment-fire | fairness")
       ->required()
-      ->check(CLI::IsMember({"ingest", "cancel", "fire", "mixed", "appointments", "appointment-fire"}));
+      ->check(CLI::IsMember(
+          {"ingest", "cancel", "fire", "mixed", "appointments", "appointment-fire", "fairness"}));
   app.add_option("--host", c.host)->capture_default_str();
   app.add_option("--port", c.port)->capture_default_str();
   app.add_option("--token", c.token, "producer (or admin) token, if rappeld requires one");
@@ -1056,7 +1182,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000));
   CLI::Option* count =
       app.add_option("--count", c.count,
-                     "reminders (ingest, cancel, fire); appointments: timed events (default 200000)")
+                     "reminders (ingest, cancel, fire); appointments: timed events (default "
+                     "200000); fairness: tenant 1's burst (default 20000)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
   app.add_option("--rate", c.rate, "reminders per second to send (0: as fast as answered; "
@@ -1093,6 +1220,13 @@ int main(int argc, char** argv) {
   app.add_flag("--gates", c.gates,
                "appointment-fire: every sending gate on (sending hours, credits, consent, daily "
                "cap, household merging), none holding anything back");
+  app.add_option("--sms-rate", c.sms_rate,
+                 "fairness: the SMS limit set for the run, per second (burst: a tenth)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1'000'000u));
+  app.add_option("--b-count", c.b_count, "fairness: tenant 2's reminders, due during tenant 1's burst")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
   app.add_flag("--json", c.json, "print the results as JSON on stdout");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress line");
@@ -1104,6 +1238,7 @@ int main(int argc, char** argv) {
     if (count->count() == 0) c.count = 200'000;
     if (tenants->count() == 0) c.tenants = 4;
   }
+  if (c.scenario == "fairness" && count->count() == 0) c.count = 20'000;
   c.progress = !quiet && isatty(STDERR_FILENO);
 
   rappel::bench::Context ctx = rappel::bench::ReadContext();
@@ -1123,7 +1258,8 @@ int main(int argc, char** argv) {
         {"payload_bytes", c.payload_bytes}, {"tenants", c.tenants},
         {"lead_ms", c.lead_ms}, {"cancel_fraction", c.cancel_fraction},
         {"worker_in_flight", c.worker_in_flight}, {"worker_batch", c.worker_batch},
-        {"patients", c.patients}, {"calendars", c.calendars}, {"seed", c.seed}}}};
+        {"patients", c.patients}, {"calendars", c.calendars}, {"seed", c.seed},
+        {"sms_rate", c.sms_rate}, {"b_count", c.b_count}}}};
   if (!ctx.optimized) {
     std::fprintf(stderr, "rappel-load: WARNING: built without optimisation or with sanitizers\n");
   }

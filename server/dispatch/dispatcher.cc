@@ -1,6 +1,7 @@
 #include "server/dispatch/dispatcher.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/check.h"
@@ -87,7 +88,7 @@ Engine::StateWrites::value_type Delete(std::string key) { return {std::move(key)
 }  // namespace
 
 Dispatcher::Dispatcher(Engine* engine, DispatchOptions options, std::function<int64_t()> clock)
-    : engine_(engine), options_(options), clock_(std::move(clock)) {}
+    : engine_(engine), options_(options), clock_(std::move(clock)), gate_(options_.rate) {}
 
 absl::Status Dispatcher::Recover() {
   std::vector<std::pair<KeyHash, Attempts>> attempts;
@@ -120,6 +121,18 @@ absl::Status Dispatcher::Recover() {
         EraseDead(hash);
       }
       AddDead(hash, ref);
+      return true;
+    });
+    if (!st.ok()) return st;
+    int64_t now = clock_();
+    st = reader->ScanState(kRateLimitPrefix, [&](std::string_view k, std::string_view v) {
+      if (!k.starts_with(kRateLimitPrefix)) return false;
+      absl::StatusOr<RateLimit> limit = DecodeRateLimit(k, v);
+      if (!limit.ok()) {
+        stale.push_back(Delete(std::string(k)));
+        return true;
+      }
+      gate_.Set(*limit, now);
       return true;
     });
     if (!st.ok()) return st;
@@ -179,6 +192,10 @@ void Dispatcher::RemoveWorker(uint64_t worker_id) {
     leases_.erase(it);
     ++msg.attempt;
     ++stats_.redelivered;
+    if (gate_.Gated(msg.due.reminder.channel)) {
+      EnqueueRateLimited(std::move(msg), clock_());
+      continue;
+    }
     ready_[static_cast<int>(msg.due.reminder.channel)].push_front(std::move(msg));
   }
   Pump();
@@ -202,6 +219,10 @@ void Dispatcher::OnDue(std::vector<DueReminder> batch) {
       message_id = absl::StrCat(d.reminder.tenant.value, ":", d.reminder.key, ":", d.seq);
     }
     int c = static_cast<int>(d.reminder.channel);
+    if (gate_.Gated(d.reminder.channel)) {
+      EnqueueRateLimited(Ready{std::move(d), attempt, std::move(message_id)}, clock_());
+      continue;
+    }
     ready_[c].push_back(Ready{std::move(d), attempt, std::move(message_id)});
   }
   Pump();
@@ -231,19 +252,18 @@ void Dispatcher::Pump() {
       leases_.reserve(leases_.size() + room);
       int64_t deadline = clock_() + options_.lease_timeout_ms;
       for (Channel c : w.channels) {
+        if (gate_.Gated(c)) {
+          LeaseRateLimited(c, room, id, deadline, &out);
+          continue;
+        }
         auto& q = ready_[static_cast<int>(c)];
         while (!q.empty() && out.size() < room) {
           if (!PrepareForLease(q.front())) {
             q.pop_front();
             continue;
           }
-          uint64_t lease_id = next_lease_++;
-          deadlines_.emplace(deadline, lease_id);
-          auto [it, inserted] = leases_.emplace(lease_id, Lease{std::move(q.front()), id, deadline});
+          AddLease(std::move(q.front()), id, deadline, &out);
           q.pop_front();
-          const Ready& msg = it->second.msg;
-          out.push_back(LeasedMessage{msg.message_id, lease_id, msg.attempt, deadline,
-                                      &msg.due.reminder});
         }
       }
       if (out.empty()) continue;
@@ -253,6 +273,176 @@ void Dispatcher::Pump() {
       w.deliver(out);  // may not call back into the dispatcher
     }
   }
+}
+
+void Dispatcher::AddLease(Ready msg, uint64_t worker, int64_t deadline,
+                          std::vector<LeasedMessage>* out) {
+  uint64_t lease_id = next_lease_++;
+  deadlines_.emplace(deadline, lease_id);
+  auto [it, inserted] = leases_.emplace(lease_id, Lease{std::move(msg), worker, deadline});
+  const Ready& leased = it->second.msg;
+  out->push_back(LeasedMessage{leased.message_id, lease_id, leased.attempt, deadline,
+                               &leased.due.reminder});
+}
+
+void Dispatcher::EnqueueRateLimited(Ready msg, int64_t now_ms) {
+  const ReminderSpec& r = msg.due.reminder;
+  FairQueue<Ready>& q = rate_queues_[static_cast<int>(r.channel)];
+  size_t tenants = q.tenants() + (q.size(r.tenant) == 0 ? 1 : 0);
+  int64_t deadline = gate_.DeadlineMs(r);
+  int64_t expected = gate_.EstimateSendMs(r.channel, r.tenant, now_ms, q.size(r.tenant), tenants);
+  bool late = expected > deadline;
+  if (late) gate_.ReportLate(r, now_ms, expected);
+  // Earliest deadline first: the expiry when there is one, else the due time.
+  int64_t order_by = r.expiry_ms != 0 ? r.expiry_ms : r.due_ms;
+  TenantId tenant = r.tenant;
+  q.Push(tenant, order_by, late, std::move(msg));
+}
+
+void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
+                                  std::vector<LeasedMessage>* out) {
+  FairQueue<Ready>& q = rate_queues_[static_cast<int>(c)];
+  int64_t now = clock_();
+  while (!q.empty() && out->size() < room) {
+    // The channel's own bucket first: when it is empty no tenant may send,
+    // and the fair queue need not visit them all to find that out.
+    if (!gate_.ChannelHasToken(c, now)) break;
+    auto popped = q.PopIf([&](TenantId t) { return gate_.TryTake(c, t, now); });
+    if (!popped) break;
+    Ready& msg = popped->item;
+    const ReminderSpec& r = msg.due.reminder;
+    if (r.expiry_ms != 0 && now > r.expiry_ms) {
+      gate_.Refund(c, popped->tenant);
+      if (!engine_->IsCurrent(ReminderKey{r.tenant, r.key}, msg.due.seq)) {
+        ++stats_.stale_dropped;  // replaced or cancelled meanwhile: not late, just gone
+        continue;
+      }
+      if (!popped->mark) gate_.ReportLate(r, now, now);
+      DropExpired(std::move(msg));
+      continue;
+    }
+    if (!popped->mark && now > gate_.DeadlineMs(r)) gate_.ReportLate(r, now, now);
+    if (!PrepareForLease(msg)) {
+      gate_.Refund(c, popped->tenant);
+      continue;
+    }
+    AddLease(std::move(msg), worker, deadline, out);
+  }
+  auto& wake = rate_wake_ms_[static_cast<int>(c)];
+  wake.reset();
+  if (q.empty() || out->size() >= room) return;
+  // Held back by tokens: pump again when the first tenant may send.
+  int64_t next = INT64_MAX;
+  q.ForEachTenant([&](TenantId t, size_t) { next = std::min(next, gate_.NextTokenMs(c, t, now)); });
+  if (next == INT64_MAX) return;
+  wake = std::max(next, now + 1);
+  if (wake_hook_) wake_hook_();
+}
+
+void Dispatcher::DropExpired(Ready msg) {
+  const ReminderSpec& r = msg.due.reminder;
+  gate_.CountExpired(r);
+  Engine::StateWrites extra;
+  KeyHash hash = HashKey(r.tenant, r.key);
+  bool had_attempts = attempts_.contains(hash);
+  if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
+  if (filter_ != nullptr && msg.prepared) {
+    filter_->OnOutcome(r, AckOutcome::kFailedPermanent, "expired waiting for the rate limit",
+                       &extra);
+  }
+  engine_->Complete(
+      {CompletionRef{{r.tenant, r.key}, msg.due.seq}},
+      [this, hash, had_attempts](absl::Status st) {
+        if (st.ok() && had_attempts) attempts_.erase(hash);
+      },
+      std::move(extra));
+}
+
+void Dispatcher::Regate(Channel c) {
+  int i = static_cast<int>(c);
+  if (gate_.Gated(c)) {
+    if (ready_[i].empty()) return;
+    std::deque<Ready> fifo = std::move(ready_[i]);
+    ready_[i].clear();
+    int64_t now = clock_();
+    for (Ready& msg : fifo) EnqueueRateLimited(std::move(msg), now);
+    return;
+  }
+  rate_wake_ms_[i].reset();
+  if (rate_queues_[i].empty()) return;
+  for (Ready& msg : rate_queues_[i].TakeAll()) ready_[i].push_back(std::move(msg));
+}
+
+void Dispatcher::SetRateLimits(std::vector<RateLimit> limits,
+                               std::function<void(absl::Status)> done) {
+  Engine::StateWrites writes;
+  for (RateLimit& limit : limits) {
+    if (absl::Status st = Validate(limit); !st.ok()) {
+      done(st);
+      return;
+    }
+    limit = Normalized(limit);
+    std::string key = RateLimitKey(limit.channel, limit.tenant);
+    if (limit.count == 0) {
+      writes.push_back(Delete(std::move(key)));
+    } else {
+      writes.push_back(Put(std::move(key), EncodeRateLimitValue(limit)));
+    }
+  }
+  engine_->WriteState(std::move(writes), [this, limits = std::move(limits),
+                                          done = std::move(done)](absl::Status st) {
+    if (st.ok()) {
+      int64_t now = clock_();
+      for (const RateLimit& limit : limits) {
+        gate_.Set(limit, now);
+        Regate(limit.channel);
+      }
+      Pump();
+    }
+    done(st);
+  });
+}
+
+std::vector<RateRow> Dispatcher::RateRows() {
+  std::vector<RateRow> rows = gate_.Rows(clock_());
+  auto find = [&](Channel c, std::optional<TenantId> t) -> RateRow& {
+    for (RateRow& row : rows) {
+      if (row.channel == c && row.tenant.has_value() == t.has_value() &&
+          (!t || row.tenant->value == t->value)) {
+        return row;
+      }
+    }
+    RateRow row;
+    row.channel = c;
+    row.tenant = t;
+    rows.push_back(row);
+    return rows.back();
+  };
+  for (int i = 1; i <= kChannelCount; ++i) {
+    Channel c = static_cast<Channel>(i);
+    const FairQueue<Ready>& q = rate_queues_[i];
+    if (q.empty()) continue;
+    find(c, std::nullopt).waiting = q.size();
+    q.ForEachTenant([&](TenantId t, size_t n) { find(c, t).waiting = n; });
+  }
+  std::sort(rows.begin(), rows.end(), [](const RateRow& a, const RateRow& b) {
+    auto rank = [](const RateRow& r) {
+      return std::make_tuple(static_cast<int>(r.channel), r.tenant.has_value(),
+                             r.tenant ? r.tenant->value : 0);
+    };
+    return rank(a) < rank(b);
+  });
+  // A channel's row counts the late and expired of all its tenants.
+  for (RateRow& row : rows) {
+    if (row.tenant) continue;
+    for (const RateRow& t : rows) {
+      if (t.tenant && t.channel == row.channel) {
+        row.late += t.late;
+        row.expired += t.expired;
+      }
+    }
+  }
+  return rows;
 }
 
 bool Dispatcher::PrepareForLease(Ready& msg) {
@@ -292,9 +482,14 @@ void Dispatcher::ReleaseHeld(TenantId tenant) {
   std::vector<Ready> back = std::move(it->second);
   held_.erase(it);
   held_count_ -= back.size();
+  int64_t now = clock_();
   for (Ready& msg : back) {
     msg.prepared = false;
-    ready_[static_cast<int>(msg.due.reminder.channel)].push_back(std::move(msg));
+    if (gate_.Gated(msg.due.reminder.channel)) {
+      EnqueueRateLimited(std::move(msg), now);
+    } else {
+      ready_[static_cast<int>(msg.due.reminder.channel)].push_back(std::move(msg));
+    }
   }
   Pump();
 }
@@ -541,15 +736,31 @@ void Dispatcher::ExpireLeases(int64_t now_ms) {
     leases_.erase(it);
     ++msg.attempt;
     ++stats_.redelivered;
-    ready_[static_cast<int>(msg.due.reminder.channel)].push_front(std::move(msg));
     any = true;
+    if (gate_.Gated(msg.due.reminder.channel)) {
+      EnqueueRateLimited(std::move(msg), now_ms);
+      continue;
+    }
+    ready_[static_cast<int>(msg.due.reminder.channel)].push_front(std::move(msg));
+  }
+  // Tokens due: cleared here, set again by Pump if tokens still hold
+  // messages back (so a wake with no worker room does not spin).
+  for (auto& wake : rate_wake_ms_) {
+    if (wake && *wake <= now_ms) {
+      wake.reset();
+      any = true;
+    }
   }
   if (any) Pump();
 }
 
 std::optional<int64_t> Dispatcher::NextDeadlineMs() const {
-  if (deadlines_.empty()) return std::nullopt;
-  return deadlines_.begin()->first;
+  std::optional<int64_t> next;
+  if (!deadlines_.empty()) next = deadlines_.begin()->first;
+  for (const auto& wake : rate_wake_ms_) {
+    if (wake && (!next || *wake < *next)) next = wake;
+  }
+  return next;
 }
 
 absl::StatusOr<std::vector<DeadLetter>> Dispatcher::ListDeadLetters(
@@ -650,7 +861,11 @@ DispatchStats Dispatcher::stats() const {
   for (int c = 1; c <= kChannelCount; ++c) {
     s.ready_by_channel[c] = ready_[c].size();
     s.ready += ready_[c].size();
+    s.rate_waiting_by_channel[c] = rate_queues_[c].size();
+    s.rate_waiting += rate_queues_[c].size();
   }
+  s.rate_late = gate_.late_total();
+  s.rate_expired = gate_.expired_total();
   return s;
 }
 

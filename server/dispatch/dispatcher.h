@@ -11,6 +11,16 @@
 // Flow control: a worker never holds more than its max_in_flight leases.
 // Fairness between workers of a channel: round robin.
 //
+// Rate limits (issue 5 §3). A channel with no limit keeps the plain FIFO
+// above, untouched. Once it has one (overall, or for some tenant), its due
+// messages wait in a FairQueue (fair_queue.h: round robin across tenants,
+// earliest deadline first within one) and go only with a token from the
+// RateGate (rate_gate.h: the buckets, lateness reports). When tokens, not
+// workers, hold messages back, NextDeadlineMs includes the time of the next
+// token, so the owner's timer (ExpireLeases) pumps again then. Limits are
+// records in `state` (rate_limit.h: rl/...), set by SetRateLimits and
+// loaded by Recover.
+//
 // Thread: the owner (io) thread, like the engine.
 //
 // Durability. Attempt counts and dead letters are records in the store's
@@ -56,6 +66,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/dispatch/fair_queue.h"
+#include "server/dispatch/rate_gate.h"
+#include "server/dispatch/rate_limit.h"
 #include "server/engine/engine.h"
 
 namespace rappel::server {
@@ -72,6 +85,8 @@ struct DispatchOptions {
   // provider can fill with payloads; the count of those dropped is in
   // stats). 0: no bound.
   size_t max_dead_letters = 100'000;
+  // Lateness reports of rate-limited messages (rate_gate.h).
+  RateGateOptions rate;
 };
 
 // A message as handed to a worker's DeliverFn. It points into the
@@ -135,6 +150,12 @@ struct DispatchStats {
   uint64_t stale_dropped = 0;     // replaced or cancelled after falling due: not handed out
   uint64_t filter_dropped = 0;    // dropped by the MessageFilter (e.g. a visit status set)
   uint64_t held = 0;              // held back by the MessageFilter (e.g. waiting for credit)
+  // Rate limits: due, waiting for a token (not in `ready`); reported unable
+  // to make their deadline; of those dropped, past their expiry.
+  uint64_t rate_waiting = 0;
+  uint64_t rate_waiting_by_channel[kChannelCount + 1] = {};
+  uint64_t rate_late = 0;
+  uint64_t rate_expired = 0;
 };
 
 class Dispatcher : public DueSink {
@@ -148,9 +169,13 @@ class Dispatcher : public DueSink {
   void set_engine(Engine* engine) { engine_ = engine; }
   // Must outlive the dispatcher; set before the first OnDue. Null: none.
   void set_filter(MessageFilter* filter) { filter_ = filter; }
-  // Loads attempt counts and dead letters from the store (once, after the
-  // engine is open and before its first Poll). Drops attempt records whose
-  // reminder is no longer live (cancelled or expired while retrying).
+  // Called when rate limits hold messages back until a time that
+  // NextDeadlineMs now reports (the owner re-arms its timer). Null: none.
+  void set_wake_hook(std::function<void()> hook) { wake_hook_ = std::move(hook); }
+  // Loads attempt counts, dead letters and rate limits from the store
+  // (once, after the engine is open and before its first Poll). Drops
+  // attempt records whose reminder is no longer live (cancelled or expired
+  // while retrying).
   absl::Status Recover();
 
   // A worker for `channels`, holding at most max_in_flight leases, at most
@@ -179,7 +204,8 @@ class Dispatcher : public DueSink {
 
   void OnDue(std::vector<DueReminder> batch) override;
 
-  // Leases past their deadline go back to ready. Call when NextDeadlineMs
+  // Leases past their deadline go back to ready, and messages that waited
+  // for a rate-limit token now due are pumped. Call when NextDeadlineMs
   // comes.
   void ExpireLeases(int64_t now_ms);
   std::optional<int64_t> NextDeadlineMs() const;
@@ -199,6 +225,12 @@ class Dispatcher : public DueSink {
   // queues (and are prepared again) — e.g. once credit was added.
   void ReleaseHeld(TenantId tenant);
   uint64_t held_of(TenantId tenant) const;
+  // Sets or removes (count 0) rate limits, all in one commit; they apply
+  // once durable. InvalidArgument (nothing written) if any is invalid.
+  void SetRateLimits(std::vector<RateLimit> limits, std::function<void(absl::Status)> done);
+  std::vector<RateLimit> RateLimits() const { return gate_.Limits(); }
+  // Per channel and per (tenant, channel): limit, tokens, waiting, late.
+  std::vector<RateRow> RateRows();
 
   DispatchStats stats() const;
   // Dead letters per tenant (durable ones).
@@ -249,9 +281,23 @@ class Dispatcher : public DueSink {
   bool PrepareForLease(Ready& msg);
   // The filter hears the outcome of a lease it prepared, if still current.
   bool FilterHears(const Lease& lease) const;
+  // Leases `msg` to the worker; appends it to `out`.
+  void AddLease(Ready msg, uint64_t worker, int64_t deadline, std::vector<LeasedMessage>* out);
+
+  // Rate limits. A due or returned message of a gated channel joins its
+  // fair queue (reported late if it cannot make its deadline).
+  void EnqueueRateLimited(Ready msg, int64_t now_ms);
+  // Leases up to `room` messages of gated channel `c` that have a token.
+  void LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
+                        std::vector<LeasedMessage>* out);
+  // Its expiry passed while it waited for a token: completed, not sent.
+  void DropExpired(Ready msg);
+  // After a change of limits: messages move between FIFO and fair queue.
+  void Regate(Channel c);
 
   Engine* engine_;
   MessageFilter* filter_ = nullptr;
+  std::function<void()> wake_hook_;
   DispatchOptions options_;
   std::function<int64_t()> clock_;
   std::deque<Ready> ready_[kChannelCount + 1];
@@ -268,6 +314,11 @@ class Dispatcher : public DueSink {
   absl::flat_hash_set<KeyHash, HashOf> replaying_;  // replay commit in flight
   absl::flat_hash_map<uint32_t, std::vector<Ready>> held_;  // by tenant (Prepared::hold)
   uint64_t held_count_ = 0;
+  RateGate gate_;
+  FairQueue<Ready> rate_queues_[kChannelCount + 1];
+  // Set when tokens (not workers) held messages of the channel back: when
+  // the next one is due.
+  std::optional<int64_t> rate_wake_ms_[kChannelCount + 1];
   DispatchStats stats_;
 };
 

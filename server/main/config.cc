@@ -119,6 +119,15 @@ const Setting kSettings[] = {
        return "";
      },
      [](const RappeldOptions& o) { return std::to_string(o.dispatch.backoff_max_ms); }},
+    {"dispatch", "rate_late_after_ms", Setting::Type::kInteger,
+     "a rate-limited message without an expiry is reported late if it cannot go within this of "
+     "its due time",
+     1, kMsPerDay,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.dispatch.rate.late_after_ms = Int(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.dispatch.rate.late_after_ms); }},
 };
 
 const char* TypeName(Setting::Type t) {

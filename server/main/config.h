@@ -7,7 +7,8 @@
 //   [server]   listen, port, max_connections, idle_timeout_ms, max_frame_bytes
 //   [store]    data_dir, max_map_bytes
 //   [engine]   horizon_days
-//   [dispatch] lease_timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms
+//   [dispatch] lease_timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms,
+//              rate_late_after_ms
 //   [[token]]  secret = "..." or secret_file = "path", role = "producer" | "worker" | "admin"
 //
 // Every setting but the tokens is also a flag: --KEY with '_' written '-'

@@ -36,6 +36,14 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   if (!engine.ok()) return engine.status();
   d->engine_ = std::move(*engine);
   d->dispatcher_->set_engine(d->engine_.get());
+  // Rate limits may hold messages back until the next token (a Pump from a
+  // request, not a completion): the ticker must wake for it.
+  // Posted: the Pump may run inside Engine::Poll.
+  d->dispatcher_->set_wake_hook([&io, alive, self] {
+    asio::post(io, [alive, self] {
+      if (auto a = alive.lock(); a && *a) self->Arm();
+    });
+  });
   if (absl::Status st = d->dispatcher_->Recover(); !st.ok()) return st;
   plan::BookOptions book_options;
   book_options.horizon_ms = static_cast<int64_t>(options.engine.horizon_ms);

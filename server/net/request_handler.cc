@@ -109,7 +109,7 @@ Offset<flatbuffers::Vector<Offset<wire::Status>>> Statuses(FlatBufferBuilder& b,
 
 RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher,
                                plan::AppointmentBook* book)
-    : options_(std::move(options)), engine_(engine), dispatcher_(dispatcher) {
+    : options_(std::move(options)), engine_(engine), dispatcher_(dispatcher), rates_(dispatcher) {
   if (book != nullptr) appointments_.emplace(book);
 }
 
@@ -161,7 +161,10 @@ void RequestHandler::Stats(uint64_t id, const wire::Stats& req, Reply reply) {
   FlatBufferBuilder b;
   std::vector<Offset<wire::ChannelCount>> by_channel;
   std::vector<Offset<wire::ChannelCount>> live_by_channel;
+  std::vector<Offset<wire::ChannelCount>> rate_waiting_by_channel;
   for (int c = 1; c <= kChannelCount; ++c) {
+    rate_waiting_by_channel.push_back(wire::CreateChannelCount(
+        b, static_cast<wire::Channel>(c), ds.rate_waiting_by_channel[c]));
     by_channel.push_back(
         wire::CreateChannelCount(b, static_cast<wire::Channel>(c), ds.ready_by_channel[c]));
     live_by_channel.push_back(
@@ -179,8 +182,9 @@ void RequestHandler::Stats(uint64_t id, const wire::Stats& req, Reply reply) {
   auto by_channel_v = b.CreateVector(by_channel);
   auto live_by_channel_v = b.CreateVector(live_by_channel);
   auto by_tenant_v = b.CreateVector(by_tenant);
+  auto rate_waiting_v = b.CreateVector(rate_waiting_by_channel);
   wire::StatsReplyBuilder sb(b);
-  sb.add_pending(es.in_wheel + ds.ready);
+  sb.add_pending(es.in_wheel + ds.ready + ds.rate_waiting);
   sb.add_leased(ds.leased);
   sb.add_dead_letters(ds.dead_letters);
   sb.add_log_records(es.log_records);
@@ -204,6 +208,10 @@ void RequestHandler::Stats(uint64_t id, const wire::Stats& req, Reply reply) {
   sb.add_retrying(ds.retrying);
   sb.add_dead_letters_dropped(ds.dead_letters_dropped);
   sb.add_compaction_steps(es.compaction_steps);
+  sb.add_rate_waiting(ds.rate_waiting);
+  sb.add_rate_waiting_by_channel(rate_waiting_v);
+  sb.add_rate_late(ds.rate_late);
+  sb.add_rate_expired(ds.rate_expired);
   auto body = sb.Finish();
   reply(Finish(b, id, wire::Body::StatsReply, body.Union()), false);
 }
@@ -295,6 +303,10 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
   }
   if (AppointmentRequests::Handles(type) && appointments_) {
     appointments_->Handle(frame, std::move(reply));
+    return;
+  }
+  if (RateRequests::Handles(type)) {  // admin only (Allowed)
+    rates_.Handle(frame, std::move(reply));
     return;
   }
   switch (type) {

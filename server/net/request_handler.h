@@ -21,6 +21,7 @@
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
 #include "server/net/appointment_requests.h"
+#include "server/net/rate_requests.h"
 
 namespace rappel::server {
 
@@ -89,6 +90,7 @@ class RequestHandler {
   Engine* engine_;
   Dispatcher* dispatcher_;
   std::optional<AppointmentRequests> appointments_;
+  RateRequests rates_;
   bool backup_running_ = false;
   std::thread backup_thread_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

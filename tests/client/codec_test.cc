@@ -548,5 +548,76 @@ TEST(CodecTest, TokenRedeemReplyGivesWhatWasDoneOrTheError) {
   }
 }
 
+TEST(CodecTest, RateLimitSetCarriesEveryLimit) {
+  FlatBufferBuilder b;
+  EncodeRateLimitSet(b, 9,
+                     {RateLimit{Channel::kSms, true, 0, 50, 1000, 100},
+                      RateLimit{Channel::kVoice, false, 7, 10, 60'000, 0}});
+  Verified f(b);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->request_id(), 9u);
+  ASSERT_EQ(f->body_type(), wire::Body::RateLimitSet);
+  const auto* limits = f->body_as_RateLimitSet()->limits();
+  ASSERT_NE(limits, nullptr);
+  ASSERT_EQ(limits->size(), 2u);
+  EXPECT_EQ(limits->Get(0)->channel(), wire::Channel::Sms);
+  EXPECT_TRUE(limits->Get(0)->all_tenants());
+  EXPECT_EQ(limits->Get(0)->count(), 50u);
+  EXPECT_EQ(limits->Get(0)->period_ms(), 1000u);
+  EXPECT_EQ(limits->Get(0)->burst(), 100u);
+  EXPECT_EQ(limits->Get(1)->channel(), wire::Channel::Voice);
+  EXPECT_FALSE(limits->Get(1)->all_tenants());
+  EXPECT_EQ(limits->Get(1)->tenant(), 7u);
+  EXPECT_EQ(limits->Get(1)->period_ms(), 60'000u);
+  EXPECT_EQ(limits->Get(1)->burst(), 0u);
+
+  FlatBufferBuilder l;
+  EncodeRateList(l, 10, 25);
+  Verified g(l);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->body_type(), wire::Body::RateList);
+  EXPECT_EQ(g->body_as_RateList()->max_rows(), 25u);
+}
+
+TEST(CodecTest, RateRepliesDecode) {
+  {
+    FlatBufferBuilder b;
+    auto st = WireStatus(b, wire::ErrorCode::InvalidArgument, "a rate's period is 1 ms to one day");
+    protocol::FinishFrame(b, 1, wire::Body::RateLimitSetReply,
+                          wire::CreateRateLimitSetReply(b, st).Union());
+    Verified f(b);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_TRUE(absl::IsInvalidArgument(DecodeStatusReply(f.get())));
+  }
+  {
+    FlatBufferBuilder b;
+    std::vector<flatbuffers::Offset<wire::RateRow>> rows;
+    rows.push_back(wire::CreateRateRow(
+        b, wire::CreateRateLimit(b, wire::Channel::Sms, 0, true, 50, 1000, 100), 12, 300, 4, 1));
+    rows.push_back(wire::CreateRateRow(
+        b, wire::CreateRateLimit(b, wire::Channel::Sms, 7, false, 0, 1000, 0), 0, 20, 2, 0));
+    rows.push_back(wire::CreateRateRow(b));  // no limit table at all: defaults
+    protocol::FinishFrame(b, 2, wire::Body::RateListReply,
+                          wire::CreateRateListReply(b, b.CreateVector(rows), true).Union());
+    Verified f(b);
+    ASSERT_TRUE(f.ok()) << f.status();
+    RateList list = DecodeRateListReply(f.get());
+    EXPECT_TRUE(list.truncated);
+    ASSERT_EQ(list.rows.size(), 3u);
+    EXPECT_TRUE(list.rows[0].limit.all_tenants);
+    EXPECT_EQ(list.rows[0].limit.count, 50u);
+    EXPECT_EQ(list.rows[0].limit.burst, 100u);
+    EXPECT_EQ(list.rows[0].tokens, 12u);
+    EXPECT_EQ(list.rows[0].waiting, 300u);
+    EXPECT_EQ(list.rows[0].late, 4u);
+    EXPECT_EQ(list.rows[0].expired, 1u);
+    EXPECT_FALSE(list.rows[1].limit.all_tenants);
+    EXPECT_EQ(list.rows[1].limit.tenant, 7u);
+    EXPECT_EQ(list.rows[1].limit.count, 0u);
+    EXPECT_EQ(list.rows[1].waiting, 20u);
+    EXPECT_EQ(list.rows[2].waiting, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace rappel::client::codec

@@ -9,7 +9,8 @@
 //     (each written in the commit of its ack);
 //   - added is every acknowledged addition, plus at most the one in flight
 //     when the server died;
-//   - every ack the server acknowledged is in the audit (never lost).
+//   - every ack the server acknowledged is in the audit (never lost), but
+//     for appointments cancelled meanwhile (a stale lease's ack is ignored).
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,6 +80,7 @@ TEST(CreditCrashTest, NoCreditIsCreatedOrLostAcrossSigkill) {
   int next_id = 0;
   int64_t added_acked = 0, added_unknown = 0;  // additions acknowledged / sent, fate unknown
   std::set<std::string> appointments;
+  std::set<std::string> cancel_sent;
   // message ids ("1:@a/<id>/<kind>/<channel>/<occurrence>") whose "sent" ack was acknowledged
   std::set<std::string> acked_sent;
   std::mutex mu;
@@ -131,6 +133,10 @@ TEST(CreditCrashTest, NoCreditIsCreatedOrLostAcrossSigkill) {
     {
       std::lock_guard lock(mu);
       for (const std::string& m : acked_sent) {
+        // (The ack of a message its appointment's cancellation dropped after
+        // it was leased is accepted and ignored: nothing to audit.)
+        std::string id = m.substr(5, m.find('/', 5) - 5);
+        if (cancel_sent.count(id)) continue;
         EXPECT_TRUE(audited_sent.count(m)) << m << ": an acknowledged ack is not in the audit";
       }
     }
@@ -205,6 +211,7 @@ TEST(CreditCrashTest, NoCreditIsCreatedOrLostAcrossSigkill) {
       if (!results.ok()) break;
       if (rng() % 2 == 0) {
         auto it = std::next(appointments.begin(), static_cast<long>(rng() % appointments.size()));
+        cancel_sent.insert(*it);
         auto r = platform.CancelAppointment(1, *it, client::CancelledBy::kPractitioner);
         if (!r.ok() && absl::IsUnavailable(r.status())) break;
       }

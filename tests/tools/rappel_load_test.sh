@@ -36,6 +36,19 @@ grep -Eq '"per_second": [1-9]' "$work/appointments.phase" || fail "appointments 
 grep -Eq '"planned_per_event": [1-9]' "$work/appointments.json" || fail "nothing planned: $(cat "$work/appointments.json")"
 grep -q '"errors": {}' "$work/appointments.json" || fail "appointments errors: $(cat "$work/appointments.json")"
 
+# Fairness: two tenants under an SMS limit (set and cleared over the
+# protocol); everything delivered once, each tenant's lag reported.
+load fairness --count 2000 --b-count 100 --sms-rate 4000 --json > "$work/fairness.json" \
+  || fail "fairness: $(cat "$work/fairness.json")"
+grep -q '"acked": 2100' "$work/fairness.json" || fail "fairness acks: $(cat "$work/fairness.json")"
+grep -q '"duplicates": 0' "$work/fairness.json" || fail "fairness duplicates: $(cat "$work/fairness.json")"
+grep -q '"name": "tenant-2"' "$work/fairness.json" || fail "fairness: no tenant-2 row"
+grep -q '"tenant_2_fair_share_ms": 50' "$work/fairness.json" || fail "fairness: no summary"
+if [[ -x "$build/tools/rappelctl" ]]; then
+  "$build/tools/rappelctl" --port "$port" rates | grep -qx '(no rate limits set)' \
+    || fail "fairness left a rate limit behind"
+fi
+
 # The human report has the header and a row per phase.
 load ingest --count 1000 > "$work/human.txt" || fail "human report"
 grep -q '^machine: ' "$work/human.txt" || fail "no machine line"

@@ -107,6 +107,12 @@ class AsyncClient {
   void Backup(const std::string& dir, StatusCallback done);
   // Forces a compaction pass; answers once the reclaimed space is durable.
   void Compact(Callback<CompactResult> done);
+  // Sets (count > 0) or removes (count 0) rate limits, all in one commit;
+  // answers once durable. InvalidArgument (nothing set) if any is invalid.
+  void SetRateLimits(const std::vector<RateLimit>& limits, StatusCallback done);
+  // The limits, tokens, and what waits or was late, per channel and per
+  // (tenant, channel). `max_rows` 0: the server's default (1000).
+  void Rates(Callback<RateList> done, uint32_t max_rows = 0);
 
   // ---- Appointments (producer; admin may too) ----
   // Configuration objects as JSON documents (protocol/README.md

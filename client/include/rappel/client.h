@@ -62,6 +62,10 @@ class BlockingClient {
   absl::Status Backup(const std::string& dir);
   // Forces a compaction pass; returns once the reclaimed space is durable.
   absl::StatusOr<CompactResult> Compact();
+  // Rate limits: set (count > 0) or removed (count 0) in one commit, and
+  // the view of them (see rappel/async_client.h).
+  absl::Status SetRateLimits(const std::vector<RateLimit>& limits);
+  absl::StatusOr<RateList> Rates(uint32_t max_rows = 0);
 
   // Appointments (producer; admin may too). See rappel/async_client.h for
   // the meaning of each; per-item results come in the order of the items.

@@ -99,6 +99,41 @@ struct ServerStats {
   uint64_t retrying = 0;             // reminders with a durable failure count
   uint64_t dead_letters_dropped = 0;
   uint64_t compaction_steps = 0;
+  // Rate limits (see RateState for the detail).
+  uint64_t rate_waiting = 0;                 // due, waiting for a token (also in pending)
+  uint64_t rate_waiting_by_channel[5] = {};  // indexed by Channel
+  uint64_t rate_late = 0;     // reported unable to make their deadline, since the server started
+  uint64_t rate_expired = 0;  // of those, dropped: expired while waiting
+};
+
+// ---- Rate limits (protocol/README.md "Rate limits") ----
+
+// One sending limit, a token bucket: `count` messages per `period_ms`, at
+// most `burst` at once. A channel overall (all_tenants: the provider's
+// limit, shared by every tenant) or one tenant on one channel (on top of
+// the channel's). "sms: 50/s burst 100" is
+// RateLimit{Channel::kSms, true, 0, 50, 1000, 100}.
+struct RateLimit {
+  Channel channel = Channel::kSms;
+  bool all_tenants = false;
+  uint32_t tenant = 0;        // when !all_tenants
+  uint32_t count = 0;         // messages per period; 0: no limit (SetRateLimits removes it)
+  uint32_t period_ms = 1000;  // 1 ms to one day
+  uint32_t burst = 0;         // 0: count
+};
+
+// A row of the rates view: a channel overall or one tenant on one channel.
+struct RateState {
+  RateLimit limit;       // channel, all_tenants, tenant name the row; count 0: no limit of its own
+  uint64_t tokens = 0;   // whole tokens in its bucket now
+  uint64_t waiting = 0;  // due, waiting for a token
+  uint64_t late = 0;     // reported unable to make their deadline
+  uint64_t expired = 0;  // of those, dropped: expired while waiting
+};
+
+struct RateList {
+  std::vector<RateState> rows;  // by channel; the channel overall first, then tenants
+  bool truncated = false;       // more than max_rows
 };
 
 // What a forced compaction did (Compact).

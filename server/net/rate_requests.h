@@ -1,0 +1,32 @@
+// RateRequests: the rate-limit part of the protocol (RateLimitSet,
+// RateList; protocol/README.md "Rate limits"), turned into Dispatcher calls
+// and their results into reply frames. The RequestHandler hands it every
+// frame of those types, after Hello and the role check (admin only).
+//
+// Thread: the io thread, like the dispatcher.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "protocol/framing.h"
+#include "server/dispatch/dispatcher.h"
+
+namespace rappel::server {
+
+class RateRequests {
+ public:
+  using FrameBytes = std::vector<uint8_t>;
+  using Reply = std::function<void(FrameBytes, bool close)>;
+
+  explicit RateRequests(Dispatcher* dispatcher) : dispatcher_(dispatcher) {}
+
+  // True if `type` is one of ours (then `reply` is called exactly once).
+  static bool Handles(protocol::wire::Body type);
+  void Handle(const protocol::wire::Frame& frame, Reply reply);
+
+ private:
+  Dispatcher* dispatcher_;
+};
+
+}  // namespace rappel::server
