@@ -705,8 +705,8 @@ void Load::AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out) {
   nlohmann::json patient = nlohmann::json::object();
   if (c_.gates) {
     // Every gate on, none holding anything back: sending hours all day,
-    // metered with ample credit, opt-in with consent given, a daily cap
-    // above what anyone gets, household SMS merging.
+    // metered with ample credit, rate limits (below), opt-in with consent
+    // given, a daily cap above what anyone gets, household SMS merging.
     nlohmann::json hours = nlohmann::json::object();
     for (const char* d : {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}) hours[d] = {"00:00-24:00"};
     tenant.update({{"sending_hours", hours},
@@ -726,6 +726,22 @@ void Load::AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out) {
       });
     }
     RunIo([&] { return answered == static_cast<int>(c_.tenants); }, nullptr);
+    // Rate limits that never bind (1 000 000/s with as much burst) on both
+    // channels, overall and per tenant: the gate and the fair queues work,
+    // nothing waits for a token.
+    std::vector<client::RateLimit> limits;
+    for (client::Channel ch : {client::Channel::kSms, client::Channel::kEmail}) {
+      limits.push_back(client::RateLimit{ch, true, 0, 1'000'000, 1000, 1'000'000});
+      for (uint32_t t = 1; t <= c_.tenants; ++t) {
+        limits.push_back(client::RateLimit{ch, false, t, 1'000'000, 1000, 1'000'000});
+      }
+    }
+    bool set = false;
+    producers_[0]->SetRateLimits(limits, [&set](absl::Status st) {
+      set = true;
+      if (!st.ok()) std::fprintf(stderr, "rappel-load: rate limits: %s\n", st.ToString().c_str());
+    });
+    RunIo([&] { return set; }, nullptr);
   }
   // Booked now, starting `lead` + 1 h from now: the confirmations are due at
   // once, the reminders at fire_at; workers subscribe after fire_at, so
@@ -1218,8 +1234,8 @@ int main(int argc, char** argv) {
   app.add_option("--worker-batch", c.worker_batch, "messages per pushed batch")
       ->capture_default_str();
   app.add_flag("--gates", c.gates,
-               "appointment-fire: every sending gate on (sending hours, credits, consent, daily "
-               "cap, household merging), none holding anything back");
+               "appointment-fire: every sending gate on (sending hours, credits, rate limits, "
+               "consent, daily cap, household merging), none holding anything back");
   app.add_option("--sms-rate", c.sms_rate,
                  "fairness: the SMS limit set for the run, per second (burst: a tenth)")
       ->capture_default_str()

@@ -49,6 +49,15 @@ if [[ -x "$build/tools/rappelctl" ]]; then
     || fail "fairness left a rate limit behind"
 fi
 
+# Appointment messages all due at once, with every gate on (credits, rate
+# limits, consent, caps, sending hours): each one delivered and acked once.
+load appointment-fire --count 1000 --tenants 2 --patients 100 --gates --lead-ms 1500 --json \
+  > "$work/afire.json" || fail "appointment-fire: $(cat "$work/afire.json")"
+grep -q '"gates": true' "$work/afire.json" || fail "appointment-fire: gates off"
+grep -q '"messages_planned": 3000' "$work/afire.json" || fail "appointment-fire planned: $(cat "$work/afire.json")"
+grep -q '"acked": 3000' "$work/afire.json" || fail "appointment-fire acks: $(cat "$work/afire.json")"
+grep -q '"errors": {}' "$work/afire.json" || fail "appointment-fire errors: $(cat "$work/afire.json")"
+
 # The human report has the header and a row per phase.
 load ingest --count 1000 > "$work/human.txt" || fail "human report"
 grep -q '^machine: ' "$work/human.txt" || fail "no machine line"
