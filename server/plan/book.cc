@@ -1580,7 +1580,41 @@ absl::StatusOr<std::string> AppointmentBook::DryRun(const Appointment& in) const
   return out.dump();
 }
 
+size_t AppointmentBook::SweepGone(size_t limit) {
+  // A message leaves the engine without the book hearing of it when it is
+  // found past its expiry as it falls due (rappeld was down across the
+  // appointment, or it waited for a rate token too long): its plan entry and
+  // its reservation would stay forever. One due over an hour ago and no
+  // longer live in the engine is such a message.
+  int64_t now = engine_->NowMs();
+  Change change;
+  change.now = now;
+  size_t gone = 0;
+  for (auto& [obj, e] : appointments_) {
+    if (gone >= limit) break;
+    std::string audit;
+    for (PlanRef& p : e.plan) {
+      if (p.due_ms > now - kHourMs) continue;
+      std::string key = MessageKey(e.appt.id, p.kind, p.channel, p.occurrence);
+      if (engine_->IsLive(HashKey(TenantId{e.appt.tenant}, key))) continue;
+      if (ReleaseCredits(e.appt.tenant, p)) change.LedgerChanged(e.appt.tenant);
+      AuditLine(&audit, now, "expired", p.kind, p.channel, p.occurrence, p.due_ms,
+                "not sent before its expiry");
+      p.occurrence = UINT32_MAX;  // marked: removed below
+      ++gone;
+    }
+    if (audit.empty()) continue;
+    std::erase_if(e.plan, [](const PlanRef& p) { return p.occurrence == UINT32_MAX; });
+    change.Touch(obj);
+    change.Write(NewAudit(e, std::move(audit)));
+    change.Write(Put(NumberedKey("pa/", e.seq), EncodeEntry(e)));
+  }
+  if (gone > 0) Submit(std::move(change), [](absl::Status) {});
+  return gone;
+}
+
 size_t AppointmentBook::Reclaim(size_t limit) {
+  SweepGone(limit);
   int64_t now = engine_->NowMs();
   std::vector<std::string> expired;
   for (const auto& [obj, e] : appointments_) {

@@ -158,6 +158,10 @@ class AppointmentBook : public MessageFilter {
   // tenant's audit retention and that have nothing pending; at most `limit`
   // per call. Returns how many.
   size_t Reclaim(size_t limit = 1000);
+  // Takes out of the plans (and the ledger) messages the engine dropped as
+  // expired without the book hearing of it; at most `limit`. Returns how
+  // many. Reclaim calls it first.
+  size_t SweepGone(size_t limit = 100'000);
 
   size_t appointments() const { return appointments_.size(); }
 

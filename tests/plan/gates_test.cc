@@ -184,6 +184,30 @@ TEST_F(GatesTest, TheLedgerAndReservationsSurviveARestart) {
   ExpectExact();
 }
 
+TEST_F(GatesTest, AMessageThatExpiredUnsentGivesItsCreditsBack) {
+  Tenant(R"("metered": true)");
+  AddCredits(100);
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 5, 14, 30);
+  ASSERT_TRUE(Upsert(Appt("a1", start)).ok());
+  Deliveries();
+  ASSERT_GE(Credits()["reserved"].get<int64_t>(), 2);
+  // rappeld "down" across the appointment: its reminders expire unsent when
+  // they are polled at last.
+  clock_.Set(start + 2 * kHourMs);
+  EXPECT_TRUE(Deliveries().empty());
+  EXPECT_EQ(Credits()["pending_paid_messages"], 2);  // the book did not hear of it
+  EXPECT_EQ(book_->SweepGone(), 4u);                   // two reminders, two channels
+  json c = Credits();
+  EXPECT_EQ(c["reserved"], 0) << c;
+  EXPECT_EQ(c["pending_paid_messages"], 0) << c;
+  EXPECT_TRUE(Show("a1")["pending"].empty());
+  EXPECT_NE(Audit("a1").dump().find("not sent before its expiry"), std::string::npos);
+  ExpectExact();
+  Restart();
+  ExpectExact();
+  EXPECT_EQ(book_->SweepGone(), 0u);
+}
+
 TEST_F(GatesTest, ForecastCountsThePendingPlanByHorizon) {
   Tenant(R"("metered": true)");
   AddCredits(1000);
