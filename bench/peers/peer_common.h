@@ -22,6 +22,7 @@
 // their time waiting on the socket.
 #pragma once
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,6 +83,13 @@ inline double NowUs() {
                                  .count());
 }
 inline double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
+// CPU time of this process so far, all threads, user + system.
+inline double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
 
 constexpr const char* kRequestLatency = "request (batch sent -> durable answer)";
 constexpr const char* kLagLatency = "due time -> delivered to the worker";
@@ -92,6 +100,8 @@ struct Phase {
   uint64_t ok = 0;
   uint64_t failed = 0;
   double seconds = 0;
+  double cpu_seconds = -1;  // the client's CPU time over the phase (-1: not measured)
+  double wall_seconds = 0;  // the wall time cpu_seconds was measured over
   LatencySamples latency;
   std::string latency_of;
   std::string first_error;
@@ -106,6 +116,10 @@ inline nlohmann::json PhaseJson(Phase& p) {
                       {"latency_us", {{"count", q.count}, {"p50", q.p50_us}, {"p99", q.p99_us},
                                       {"p999", q.p999_us}, {"max", q.max_us}}}};
   if (!p.first_error.empty()) j["first_error"] = p.first_error;
+  if (p.cpu_seconds >= 0) {
+    j["client_cpu_s"] = p.cpu_seconds;
+    j["client_wall_s"] = p.wall_seconds;
+  }
   return j;
 }
 
@@ -165,6 +179,7 @@ inline void Drive(const Config& c, Phase* phase, uint64_t count, uint32_t batch,
   std::mutex mu;
   auto start = Steady::now();
   std::atomic<bool> stop{false};
+  double cpu0 = ProcessCpuSeconds();
   auto run = [&](Pipe* pipe) {
     std::deque<std::pair<Steady::time_point, uint64_t>> in_flight;
     LatencySamples latency;
@@ -236,6 +251,8 @@ inline void Drive(const Config& c, Phase* phase, uint64_t count, uint32_t batch,
   }
   for (auto& t : threads) t.join();
   phase->seconds = Seconds(Steady::now() - start);
+  phase->cpu_seconds = ProcessCpuSeconds() - cpu0;
+  phase->wall_seconds = phase->seconds;
   if (c.progress) std::fprintf(stderr, "\n");
 }
 

@@ -186,13 +186,21 @@ inline int RunScenario(Config& c, Backend& b, nlohmann::json* out) {
     Phase fire{"fire", kLagLatency};
     std::vector<std::thread> threads;
     std::mutex lag_mu;
+    double cpu0 = ProcessCpuSeconds();
+    auto wall0 = Steady::now();
+    bool fired = false;
     if (!run_workers(deliveries.get(), &fire, fire_at, [&] { return expected_deliveries; },
                      &threads, &lag_mu)) {
       return fail("connect");
     }
     auto start = Steady::now();
     while (deliveries->settled() < expected_deliveries && Steady::now() < deadline) {
-      std::this_thread::sleep_for(5ms);
+      std::this_thread::sleep_for(1ms);
+      if (!fired && NowMs() >= fire_at) {  // the client's CPU is counted from the fire time
+        fired = true;
+        cpu0 = ProcessCpuSeconds();
+        wall0 = Steady::now();
+      }
       if (c.progress) {
         std::fprintf(stderr, "\r%-10s %10" PRIu64 " / %-10" PRIu64 " %6.1f s   ", "fire",
                      deliveries->acked(), expected_deliveries, Seconds(Steady::now() - start));
@@ -205,6 +213,8 @@ inline int RunScenario(Config& c, Backend& b, nlohmann::json* out) {
     fire.ok = deliveries->acked();
     fire.failed = deliveries->ack_failed();
     fire.seconds = deliveries->seconds();
+    fire.cpu_seconds = ProcessCpuSeconds() - cpu0;
+    fire.wall_seconds = Seconds(Steady::now() - wall0);
     phases.push_back(std::move(fire));
   } else if (c.scenario == "mixed") {
     if (c.rate <= 0) c.rate = 20'000;
