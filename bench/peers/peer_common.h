@@ -304,6 +304,8 @@ class Deliveries {
 
 // Registers rappel-load's options (same names and defaults) on `app`.
 inline void AddOptions(CLI::App& app, Config& c, bool* quiet) {
+  // An option given twice takes the last: compare appends --redis-args / --pg-args.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("scenario", c.scenario, "ingest | cancel | fire | mixed | ready")
       ->required()
       ->check(CLI::IsMember({"ingest", "cancel", "fire", "mixed", "ready"}));
