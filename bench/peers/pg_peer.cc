@@ -37,6 +37,7 @@ using Result = std::unique_ptr<PGresult, ResultFree>;
 
 struct PgOptions {
   std::string synchronous_commit = "on";
+  std::string ingest = "copy";  // or "insert"
   std::string dbname = "postgres";
   std::string user = "postgres";
 };
@@ -203,6 +204,103 @@ class IngestPipe : public PgPipe {
   std::vector<int> lengths_, formats_;
 };
 
+// Ingest with COPY … FROM STDIN (FORMAT binary), one COPY (one transaction)
+// per request. COPY cannot be pipelined: a second Send() first reads the
+// previous COPY's answer, so at most one is in flight per connection.
+class CopyPipe : public Pipe {
+ public:
+  CopyPipe(const Config& c, std::unique_ptr<Conn> conn, Backend::DueOf due_of)
+      : items_{c}, conn_(std::move(conn)), due_of_(std::move(due_of)), payload_(c.payload_bytes, 'p') {}
+
+  bool Send(uint64_t lo, uint64_t hi, std::string* error) override {
+    if (pending_ > 0) ready_.push_back(Read());
+    Result r(PQexec(conn_->pg(), "COPY rq (key, tenant, due, payload) FROM STDIN (FORMAT binary)"));
+    if (PQresultStatus(r.get()) != PGRES_COPY_IN) {
+      Conn::Ok(r.get(), error);
+      return false;
+    }
+    buf_.clear();
+    static const char kHeader[] = "PGCOPY\n\377\r\n\0";
+    buf_.append(kHeader, 11);
+    Put32(0);  // flags
+    Put32(0);  // header extension length
+    for (uint64_t i = lo; i < hi; ++i) {
+      std::string key = items_.KeyOf(i);
+      Put16(4);
+      Put32(static_cast<uint32_t>(key.size()));
+      buf_ += key;
+      Put32(4);
+      Put32(items_.TenantOf(i));
+      Put32(8);
+      uint64_t due = static_cast<uint64_t>(due_of_(i));
+      Put32(static_cast<uint32_t>(due >> 32));
+      Put32(static_cast<uint32_t>(due));
+      Put32(static_cast<uint32_t>(payload_.size()));
+      buf_ += payload_;
+    }
+    Put16(0xFFFF);  // trailer: -1
+    if (PQputCopyData(conn_->pg(), buf_.data(), static_cast<int>(buf_.size())) != 1 ||
+        PQputCopyEnd(conn_->pg(), nullptr) != 1) {
+      *error = PQerrorMessage(conn_->pg());
+      return false;
+    }
+    sizes_.push_back(hi - lo);
+    ++pending_;
+    return true;
+  }
+  Answer Receive() override {
+    if (!ready_.empty()) {
+      Answer a = ready_.front();
+      ready_.pop_front();
+      return a;
+    }
+    return Read();
+  }
+
+ private:
+  Answer Read() {
+    Answer a;
+    uint64_t n = sizes_.front();
+    sizes_.pop_front();
+    --pending_;
+    uint64_t done = 0;
+    bool bad = false;
+    while (PGresult* raw = PQgetResult(conn_->pg())) {
+      Result r(raw);
+      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
+        done += std::strtoull(PQcmdTuples(r.get()), nullptr, 10);
+      } else {
+        bad = true;
+        if (a.error.empty()) Conn::Ok(r.get(), &a.error);
+      }
+    }
+    if (bad) {
+      a.failed = n;
+    } else {
+      a.ok = std::min(done, n);
+      a.failed = n - a.ok;
+    }
+    return a;
+  }
+  void Put16(uint16_t v) {
+    buf_ += static_cast<char>(v >> 8);
+    buf_ += static_cast<char>(v);
+  }
+  void Put32(uint32_t v) {
+    Put16(static_cast<uint16_t>(v >> 16));
+    Put16(static_cast<uint16_t>(v));
+  }
+
+  Items items_;
+  std::unique_ptr<Conn> conn_;
+  Backend::DueOf due_of_;
+  std::string payload_;
+  std::string buf_;
+  std::deque<uint64_t> sizes_;
+  std::deque<Answer> ready_;
+  int pending_ = 0;
+};
+
 class CancelPipe : public PgPipe {
  public:
   CancelPipe(const Config& c, std::unique_ptr<Conn> conn) : PgPipe(std::move(conn)), items_{c} {}
@@ -286,7 +384,7 @@ class PgBackend : public Backend {
   PgBackend(const Config& c, PgOptions o) : c_(c), o_(std::move(o)) {}
   std::string name() const override { return "postgresql"; }
   nlohmann::json settings() const override {
-    nlohmann::json s = {{"synchronous_commit", o_.synchronous_commit}};
+    nlohmann::json s = {{"synchronous_commit", o_.synchronous_commit}, {"ingest", o_.ingest}};
     std::string error;
     auto conn = Conn::Open(c_, o_, &error);
     if (!conn) return s;
@@ -308,6 +406,7 @@ class PgBackend : public Backend {
   std::unique_ptr<Pipe> IngestPipe(DueOf due_of, std::string* error) override {
     auto conn = Conn::Open(c_, o_, error);
     if (!conn) return nullptr;
+    if (o_.ingest == "copy") return std::make_unique<CopyPipe>(c_, std::move(conn), std::move(due_of));
     auto p = std::make_unique<peers::IngestPipe>(c_, std::move(conn), std::move(due_of));
     if (!p->Prepare(error)) return nullptr;
     return p;
@@ -374,6 +473,11 @@ int main(int argc, char** argv) {
                        "on: answers after the WAL flush; off: before")
             ->capture_default_str()
             ->check(CLI::IsMember({"on", "off"}));
+        app.add_option("--ingest", o.ingest,
+                       "insert: a multi-row INSERT per request, pipelined; copy: one COPY (binary) "
+                       "per request, one in flight per connection")
+            ->capture_default_str()
+            ->check(CLI::IsMember({"insert", "copy"}));
         app.add_option("--dbname", o.dbname)->capture_default_str();
         app.add_option("--user", o.user)->capture_default_str();
       },
