@@ -1,14 +1,15 @@
 // rappel-peer-pg: rappel-load's workloads against a PostgreSQL delay queue
-// claimed with FOR UPDATE SKIP LOCKED (as db-scheduler, Que, good_job and
-// pg-boss do):
+// claimed with FOR UPDATE SKIP LOCKED (as db-scheduler, pg-boss and Solid
+// Queue do):
 //
 //   CREATE TABLE rq (key text PRIMARY KEY, tenant int, due bigint, payload bytea)
 //   CREATE INDEX rq_due ON rq (due)
 //
-//   schedule  one multi-row INSERT of --batch rows per request (a prepared
-//             statement, payload bound as binary), its own transaction;
-//             --pipeline requests in flight per connection (libpq pipeline
-//             mode)
+//   schedule  one COPY ... FROM STDIN (FORMAT binary) of --batch rows per
+//             request, its own transaction, one in flight per connection;
+//             or (--ingest insert) one multi-row INSERT of --batch rows (a
+//             prepared statement, payload bound as binary), --pipeline
+//             requests in flight per connection (libpq pipeline mode)
 //   claim     BEGIN; DELETE FROM rq WHERE key IN (SELECT key FROM rq WHERE
 //             due <= now ORDER BY due FOR UPDATE SKIP LOCKED LIMIT n)
 //             RETURNING key, due, payload; (process) COMMIT
