@@ -34,6 +34,7 @@
 //
 // Every loop is bounded by --count and --max-seconds. Exit codes: 0 done,
 // 1 something failed or went missing, 2 usage, 3 rappeld unreachable.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <asio.hpp>
@@ -106,6 +107,14 @@ double NowUs() {
                                  .count());
 }
 double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
+// CPU time of this process so far, user + system: whether the load generator
+// itself is the limit (bench/peers/compare reports it).
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
 
 // What one phase measured.
 constexpr const char* kRequestLatency = "request (batch sent -> durable answer)";
@@ -117,6 +126,8 @@ struct Phase {
   uint64_t ok = 0;        // items answered Ok (or acked, for deliveries)
   uint64_t failed = 0;    // items or requests that failed
   double seconds = 0;
+  double cpu_seconds = -1;  // this process's CPU time over the phase (-1: not measured)
+  double wall_seconds = 0;  // the wall time cpu_seconds was measured over
   LatencySamples latency;  // per request (schedule, cancel) or due->delivered
   std::string latency_of;
   std::string first_error;
@@ -306,6 +317,7 @@ void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
   if (batch == 0) batch = c_.batch;
   if (pipeline == 0) pipeline = c_.pipeline;
   const uint64_t gen = ++drive_generation_;
+  const double cpu0 = ProcessCpuSeconds();
   uint64_t next = 0;       // first item not yet sent
   uint64_t answered = 0;   // items answered
   std::vector<uint32_t> in_flight(producers_.size(), 0);
@@ -353,6 +365,8 @@ void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
   pacer.cancel();
   ++drive_generation_;  // late answers (after a time-out) are ignored
   phase->seconds = Seconds(Steady::now() - start);
+  phase->cpu_seconds = ProcessCpuSeconds() - cpu0;
+  phase->wall_seconds = phase->seconds;
   if (c_.progress) std::fprintf(stderr, "\n");
 }
 
@@ -413,6 +427,10 @@ nlohmann::json PhaseJson(Phase& p) {
                       {"latency_us", {{"count", q.count}, {"p50", q.p50_us}, {"p99", q.p99_us},
                                       {"p999", q.p999_us}, {"max", q.max_us}}}};
   if (!p.first_error.empty()) j["first_error"] = p.first_error;
+  if (p.cpu_seconds >= 0) {
+    j["client_cpu_s"] = p.cpu_seconds;
+    j["client_wall_s"] = p.wall_seconds;
+  }
   return j;
 }
 
@@ -992,8 +1010,12 @@ int Load::Run(nlohmann::json* out) {
     }
     phases.push_back(std::move(ingest));
     auto start = Steady::now();
+    const double cpu0 = ProcessCpuSeconds();
+    const int64_t wait_ms = std::max<int64_t>(0, fire_at - NowMs());  // idle until the fire time
     RunIo([&] { return acked_ + ack_failed_ >= phases[0].ok; },
           [&] { Progress("fire", acked_, phases[0].ok, start); });
+    deliveries.cpu_seconds = ProcessCpuSeconds() - cpu0;
+    deliveries.wall_seconds = std::max(0.0, Seconds(Steady::now() - start) - static_cast<double>(wait_ms) / 1000);
     if (c_.progress) std::fprintf(stderr, "\n");
     expected_deliveries = phases[0].ok;
     deliveries.ok = acked_;
