@@ -506,7 +506,8 @@ TEST_F(AppointmentsTest, StopDropsEveryPendingSmsToTheNumberUntilStart) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(WaitLive(4), 4u);  // the e-mails stay
   for (const char* id : {"a1", "a2"}) {
-    for (const auto& m : Show(1, id)["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+    json pending = Show(1, id)["pending"];  // (a copy: the range-for would outlive Show's result)
+    for (const auto& m : pending) EXPECT_EQ(m["channel"], "email") << m;
   }
   // A new appointment of the patient plans no SMS: its e-mail confirmation
   // and reminders only.

@@ -197,6 +197,7 @@ class BookTest : public ::testing::Test {
   }
   // (a copy: a range-for over Show(id)["audit"] would outlive the temporary)
   json Audit(const std::string& id) { return Show(id)["audit"]; }
+  json Pending(const std::string& id) { return Show(id)["pending"]; }
   json Show(const std::string& id) {
     queue_.RunUntil([&] { return engine_->idle(); });  // drops' audits commit after the poll
     auto s = book_->Show(1, id);

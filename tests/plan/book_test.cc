@@ -329,16 +329,16 @@ TEST_F(BookTest, StopDropsEveryPendingMessageToTheNumberUntilStart) {
   });
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(engine_->stats().live, 4u);  // p1's e-mails only
-  for (const auto& m : Show("b1")["pending"]) ADD_FAILURE() << m;
-  for (const auto& m : Show("a1")["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+  for (const auto& m : Pending("b1")) ADD_FAILURE() << m;
+  for (const auto& m : Pending("a1")) EXPECT_EQ(m["channel"], "email") << m;
   EXPECT_NE(Audit("b1").dump().find("the address replied STOP"), std::string::npos);
   // A new appointment plans no SMS to the number; START plans them again.
   ASSERT_TRUE(Upsert(Appt("a3", start + 2 * kDayMs)).ok());
-  for (const auto& m : Show("a3")["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+  for (const auto& m : Pending("a3")) EXPECT_EQ(m["channel"], "email") << m;
   EXPECT_NE(Show("a3")["dry_run"].dump().find("the address replied STOP"), std::string::npos);
   Restart();  // the block is durable
   ASSERT_TRUE(Upsert(Appt("a3", start + 2 * kDayMs, 2)).ok());
-  for (const auto& m : Show("a3")["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+  for (const auto& m : Pending("a3")) EXPECT_EQ(m["channel"], "email") << m;
   r = Wait<absl::StatusOr<AppointmentResult>>([&](auto done) {
     book_->PatientReply(1, "p2", "", PatientReplyKind::kStart, done);
   });

@@ -164,7 +164,7 @@ TEST_F(GatesTest, FallsBackToEmailWhenTheTenantAllowsIt) {
   Appointment b = Appt("b1", start + kDayMs);
   b.channels = ChannelBit(Channel::kSms);
   ASSERT_TRUE(Upsert(b).ok());
-  for (const auto& m : Show("b1")["pending"]) EXPECT_EQ(m["channel"], "email") << m;
+  for (const auto& m : Pending("b1")) EXPECT_EQ(m["channel"], "email") << m;
   EXPECT_NE(Audit("b1").dump().find("by e-mail instead"), std::string::npos);
   ExpectExact();
 }
