@@ -460,7 +460,10 @@ absl::Status AppointmentBook::Load() {
   if (absl::Status st = load_object("py/", &types_); !st.ok()) return st;
   if (absl::Status st = load_object("pp/", &patients_); !st.ok()) return st;
   for (const auto& [obj, p] : patients_) {
-    if (!p.mobile.empty()) by_mobile_[ObjKey(p.tenant, p.mobile)].push_back(p.id);
+    if (p.mobile.empty()) continue;
+    auto& ids = by_mobile_[ObjKey(p.tenant, p.mobile)];
+    ids.push_back(p.id);
+    if (ids.size() == 2) ++shared_mobiles_;
   }
   // Attendance counts (AttendanceRecord) are the truth over the document's.
   if (absl::Status st = scan("pn/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
@@ -2044,11 +2047,16 @@ void AppointmentBook::SetPatient(Patient p) {
     auto it = by_mobile_.find(ObjKey(p.tenant, old->second.mobile));
     if (it != by_mobile_.end()) {
       auto& ids = it->second;
+      if (ids.size() == 2) --shared_mobiles_;
       ids.erase(std::remove(ids.begin(), ids.end(), p.id), ids.end());
       if (ids.empty()) by_mobile_.erase(it);
     }
   }
-  if (!p.mobile.empty()) by_mobile_[ObjKey(p.tenant, p.mobile)].push_back(p.id);
+  if (!p.mobile.empty()) {
+    auto& ids = by_mobile_[ObjKey(p.tenant, p.mobile)];
+    ids.push_back(p.id);
+    if (ids.size() == 2) ++shared_mobiles_;
+  }
   patients_[obj] = std::move(p);
 }
 
@@ -2073,19 +2081,34 @@ bool IsReminderKind(MessageKind k) {
          k == MessageKind::kPreVisit;
 }
 // Local days since 1970-01-01 in the tenant's zone (0 when it cannot tell).
-int64_t LocalDay(const Tenant& t, int64_t at_ms) {
+int64_t ComputeLocalDay(const Tenant& t, int64_t at_ms) {
   auto local = ToLocal(at_ms, t.time_zone);
   if (!local.ok()) return 0;
   return date::sys_days(date::year(local->year) / local->month / local->day).time_since_epoch().count();
 }
 }  // namespace
 
+int64_t AppointmentBook::LocalDay(const Tenant& t, int64_t at_ms) const {
+  DayCache& c = day_cache_[t.id];
+  if (c.zone == t.time_zone && at_ms >= c.from_ms && at_ms < c.to_ms) return c.day;
+  c.zone = t.time_zone;
+  c.day = ComputeLocalDay(t, at_ms);
+  auto end = EndOfLocalDay(t, at_ms);
+  // (A local day is 23 to 25 hours: the last 23 are surely the same day.)
+  c.to_ms = end.ok() ? *end : at_ms + 1;
+  c.from_ms = end.ok() ? *end - 23 * kHourMs : at_ms;
+  return c.day;
+}
+
 std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
     const Entry& e, MessageKind kind, uint32_t occurrence) const {
   std::vector<const Entry*> out;
   const Appointment& a = e.appt;
   const Tenant* t = FindTenant(a.tenant);
-  if (t == nullptr || !t->merge_household_sms || !IsReminderKind(kind)) return out;
+  // (Most deployments have no shared number at all: no lookup then.)
+  if (shared_mobiles_ == 0 || t == nullptr || !t->merge_household_sms || !IsReminderKind(kind)) {
+    return out;
+  }
   auto p = patients_.find(ObjKey(a.tenant, a.patient));
   if (p == patients_.end() || p->second.mobile.empty()) return out;
   const std::vector<std::string>& sharing = PatientsWithMobile(a.tenant, p->second.mobile);

@@ -312,6 +312,14 @@ class AppointmentBook : public MessageFilter {
   std::string ReminderCap(const Tenant& t, const Entry& e, const ParsedMessageKey& key,
                           int64_t now) const;
   void CountReminder(const Tenant& t, const Entry& e, const ParsedMessageKey& key, int64_t now);
+  // Local days since 1970-01-01 in the tenant's zone; the day's bounds are
+  // kept per tenant (the cap asks it for every reminder).
+  int64_t LocalDay(const Tenant& t, int64_t at_ms) const;
+  struct DayCache {
+    std::string zone;
+    int64_t from_ms = 0, to_ms = 0, day = 0;
+  };
+  mutable absl::flat_hash_map<uint32_t, DayCache> day_cache_;
   static std::string ObjKeyOf(uint32_t tenant, std::string_view id);
   // Stores the patient and keeps by_mobile_ up to date.
   void SetPatient(Patient p);
@@ -326,6 +334,7 @@ class AppointmentBook : public MessageFilter {
   // ObjKey(tenant, mobile) -> the patients with that number (households,
   // STOP).
   absl::flat_hash_map<std::string, std::vector<std::string>> by_mobile_;
+  size_t shared_mobiles_ = 0;  // numbers with two patients or more
   absl::flat_hash_set<std::string> stopped_;  // ObjKey(tenant, address): replied STOP (ps/)
   // ObjKey(tenant, message key) of an SMS reminder covered by another
   // appointment's SMS -> that appointment's id. Memory only: after a restart
