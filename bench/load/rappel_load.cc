@@ -174,6 +174,16 @@ class Load {
   void Drive(Phase* phase, uint64_t count, const SendBatch& send,
              const std::function<bool()>& extra_done = nullptr, uint32_t batch = 0,
              uint32_t pipeline = 0);
+  // Subscribes every worker connection to `channels`, acking everything
+  // with `outcome`; `classify` says whether a message is this run's (and
+  // its item number, for the duplicate count): kNotMine (an earlier run's
+  // leftover: acked, not counted), kMineUncounted, or the item number.
+  static constexpr int64_t kNotMine = -1;
+  static constexpr int64_t kMineUncounted = -2;
+  using Classify = std::function<int64_t(const client::Message&)>;
+  void Subscribe(Phase* deliveries, std::vector<client::Channel> channels,
+                 client::AckOutcome outcome, Classify classify);
+  // Raw reminders on SMS, keyed "<prefix><item>", acked delivered.
   void Subscribe(Phase* deliveries);
   void RunIo(const std::function<bool()>& done, const std::function<void()>& progress);
   void Progress(const std::string& what, uint64_t n, uint64_t of, Steady::time_point start);
@@ -192,9 +202,7 @@ class Load {
   // The appointment-fire scenario: appointment messages all due at once,
   // rendered and gated at lease, through to acked delivery.
   void AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out);
-  // Workers on SMS and e-mail acking everything; counts this run's
-  // appointment messages ("<tenant>:@a/<prefix>...").
-  void SubscribeAppointmentWorkers(Phase* deliveries);
+
   void PutObjects(Phase* phase, std::vector<std::tuple<client::ObjectKind, uint32_t, std::string,
                                                        std::string>> objects);
   // Sends `n` appointment events as one batch; creates only when `creates_only`.
@@ -371,12 +379,21 @@ void Load::Drive(Phase* phase, uint64_t count, const SendBatch& send,
 }
 
 void Load::Subscribe(Phase* deliveries) {
+  Subscribe(deliveries, {client::Channel::kSms}, client::AckOutcome::kDelivered,
+            [this](const client::Message& m) -> int64_t {
+              if (m.reminder.key.compare(0, prefix_.size(), prefix_) != 0) return kNotMine;
+              return static_cast<int64_t>(std::stoull(m.reminder.key.substr(prefix_.size())));
+            });
+}
+
+void Load::Subscribe(Phase* deliveries, std::vector<client::Channel> channels,
+                     client::AckOutcome outcome, Classify classify) {
   int answered = 0;
   for (auto& w : workers_) {
     AsyncClient* worker = w.get();
     worker->Subscribe(
-        client::Subscription{{client::Channel::kSms}, c_.worker_in_flight, c_.worker_batch},
-        [this, worker, deliveries](std::vector<client::Message> messages) {
+        client::Subscription{channels, c_.worker_in_flight, c_.worker_batch},
+        [this, worker, deliveries, outcome, classify](std::vector<client::Message> messages) {
           auto now = Steady::now();
           double now_us = NowUs();
           std::vector<client::AckItem> acks;
@@ -384,21 +401,17 @@ void Load::Subscribe(Phase* deliveries) {
           auto own = std::make_shared<std::vector<bool>>();
           own->reserve(messages.size());
           for (const client::Message& m : messages) {
-            acks.push_back(client::AckItem{m.lease_id, client::AckOutcome::kDelivered, {}});
+            acks.push_back(client::AckItem{m.lease_id, outcome, {}});
             // Leftovers of an earlier run are acked but not counted.
-            bool mine = m.reminder.key.compare(0, prefix_.size(), prefix_) == 0;
-            own->push_back(mine);
-            if (!mine) continue;
+            int64_t item = classify(m);
+            own->push_back(item != kNotMine);
+            if (item == kNotMine) continue;
             if (delivered_total_++ == 0) first_delivery_ = now;
-            Phase* lag = deliveries;
-            if (m.reminder.tenant < lag_by_tenant_.size() && lag_by_tenant_[m.reminder.tenant]) {
-              lag = lag_by_tenant_[m.reminder.tenant];
-              ++lag->ok;
-              lag->seconds = Seconds(now - first_delivery_);
+            deliveries->latency.Add(now_us - static_cast<double>(m.reminder.due_ms) * 1000.0);
+            if (item >= 0 && static_cast<uint64_t>(item) < delivered_.size() &&
+                delivered_[static_cast<size_t>(item)]++ > 0) {
+              ++duplicates_;
             }
-            lag->latency.Add(now_us - static_cast<double>(m.reminder.due_ms) * 1000.0);
-            uint64_t i = std::stoull(m.reminder.key.substr(prefix_.size()));
-            if (i < delivered_.size() && delivered_[i]++ > 0) ++duplicates_;
           }
           worker->Ack(acks, [this, own](absl::StatusOr<AsyncClient::ItemStatuses> r) {
             last_ack_ = Steady::now();
@@ -673,48 +686,6 @@ void Load::Appointments(std::vector<Phase>* phases, nlohmann::json* out) {
       {"patients_per_tenant", c_.patients}};
 }
 
-void Load::SubscribeAppointmentWorkers(Phase* deliveries) {
-  int answered = 0;
-  std::string mine = "@a/" + prefix_;
-  for (auto& w : workers_) {
-    AsyncClient* worker = w.get();
-    worker->Subscribe(
-        client::Subscription{{client::Channel::kSms, client::Channel::kEmail}, c_.worker_in_flight,
-                             c_.worker_batch},
-        [this, worker, deliveries, mine](std::vector<client::Message> messages) {
-          auto now = Steady::now();
-          double now_us = NowUs();
-          std::vector<client::AckItem> acks;
-          acks.reserve(messages.size());
-          auto own = std::make_shared<std::vector<bool>>();
-          own->reserve(messages.size());
-          for (const client::Message& m : messages) {
-            acks.push_back(client::AckItem{m.lease_id, client::AckOutcome::kSent, {}});
-            bool is_mine = m.message_id.find(mine) != std::string::npos;
-            own->push_back(is_mine);
-            if (!is_mine) continue;
-            if (delivered_total_++ == 0) first_delivery_ = now;
-            deliveries->latency.Add(now_us - static_cast<double>(m.reminder.due_ms) * 1000.0);
-          }
-          worker->Ack(acks, [this, own](absl::StatusOr<AsyncClient::ItemStatuses> r) {
-            last_ack_ = Steady::now();
-            if (!r.ok()) {
-              ack_failed_ += std::count(own->begin(), own->end(), true);
-              return;
-            }
-            for (size_t i = 0; i < r->size() && i < own->size(); ++i) {
-              if ((*own)[i]) ((*r)[i].ok() ? acked_ : ack_failed_)++;
-            }
-          });
-        },
-        [&answered](absl::Status st) {
-          ++answered;
-          if (!st.ok()) std::fprintf(stderr, "rappel-load: subscribe: %s\n", st.ToString().c_str());
-        });
-  }
-  RunIo([&] { return answered == static_cast<int>(workers_.size()); }, nullptr);
-}
-
 void Load::AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out) {
   // A reminder 1 h before and no minimum lead time, so that appointments
   // booked now starting in 1 h have their confirmation and their reminder
@@ -808,7 +779,12 @@ void Load::AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out) {
   RunIo([&] { return waited; }, nullptr);
 
   Phase deliveries{"fire", kLagLatency};
-  SubscribeAppointmentWorkers(&deliveries);
+  // This run's appointment messages: "<tenant>:@a/<prefix>...".
+  std::string mine = "@a/" + prefix_;
+  Subscribe(&deliveries, {client::Channel::kSms, client::Channel::kEmail}, client::AckOutcome::kSent,
+            [mine](const client::Message& m) {
+              return m.message_id.find(mine) != std::string::npos ? kMineUncounted : kNotMine;
+            });
   auto start = Steady::now();
   RunIo([&] { return acked_ + ack_failed_ >= planned_sum_; },
         [&] { Progress("fire", acked_, planned_sum_, start); });

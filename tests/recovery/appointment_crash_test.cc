@@ -25,6 +25,8 @@
 namespace rappel {
 namespace {
 
+using testing::ChildGuard;
+
 using client::AppointmentInput;
 using client::BlockingClient;
 using client::ObjectKind;
@@ -32,22 +34,6 @@ using nlohmann::json;
 
 constexpr int64_t kHour = 3'600'000;
 
-// Kills and reaps the child if a check fails before the round ends (an
-// orphaned rappeld would hold the test's output open).
-struct ChildGuard {
-  pid_t pid;
-  bool reaped = false;
-  void Reap() {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    reaped = true;
-  }
-  ~ChildGuard() {
-    if (reaped) return;
-    kill(pid, SIGKILL);
-    Reap();
-  }
-};
 
 struct Known {
   uint64_t acked_version = 0;  // last version acknowledged

@@ -33,6 +33,8 @@
 namespace rappel {
 namespace {
 
+using testing::ChildGuard;
+
 using client::AppointmentInput;
 using client::BlockingClient;
 using client::ObjectKind;
@@ -40,20 +42,6 @@ using nlohmann::json;
 
 constexpr int64_t kHour = 3'600'000;
 
-struct ChildGuard {
-  pid_t pid;
-  bool reaped = false;
-  void Reap() {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    reaped = true;
-  }
-  ~ChildGuard() {
-    if (reaped) return;
-    kill(pid, SIGKILL);
-    Reap();
-  }
-};
 
 int64_t SpentInAudit(const json& doc, std::set<std::string>* sent_ids) {
   int64_t sum = 0;

@@ -2,7 +2,9 @@
 // the tests that kill it with SIGKILL. The child never returns.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -41,5 +43,22 @@ inline std::pair<pid_t, uint16_t> StartRappeldChild(
   close(fds[0]);
   return {pid, port};
 }
+
+// Kills and reaps the child if a check fails before the round ends (an
+// orphaned rappeld would hold the test's output open).
+struct ChildGuard {
+  pid_t pid;
+  bool reaped = false;
+  void Reap() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    reaped = true;
+  }
+  ~ChildGuard() {
+    if (reaped) return;
+    kill(pid, SIGKILL);
+    Reap();
+  }
+};
 
 }  // namespace rappel::testing
