@@ -52,6 +52,7 @@ void Engine::EnsureMeta(uint32_t h) {
   while ((h >> kMetaChunkBits) >= meta_chunks_.size()) {
     // Value-initialised: seq 0 marks a handle that holds no live reminder.
     meta_chunks_.push_back(std::make_unique<EntryMeta[]>(size_t{1} << kMetaChunkBits));
+    shape_chunks_.push_back(std::make_unique<uint32_t[]>(size_t{1} << kMetaChunkBits));
   }
 }
 
@@ -207,6 +208,7 @@ absl::Status Engine::Recover() {
       absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(due_by_handle[h]));
       RAPPEL_CHECK(st.ok());
       const Shape& shape = shape_by_handle[h];
+      this->shape(h) = PackShape(shape.channel, shape.bytes);
       ++live_by_tenant_[shape.tenant];
       if (shape.channel <= kChannelCount) ++live_by_channel_[shape.channel];
       live_bytes_ += shape.bytes;
@@ -276,6 +278,24 @@ absl::StatusOr<Engine::Latest> Engine::FindLatest(const KeyHash& hash,
   RAPPEL_CHECK(!absl::IsNotFound(bytes.status()));
   if (!bytes.ok()) return bytes.status();
   return Latest{seq, *bytes, true};
+}
+
+absl::StatusOr<Engine::Prior> Engine::PriorFor(const KeyHash& hash,
+                                               std::optional<Store::Reader>* reader) {
+  if (auto it = overlay_.find(hash); it != overlay_.end()) {
+    const Inflight& f = it->second;
+    return f.tombstone ? Prior{} : PriorOf(f.batch->record_bytes(f.record));
+  }
+  auto it = index_.find(hash);
+  if (it == index_.end()) return Prior{};
+  uint32_t s = shape(*it);
+  if ((s & kShapeUnknownBytes) != kShapeUnknownBytes) {
+    return Prior{static_cast<uint8_t>(s >> 24), s & kShapeUnknownBytes,
+                 static_cast<int64_t>(wheel_.DueMs(WheelHandle{*it}))};
+  }
+  auto latest = FindLatest(hash, reader);
+  if (!latest.ok()) return latest.status();
+  return PriorOf(latest->bytes);
 }
 
 Engine::Prior Engine::PriorOf(std::string_view bytes) {
@@ -426,6 +446,7 @@ void Engine::Apply(const Pending& p) {
           index_.insert(h);
         }
         meta(h).seq = op.seq;
+        shape(h) = PackShape(op.channel, op.bytes);
         CountAdd(op.tenant, op.channel, op.bytes, op.due_ms);
         absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(op.due_ms));
         RAPPEL_CHECK(st.ok());  // validated against a horizon far inside the wheel's
@@ -501,14 +522,13 @@ void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done, StateWrite
   std::optional<Store::Reader> reader;
   for (size_t i = 0; i < keys.size(); ++i) {
     KeyHash hash = HashKey(keys[i].tenant, keys[i].key);
-    auto latest = FindLatest(hash, &reader);
-    if (!latest.ok()) {
-      (*results)[i] = latest.status();
-    } else if (latest->bytes.empty()) {
+    auto prior = PriorFor(hash, &reader);
+    if (!prior.ok()) {
+      (*results)[i] = prior.status();
+    } else if (prior->channel == 0) {
       (*results)[i] = absl::NotFoundError(absl::StrCat("no reminder with key ", keys[i].key));
     } else {
-      AddTombstone(&p, hash, keys[i].tenant, keys[i].key, EndReason::kCancelled, now,
-                   PriorOf(latest->bytes));
+      AddTombstone(&p, hash, keys[i].tenant, keys[i].key, EndReason::kCancelled, now, *prior);
     }
   }
   reader.reset();
@@ -569,12 +589,12 @@ void Engine::Mutate(std::vector<ReminderSpec> schedule, std::vector<ReminderKey>
   for (size_t i = 0; i < drop.size(); ++i) {
     KeyHash hash = HashKey(drop[i].tenant, drop[i].key);
     if (scheduled.contains(hash)) continue;
-    auto latest = FindLatest(hash, &reader);
-    if (!latest.ok()) {
-      fail(latest.status());
+    auto prior = PriorFor(hash, &reader);
+    if (!prior.ok()) {
+      fail(prior.status());
       return;
     }
-    if (!latest->bytes.empty()) drops.emplace_back(i, PriorOf(latest->bytes));
+    if (prior->channel != 0) drops.emplace_back(i, *prior);
   }
   reader.reset();
   Pending p;
@@ -642,7 +662,7 @@ void Engine::Complete(std::vector<CompletionRef> refs, Done done, StateWrites ex
     // The version handed out is durable (in the index): read its shape for
     // the counters (one memory-mapped read).
     Prior prior;
-    if (auto found = FindLatest(hash, &reader); found.ok()) prior = PriorOf(found->bytes);
+    if (auto found = PriorFor(hash, &reader); found.ok()) prior = *found;
     AddTombstone(&p, hash, ref.key.tenant, ref.key.key, EndReason::kCompleted, now, prior);
     ++completed;
   }
@@ -676,6 +696,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
           // land first.
           st = wheel_.Schedule(wh, static_cast<uint64_t>(now_ms + options_.defer_while_writing_ms));
           RAPPEL_CHECK(st.ok());
+          shape(h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
           continue;
         }
         absl::StatusOr<std::string_view> bytes =
@@ -687,6 +708,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
           // rather than lose the reminder.
           st = wheel_.Schedule(wh, static_cast<uint64_t>(now_ms + options_.retry_after_failure_ms));
           RAPPEL_CHECK(st.ok());
+          shape(h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
           continue;
         }
         if (rec->expiry_ms != 0 && now_ms > rec->expiry_ms) {
@@ -710,6 +732,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
         for (uint32_t h : handles) {
           if (meta(h).seq != 0 && !wheel_.IsScheduled(WheelHandle{h})) {
             RAPPEL_CHECK(wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(retry)).ok());
+            shape(h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
           }
         }
       };
@@ -954,6 +977,7 @@ EngineStats Engine::stats() const {
   s.in_wheel = wheel_.scheduled();
   s.inflight_batches = pending_.size();
   s.memory_bytes = wheel_.MemoryBytes() + meta_chunks_.size() * (sizeof(EntryMeta) << kMetaChunkBits) +
+                   shape_chunks_.size() * (sizeof(uint32_t) << kMetaChunkBits) +
                    index_.capacity() * (sizeof(uint32_t) + 1) +
                    overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1) +
                    live_by_tenant_.capacity() * (sizeof(std::pair<uint32_t, uint64_t>) + 1) +

@@ -310,6 +310,19 @@ class Engine {
   int64_t Now() const { return options_.clock(); }
 
   EntryMeta& meta(uint32_t h) const { return meta_chunks_[h >> kMetaChunkBits][h & kMetaChunkMask]; }
+  // The live version's channel (top 8 bits) and record size (low 24 bits;
+  // kShapeUnknownBytes when larger), per handle: what the counters need
+  // when a version is replaced, completed or cancelled, without reading it
+  // back from the log (that read was half of a cancel's cost).
+  uint32_t& shape(uint32_t h) const { return shape_chunks_[h >> kMetaChunkBits][h & kMetaChunkMask]; }
+  static constexpr uint32_t kShapeUnknownBytes = (1u << 24) - 1;
+  static uint32_t PackShape(uint8_t channel, uint32_t bytes) {
+    return (uint32_t{channel} << 24) | std::min(bytes, kShapeUnknownBytes);
+  }
+  // The counters' view of the key's live version (channel 0: none), from
+  // memory when it can: the overlay's batch, or the handle's shape and the
+  // wheel's due time; else from the log.
+  absl::StatusOr<Prior> PriorFor(const KeyHash& hash, std::optional<Store::Reader>* reader);
   void EnsureMeta(uint32_t h);
 
   static constexpr int kMetaChunkBits = 16;
@@ -320,6 +333,7 @@ class Engine {
   std::unique_ptr<Store> store_;
   TimingWheel wheel_;
   std::vector<std::unique_ptr<EntryMeta[]>> meta_chunks_;
+  std::vector<std::unique_ptr<uint32_t[]>> shape_chunks_;  // parallel to meta_chunks_
   absl::flat_hash_set<uint32_t, IndexHash, IndexEq> index_;
   absl::flat_hash_map<KeyHash, Inflight, KeyHashHash> overlay_;
   std::deque<Pending> pending_;
