@@ -96,9 +96,9 @@ def main():
     p.add_argument("--zipf", type=float, default=1.0, help="tenant size skew (Zipf exponent)")
     p.add_argument("--payload-bytes", type=float, default=200)
     # One process, measured on the 2-core VM (bench/RESULTS.md).
-    p.add_argument("--bytes-per-pending", type=float, default=56, help="RssAnon growth per pending, 10 M")
-    p.add_argument("--recovery-us-per-pending", type=float, default=0.40, help="10 M warm: 3.0-4.9 s")
-    p.add_argument("--fire-per-s", type=float, default=270e3, help="fire -> deliver -> ack")
+    p.add_argument("--bytes-per-pending", type=float, default=60, help="heap growth per pending, 10 M (003e7dc)")
+    p.add_argument("--recovery-us-per-pending", type=float, default=0.40, help="10 M warm: 2.9-4.9 s")
+    p.add_argument("--fire-per-s", type=float, default=465e3, help="fire -> deliver -> ack (003e7dc)")
     p.add_argument("--ingest-per-s", type=float, default=1.2e6, help="durable schedule, fsync on")
     p.add_argument("--appointment-events-per-s", type=float, default=85e3)
     p.add_argument("--record-overhead-bytes", type=float, default=70, help="log record header + key")
