@@ -705,7 +705,10 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     std::string note(EventName(event));
     PlannedMessage fallback;
     if (tenant->metered && IsPaid(m->channel)) {
-      auto rendered = RenderFor(entry, m->kind, m->channel, m->occurrence, ref.delay_ms, change.now,
+      std::string also = m->channel == Channel::kSms
+                             ? HouseholdNote(entry, HouseholdCompanions(entry, m->kind, m->occurrence))
+                             : std::string();
+      auto rendered = RenderFor(entry, m->kind, m->channel, also, ref.delay_ms, change.now,
                                 /*text_only=*/true);
       out.credits = rendered.ok() ? MessageCost(*tenant, m->channel, rendered->text) : 1;
       // (Written even when nothing moved: a balance under the alert
@@ -1659,7 +1662,7 @@ const AppointmentBook::TemplatePair* AppointmentBook::FindTemplate(uint32_t tena
 absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry& e,
                                                                      MessageKind kind,
                                                                      Channel channel,
-                                                                     uint32_t occurrence,
+                                                                     std::string_view also,
                                                                      int64_t delay_ms,
                                                                      int64_t now,
                                                                      bool text_only) const {
@@ -1712,7 +1715,6 @@ absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry
   const std::string& cancel = links_cache_.cancel;
   const std::string& arrival = links_cache_.arrival;
   const TemplatePair* custom = FindTemplate(a.tenant, kind, channel, MessageLocale(*t, p));
-  std::string also = channel == Channel::kSms ? HouseholdNote(e, kind, occurrence) : std::string();
   RenderInput in{*t, cal->second, type->second, p, a, kind, channel, now,
                  custom != nullptr ? &custom->subject : nullptr,
                  custom != nullptr ? &custom->body : nullptr,
@@ -1794,7 +1796,11 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
       return drop(std::move(capped), &*key, e);
     }
   }
-  auto rendered = RenderFor(*e, key->kind, key->channel, key->occurrence,
+  // The other appointments this SMS covers (a household's, same day):
+  // named in its text, and their own SMS dropped when they fall due.
+  std::vector<const Entry*> covered;
+  if (key->channel == Channel::kSms) covered = HouseholdCompanions(*e, key->kind, key->occurrence);
+  auto rendered = RenderFor(*e, key->kind, key->channel, HouseholdNote(*e, covered),
                             static_cast<int64_t>(ref->delay_ms), now, /*text_only=*/false);
   if (!rendered.ok()) return drop(std::string(rendered.status().message()), &*key, e);
   if (rendered->recipient.empty()) return drop("no address on this channel any more", &*key, e);
@@ -1818,11 +1824,7 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
     }
   }
   if (t->max_reminders_per_day > 0) CountReminder(*t, *e, *key, now);
-  if (key->channel == Channel::kSms && t->merge_household_sms) {
-    for (const Entry* other : HouseholdCompanions(*e, key->kind, key->occurrence)) {
-      merged_[MergedKey(*other, key->kind, key->occurrence)] = a.id;
-    }
-  }
+  for (const Entry* other : covered) merged_[MergedKey(*other, key->kind, key->occurrence)] = a.id;
   out.payload = std::move(rendered->payload);
   out.recipient = std::move(rendered->recipient);
   return out;
@@ -1842,10 +1844,7 @@ void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::
     LedgerState& l = LedgerOf(r.tenant.value);
     uint32_t cost = ref->lease_cost > 0 ? ref->lease_cost : ref->credits;
     if (outcome == AckOutcome::kFailedRetryable) {
-      // It will be rendered (and costed) again: only its reservation stays.
-      uint32_t held = (ref->flags & kReserved) ? ref->credits : 0;
-      l.lease_extra -= static_cast<int64_t>(ref->lease_cost) - held;
-      ref->lease_cost = 0;
+      EndLease(r.tenant.value, *ref);  // rendered (and costed) again: only its reservation stays
     } else {
       ReleaseCredits(r.tenant.value, *ref);
       if (success) {
@@ -1889,7 +1888,9 @@ void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::
 
 // --- credits ------------------------------------------------------------
 
-std::string AppointmentBook::ObjKeyOf(uint32_t tenant, std::string_view id) { return ObjKey(tenant, id); }
+bool AppointmentBook::AddressStopped(uint32_t tenant, std::string_view address) const {
+  return !stopped_.empty() && !address.empty() && stopped_.contains(ObjKey(tenant, address));
+}
 
 AppointmentBook::PlanRef* AppointmentBook::FindPlanRef(Entry& e, const ParsedMessageKey& key) {
   for (PlanRef& p : e.plan) {
@@ -1898,14 +1899,19 @@ AppointmentBook::PlanRef* AppointmentBook::FindPlanRef(Entry& e, const ParsedMes
   return nullptr;
 }
 
+void AppointmentBook::EndLease(uint32_t tenant, PlanRef& ref) {
+  if (ref.lease_cost == 0) return;
+  uint32_t held = (ref.flags & kReserved) ? ref.credits : 0;
+  LedgerOf(tenant).lease_extra -= static_cast<int64_t>(ref.lease_cost) - held;
+  ref.lease_cost = 0;
+}
+
 bool AppointmentBook::ReleaseCredits(uint32_t tenant, PlanRef& ref) {
   if ((ref.flags & kReserved) == 0 && ref.lease_cost == 0) return false;
-  LedgerState& l = LedgerOf(tenant);
+  EndLease(tenant, ref);
   uint32_t held = (ref.flags & kReserved) ? ref.credits : 0;
-  if (ref.lease_cost > 0) l.lease_extra -= static_cast<int64_t>(ref.lease_cost) - held;
-  l.durable.reserved -= held;
+  LedgerOf(tenant).durable.reserved -= held;
   ref.flags &= static_cast<uint8_t>(~kReserved);
-  ref.lease_cost = 0;
   return held > 0;
 }
 
@@ -2135,9 +2141,8 @@ std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
   return out;
 }
 
-std::string AppointmentBook::HouseholdNote(const Entry& e, MessageKind kind,
-                                           uint32_t occurrence) const {
-  std::vector<const Entry*> others = HouseholdCompanions(e, kind, occurrence);
+std::string AppointmentBook::HouseholdNote(const Entry& e,
+                                           const std::vector<const Entry*>& others) const {
   if (others.empty()) return {};
   const Tenant& t = *FindTenant(e.appt.tenant);
   auto p = patients_.find(ObjKey(e.appt.tenant, e.appt.patient));

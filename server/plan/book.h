@@ -264,6 +264,8 @@ class AppointmentBook : public MessageFilter {
   // Releases what `ref` holds in the ledger (its reservation, its lease's
   // extra cost); true when the ledger changed.
   bool ReleaseCredits(uint32_t tenant, PlanRef& ref);
+  // Takes the lease's extra cost (over its reservation) off the ledger.
+  void EndLease(uint32_t tenant, PlanRef& ref);
   // Reserves `cost` for `ref` when the tenant can afford it.
   bool ReserveCredits(uint32_t tenant, PlanRef& ref, uint32_t cost);
   // The ledger record, and an alert when the balance has just fallen below
@@ -278,8 +280,9 @@ class AppointmentBook : public MessageFilter {
     std::string text;
   };
   // `text_only`: no payload (the cost estimate at plan time).
+  // `also`: appended to the text (HouseholdNote).
   absl::StatusOr<Rendered> RenderFor(const Entry& e, MessageKind kind, Channel channel,
-                                     uint32_t occurrence, int64_t delay_ms, int64_t now,
+                                     std::string_view also, int64_t delay_ms, int64_t now,
                                      bool text_only) const;
   struct LinksCache {
     std::string key;  // tenant/id/revision/confirmed/now; empty: no links
@@ -294,15 +297,14 @@ class AppointmentBook : public MessageFilter {
   void NoteWaitingForCredit(const Tenant& t);
 
   // Consent and caps (issue 5 §4).
-  bool AddressStopped(uint32_t tenant, std::string_view address) const {
-    return !stopped_.empty() && !address.empty() && stopped_.contains(ObjKeyOf(tenant, address));
-  }
+  bool AddressStopped(uint32_t tenant, std::string_view address) const;
   ChannelMask StoppedChannels(const Patient& p) const;
   // Other appointments of the same day and calendar whose patient has the
   // same mobile and that have this SMS reminder pending: one SMS covers them.
   std::vector<const Entry*> HouseholdCompanions(const Entry& e, MessageKind kind,
                                                 uint32_t occurrence) const;
-  std::string HouseholdNote(const Entry& e, MessageKind kind, uint32_t occurrence) const;
+  // "Également : Paul à 10:30." naming `others` (empty: none).
+  std::string HouseholdNote(const Entry& e, const std::vector<const Entry*>& others) const;
   // The appointment whose SMS already covered this one ("" if none); told
   // once.
   std::string HouseholdLeader(const Entry& e, MessageKind kind, Channel channel,
@@ -320,7 +322,6 @@ class AppointmentBook : public MessageFilter {
     int64_t from_ms = 0, to_ms = 0, day = 0;
   };
   mutable absl::flat_hash_map<uint32_t, DayCache> day_cache_;
-  static std::string ObjKeyOf(uint32_t tenant, std::string_view id);
   // Stores the patient and keeps by_mobile_ up to date.
   void SetPatient(Patient p);
   const std::vector<std::string>& PatientsWithMobile(uint32_t tenant, std::string_view mobile) const;
