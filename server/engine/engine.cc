@@ -337,13 +337,7 @@ void Engine::CountRemove(uint32_t tenant, const Prior& prior) {
 void Engine::AddStateWrites(Pending* p, StateWrites writes) {
   if (writes.empty()) return;
   if (!p->batch) p->batch = std::make_shared<WriteBatch>();
-  for (auto& w : writes) {
-    if (w.is_delete) {
-      p->batch->DeleteState(w.key);
-    } else {
-      p->batch->PutState(w.key, w.value);
-    }
-  }
+  p->batch->AddStateOps(std::move(writes));
 }
 
 void Engine::AddPut(Pending* p, const KeyHash& hash, const ReminderSpec& r,
@@ -562,32 +556,31 @@ void Engine::Mutate(std::vector<ReminderSpec> schedule, std::vector<ReminderKey>
   }
   // Look everything up before adding anything: a read error then leaves no
   // overlay entry pointing into a batch that is never submitted.
+  // The caller (the book) sends only messages that changed, so the live
+  // version's shape is all that is needed: no read of its bytes from the log.
   std::optional<Store::Reader> reader;
   std::vector<KeyHash> hashes;
+  hashes.reserve(schedule.size() + drop.size());
+  for (const ReminderSpec& r : schedule) hashes.push_back(HashKey(r.tenant, r.key));
+  for (const ReminderKey& k : drop) hashes.push_back(HashKey(k.tenant, k.key));
   std::vector<Prior> priors;
-  std::vector<bool> unchanged;
+  priors.reserve(schedule.size());
   std::vector<std::string> records(schedule.size());  // encoded once, kept for AddPut
-  hashes.reserve(schedule.size());
   absl::flat_hash_set<KeyHash, KeyHashHash> scheduled;
   scheduled.reserve(schedule.size());
   for (size_t i = 0; i < schedule.size(); ++i) {
-    const ReminderSpec& r = schedule[i];
-    std::string& record = records[i];
-    EncodeReminder(r, &record);
-    KeyHash hash = HashKey(r.tenant, r.key);
-    auto latest = FindLatest(hash, &reader);
-    if (!latest.ok()) {
-      fail(latest.status());
+    EncodeReminder(schedule[i], &records[i]);
+    auto prior = PriorFor(hashes[i], &reader);
+    if (!prior.ok()) {
+      fail(prior.status());
       return;
     }
-    hashes.push_back(hash);
-    scheduled.insert(hash);
-    priors.push_back(PriorOf(latest->bytes));
-    unchanged.push_back(!latest->bytes.empty() && latest->bytes == record);
+    scheduled.insert(hashes[i]);
+    priors.push_back(*prior);
   }
   std::vector<std::pair<size_t, Prior>> drops;
   for (size_t i = 0; i < drop.size(); ++i) {
-    KeyHash hash = HashKey(drop[i].tenant, drop[i].key);
+    const KeyHash& hash = hashes[schedule.size() + i];
     if (scheduled.contains(hash)) continue;
     auto prior = PriorFor(hash, &reader);
     if (!prior.ok()) {
@@ -598,12 +591,19 @@ void Engine::Mutate(std::vector<ReminderSpec> schedule, std::vector<ReminderKey>
   }
   reader.reset();
   Pending p;
+  if (!schedule.empty()) {
+    size_t bytes = 0;
+    for (const std::string& record : records) bytes += record.size();
+    p.batch = std::make_shared<WriteBatch>();
+    p.batch->Reserve(schedule.size() + drops.size(), bytes + drops.size() * 64);
+    p.ops.reserve(schedule.size() + drops.size());
+  }
   for (size_t i = 0; i < schedule.size(); ++i) {
-    if (!unchanged[i]) AddPut(&p, hashes[i], schedule[i], records[i], priors[i]);
+    AddPut(&p, hashes[i], schedule[i], records[i], priors[i]);
   }
   uint64_t dropped = drops.size();
   for (const auto& [i, prior] : drops) {
-    AddTombstone(&p, HashKey(drop[i].tenant, drop[i].key), drop[i].tenant, drop[i].key,
+    AddTombstone(&p, hashes[schedule.size() + i], drop[i].tenant, drop[i].key,
                  EndReason::kCancelled, now, prior);
   }
   AddStateWrites(&p, std::move(extra));

@@ -169,7 +169,9 @@ class Engine {
   // `drop` are cancelled (keys with no live version are skipped), `schedule`
   // scheduled or replaced, and `extra` written, all in one commit. Any
   // invalid item fails the whole request with its error and writes nothing.
-  // A key both dropped and scheduled is scheduled.
+  // A key both dropped and scheduled is scheduled. Every scheduled item is
+  // written as a new version, even one identical to the live version (the
+  // caller sends only what changed).
   void Mutate(std::vector<ReminderSpec> schedule, std::vector<ReminderKey> drop,
               StateWrites extra, Done done);
   // Only state writes, in submission order with everything else.

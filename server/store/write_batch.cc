@@ -19,4 +19,18 @@ void WriteBatch::DeleteState(std::string_view key) {
   state_.push_back({std::string(key), std::string(), true});
 }
 
+void WriteBatch::AddStateOps(std::vector<StateOp> ops) {
+  if (state_.empty()) {
+    state_ = std::move(ops);
+    return;
+  }
+  state_.reserve(state_.size() + ops.size());
+  for (StateOp& op : ops) state_.push_back(std::move(op));
+}
+
+void WriteBatch::Reserve(size_t records, size_t bytes) {
+  log_.reserve(log_.size() + records);
+  arena_.reserve(arena_.size() + bytes);
+}
+
 }  // namespace rappel::server

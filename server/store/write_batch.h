@@ -28,6 +28,11 @@ class WriteBatch {
   // Low-volume state (settings, balances): an ordinary B-tree database.
   void PutState(std::string_view key, std::string_view value);
   void DeleteState(std::string_view key);
+  struct StateOp;
+  // Takes already built state operations (puts and deletes), without copies.
+  void AddStateOps(std::vector<StateOp> ops);
+  // Room for `records` log records of `bytes` in all (saves regrowth).
+  void Reserve(size_t records, size_t bytes);
 
   struct LogRecord {
     SeqNo seq;

@@ -148,6 +148,9 @@ TEST_F(EngineTest, MutateDropsAndSchedulesInOneCommitWithItsStateWrites) {
   EXPECT_FALSE(h_->Inspect(1, "old-24h").has_value());
   ASSERT_TRUE(h_->Inspect(1, "kept").has_value());
   EXPECT_EQ(h_->Inspect(1, "kept")->spec.payload, "v2");  // scheduled wins over dropped
+  // The replaced and dropped versions left the counters (their shapes are
+  // taken from memory, not read back).
+  EXPECT_EQ(h_->engine().stats().live, 2u);
   {
     auto reader = h_->engine().store().NewReader();
     ASSERT_TRUE(reader.ok());
@@ -159,6 +162,20 @@ TEST_F(EngineTest, MutateDropsAndSchedulesInOneCommitWithItsStateWrites) {
   h_->PollNow();
   EXPECT_EQ(FiredKeys(), (std::vector<std::string>{"kept", "new-2h"}));
   EXPECT_EQ(h_->engine().stats().cancelled, 1u);
+}
+
+TEST_F(EngineTest, MutateWritesEveryScheduledItemAsANewVersion) {
+  // Unlike Schedule, Mutate does not compare with the live version: its
+  // caller sends only what changed. An identical item is one more version,
+  // and still one reminder.
+  ASSERT_TRUE(h_->Mutate({h_->Reminder("same", 1'000, "v1")}, {}, {}).ok());
+  uint64_t records = h_->engine().stats().log_records;
+  ASSERT_TRUE(h_->Mutate({h_->Reminder("same", 1'000, "v1")}, {}, {}).ok());
+  EXPECT_EQ(h_->engine().stats().log_records, records + 1);
+  EXPECT_EQ(h_->engine().stats().live, 1u);
+  h_->clock.Advance(1'000);
+  h_->PollNow();
+  EXPECT_EQ(FiredKeys(), (std::vector<std::string>{"same"}));
 }
 
 TEST_F(EngineTest, MutateWithAnInvalidItemWritesNothing) {
