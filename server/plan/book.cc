@@ -11,6 +11,7 @@
 #include "date/tz.h"
 #include "nlohmann/json.hpp"
 #include "server/common/check.h"
+#include "server/plan/audit.h"
 #include "server/plan/objects_json.h"
 #include "server/plan/planner.h"
 #include "server/plan/render.h"
@@ -233,38 +234,6 @@ std::string_view EventName(Event e) {
     case Event::kDelayAlert: return "delay alert";
   }
   return "?";
-}
-
-// One audit line: at, what, kind, channel, occurrence, due, reason. The
-// reason may be a worker's ack detail: its tabs and line breaks become
-// spaces, so that it stays one line of seven fields.
-void AuditLine(std::string* out, int64_t at, std::string_view what, MessageKind kind,
-               std::optional<Channel> channel, uint32_t occurrence, int64_t due,
-               std::string_view reason) {
-  // Written piece by piece (this runs for every message planned).
-  char num[24];
-  auto append_int = [&](int64_t v) {
-    auto [end, ec] = std::to_chars(num, num + sizeof num, v);
-    out->append(num, end);
-  };
-  append_int(at);
-  out->push_back('\t');
-  out->append(what);
-  out->push_back('\t');
-  out->append(KindName(kind));
-  out->push_back('\t');
-  out->append(channel ? ChannelName(*channel) : std::string_view("*"));
-  out->push_back('\t');
-  append_int(occurrence);
-  out->push_back('\t');
-  append_int(due);
-  out->push_back('\t');
-  size_t from = out->size();
-  out->append(reason);
-  // A reason (a worker's detail) never breaks the line format.
-  std::replace_if(out->begin() + static_cast<std::ptrdiff_t>(from), out->end(),
-                  [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
-  out->push_back('\n');
 }
 
 // Statuses that end the "upcoming" part of an appointment (seed 004).
@@ -678,7 +647,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
   for (const PlannedMessage& planned : plan.messages) {
     const PlannedMessage* m = &planned;
     if (m->due_ms - change.now > options_.horizon_ms) {
-      AuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
+      AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
                 "beyond the horizon");
       continue;
     }
@@ -717,7 +686,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       if (ReserveCredits(a.tenant, out, out.credits)) {
         absl::StrAppend(&note, "; ", out.credits, " credit(s) reserved");
       } else if (tenant->credit_fallback_email && has_twin(*m, Channel::kEmail)) {
-        AuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
+        AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
                   absl::StrCat("not enough credit (", out.credits, " needed, ",
                                LedgerOf(a.tenant).available(),
                                " available): the e-mail of this message goes"));
@@ -728,7 +697,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
         fallback = *m;
         fallback.channel = Channel::kEmail;
         fallback.recipient = patient->second.email;
-        AuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
+        AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
                   absl::StrCat("not enough credit (", out.credits, " needed, ",
                                LedgerOf(a.tenant).available(), " available): by e-mail instead"));
         m = &fallback;
@@ -740,7 +709,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       }
     }
     next.push_back(out);
-    AuditLine(&audit, change.now, "planned", m->kind, m->channel, m->occurrence, m->due_ms, note);
+    AppendAuditLine(&audit, change.now, "planned", m->kind, m->channel, m->occurrence, m->due_ms, note);
     change.Schedule(ReminderSpec{TenantId{a.tenant}, MessageKey(a.id, m->kind, m->channel, m->occurrence),
                                  m->channel, m->recipient,
                                  m->due_ms, m->expiry_ms, payload});
@@ -764,13 +733,13 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       continue;
     }
     if (ReleaseCredits(a.tenant, old)) change.LedgerChanged(a.tenant);
-    AuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
+    AppendAuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
               why);
     change.Drop(ReminderKey{TenantId{a.tenant}, MessageKey(a.id, old.kind, old.channel, old.occurrence)});
   }
   if (event != Event::kUpdated) {
     for (const Omission& o : plan.omitted) {
-      AuditLine(&audit, change.now, "omitted", o.kind, o.channel, 0, 0, o.reason);
+      AppendAuditLine(&audit, change.now, "omitted", o.kind, o.channel, 0, 0, o.reason);
     }
   }
   entry.plan = std::move(next);
@@ -1517,33 +1486,14 @@ absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::st
     auto record = reader->GetState(NumberedKey("au/", n));
     if (!record.ok()) return record.status();
     if (!record->has_value()) continue;  // its commit failed
-    std::string_view v = **record;
-    while (!v.empty()) {
-      size_t nl = v.find('\n');
-      std::string_view line = v.substr(0, nl);
-      v.remove_prefix(nl == std::string_view::npos ? v.size() : nl + 1);
-      std::vector<std::string> f;
-      size_t start = 0;
-      for (;;) {
-        size_t tab = line.find('\t', start);
-        f.emplace_back(line.substr(start, tab == std::string_view::npos ? tab : tab - start));
-        if (tab == std::string_view::npos) break;
-        start = tab + 1;
-      }
-      // (not std::stoll: a line that does not parse is skipped, never thrown on)
-      int64_t at_ms = 0, due_ms = 0;
-      uint32_t occurrence = 0;
-      if (f.size() != 7 || !absl::SimpleAtoi(f[0], &at_ms) || !absl::SimpleAtoi(f[4], &occurrence) ||
-          !absl::SimpleAtoi(f[5], &due_ms)) {
-        continue;
-      }
-      audit.push_back({{"at_ms", at_ms},
-                       {"what", f[1]},
-                       {"kind", f[2]},
-                       {"channel", f[3]},
-                       {"occurrence", occurrence},
-                       {"due_ms", due_ms},
-                       {"reason", f[6]}});
+    for (const AuditEntry& a : ParseAuditRecord(**record)) {
+      audit.push_back({{"at_ms", a.at_ms},
+                       {"what", a.what},
+                       {"kind", a.kind},
+                       {"channel", a.channel},
+                       {"occurrence", a.occurrence},
+                       {"due_ms", a.due_ms},
+                       {"reason", a.reason}});
     }
   }
   out["audit"] = std::move(audit);
@@ -1604,7 +1554,7 @@ size_t AppointmentBook::SweepGone(size_t limit) {
       std::string key = MessageKey(e.appt.id, p.kind, p.channel, p.occurrence);
       if (engine_->IsLive(HashKey(TenantId{e.appt.tenant}, key))) continue;
       if (ReleaseCredits(e.appt.tenant, p)) change.LedgerChanged(e.appt.tenant);
-      AuditLine(&audit, now, "expired", p.kind, p.channel, p.occurrence, p.due_ms,
+      AppendAuditLine(&audit, now, "expired", p.kind, p.channel, p.occurrence, p.due_ms,
                 "not sent before its expiry");
       p.occurrence = UINT32_MAX;  // marked: removed below
       ++gone;
@@ -1738,7 +1688,7 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
     out.drop_reason = reason;
     if (key != nullptr && e != nullptr) {
       std::string audit;
-      AuditLine(&audit, now, "suppressed", key->kind, key->channel, key->occurrence, r.due_ms,
+      AppendAuditLine(&audit, now, "suppressed", key->kind, key->channel, key->occurrence, r.due_ms,
                 reason);
       RecordOutcome(*e, *key, std::move(audit), /*leaves_plan=*/true, &out.writes);
     }
@@ -1856,7 +1806,7 @@ void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::
       if (const Tenant* t = FindTenant(r.tenant.value)) WriteLedger(*t, writes, nullptr);
     }
   }
-  AuditLine(&audit, engine_->NowMs(), OutcomeName(outcome), key->kind, key->channel,
+  AppendAuditLine(&audit, engine_->NowMs(), OutcomeName(outcome), key->kind, key->channel,
             key->occurrence, r.due_ms, what);
   // Done with unless it will be retried: it leaves the pending plan.
   RecordOutcome(*e, *key, std::move(audit), outcome != AckOutcome::kFailedRetryable, writes);

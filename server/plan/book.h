@@ -29,7 +29,7 @@
 //   pm/<tenant 4><kind/channel/locale>  template (JSON: subject, body)
 //   pa/<seq 8>                    appointment, its pending plan and the
 //                                 numbers of its audit records (binary)
-//   au/<n 8>                      audit lines of one event (text)
+//   au/<n 8>                      audit lines of one event (audit.h)
 //   pk/<tenant 4>                 the tenant's credit ledger (credits.h)
 //   ps/<tenant 4><address>        an address that replied STOP (empty value)
 // Appointment records are numbered in creation order and audit records in
