@@ -72,30 +72,53 @@ StateOp AttendanceRecord(const Patient& p) {
   return Put(StoreKey("pn/", p.tenant, p.id), std::move(v));
 }
 
-// A small binary writer/reader for the appointment record: it is rewritten
-// on every event (the hot path), so no JSON here.
+// A small binary writer/reader for the appointment record: it is written
+// on every event (the hot path), so no JSON here. Integers are varints
+// (signed ones zigzagged) since format 4: the record's size is pages
+// written per commit (bench/RESULTS.md, issue 4). Formats 2 and 3 had
+// fixed big-endian integers and are still read.
 class Writer {
  public:
   void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void U32(uint32_t v) { PutBe32(&out_, v); }
-  void I64(int64_t v) { PutBe64(&out_, static_cast<uint64_t>(v)); }
+  void U32(uint32_t v) { Var(v); }
+  void I64(int64_t v) {
+    Var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
   void Str(std::string_view s) {
-    U32(static_cast<uint32_t>(s.size()));
+    Var(s.size());
     out_.append(s);
   }
   std::string Take() { return std::move(out_); }
 
  private:
+  void Var(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
   std::string out_;
 };
 
 class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
+  // Varint integers (format 4 on) instead of fixed big-endian ones.
+  void set_varints(bool on) { varints_ = on; }
   bool ok() const { return ok_; }
   uint8_t U8() { return static_cast<uint8_t>(Take(1)); }
-  uint32_t U32() { return static_cast<uint32_t>(Take(4)); }
-  int64_t I64() { return static_cast<int64_t>(Take(8)); }
+  uint32_t U32() {
+    if (!varints_) return static_cast<uint32_t>(Take(4));
+    uint64_t v = Var();
+    if (v > UINT32_MAX) ok_ = false;
+    return static_cast<uint32_t>(v);
+  }
+  int64_t I64() {
+    if (!varints_) return static_cast<int64_t>(Take(8));
+    uint64_t v = Var();
+    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+  }
   std::string Str() {
     uint32_t n = U32();
     if (!ok_ || n > in_.size()) {
@@ -119,12 +142,25 @@ class Reader {
     in_.remove_prefix(n);
     return v;
   }
+  uint64_t Var() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && !in_.empty(); shift += 7) {
+      auto byte = static_cast<unsigned char>(in_.front());
+      in_.remove_prefix(1);
+      v |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) return v;
+    }
+    ok_ = false;
+    return 0;
+  }
   std::string_view in_;
+  bool varints_ = false;
   bool ok_ = true;
 };
 
-// 3: a plan entry carries its credits and flags (2: without them).
-constexpr uint8_t kEntryFormat = 3;
+// 4: varint integers; 3: a plan entry carries its credits and flags (2:
+// without them).
+constexpr uint8_t kEntryFormat = 4;
 
 std::string NumberedKey(std::string_view prefix, uint64_t n) {
   std::string k(prefix);
@@ -150,9 +186,10 @@ absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint64_t seq, std::string_vie
   e.seq = seq;
   Appointment& a = e.appt;
   uint8_t format = r.U8();
-  if (format != kEntryFormat && format != 2) {
+  if (format < 2 || format > kEntryFormat) {
     return absl::DataLossError("unknown appointment record format");
   }
+  r.set_varints(format >= 4);
   a.tenant = r.U32();
   a.id = r.Str();
   a.version = static_cast<uint64_t>(r.I64());

@@ -605,5 +605,93 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+namespace {
+// The fixed-width big-endian layout of appointment records before format 4.
+struct LegacyWriter {
+  std::string out;
+  void U8(uint8_t v) { out.push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>(v >> s));
+  }
+  void I64(int64_t v) {
+    for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<char>(static_cast<uint64_t>(v) >> s));
+  }
+  void Str(const std::string& s) {
+    U32(static_cast<uint32_t>(s.size()));
+    out += s;
+  }
+};
+std::string Numbered(const std::string& prefix, uint64_t n) {
+  std::string k = prefix;
+  for (int s = 56; s >= 0; s -= 8) k.push_back(static_cast<char>(n >> s));
+  return k;
+}
+}  // namespace
+
+// A store written before the compact formats (appointment record format 3,
+// text audit lines) is still read as it was.
+TEST_F(BookTest, RecordsOfTheOlderFormatsAreStillRead) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 20, 10);
+  LegacyWriter w;
+  w.U8(3);
+  w.U32(1);
+  w.Str("old");
+  w.I64(7);  // version
+  w.U32(2);  // revision
+  w.Str("dr-martin");
+  w.Str("consult");
+  w.Str("p1");
+  w.I64(start);
+  w.I64(start + 30 * kMinuteMs);
+  w.Str("3 place du Marché");
+  w.Str("à jeun");
+  w.U8(1);  // booked online
+  w.I64(start - 10 * kDayMs);
+  w.U8(kAllChannels);
+  w.U8(static_cast<uint8_t>(Lifecycle::kActive));
+  w.U8(static_cast<uint8_t>(VisitStatus::kNone));
+  w.U8(1);  // confirmed
+  w.U8(0);
+  w.I64(0);
+  w.U32(1);  // one pending message
+  w.U8(static_cast<uint8_t>(MessageKind::kReminder));
+  w.U8(static_cast<uint8_t>(Channel::kSms));
+  w.U32(1);
+  w.I64(start - kDayMs);
+  w.U32(0);
+  w.U8(0);
+  w.U32(1);  // one audit record, number 900
+  w.I64(900);
+  std::string audit = std::to_string(start - 10 * kDayMs) + "\tplanned\treminder\tsms\t1\t" +
+                      std::to_string(start - kDayMs) + "\tcreated\n";
+  Engine::StateWrites writes{{Numbered("pa/", 500), w.out, false},
+                             {Numbered("au/", 900), audit, false}};
+  Wait<absl::Status>([&](auto done) { engine_->WriteState(std::move(writes), done); });
+  Restart();
+  json shown = Show("old");
+  EXPECT_EQ(shown["appointment"]["version"], 7);
+  EXPECT_EQ(shown["appointment"]["revision"], 2);
+  EXPECT_EQ(shown["appointment"]["start_ms"], start);
+  EXPECT_EQ(shown["appointment"]["location"], "3 place du Marché");
+  EXPECT_EQ(shown["appointment"]["notes"], "à jeun");
+  EXPECT_EQ(shown["appointment"]["confirmed"], true);
+  ASSERT_EQ(shown["pending"].size(), 1u);
+  EXPECT_EQ(shown["pending"][0]["kind"], "reminder");
+  EXPECT_EQ(shown["pending"][0]["due_ms"], start - kDayMs);
+  ASSERT_EQ(shown["audit"].size(), 1u);
+  EXPECT_EQ(shown["audit"][0]["what"], "planned");
+  EXPECT_EQ(shown["audit"][0]["due_ms"], start - kDayMs);
+  // Written again (a new version), it goes in the current format and reads
+  // back the same.
+  Appointment again = Appt("old", start + kHourMs, 8);
+  ASSERT_TRUE(Upsert(again).ok());
+  Restart();
+  shown = Show("old");
+  EXPECT_EQ(shown["appointment"]["version"], 8);
+  EXPECT_EQ(shown["appointment"]["start_ms"], start + kHourMs);
+  EXPECT_GE(shown["audit"].size(), 2u);
+  EXPECT_EQ(shown["audit"][0]["what"], "planned");
+}
+
 }  // namespace
 }  // namespace rappel::server::plan
