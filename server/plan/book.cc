@@ -334,6 +334,10 @@ struct AppointmentBook::Change {
   std::vector<std::string> touched;  // ObjKey of each entry changed
   std::vector<uint32_t> ledgers;     // tenants whose ledger changed
   int64_t now = 0;
+  // Appointment records this change writes (ObjKey, number): durable once
+  // it commits. Every number it gives out is at least first_record.
+  std::vector<std::pair<std::string, uint64_t>> records;
+  uint64_t first_record = 0;  // 0: none given out yet
 
   void LedgerChanged(uint32_t tenant) {
     if (std::find(ledgers.begin(), ledgers.end(), tenant) == ledgers.end()) ledgers.push_back(tenant);
@@ -513,20 +517,43 @@ absl::Status AppointmentBook::Load() {
     return st;
   }
   std::string_view pa = "pa/";
+  bool seen_record = false;
   absl::Status st = reader->ScanState(pa, [&](std::string_view k, std::string_view v) {
     if (k.substr(0, pa.size()) != pa) return false;
     if (k.size() != pa.size() + 8) {
       error = absl::DataLossError("malformed appointment record key");
       return false;
     }
-    auto e = DecodeEntry(Be64(k.substr(pa.size())), v);
-    if (!e.ok()) {
-      error = e.status();
-      return false;
+    uint64_t seq = Be64(k.substr(pa.size()));
+    if (!seen_record) records_floor_ = seq;
+    seen_record = true;
+    next_record_ = std::max(next_record_, seq + 1);
+    // Numbers grow with every write: a later record of an id supersedes
+    // the earlier one, and a tombstone ends it.
+    bool tombstone = !v.empty() && v[0] == '\0';
+    std::string obj = tombstone ? std::string(v.substr(1)) : std::string();
+    absl::StatusOr<Entry> e = absl::UnknownError("");
+    if (!tombstone) {
+      e = DecodeEntry(seq, v);
+      if (!e.ok()) {
+        error = e.status();
+        return false;
+      }
+      for (uint64_t n : e->audit) next_audit_ = std::max(next_audit_, n + 1);
+      obj = ObjKey(e->appt.tenant, e->appt.id);
+    } else {
+      ++garbage_records_;
     }
-    next_record_ = std::max(next_record_, e->seq + 1);
-    for (uint64_t n : e->audit) next_audit_ = std::max(next_audit_, n + 1);
-    std::string obj = ObjKey(e->appt.tenant, e->appt.id);
+    uint64_t oldest = seq;
+    if (auto old = appointments_.find(obj); old != appointments_.end()) {
+      oldest = old->second.oldest_seq;
+      Index(old->second, false);
+      appointments_.erase(old);
+      ++garbage_records_;
+    }
+    if (tombstone) return true;
+    e->durable_seq = seq;
+    e->oldest_seq = oldest;
     Entry& held = appointments_[obj] = std::move(*e);
     Index(held, true);
     return true;
@@ -781,8 +808,61 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
   }
   entry.plan = std::move(next);
   if (!audit.empty()) change.Write(NewAudit(entry, std::move(audit)));
-  change.Write(Put(NumberedKey("pa/", entry.seq), EncodeEntry(entry)));
+  change.Write(RecordWrite(entry, change));
   return absl::OkStatus();
+}
+
+AppointmentBook::StateOp AppointmentBook::RecordWrite(Entry& e, Change& change) {
+  if (change.first_record == 0) change.first_record = next_record_;
+  if (e.seq < change.first_record) {
+    // Written by an earlier change (or never): the new version is appended
+    // and the old one, if any, becomes garbage.
+    if (e.seq != 0) ++garbage_records_;
+    e.seq = next_record_++;
+    if (e.oldest_seq == 0) e.oldest_seq = e.seq;
+  }
+  change.records.emplace_back(ObjKey(e.appt.tenant, e.appt.id), e.seq);
+  return Put(NumberedKey("pa/", e.seq), EncodeEntry(e));
+}
+
+void AppointmentBook::MaybeCompactRecords() {
+  if (record_compaction_running_ ||
+      garbage_records_ < std::max<uint64_t>(options_.min_record_garbage, appointments_.size())) {
+    return;
+  }
+  // The oldest numbers: the live versions among them are appended again,
+  // then the whole range, garbage and all, is deleted in key order.
+  std::vector<std::pair<uint64_t, Entry*>> live;
+  live.reserve(appointments_.size());
+  for (auto& [obj, e] : appointments_) live.emplace_back(e.seq, &e);
+  size_t n = std::min(live.size(), options_.records_per_compaction);
+  uint64_t hi = next_record_;
+  if (n < live.size()) {
+    std::nth_element(live.begin(), live.begin() + static_cast<std::ptrdiff_t>(n), live.end());
+    hi = live[n].first;  // the oldest live version left where it is
+  }
+  Change change;
+  change.now = engine_->NowMs();
+  change.first_record = next_record_;
+  uint64_t relocated = 0;
+  for (size_t i = 0; i < n; ++i) {
+    Entry& e = *live[i].second;
+    if (e.seq >= hi) continue;
+    change.Touch(ObjKey(e.appt.tenant, e.appt.id));
+    change.Write(RecordWrite(e, change));
+    --garbage_records_;  // (RecordWrite counted the old version; the range takes it)
+    e.oldest_seq = e.seq;  // every older version is in the range
+    ++relocated;
+  }
+  StateOp range = Delete(NumberedKey("pa/", records_floor_));
+  range.range_end = NumberedKey("pa/", hi);
+  change.Write(std::move(range));
+  // The other numbers below hi were garbage (or never written).
+  uint64_t reclaimed = hi - records_floor_ - relocated;
+  garbage_records_ = garbage_records_ > reclaimed ? garbage_records_ - reclaimed : 0;
+  records_floor_ = hi;
+  record_compaction_running_ = true;
+  Submit(std::move(change), [this](absl::Status) { record_compaction_running_ = false; });
 }
 
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
@@ -792,13 +872,21 @@ void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> do
   std::vector<std::string> touched = std::move(change.touched);
   engine_->Mutate(std::move(change.schedule), std::move(change.drop), std::move(change.writes),
                   [this, touched = std::move(touched), ledgers = std::move(change.ledgers),
-                   done = std::move(done)](absl::Status st) {
-                    if (!st.ok()) {
+                   records = std::move(change.records), done = std::move(done)](absl::Status st) {
+                    if (st.ok()) {
+                      for (const auto& [obj, seq] : records) {
+                        auto it = appointments_.find(obj);
+                        if (it != appointments_.end() && it->second.durable_seq < seq) {
+                          it->second.durable_seq = seq;
+                        }
+                      }
+                    } else {
                       Reload(touched);
                       ReloadLedgers(ledgers);
                     }
                     done(std::move(st));
                   });
+  MaybeCompactRecords();
 }
 
 template <typename T, typename Done>
@@ -846,14 +934,17 @@ void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
   for (const std::string& obj : entry_keys) {
     auto it = appointments_.find(obj);
     if (it == appointments_.end()) continue;
-    uint64_t seq = it->second.seq;
+    uint64_t seq = it->second.durable_seq;
+    uint64_t oldest = it->second.oldest_seq;
     Index(it->second, false);
     appointments_.erase(it);
-    if (!reader.ok()) continue;
+    if (!reader.ok() || seq == 0) continue;  // 0: its creation failed
     auto bytes = reader->GetState(NumberedKey("pa/", seq));
     if (!bytes.ok() || !bytes->has_value()) continue;  // its creation failed
     auto e = DecodeEntry(seq, **bytes);
     if (!e.ok()) continue;
+    e->durable_seq = seq;
+    e->oldest_seq = oldest != 0 ? std::min(oldest, seq) : seq;
     Entry& held = appointments_[obj] = std::move(*e);
     Index(held, true);
   }
@@ -1075,8 +1166,7 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
           "appointment type \"", in.type, "\" is inactive: it cannot be booked"));
     }
     Entry e;
-    e.appt = std::move(in);
-    e.seq = next_record_++;
+    e.appt = std::move(in);  // numbered when its record is written (RecordWrite)
     Appointment& a = e.appt;
     if (a.booked_at_ms == 0) a.booked_at_ms = change.now;
     a.revision = 1;
@@ -1600,7 +1690,7 @@ size_t AppointmentBook::SweepGone(size_t limit) {
     std::erase_if(e.plan, [](const PlanRef& p) { return p.occurrence == UINT32_MAX; });
     change.Touch(obj);
     change.Write(NewAudit(e, std::move(audit)));
-    change.Write(Put(NumberedKey("pa/", e.seq), EncodeEntry(e)));
+    change.Write(RecordWrite(e, change));
   }
   if (gone > 0) Submit(std::move(change), [](absl::Status) {});
   return gone;
@@ -1620,7 +1710,15 @@ size_t AppointmentBook::Reclaim(size_t limit) {
   Engine::StateWrites writes;
   for (const std::string& obj : expired) {
     auto it = appointments_.find(obj);
-    writes.push_back(Delete(NumberedKey("pa/", it->second.seq)));
+    const Entry& e = it->second;
+    if (e.oldest_seq == e.seq) {
+      writes.push_back(Delete(NumberedKey("pa/", e.seq)));  // its only version
+    } else {
+      // Older versions wait for MaybeCompactRecords: a tombstone above them
+      // all, and the last version becomes garbage too.
+      writes.push_back(Put(NumberedKey("pa/", next_record_++), std::string(1, '\0') + obj));
+      garbage_records_ += 2;
+    }
     for (uint64_t n : it->second.audit) writes.push_back(Delete(NumberedKey("au/", n)));
     Index(it->second, false);
     appointments_.erase(it);

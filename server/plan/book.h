@@ -32,13 +32,19 @@
 //   au/<n 8>                      audit lines of one event (audit.h)
 //   pk/<tenant 4>                 the tenant's credit ledger (credits.h)
 //   ps/<tenant 4><address>        an address that replied STOP (empty value)
-// Appointment records are numbered in creation order and audit records in
-// write order, not keyed by id: a new appointment and every audit record
-// then land at the end of their B-tree (sequential pages), and only a
-// change to an existing appointment rewrites a page in the middle. (Keyed
+// Appointment and audit records are numbered in write order, not keyed by
+// id: every write lands at the end of its B-tree (sequential pages). (Keyed
 // by id, two random pages per event made the commit's page writes the
-// bottleneck of appointment ingest.) The id -> record map is rebuilt at
-// start from the records, which hold their tenant and id.
+// bottleneck of appointment ingest; rewritten in place, a change to an
+// older appointment still cost a random page.) A change to an appointment
+// appends its new version under a new number; the old one is garbage. The
+// id -> record map is rebuilt at start from the records, which hold their
+// tenant and id: the highest number of an id wins, and a tombstone (a
+// record of a purged appointment that has older versions still stored: a
+// zero byte, then its ObjKey) removes it.
+// When the garbage outgrows the live records, the oldest numbers are
+// reclaimed: the live versions among them appended again, then the whole
+// range deleted, in one commit (CompactRecords).
 //
 // Thread: the owner (io) thread, like the engine.
 #pragma once
@@ -101,6 +107,11 @@ struct BookOptions {
   // Due times further than this are left out of a plan ("beyond the
   // horizon"); the engine's horizon.
   int64_t horizon_ms = int64_t{5} * 366 * kDayMs;
+  // Superseded appointment records are reclaimed once there are more of
+  // them than live ones, and at least this many; a step re-appends at most
+  // `records_per_compaction` live ones.
+  uint64_t min_record_garbage = 50'000;
+  size_t records_per_compaction = 4'096;
 };
 
 class AppointmentBook : public MessageFilter {
@@ -198,7 +209,9 @@ class AppointmentBook : public MessageFilter {
   struct Entry {
     Appointment appt;
     std::vector<PlanRef> plan;
-    uint64_t seq = 0;             // its record: pa/<seq>
+    uint64_t seq = 0;             // its record: pa/<seq> (perhaps still in flight)
+    uint64_t durable_seq = 0;     // its latest durable record (0: none yet)
+    uint64_t oldest_seq = 0;      // its oldest record perhaps still stored
     std::vector<uint64_t> audit;  // its audit records: au/<n>, oldest first
   };
 
@@ -238,6 +251,11 @@ class AppointmentBook : public MessageFilter {
   template <typename Done>
   void Refuse(absl::Status st, Done done);
   void Reload(const std::vector<std::string>& entry_keys);
+  // The write of `e`'s record in `change`: a new version under a new number
+  // unless `change` already numbered it.
+  StateOp RecordWrite(Entry& e, Change& change);
+  // One reclaim step of superseded appointment records, when due.
+  void MaybeCompactRecords();
   void Index(const Entry& e, bool add);
   std::string EncodeEntry(const Entry& e) const;
   // A new audit record of `e` (its number is added to e.audit, so encode
@@ -376,6 +394,9 @@ class AppointmentBook : public MessageFilter {
   StartIndex by_patient_{0};
   uint64_t next_record_ = 1;  // pa/ numbers
   uint64_t next_audit_ = 1;   // au/ numbers
+  uint64_t records_floor_ = 1;       // no live pa/ record below this number
+  uint64_t garbage_records_ = 0;     // superseded pa/ records (an estimate)
+  bool record_compaction_running_ = false;
 };
 
 }  // namespace rappel::server::plan

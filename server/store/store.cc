@@ -166,7 +166,9 @@ struct Store::Impl {
       if (rc != 0) break;
       for (const auto& op : b.state_ops()) {
         MDB_val key = ToVal(op.key);
-        if (op.is_delete) {
+        if (op.is_delete && !op.range_end.empty()) {
+          rc = DeleteStateRange(txn, op.key, op.range_end);
+        } else if (op.is_delete) {
           rc = mdb_del(txn, state_dbi, &key, nullptr);
           if (rc == MDB_NOTFOUND) rc = 0;
         } else {
@@ -187,6 +189,24 @@ struct Store::Impl {
       rc = mdb_put(txn, meta_dbi, &key, &val, 0);
     }
     return rc;
+  }
+
+  // Deletes the state keys in [lo, hi) in key order.
+  int DeleteStateRange(MDB_txn* txn, std::string_view lo, std::string_view hi) {
+    if (lo >= hi) return 0;
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn, state_dbi, &cursor);
+    if (rc != 0) return rc;
+    MDB_val key = ToVal(lo);
+    MDB_val val;
+    rc = mdb_cursor_get(cursor, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && FromVal(key) < hi) {
+      rc = mdb_cursor_del(cursor, 0);
+      // The cursor now stands on the next key (or past the end).
+      if (rc == 0) rc = mdb_cursor_get(cursor, &key, &val, MDB_GET_CURRENT);
+    }
+    mdb_cursor_close(cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc;
   }
 
   // Writes and commits one group, growing the map when it fills.

@@ -19,6 +19,10 @@ void WriteBatch::DeleteState(std::string_view key) {
   state_.push_back({std::string(key), std::string(), true});
 }
 
+void WriteBatch::DeleteStateRange(std::string_view lo, std::string_view hi) {
+  if (lo < hi) state_.push_back({std::string(lo), std::string(), true, std::string(hi)});
+}
+
 void WriteBatch::AddStateOps(std::vector<StateOp> ops) {
   if (state_.empty()) {
     state_ = std::move(ops);

@@ -28,6 +28,9 @@ class WriteBatch {
   // Low-volume state (settings, balances): an ordinary B-tree database.
   void PutState(std::string_view key, std::string_view value);
   void DeleteState(std::string_view key);
+  // Deletes every state key in [lo, hi), in key order (cheap: the pages of
+  // a dense range are freed whole).
+  void DeleteStateRange(std::string_view lo, std::string_view hi);
   struct StateOp;
   // Takes already built state operations (puts and deletes), without copies.
   void AddStateOps(std::vector<StateOp> ops);
@@ -43,6 +46,8 @@ class WriteBatch {
     std::string key;
     std::string value;
     bool is_delete;
+    // A delete with a range_end deletes every state key in [key, range_end).
+    std::string range_end = {};
   };
   struct Range {
     SeqNo lo;

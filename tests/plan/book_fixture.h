@@ -63,7 +63,7 @@ class BookTest : public ::testing::Test {
     engine_ = std::move(*engine);
     dispatcher_->set_engine(engine_.get());
     ASSERT_TRUE(dispatcher_->Recover().ok());
-    auto book = AppointmentBook::Open(engine_.get(), BookOptions{});
+    auto book = AppointmentBook::Open(engine_.get(), book_options_);
     ASSERT_TRUE(book.ok()) << book.status();
     book_ = std::move(*book);
     dispatcher_->set_filter(book_.get());
@@ -205,6 +205,7 @@ class BookTest : public ::testing::Test {
     return s.ok() ? json::parse(*s) : json();
   }
 
+  BookOptions book_options_;
   TempDir dir_;
   FakeClock clock_;
   TaskQueue queue_;

@@ -122,6 +122,37 @@ TEST_F(StoreTest, StateAndRangeDeleteAndNextSeqSurviveEmptyLog) {
   EXPECT_FALSE(reader->GetState("tenant/2")->has_value());
 }
 
+TEST_F(StoreTest, StateRangeDeleteRemovesExactlyItsKeysAcrossManyPages) {
+  auto store = Open();
+  auto key = [](int i) {
+    std::string k = "r/";
+    for (int s = 24; s >= 0; s -= 8) k.push_back(static_cast<char>(i >> s));
+    return k;
+  };
+  auto b = std::make_shared<WriteBatch>();
+  b->PutState("a/before", "x");
+  for (int i = 0; i < 5000; ++i) b->PutState(key(i), std::string(100, 'v'));
+  b->PutState("s/after", "y");
+  ASSERT_TRUE(SubmitAndWait(*store, 1, b).ok());
+  auto del = std::make_shared<WriteBatch>();
+  del->DeleteStateRange(key(1000), key(4000));  // a few hundred pages
+  del->DeleteStateRange(key(4990), "r0");       // to the end of the prefix
+  del->DeleteStateRange("q", "q0");             // nothing there
+  ASSERT_TRUE(SubmitAndWait(*store, 1, del).ok());
+  auto reader = store->NewReader();
+  ASSERT_TRUE(reader.ok());
+  std::vector<std::string> left;
+  ASSERT_TRUE(reader->ScanState("", [&](std::string_view k, std::string_view) {
+                      left.emplace_back(k);
+                      return true;
+                    }).ok());
+  std::vector<std::string> want{"a/before"};
+  for (int i = 0; i < 1000; ++i) want.push_back(key(i));
+  for (int i = 4000; i < 4990; ++i) want.push_back(key(i));
+  want.push_back("s/after");
+  EXPECT_EQ(left, want);
+}
+
 TEST_F(StoreTest, SchemaVersionMismatchIsAClearError) {
   { ASSERT_NE(Open(), nullptr); }
   // Rewrite the version as a future build would have.
