@@ -826,43 +826,60 @@ AppointmentBook::StateOp AppointmentBook::RecordWrite(Entry& e, Change& change) 
 }
 
 void AppointmentBook::MaybeCompactRecords() {
-  if (record_compaction_running_ ||
-      garbage_records_ < std::max<uint64_t>(options_.min_record_garbage, appointments_.size())) {
-    return;
-  }
-  // The oldest numbers: the live versions among them are appended again,
-  // then the whole range, garbage and all, is deleted in key order.
-  std::vector<std::pair<uint64_t, Entry*>> live;
-  live.reserve(appointments_.size());
-  for (auto& [obj, e] : appointments_) live.emplace_back(e.seq, &e);
-  size_t n = std::min(live.size(), options_.records_per_compaction);
-  uint64_t hi = next_record_;
-  if (n < live.size()) {
-    std::nth_element(live.begin(), live.begin() + static_cast<std::ptrdiff_t>(n), live.end());
-    hi = live[n].first;  // the oldest live version left where it is
+  if (record_compaction_running_) return;
+  if (compaction_next_ >= compaction_plan_.size()) {
+    compaction_plan_.clear();
+    compaction_next_ = 0;
+    if (garbage_records_ < std::max<uint64_t>(options_.min_record_garbage, appointments_.size())) {
+      return;
+    }
+    // A cycle: every live version below compaction_end_ is appended again,
+    // oldest first, a step at a time, and the numbers below each step's
+    // last one deleted. (A version rewritten meanwhile has moved above
+    // compaction_end_: its old number is garbage like the rest.)
+    compaction_plan_.reserve(appointments_.size());
+    for (const auto& [obj, e] : appointments_) compaction_plan_.emplace_back(e.seq, obj);
+    std::sort(compaction_plan_.begin(), compaction_plan_.end());
+    compaction_end_ = next_record_;
+    garbage_at_cycle_start_ = garbage_records_;
   }
   Change change;
   change.now = engine_->NowMs();
   change.first_record = next_record_;
-  uint64_t relocated = 0;
-  for (size_t i = 0; i < n; ++i) {
-    Entry& e = *live[i].second;
-    if (e.seq >= hi) continue;
-    change.Touch(ObjKey(e.appt.tenant, e.appt.id));
+  size_t relocated = 0;
+  while (compaction_next_ < compaction_plan_.size() &&
+         relocated < options_.records_per_compaction) {
+    const auto& [seq, obj] = compaction_plan_[compaction_next_++];
+    auto it = appointments_.find(obj);
+    if (it == appointments_.end() || it->second.seq != seq) continue;  // purged or rewritten
+    Entry& e = it->second;
+    change.Touch(obj);
     change.Write(RecordWrite(e, change));
-    --garbage_records_;  // (RecordWrite counted the old version; the range takes it)
-    e.oldest_seq = e.seq;  // every older version is in the range
+    --garbage_records_;    // (RecordWrite counted the old version; the range takes it)
+    e.oldest_seq = e.seq;  // every older version is below the range's end
     ++relocated;
   }
+  bool cycle_done = compaction_next_ >= compaction_plan_.size();
+  uint64_t hi = cycle_done ? compaction_end_ : compaction_plan_[compaction_next_].first;
   StateOp range = Delete(NumberedKey("pa/", records_floor_));
   range.range_end = NumberedKey("pa/", hi);
   change.Write(std::move(range));
-  // The other numbers below hi were garbage (or never written).
-  uint64_t reclaimed = hi - records_floor_ - relocated;
-  garbage_records_ = garbage_records_ > reclaimed ? garbage_records_ - reclaimed : 0;
+  uint64_t floor_before = records_floor_;
   records_floor_ = hi;
+  if (cycle_done) {
+    // What is left is the garbage made since the cycle began.
+    garbage_records_ -= std::min(garbage_records_, garbage_at_cycle_start_);
+  }
   record_compaction_running_ = true;
-  Submit(std::move(change), [this](absl::Status) { record_compaction_running_ = false; });
+  Submit(std::move(change), [this, floor_before](absl::Status st) {
+    record_compaction_running_ = false;
+    if (!st.ok()) {
+      // Nothing of the step landed: start over from its floor, later.
+      records_floor_ = std::min(records_floor_, floor_before);
+      compaction_plan_.clear();
+      compaction_next_ = 0;
+    }
+  });
 }
 
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {

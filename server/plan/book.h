@@ -42,9 +42,9 @@
 // tenant and id: the highest number of an id wins, and a tombstone (a
 // record of a purged appointment that has older versions still stored: a
 // zero byte, then its ObjKey) removes it.
-// When the garbage outgrows the live records, the oldest numbers are
-// reclaimed: the live versions among them appended again, then the whole
-// range deleted, in one commit (CompactRecords).
+// When the garbage outgrows the live records, a reclaim cycle appends every
+// older live version again, a step (one commit) at a time, and deletes the
+// numbers below it (MaybeCompactRecords).
 //
 // Thread: the owner (io) thread, like the engine.
 #pragma once
@@ -397,6 +397,12 @@ class AppointmentBook : public MessageFilter {
   uint64_t records_floor_ = 1;       // no live pa/ record below this number
   uint64_t garbage_records_ = 0;     // superseded pa/ records (an estimate)
   bool record_compaction_running_ = false;
+  // The reclaim cycle under way: live versions (number, ObjKey) below
+  // compaction_end_, oldest first, and the next one to relocate.
+  std::vector<std::pair<uint64_t, std::string>> compaction_plan_;
+  size_t compaction_next_ = 0;
+  uint64_t compaction_end_ = 0;
+  uint64_t garbage_at_cycle_start_ = 0;
 };
 
 }  // namespace rappel::server::plan
