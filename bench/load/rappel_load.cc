@@ -18,8 +18,9 @@
 //           and --patients patients (mobile; every other one an e-mail too:
 //           3 to 6 messages per appointment, 4.5 on average); a seed
 //           of --seed appointments. Timed: --count appointment events, ~55%
-//           creates, ~20% moves (version+1, a new start), ~10% practitioner
-//           cancels, ~15% statuses (seen / absent), --batch events per batch
+//           creates (--creates), ~20% moves (version+1, a new start), ~10%
+//           practitioner cancels, ~15% statuses (seen / absent; with other
+//           --creates, the rest in the same proportions), --batch events per batch
 //           (one AppointmentUpsert request, plus one AppointmentCommands
 //           request when the batch has cancels or statuses). Reports events
 //           acknowledged per second and the messages planned per event.
@@ -88,6 +89,7 @@ struct Config {
   uint32_t patients = 5'000;  // per tenant
   uint32_t calendars = 4;     // per tenant
   int64_t seed = -1;          // -1: count / 4
+  uint32_t creates_pct = 55;  // appointments: share of creates among the timed events
   bool gates = false;          // appointment-fire: every sending gate on
   // fairness
   uint32_t sms_rate = 2000;   // messages per second, all tenants
@@ -516,10 +518,13 @@ void Load::SendEvents(AsyncClient& c, uint64_t n, bool creates_only, Done done) 
   upserts.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t r = Below(100);
-    EventKind kind = creates_only || pool_.empty() || r < 55 ? kCreate
-                     : r < 75                                  ? kMove
-                     : r < 85                                  ? kCancel
-                                                               : kStatus;
+    // The rest keep the default mix's proportions: 20 moves, 10 cancels and
+    // 15 statuses in 45.
+    uint64_t rest = r < c_.creates_pct ? 0 : (r - c_.creates_pct) * 45 / (100 - c_.creates_pct);
+    EventKind kind = creates_only || pool_.empty() || r < c_.creates_pct ? kCreate
+                     : rest < 20                                          ? kMove
+                     : rest < 30                                          ? kCancel
+                                                                          : kStatus;
     uint32_t a;
     if (kind == kCreate) {
       a = static_cast<uint32_t>(appts_.size());
@@ -1219,6 +1224,11 @@ int main(int argc, char** argv) {
   app.add_option("--seed", c.seed,
                  "appointments: appointments created before the timed events (default count/4)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 32));
+  app.add_option("--creates", c.creates_pct,
+                 "appointments: percentage of creates among the timed events (the rest: moves, "
+                 "cancels and statuses, 20:10:15); 0 changes a fixed set of appointments")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 99u));
   app.add_option("--spread-days", c.spread_days, "due times spread over this (ingest, cancel)")
       ->capture_default_str();
   app.add_option("--lead-ms", c.lead_ms,

@@ -838,7 +838,9 @@ void AppointmentBook::MaybeCompactRecords() {
     // last one deleted. (A version rewritten meanwhile has moved above
     // compaction_end_: its old number is garbage like the rest.)
     compaction_plan_.reserve(appointments_.size());
-    for (const auto& [obj, e] : appointments_) compaction_plan_.emplace_back(e.seq, obj);
+    for (const auto& [obj, e] : appointments_) {
+      if (e.seq != 0) compaction_plan_.emplace_back(e.seq, obj);  // 0: never written
+    }
     std::sort(compaction_plan_.begin(), compaction_plan_.end());
     compaction_end_ = next_record_;
     garbage_at_cycle_start_ = garbage_records_;
@@ -852,11 +854,17 @@ void AppointmentBook::MaybeCompactRecords() {
     const auto& [seq, obj] = compaction_plan_[compaction_next_++];
     auto it = appointments_.find(obj);
     if (it == appointments_.end() || it->second.seq != seq) continue;  // purged or rewritten
+    // The writer copies the stored version to a new number (no re-encoding
+    // here): every write of it submitted before this step lands first, and
+    // every later one goes to the new number.
     Entry& e = it->second;
-    change.Touch(obj);
-    change.Write(RecordWrite(e, change));
-    --garbage_records_;    // (RecordWrite counted the old version; the range takes it)
+    StateOp copy = Put(NumberedKey("pa/", next_record_), std::string());
+    copy.copy_from = NumberedKey("pa/", e.seq);
+    e.seq = next_record_++;
     e.oldest_seq = e.seq;  // every older version is below the range's end
+    change.touched.push_back(obj);
+    change.records.emplace_back(obj, e.seq);
+    change.Write(std::move(copy));
     ++relocated;
   }
   bool cycle_done = compaction_next_ >= compaction_plan_.size();

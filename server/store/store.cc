@@ -171,6 +171,16 @@ struct Store::Impl {
         } else if (op.is_delete) {
           rc = mdb_del(txn, state_dbi, &key, nullptr);
           if (rc == MDB_NOTFOUND) rc = 0;
+        } else if (!op.copy_from.empty()) {
+          MDB_val from = ToVal(op.copy_from);
+          MDB_val val;
+          rc = mdb_get(txn, state_dbi, &from, &val);
+          if (rc == 0) {
+            // (Copied out first: the put may touch the page it points into.)
+            std::string value(FromVal(val));
+            val = ToVal(value);
+            rc = mdb_put(txn, state_dbi, &key, &val, 0);
+          }
         } else {
           MDB_val val = ToVal(op.value);
           rc = mdb_put(txn, state_dbi, &key, &val, 0);
@@ -260,9 +270,9 @@ struct Store::Impl {
             absl::StrCat("disk full writing the store in ", path, " (", mdb_strerror(rc),
                          "); writes are refused until space is freed"));
       }
-      if (rc == MDB_BAD_VALSIZE || rc == MDB_KEYEXIST) {
-        // A caller bug (record too large, sequence not increasing): refuse
-        // this group, the store itself is fine.
+      if (rc == MDB_BAD_VALSIZE || rc == MDB_KEYEXIST || rc == MDB_NOTFOUND) {
+        // A caller bug (record too large, sequence not increasing, a copy
+        // from a key not there): refuse this group, the store itself is fine.
         return absl::InvalidArgumentError(
             absl::StrCat("store refused a batch: ", mdb_strerror(rc)));
       }

@@ -48,6 +48,9 @@ class WriteBatch {
     bool is_delete;
     // A delete with a range_end deletes every state key in [key, range_end).
     std::string range_end = {};
+    // A put with a copy_from takes the value stored under copy_from when it
+    // is written (the writer copies it; it must exist).
+    std::string copy_from = {};
   };
   struct Range {
     SeqNo lo;

@@ -153,6 +153,45 @@ TEST_F(StoreTest, StateRangeDeleteRemovesExactlyItsKeysAcrossManyPages) {
   EXPECT_EQ(left, want);
 }
 
+TEST_F(StoreTest, StateCopyTakesTheValueAtWriteTimeAndAMissingSourceRefusesOnlyItsGroup) {
+  auto store = Open();
+  auto put = std::make_shared<WriteBatch>();
+  put->PutState("pa/1", "old");
+  ASSERT_TRUE(SubmitAndWait(*store, 1, put).ok());
+  // A later batch rewrites the source before the copy runs: the copy takes
+  // the value as it is then.
+  auto rewrite = std::make_shared<WriteBatch>();
+  rewrite->PutState("pa/1", "new");
+  auto copy = std::make_shared<WriteBatch>();
+  WriteBatch::StateOp op{"pa/2", "", false};
+  op.copy_from = "pa/1";
+  copy->AddStateOps({op});
+  bool first = false, second = false;
+  store->Submit(1, rewrite, [&](absl::Status st) { first = st.ok(); });
+  store->Submit(1, copy, [&](absl::Status st) { second = st.ok(); });
+  ASSERT_TRUE(queue_.RunUntil([&] { return first && second; }));
+  {
+    auto reader = store->NewReader();
+    ASSERT_TRUE(reader.ok());
+    EXPECT_EQ(reader->GetState("pa/2")->value_or(""), "new");
+  }
+  // A copy from a key that is not there is a caller's bug: its group is
+  // refused, the store goes on.
+  auto bad = std::make_shared<WriteBatch>();
+  WriteBatch::StateOp missing{"pa/3", "", false};
+  missing.copy_from = "pa/9";
+  bad->AddStateOps({missing});
+  absl::Status st = SubmitAndWait(*store, 1, bad);
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  auto after = std::make_shared<WriteBatch>();
+  after->PutState("pa/4", "fine");
+  EXPECT_TRUE(SubmitAndWait(*store, 2, after).ok());
+  auto reader = store->NewReader();
+  ASSERT_TRUE(reader.ok());
+  EXPECT_FALSE(reader->GetState("pa/3")->has_value());
+  EXPECT_EQ(reader->GetState("pa/4")->value_or(""), "fine");
+}
+
 TEST_F(StoreTest, SchemaVersionMismatchIsAClearError) {
   { ASSERT_NE(Open(), nullptr); }
   // Rewrite the version as a future build would have.
