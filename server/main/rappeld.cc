@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
     });
   });
   if (absl::Status st = d->dispatcher_->Recover(); !st.ok()) return st;
-  plan::BookOptions book_options;
+  plan::BookOptions book_options = options.book;
   book_options.horizon_ms = static_cast<int64_t>(options.engine.horizon_ms);
   auto book = plan::AppointmentBook::Open(d->engine_.get(), book_options);
   if (!book.ok()) return book.status();

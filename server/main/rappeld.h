@@ -24,6 +24,7 @@ struct RappeldOptions {
   DispatchOptions dispatch;
   HandlerOptions handler;
   ServerOptions server;
+  plan::BookOptions book;  // its horizon is the engine's
   // How often ended appointments past their audit retention are reclaimed.
   int64_t reclaim_every_ms = 3'600'000;
 };
