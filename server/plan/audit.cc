@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "server/common/varint.h"
+
 namespace rappel::server::plan {
 namespace {
 
@@ -11,17 +13,6 @@ constexpr char kBinaryFormat = 1;  // text records start with a digit
 // Line: zigzag(at - the first line's at; the first: at), what, kind, channel (0: every),
 // occurrence, zigzag(due - at), reason; strings are a varint length and
 // their bytes. The deltas keep the times to a byte or four.
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 void PutString(std::string* out, std::string_view s) {
   PutVarint(out, s.size());
   out->append(s);
@@ -34,15 +25,8 @@ class LineReader {
   bool done() const { return in_.empty(); }
   uint64_t Varint() {
     uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in_.empty()) break;
-      auto byte = static_cast<uint8_t>(in_.front());
-      in_.remove_prefix(1);
-      v |= uint64_t{byte & 0x7fu} << shift;
-      if ((byte & 0x80) == 0) return v;
-    }
-    ok_ = false;
-    return 0;
+    if (!GetVarint(&in_, &v)) ok_ = false;
+    return ok_ ? v : 0;
   }
   uint8_t Byte() {
     if (in_.empty()) {

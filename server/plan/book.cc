@@ -11,6 +11,7 @@
 #include "date/tz.h"
 #include "nlohmann/json.hpp"
 #include "server/common/check.h"
+#include "server/common/varint.h"
 #include "server/plan/audit.h"
 #include "server/plan/objects_json.h"
 #include "server/plan/planner.h"
@@ -80,24 +81,15 @@ StateOp AttendanceRecord(const Patient& p) {
 class Writer {
  public:
   void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void U32(uint32_t v) { Var(v); }
-  void I64(int64_t v) {
-    Var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-  }
+  void U32(uint32_t v) { PutVarint(&out_, v); }
+  void I64(int64_t v) { PutVarint(&out_, ZigZag(v)); }
   void Str(std::string_view s) {
-    Var(s.size());
+    PutVarint(&out_, s.size());
     out_.append(s);
   }
   std::string Take() { return std::move(out_); }
 
  private:
-  void Var(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
-  }
   std::string out_;
 };
 
@@ -116,8 +108,7 @@ class Reader {
   }
   int64_t I64() {
     if (!varints_) return static_cast<int64_t>(Take(8));
-    uint64_t v = Var();
-    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+    return UnZigZag(Var());
   }
   std::string Str() {
     uint32_t n = U32();
@@ -144,14 +135,8 @@ class Reader {
   }
   uint64_t Var() {
     uint64_t v = 0;
-    for (int shift = 0; shift < 64 && !in_.empty(); shift += 7) {
-      auto byte = static_cast<unsigned char>(in_.front());
-      in_.remove_prefix(1);
-      v |= uint64_t{byte & 0x7fu} << shift;
-      if ((byte & 0x80) == 0) return v;
-    }
-    ok_ = false;
-    return 0;
+    if (!GetVarint(&in_, &v)) ok_ = false;
+    return ok_ ? v : 0;
   }
   std::string_view in_;
   bool varints_ = false;
