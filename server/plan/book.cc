@@ -843,8 +843,18 @@ void AppointmentBook::MaybeCompactRecords() {
     // here): every write of it submitted before this step lands first, and
     // every later one goes to the new number.
     Entry& e = it->second;
+    if (e.durable_seq == 0) {
+      // Its creation is still in flight (or was refused): the range must
+      // stop below it; the next step takes it up again.
+      --compaction_next_;
+      break;
+    }
     StateOp copy = Put(NumberedKey("pa/", next_record_), std::string());
     copy.copy_from = NumberedKey("pa/", e.seq);
+    // A change in flight wrote e.seq; if it is refused (an invalid item
+    // refuses a whole change, without failing what follows), the durable
+    // version is the one to copy.
+    if (e.durable_seq != e.seq) copy.copy_fallback = NumberedKey("pa/", e.durable_seq);
     e.seq = next_record_++;
     e.oldest_seq = e.seq;  // every older version is below the range's end
     change.touched.push_back(obj);
@@ -854,6 +864,7 @@ void AppointmentBook::MaybeCompactRecords() {
   }
   bool cycle_done = compaction_next_ >= compaction_plan_.size();
   uint64_t hi = cycle_done ? compaction_end_ : compaction_plan_[compaction_next_].first;
+  if (relocated == 0 && hi <= records_floor_) return;  // held up: nothing to do yet
   StateOp range = Delete(NumberedKey("pa/", records_floor_));
   range.range_end = NumberedKey("pa/", hi);
   change.Write(std::move(range));
@@ -886,9 +897,12 @@ void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> do
                     if (st.ok()) {
                       for (const auto& [obj, seq] : records) {
                         auto it = appointments_.find(obj);
-                        if (it != appointments_.end() && it->second.durable_seq < seq) {
-                          it->second.durable_seq = seq;
-                        }
+                        if (it == appointments_.end()) continue;
+                        Entry& e = it->second;
+                        if (e.durable_seq < seq) e.durable_seq = seq;
+                        // (An earlier change refused after this one was built
+                        // may have reloaded a lower number: this one is later.)
+                        if (e.seq < seq) e.seq = seq;
                       }
                     } else {
                       Reload(touched);

@@ -175,6 +175,10 @@ struct Store::Impl {
           MDB_val from = ToVal(op.copy_from);
           MDB_val val;
           rc = mdb_get(txn, state_dbi, &from, &val);
+          if (rc == MDB_NOTFOUND && !op.copy_fallback.empty()) {
+            from = ToVal(op.copy_fallback);
+            rc = mdb_get(txn, state_dbi, &from, &val);
+          }
           if (rc == 0) {
             // (Copied out first: the put may touch the page it points into.)
             std::string value(FromVal(val));

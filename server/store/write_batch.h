@@ -49,8 +49,10 @@ class WriteBatch {
     // A delete with a range_end deletes every state key in [key, range_end).
     std::string range_end = {};
     // A put with a copy_from takes the value stored under copy_from when it
-    // is written (the writer copies it; it must exist).
+    // is written (the writer copies it), or else under copy_fallback; one
+    // of them must exist.
     std::string copy_from = {};
+    std::string copy_fallback = {};
   };
   struct Range {
     SeqNo lo;

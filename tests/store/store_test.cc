@@ -175,11 +175,24 @@ TEST_F(StoreTest, StateCopyTakesTheValueAtWriteTimeAndAMissingSourceRefusesOnlyI
     ASSERT_TRUE(reader.ok());
     EXPECT_EQ(reader->GetState("pa/2")->value_or(""), "new");
   }
-  // A copy from a key that is not there is a caller's bug: its group is
-  // refused, the store goes on.
+  // The source is not there but the fallback is: the fallback is copied.
+  auto fallback = std::make_shared<WriteBatch>();
+  WriteBatch::StateOp from_fallback{"pa/5", "", false};
+  from_fallback.copy_from = "pa/8";
+  from_fallback.copy_fallback = "pa/1";
+  fallback->AddStateOps({from_fallback});
+  ASSERT_TRUE(SubmitAndWait(*store, 1, fallback).ok());
+  {
+    auto reader = store->NewReader();
+    ASSERT_TRUE(reader.ok());
+    EXPECT_EQ(reader->GetState("pa/5")->value_or(""), "new");
+  }
+  // A copy from a key that is not there (nor its fallback) is a caller's
+  // bug: its group is refused, the store goes on.
   auto bad = std::make_shared<WriteBatch>();
   WriteBatch::StateOp missing{"pa/3", "", false};
   missing.copy_from = "pa/9";
+  missing.copy_fallback = "pa/7";
   bad->AddStateOps({missing});
   absl::Status st = SubmitAndWait(*store, 1, bad);
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
