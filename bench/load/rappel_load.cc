@@ -189,6 +189,9 @@ class Load {
   void Subscribe(Phase* deliveries);
   void RunIo(const std::function<bool()>& done, const std::function<void()>& progress);
   void Progress(const std::string& what, uint64_t n, uint64_t of, Steady::time_point start);
+  // Runs until `expected` deliveries are acked or failed, then records them
+  // (counts, and the time from the first delivery to the last ack).
+  void AwaitDeliveries(uint64_t expected, const std::string& what, Phase* deliveries);
 
   std::vector<client::Reminder> Reminders(uint64_t lo, uint64_t hi, int64_t due_base_ms,
                                           const std::function<int64_t(uint64_t)>& due_of);
@@ -308,6 +311,16 @@ void Load::Progress(const std::string& what, uint64_t n, uint64_t of, Steady::ti
   std::fprintf(stderr, "\r%-10s %10" PRIu64 " / %-10" PRIu64 " %9.0f/s  %6.1f s   ", what.c_str(),
                n, of, s > 0 ? static_cast<double>(n) / s : 0.0, s);
   std::fflush(stderr);
+}
+
+void Load::AwaitDeliveries(uint64_t expected, const std::string& what, Phase* deliveries) {
+  auto start = Steady::now();
+  RunIo([&] { return acked_ + ack_failed_ >= expected; },
+        [&] { Progress(what, acked_, expected, start); });
+  if (c_.progress) std::fprintf(stderr, "\n");
+  deliveries->ok = acked_;
+  deliveries->failed = ack_failed_;
+  deliveries->seconds = Seconds(last_ack_ - first_delivery_);
 }
 
 std::vector<client::Reminder> Load::Reminders(uint64_t lo, uint64_t hi, int64_t due_base_ms,
@@ -790,13 +803,7 @@ void Load::AppointmentFire(std::vector<Phase>* phases, nlohmann::json* out) {
             [mine](const client::Message& m) {
               return m.message_id.find(mine) != std::string::npos ? kMineUncounted : kNotMine;
             });
-  auto start = Steady::now();
-  RunIo([&] { return acked_ + ack_failed_ >= planned_sum_; },
-        [&] { Progress("fire", acked_, planned_sum_, start); });
-  if (c_.progress) std::fprintf(stderr, "\n");
-  deliveries.ok = acked_;
-  deliveries.failed = ack_failed_;
-  deliveries.seconds = Seconds(last_ack_ - first_delivery_);
+  AwaitDeliveries(planned_sum_, "fire", &deliveries);
   phases->push_back(std::move(deliveries));
   (*out)["appointment_fire"] = {{"gates", c_.gates},
                                 {"appointments", c_.count},
@@ -868,14 +875,8 @@ void Load::Fairness(std::vector<Phase>* phases, nlohmann::json* out, uint64_t* e
   Phase ingest_b{"ingest-2", kRequestLatency};
   Drive(&ingest_b, c_.b_count, send(0));
   *expected = ingest_a.ok + ingest_b.ok;
-  auto start = Steady::now();
-  RunIo([&] { return acked_ + ack_failed_ >= *expected; },
-        [&] { Progress("delivered", acked_, *expected, start); });
-  if (c_.progress) std::fprintf(stderr, "\n");
+  AwaitDeliveries(*expected, "delivered", &deliveries);
   lag_by_tenant_.clear();
-  deliveries.ok = acked_;
-  deliveries.failed = ack_failed_;
-  deliveries.seconds = Seconds(last_ack_ - first_delivery_);
   if (absl::Status st = set_limit({client::Channel::kSms, true, 0, 0, 1000, 0}); !st.ok()) {
     deliveries.failed += 1;
     deliveries.first_error = "clearing the rate limit: " + st.ToString();
@@ -1052,13 +1053,7 @@ int Load::Run(nlohmann::json* out) {
     expected_deliveries = ingest.ok - cancels.ok;
     phases.push_back(std::move(ingest));
     if (cancel_every != 0) phases.push_back(std::move(cancels));
-    auto start = Steady::now();
-    RunIo([&] { return acked_ + ack_failed_ >= expected_deliveries; },
-          [&] { Progress("delivered", acked_, expected_deliveries, start); });
-    if (c_.progress) std::fprintf(stderr, "\n");
-    deliveries.ok = acked_;
-    deliveries.failed = ack_failed_;
-    deliveries.seconds = Seconds(last_ack_ - first_delivery_);
+    AwaitDeliveries(expected_deliveries, "delivered", &deliveries);
     phases.push_back(std::move(deliveries));
   } else if (c_.scenario == "appointments") {
     Appointments(&phases, out);

@@ -108,6 +108,15 @@ bool IsError(const Reply& r, std::string* error) {
   return false;
 }
 
+// The two replies of a pipelined pair of commands; false when either is an
+// error (then `error` says why).
+bool GetPair(Conn& conn, std::string* error, Reply* first, Reply* second) {
+  *first = conn.Get(error);
+  bool bad = IsError(*first, error);
+  *second = *first ? conn.Get(error) : nullptr;
+  return !(IsError(*second, error) || bad);
+}
+
 std::string Member(const Items& items, uint64_t i) {
   return std::to_string(items.TenantOf(i)) + ":" + items.KeyOf(i);
 }
@@ -144,11 +153,8 @@ class IngestPipe : public Pipe {
     Answer a;
     uint64_t n = sizes_.front();
     sizes_.pop_front();
-    Reply h = conn_->Get(&a.error);
-    bool bad = IsError(h, &a.error);
-    Reply z = h ? conn_->Get(&a.error) : nullptr;
-    bad = IsError(z, &a.error) || bad;
-    if (bad) {
+    Reply h, z;
+    if (!GetPair(*conn_, &a.error, &h, &z)) {
       a.failed = n;
     } else {
       a.ok = n;
@@ -187,11 +193,8 @@ class CancelPipe : public Pipe {
     Answer a;
     uint64_t n = sizes_.front();
     sizes_.pop_front();
-    Reply z = conn_->Get(&a.error);
-    bool bad = IsError(z, &a.error);
-    Reply h = z ? conn_->Get(&a.error) : nullptr;
-    bad = IsError(h, &a.error) || bad;
-    if (bad) {
+    Reply z, h;
+    if (!GetPair(*conn_, &a.error, &z, &h)) {
       a.failed = n;
     } else {
       // Removed from the due set: cancelled; the others were not pending.

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/bytes.h"
 #include "server/common/check.h"
 
 namespace rappel::server {
@@ -16,14 +17,6 @@ constexpr uint8_t kStateFormat = 1;
 constexpr size_t kRetryKeyBytes = 3 + 16;
 constexpr size_t kDeadKeyBytes = 3 + 4 + 8 + 16;
 
-void PutBE(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint64_t GetBE(std::string_view s, size_t off, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(s[off + i]);
-  return v;
-}
 void PutHash(std::string* out, const KeyHash& h) {
   PutBE(out, h.lo, 8);
   PutBE(out, h.hi, 8);

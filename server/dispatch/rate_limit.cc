@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/bytes.h"
 
 namespace rappel::server {
 namespace {
@@ -11,14 +12,6 @@ constexpr uint8_t kFormat = 1;
 constexpr size_t kKeyBytes = 3 + 1 + 1 + 4;
 constexpr size_t kValueBytes = 1 + 4 + 4 + 4;
 
-void PutBE(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint64_t GetBE(std::string_view s, size_t off, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(s[off + i]);
-  return v;
-}
 
 std::string PeriodText(uint32_t period_ms) {
   switch (period_ms) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "server/common/varint.h"
+#include "server/common/bytes.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -38,13 +38,9 @@ class LineReader {
     return b;
   }
   std::string String() {
+    std::string s;
     uint64_t n = Varint();
-    if (!ok_ || n > in_.size()) {
-      ok_ = false;
-      return {};
-    }
-    std::string s(in_.substr(0, n));
-    in_.remove_prefix(n);
+    if (ok_ && !TakeBytes(&in_, n, &s)) ok_ = false;
     return s;
   }
 

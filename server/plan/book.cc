@@ -11,7 +11,7 @@
 #include "date/tz.h"
 #include "nlohmann/json.hpp"
 #include "server/common/check.h"
-#include "server/common/varint.h"
+#include "server/common/bytes.h"
 #include "server/plan/audit.h"
 #include "server/plan/objects_json.h"
 #include "server/plan/planner.h"
@@ -27,18 +27,12 @@ using StateOp = WriteBatch::StateOp;
 
 constexpr size_t kMaxIdBytes = 128;
 
-void PutBe32(std::string* out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-void PutBe64(std::string* out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
 
 // The key of an object within its tenant: 4 bytes of tenant, then the id.
 std::string ObjKey(uint32_t tenant, std::string_view id) {
   std::string k;
   k.reserve(4 + id.size());
-  PutBe32(&k, tenant);
+  PutBE(&k, tenant, 4);
   k.append(id);
   return k;
 }
@@ -68,8 +62,8 @@ StateOp Delete(std::string key) { return StateOp{std::move(key), {}, true}; }
 //   pn/<tenant 4><id>  appointments (4), no-shows (4)
 StateOp AttendanceRecord(const Patient& p) {
   std::string v;
-  PutBe32(&v, p.appointments);
-  PutBe32(&v, p.no_shows);
+  PutBE(&v, p.appointments, 4);
+  PutBE(&v, p.no_shows, 4);
   return Put(StoreKey("pn/", p.tenant, p.id), std::move(v));
 }
 
@@ -111,13 +105,9 @@ class Reader {
     return UnZigZag(Var());
   }
   std::string Str() {
+    std::string s;
     uint32_t n = U32();
-    if (!ok_ || n > in_.size()) {
-      ok_ = false;
-      return {};
-    }
-    std::string s(in_.substr(0, n));
-    in_.remove_prefix(n);
+    if (ok_ && !TakeBytes(&in_, n, &s)) ok_ = false;
     return s;
   }
   bool done() const { return in_.empty(); }
@@ -149,21 +139,10 @@ constexpr uint8_t kEntryFormat = 4;
 
 std::string NumberedKey(std::string_view prefix, uint64_t n) {
   std::string k(prefix);
-  PutBe64(&k, n);
+  PutBE(&k, n, 8);
   return k;
 }
 
-uint32_t Be32(std::string_view b) {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4 && i < b.size(); ++i) v = (v << 8) | static_cast<unsigned char>(b[i]);
-  return v;
-}
-
-uint64_t Be64(std::string_view b) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < b.size(); ++i) v = (v << 8) | static_cast<unsigned char>(b[i]);
-  return v;
-}
 
 absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint64_t seq, std::string_view bytes) {
   Reader r(bytes);
@@ -464,8 +443,8 @@ absl::Status AppointmentBook::Load() {
   if (absl::Status st = scan("pn/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
         auto it = patients_.find(ObjKey(tenant, id));
         if (it == patients_.end() || v.size() != 8) return absl::OkStatus();
-        it->second.appointments = Be32(v.substr(0, 4));
-        it->second.no_shows = Be32(v.substr(4, 4));
+        it->second.appointments = static_cast<uint32_t>(GetBE(v, 0, 4));
+        it->second.no_shows = static_cast<uint32_t>(GetBE(v, 4, 4));
         return absl::OkStatus();
       });
       !st.ok()) {
@@ -509,25 +488,27 @@ absl::Status AppointmentBook::Load() {
       error = absl::DataLossError("malformed appointment record key");
       return false;
     }
-    uint64_t seq = Be64(k.substr(pa.size()));
+    uint64_t seq = GetBE(k, pa.size(), 8);
     if (!seen_record) records_floor_ = seq;
     seen_record = true;
     next_record_ = std::max(next_record_, seq + 1);
     // Numbers grow with every write: a later record of an id supersedes
     // the earlier one, and a tombstone ends it.
     bool tombstone = !v.empty() && v[0] == '\0';
-    std::string obj = tombstone ? std::string(v.substr(1)) : std::string();
-    absl::StatusOr<Entry> e = absl::UnknownError("");
-    if (!tombstone) {
-      e = DecodeEntry(seq, v);
-      if (!e.ok()) {
-        error = e.status();
+    std::string obj;
+    std::optional<Entry> e;
+    if (tombstone) {
+      obj = std::string(v.substr(1));
+      ++garbage_records_;
+    } else {
+      auto decoded = DecodeEntry(seq, v);
+      if (!decoded.ok()) {
+        error = decoded.status();
         return false;
       }
+      e = std::move(*decoded);
       for (uint64_t n : e->audit) next_audit_ = std::max(next_audit_, n + 1);
       obj = ObjKey(e->appt.tenant, e->appt.id);
-    } else {
-      ++garbage_records_;
     }
     uint64_t oldest = seq;
     if (auto old = appointments_.find(obj); old != appointments_.end()) {

@@ -1,5 +1,6 @@
 #include "server/plan/credits.h"
 
+#include "server/common/bytes.h"
 #include "server/plan/model.h"
 
 namespace rappel::server::plan {
@@ -62,14 +63,6 @@ char32_t NextCodePoint(std::string_view s, size_t* i) {
   return c;
 }
 
-void PutBe64(std::string* out, int64_t v) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(static_cast<uint64_t>(v) >> (8 * i)));
-}
-int64_t GetBe64(std::string_view b, size_t off) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(b[off + i]);
-  return static_cast<int64_t>(v);
-}
 constexpr uint8_t kLedgerFormat = 1;
 
 }  // namespace
@@ -118,16 +111,17 @@ std::string LedgerKey(uint32_t tenant) {
 
 std::string EncodeLedger(const Ledger& l) {
   std::string v(1, static_cast<char>(kLedgerFormat));
-  PutBe64(&v, l.balance);
-  PutBe64(&v, l.reserved);
-  PutBe64(&v, l.added);
-  PutBe64(&v, l.spent);
+  PutBE(&v, static_cast<uint64_t>(l.balance), 8);
+  PutBE(&v, static_cast<uint64_t>(l.reserved), 8);
+  PutBE(&v, static_cast<uint64_t>(l.added), 8);
+  PutBE(&v, static_cast<uint64_t>(l.spent), 8);
   return v;
 }
 
 std::optional<Ledger> DecodeLedger(std::string_view b) {
   if (b.size() != 33 || static_cast<uint8_t>(b[0]) != kLedgerFormat) return std::nullopt;
-  return Ledger{GetBe64(b, 1), GetBe64(b, 9), GetBe64(b, 17), GetBe64(b, 25)};
+  auto at = [&](size_t off) { return static_cast<int64_t>(GetBE(b, off, 8)); };
+  return Ledger{at(1), at(9), at(17), at(25)};
 }
 
 }  // namespace rappel::server::plan

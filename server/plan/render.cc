@@ -339,30 +339,54 @@ absl::Status FillVariables(const RenderInput& in, VariableValues* values) {
   return absl::OkStatus();
 }
 
-absl::Status RenderText(const RenderInput& in, std::string* text) {
+namespace {
+
+// What RenderText and RenderMessage both start from.
+struct Prepared {
+  Times times;
+  std::string_view locale;
+  VariableValues v;
+  const DefaultTemplate* def;
+  const Template* body;
+};
+
+absl::StatusOr<Prepared> Prepare(const RenderInput& in) {
   absl::StatusOr<Times> times = LocalTimes(in);
   if (!times.ok()) return times.status();
-  std::string_view locale = MessageLocale(in.tenant, in.patient);
-  VariableValues v;
-  Fill(in, *times, locale == "en", &v);
-  const DefaultTemplate& def = DefaultTemplateFor(in.kind, in.channel, locale);
-  text->clear();
-  RenderTo(in.custom_body != nullptr ? *in.custom_body : def.body, v, text);
+  Prepared p{*times, MessageLocale(in.tenant, in.patient), {}, nullptr, nullptr};
+  Fill(in, p.times, p.locale == "en", &p.v);
+  p.def = &DefaultTemplateFor(in.kind, in.channel, p.locale);
+  p.body = in.custom_body != nullptr ? in.custom_body : &p.def->body;
+  return p;
+}
+
+// The body, then the household note on a line of its own.
+void AppendBody(const RenderInput& in, const Prepared& p, std::string* text) {
+  RenderTo(*p.body, p.v, text);
   if (!in.also.empty()) {
     text->push_back('\n');
     text->append(in.also);
   }
+}
+
+}  // namespace
+
+absl::Status RenderText(const RenderInput& in, std::string* text) {
+  absl::StatusOr<Prepared> p = Prepare(in);
+  if (!p.ok()) return p.status();
+  text->clear();
+  AppendBody(in, *p, text);
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> RenderMessage(const RenderInput& in, std::string* text_out) {
-  absl::StatusOr<Times> times = LocalTimes(in);
-  if (!times.ok()) return times.status();
-  std::string_view locale = MessageLocale(in.tenant, in.patient);
-  VariableValues v;
-  Fill(in, *times, locale == "en", &v);
-  const DefaultTemplate& def = DefaultTemplateFor(in.kind, in.channel, locale);
-  const Template& body = in.custom_body != nullptr ? *in.custom_body : def.body;
+  absl::StatusOr<Prepared> prepared = Prepare(in);
+  if (!prepared.ok()) return prepared.status();
+  const Times* times = &prepared->times;
+  std::string_view locale = prepared->locale;
+  const VariableValues& v = prepared->v;
+  const DefaultTemplate& def = *prepared->def;
+  const Template& body = *prepared->body;
   const Appointment& a = in.appointment;
 
   std::string out;
@@ -436,11 +460,7 @@ absl::StatusOr<std::string> RenderMessage(const RenderInput& in, std::string* te
     w.Str("subject", text);
     text.clear();
   }
-  RenderTo(body, v, &text);
-  if (!in.also.empty()) {
-    text.push_back('\n');
-    text.append(in.also);
-  }
+  AppendBody(in, *prepared, &text);
   w.Str("text", text);
   if (text_out != nullptr) *text_out = text;
   w.Close();

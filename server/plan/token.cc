@@ -8,6 +8,7 @@
 #include <array>
 
 #include "absl/status/status.h"
+#include "server/common/bytes.h"
 #include "server/common/check.h"
 
 namespace rappel::server::plan {
@@ -66,14 +67,6 @@ bool FromBase64Url(std::string_view text, std::string* out) {
 
 void PutU32(std::string* s, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) s->push_back(static_cast<char>(v >> shift));
-}
-void PutU64(std::string* s, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) s->push_back(static_cast<char>(v >> shift));
-}
-uint64_t GetBE(std::string_view s, size_t at, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(s[at + i]);
-  return v;
 }
 
 std::string MacText(std::string_view payload_text, std::string_view secret) {
@@ -139,7 +132,7 @@ std::string IssueToken(const TokenClaims& claims, std::string_view secret) {
   p.push_back(static_cast<char>(claims.action));
   PutU32(&p, claims.tenant);
   PutU32(&p, claims.revision);
-  PutU64(&p, static_cast<uint64_t>(claims.expires_ms));
+  PutBE(&p, static_cast<uint64_t>(claims.expires_ms), 8);
   p.append(claims.appointment_id);
   std::string token = Base64Url(reinterpret_cast<const uint8_t*>(p.data()), p.size());
   std::string mac = MacText(token, secret);
