@@ -271,7 +271,10 @@ void Dispatcher::Pump() {
 void Dispatcher::AddLease(Ready msg, uint64_t worker, int64_t deadline,
                           std::vector<LeasedMessage>* out) {
   uint64_t lease_id = next_lease_++;
-  deadlines_.emplace(deadline, lease_id);
+  // Kept in lease order, which is deadline order unless the clock stepped
+  // back: then the later lease takes the earlier one's deadline.
+  if (!deadlines_.empty()) deadline = std::max(deadline, deadlines_.back().first);
+  deadlines_.emplace_back(deadline, lease_id);
   auto [it, inserted] = leases_.emplace(lease_id, Lease{std::move(msg), worker, deadline});
   const Ready& leased = it->second.msg;
   out->push_back(LeasedMessage{leased.message_id, lease_id, leased.attempt, deadline,
@@ -306,7 +309,7 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
     const ReminderSpec& r = msg.due.reminder;
     if (r.expiry_ms != 0 && now > r.expiry_ms) {
       gate_.Refund(c, popped->tenant);
-      if (!engine_->IsCurrent(ReminderKey{r.tenant, r.key}, msg.due.seq)) {
+      if (!engine_->IsCurrent(msg.due)) {
         ++stats_.stale_dropped;  // replaced or cancelled meanwhile: not late, just gone
         continue;
       }
@@ -344,7 +347,7 @@ void Dispatcher::DropExpired(Ready msg) {
                        &extra);
   }
   engine_->Complete(
-      {CompletionRef{{r.tenant, r.key}, msg.due.seq}},
+      {CompletionRef::Of(msg.due)},
       [this, hash, had_attempts](absl::Status st) {
         if (st.ok() && had_attempts) attempts_.erase(hash);
       },
@@ -440,7 +443,7 @@ std::vector<RateRow> Dispatcher::RateRows() {
 
 bool Dispatcher::PrepareForLease(Ready& msg) {
   const ReminderSpec& r = msg.due.reminder;
-  if (!engine_->IsCurrent(ReminderKey{r.tenant, r.key}, msg.due.seq)) {
+  if (!engine_->IsCurrent(msg.due)) {
     ++stats_.stale_dropped;
     return false;
   }
@@ -453,7 +456,7 @@ bool Dispatcher::PrepareForLease(Ready& msg) {
   }
   if (!p.deliver) {
     ++stats_.filter_dropped;
-    engine_->Complete({CompletionRef{{r.tenant, r.key}, msg.due.seq}}, [](absl::Status) {},
+    engine_->Complete({CompletionRef::Of(msg.due)}, [](absl::Status) {},
                       std::move(p.writes));
     return false;
   }
@@ -464,9 +467,7 @@ bool Dispatcher::PrepareForLease(Ready& msg) {
 }
 
 bool Dispatcher::FilterHears(const Lease& lease) const {
-  const ReminderSpec& r = lease.msg.due.reminder;
-  return filter_ != nullptr && lease.msg.prepared &&
-         engine_->IsCurrent(ReminderKey{r.tenant, r.key}, lease.msg.due.seq);
+  return filter_ != nullptr && lease.msg.prepared && engine_->IsCurrent(lease.msg.due);
 }
 
 void Dispatcher::ReleaseHeld(TenantId tenant) {
@@ -544,7 +545,7 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
         retried.push_back(hash);
       }
     }
-    refs.push_back(CompletionRef{{r.tenant, r.key}, lease->msg.due.seq});
+    refs.push_back(CompletionRef::Of(lease->msg.due));
     ref_items.push_back(i);
   }
   if (!refs.empty()) {
@@ -595,7 +596,7 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
       if (FilterHears(lease)) filter_->OnOutcome(r, outcome, detail, &extra);
       engine_->Complete(
-          {CompletionRef{key, lease.msg.due.seq}},
+          {CompletionRef::Of(lease.msg.due)},
           [this, hash, had_attempts, done = std::move(done)](absl::Status st) {
             if (st.ok() && had_attempts) attempts_.erase(hash);
             done(st);
@@ -665,7 +666,7 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
     }
   }
   engine_->Complete(
-      {CompletionRef{{r.tenant, r.key}, lease.msg.due.seq}},
+      {CompletionRef::Of(lease.msg.due)},
       [this, hash, ref, had_attempts, replaced, dropped, done = std::move(done)](absl::Status st) {
         if (st.ok()) {
           if (had_attempts) attempts_.erase(hash);
@@ -719,9 +720,9 @@ void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done
 
 void Dispatcher::ExpireLeases(int64_t now_ms) {
   bool any = false;
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
-    auto [deadline, lease_id] = *deadlines_.begin();
-    deadlines_.erase(deadlines_.begin());
+  while (!deadlines_.empty() && deadlines_.front().first <= now_ms) {
+    auto [deadline, lease_id] = deadlines_.front();
+    deadlines_.pop_front();
     auto it = leases_.find(lease_id);
     if (it == leases_.end() || it->second.deadline_ms != deadline) continue;  // acked
     Ready msg = std::move(it->second.msg);
@@ -749,7 +750,7 @@ void Dispatcher::ExpireLeases(int64_t now_ms) {
 
 std::optional<int64_t> Dispatcher::NextDeadlineMs() const {
   std::optional<int64_t> next;
-  if (!deadlines_.empty()) next = deadlines_.begin()->first;
+  if (!deadlines_.empty()) next = deadlines_.front().first;
   for (const auto& wake : rate_wake_ms_) {
     if (wake && (!next || *wake < *next)) next = wake;
   }

@@ -305,7 +305,10 @@ class Dispatcher : public DueSink {
   uint64_t next_worker_ = 1;
   size_t round_robin_ = 0;
   absl::flat_hash_map<uint64_t, Lease> leases_;
-  std::multimap<int64_t, uint64_t> deadlines_;  // deadline -> lease id
+  // (deadline, lease id) of every lease, acked or not, in lease order (and
+  // so deadline order: all leases get the same timeout); an acked lease's
+  // entry is skipped when it comes up.
+  std::deque<std::pair<int64_t, uint64_t>> deadlines_;
   uint64_t next_lease_ = 1;
   absl::flat_hash_map<KeyHash, Attempts, HashOf> attempts_;  // durable rt/ records
   absl::flat_hash_map<KeyHash, DeadRef, HashOf> dead_;        // durable dl/ records

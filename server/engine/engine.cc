@@ -288,14 +288,39 @@ absl::StatusOr<Engine::Prior> Engine::PriorFor(const KeyHash& hash,
   }
   auto it = index_.find(hash);
   if (it == index_.end()) return Prior{};
-  uint32_t s = shape(*it);
+  return PriorAt(*it, hash, reader);
+}
+
+absl::StatusOr<Engine::Prior> Engine::PriorAt(uint32_t h, const KeyHash& hash,
+                                              std::optional<Store::Reader>* reader) {
+  uint32_t s = shape(h);
   if ((s & kShapeUnknownBytes) != kShapeUnknownBytes) {
     return Prior{static_cast<uint8_t>(s >> 24), s & kShapeUnknownBytes,
-                 static_cast<int64_t>(wheel_.DueMs(WheelHandle{*it}))};
+                 static_cast<int64_t>(wheel_.DueMs(WheelHandle{h}))};
   }
   auto latest = FindLatest(hash, reader);
   if (!latest.ok()) return latest.status();
   return PriorOf(latest->bytes);
+}
+
+std::optional<uint32_t> Engine::DurableHandleOf(const KeyHash& hash, SeqNo seq,
+                                                uint32_t slot) const {
+  uint32_t h;
+  if (slot < (meta_chunks_.size() << kMetaChunkBits) && meta(slot).seq != 0 &&
+      meta(slot).hash == hash) {
+    h = slot;  // a key has one live handle: this is it
+  } else {
+    auto it = index_.find(hash);
+    if (it == index_.end()) return std::nullopt;
+    h = *it;
+  }
+  if (meta(h).seq == seq) return h;
+  if (!moved_while_out_.empty()) {
+    if (auto m = moved_while_out_.find(hash); m != moved_while_out_.end() && m->second == seq) {
+      return h;
+    }
+  }
+  return std::nullopt;
 }
 
 Engine::Prior Engine::PriorOf(std::string_view bytes) {
@@ -427,6 +452,7 @@ void Engine::Apply(const Pending& p) {
   log_bytes_ += p.batch->byte_size();
   for (const Op& op : p.ops) {
     auto it = index_.find(op.hash);
+    if (!moved_while_out_.empty() && op.kind != OpKind::kRelocate) moved_while_out_.erase(op.hash);
     switch (op.kind) {
       case OpKind::kPut: {
         uint32_t h;
@@ -458,6 +484,10 @@ void Engine::Apply(const Pending& p) {
         break;
       case OpKind::kRelocate:
         if (it != index_.end() && meta(*it).seq == op.old_seq) {
+          if (!wheel_.IsScheduled(WheelHandle{*it})) {
+            // Handed out: its ack names the number it was handed out with.
+            moved_while_out_.try_emplace(op.hash, op.old_seq);
+          }
           meta(*it).seq = op.seq;
           ++stats_.relocated;
         }
@@ -651,18 +681,14 @@ void Engine::Complete(std::vector<CompletionRef> refs, Done done, StateWrites ex
   std::optional<Store::Reader> reader;
   for (const CompletionRef& ref : refs) {
     KeyHash hash = HashKey(ref.key.tenant, ref.key.key);
-    // Only the version that was handed out; a newer one stays.
-    SeqNo latest = 0;
-    if (auto it = overlay_.find(hash); it != overlay_.end()) {
-      latest = it->second.tombstone ? 0 : it->second.seq;
-    } else if (auto it = index_.find(hash); it != index_.end()) {
-      latest = meta(*it).seq;
-    }
-    if (latest == 0 || latest != ref.seq) continue;
-    // The version handed out is durable (in the index): read its shape for
-    // the counters (one memory-mapped read).
+    // Only the version that was handed out; a newer one stays, and so does
+    // one whose replace or cancel is in flight (that write ends it).
+    if (overlay_.contains(hash)) continue;
+    std::optional<uint32_t> h = DurableHandleOf(hash, ref.seq, ref.slot);
+    if (!h) continue;
+    // Its shape for the counters (from memory, or one memory-mapped read).
     Prior prior;
-    if (auto found = PriorFor(hash, &reader); found.ok()) prior = *found;
+    if (auto found = PriorAt(*h, hash, &reader); found.ok()) prior = *found;
     AddTombstone(&p, hash, ref.key.tenant, ref.key.key, EndReason::kCompleted, now, prior);
     ++completed;
   }
@@ -718,7 +744,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
           ++expired_count;
           continue;
         }
-        due.push_back(DueReminder{m.seq, rec->ToSpec()});
+        due.push_back(DueReminder{m.seq, rec->ToSpec(), h});
       }
     }
     if (expired.batch) {
@@ -935,13 +961,12 @@ void Engine::WriteState(StateWrites writes, Done done) {
   Submit(std::move(p));
 }
 
-bool Engine::IsCurrent(const ReminderKey& key, SeqNo seq) const {
+bool Engine::IsCurrent(const ReminderKey& key, SeqNo seq, uint32_t slot) const {
   KeyHash hash = HashKey(key.tenant, key.key);
   if (auto it = overlay_.find(hash); it != overlay_.end()) {
     return !it->second.tombstone && it->second.seq == seq;
   }
-  auto it = index_.find(hash);
-  return it != index_.end() && meta(*it).seq == seq;
+  return DurableHandleOf(hash, seq, slot).has_value();
 }
 
 bool Engine::IsLive(const KeyHash& hash) const {

@@ -84,10 +84,15 @@ class DueSink {
 
 enum class ScheduleResult { kCreated, kReplaced, kUnchanged };
 
-// A reminder the sink is done with: the version (seq) it was handed.
+// A reminder the sink is done with: the version (seq) it was handed, and
+// the slot it came with (DueReminder::slot; kNoSlot works, only slower).
 struct CompletionRef {
   ReminderKey key;
   SeqNo seq = 0;
+  uint32_t slot = kNoSlot;
+  static CompletionRef Of(const DueReminder& d) {
+    return CompletionRef{{d.reminder.tenant, d.reminder.key}, d.seq, d.slot};
+  }
 };
 
 struct ReminderState {
@@ -201,8 +206,14 @@ class Engine {
   bool IsLive(const KeyHash& hash) const;
   // Whether `seq` is still the latest version of the key: false once a
   // replace or cancel of it has been submitted (even if not yet durable),
-  // so a message made stale by a later change is not handed out.
-  bool IsCurrent(const ReminderKey& key, SeqNo seq) const;
+  // so a message made stale by a later change is not handed out. A version
+  // compaction moved to a new number while it was handed out is still
+  // current under the number it was handed out with. `slot`: the due
+  // reminder's (saves a key-index lookup).
+  bool IsCurrent(const ReminderKey& key, SeqNo seq, uint32_t slot = kNoSlot) const;
+  bool IsCurrent(const DueReminder& d) const {
+    return IsCurrent(ReminderKey{d.reminder.tenant, d.reminder.key}, d.seq, d.slot);
+  }
   EngineStats stats() const;
   // Tenants by live reminders, largest first, at most n.
   std::vector<std::pair<TenantId, uint64_t>> TopTenants(size_t n) const;
@@ -325,6 +336,14 @@ class Engine {
   // memory when it can: the overlay's batch, or the handle's shape and the
   // wheel's due time; else from the log.
   absl::StatusOr<Prior> PriorFor(const KeyHash& hash, std::optional<Store::Reader>* reader);
+  // The same for the durable version in handle h.
+  absl::StatusOr<Prior> PriorAt(uint32_t h, const KeyHash& hash,
+                                std::optional<Store::Reader>* reader);
+  // The handle whose durable version is `seq` of the key (or that version
+  // moved by compaction while handed out), ignoring in-flight writes;
+  // nullopt when `seq` is not the durable version. `slot` is tried before
+  // the key index.
+  std::optional<uint32_t> DurableHandleOf(const KeyHash& hash, SeqNo seq, uint32_t slot) const;
   void EnsureMeta(uint32_t h);
 
   static constexpr int kMetaChunkBits = 16;
@@ -338,6 +357,10 @@ class Engine {
   std::vector<std::unique_ptr<uint32_t[]>> shape_chunks_;  // parallel to meta_chunks_
   absl::flat_hash_set<uint32_t, IndexHash, IndexEq> index_;
   absl::flat_hash_map<KeyHash, Inflight, KeyHashHash> overlay_;
+  // Versions compaction moved to a new number while they were handed out
+  // (out of the wheel): key -> the number they were handed out with, which
+  // their ack or lease still names. Dropped with the key's next write.
+  absl::flat_hash_map<KeyHash, SeqNo, KeyHashHash> moved_while_out_;
   std::deque<Pending> pending_;
   uint64_t epoch_ = 1;
   SeqNo next_seq_ = 1;

@@ -48,11 +48,16 @@ struct ReminderKey {
   std::string key;
 };
 
+// No engine slot known (see DueReminder::slot).
+inline constexpr uint32_t kNoSlot = UINT32_MAX;
+
 // A due reminder, as handed to the sink. `seq` names this version: give it
-// back to Engine::Complete when done.
+// back to Engine::Complete when done (with `slot`, which spares the engine
+// a key-index lookup; opaque to everyone else).
 struct DueReminder {
   SeqNo seq = 0;
   ReminderSpec reminder;
+  uint32_t slot = kNoSlot;
 };
 
 }  // namespace rappel::server

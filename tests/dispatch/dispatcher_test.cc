@@ -444,3 +444,73 @@ TEST_F(FilteredDispatcherTest, AMessageTheFilterDropsIsCompletedWithItsWrites) {
 
 }  // namespace
 }  // namespace rappel::server
+
+namespace rappel::server {
+namespace {
+
+// Compaction re-appends live records under new numbers. A record handed to a
+// worker is live until its ack: the ack of the number handed out must still
+// complete it, and a failure must still reschedule it, after the move.
+void CompactAll(Engine* engine, TaskQueue* queue) {
+  bool done = false;
+  absl::StatusOr<CompactionResult> result;
+  engine->CompactNow([&](absl::StatusOr<CompactionResult> r) {
+    result = r;
+    done = true;
+  });
+  ASSERT_TRUE(queue->RunUntil([&] { return done; }));
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_GE(result->relocated, 1u);
+}
+
+TEST_F(DispatcherTest, AnAckCompletesALeaseWhoseRecordCompactionMoved) {
+  Schedule("leased", 0);
+  Schedule("later", 3'600'000);
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  CompactAll(engine_.get(), &queue_);
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kDelivered).ok());
+  EXPECT_EQ(engine_->stats().live, 1u) << "only 'later' is left";
+  EXPECT_EQ(engine_->stats().completed, 1u);
+  Reopen();
+  EXPECT_EQ(engine_->stats().live, 1u);
+  EXPECT_TRUE(Deliveries().empty()) << "the acked message came back after a restart";
+}
+
+TEST_F(DispatcherTest, AFailureReschedulesALeaseWhoseRecordCompactionMoved) {
+  Schedule("leased", 0);
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  CompactAll(engine_.get(), &queue_);
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kFailedRetryable).ok());
+  clock_.Advance(1000);
+  got = Deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].attempt, 2u);
+  CompactAll(engine_.get(), &queue_);
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kSent).ok());
+  EXPECT_EQ(engine_->stats().live, 0u);
+}
+
+TEST_F(DispatcherTest, ALeaseWhoseRecordCompactionMovedIsNotDeliveredTwice) {
+  dispatcher_->RemoveWorker(worker_);
+  Schedule("waiting", 0);
+  Poll();  // due, in the ready queue: no worker yet
+  CompactAll(engine_.get(), &queue_);
+  worker_ = dispatcher_->AddWorker({Channel::kSms}, 100, 100,
+                                   [this](const std::vector<LeasedMessage>& b) {
+                                     for (const auto& m : b) {
+                                       delivered_.push_back(Delivered{std::string(m.message_id),
+                                                                      m.lease_id, m.attempt,
+                                                                      *m.reminder});
+                                     }
+                                   });
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 1u) << "a moved record is the same message, not a stale one";
+  EXPECT_EQ(dispatcher_->stats().stale_dropped, 0u);
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kSent).ok());
+  EXPECT_EQ(engine_->stats().live, 0u);
+}
+
+}  // namespace
+}  // namespace rappel::server

@@ -210,6 +210,34 @@ TEST_F(EngineTest, IsCurrentTurnsFalseAsSoonAsAReplaceOrCancelIsSubmitted) {
   EXPECT_FALSE(h_->engine().IsCurrent({TenantId{1}, "nope"}, handed));
 }
 
+// The slot a due reminder carries only spares a lookup: a wrong, stale or
+// out-of-range one gives the same answers as none.
+TEST_F(EngineTest, IsCurrentAndCompleteIgnoreAWrongSlot) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "va")).ok());
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0, "vb")).ok());
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 2u);
+  const DueReminder a = h_->sink.fired[0].reminder.key == "a" ? h_->sink.fired[0] : h_->sink.fired[1];
+  const DueReminder b = h_->sink.fired[0].reminder.key == "a" ? h_->sink.fired[1] : h_->sink.fired[0];
+  ASSERT_NE(a.slot, kNoSlot);
+  ASSERT_NE(a.slot, b.slot);
+  for (uint32_t slot : {a.slot, b.slot, kNoSlot, uint32_t{1} << 30}) {
+    EXPECT_TRUE(h_->engine().IsCurrent({TenantId{1}, "a"}, a.seq, slot)) << slot;
+    EXPECT_FALSE(h_->engine().IsCurrent({TenantId{1}, "a"}, b.seq, slot)) << slot;
+  }
+  // b's version completed through a's slot: b ends, a stays.
+  ASSERT_TRUE(h_->Complete({CompletionRef{{TenantId{1}, "b"}, b.seq, a.slot}}).ok());
+  EXPECT_EQ(h_->engine().stats().live, 1u);
+  EXPECT_FALSE(h_->engine().IsCurrent(b));
+  // A new key may take b's freed slot: b's old version is still not current.
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("c", 0, "vc")).ok());
+  EXPECT_FALSE(h_->engine().IsCurrent(b));
+  ASSERT_TRUE(h_->Complete({CompletionRef::Of(b)}).ok());
+  EXPECT_EQ(h_->engine().stats().live, 2u) << "a stale ref through a reused slot ended c";
+  ASSERT_TRUE(h_->Complete({CompletionRef::Of(a)}).ok());
+  EXPECT_EQ(h_->engine().stats().live, 1u);
+}
+
 TEST_F(EngineTest, RescheduleMovesTheDueTime) {
   ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 1'000, "x")).ok());
   EXPECT_TRUE(h_->Reschedule({TenantId{1}, "a"}, h_->clock.now_ms() + 5'000).ok());
