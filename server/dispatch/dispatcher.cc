@@ -174,15 +174,13 @@ uint64_t Dispatcher::AddWorker(std::vector<Channel> channels, uint32_t max_in_fl
 void Dispatcher::RemoveWorker(uint64_t worker_id) {
   if (workers_.erase(worker_id) == 0) return;
   std::vector<uint64_t> orphaned;
-  for (const auto& [id, lease] : leases_) {
-    if (lease.worker == worker_id) orphaned.push_back(id);
+  for (const auto& [id, slot] : leases_) {
+    if (lease_pool_[slot].worker == worker_id) orphaned.push_back(id);
   }
   // Oldest lease first back at the front.
   std::sort(orphaned.rbegin(), orphaned.rend());
   for (uint64_t id : orphaned) {
-    auto it = leases_.find(id);
-    Ready msg = std::move(it->second.msg);
-    leases_.erase(it);
+    Ready msg = ReleaseLease(leases_.find(id)).msg;
     ++msg.attempt;
     ++stats_.redelivered;
     if (gate_.Gated(msg.due.reminder.channel)) {
@@ -240,9 +238,6 @@ void Dispatcher::Pump() {
       uint32_t room = std::min(w.max_in_flight - w.in_flight, w.batch_size);
       if (room == 0) continue;
       out.clear();
-      // No rehash while this batch is inserted: the pointers into leases_
-      // handed to deliver stay valid.
-      leases_.reserve(leases_.size() + room);
       int64_t deadline = clock_() + options_.lease_timeout_ms;
       for (Channel c : w.channels) {
         if (gate_.Gated(c)) {
@@ -275,8 +270,17 @@ void Dispatcher::AddLease(Ready msg, uint64_t worker, int64_t deadline,
   // back: then the later lease takes the earlier one's deadline.
   if (!deadlines_.empty()) deadline = std::max(deadline, deadlines_.back().first);
   deadlines_.emplace_back(deadline, lease_id);
-  auto [it, inserted] = leases_.emplace(lease_id, Lease{std::move(msg), worker, deadline});
-  const Ready& leased = it->second.msg;
+  uint32_t slot;
+  if (free_lease_slots_.empty()) {
+    slot = static_cast<uint32_t>(lease_pool_.size());
+    lease_pool_.push_back(Lease{std::move(msg), worker, deadline});
+  } else {
+    slot = free_lease_slots_.back();
+    free_lease_slots_.pop_back();
+    lease_pool_[slot] = Lease{std::move(msg), worker, deadline};
+  }
+  leases_.emplace(lease_id, slot);
+  const Ready& leased = lease_pool_[slot].msg;
   out->push_back(LeasedMessage{leased.message_id, lease_id, leased.attempt, deadline,
                                &leased.due.reminder});
 }
@@ -493,14 +497,20 @@ uint64_t Dispatcher::held_of(TenantId tenant) const {
   return it == held_.end() ? 0 : it->second.size();
 }
 
+Dispatcher::Lease Dispatcher::ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it) {
+  uint32_t slot = it->second;
+  leases_.erase(it);
+  free_lease_slots_.push_back(slot);
+  return std::move(lease_pool_[slot]);
+}
+
 absl::StatusOr<Dispatcher::Lease> Dispatcher::TakeLease(uint64_t worker_id, uint64_t lease_id) {
   auto it = leases_.find(lease_id);
-  if (it == leases_.end() || it->second.worker != worker_id) {
+  if (it == leases_.end() || lease_pool_[it->second].worker != worker_id) {
     return absl::NotFoundError(
         absl::StrCat("no lease ", lease_id, " held by this worker (expired or already acked)"));
   }
-  Lease lease = std::move(it->second);
-  leases_.erase(it);
+  Lease lease = ReleaseLease(it);
   if (auto w = workers_.find(worker_id); w != workers_.end()) --w->second.in_flight;
   ++stats_.acked;
   return lease;
@@ -724,10 +734,10 @@ void Dispatcher::ExpireLeases(int64_t now_ms) {
     auto [deadline, lease_id] = deadlines_.front();
     deadlines_.pop_front();
     auto it = leases_.find(lease_id);
-    if (it == leases_.end() || it->second.deadline_ms != deadline) continue;  // acked
-    Ready msg = std::move(it->second.msg);
-    if (auto w = workers_.find(it->second.worker); w != workers_.end()) --w->second.in_flight;
-    leases_.erase(it);
+    if (it == leases_.end()) continue;  // acked
+    Lease lease = ReleaseLease(it);
+    if (auto w = workers_.find(lease.worker); w != workers_.end()) --w->second.in_flight;
+    Ready msg = std::move(lease.msg);
     ++msg.attempt;
     ++stats_.redelivered;
     any = true;

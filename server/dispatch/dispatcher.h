@@ -272,6 +272,8 @@ class Dispatcher : public DueSink {
   void Pump();
   // Removes and returns the lease, or NotFound when this worker does not hold it.
   absl::StatusOr<Lease> TakeLease(uint64_t worker_id, uint64_t lease_id);
+  // Removes a lease from leases_, frees its slot and returns it.
+  Lease ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it);
   void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
   void AddDead(const KeyHash& hash, const DeadRef& ref);
   void EraseDead(const KeyHash& hash);
@@ -304,7 +306,12 @@ class Dispatcher : public DueSink {
   std::map<uint64_t, Worker> workers_;
   uint64_t next_worker_ = 1;
   size_t round_robin_ = 0;
-  absl::flat_hash_map<uint64_t, Lease> leases_;
+  // Leases live in a pool of reused slots (a deque: a slot never moves, so
+  // the pointers handed to DeliverFn stay valid while more are added);
+  // leases_ maps a lease id to its slot, small enough to stay in cache.
+  std::deque<Lease> lease_pool_;
+  std::vector<uint32_t> free_lease_slots_;
+  absl::flat_hash_map<uint64_t, uint32_t> leases_;  // lease id -> slot in lease_pool_
   // (deadline, lease id) of every lease, acked or not, in lease order (and
   // so deadline order: all leases get the same timeout); an acked lease's
   // entry is skipped when it comes up.
