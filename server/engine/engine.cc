@@ -122,7 +122,7 @@ absl::Status Engine::Recover() {
   bool decoder_done = false;
   SeqNo first_seq = 0;
   // Sized for the whole log up front: no rehash of millions of entries.
-  index_.reserve(store_->stats().log_entries);
+  index_.reserve(std::max<size_t>(store_->stats().log_entries, options_.initial_index_capacity));
   store_->PrepareFullScan();
   // The owner holds no Reader while the decoder thread uses one.
   std::thread decoder([&] {
@@ -461,7 +461,10 @@ void Engine::Apply(const Pending& p) {
   log_bytes_ += p.batch->byte_size();
   for (size_t i = 0; i < p.ops.size(); ++i) {
     const Op& op = p.ops[i];
-    if (i + kIndexPrefetchAhead < p.ops.size()) index_.prefetch(p.ops[i + kIndexPrefetchAhead].hash);
+    if (i + kIndexPrefetchAhead < p.ops.size()) {
+      index_.prefetch(p.ops[i + kIndexPrefetchAhead].hash);
+      overlay_.prefetch(p.ops[i + kIndexPrefetchAhead].hash);
+    }
     auto it = index_.find(op.hash);
     if (!moved_while_out_.empty() && op.kind != OpKind::kRelocate) moved_while_out_.erase(op.hash);
     switch (op.kind) {

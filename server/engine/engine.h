@@ -64,6 +64,10 @@ struct EngineOptions {
   double compact_log_to_live_ratio = 1.5;
   uint64_t compact_min_log_records = 100'000;
   size_t compaction_step_records = 16'384;
+  // The key index is sized at open for at least this many reminders (about
+  // 10 bytes each: 10 MB for the default), so the first million keys never
+  // wait for the index to rehash; beyond it, it grows by doubling.
+  size_t initial_index_capacity = size_t{1} << 20;
   // A due reminder whose key has a write in flight waits this long, so that
   // a cancel or change that was sent first wins.
   int64_t defer_while_writing_ms = 2;
