@@ -263,6 +263,8 @@ namespace {
 // item asks for the index group of the one this far ahead, so that the
 // cache misses overlap.
 constexpr size_t kIndexPrefetchAhead = 8;
+// ... and, once that group is cached, the slot of the key this far ahead.
+constexpr size_t kSlotPrefetchAhead = 4;
 
 }  // namespace
 
@@ -465,6 +467,7 @@ void Engine::Apply(const Pending& p) {
       index_.prefetch(p.ops[i + kIndexPrefetchAhead].hash);
       overlay_.prefetch(p.ops[i + kIndexPrefetchAhead].hash);
     }
+    if (i + kSlotPrefetchAhead < p.ops.size()) PrefetchKey(p.ops[i + kSlotPrefetchAhead].hash);
     auto it = index_.find(op.hash);
     if (!moved_while_out_.empty() && op.kind != OpKind::kRelocate) moved_while_out_.erase(op.hash);
     switch (op.kind) {
@@ -524,6 +527,7 @@ void Engine::Schedule(std::vector<ReminderSpec> batch, ScheduleDone done, StateW
     const ReminderSpec& r = batch[i];
     const KeyHash& hash = hashes[i];
     if (i + kIndexPrefetchAhead < hashes.size()) index_.prefetch(hashes[i + kIndexPrefetchAhead]);
+    if (i + kSlotPrefetchAhead < hashes.size()) PrefetchKey(hashes[i + kSlotPrefetchAhead]);
     if (absl::Status st = Validate(r, now); !st.ok()) {
       (*results)[i] = st;
       continue;
@@ -568,6 +572,7 @@ void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done, StateWrite
   for (size_t i = 0; i < keys.size(); ++i) {
     const KeyHash& hash = hashes[i];
     if (i + kIndexPrefetchAhead < hashes.size()) index_.prefetch(hashes[i + kIndexPrefetchAhead]);
+    if (i + kSlotPrefetchAhead < hashes.size()) PrefetchKey(hashes[i + kSlotPrefetchAhead]);
     auto prior = PriorFor(hash, &reader);
     if (!prior.ok()) {
       (*results)[i] = prior.status();

@@ -290,8 +290,15 @@ class Engine {
     bool operator()(uint32_t a, uint32_t b) const {
       return a == b || engine->meta(a).hash == engine->meta(b).hash;
     }
-    bool operator()(const KeyHash& k, uint32_t h) const { return engine->meta(h).hash == k; }
-    bool operator()(uint32_t h, const KeyHash& k) const { return engine->meta(h).hash == k; }
+    bool operator()(const KeyHash& k, uint32_t h) const { return Matches(k, h); }
+    bool operator()(uint32_t h, const KeyHash& k) const { return Matches(k, h); }
+    bool Matches(const KeyHash& k, uint32_t h) const {
+      if (engine->prefetch_probe_) {
+        engine->PrefetchSlot(h);
+        return false;  // walk on: every candidate of the probe gets prefetched
+      }
+      return engine->meta(h).hash == k;
+    }
   };
   struct KeyHashHash {
     size_t operator()(const KeyHash& k) const { return k.lo; }
@@ -349,6 +356,22 @@ class Engine {
   // the key index.
   std::optional<uint32_t> DurableHandleOf(const KeyHash& hash, SeqNo seq, uint32_t slot) const;
   void EnsureMeta(uint32_t h);
+  // Asks the CPU for the metadata, shape and wheel entry of the key's slot
+  // (and of any other candidate of its probe), without waiting for them: a
+  // batch calls it a few keys ahead, once the key's index group has been
+  // prefetched, so that the dependent misses of a lookup overlap too.
+  void PrefetchKey(const KeyHash& hash) const {
+    prefetch_probe_ = true;
+    bool found = index_.find(hash) != index_.end();
+    // The compiler may treat the probe as pure and drop it, result unused.
+    asm volatile("" : : "r"(found));
+    prefetch_probe_ = false;
+  }
+  void PrefetchSlot(uint32_t h) const {
+    PrefetchLine(&meta(h));
+    PrefetchLine(&shape(h));
+    wheel_.Prefetch(WheelHandle{h});
+  }
 
   static constexpr int kMetaChunkBits = 16;
   static constexpr uint32_t kMetaChunkMask = (1u << kMetaChunkBits) - 1;
@@ -360,6 +383,8 @@ class Engine {
   std::vector<std::unique_ptr<EntryMeta[]>> meta_chunks_;
   std::vector<std::unique_ptr<uint32_t[]>> shape_chunks_;  // parallel to meta_chunks_
   absl::flat_hash_set<uint32_t, IndexHash, IndexEq> index_;
+  // True only inside PrefetchKey (IndexEq then only prefetches).
+  mutable bool prefetch_probe_ = false;
   absl::flat_hash_map<KeyHash, Inflight, KeyHashHash> overlay_;
   // Versions compaction moved to a new number while they were handed out
   // (out of the wheel): key -> the number they were handed out with, which

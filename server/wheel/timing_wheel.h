@@ -115,6 +115,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/status/status.h"
+#include "server/common/prefetch.h"
 
 namespace rappel::server {
 
@@ -159,6 +160,9 @@ class TimingWheel {
   bool IsScheduled(WheelHandle h) const;
   // The due time last given to Schedule for h (not clamped to now).
   uint64_t DueMs(WheelHandle h) const;
+  // Asks the CPU for h's entry ahead of a DueMs, Schedule or Free, so that a
+  // batch's misses overlap. h must have been allocated.
+  void Prefetch(WheelHandle h) const { PrefetchLine(&At(h.value)); }
 
   uint64_t now_ms() const { return now_ms_; }
   size_t scheduled() const { return scheduled_; }  // entries linked in the wheel
