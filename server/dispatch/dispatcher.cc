@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/bytes.h"
 #include "server/common/check.h"
@@ -214,7 +215,7 @@ void Dispatcher::OnDue(std::vector<DueReminder> batch) {
       EnqueueRateLimited(Ready{std::move(d), attempt, std::move(message_id)}, clock_());
       continue;
     }
-    ready_[c].push_back(Ready{std::move(d), attempt, std::move(message_id)});
+    ready_[c].emplace_back(std::move(d), attempt, std::move(message_id));
   }
   Pump();
 }
@@ -263,7 +264,7 @@ void Dispatcher::Pump() {
   }
 }
 
-void Dispatcher::AddLease(Ready msg, uint64_t worker, int64_t deadline,
+void Dispatcher::AddLease(Ready&& msg, uint64_t worker, int64_t deadline,
                           std::vector<LeasedMessage>* out) {
   uint64_t lease_id = next_lease_++;
   // Kept in lease order, which is deadline order unless the clock stepped
@@ -273,12 +274,15 @@ void Dispatcher::AddLease(Ready msg, uint64_t worker, int64_t deadline,
   uint32_t slot;
   if (free_lease_slots_.empty()) {
     slot = static_cast<uint32_t>(lease_pool_.size());
-    lease_pool_.push_back(Lease{std::move(msg), worker, deadline});
+    lease_pool_.emplace_back();
   } else {
     slot = free_lease_slots_.back();
     free_lease_slots_.pop_back();
-    lease_pool_[slot] = Lease{std::move(msg), worker, deadline};
   }
+  Lease& lease = lease_pool_[slot];
+  lease.msg = std::move(msg);
+  lease.worker = worker;
+  lease.deadline_ms = deadline;
   leases_.emplace(lease_id, slot);
   const Ready& leased = lease_pool_[slot].msg;
   out->push_back(LeasedMessage{leased.message_id, lease_id, leased.attempt, deadline,
@@ -504,15 +508,24 @@ Dispatcher::Lease Dispatcher::ReleaseLease(absl::flat_hash_map<uint64_t, uint32_
   return std::move(lease_pool_[slot]);
 }
 
-absl::StatusOr<Dispatcher::Lease> Dispatcher::TakeLease(uint64_t worker_id, uint64_t lease_id) {
+absl::StatusOr<uint32_t> Dispatcher::TakeLeaseSlot(uint64_t worker_id, uint64_t lease_id) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end() || lease_pool_[it->second].worker != worker_id) {
     return absl::NotFoundError(
         absl::StrCat("no lease ", lease_id, " held by this worker (expired or already acked)"));
   }
-  Lease lease = ReleaseLease(it);
+  uint32_t slot = it->second;
+  leases_.erase(it);
   if (auto w = workers_.find(worker_id); w != workers_.end()) --w->second.in_flight;
   ++stats_.acked;
+  return slot;
+}
+
+absl::StatusOr<Dispatcher::Lease> Dispatcher::TakeLease(uint64_t worker_id, uint64_t lease_id) {
+  absl::StatusOr<uint32_t> slot = TakeLeaseSlot(worker_id, lease_id);
+  if (!slot.ok()) return slot.status();
+  Lease lease = std::move(lease_pool_[*slot]);
+  free_lease_slots_.push_back(*slot);
   return lease;
 }
 
@@ -538,11 +551,15 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
   for (size_t i = 0; i < items.size(); ++i) {
     AckRequest& item = items[i];
     if (failed(item)) continue;
-    absl::StatusOr<Lease> lease = TakeLease(worker_id, item.lease_id);
-    if (!lease.ok()) {
-      (*results)[i] = lease.status();
+    // Read in place (no copy of the message): the slot is freed only at
+    // the end of this iteration, so nothing the filter does can reuse it.
+    absl::StatusOr<uint32_t> slot = TakeLeaseSlot(worker_id, item.lease_id);
+    if (!slot.ok()) {
+      (*results)[i] = slot.status();
       continue;
     }
+    absl::Cleanup free_slot = [this, s = *slot] { free_lease_slots_.push_back(s); };
+    const Lease* lease = &lease_pool_[*slot];
     const ReminderSpec& r = lease->msg.due.reminder;
     if (FilterHears(*lease)) {
       filter_->OnOutcome(r, item.outcome, item.detail, &extra);

@@ -272,6 +272,9 @@ class Dispatcher : public DueSink {
   void Pump();
   // Removes and returns the lease, or NotFound when this worker does not hold it.
   absl::StatusOr<Lease> TakeLease(uint64_t worker_id, uint64_t lease_id);
+  // The same, leaving the lease in its slot: the caller reads it there and
+  // puts the slot back on free_lease_slots_ when done.
+  absl::StatusOr<uint32_t> TakeLeaseSlot(uint64_t worker_id, uint64_t lease_id);
   // Removes a lease from leases_, frees its slot and returns it.
   Lease ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it);
   void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
@@ -284,7 +287,7 @@ class Dispatcher : public DueSink {
   // The filter hears the outcome of a lease it prepared, if still current.
   bool FilterHears(const Lease& lease) const;
   // Leases `msg` to the worker; appends it to `out`.
-  void AddLease(Ready msg, uint64_t worker, int64_t deadline, std::vector<LeasedMessage>* out);
+  void AddLease(Ready&& msg, uint64_t worker, int64_t deadline, std::vector<LeasedMessage>* out);
 
   // Rate limits. A due or returned message of a gated channel joins its
   // fair queue (reported late if it cannot make its deadline).
