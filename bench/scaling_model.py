@@ -98,8 +98,8 @@ def main():
     # One process, measured on the 2-core VM (bench/RESULTS.md).
     p.add_argument("--bytes-per-pending", type=float, default=60, help="heap growth per pending, 10 M (003e7dc)")
     p.add_argument("--recovery-us-per-pending", type=float, default=0.40, help="10 M warm: 2.9-4.9 s")
-    p.add_argument("--fire-per-s", type=float, default=465e3, help="fire -> deliver -> ack (003e7dc)")
-    p.add_argument("--ingest-per-s", type=float, default=1.2e6, help="durable schedule, fsync on")
+    p.add_argument("--fire-per-s", type=float, default=759e3, help="fire -> deliver -> ack (6e7ba96)")
+    p.add_argument("--ingest-per-s", type=float, default=1.8e6, help="durable schedule, fsync on (6e7ba96)")
     p.add_argument("--appointment-events-per-s", type=float, default=85e3)
     p.add_argument("--record-overhead-bytes", type=float, default=70, help="log record header + key")
     p.add_argument("--log-slack", type=float, default=1.65, help="log bytes / live bytes, steady churn")
