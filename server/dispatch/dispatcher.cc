@@ -721,8 +721,9 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
 void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done) {
   Engine::StateWrites extra;
   std::vector<KeyHash> forget;
-  for (const ReminderKey& k : keys) {
-    KeyHash hash = HashKey(k.tenant, k.key);
+  // Most of the time nothing has failed: skip hashing every key for nothing.
+  for (size_t i = 0; i < keys.size() && !attempts_.empty(); ++i) {
+    KeyHash hash = HashKey(keys[i].tenant, keys[i].key);
     if (attempts_.contains(hash)) {
       extra.push_back(Delete(RetryKey(hash)));
       forget.push_back(hash);

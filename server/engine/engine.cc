@@ -394,10 +394,10 @@ void Engine::AddPut(Pending* p, const KeyHash& hash, const ReminderSpec& r,
 void Engine::AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std::string_view key,
                           EndReason reason, int64_t now_ms, const Prior& prior) {
   if (!p->batch) p->batch = std::make_shared<WriteBatch>();
-  std::string record;
-  EncodeTombstone(tenant, key, reason, now_ms, &record);
+  tombstone_scratch_.clear();  // reused: no allocation per tombstone
+  EncodeTombstone(tenant, key, reason, now_ms, &tombstone_scratch_);
   SeqNo seq = next_seq_++;
-  p->batch->Append(seq, record);
+  p->batch->Append(seq, tombstone_scratch_);
   Op op = MakeOp(OpKind::kTombstone, hash, seq, 0, 0);
   op.tenant = tenant.value;
   op.prior = prior;

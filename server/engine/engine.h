@@ -385,6 +385,7 @@ class Engine {
   absl::flat_hash_set<uint32_t, IndexHash, IndexEq> index_;
   // True only inside PrefetchKey (IndexEq then only prefetches).
   mutable bool prefetch_probe_ = false;
+  std::string tombstone_scratch_;  // AddTombstone's encoding buffer
   absl::flat_hash_map<KeyHash, Inflight, KeyHashHash> overlay_;
   // Versions compaction moved to a new number while they were handed out
   // (out of the wheel): key -> the number they were handed out with, which
