@@ -282,7 +282,6 @@ void Dispatcher::AddLease(Ready&& msg, uint64_t worker, int64_t deadline,
   Lease& lease = lease_pool_[slot];
   lease.msg = std::move(msg);
   lease.worker = worker;
-  lease.deadline_ms = deadline;
   leases_.emplace(lease_id, slot);
   const Ready& leased = lease_pool_[slot].msg;
   out->push_back(LeasedMessage{leased.message_id, lease_id, leased.attempt, deadline,

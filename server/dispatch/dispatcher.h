@@ -250,10 +250,9 @@ class Dispatcher : public DueSink {
     uint32_t in_flight = 0;
     DeliverFn deliver;
   };
-  struct Lease {
+  struct Lease {  // its deadline is in deadlines_
     Ready msg;
     uint64_t worker;
-    int64_t deadline_ms;
   };
   struct Attempts {
     uint32_t failures = 0;

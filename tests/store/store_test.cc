@@ -37,6 +37,24 @@ class StoreTest : public ::testing::Test {
     return result;
   }
 
+  // A batch of one state copy: `to` gets `from`'s value at write time (or
+  // `fallback`'s when `from` is not there).
+  static std::shared_ptr<WriteBatch> CopyState(std::string to, std::string from,
+                                               std::string fallback = "") {
+    WriteBatch::StateOp op{std::move(to), "", false};
+    op.copy_from = std::move(from);
+    op.copy_fallback = std::move(fallback);
+    auto b = std::make_shared<WriteBatch>();
+    b->AddStateOps({op});
+    return b;
+  }
+  // The state value of `key` as a new reader sees it ("" when absent).
+  static std::string StateOf(Store& store, const std::string& key) {
+    auto reader = store.NewReader();
+    EXPECT_TRUE(reader.ok());
+    return reader.ok() ? reader->GetState(key)->value_or("") : "";
+  }
+
   static std::shared_ptr<WriteBatch> Records(SeqNo first, int n, size_t size = 200) {
     auto b = std::make_shared<WriteBatch>();
     for (int i = 0; i < n; ++i) {
@@ -162,39 +180,17 @@ TEST_F(StoreTest, StateCopyTakesTheValueAtWriteTimeAndAMissingSourceRefusesOnlyI
   // the value as it is then.
   auto rewrite = std::make_shared<WriteBatch>();
   rewrite->PutState("pa/1", "new");
-  auto copy = std::make_shared<WriteBatch>();
-  WriteBatch::StateOp op{"pa/2", "", false};
-  op.copy_from = "pa/1";
-  copy->AddStateOps({op});
   bool first = false, second = false;
   store->Submit(1, rewrite, [&](absl::Status st) { first = st.ok(); });
-  store->Submit(1, copy, [&](absl::Status st) { second = st.ok(); });
+  store->Submit(1, CopyState("pa/2", "pa/1"), [&](absl::Status st) { second = st.ok(); });
   ASSERT_TRUE(queue_.RunUntil([&] { return first && second; }));
-  {
-    auto reader = store->NewReader();
-    ASSERT_TRUE(reader.ok());
-    EXPECT_EQ(reader->GetState("pa/2")->value_or(""), "new");
-  }
+  EXPECT_EQ(StateOf(*store, "pa/2"), "new");
   // The source is not there but the fallback is: the fallback is copied.
-  auto fallback = std::make_shared<WriteBatch>();
-  WriteBatch::StateOp from_fallback{"pa/5", "", false};
-  from_fallback.copy_from = "pa/8";
-  from_fallback.copy_fallback = "pa/1";
-  fallback->AddStateOps({from_fallback});
-  ASSERT_TRUE(SubmitAndWait(*store, 1, fallback).ok());
-  {
-    auto reader = store->NewReader();
-    ASSERT_TRUE(reader.ok());
-    EXPECT_EQ(reader->GetState("pa/5")->value_or(""), "new");
-  }
+  ASSERT_TRUE(SubmitAndWait(*store, 1, CopyState("pa/5", "pa/8", "pa/1")).ok());
+  EXPECT_EQ(StateOf(*store, "pa/5"), "new");
   // A copy from a key that is not there (nor its fallback) is a caller's
   // bug: its group is refused, the store goes on.
-  auto bad = std::make_shared<WriteBatch>();
-  WriteBatch::StateOp missing{"pa/3", "", false};
-  missing.copy_from = "pa/9";
-  missing.copy_fallback = "pa/7";
-  bad->AddStateOps({missing});
-  absl::Status st = SubmitAndWait(*store, 1, bad);
+  absl::Status st = SubmitAndWait(*store, 1, CopyState("pa/3", "pa/9", "pa/7"));
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
   auto after = std::make_shared<WriteBatch>();
   after->PutState("pa/4", "fine");
