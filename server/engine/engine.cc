@@ -50,9 +50,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, Stor
 
 void Engine::EnsureMeta(uint32_t h) {
   while ((h >> kMetaChunkBits) >= meta_chunks_.size()) {
-    // Value-initialised: seq 0 marks a handle that holds no live reminder.
-    meta_chunks_.push_back(std::make_unique<EntryMeta[]>(size_t{1} << kMetaChunkBits));
-    shape_chunks_.push_back(std::make_unique<uint32_t[]>(size_t{1} << kMetaChunkBits));
+    // Zeroed by the kernel: seq 0 marks a handle that holds no live reminder.
+    constexpr size_t kMetaBytes = sizeof(EntryMeta) << kMetaChunkBits;
+    auto& chunk = handle_chunks_.emplace_back(kMetaBytes + (sizeof(uint32_t) << kMetaChunkBits));
+    auto* base = static_cast<char*>(chunk.data());
+    meta_chunks_.push_back(reinterpret_cast<EntryMeta*>(base));
+    shape_chunks_.push_back(reinterpret_cast<uint32_t*>(base + kMetaBytes));
   }
 }
 

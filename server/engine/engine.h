@@ -43,6 +43,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/common/huge_pages.h"
 #include "server/engine/log_record.h"
 #include "server/engine/reminder.h"
 #include "server/store/store.h"
@@ -373,16 +374,20 @@ class Engine {
     wheel_.Prefetch(WheelHandle{h});
   }
 
-  static constexpr int kMetaChunkBits = 16;
+  // 12 MB of metadata and 2 MB of shapes per chunk: whole huge pages.
+  static constexpr int kMetaChunkBits = 19;
   static constexpr uint32_t kMetaChunkMask = (1u << kMetaChunkBits) - 1;
 
   EngineOptions options_;
   DueSink* sink_;
   std::unique_ptr<Store> store_;
   TimingWheel wheel_;
-  std::vector<std::unique_ptr<EntryMeta[]>> meta_chunks_;
-  std::vector<std::unique_ptr<uint32_t[]>> shape_chunks_;  // parallel to meta_chunks_
-  absl::flat_hash_set<uint32_t, IndexHash, IndexEq> index_;
+  // One huge-page mapping per chunk of handles holds their metadata, then
+  // their shapes; meta_chunks_ and shape_chunks_ point into it.
+  std::vector<HugePageMapping> handle_chunks_;
+  std::vector<EntryMeta*> meta_chunks_;
+  std::vector<uint32_t*> shape_chunks_;
+  absl::flat_hash_set<uint32_t, IndexHash, IndexEq, HugePageAllocator<uint32_t>> index_;
   // True only inside PrefetchKey (IndexEq then only prefetches).
   mutable bool prefetch_probe_ = false;
   std::string tombstone_scratch_;  // AddTombstone's encoding buffer

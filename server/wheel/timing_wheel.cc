@@ -96,7 +96,7 @@ TimingWheel::TimingWheel(uint64_t start_ms, uint64_t horizon_ms)
     : now_ms_(start_ms), horizon_ms_(horizon_ms) {
   RAPPEL_CHECK(horizon_ms <= kMaxHorizonMs);
   RAPPEL_CHECK(start_ms < kMaxTimeMs);
-  chunks_.push_back(std::make_unique_for_overwrite<Entry[]>(kChunkSize));
+  chunks_.emplace_back(kChunkSize * sizeof(Entry));
   for (uint32_t i = 0; i < kReserved; ++i) {
     At(i) = Entry{0, kNil, kFree};
   }
@@ -251,10 +251,10 @@ WheelHandle TimingWheel::Allocate() {
     free_head_ = At(i).pos;
   } else {
     RAPPEL_CHECK(end_ < kMaxEntries);
-    // A new chunk per 65536 entries: growing never moves existing entries,
+    // A new chunk per 131072 entries: growing never moves existing entries,
     // so there is no multi-millisecond copy at 10 M entries.
     if ((end_ & kChunkMask) == 0) {
-      chunks_.push_back(std::make_unique_for_overwrite<Entry[]>(kChunkSize));
+      chunks_.emplace_back(kChunkSize * sizeof(Entry));
     }
     i = end_++;
   }
@@ -402,7 +402,7 @@ size_t TimingWheel::MemoryBytes() const {
   size_t slot_bytes = 0;
   for (const Slot& slot : slots_) slot_bytes += size_t{slot.capacity} * sizeof(uint32_t);
   return chunks_.size() * kChunkSize * sizeof(Entry) +
-         chunks_.capacity() * sizeof(std::unique_ptr<Entry[]>) + slot_bytes + sizeof(*this);
+         chunks_.capacity() * sizeof(HugePageMapping) + slot_bytes + sizeof(*this);
 }
 
 }  // namespace rappel::server
