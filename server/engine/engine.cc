@@ -218,7 +218,7 @@ absl::Status Engine::Recover() {
       ++by_minute[due_by_handle[h] / 60'000];
     }
   }
-  due_by_minute_.insert(by_minute.begin(), by_minute.end());
+  due_by_minute_ = std::move(by_minute);
   log_bytes_ = log_bytes;
   stats_.log_records = records;
   stats_.recovered_records = records;
@@ -1019,9 +1019,19 @@ std::vector<std::pair<TenantId, uint64_t>> Engine::TopTenants(size_t n) const {
 
 uint64_t Engine::DueBetween(int64_t from_ms, int64_t to_ms) const {
   uint64_t total = 0;
-  for (auto it = due_by_minute_.lower_bound(from_ms / 60'000);
-       it != due_by_minute_.end() && it->first * 60'000 < to_ms; ++it) {
-    total += it->second;
+  if (to_ms <= from_ms) return 0;
+  // Minutes m with m * 60 000 in (from_ms - 60 000, to_ms): whichever is
+  // shorter, the minutes of the range or the map.
+  int64_t first = from_ms / 60'000 - (from_ms % 60'000 < 0 ? 1 : 0);
+  int64_t end = to_ms / 60'000 + (to_ms % 60'000 > 0 ? 1 : 0);
+  if (static_cast<uint64_t>(end - first) <= due_by_minute_.size()) {
+    for (int64_t m = first; m < end; ++m) {
+      if (auto it = due_by_minute_.find(m); it != due_by_minute_.end()) total += it->second;
+    }
+  } else {
+    for (const auto& [m, n] : due_by_minute_) {
+      if (m >= first && m < end) total += n;
+    }
   }
   return total;
 }
@@ -1036,7 +1046,7 @@ EngineStats Engine::stats() const {
                    index_.capacity() * (sizeof(uint32_t) + 1) +
                    overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1) +
                    live_by_tenant_.capacity() * (sizeof(std::pair<uint32_t, uint64_t>) + 1) +
-                   due_by_minute_.size() * 2 * sizeof(std::pair<int64_t, uint64_t>);
+                   due_by_minute_.capacity() * (sizeof(std::pair<int64_t, uint64_t>) + 1);
   s.store = store_->stats();
   s.log_bytes = log_bytes_;
   s.live_bytes = live_bytes_;

@@ -74,6 +74,31 @@ class EngineStatsTest : public ::testing::Test {
   std::unique_ptr<EngineHarness> h_;
 };
 
+TEST_F(EngineStatsTest, DueBetweenCountsWholeMinutesInTheRange) {
+  // One reminder per minute for three hours, so that an hour's range is
+  // shorter than the set of minutes (looked up minute by minute) and a long
+  // range longer (the minutes are walked): both ways must agree.
+  int64_t base = (h_->clock.now_ms() / kMinute + 2) * kMinute;  // a minute boundary
+  for (int i = 0; i < 180; ++i) {
+    ReminderSpec r = R("m" + std::to_string(i), 0, 1, Channel::kSms);
+    r.due_ms = base + i * kMinute + 30'000;
+    ASSERT_TRUE(h_->ScheduleOne(r).ok());
+  }
+  EngineStats s = h_->engine().stats();
+  ASSERT_EQ(s.live, 180u);
+  auto& e = h_->engine();
+  EXPECT_EQ(e.DueBetween(base, base + kHour), 60u);
+  EXPECT_EQ(e.DueBetween(base + 10 * kMinute, base + 20 * kMinute), 10u);
+  // A bound inside a minute counts that minute whole (as documented).
+  EXPECT_EQ(e.DueBetween(base + 10 * kMinute + 45'000, base + 20 * kMinute + 1), 11u);
+  EXPECT_EQ(e.DueBetween(base + kMinute, base + kMinute), 0u);
+  EXPECT_EQ(e.DueBetween(base + 2 * kMinute, base + kMinute), 0u);
+  EXPECT_EQ(e.DueBetween(base - 24 * kHour, base), 0u);
+  EXPECT_EQ(e.DueBetween(base + 179 * kMinute, base + 365 * 24 * kHour), 1u);
+  EXPECT_EQ(e.DueBetween(base - kHour, base + 24 * kHour), 180u);
+  ExpectConsistent();
+}
+
 TEST_F(EngineStatsTest, CountersFollowScheduleReplaceCancelCompleteExpire) {
   ASSERT_TRUE(h_->ScheduleOne(R("a", 30 * kMinute, 1, Channel::kSms)).ok());
   ASSERT_TRUE(h_->ScheduleOne(R("b", 5 * kHour, 2, Channel::kEmail)).ok());
