@@ -279,7 +279,7 @@ absl::StatusOr<Engine::Latest> Engine::FindLatest(const KeyHash& hash,
     return Latest{f.seq, f.batch->record_bytes(f.record), false};
   }
   auto it = index_.find(hash);
-  if (it == index_.end()) return Latest{};
+  if (it == index_.end() || Ending(*it)) return Latest{};
   SeqNo seq = meta(*it).seq;
   if (!reader->has_value()) {
     auto r = store_->NewReader();
@@ -301,7 +301,7 @@ absl::StatusOr<Engine::Prior> Engine::PriorFor(const KeyHash& hash,
     return f.tombstone ? Prior{} : PriorOf(f.batch->record_bytes(f.record));
   }
   auto it = index_.find(hash);
-  if (it == index_.end()) return Prior{};
+  if (it == index_.end() || Ending(*it)) return Prior{};
   return PriorAt(*it, hash, reader);
 }
 
@@ -309,12 +309,14 @@ absl::StatusOr<Engine::Prior> Engine::PriorAt(uint32_t h, const KeyHash& hash,
                                               std::optional<Store::Reader>* reader) {
   uint32_t s = shape(h);
   if ((s & kShapeUnknownBytes) != kShapeUnknownBytes) {
-    return Prior{static_cast<uint8_t>(s >> 24), s & kShapeUnknownBytes,
+    return Prior{static_cast<uint8_t>((s >> 24) & 0x7F), s & kShapeUnknownBytes, h,
                  static_cast<int64_t>(wheel_.DueMs(WheelHandle{h}))};
   }
   auto latest = FindLatest(hash, reader);
   if (!latest.ok()) return latest.status();
-  return PriorOf(latest->bytes);
+  Prior prior = PriorOf(latest->bytes);
+  prior.slot = h;
+  return prior;
 }
 
 std::optional<uint32_t> Engine::DurableHandleOf(const KeyHash& hash, SeqNo seq,
@@ -405,6 +407,10 @@ void Engine::AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std:
   op.tenant = tenant.value;
   op.prior = prior;
   p->ops.push_back(op);
+  if (prior.slot != kNoSlot) {
+    shape(prior.slot) |= kShapeEnding;
+    return;
+  }
   overlay_[hash] = Inflight{seq, p->batch.get(),
                             static_cast<uint32_t>(p->batch->log_records().size() - 1), true};
 }
@@ -447,6 +453,10 @@ void Engine::OnCommitted(absl::Status status) {
         // fail too (see Store): none of them is the latest version of
         // anything any more.
         overlay_.clear();
+        ClearEndingMarks(p);
+        for (const Pending& later : pending_) {
+          if (later.epoch == p.epoch) ClearEndingMarks(later);
+        }
         ++epoch_;
       }
       for (const Op& op : p.ops) DropOverlay(op);
@@ -455,8 +465,22 @@ void Engine::OnCommitted(absl::Status status) {
   }
 }
 
+void Engine::ClearEndingMarks(const Pending& p) {
+  // Safe to clear by handle: nothing frees a marked handle but its own
+  // tombstone, and every later write to the key is in the same epoch.
+  for (const Op& op : p.ops) {
+    if (op.kind == OpKind::kTombstone && op.prior.slot != kNoSlot) {
+      shape(op.prior.slot) &= ~kShapeEnding;
+    }
+  }
+}
+
 void Engine::DropOverlay(const Op& op) {
-  if (op.kind == OpKind::kRelocate) return;
+  // A marked tombstone has no overlay entry; its mark goes with its handle,
+  // or with its epoch (ClearEndingMarks).
+  if (op.kind == OpKind::kRelocate || (op.kind == OpKind::kTombstone && op.prior.slot != kNoSlot)) {
+    return;
+  }
   auto it = overlay_.find(op.hash);
   if (it != overlay_.end() && it->second.seq == op.seq) overlay_.erase(it);
 }
@@ -498,6 +522,7 @@ void Engine::Apply(const Pending& p) {
           uint32_t h = *it;
           index_.erase(it);
           meta(h) = EntryMeta{};
+          shape(h) = 0;  // drops kShapeEnding
           wheel_.Free(WheelHandle{h});
           CountRemove(op.tenant, op.prior);
         }
@@ -715,7 +740,7 @@ void Engine::Complete(std::vector<CompletionRef> refs, Done done, StateWrites ex
     // one whose replace or cancel is in flight (that write ends it).
     if (overlay_.contains(hash)) continue;
     std::optional<uint32_t> h = DurableHandleOf(hash, ref.seq, ref.slot);
-    if (!h) continue;
+    if (!h || Ending(*h)) continue;
     // Its shape for the counters (from memory, or one memory-mapped read).
     Prior prior;
     if (auto found = PriorAt(*h, hash, &reader); found.ok()) prior = *found;
@@ -747,7 +772,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
         uint32_t h = wh.value;
         EntryMeta& m = meta(h);
         absl::Status st = reader.ok() ? absl::OkStatus() : reader.status();
-        if (st.ok() && overlay_.contains(m.hash)) {
+        if (st.ok() && (Ending(h) || overlay_.contains(m.hash))) {
           // A write to this key is in flight (a cancel, a change): let it
           // land first.
           st = wheel_.Schedule(wh, static_cast<uint64_t>(now_ms + options_.defer_while_writing_ms));
@@ -865,7 +890,7 @@ void Engine::MaybeCompact() {
       KeyHash hash = HashKey(rec->tenant, rec->key);
       auto it = index_.find(hash);
       if (it == index_.end() || meta(*it).seq != seq) return true;
-      if (overlay_.contains(hash)) {
+      if (Ending(*it) || overlay_.contains(hash)) {
         superseded->emplace_back(hash, seq);
         return true;
       }
@@ -996,12 +1021,14 @@ bool Engine::IsCurrent(const ReminderKey& key, SeqNo seq, uint32_t slot) const {
   if (auto it = overlay_.find(hash); it != overlay_.end()) {
     return !it->second.tombstone && it->second.seq == seq;
   }
-  return DurableHandleOf(hash, seq, slot).has_value();
+  std::optional<uint32_t> h = DurableHandleOf(hash, seq, slot);
+  return h.has_value() && !Ending(*h);
 }
 
 bool Engine::IsLive(const KeyHash& hash) const {
   if (auto it = overlay_.find(hash); it != overlay_.end()) return !it->second.tombstone;
-  return index_.contains(hash);
+  auto it = index_.find(hash);
+  return it != index_.end() && !Ending(*it);
 }
 
 std::vector<std::pair<TenantId, uint64_t>> Engine::TopTenants(size_t n) const {

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 
 #include "gtest/gtest.h"
 #include "tests/testing/engine_harness.h"
@@ -286,6 +287,39 @@ TEST_F(EngineTest, CompleteRemovesOnlyTheVersionHandedOut) {
   EXPECT_EQ(h_->engine().stats().completed, 1u);
 }
 
+// While a cancel of a durable reminder is in flight, every reader sees the
+// reminder gone, and writes queued behind it build on that.
+TEST_F(EngineTest, ACancelInFlightHidesTheReminderFromEveryReader) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "v1")).ok());
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 1u);
+  DueReminder handed = h_->sink.fired[0];
+  const ReminderKey key{TenantId{1}, "a"};
+  std::optional<absl::Status> first, second, completed;
+  std::optional<absl::StatusOr<ScheduleResult>> rescheduled;
+  h_->engine().Cancel({key}, [&](auto r) { first = r[0]; });
+  EXPECT_FALSE(h_->engine().IsCurrent(handed));
+  EXPECT_FALSE(h_->engine().IsLive(HashKey(key.tenant, key.key)));
+  EXPECT_FALSE(h_->Inspect(1, "a").has_value());
+  h_->engine().Cancel({key}, [&](auto r) { second = r[0]; });
+  h_->engine().Complete({{key, handed.seq, handed.slot}}, [&](absl::Status st) { completed = st; });
+  h_->engine().Schedule({h_->Reminder("a", 100, "v2")}, [&](auto r) { rescheduled = r[0]; });
+  ASSERT_TRUE(h_->queue.RunUntil([&] { return first && second && completed && rescheduled; }));
+  EXPECT_TRUE(first->ok()) << *first;
+  EXPECT_TRUE(absl::IsNotFound(*second)) << *second;
+  EXPECT_TRUE(completed->ok()) << *completed;
+  ASSERT_TRUE(rescheduled->ok());
+  EXPECT_EQ(**rescheduled, ScheduleResult::kCreated);
+  EngineStats stats = h_->engine().stats();
+  EXPECT_EQ(stats.cancelled, 1u);
+  EXPECT_EQ(stats.completed, 0u);
+  EXPECT_EQ(stats.live, 1u);
+  auto state = h_->Inspect(1, "a");
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->spec.payload, "v2");
+  EXPECT_FALSE(h_->engine().IsCurrent(handed));
+}
+
 TEST_F(EngineTest, AnswersComeInRequestOrderEvenWhenNothingIsWritten) {
   std::vector<int> order;
   ReminderSpec r = h_->Reminder("k", 100);
@@ -413,6 +447,57 @@ TEST(EngineFullStoreTest, RefusesWritesClearlyKeepsAcknowledgedAndResumesWithRoo
     EXPECT_EQ(state->spec, spec);
   }
   EXPECT_TRUE(h.ScheduleOne(h.Reminder("after", 10)).ok());
+}
+
+// A cancel of a durable reminder marks its handle instead of writing an
+// overlay entry. When the store refuses the cancel (and the one pipelined
+// behind it), both reminders must be live again for every reader: a second
+// cancel is refused for the same reason (not "no reminder"), and they fire.
+TEST(EngineFullStoreTest, RefusedCancelsLeaveTheirRemindersLive) {
+  TempDir dir;
+  EngineOptions options;
+  options.store.initial_map_bytes = 1 << 20;
+  options.store.max_map_bytes = 3 << 20;
+  EngineHarness h(dir.Sub("db"), options);
+  ASSERT_TRUE(h.Open().ok());
+  int scheduled = 0;
+  for (; scheduled < 100'000; ++scheduled) {
+    auto r = h.Reminder("key-" + std::to_string(scheduled), 60'000, std::string(500, 'p'));
+    if (!h.ScheduleOne(r).ok()) break;
+  }
+  ASSERT_LT(scheduled, 100'000);
+  // A tombstone is small: a few may still fit. Two cancels in flight at a
+  // time until both are refused.
+  std::string a, b;
+  int cancelled = 0;
+  for (int i = 0; i + 1 < scheduled; i += 2) {
+    std::optional<absl::Status> ra, rb;
+    std::string ka = "key-" + std::to_string(i), kb = "key-" + std::to_string(i + 1);
+    h.engine().Cancel({{TenantId{1}, ka}}, [&](auto r) { ra = r[0]; });
+    h.engine().Cancel({{TenantId{1}, kb}}, [&](auto r) { rb = r[0]; });
+    ASSERT_TRUE(h.queue.RunUntil([&] { return ra && rb; }));
+    cancelled += ra->ok() + rb->ok();
+    if (!ra->ok() && !rb->ok()) {
+      EXPECT_TRUE(absl::IsResourceExhausted(*ra)) << *ra;
+      EXPECT_TRUE(absl::IsResourceExhausted(*rb)) << *rb;
+      a = ka;
+      b = kb;
+      break;
+    }
+  }
+  ASSERT_FALSE(a.empty());
+  EXPECT_TRUE(h.Inspect(1, a).has_value());
+  EXPECT_TRUE(h.Inspect(1, b).has_value());
+  EXPECT_TRUE(h.engine().IsLive(HashKey(TenantId{1}, b)));
+  auto again = h.Cancel({{TenantId{1}, b}});
+  EXPECT_TRUE(absl::IsResourceExhausted(again[0])) << again[0];
+  h.clock.Advance(60'000);
+  h.PollNow();
+  std::set<std::string> fired;
+  for (const auto& d : h.sink.fired) fired.insert(d.reminder.key);
+  EXPECT_EQ(fired.size(), static_cast<size_t>(scheduled - cancelled));
+  EXPECT_TRUE(fired.contains(a));
+  EXPECT_TRUE(fired.contains(b));
 }
 
 }  // namespace
