@@ -735,7 +735,7 @@ void Engine::Complete(std::vector<CompletionRef> refs, Done done, StateWrites ex
   uint64_t completed = 0;
   std::optional<Store::Reader> reader;
   for (const CompletionRef& ref : refs) {
-    KeyHash hash = HashKey(ref.key.tenant, ref.key.key);
+    KeyHash hash = ref.hash ? *ref.hash : HashKey(ref.key.tenant, ref.key.key);
     // Only the version that was handed out; a newer one stays, and so does
     // one whose replace or cancel is in flight (that write ends it).
     if (overlay_.contains(hash)) continue;
@@ -799,7 +799,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
           ++expired_count;
           continue;
         }
-        due.push_back(DueReminder{m.seq, rec->ToSpec(), h});
+        due.push_back(DueReminder{m.seq, rec->ToSpec(), h, m.hash});
       }
     }
     if (expired.batch) {
@@ -1017,7 +1017,10 @@ void Engine::WriteState(StateWrites writes, Done done) {
 }
 
 bool Engine::IsCurrent(const ReminderKey& key, SeqNo seq, uint32_t slot) const {
-  KeyHash hash = HashKey(key.tenant, key.key);
+  return IsCurrentHashed(HashKey(key.tenant, key.key), seq, slot);
+}
+
+bool Engine::IsCurrentHashed(const KeyHash& hash, SeqNo seq, uint32_t slot) const {
   if (auto it = overlay_.find(hash); it != overlay_.end()) {
     return !it->second.tombstone && it->second.seq == seq;
   }

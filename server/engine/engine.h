@@ -94,8 +94,9 @@ struct CompletionRef {
   ReminderKey key;
   SeqNo seq = 0;
   uint32_t slot = kNoSlot;
+  std::optional<KeyHash> hash;  // DueReminder::hash, when it came from one
   static CompletionRef Of(const DueReminder& d) {
-    return CompletionRef{{d.reminder.tenant, d.reminder.key}, d.seq, d.slot};
+    return CompletionRef{{d.reminder.tenant, d.reminder.key}, d.seq, d.slot, d.hash};
   }
 };
 
@@ -216,7 +217,8 @@ class Engine {
   // reminder's (saves a key-index lookup).
   bool IsCurrent(const ReminderKey& key, SeqNo seq, uint32_t slot = kNoSlot) const;
   bool IsCurrent(const DueReminder& d) const {
-    return IsCurrent(ReminderKey{d.reminder.tenant, d.reminder.key}, d.seq, d.slot);
+    return IsCurrentHashed(d.hash ? *d.hash : HashKey(d.reminder.tenant, d.reminder.key), d.seq,
+                           d.slot);
   }
   EngineStats stats() const;
   // Tenants by live reminders, largest first, at most n.
@@ -352,6 +354,7 @@ class Engine {
   // the tombstone applies (the handle is freed) or its epoch fails.
   static constexpr uint32_t kShapeEnding = 1u << 31;
   bool Ending(uint32_t h) const { return (shape(h) & kShapeEnding) != 0; }
+  bool IsCurrentHashed(const KeyHash& hash, SeqNo seq, uint32_t slot) const;
   // Clears the marks of tombstones that will not apply: ops of a failed
   // epoch (OnCommitted).
   void ClearEndingMarks(const Pending& p);

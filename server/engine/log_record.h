@@ -61,13 +61,7 @@ void EncodeTombstone(TenantId tenant, std::string_view key, EndReason reason, in
 // corrupted record.
 absl::StatusOr<RecordView> DecodeRecord(std::string_view bytes);
 
-// 128-bit hash of (tenant, key): the identity of a reminder in memory. At
-// 10 million keys the chance that two collide is about 1e-25.
-struct KeyHash {
-  uint64_t lo = 0;
-  uint64_t hi = 0;
-  friend bool operator==(const KeyHash&, const KeyHash&) = default;
-};
+// KeyHash (reminder.h) of (tenant, key).
 KeyHash HashKey(TenantId tenant, std::string_view key);
 
 }  // namespace rappel::server

@@ -51,13 +51,24 @@ struct ReminderKey {
 // No engine slot known (see DueReminder::slot).
 inline constexpr uint32_t kNoSlot = UINT32_MAX;
 
+// 128-bit hash of (tenant, key) (HashKey, log_record.h): the identity of a
+// reminder in memory. At 10 million keys the chance that two collide is
+// about 1e-25.
+struct KeyHash {
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  friend bool operator==(const KeyHash&, const KeyHash&) = default;
+};
+
 // A due reminder, as handed to the sink. `seq` names this version: give it
-// back to Engine::Complete when done (with `slot`, which spares the engine
-// a key-index lookup; opaque to everyone else).
+// back to Engine::Complete when done (with `slot` and `hash`, which spare
+// the engine a key-index lookup and hashing the key again; opaque to
+// everyone else).
 struct DueReminder {
   SeqNo seq = 0;
   ReminderSpec reminder;
   uint32_t slot = kNoSlot;
+  std::optional<KeyHash> hash;  // HashKey(reminder.tenant, reminder.key)
 };
 
 }  // namespace rappel::server
