@@ -411,12 +411,17 @@ TEST(EngineCompactionTest, KeepsExactlyTheLiveRecordsAndBoundsTheLog) {
   }
 }
 
-TEST(EngineFullStoreTest, RefusesWritesClearlyKeepsAcknowledgedAndResumesWithRoom) {
-  TempDir dir;
+// A store that refuses writes after ~5 000 reminders of 500 bytes.
+EngineOptions SmallStore() {
   EngineOptions options;
   options.store.initial_map_bytes = 1 << 20;
   options.store.max_map_bytes = 3 << 20;
-  EngineHarness h(dir.Sub("db"), options);
+  return options;
+}
+
+TEST(EngineFullStoreTest, RefusesWritesClearlyKeepsAcknowledgedAndResumesWithRoom) {
+  TempDir dir;
+  EngineHarness h(dir.Sub("db"), SmallStore());
   ASSERT_TRUE(h.Open().ok());
   std::map<std::string, ReminderSpec> acked;
   absl::Status failure;
@@ -455,10 +460,7 @@ TEST(EngineFullStoreTest, RefusesWritesClearlyKeepsAcknowledgedAndResumesWithRoo
 // cancel is refused for the same reason (not "no reminder"), and they fire.
 TEST(EngineFullStoreTest, RefusedCancelsLeaveTheirRemindersLive) {
   TempDir dir;
-  EngineOptions options;
-  options.store.initial_map_bytes = 1 << 20;
-  options.store.max_map_bytes = 3 << 20;
-  EngineHarness h(dir.Sub("db"), options);
+  EngineHarness h(dir.Sub("db"), SmallStore());
   ASSERT_TRUE(h.Open().ok());
   int scheduled = 0;
   for (; scheduled < 100'000; ++scheduled) {
