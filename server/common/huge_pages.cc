@@ -2,10 +2,13 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdint>
 
 namespace rappel {
 namespace {
+
+std::atomic<bool> advised{true};
 
 size_t RoundUp(size_t bytes) { return (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1); }
 
@@ -22,11 +25,15 @@ void* MapHugePages(size_t bytes) {
   if (aligned > start) munmap(raw, aligned - start);
   size_t tail = (start + size + kHugePageBytes) - (aligned + size);
   if (tail > 0) munmap(reinterpret_cast<void*>(aligned + size), tail);
-  // Fails (EINVAL) where transparent huge pages are off: 4 KB pages then.
-  madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  // Fails (EINVAL) on a kernel without transparent huge pages: 4 KB pages.
+  if (advised.load(std::memory_order_relaxed)) {
+    madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  }
   return reinterpret_cast<void*>(aligned);
 }
 
 void UnmapHugePages(void* p, size_t bytes) { munmap(p, RoundUp(bytes)); }
+
+void SetHugePagesAdvised(bool on) { advised.store(on, std::memory_order_relaxed); }
 
 }  // namespace rappel

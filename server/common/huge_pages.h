@@ -8,7 +8,11 @@
 // mappings ask for them; elsewhere the advice fails and they stay 4 KB pages.
 // Mappings are rounded to whole 2 MB pages and aligned to 2 MB. The kernel
 // zeroes them and faults them in on first touch, so untouched parts cost no
-// memory; a touched huge page costs its whole 2 MB.
+// memory; a touched huge page costs its whole 2 MB. With the kernel's
+// defrag setting at "madvise" (Debian's default), the first touch of such a
+// page may compact memory on the spot, which on a fragmented host can take
+// milliseconds: SetHugePagesAdvised(false) (rappeld's `[engine]
+// huge_pages = 0`) keeps 4 KB pages.
 #pragma once
 
 #include <cstddef>
@@ -20,9 +24,12 @@ namespace rappel {
 
 inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 
-// A zeroed mapping of at least `bytes`, aligned to 2 MB. Throws
-// std::bad_alloc when the address space or memory is exhausted, as new does.
+// A zeroed mapping of at least `bytes`, aligned to 2 MB, advised for huge
+// pages unless SetHugePagesAdvised(false). Throws std::bad_alloc when the
+// address space or memory is exhausted, as new does.
 void* MapHugePages(size_t bytes);
+// Process-wide, for the mappings made afterwards; on by default.
+void SetHugePagesAdvised(bool advised);
 // Unmaps what MapHugePages(bytes) returned.
 void UnmapHugePages(void* p, size_t bytes);
 

@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, Stor
     return absl::InvalidArgumentError("max_key_bytes and max_recipient_bytes must be < 65536");
   }
   RAPPEL_CHECK(sink != nullptr);
+  SetHugePagesAdvised(options.huge_pages);
   std::unique_ptr<Engine> engine(new Engine(std::move(options), sink));
   auto store = Store::Open(engine->options_.store, std::move(post));
   if (!store.ok()) return store.status();

@@ -68,6 +68,10 @@ struct EngineOptions {
   // 10 bytes each: 10 MB for the default), so the first million keys never
   // wait for the index to rehash; beyond it, it grows by doubling.
   size_t initial_index_capacity = size_t{1} << 20;
+  // The key index, the handle metadata and the wheel's entries ask the
+  // kernel for 2 MB pages (server/common/huge_pages.h). Process-wide: set
+  // by Open for the mappings made from then on.
+  bool huge_pages = true;
   // A due reminder whose key has a write in flight waits this long, so that
   // a cancel or change that was sent first wins.
   int64_t defer_while_writing_ms = 2;

@@ -90,6 +90,13 @@ const Setting kSettings[] = {
        return "";
      },
      [](const RappeldOptions& o) { return std::to_string(o.engine.horizon_ms / kMsPerDay); }},
+    {"engine", "huge_pages", Setting::Type::kInteger,
+     "1: the key index and the wheel ask for 2 MB pages (fewer TLB misses); 0: 4 KB pages", 0, 1,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.engine.huge_pages = Int(v) == 1;
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::string(o.engine.huge_pages ? "1" : "0"); }},
     {"dispatch", "lease_timeout_ms", Setting::Type::kInteger,
      "a message not acked by then goes to another worker", 1, kMsPerDay,
      [](RappeldOptions& o, const Value& v) -> std::string {

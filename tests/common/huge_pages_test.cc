@@ -2,12 +2,52 @@
 
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
 
 #include "absl/container/flat_hash_set.h"
 #include "gtest/gtest.h"
 
 namespace rappel {
 namespace {
+
+// The VmFlags of the mapping holding `p` (/proc/self/smaps), or nullopt.
+std::optional<std::string> VmFlagsOf(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  auto addr = reinterpret_cast<uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream range(line);
+    if (range >> std::hex >> lo >> dash >> hi && dash == '-') {
+      inside = lo <= addr && addr < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return std::nullopt;
+}
+
+// "hg" is the kernel's mark of MADV_HUGEPAGE on a mapping, whatever the
+// system-wide THP mode; a kernel built without THP refuses the advice.
+TEST(HugePagesTest, MappingsAreAdvisedUnlessTurnedOff) {
+  HugePageMapping on(kHugePageBytes);
+  auto flags = VmFlagsOf(on.data());
+  ASSERT_TRUE(flags.has_value());
+  if (flags->find(" hg") == std::string::npos) {
+    GTEST_SKIP() << "this kernel has no transparent huge pages: " << *flags;
+  }
+  SetHugePagesAdvised(false);
+  HugePageMapping off(kHugePageBytes);
+  SetHugePagesAdvised(true);
+  flags = VmFlagsOf(off.data());
+  ASSERT_TRUE(flags.has_value());
+  EXPECT_EQ(flags->find(" hg"), std::string::npos) << *flags;
+}
 
 TEST(HugePagesTest, MappingIsAlignedZeroedAndWritableToItsEnd) {
   // Not a multiple of 2 MB: the mapping is rounded up, the caller sees bytes.

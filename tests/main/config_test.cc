@@ -64,6 +64,7 @@ data_dir = "/var/lib/rappel"
 max_map_bytes = 134217728
 [engine]
 horizon_days = 30
+huge_pages = 0
 [dispatch]
 lease_timeout_ms = 500
 max_attempts = 3
@@ -86,6 +87,7 @@ role = "worker"
   EXPECT_EQ(o.engine.store.path, "/var/lib/rappel");
   EXPECT_EQ(o.engine.store.max_map_bytes, uint64_t{134217728});
   EXPECT_EQ(o.engine.horizon_ms, uint64_t{30} * 86'400'000);
+  EXPECT_FALSE(o.engine.huge_pages);
   EXPECT_EQ(o.dispatch.lease_timeout_ms, 500);
   EXPECT_EQ(o.dispatch.max_attempts, 3u);
   EXPECT_EQ(o.dispatch.backoff_base_ms, 10);
@@ -152,6 +154,8 @@ TEST(ConfigTest, RefusesValuesOutOfRange) {
   EXPECT_THAT(ErrorOf("[engine]\nhorizon_days = 20000\n"),
               AllOf(HasSubstr("[engine] horizon_days"), HasSubstr("out of range (1 to 18000)")));
   EXPECT_THAT(ErrorOf("[store]\nmax_map_bytes = 1024\n"), HasSubstr("out of range"));
+  EXPECT_THAT(ErrorOf("[engine]\nhuge_pages = 2\n"),
+              AllOf(HasSubstr("[engine] huge_pages"), HasSubstr("out of range (0 to 1)")));
   EXPECT_THAT(ErrorOf("[server]\nlisten = \"localhost:80\"\n"),
               AllOf(HasSubstr("[server] listen"), HasSubstr("not an IP address")));
   EXPECT_THAT(ErrorOf("[store]\ndata_dir = \"\"\n"),
