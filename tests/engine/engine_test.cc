@@ -411,6 +411,108 @@ TEST(EngineCompactionTest, KeepsExactlyTheLiveRecordsAndBoundsTheLog) {
   }
 }
 
+// Schedules, cancels and completions of fired versions submitted without
+// waiting for one another, with polls in between, against a model of what
+// each write sees when it is submitted (read-your-writes): every answer is
+// the model's, and the state after the writes land, and after a reopen, is
+// the model's. In-flight cancels mark handles or add overlay entries
+// depending on what came before them; this mixes both.
+TEST(EngineModelTest, PipelinedWritesSeeEachOtherAndLandAsSubmitted) {
+  TempDir dir;
+  EngineHarness h(dir.Sub("db"));
+  ASSERT_TRUE(h.Open().ok());
+  struct Live {
+    std::string payload;
+    int64_t due_ms = 0;
+    SeqNo fired_seq = 0;  // the version handed out, while it is the latest
+  };
+  std::map<std::string, Live> model;
+  std::mt19937 rng(11);
+  size_t fired_seen = 0;
+  int mismatches = 0;
+  uint64_t answers = 0, submitted = 0;
+  const int64_t now = h.clock.now_ms();
+  for (int round = 0; round < 150; ++round) {
+    for (int i = 0; i < 40; ++i) {
+      std::string key = "k" + std::to_string(rng() % 50);
+      unsigned what = rng() % 10;
+      if (what < 5) {
+        // Due now (fires at the next poll once durable) or in an hour; two
+        // payloads, so that some writes are unchanged.
+        int64_t due_in = rng() % 2 == 0 ? 0 : 3'600'000;
+        std::string payload = "v" + std::to_string(rng() % 2);
+        ScheduleResult expected = ScheduleResult::kCreated;
+        auto it = model.find(key);
+        if (it != model.end()) {
+          expected = it->second.payload == payload && it->second.due_ms == now + due_in
+                         ? ScheduleResult::kUnchanged
+                         : ScheduleResult::kReplaced;
+        }
+        if (expected != ScheduleResult::kUnchanged) model[key] = Live{payload, now + due_in, 0};
+        ++submitted;
+        h.engine().Schedule({h.Reminder(key, due_in, payload)}, [&, expected, key](auto r) {
+          ++answers;
+          if (!r[0].ok() || *r[0] != expected) {
+            ++mismatches;
+            ADD_FAILURE() << "schedule " << key << ": " << r[0].status();
+          }
+        });
+      } else if (what < 8) {
+        bool expected = model.erase(key) != 0;
+        ++submitted;
+        h.engine().Cancel({{TenantId{1}, key}}, [&, expected, key](auto r) {
+          ++answers;
+          if (r[0].ok() != expected || (!expected && !absl::IsNotFound(r[0]))) {
+            ++mismatches;
+            ADD_FAILURE() << "cancel " << key << ": " << r[0];
+          }
+        });
+      } else if (fired_seen > 0) {
+        const DueReminder& d = h.sink.fired[rng() % fired_seen];
+        auto it = model.find(d.reminder.key);
+        if (it != model.end() && it->second.fired_seq == d.seq) model.erase(it);
+        ++submitted;
+        h.engine().Complete({CompletionRef::Of(d)}, [&](absl::Status st) {
+          ++answers;
+          if (!st.ok()) ++mismatches;
+        });
+      }
+      if (rng() % 8 == 0) {
+        // Fires what is due and durable; nothing for a key with a write in
+        // flight, so a fired version is the model's latest for its key.
+        h.engine().Poll(now, 1 << 16);
+        for (; fired_seen < h.sink.fired.size(); ++fired_seen) {
+          const DueReminder& d = h.sink.fired[fired_seen];
+          auto it = model.find(d.reminder.key);
+          ASSERT_NE(it, model.end()) << d.reminder.key;
+          EXPECT_EQ(it->second.payload, d.reminder.payload);
+          it->second.fired_seq = d.seq;
+        }
+      }
+    }
+    ASSERT_TRUE(h.queue.RunUntil([&] { return answers == submitted && h.engine().idle(); }));
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GT(h.engine().stats().cancelled, 100u);
+  EXPECT_GT(h.engine().stats().completed, 50u);
+  auto expect_model = [&] {
+    EXPECT_EQ(h.engine().stats().live, model.size());
+    for (int k = 0; k < 50; ++k) {
+      std::string key = "k" + std::to_string(k);
+      auto state = h.Inspect(1, key);
+      auto it = model.find(key);
+      ASSERT_EQ(state.has_value(), it != model.end()) << key;
+      if (state) {
+        EXPECT_EQ(state->spec.payload, it->second.payload) << key;
+      }
+    }
+  };
+  expect_model();
+  h.Close();
+  ASSERT_TRUE(h.Open().ok());
+  expect_model();
+}
+
 // A store that refuses writes after ~5 000 reminders of 500 bytes.
 EngineOptions SmallStore() {
   EngineOptions options;
