@@ -279,9 +279,9 @@ absl::StatusOr<Engine::Latest> Engine::FindLatest(const KeyHash& hash,
     if (f.tombstone) return Latest{};
     return Latest{f.seq, f.batch->record_bytes(f.record), false};
   }
-  auto it = index_.find(hash);
-  if (it == index_.end() || Ending(*it)) return Latest{};
-  SeqNo seq = meta(*it).seq;
+  std::optional<uint32_t> h = UnendedHandle(hash);
+  if (!h) return Latest{};
+  SeqNo seq = meta(*h).seq;
   if (!reader->has_value()) {
     auto r = store_->NewReader();
     if (!r.ok()) return r.status();
@@ -301,9 +301,9 @@ absl::StatusOr<Engine::Prior> Engine::PriorFor(const KeyHash& hash,
     const Inflight& f = it->second;
     return f.tombstone ? Prior{} : PriorOf(f.batch->record_bytes(f.record));
   }
-  auto it = index_.find(hash);
-  if (it == index_.end() || Ending(*it)) return Prior{};
-  return PriorAt(*it, hash, reader);
+  std::optional<uint32_t> h = UnendedHandle(hash);
+  if (!h) return Prior{};
+  return PriorAt(*h, hash, reader);
 }
 
 absl::StatusOr<Engine::Prior> Engine::PriorAt(uint32_t h, const KeyHash& hash,
@@ -773,7 +773,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
         uint32_t h = wh.value;
         EntryMeta& m = meta(h);
         absl::Status st = reader.ok() ? absl::OkStatus() : reader.status();
-        if (st.ok() && (Ending(h) || overlay_.contains(m.hash))) {
+        if (st.ok() && WriteInFlight(h, m.hash)) {
           // A write to this key is in flight (a cancel, a change): let it
           // land first.
           st = wheel_.Schedule(wh, static_cast<uint64_t>(now_ms + options_.defer_while_writing_ms));
@@ -891,7 +891,7 @@ void Engine::MaybeCompact() {
       KeyHash hash = HashKey(rec->tenant, rec->key);
       auto it = index_.find(hash);
       if (it == index_.end() || meta(*it).seq != seq) return true;
-      if (Ending(*it) || overlay_.contains(hash)) {
+      if (WriteInFlight(*it, hash)) {
         superseded->emplace_back(hash, seq);
         return true;
       }
@@ -1031,8 +1031,7 @@ bool Engine::IsCurrentHashed(const KeyHash& hash, SeqNo seq, uint32_t slot) cons
 
 bool Engine::IsLive(const KeyHash& hash) const {
   if (auto it = overlay_.find(hash); it != overlay_.end()) return !it->second.tombstone;
-  auto it = index_.find(hash);
-  return it != index_.end() && !Ending(*it);
+  return UnendedHandle(hash).has_value();
 }
 
 std::vector<std::pair<TenantId, uint64_t>> Engine::TopTenants(size_t n) const {

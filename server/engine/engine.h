@@ -358,6 +358,17 @@ class Engine {
   // the tombstone applies (the handle is freed) or its epoch fails.
   static constexpr uint32_t kShapeEnding = 1u << 31;
   bool Ending(uint32_t h) const { return (shape(h) & kShapeEnding) != 0; }
+  // The handle of the key's durable version, unless a tombstone of it is in
+  // flight (readers that have checked the overlay first).
+  std::optional<uint32_t> UnendedHandle(const KeyHash& hash) const {
+    auto it = index_.find(hash);
+    if (it == index_.end() || Ending(*it)) return std::nullopt;
+    return *it;
+  }
+  // Whether a write to the key of durable handle h is in flight.
+  bool WriteInFlight(uint32_t h, const KeyHash& hash) const {
+    return Ending(h) || overlay_.contains(hash);
+  }
   bool IsCurrentHashed(const KeyHash& hash, SeqNo seq, uint32_t slot) const;
   // Clears the marks of tombstones that will not apply: ops of a failed
   // epoch (OnCommitted).
