@@ -34,8 +34,8 @@ std::string BenchDir(const std::string& name) {
 
 class NullSink : public DueSink {
  public:
-  void OnDue(std::vector<DueReminder> batch) override { due.insert(due.end(), batch.begin(), batch.end()); }
-  std::vector<DueReminder> due;
+  void OnDue(std::vector<DueRef> batch) override { due.insert(due.end(), batch.begin(), batch.end()); }
+  std::vector<DueRef> due;
 };
 
 // Reads a field such as "RssAnon:" from /proc/self/status, in bytes.
@@ -227,7 +227,13 @@ void BM_EngineSteadyChurnLogSize(benchmark::State& state) {
       while (!f.engine->Poll(f.now, 1 << 16)) {
       }
       std::vector<CompletionRef> done;
-      for (auto& d : f.sink.due) done.push_back({{d.reminder.tenant, d.reminder.key}, d.seq});
+      {
+        std::optional<Store::Reader> reader;
+        DueReminder d;
+        for (const DueRef& ref : f.sink.due) {
+          if (f.engine->ReadDue(ref, &reader, &d).ok()) done.push_back(CompletionRef::Of(d));
+        }
+      }
       fired += done.size();
       uint64_t replace = done.size();
       f.sink.due.clear();

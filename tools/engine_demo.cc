@@ -27,8 +27,11 @@ int64_t NowMs() { return SystemNowMs(); }
 
 class PrintingSink : public rappel::server::DueSink {
  public:
-  void OnDue(std::vector<DueReminder> batch) override {
-    for (auto& d : batch) {
+  void OnDue(std::vector<rappel::server::DueRef> batch) override {
+    std::optional<rappel::server::Store::Reader> reader;
+    for (const auto& ref : batch) {
+      DueReminder d;
+      if (!engine->ReadDue(ref, &reader, &d).ok()) continue;  // stale, or back in the wheel
       std::printf("  due   %-22s %-5s to %-14s late by %3lld ms: %s\n", d.reminder.key.c_str(),
                   std::string(ChannelName(d.reminder.channel)).c_str(),
                   d.reminder.recipient.c_str(),
@@ -36,6 +39,7 @@ class PrintingSink : public rappel::server::DueSink {
       done.push_back({{d.reminder.tenant, d.reminder.key}, d.seq});
     }
   }
+  rappel::server::Engine* engine = nullptr;
   std::vector<CompletionRef> done;
 };
 
@@ -64,6 +68,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   Engine& engine = **opened;
+  sink.engine = &engine;
   auto stats = engine.stats();
   std::printf("opened %s: recovered %llu log records, %llu pending, in %lld ms\n", data_dir.c_str(),
               static_cast<unsigned long long>(stats.recovered_records),

@@ -181,48 +181,43 @@ void Dispatcher::RemoveWorker(uint64_t worker_id) {
   // Oldest lease first back at the front.
   std::sort(orphaned.rbegin(), orphaned.rend());
   for (uint64_t id : orphaned) {
-    Ready msg = ReleaseLease(leases_.find(id)).msg;
+    Ready msg = ReleaseLease(leases_.find(id));
     ++msg.attempt;
     ++stats_.redelivered;
-    if (gate_.Gated(msg.due.reminder.channel)) {
-      EnqueueRateLimited(std::move(msg), clock_());
-      continue;
-    }
-    ready_[static_cast<int>(msg.due.reminder.channel)].push_front(std::move(msg));
+    Requeue(std::move(msg), clock_(), /*front=*/true);
   }
   Pump();
 }
 
-void Dispatcher::OnDue(std::vector<DueReminder> batch) {
-  for (DueReminder& d : batch) {
+void Dispatcher::OnDue(std::vector<DueRef> batch) {
+  int64_t now = clock_();
+  for (const DueRef& d : batch) {
     uint32_t attempt = 1;
-    std::string message_id;
-    if (auto it = attempts_.empty() ? attempts_.end()
-                                    : attempts_.find(HashKey(d.reminder.tenant, d.reminder.key));
-        it != attempts_.end()) {
-      attempt = it->second.failures + 1;
-      message_id = it->second.message_id;
-    } else if (filter_ != nullptr && filter_->Claims(d.reminder)) {
-      // Appointment messages: the key is (appointment, kind, channel,
-      // occurrence), so re-plans keep the id of one send.
-      message_id = absl::StrCat(d.reminder.tenant.value, ":", d.reminder.key);
-    } else {
-      // Stable for this send: the same id on every redelivery and retry.
-      message_id = absl::StrCat(d.reminder.tenant.value, ":", d.reminder.key, ":", d.seq);
+    if (!attempts_.empty()) {
+      if (auto it = attempts_.find(d.hash); it != attempts_.end()) attempt = it->second.failures + 1;
     }
-    int c = static_cast<int>(d.reminder.channel);
-    if (gate_.Gated(d.reminder.channel)) {
-      EnqueueRateLimited(Ready{std::move(d), attempt, std::move(message_id)}, clock_());
-      continue;
-    }
-    ready_[c].emplace_back(std::move(d), attempt, std::move(message_id));
+    Requeue(Ready{d, attempt, false, nullptr}, now, /*front=*/false);
   }
   Pump();
+}
+
+void Dispatcher::Requeue(Ready msg, int64_t now_ms, bool front) {
+  if (gate_.Gated(msg.ref.channel)) {
+    EnqueueRateLimited(std::move(msg), now_ms);
+    return;
+  }
+  auto& q = ready_[static_cast<int>(msg.ref.channel)];
+  if (front) {
+    q.push_front(std::move(msg));
+  } else {
+    q.push_back(std::move(msg));
+  }
 }
 
 void Dispatcher::Pump() {
   if (workers_.empty()) return;
   std::vector<LeasedMessage> out;
+  std::vector<uint32_t> loaded;
   bool progress = true;
   while (progress) {
     progress = false;
@@ -247,12 +242,22 @@ void Dispatcher::Pump() {
         }
         auto& q = ready_[static_cast<int>(c)];
         while (!q.empty() && out.size() < room) {
-          if (!PrepareForLease(q.front())) {
-            q.pop_front();
-            continue;
+          // The contents of a batch are read under one snapshot, closed
+          // before the filter runs (it may reach the engine, which opens
+          // its own).
+          loaded.clear();
+          {
+            std::optional<Store::Reader> reader;
+            while (!q.empty() && out.size() + loaded.size() < room) {
+              uint32_t slot;
+              Ready msg = std::move(q.front());
+              q.pop_front();
+              if (Load(std::move(msg), &reader, &slot)) loaded.push_back(slot);
+            }
           }
-          AddLease(std::move(q.front()), id, deadline, &out);
-          q.pop_front();
+          for (uint32_t slot : loaded) {
+            if (PrepareForLease(slot)) AddLease(slot, id, deadline, &out);
+          }
         }
       }
       if (out.empty()) continue;
@@ -264,32 +269,96 @@ void Dispatcher::Pump() {
   }
 }
 
-void Dispatcher::AddLease(Ready&& msg, uint64_t worker, int64_t deadline,
+uint32_t Dispatcher::NewLeaseSlot() {
+  if (free_lease_slots_.empty()) {
+    lease_pool_.emplace_back();
+    return static_cast<uint32_t>(lease_pool_.size() - 1);
+  }
+  uint32_t slot = free_lease_slots_.back();
+  free_lease_slots_.pop_back();
+  return slot;
+}
+
+bool Dispatcher::ReadContent(const DueRef& ref, std::optional<Store::Reader>* reader,
+                             Content* out) {
+  absl::Status st = engine_->ReadDue(ref, reader, &out->due);
+  if (!st.ok()) {
+    if (absl::IsNotFound(st)) {
+      ++stats_.stale_dropped;  // replaced or cancelled since it fell due
+    } else {
+      ++stats_.read_retried;
+    }
+    return false;
+  }
+  const ReminderSpec& r = out->due.reminder;
+  std::string& id = out->message_id;
+  id.clear();
+  if (auto it = attempts_.empty() ? attempts_.end() : attempts_.find(ref.hash);
+      it != attempts_.end()) {
+    id = it->second.message_id;
+  } else if (filter_ != nullptr && filter_->Claims(r)) {
+    // Appointment messages: the key is (appointment, kind, channel,
+    // occurrence), so re-plans keep the id of one send.
+    absl::StrAppend(&id, r.tenant.value, ":", r.key);
+  } else {
+    // Stable for this send: the same id on every redelivery and retry.
+    absl::StrAppend(&id, r.tenant.value, ":", r.key, ":", ref.seq);
+  }
+  return true;
+}
+
+bool Dispatcher::Load(Ready&& msg, std::optional<Store::Reader>* reader, uint32_t* slot) {
+  if (msg.content && !engine_->IsCurrent(msg.ref)) {
+    ++stats_.stale_dropped;
+    return false;
+  }
+  uint32_t s = NewLeaseSlot();
+  Lease& lease = lease_pool_[s];
+  if (msg.content) {
+    lease.content = std::move(*msg.content);
+  } else if (!ReadContent(msg.ref, reader, &lease.content)) {
+    free_lease_slots_.push_back(s);
+    return false;
+  }
+  lease.ref = msg.ref;
+  lease.attempt = msg.attempt;
+  lease.prepared = msg.prepared;
+  lease.worker = 0;
+  *slot = s;
+  return true;
+}
+
+Dispatcher::Ready Dispatcher::Unload(uint32_t slot) {
+  Lease& lease = lease_pool_[slot];
+  Ready msg{lease.ref, lease.attempt, lease.prepared,
+            std::make_unique<Content>(std::move(lease.content))};
+  free_lease_slots_.push_back(slot);
+  return msg;
+}
+
+void Dispatcher::AddLease(uint32_t slot, uint64_t worker, int64_t deadline,
                           std::vector<LeasedMessage>* out) {
   uint64_t lease_id = next_lease_++;
   // Kept in lease order, which is deadline order unless the clock stepped
   // back: then the later lease takes the earlier one's deadline.
   if (!deadlines_.empty()) deadline = std::max(deadline, deadlines_.back().first);
   deadlines_.emplace_back(deadline, lease_id);
-  uint32_t slot;
-  if (free_lease_slots_.empty()) {
-    slot = static_cast<uint32_t>(lease_pool_.size());
-    lease_pool_.emplace_back();
-  } else {
-    slot = free_lease_slots_.back();
-    free_lease_slots_.pop_back();
-  }
   Lease& lease = lease_pool_[slot];
-  lease.msg = std::move(msg);
   lease.worker = worker;
   leases_.emplace(lease_id, slot);
-  const Ready& leased = lease_pool_[slot].msg;
-  out->push_back(LeasedMessage{leased.message_id, lease_id, leased.attempt, deadline,
-                               &leased.due.reminder});
+  out->push_back(LeasedMessage{lease.content.message_id, lease_id, lease.attempt, deadline,
+                               &lease.content.due.reminder});
 }
 
 void Dispatcher::EnqueueRateLimited(Ready msg, int64_t now_ms) {
-  const ReminderSpec& r = msg.due.reminder;
+  // The lateness report names the message's key: it waits with its content.
+  if (!msg.content) {
+    auto content = std::make_unique<Content>();
+    std::optional<Store::Reader> reader;
+    if (!ReadContent(msg.ref, &reader, content.get())) return;
+    msg.content = std::move(content);
+  }
+  const ReminderSpec& r = msg.content->due.reminder;
   FairQueue<Ready>& q = rate_queues_[static_cast<int>(r.channel)];
   size_t tenants = q.tenants() + (q.size(r.tenant) == 0 ? 1 : 0);
   int64_t deadline = gate_.DeadlineMs(r);
@@ -313,10 +382,10 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
     auto popped = q.PopIf([&](TenantId t) { return gate_.TryTake(c, t, now); });
     if (!popped) break;
     Ready& msg = popped->item;
-    const ReminderSpec& r = msg.due.reminder;
+    const ReminderSpec& r = msg.content->due.reminder;
     if (r.expiry_ms != 0 && now > r.expiry_ms) {
       gate_.Refund(c, popped->tenant);
-      if (!engine_->IsCurrent(msg.due)) {
+      if (!engine_->IsCurrent(msg.ref)) {
         ++stats_.stale_dropped;  // replaced or cancelled meanwhile: not late, just gone
         continue;
       }
@@ -325,11 +394,13 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
       continue;
     }
     if (!popped->mark && now > gate_.DeadlineMs(r)) gate_.ReportLate(r, now, now);
-    if (!PrepareForLease(msg)) {
+    uint32_t slot;
+    std::optional<Store::Reader> unused;  // it has its content
+    if (!Load(std::move(msg), &unused, &slot) || !PrepareForLease(slot)) {
       gate_.Refund(c, popped->tenant);
       continue;
     }
-    AddLease(std::move(msg), worker, deadline, out);
+    AddLease(slot, worker, deadline, out);
   }
   auto& wake = rate_wake_ms_[static_cast<int>(c)];
   wake.reset();
@@ -343,10 +414,10 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
 }
 
 void Dispatcher::DropExpired(Ready msg) {
-  const ReminderSpec& r = msg.due.reminder;
+  const ReminderSpec& r = msg.content->due.reminder;
   gate_.CountExpired(r);
   Engine::StateWrites extra;
-  KeyHash hash = HashKey(r.tenant, r.key);
+  KeyHash hash = msg.ref.hash;
   bool had_attempts = attempts_.contains(hash);
   if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
   if (filter_ != nullptr && msg.prepared) {
@@ -354,7 +425,7 @@ void Dispatcher::DropExpired(Ready msg) {
                        &extra);
   }
   engine_->Complete(
-      {CompletionRef::Of(msg.due)},
+      {CompletionRef::Of(msg.content->due)},
       [this, hash, had_attempts](absl::Status st) {
         if (st.ok() && had_attempts) attempts_.erase(hash);
       },
@@ -448,33 +519,34 @@ std::vector<RateRow> Dispatcher::RateRows() {
   return rows;
 }
 
-bool Dispatcher::PrepareForLease(Ready& msg) {
-  const ReminderSpec& r = msg.due.reminder;
-  if (!engine_->IsCurrent(msg.due)) {
-    ++stats_.stale_dropped;
-    return false;
-  }
-  if (msg.prepared || filter_ == nullptr || !filter_->Claims(r)) return true;
+bool Dispatcher::PrepareForLease(uint32_t slot) {
+  Lease& lease = lease_pool_[slot];
+  const ReminderSpec& r = lease.content.due.reminder;
+  if (lease.prepared || filter_ == nullptr || !filter_->Claims(r)) return true;
   MessageFilter::Prepared p = filter_->Prepare(r);
   if (p.hold) {
+    uint32_t tenant = r.tenant.value;
+    Ready msg = Unload(slot);
+    msg.content.reset();  // read again when released
     ++held_count_;
-    held_[r.tenant.value].push_back(std::move(msg));
+    held_[tenant].push_back(std::move(msg));
     return false;
   }
   if (!p.deliver) {
     ++stats_.filter_dropped;
-    engine_->Complete({CompletionRef::Of(msg.due)}, [](absl::Status) {},
+    engine_->Complete({CompletionRef::Of(lease.content.due)}, [](absl::Status) {},
                       std::move(p.writes));
+    free_lease_slots_.push_back(slot);
     return false;
   }
-  msg.due.reminder.payload = std::move(p.payload);
-  msg.due.reminder.recipient = std::move(p.recipient);
-  msg.prepared = true;
+  lease.content.due.reminder.payload = std::move(p.payload);
+  lease.content.due.reminder.recipient = std::move(p.recipient);
+  lease.prepared = true;
   return true;
 }
 
 bool Dispatcher::FilterHears(const Lease& lease) const {
-  return filter_ != nullptr && lease.msg.prepared && engine_->IsCurrent(lease.msg.due);
+  return filter_ != nullptr && lease.prepared && engine_->IsCurrent(lease.ref);
 }
 
 void Dispatcher::ReleaseHeld(TenantId tenant) {
@@ -486,11 +558,7 @@ void Dispatcher::ReleaseHeld(TenantId tenant) {
   int64_t now = clock_();
   for (Ready& msg : back) {
     msg.prepared = false;
-    if (gate_.Gated(msg.due.reminder.channel)) {
-      EnqueueRateLimited(std::move(msg), now);
-    } else {
-      ready_[static_cast<int>(msg.due.reminder.channel)].push_back(std::move(msg));
-    }
+    Requeue(std::move(msg), now, /*front=*/false);
   }
   Pump();
 }
@@ -500,11 +568,10 @@ uint64_t Dispatcher::held_of(TenantId tenant) const {
   return it == held_.end() ? 0 : it->second.size();
 }
 
-Dispatcher::Lease Dispatcher::ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it) {
+Dispatcher::Ready Dispatcher::ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it) {
   uint32_t slot = it->second;
   leases_.erase(it);
-  free_lease_slots_.push_back(slot);
-  return std::move(lease_pool_[slot]);
+  return Unload(slot);
 }
 
 absl::StatusOr<uint32_t> Dispatcher::TakeLeaseSlot(uint64_t worker_id, uint64_t lease_id) {
@@ -559,19 +626,16 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
     }
     absl::Cleanup free_slot = [this, s = *slot] { free_lease_slots_.push_back(s); };
     const Lease* lease = &lease_pool_[*slot];
-    const ReminderSpec& r = lease->msg.due.reminder;
+    const ReminderSpec& r = lease->content.due.reminder;
     if (FilterHears(*lease)) {
       filter_->OnOutcome(r, item.outcome, item.detail, &extra);
     }
     // A message that failed before ends its attempt count in the same commit.
-    if (!attempts_.empty()) {
-      KeyHash hash = HashKey(r.tenant, r.key);
-      if (attempts_.contains(hash)) {
-        extra.push_back(Delete(RetryKey(hash)));
-        retried.push_back(hash);
-      }
+    if (!attempts_.empty() && attempts_.contains(lease->ref.hash)) {
+      extra.push_back(Delete(RetryKey(lease->ref.hash)));
+      retried.push_back(lease->ref.hash);
     }
-    refs.push_back(CompletionRef::Of(lease->msg.due));
+    refs.push_back(CompletionRef::Of(lease->content.due));
     ref_items.push_back(i);
   }
   if (!refs.empty()) {
@@ -610,9 +674,9 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
     return;
   }
   Lease lease = std::move(*taken);
-  const ReminderSpec& r = lease.msg.due.reminder;
+  const ReminderSpec& r = lease.content.due.reminder;
   ReminderKey key{r.tenant, r.key};
-  KeyHash hash = HashKey(r.tenant, r.key);
+  KeyHash hash = lease.ref.hash;
   switch (outcome) {
     case AckOutcome::kSent:
     case AckOutcome::kDelivered:
@@ -622,7 +686,7 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
       if (FilterHears(lease)) filter_->OnOutcome(r, outcome, detail, &extra);
       engine_->Complete(
-          {CompletionRef::Of(lease.msg.due)},
+          {CompletionRef::Of(lease.content.due)},
           [this, hash, had_attempts, done = std::move(done)](absl::Status st) {
             if (st.ok() && had_attempts) attempts_.erase(hash);
             done(st);
@@ -631,12 +695,12 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       break;
     }
     case AckOutcome::kFailedRetryable: {
-      uint32_t failures = lease.msg.attempt;
+      uint32_t failures = lease.attempt;
       if (failures >= options_.max_attempts) {
         DeadLetterIt(std::move(lease), std::move(detail), std::move(done));
         break;
       }
-      Attempts a{failures, lease.msg.message_id};
+      Attempts a{failures, lease.content.message_id};
       int64_t backoff = options_.backoff_base_ms << std::min<uint32_t>(failures - 1, 30);
       backoff = std::min(backoff, options_.backoff_max_ms);
       ++stats_.retried;
@@ -662,10 +726,10 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
 
 void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
                               std::function<void(absl::Status)> done) {
-  const ReminderSpec& r = lease.msg.due.reminder;
-  KeyHash hash = HashKey(r.tenant, r.key);
+  const ReminderSpec& r = lease.content.due.reminder;
+  KeyHash hash = lease.ref.hash;
   DeadRef ref{r.tenant, clock_()};
-  DeadLetter letter{r, lease.msg.attempt, std::move(detail), ref.dead_at_ms};
+  DeadLetter letter{r, lease.attempt, std::move(detail), ref.dead_at_ms};
   // One commit: the completion tombstone (the reminder leaves the log and
   // the wheel), the dead letter, and the end of its attempt count.
   Engine::StateWrites extra{Put(DeadKey(ref.tenant, ref.dead_at_ms, hash), EncodeDead(letter))};
@@ -692,7 +756,7 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
     }
   }
   engine_->Complete(
-      {CompletionRef::Of(lease.msg.due)},
+      {CompletionRef::Of(lease.content.due)},
       [this, hash, ref, had_attempts, replaced, dropped, done = std::move(done)](absl::Status st) {
         if (st.ok()) {
           if (had_attempts) attempts_.erase(hash);
@@ -752,17 +816,13 @@ void Dispatcher::ExpireLeases(int64_t now_ms) {
     deadlines_.pop_front();
     auto it = leases_.find(lease_id);
     if (it == leases_.end()) continue;  // acked
-    Lease lease = ReleaseLease(it);
-    if (auto w = workers_.find(lease.worker); w != workers_.end()) --w->second.in_flight;
-    Ready msg = std::move(lease.msg);
+    uint64_t worker = lease_pool_[it->second].worker;
+    if (auto w = workers_.find(worker); w != workers_.end()) --w->second.in_flight;
+    Ready msg = ReleaseLease(it);
     ++msg.attempt;
     ++stats_.redelivered;
     any = true;
-    if (gate_.Gated(msg.due.reminder.channel)) {
-      EnqueueRateLimited(std::move(msg), now_ms);
-      continue;
-    }
-    ready_[static_cast<int>(msg.due.reminder.channel)].push_front(std::move(msg));
+    Requeue(std::move(msg), now_ms, /*front=*/true);
   }
   // Tokens due: cleared here, set again by Pump if tokens still hold
   // messages back (so a wake with no worker room does not spin).

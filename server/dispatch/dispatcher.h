@@ -56,6 +56,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <tuple>
 #include <optional>
@@ -150,6 +151,9 @@ struct DispatchStats {
   uint64_t stale_dropped = 0;     // replaced or cancelled after falling due: not handed out
   uint64_t filter_dropped = 0;    // dropped by the MessageFilter (e.g. a visit status set)
   uint64_t held = 0;              // held back by the MessageFilter (e.g. waiting for credit)
+  // Content the store could not give back when leased: the engine took
+  // those back and hands them out again later.
+  uint64_t read_retried = 0;
   // Rate limits: due, waiting for a token (not in `ready`); reported unable
   // to make their deadline; of those dropped, past their expiry.
   uint64_t rate_waiting = 0;
@@ -202,7 +206,7 @@ class Dispatcher : public DueSink {
   void AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
                 std::function<void(std::vector<absl::Status>)> done);
 
-  void OnDue(std::vector<DueReminder> batch) override;
+  void OnDue(std::vector<DueRef> batch) override;
 
   // Leases past their deadline go back to ready, and messages that waited
   // for a rate-limit token now due are pumped. Call when NextDeadlineMs
@@ -237,11 +241,22 @@ class Dispatcher : public DueSink {
   uint64_t dead_letters_of(TenantId tenant) const;
 
  private:
-  struct Ready {
+  // A message once read from the log: its content and id (once the filter
+  // has prepared it, the payload and recipient are the worker's).
+  struct Content {
     DueReminder due;
-    uint32_t attempt;
     std::string message_id;
-    bool prepared = false;  // the filter has rendered it (payload is the worker's)
+  };
+  // A message waiting for a worker. One due for the first time holds only
+  // its reference (the content stays in the log until it is leased: a
+  // burst of a million due messages costs ~64 bytes each while it waits);
+  // one back from a lease, or waiting for a rate-limit token, keeps its
+  // content (a prepared message must not be prepared twice).
+  struct Ready {
+    DueRef ref;
+    uint32_t attempt = 1;
+    bool prepared = false;  // the filter has rendered it
+    std::unique_ptr<Content> content;
   };
   struct Worker {
     std::vector<Channel> channels;
@@ -250,9 +265,14 @@ class Dispatcher : public DueSink {
     uint32_t in_flight = 0;
     DeliverFn deliver;
   };
+  // A slot of the lease pool. `content` is read into it in place, so a
+  // reused slot's strings keep their capacity: no allocation per message.
   struct Lease {  // its deadline is in deadlines_
-    Ready msg;
-    uint64_t worker;
+    DueRef ref;
+    uint32_t attempt = 1;
+    bool prepared = false;
+    Content content;
+    uint64_t worker = 0;
   };
   struct Attempts {
     uint32_t failures = 0;
@@ -274,19 +294,31 @@ class Dispatcher : public DueSink {
   // The same, leaving the lease in its slot: the caller reads it there and
   // puts the slot back on free_lease_slots_ when done.
   absl::StatusOr<uint32_t> TakeLeaseSlot(uint64_t worker_id, uint64_t lease_id);
-  // Removes a lease from leases_, frees its slot and returns it.
-  Lease ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it);
+  // Removes a lease from leases_, frees its slot and returns its message.
+  Ready ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it);
   void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
   void AddDead(const KeyHash& hash, const DeadRef& ref);
   void EraseDead(const KeyHash& hash);
 
-  // False: `msg` is no longer to be handed out (stale, or dropped by the
-  // filter, whose completion this submits).
-  bool PrepareForLease(Ready& msg);
+  // A free slot of lease_pool_ (not yet in leases_).
+  uint32_t NewLeaseSlot();
+  // Moves `msg` into a new lease slot with its content (read from the log
+  // unless it has it), in *slot. False, nothing held: stale, or the store
+  // could not give it back (the engine took it back). `reader` is kept
+  // open across calls; reset it before anything else reaches the engine.
+  bool Load(Ready&& msg, std::optional<Store::Reader>* reader, uint32_t* slot);
+  // The content of `ref` from the log, and its message id, into *out.
+  // False: stale, or unreadable (the engine took it back); counted.
+  bool ReadContent(const DueRef& ref, std::optional<Store::Reader>* reader, Content* out);
+  // The loaded slot back to a waiting message (with its content).
+  Ready Unload(uint32_t slot);
+  // False: the message in `slot` is no longer to be handed out (dropped by
+  // the filter, whose completion this submits, or held); the slot is freed.
+  bool PrepareForLease(uint32_t slot);
   // The filter hears the outcome of a lease it prepared, if still current.
   bool FilterHears(const Lease& lease) const;
-  // Leases `msg` to the worker; appends it to `out`.
-  void AddLease(Ready&& msg, uint64_t worker, int64_t deadline, std::vector<LeasedMessage>* out);
+  // Leases the loaded `slot` to the worker; appends it to `out`.
+  void AddLease(uint32_t slot, uint64_t worker, int64_t deadline, std::vector<LeasedMessage>* out);
 
   // Rate limits. A due or returned message of a gated channel joins its
   // fair queue (reported late if it cannot make its deadline).
@@ -296,6 +328,9 @@ class Dispatcher : public DueSink {
                         std::vector<LeasedMessage>* out);
   // Its expiry passed while it waited for a token: completed, not sent.
   void DropExpired(Ready msg);
+  // Where a waiting message goes: its channel's fair queue when gated (with
+  // its content), else the back (or the front) of its FIFO.
+  void Requeue(Ready msg, int64_t now_ms, bool front);
   // After a change of limits: messages move between FIFO and fair queue.
   void Regate(Channel c);
 

@@ -155,8 +155,8 @@ class FairQueue {
   }
   // After a spike, the slab would otherwise keep its peak size for good.
   void Release() {
-    slab_ = {};
-    free_ = {};
+    std::vector<std::optional<Item>>().swap(slab_);  // (move-only items: no `= {}`)
+    std::vector<uint32_t>().swap(free_);
   }
 
   absl::flat_hash_map<uint32_t, std::vector<Entry>> tenants_;

@@ -762,7 +762,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
   bool caught_up = wheel_.Advance(static_cast<uint64_t>(std::max<int64_t>(now_ms, 0)), budget,
                                   &fired_);
   if (!fired_.empty()) {
-    std::vector<DueReminder> due;
+    std::vector<DueRef> due;
     due.reserve(fired_.size());
     Pending expired;
     uint64_t expired_count = 0;
@@ -800,7 +800,8 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
           ++expired_count;
           continue;
         }
-        due.push_back(DueReminder{m.seq, rec->ToSpec(), h, m.hash});
+        due.push_back(DueRef{m.seq, h, rec->tenant, m.hash, rec->due_ms, rec->expiry_ms,
+                             rec->channel});
       }
     }
     if (expired.batch) {
@@ -825,6 +826,47 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
   }
   MaybeCompact();
   return caught_up;
+}
+
+absl::Status Engine::ReadDue(const DueRef& ref, std::optional<Store::Reader>* reader,
+                            DueReminder* out) {
+  if (!IsCurrent(ref)) return absl::NotFoundError("no longer the current version");
+  // Where the version is now: compaction may have moved it to a new number
+  // since Poll (its handle's seq), unless the overlay holds it.
+  std::optional<uint32_t> h = DurableHandleOf(ref.hash, ref.seq, ref.slot);
+  SeqNo at = h ? meta(*h).seq : ref.seq;
+  absl::Status st;
+  if (!reader->has_value()) {
+    auto r = store_->NewReader();
+    if (r.ok()) {
+      reader->emplace(std::move(*r));
+    } else {
+      st = r.status();
+    }
+  }
+  absl::StatusOr<std::string_view> bytes =
+      st.ok() ? (*reader)->GetLog(at) : absl::StatusOr<std::string_view>(st);
+  absl::StatusOr<RecordView> rec =
+      bytes.ok() ? DecodeRecord(*bytes) : absl::StatusOr<RecordView>(bytes.status());
+  if (rec.ok() && rec->type != RecordType::kReminder) {
+    rec = absl::DataLossError(absl::StrCat("log record ", at, " is not a reminder"));
+  }
+  if (!rec.ok()) {
+    // As in Poll: try later rather than lose the reminder.
+    if (h && !wheel_.IsScheduled(WheelHandle{*h})) {
+      RAPPEL_CHECK(wheel_.Schedule(WheelHandle{*h}, static_cast<uint64_t>(
+                                                        Now() + options_.retry_after_failure_ms))
+                       .ok());
+      shape(*h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
+    }
+    return absl::UnavailableError(absl::StrCat("reading due reminder ", ref.seq, ": ",
+                                               rec.status().message()));
+  }
+  out->seq = ref.seq;
+  rec->CopyTo(&out->reminder);
+  out->slot = ref.slot;
+  out->hash = ref.hash;
+  return absl::OkStatus();
 }
 
 std::optional<int64_t> Engine::NextWakeMs() const {

@@ -82,12 +82,13 @@ struct EngineOptions {
   std::function<int64_t()> clock;
 };
 
-// Receives due reminders, in due order. Runs on the owner thread, inside
-// Engine::Poll; it may call back into the engine (e.g. Complete).
+// Receives due reminders, in due order, as references (read their content
+// with Engine::ReadDue). Runs on the owner thread, inside Engine::Poll; it
+// may call back into the engine (e.g. ReadDue, Complete).
 class DueSink {
  public:
   virtual ~DueSink() = default;
-  virtual void OnDue(std::vector<DueReminder> batch) = 0;
+  virtual void OnDue(std::vector<DueRef> batch) = 0;
 };
 
 enum class ScheduleResult { kCreated, kReplaced, kUnchanged };
@@ -224,6 +225,15 @@ class Engine {
     return IsCurrentHashed(d.hash ? *d.hash : HashKey(d.reminder.tenant, d.reminder.key), d.seq,
                            d.slot);
   }
+  bool IsCurrent(const DueRef& d) const { return IsCurrentHashed(d.hash, d.seq, d.slot); }
+  // The content of a due reminder Poll handed out, into *out (its strings
+  // reuse their capacity): the version named by ref.seq, wherever compaction
+  // has moved it since. `reader`: a read snapshot kept across calls (reset
+  // it before calling anything else of the engine); empty, one is opened.
+  // NotFound: no longer current (IsCurrent). Any other error: the store
+  // could not give the record back; the engine has taken the reminder back
+  // and hands it out again after retry_after_failure_ms, so drop `ref`.
+  absl::Status ReadDue(const DueRef& ref, std::optional<Store::Reader>* reader, DueReminder* out);
   EngineStats stats() const;
   // Tenants by live reminders, largest first, at most n.
   std::vector<std::pair<TenantId, uint64_t>> TopTenants(size_t n) const;

@@ -52,6 +52,16 @@ ReminderSpec RecordView::ToSpec() const {
                       due_ms,      expiry_ms,        std::string(payload)};
 }
 
+void RecordView::CopyTo(ReminderSpec* out) const {
+  out->tenant = tenant;
+  out->key.assign(key);
+  out->channel = channel;
+  out->recipient.assign(recipient);
+  out->due_ms = due_ms;
+  out->expiry_ms = expiry_ms;
+  out->payload.assign(payload);
+}
+
 void EncodeReminder(const ReminderSpec& r, std::string* out) {
   EncodeRecord(RecordType::kReminder, static_cast<uint8_t>(r.channel), r.tenant, r.due_ms,
                r.expiry_ms, r.key, r.recipient, r.payload, out);

@@ -49,6 +49,9 @@ struct RecordView {
   std::string_view payload;
 
   ReminderSpec ToSpec() const;
+  // The same into *out, whose strings keep their capacity (no allocation
+  // when they are large enough already).
+  void CopyTo(ReminderSpec* out) const;
 };
 
 // Appends the encoding to *out. Lengths must already be validated

@@ -60,10 +60,24 @@ struct KeyHash {
   friend bool operator==(const KeyHash&, const KeyHash&) = default;
 };
 
-// A due reminder, as handed to the sink. `seq` names this version: give it
-// back to Engine::Complete when done (with `slot` and `hash`, which spare
-// the engine a key-index lookup and hashing the key again; opaque to
-// everyone else).
+// A due reminder as Poll hands it to the sink: which version it is, and
+// what a queue of due messages needs to order and route it. The content
+// (key, recipient, payload) stays in the log until Engine::ReadDue, so a
+// million messages falling due at once cost ~56 bytes each while they wait,
+// not their payloads. `slot` and `hash` spare the engine a key-index lookup
+// and hashing the key again; opaque to everyone else.
+struct DueRef {
+  SeqNo seq = 0;
+  uint32_t slot = kNoSlot;
+  TenantId tenant;
+  KeyHash hash;  // HashKey(tenant, key)
+  int64_t due_ms = 0;
+  int64_t expiry_ms = 0;  // 0 = never expires
+  Channel channel = Channel::kSms;
+};
+
+// A due reminder with its content (Engine::ReadDue). `seq` names this
+// version: give it back to Engine::Complete when done (CompletionRef::Of).
 struct DueReminder {
   SeqNo seq = 0;
   ReminderSpec reminder;

@@ -211,6 +211,49 @@ TEST_F(EngineTest, IsCurrentTurnsFalseAsSoonAsAReplaceOrCancelIsSubmitted) {
   EXPECT_FALSE(h_->engine().IsCurrent({TenantId{1}, "nope"}, handed));
 }
 
+// Poll hands out references; the content is read from the log when asked:
+// the version handed out, wherever compaction moved it, until it is no
+// longer current.
+TEST_F(EngineTest, ReadDueReadsTheVersionHandedOutUntilItIsReplaced) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "va")).ok());
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0, "vb")).ok());
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("later", 3'600'000, "vl")).ok());
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.refs.size(), 2u);
+  const DueRef a = h_->sink.refs[0].seq < h_->sink.refs[1].seq ? h_->sink.refs[0] : h_->sink.refs[1];
+  const DueRef b = h_->sink.refs[0].seq < h_->sink.refs[1].seq ? h_->sink.refs[1] : h_->sink.refs[0];
+  bool compacted = false;
+  absl::StatusOr<CompactionResult> result;
+  h_->engine().CompactNow([&](absl::StatusOr<CompactionResult> r) {
+    result = std::move(r);
+    compacted = true;
+  });
+  ASSERT_TRUE(h_->queue.RunUntil([&] { return compacted; }));
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->relocated, 3u) << "a, b and later moved to new numbers";
+  std::optional<Store::Reader> reader;
+  DueReminder d;
+  d.reminder.payload = std::string(1000, 'x');  // the content replaces what was there
+  ASSERT_TRUE(h_->engine().ReadDue(a, &reader, &d).ok());
+  EXPECT_EQ(d.seq, a.seq) << "the number handed out, not the one compaction gave";
+  EXPECT_EQ(d.reminder.key, "a");
+  EXPECT_EQ(d.reminder.payload, "va");
+  EXPECT_EQ(*d.hash, a.hash);
+  ASSERT_TRUE(h_->engine().ReadDue(b, &reader, &d).ok());
+  EXPECT_EQ(d.reminder.key, "b");
+  EXPECT_EQ(d.reminder.payload, "vb");
+  reader.reset();
+  // Cancelled (even before it is durable): no content, NotFound.
+  bool done = false;
+  h_->engine().Cancel({{TenantId{1}, "a"}}, [&](auto) { done = true; });
+  EXPECT_TRUE(absl::IsNotFound(h_->engine().ReadDue(a, &reader, &d)));
+  ASSERT_TRUE(h_->queue.RunUntil([&] { return done; }));
+  EXPECT_TRUE(absl::IsNotFound(h_->engine().ReadDue(a, &reader, &d)));
+  // Replaced: the old reference reads nothing.
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0, "vb2")).ok());
+  EXPECT_TRUE(absl::IsNotFound(h_->engine().ReadDue(b, &reader, &d)));
+}
+
 // The slot a due reminder carries only spares a lookup: a wrong, stale or
 // out-of-range one gives the same answers as none.
 TEST_F(EngineTest, IsCurrentAndCompleteIgnoreAWrongSlot) {

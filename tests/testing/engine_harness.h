@@ -14,11 +14,26 @@
 
 namespace rappel::testing {
 
+// Reads each due reminder's content as it is handed out (Engine::ReadDue),
+// so tests see what a worker would.
 class RecordingSink : public server::DueSink {
  public:
-  void OnDue(std::vector<server::DueReminder> batch) override {
-    for (auto& r : batch) fired.push_back(std::move(r));
+  void OnDue(std::vector<server::DueRef> batch) override {
+    std::optional<server::Store::Reader> reader;
+    for (const server::DueRef& ref : batch) {
+      refs.push_back(ref);
+      server::DueReminder d;
+      absl::Status st = engine->ReadDue(ref, &reader, &d);
+      EXPECT_TRUE(st.ok()) << st;
+      EXPECT_EQ(d.reminder.tenant, ref.tenant);
+      EXPECT_EQ(d.reminder.channel, ref.channel);
+      EXPECT_EQ(d.reminder.due_ms, ref.due_ms);
+      EXPECT_EQ(d.reminder.expiry_ms, ref.expiry_ms);
+      if (st.ok()) fired.push_back(std::move(d));
+    }
   }
+  server::Engine* engine = nullptr;
+  std::vector<server::DueRef> refs;  // as handed out
   std::vector<server::DueReminder> fired;
 };
 
@@ -34,6 +49,7 @@ class EngineHarness {
     auto engine = server::Engine::Open(options_, queue.Poster(), &sink);
     if (!engine.ok()) return engine.status();
     engine_ = std::move(*engine);
+    sink.engine = engine_.get();
     return absl::OkStatus();
   }
   // Waits for every write in flight, then closes (like a clean shutdown).
