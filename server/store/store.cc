@@ -85,13 +85,16 @@ struct Store::Impl {
   uint64_t max_map_bytes = 0;
   SeqNo last_seq_written = 0;  // highest log key ever appended
 
-  // Owner thread only: one read transaction reused through reset/renew.
+  // Owner thread only: one read transaction reused through reset/renew,
+  // and one log cursor reused through renew.
   MDB_txn* idle_read_txn = nullptr;
+  MDB_cursor* idle_log_cursor = nullptr;
 
   mutable std::mutex stats_mu;
   StoreStats stats;
 
   ~Impl() {
+    if (idle_log_cursor != nullptr) mdb_cursor_close(idle_log_cursor);
     if (idle_read_txn != nullptr) mdb_txn_abort(idle_read_txn);
     if (env != nullptr) mdb_env_close(env);
     if (lock_fd >= 0) close(lock_fd);
@@ -477,15 +480,25 @@ void Store::Submit(uint64_t epoch, std::shared_ptr<const WriteBatch> batch, Done
 
 Store::Reader::Reader(Store* store) : store_(store), txn_(nullptr) {}
 
-Store::Reader::Reader(Reader&& other) noexcept : store_(other.store_), txn_(other.txn_) {
+Store::Reader::Reader(Reader&& other) noexcept
+    : store_(other.store_), txn_(other.txn_), log_cursor_(other.log_cursor_) {
   other.store_ = nullptr;
   other.txn_ = nullptr;
+  other.log_cursor_ = nullptr;
 }
 
 Store::Reader::~Reader() {
   if (store_ == nullptr) return;
   Impl& im = *store_->impl_;
   auto* txn = static_cast<MDB_txn*>(txn_);
+  if (auto* cursor = static_cast<MDB_cursor*>(log_cursor_); cursor != nullptr) {
+    // A read-only cursor outlives its transaction and is renewed with the next.
+    if (im.idle_log_cursor == nullptr) {
+      im.idle_log_cursor = cursor;
+    } else {
+      mdb_cursor_close(cursor);
+    }
+  }
   if (im.idle_read_txn == nullptr) {
     mdb_txn_reset(txn);
     im.idle_read_txn = txn;
@@ -518,9 +531,28 @@ absl::StatusOr<Store::Reader> Store::NewReader() {
 }
 
 absl::StatusOr<std::string_view> Store::Reader::GetLog(SeqNo seq) const {
+  // Through one cursor kept for the reader's life: when the record is on
+  // the leaf page of the previous one (due reminders are read in roughly
+  // log order), LMDB searches only that page instead of descending the tree.
+  Impl& im = *store_->impl_;
+  auto* txn = static_cast<MDB_txn*>(txn_);
+  if (log_cursor_ == nullptr) {
+    MDB_cursor* cursor = nullptr;
+    int rc;
+    if (im.idle_log_cursor != nullptr) {
+      cursor = im.idle_log_cursor;
+      im.idle_log_cursor = nullptr;
+      rc = mdb_cursor_renew(txn, cursor);
+      if (rc != 0) mdb_cursor_close(cursor);
+    } else {
+      rc = mdb_cursor_open(txn, im.log_dbi, &cursor);
+    }
+    if (rc != 0) return LmdbError(rc, "cursor");
+    log_cursor_ = cursor;
+  }
   MDB_val key{sizeof seq, &seq};
   MDB_val val;
-  int rc = mdb_get(static_cast<MDB_txn*>(txn_), store_->impl_->log_dbi, &key, &val);
+  int rc = mdb_cursor_get(static_cast<MDB_cursor*>(log_cursor_), &key, &val, MDB_SET_KEY);
   if (rc == MDB_NOTFOUND) return absl::NotFoundError(absl::StrCat("no log record ", seq));
   if (rc != 0) return LmdbError(rc, "get");
   return FromVal(val);

@@ -129,6 +129,7 @@ class Store {
     explicit Reader(Store* store);
     Store* store_;
     void* txn_;  // MDB_txn*, kept opaque so that lmdb.h stays out of this header
+    mutable void* log_cursor_ = nullptr;  // MDB_cursor* of GetLog, opened at first use
   };
   absl::StatusOr<Reader> NewReader();
 
