@@ -63,6 +63,11 @@ void EncodeTombstone(TenantId tenant, std::string_view key, EndReason reason, in
 // Decodes and verifies. DataLoss with the reason on a short, inconsistent or
 // corrupted record.
 absl::StatusOr<RecordView> DecodeRecord(std::string_view bytes);
+// kStructure checks the layout (format, type, lengths) but not the checksum:
+// for a reader that only routes on the header and whose content is decoded
+// and verified again before use (Engine::Poll, then ReadDue).
+enum class Verify : uint8_t { kChecksum, kStructure };
+absl::StatusOr<RecordView> DecodeRecord(std::string_view bytes, Verify verify);
 
 // KeyHash (reminder.h) of (tenant, key).
 KeyHash HashKey(TenantId tenant, std::string_view key);

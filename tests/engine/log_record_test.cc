@@ -45,6 +45,29 @@ TEST(LogRecordTest, EveryTruncationAndEveryFlippedByteIsDataLoss) {
   }
 }
 
+// Structure only (Poll's header read): the layout is still checked, the
+// content is not; a flipped content byte is caught by the full decode.
+TEST(LogRecordTest, StructureOnlyDecodeChecksTheLayoutNotTheContent) {
+  std::string bytes;
+  EncodeReminder(Sample(), &bytes);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_TRUE(absl::IsDataLoss(DecodeRecord(bytes.substr(0, n), Verify::kStructure).status()))
+        << n;
+  }
+  std::string bad = bytes;
+  bad[bytes.size() - 9] ^= 0x20;  // the payload's last byte
+  auto rec = DecodeRecord(bad, Verify::kStructure);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_EQ(rec->tenant, Sample().tenant);
+  EXPECT_EQ(rec->channel, Sample().channel);
+  EXPECT_EQ(rec->due_ms, Sample().due_ms);
+  EXPECT_EQ(rec->expiry_ms, Sample().expiry_ms);
+  EXPECT_TRUE(absl::IsDataLoss(DecodeRecord(bad).status()));
+  bad = bytes;
+  bad[2] = 9;  // no such channel
+  EXPECT_TRUE(absl::IsDataLoss(DecodeRecord(bad, Verify::kStructure).status()));
+}
+
 TEST(LogRecordTest, KeyHashSeparatesTenants) {
   EXPECT_EQ(HashKey(TenantId{1}, "k"), HashKey(TenantId{1}, "k"));
   EXPECT_FALSE(HashKey(TenantId{1}, "k") == HashKey(TenantId{2}, "k"));

@@ -97,6 +97,32 @@ TEST_F(StoreTest, AppendsAreReadableInOrderAfterReopen) {
   EXPECT_TRUE(absl::IsNotFound(reader->GetLog(1000).status()));
 }
 
+// GetLog keeps one cursor per reader, renewed for the next reader: each
+// reader still sees its own snapshot, in any order of reads.
+TEST_F(StoreTest, GetLogThroughAReusedCursorSeesEachReadersSnapshot) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(SubmitAndWait(*store, 1, Records(1, 500)).ok());
+  {
+    auto reader = store->NewReader();
+    ASSERT_TRUE(reader.ok());
+    for (SeqNo seq : {SeqNo{1}, SeqNo{2}, SeqNo{300}, SeqNo{299}, SeqNo{500}, SeqNo{7}}) {
+      auto bytes = reader->GetLog(seq);
+      ASSERT_TRUE(bytes.ok()) << seq;
+      EXPECT_EQ(*bytes, std::string(200, static_cast<char>('a' + seq % 26))) << seq;
+    }
+    EXPECT_TRUE(absl::IsNotFound(reader->GetLog(501).status()));
+    EXPECT_TRUE(reader->GetLog(250).ok()) << "a miss leaves the cursor usable";
+  }
+  ASSERT_TRUE(SubmitAndWait(*store, 1, Records(501, 10)).ok());
+  auto reader = store->NewReader();
+  ASSERT_TRUE(reader.ok());
+  auto bytes = reader->GetLog(505);
+  ASSERT_TRUE(bytes.ok()) << "the renewed cursor reads the new snapshot";
+  EXPECT_EQ(*bytes, std::string(200, static_cast<char>('a' + 505 % 26)));
+  ASSERT_TRUE(reader->GetLog(3).ok());
+}
+
 TEST_F(StoreTest, CompletionsRunInSubmissionOrderAndGroup) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
