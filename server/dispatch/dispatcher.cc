@@ -249,6 +249,8 @@ void Dispatcher::Pump() {
           {
             std::optional<Store::Reader> reader;
             while (!q.empty() && out.size() + loaded.size() < room) {
+              constexpr size_t kPrefetchAhead = 8;
+              if (q.size() > kPrefetchAhead) engine_->PrefetchDue(q[kPrefetchAhead].ref);
               uint32_t slot;
               Ready msg = std::move(q.front());
               q.pop_front();

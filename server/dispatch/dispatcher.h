@@ -8,6 +8,12 @@
 //                   failed-permanent: dead letter
 //   lease deadline passed, or worker gone: back to the ready queue
 //
+// Memory. A due message waits as a reference (DueRef, ~72 bytes with its
+// queue entry), not its content: Pump reads the key, recipient and payload
+// from the log (Engine::ReadDue) as it leases, into the lease's slot, whose
+// strings are reused. So a burst of due messages costs little while it
+// waits, however large the payloads.
+//
 // Flow control: a worker never holds more than its max_in_flight leases.
 // Fairness between workers of a channel: round robin.
 //

@@ -836,11 +836,20 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
 
 absl::Status Engine::ReadDue(const DueRef& ref, std::optional<Store::Reader>* reader,
                             DueReminder* out) {
-  if (!IsCurrent(ref)) return absl::NotFoundError("no longer the current version");
-  // Where the version is now: compaction may have moved it to a new number
-  // since Poll (its handle's seq), unless the overlay holds it.
-  std::optional<uint32_t> h = DurableHandleOf(ref.hash, ref.seq, ref.slot);
-  SeqNo at = h ? meta(*h).seq : ref.seq;
+  // IsCurrent, keeping what it found: where the version is now. Compaction
+  // may have moved it to a new number since Poll (its handle's seq), unless
+  // the overlay holds it.
+  std::optional<uint32_t> h;
+  SeqNo at = ref.seq;
+  if (auto it = overlay_.find(ref.hash); it != overlay_.end()) {
+    if (it->second.tombstone || it->second.seq != ref.seq) {
+      return absl::NotFoundError("no longer the current version");
+    }
+  } else {
+    h = DurableHandleOf(ref.hash, ref.seq, ref.slot);
+    if (!h || Ending(*h)) return absl::NotFoundError("no longer the current version");
+    at = meta(*h).seq;
+  }
   absl::Status st;
   if (!reader->has_value()) {
     auto r = store_->NewReader();

@@ -234,6 +234,14 @@ class Engine {
   // could not give the record back; the engine has taken the reminder back
   // and hands it out again after retry_after_failure_ms, so drop `ref`.
   absl::Status ReadDue(const DueRef& ref, std::optional<Store::Reader>* reader, DueReminder* out);
+  // Asks the CPU for what ReadDue(ref) looks at first (the handle's
+  // metadata), without waiting: call it a few references ahead.
+  void PrefetchDue(const DueRef& ref) const {
+    if (ref.slot < (meta_chunks_.size() << kMetaChunkBits)) {
+      PrefetchLine(&meta(ref.slot));
+      PrefetchLine(&shape(ref.slot));
+    }
+  }
   EngineStats stats() const;
   // Tenants by live reminders, largest first, at most n.
   std::vector<std::pair<TenantId, uint64_t>> TopTenants(size_t n) const;

@@ -63,7 +63,7 @@ struct KeyHash {
 // A due reminder as Poll hands it to the sink: which version it is, and
 // what a queue of due messages needs to order and route it. The content
 // (key, recipient, payload) stays in the log until Engine::ReadDue, so a
-// million messages falling due at once cost ~56 bytes each while they wait,
+// million messages falling due at once cost 56 bytes each while they wait,
 // not their payloads. `slot` and `hash` spare the engine a key-index lookup
 // and hashing the key again; opaque to everyone else.
 struct DueRef {
