@@ -289,6 +289,7 @@ bool Dispatcher::ReadContent(const DueRef& ref, std::optional<Store::Reader>* re
       ++stats_.stale_dropped;  // replaced or cancelled since it fell due
     } else {
       ++stats_.read_retried;
+      engine_->ReturnDue(ref);
     }
     return false;
   }
@@ -352,21 +353,22 @@ void Dispatcher::AddLease(uint32_t slot, uint64_t worker, int64_t deadline,
                                &lease.content.due.reminder});
 }
 
+std::string Dispatcher::KeyOf(const Ready& msg) {
+  if (msg.content) return msg.content->due.reminder.key;
+  DueReminder due;
+  std::optional<Store::Reader> reader;
+  if (!engine_->ReadDue(msg.ref, &reader, &due).ok()) return "(unreadable)";
+  return std::move(due.reminder.key);
+}
+
 void Dispatcher::EnqueueRateLimited(Ready msg, int64_t now_ms) {
-  // The lateness report names the message's key: it waits with its content.
-  if (!msg.content) {
-    auto content = std::make_unique<Content>();
-    std::optional<Store::Reader> reader;
-    if (!ReadContent(msg.ref, &reader, content.get())) return;
-    msg.content = std::move(content);
-  }
-  const ReminderSpec& r = msg.content->due.reminder;
+  const DueRef& r = msg.ref;
   FairQueue<Ready>& q = rate_queues_[static_cast<int>(r.channel)];
   size_t tenants = q.tenants() + (q.size(r.tenant) == 0 ? 1 : 0);
   int64_t deadline = gate_.DeadlineMs(r);
   int64_t expected = gate_.EstimateSendMs(r.channel, r.tenant, now_ms, q.size(r.tenant), tenants);
   bool late = expected > deadline;
-  if (late) gate_.ReportLate(r, now_ms, expected);
+  if (late) gate_.ReportLate(r, [&] { return KeyOf(msg); }, now_ms, expected);
   // Earliest deadline first: the expiry when there is one, else the due time.
   int64_t order_by = r.expiry_ms != 0 ? r.expiry_ms : r.due_ms;
   TenantId tenant = r.tenant;
@@ -384,21 +386,26 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
     auto popped = q.PopIf([&](TenantId t) { return gate_.TryTake(c, t, now); });
     if (!popped) break;
     Ready& msg = popped->item;
-    const ReminderSpec& r = msg.content->due.reminder;
+    const DueRef& r = msg.ref;
+    auto key_of = [&] { return KeyOf(msg); };
     if (r.expiry_ms != 0 && now > r.expiry_ms) {
       gate_.Refund(c, popped->tenant);
       if (!engine_->IsCurrent(msg.ref)) {
         ++stats_.stale_dropped;  // replaced or cancelled meanwhile: not late, just gone
         continue;
       }
-      if (!popped->mark) gate_.ReportLate(r, now, now);
+      if (!popped->mark) gate_.ReportLate(r, key_of, now, now);
       DropExpired(std::move(msg));
       continue;
     }
-    if (!popped->mark && now > gate_.DeadlineMs(r)) gate_.ReportLate(r, now, now);
+    if (!popped->mark && now > gate_.DeadlineMs(r)) gate_.ReportLate(r, key_of, now, now);
     uint32_t slot;
-    std::optional<Store::Reader> unused;  // it has its content
-    if (!Load(std::move(msg), &unused, &slot) || !PrepareForLease(slot)) {
+    bool loaded;
+    {
+      std::optional<Store::Reader> reader;  // closed before the filter runs
+      loaded = Load(std::move(msg), &reader, &slot);
+    }
+    if (!loaded || !PrepareForLease(slot)) {
       gate_.Refund(c, popped->tenant);
       continue;
     }
@@ -416,8 +423,15 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
 }
 
 void Dispatcher::DropExpired(Ready msg) {
+  if (!msg.content) {
+    // The tombstone names the key: read it.
+    auto content = std::make_unique<Content>();
+    std::optional<Store::Reader> reader;
+    if (!ReadContent(msg.ref, &reader, content.get())) return;
+    msg.content = std::move(content);
+  }
   const ReminderSpec& r = msg.content->due.reminder;
-  gate_.CountExpired(r);
+  gate_.CountExpired(msg.ref);
   Engine::StateWrites extra;
   KeyHash hash = msg.ref.hash;
   bool had_attempts = attempts_.contains(hash);

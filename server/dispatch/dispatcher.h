@@ -256,8 +256,8 @@ class Dispatcher : public DueSink {
   // A message waiting for a worker. One due for the first time holds only
   // its reference (the content stays in the log until it is leased: a
   // burst of a million due messages costs ~64 bytes each while it waits);
-  // one back from a lease, or waiting for a rate-limit token, keeps its
-  // content (a prepared message must not be prepared twice).
+  // one back from a lease keeps its content (a prepared message must not
+  // be prepared twice).
   struct Ready {
     DueRef ref;
     uint32_t attempt = 1;
@@ -326,6 +326,9 @@ class Dispatcher : public DueSink {
   // Leases the loaded `slot` to the worker; appends it to `out`.
   void AddLease(uint32_t slot, uint64_t worker, int64_t deadline, std::vector<LeasedMessage>* out);
 
+  // The message's key, for a log line: read from the log unless it has its
+  // content.
+  std::string KeyOf(const Ready& msg);
   // Rate limits. A due or returned message of a gated channel joins its
   // fair queue (reported late if it cannot make its deadline).
   void EnqueueRateLimited(Ready msg, int64_t now_ms);

@@ -92,9 +92,9 @@ int64_t RateGate::NextTokenMs(Channel c, TenantId t, int64_t now_ms) {
   return at;
 }
 
-int64_t RateGate::DeadlineMs(const ReminderSpec& r) const {
-  if (r.expiry_ms != 0) return r.expiry_ms;
-  return r.due_ms + options_.late_after_ms;
+int64_t RateGate::DeadlineMs(const DueRef& m) const {
+  if (m.expiry_ms != 0) return m.expiry_ms;
+  return m.due_ms + options_.late_after_ms;
 }
 
 int64_t RateGate::EstimateSendMs(Channel c, TenantId t, int64_t now_ms, uint64_t ahead,
@@ -119,7 +119,8 @@ int64_t RateGate::EstimateSendMs(Channel c, TenantId t, int64_t now_ms, uint64_t
   return now_ms + static_cast<int64_t>(std::ceil(wait - 1e-6));
 }
 
-void RateGate::ReportLate(const ReminderSpec& r, int64_t now_ms, int64_t expected_ms) {
+void RateGate::ReportLate(const DueRef& r, absl::FunctionRef<std::string()> key_of,
+                          int64_t now_ms, int64_t expected_ms) {
   Counters& k = counters_[Key(r.channel, r.tenant)];
   ++k.late;
   ++late_total_;
@@ -131,14 +132,14 @@ void RateGate::ReportLate(const ReminderSpec& r, int64_t now_ms, int64_t expecte
                          : absl::StrCat("about ", (expected_ms - DeadlineMs(r)) / 1000,
                                         " s after its deadline");
   Log(absl::StrCat("rate limit: tenant ", r.tenant.value, " ", std::string(ChannelName(r.channel)), ": ",
-                   k.unlogged, " message(s) cannot make their deadline (e.g. key ", r.key,
+                   k.unlogged, " message(s) cannot make their deadline (e.g. key ", key_of(),
                    ", deadline ", DeadlineMs(r), ", ", r.expiry_ms != 0 ? "its expiry" : "soft",
                    ", would go ", when, "); ", k.late, " since start"));
   k.unlogged = 0;
 }
 
-void RateGate::CountExpired(const ReminderSpec& r) {
-  ++counters_[Key(r.channel, r.tenant)].expired;
+void RateGate::CountExpired(const DueRef& m) {
+  ++counters_[Key(m.channel, m.tenant)].expired;
   ++expired_total_;
 }
 

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "server/dispatch/rate_limit.h"
 #include "server/dispatch/token_bucket.h"
 #include "server/engine/reminder.h"
@@ -85,16 +86,19 @@ class RateGate {
   int64_t NextTokenMs(Channel c, TenantId t, int64_t now_ms);
 
   // The deadline a message is reported against (see the header comment).
-  int64_t DeadlineMs(const ReminderSpec& r) const;
+  int64_t DeadlineMs(const DueRef& m) const;
   // When a message of tenant t joining its queue behind `ahead` others
   // would go, with `tenants_waiting` tenants sharing the channel (its own
   // included).
   int64_t EstimateSendMs(Channel c, TenantId t, int64_t now_ms, uint64_t ahead,
                          size_t tenants_waiting);
-  // Counts (and logs, throttled) a message that cannot make its deadline;
-  // `expired`: it is being dropped (past its expiry).
-  void ReportLate(const ReminderSpec& r, int64_t now_ms, int64_t expected_ms);
-  void CountExpired(const ReminderSpec& r);
+  // Counts (and logs, throttled) a message that cannot make its deadline.
+  // `key_of` gives its key for the log line, called only when a line is
+  // written (a waiting message holds no content: the key is in the log).
+  void ReportLate(const DueRef& m, absl::FunctionRef<std::string()> key_of, int64_t now_ms,
+                  int64_t expected_ms);
+  // Counts one dropped because its expiry passed while it waited.
+  void CountExpired(const DueRef& m);
 
   // A row for each limit set and each (tenant, channel) with a late count,
   // ordered by (channel, overall first, tenant); `waiting` left 0 (the

@@ -867,13 +867,6 @@ absl::Status Engine::ReadDue(const DueRef& ref, std::optional<Store::Reader>* re
     rec = absl::DataLossError(absl::StrCat("log record ", at, " is not a reminder"));
   }
   if (!rec.ok()) {
-    // As in Poll: try later rather than lose the reminder.
-    if (h && !wheel_.IsScheduled(WheelHandle{*h})) {
-      RAPPEL_CHECK(wheel_.Schedule(WheelHandle{*h}, static_cast<uint64_t>(
-                                                        Now() + options_.retry_after_failure_ms))
-                       .ok());
-      shape(*h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
-    }
     return absl::UnavailableError(absl::StrCat("reading due reminder ", ref.seq, ": ",
                                                rec.status().message()));
   }
@@ -882,6 +875,17 @@ absl::Status Engine::ReadDue(const DueRef& ref, std::optional<Store::Reader>* re
   out->slot = ref.slot;
   out->hash = ref.hash;
   return absl::OkStatus();
+}
+
+void Engine::ReturnDue(const DueRef& ref) {
+  if (overlay_.contains(ref.hash)) return;  // a write in flight decides its fate
+  std::optional<uint32_t> h = DurableHandleOf(ref.hash, ref.seq, ref.slot);
+  if (!h || Ending(*h) || wheel_.IsScheduled(WheelHandle{*h})) return;
+  // As Poll does with a record it cannot read: try later rather than lose it.
+  RAPPEL_CHECK(
+      wheel_.Schedule(WheelHandle{*h}, static_cast<uint64_t>(Now() + options_.retry_after_failure_ms))
+          .ok());
+  shape(*h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
 }
 
 std::optional<int64_t> Engine::NextWakeMs() const {

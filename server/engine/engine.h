@@ -231,9 +231,13 @@ class Engine {
   // has moved it since. `reader`: a read snapshot kept across calls (reset
   // it before calling anything else of the engine); empty, one is opened.
   // NotFound: no longer current (IsCurrent). Any other error: the store
-  // could not give the record back; the engine has taken the reminder back
-  // and hands it out again after retry_after_failure_ms, so drop `ref`.
+  // could not give the record back; try again later, or hand it back with
+  // ReturnDue.
   absl::Status ReadDue(const DueRef& ref, std::optional<Store::Reader>* reader, DueReminder* out);
+  // A due reminder the sink cannot use now (its content was unreadable):
+  // back in the wheel, due again after retry_after_failure_ms, rather than
+  // lost. Nothing if it is no longer current. The sink drops its `ref`.
+  void ReturnDue(const DueRef& ref);
   // Asks the CPU for what ReadDue(ref) looks at first (the handle's
   // metadata), without waiting: call it a few references ahead.
   void PrefetchDue(const DueRef& ref) const {
