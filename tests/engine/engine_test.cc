@@ -254,6 +254,31 @@ TEST_F(EngineTest, ReadDueReadsTheVersionHandedOutUntilItIsReplaced) {
   EXPECT_TRUE(absl::IsNotFound(h_->engine().ReadDue(b, &reader, &d)));
 }
 
+// A sink that cannot use a due reminder now hands it back: it falls due
+// again after retry_after_failure_ms, once; a stale one is not revived.
+TEST_F(EngineTest, ReturnDuePutsAHandedOutReminderBackInTheWheel) {
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "va")).ok());
+  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0, "vb")).ok());
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.refs.size(), 2u);
+  const DueRef a = h_->sink.fired[0].reminder.key == "a" ? h_->sink.refs[0] : h_->sink.refs[1];
+  const DueRef b = h_->sink.fired[0].reminder.key == "a" ? h_->sink.refs[1] : h_->sink.refs[0];
+  ASSERT_TRUE(h_->Cancel({{TenantId{1}, "b"}})[0].ok());
+  h_->engine().ReturnDue(a);
+  h_->engine().ReturnDue(a);  // twice: still once in the wheel
+  h_->engine().ReturnDue(b);  // cancelled: stays gone
+  h_->sink.fired.clear();
+  h_->clock.Advance(h_->options().retry_after_failure_ms - 1);
+  h_->PollNow();
+  EXPECT_TRUE(h_->sink.fired.empty()) << "handed back before its retry time";
+  h_->clock.Advance(1);
+  h_->PollNow();
+  ASSERT_EQ(h_->sink.fired.size(), 1u);
+  EXPECT_EQ(h_->sink.fired[0].reminder.key, "a");
+  EXPECT_EQ(h_->sink.fired[0].seq, a.seq);
+  EXPECT_EQ(h_->engine().stats().live, 1u);
+}
+
 // The slot a due reminder carries only spares a lookup: a wrong, stale or
 // out-of-range one gives the same answers as none.
 TEST_F(EngineTest, IsCurrentAndCompleteIgnoreAWrongSlot) {
