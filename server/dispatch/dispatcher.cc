@@ -175,13 +175,12 @@ uint64_t Dispatcher::AddWorker(std::vector<Channel> channels, uint32_t max_in_fl
 void Dispatcher::RemoveWorker(uint64_t worker_id) {
   if (workers_.erase(worker_id) == 0) return;
   std::vector<uint64_t> orphaned;
-  for (const auto& [id, slot] : leases_) {
+  leases_.ForEach([&](uint64_t id, uint32_t slot) {
     if (lease_pool_[slot].worker == worker_id) orphaned.push_back(id);
-  }
-  // Oldest lease first back at the front.
-  std::sort(orphaned.rbegin(), orphaned.rend());
-  for (uint64_t id : orphaned) {
-    Ready msg = ReleaseLease(leases_.find(id));
+  });
+  // Newest first to the front: the oldest ends up first in the queue.
+  for (auto it = orphaned.rbegin(); it != orphaned.rend(); ++it) {
+    Ready msg = ReleaseLease(*it);
     ++msg.attempt;
     ++stats_.redelivered;
     Requeue(std::move(msg), clock_(), /*front=*/true);
@@ -341,14 +340,9 @@ Dispatcher::Ready Dispatcher::Unload(uint32_t slot) {
 
 void Dispatcher::AddLease(uint32_t slot, uint64_t worker, int64_t deadline,
                           std::vector<LeasedMessage>* out) {
-  uint64_t lease_id = next_lease_++;
-  // Kept in lease order, which is deadline order unless the clock stepped
-  // back: then the later lease takes the earlier one's deadline.
-  if (!deadlines_.empty()) deadline = std::max(deadline, deadlines_.back().first);
-  deadlines_.emplace_back(deadline, lease_id);
+  uint64_t lease_id = leases_.Add(slot, &deadline);
   Lease& lease = lease_pool_[slot];
   lease.worker = worker;
-  leases_.emplace(lease_id, slot);
   out->push_back(LeasedMessage{lease.content.message_id, lease_id, lease.attempt, deadline,
                                &lease.content.due.reminder});
 }
@@ -584,20 +578,19 @@ uint64_t Dispatcher::held_of(TenantId tenant) const {
   return it == held_.end() ? 0 : it->second.size();
 }
 
-Dispatcher::Ready Dispatcher::ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it) {
-  uint32_t slot = it->second;
-  leases_.erase(it);
+Dispatcher::Ready Dispatcher::ReleaseLease(uint64_t lease_id) {
+  uint32_t slot = leases_.Find(lease_id);
+  leases_.Erase(lease_id);
   return Unload(slot);
 }
 
 absl::StatusOr<uint32_t> Dispatcher::TakeLeaseSlot(uint64_t worker_id, uint64_t lease_id) {
-  auto it = leases_.find(lease_id);
-  if (it == leases_.end() || lease_pool_[it->second].worker != worker_id) {
+  uint32_t slot = leases_.Find(lease_id);
+  if (slot == LeaseTable::kNone || lease_pool_[slot].worker != worker_id) {
     return absl::NotFoundError(
         absl::StrCat("no lease ", lease_id, " held by this worker (expired or already acked)"));
   }
-  uint32_t slot = it->second;
-  leases_.erase(it);
+  leases_.Erase(lease_id);
   if (auto w = workers_.find(worker_id); w != workers_.end()) --w->second.in_flight;
   ++stats_.acked;
   return slot;
@@ -827,14 +820,11 @@ void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done
 
 void Dispatcher::ExpireLeases(int64_t now_ms) {
   bool any = false;
-  while (!deadlines_.empty() && deadlines_.front().first <= now_ms) {
-    auto [deadline, lease_id] = deadlines_.front();
-    deadlines_.pop_front();
-    auto it = leases_.find(lease_id);
-    if (it == leases_.end()) continue;  // acked
-    uint64_t worker = lease_pool_[it->second].worker;
+  for (auto oldest = leases_.Oldest(); oldest && oldest->second <= now_ms;
+       oldest = leases_.Oldest()) {
+    uint64_t worker = lease_pool_[leases_.Find(oldest->first)].worker;
     if (auto w = workers_.find(worker); w != workers_.end()) --w->second.in_flight;
-    Ready msg = ReleaseLease(it);
+    Ready msg = ReleaseLease(oldest->first);
     ++msg.attempt;
     ++stats_.redelivered;
     any = true;
@@ -853,7 +843,7 @@ void Dispatcher::ExpireLeases(int64_t now_ms) {
 
 std::optional<int64_t> Dispatcher::NextDeadlineMs() const {
   std::optional<int64_t> next;
-  if (!deadlines_.empty()) next = deadlines_.front().first;
+  if (auto oldest = leases_.Oldest()) next = oldest->second;
   for (const auto& wake : rate_wake_ms_) {
     if (wake && (!next || *wake < *next)) next = wake;
   }

@@ -74,6 +74,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/dispatch/fair_queue.h"
+#include "server/dispatch/lease_table.h"
 #include "server/dispatch/rate_gate.h"
 #include "server/dispatch/rate_limit.h"
 #include "server/engine/engine.h"
@@ -273,7 +274,7 @@ class Dispatcher : public DueSink {
   };
   // A slot of the lease pool. `content` is read into it in place, so a
   // reused slot's strings keep their capacity: no allocation per message.
-  struct Lease {  // its deadline is in deadlines_
+  struct Lease {  // its deadline is in leases_
     DueRef ref;
     uint32_t attempt = 1;
     bool prepared = false;
@@ -300,8 +301,9 @@ class Dispatcher : public DueSink {
   // The same, leaving the lease in its slot: the caller reads it there and
   // puts the slot back on free_lease_slots_ when done.
   absl::StatusOr<uint32_t> TakeLeaseSlot(uint64_t worker_id, uint64_t lease_id);
-  // Removes a lease from leases_, frees its slot and returns its message.
-  Ready ReleaseLease(absl::flat_hash_map<uint64_t, uint32_t>::iterator it);
+  // Removes a lease (which must be there), frees its slot and returns its
+  // message.
+  Ready ReleaseLease(uint64_t lease_id);
   void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
   void AddDead(const KeyHash& hash, const DeadRef& ref);
   void EraseDead(const KeyHash& hash);
@@ -354,15 +356,10 @@ class Dispatcher : public DueSink {
   size_t round_robin_ = 0;
   // Leases live in a pool of reused slots (a deque: a slot never moves, so
   // the pointers handed to DeliverFn stay valid while more are added);
-  // leases_ maps a lease id to its slot, small enough to stay in cache.
+  // leases_ maps a lease id to its slot and holds the deadlines.
   std::deque<Lease> lease_pool_;
   std::vector<uint32_t> free_lease_slots_;
-  absl::flat_hash_map<uint64_t, uint32_t> leases_;  // lease id -> slot in lease_pool_
-  // (deadline, lease id) of every lease, acked or not, in lease order (and
-  // so deadline order: all leases get the same timeout); an acked lease's
-  // entry is skipped when it comes up.
-  std::deque<std::pair<int64_t, uint64_t>> deadlines_;
-  uint64_t next_lease_ = 1;
+  LeaseTable leases_;
   absl::flat_hash_map<KeyHash, Attempts, HashOf> attempts_;  // durable rt/ records
   absl::flat_hash_map<KeyHash, DeadRef, HashOf> dead_;        // durable dl/ records
   std::set<DeadOrder> dead_order_;
