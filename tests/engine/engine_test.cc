@@ -29,6 +29,21 @@ class EngineTest : public ::testing::Test {
     for (const auto& r : h_->sink.fired) keys.push_back(r.reminder.key);
     return keys;
   }
+  // Schedules "a" (payload "va") and "b" ("vb") due now and polls: where
+  // each is in sink.fired and sink.refs.
+  struct AAndB {
+    size_t a;
+    size_t b;
+  };
+  AAndB FireAAndB() {
+    EXPECT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "va")).ok());
+    EXPECT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0, "vb")).ok());
+    h_->PollNow();
+    EXPECT_EQ(h_->sink.fired.size(), 2u);
+    EXPECT_EQ(h_->sink.refs.size(), 2u);
+    bool a_first = h_->sink.fired[0].reminder.key == "a";
+    return AAndB{a_first ? 0u : 1u, a_first ? 1u : 0u};
+  }
 
   TempDir dir_;
   std::unique_ptr<EngineHarness> h_;
@@ -215,13 +230,10 @@ TEST_F(EngineTest, IsCurrentTurnsFalseAsSoonAsAReplaceOrCancelIsSubmitted) {
 // the version handed out, wherever compaction moved it, until it is no
 // longer current.
 TEST_F(EngineTest, ReadDueReadsTheVersionHandedOutUntilItIsReplaced) {
-  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "va")).ok());
-  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0, "vb")).ok());
   ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("later", 3'600'000, "vl")).ok());
-  h_->PollNow();
-  ASSERT_EQ(h_->sink.refs.size(), 2u);
-  const DueRef a = h_->sink.refs[0].seq < h_->sink.refs[1].seq ? h_->sink.refs[0] : h_->sink.refs[1];
-  const DueRef b = h_->sink.refs[0].seq < h_->sink.refs[1].seq ? h_->sink.refs[1] : h_->sink.refs[0];
+  const AAndB at = FireAAndB();
+  const DueRef a = h_->sink.refs[at.a];
+  const DueRef b = h_->sink.refs[at.b];
   bool compacted = false;
   absl::StatusOr<CompactionResult> result;
   h_->engine().CompactNow([&](absl::StatusOr<CompactionResult> r) {
@@ -257,12 +269,9 @@ TEST_F(EngineTest, ReadDueReadsTheVersionHandedOutUntilItIsReplaced) {
 // A sink that cannot use a due reminder now hands it back: it falls due
 // again after retry_after_failure_ms, once; a stale one is not revived.
 TEST_F(EngineTest, ReturnDuePutsAHandedOutReminderBackInTheWheel) {
-  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "va")).ok());
-  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0, "vb")).ok());
-  h_->PollNow();
-  ASSERT_EQ(h_->sink.refs.size(), 2u);
-  const DueRef a = h_->sink.fired[0].reminder.key == "a" ? h_->sink.refs[0] : h_->sink.refs[1];
-  const DueRef b = h_->sink.fired[0].reminder.key == "a" ? h_->sink.refs[1] : h_->sink.refs[0];
+  const AAndB at = FireAAndB();
+  const DueRef a = h_->sink.refs[at.a];
+  const DueRef b = h_->sink.refs[at.b];
   ASSERT_TRUE(h_->Cancel({{TenantId{1}, "b"}})[0].ok());
   h_->engine().ReturnDue(a);
   h_->engine().ReturnDue(a);  // twice: still once in the wheel
@@ -282,12 +291,9 @@ TEST_F(EngineTest, ReturnDuePutsAHandedOutReminderBackInTheWheel) {
 // The slot a due reminder carries only spares a lookup: a wrong, stale or
 // out-of-range one gives the same answers as none.
 TEST_F(EngineTest, IsCurrentAndCompleteIgnoreAWrongSlot) {
-  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "va")).ok());
-  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0, "vb")).ok());
-  h_->PollNow();
-  ASSERT_EQ(h_->sink.fired.size(), 2u);
-  const DueReminder a = h_->sink.fired[0].reminder.key == "a" ? h_->sink.fired[0] : h_->sink.fired[1];
-  const DueReminder b = h_->sink.fired[0].reminder.key == "a" ? h_->sink.fired[1] : h_->sink.fired[0];
+  const AAndB at = FireAAndB();
+  const DueReminder a = h_->sink.fired[at.a];
+  const DueReminder b = h_->sink.fired[at.b];
   ASSERT_NE(a.slot, kNoSlot);
   ASSERT_NE(a.slot, b.slot);
   for (uint32_t slot : {a.slot, b.slot, kNoSlot, uint32_t{1} << 30}) {
@@ -337,12 +343,9 @@ TEST_F(EngineTest, ExpiredRemindersAreDroppedNotSent) {
 }
 
 TEST_F(EngineTest, CompleteRemovesOnlyTheVersionHandedOut) {
-  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("a", 0, "v1")).ok());
-  ASSERT_TRUE(h_->ScheduleOne(h_->Reminder("b", 0)).ok());
-  h_->PollNow();
-  ASSERT_EQ(h_->sink.fired.size(), 2u);
-  DueReminder a = h_->sink.fired[0].reminder.key == "a" ? h_->sink.fired[0] : h_->sink.fired[1];
-  DueReminder b = h_->sink.fired[0].reminder.key == "b" ? h_->sink.fired[0] : h_->sink.fired[1];
+  const AAndB at = FireAAndB();
+  const DueReminder a = h_->sink.fired[at.a];
+  const DueReminder b = h_->sink.fired[at.b];
   // "a" changes after it was handed out: the old handout's completion must
   // not remove the new version.
   ASSERT_EQ(*h_->ScheduleOne(h_->Reminder("a", 100, "v2")), ScheduleResult::kReplaced);
