@@ -14,7 +14,7 @@
 //   key index + wheel  ◀──────────── apply, in submission order
 //          │ Poll(now): due entries
 //          ▼
-//   DueSink::OnDue(batch)            (then Complete() each one)
+//   DueSink::OnDue(refs)             (then ReadDue() and Complete() each one)
 //
 // Ordering. Completions run in submission order, so a client pipelining
 // requests gets its answers in order, and a request that writes nothing
