@@ -216,7 +216,6 @@ void Dispatcher::Requeue(Ready msg, int64_t now_ms, bool front) {
 void Dispatcher::Pump() {
   if (workers_.empty()) return;
   std::vector<LeasedMessage> out;
-  std::vector<uint32_t> loaded;
   bool progress = true;
   while (progress) {
     progress = false;
@@ -239,33 +238,38 @@ void Dispatcher::Pump() {
           LeaseRateLimited(c, room, id, deadline, &out);
           continue;
         }
-        auto& q = ready_[static_cast<int>(c)];
-        while (!q.empty() && out.size() < room) {
-          // The contents of a batch are read under one snapshot, closed
-          // before the filter runs (it may reach the engine, which opens
-          // its own).
-          loaded.clear();
-          {
-            std::optional<Store::Reader> reader;
-            while (!q.empty() && out.size() + loaded.size() < room) {
-              constexpr size_t kPrefetchAhead = 8;
-              if (q.size() > kPrefetchAhead) engine_->PrefetchDue(q[kPrefetchAhead].ref);
-              uint32_t slot;
-              Ready msg = std::move(q.front());
-              q.pop_front();
-              if (Load(std::move(msg), &reader, &slot)) loaded.push_back(slot);
-            }
-          }
-          for (uint32_t slot : loaded) {
-            if (PrepareForLease(slot)) AddLease(slot, id, deadline, &out);
-          }
-        }
+        LeaseFifo(c, room, id, deadline, &out);
       }
       if (out.empty()) continue;
       w.in_flight += static_cast<uint32_t>(out.size());
       stats_.delivered += out.size();
       progress = true;
       w.deliver(out);  // may not call back into the dispatcher
+    }
+  }
+}
+
+void Dispatcher::LeaseFifo(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
+                           std::vector<LeasedMessage>* out) {
+  auto& q = ready_[static_cast<int>(c)];
+  std::vector<uint32_t> loaded;
+  while (!q.empty() && out->size() < room) {
+    // The contents of a batch are read under one snapshot, closed before
+    // the filter runs (it may reach the engine, which opens its own).
+    loaded.clear();
+    {
+      std::optional<Store::Reader> reader;
+      while (!q.empty() && out->size() + loaded.size() < room) {
+        constexpr size_t kPrefetchAhead = 8;
+        if (q.size() > kPrefetchAhead) engine_->PrefetchDue(q[kPrefetchAhead].ref);
+        uint32_t slot;
+        Ready msg = std::move(q.front());
+        q.pop_front();
+        if (Load(std::move(msg), &reader, &slot)) loaded.push_back(slot);
+      }
+    }
+    for (uint32_t slot : loaded) {
+      if (PrepareForLease(slot)) AddLease(slot, worker, deadline, out);
     }
   }
 }

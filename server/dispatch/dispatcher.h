@@ -331,6 +331,9 @@ class Dispatcher : public DueSink {
   // The message's key, for a log line: read from the log unless it has its
   // content.
   std::string KeyOf(const Ready& msg);
+  // Leases up to `room` messages of ungated channel `c` from its FIFO.
+  void LeaseFifo(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
+                 std::vector<LeasedMessage>* out);
   // Rate limits. A due or returned message of a gated channel joins its
   // fair queue (reported late if it cannot make its deadline).
   void EnqueueRateLimited(Ready msg, int64_t now_ms);

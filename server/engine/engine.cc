@@ -282,17 +282,21 @@ absl::StatusOr<Engine::Latest> Engine::FindLatest(const KeyHash& hash,
   std::optional<uint32_t> h = UnendedHandle(hash);
   if (!h) return Latest{};
   SeqNo seq = meta(*h).seq;
-  if (!reader->has_value()) {
-    auto r = store_->NewReader();
-    if (!r.ok()) return r.status();
-    reader->emplace(std::move(*r));
-  }
-  auto bytes = (*reader)->GetLog(seq);
+  auto bytes = GetLog(seq, reader);
   // The index only ever points at durable records that compaction keeps
   // until the index has moved off them.
   RAPPEL_CHECK(!absl::IsNotFound(bytes.status()));
   if (!bytes.ok()) return bytes.status();
   return Latest{seq, *bytes, true};
+}
+
+absl::StatusOr<std::string_view> Engine::GetLog(SeqNo seq, std::optional<Store::Reader>* reader) {
+  if (!reader->has_value()) {
+    auto r = store_->NewReader();
+    if (!r.ok()) return r.status();
+    reader->emplace(std::move(*r));
+  }
+  return (*reader)->GetLog(seq);
 }
 
 absl::StatusOr<Engine::Prior> Engine::PriorFor(const KeyHash& hash,
@@ -836,31 +840,12 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
 
 absl::Status Engine::ReadDue(const DueRef& ref, std::optional<Store::Reader>* reader,
                             DueReminder* out) {
-  // IsCurrent, keeping what it found: where the version is now. Compaction
-  // may have moved it to a new number since Poll (its handle's seq), unless
-  // the overlay holds it.
-  std::optional<uint32_t> h;
-  SeqNo at = ref.seq;
-  if (auto it = overlay_.find(ref.hash); it != overlay_.end()) {
-    if (it->second.tombstone || it->second.seq != ref.seq) {
-      return absl::NotFoundError("no longer the current version");
-    }
-  } else {
-    h = DurableHandleOf(ref.hash, ref.seq, ref.slot);
-    if (!h || Ending(*h)) return absl::NotFoundError("no longer the current version");
-    at = meta(*h).seq;
-  }
-  absl::Status st;
-  if (!reader->has_value()) {
-    auto r = store_->NewReader();
-    if (r.ok()) {
-      reader->emplace(std::move(*r));
-    } else {
-      st = r.status();
-    }
-  }
-  absl::StatusOr<std::string_view> bytes =
-      st.ok() ? (*reader)->GetLog(at) : absl::StatusOr<std::string_view>(st);
+  std::optional<Current> current = CurrentVersion(ref.hash, ref.seq, ref.slot);
+  if (!current) return absl::NotFoundError("no longer the current version");
+  // Compaction may have moved a durable version to a new number since Poll:
+  // its handle's seq says where it is now.
+  SeqNo at = current->handle ? meta(*current->handle).seq : ref.seq;
+  absl::StatusOr<std::string_view> bytes = GetLog(at, reader);
   absl::StatusOr<RecordView> rec =
       bytes.ok() ? DecodeRecord(*bytes) : absl::StatusOr<RecordView>(bytes.status());
   if (rec.ok() && rec->type != RecordType::kReminder) {
@@ -878,9 +863,11 @@ absl::Status Engine::ReadDue(const DueRef& ref, std::optional<Store::Reader>* re
 }
 
 void Engine::ReturnDue(const DueRef& ref) {
-  if (overlay_.contains(ref.hash)) return;  // a write in flight decides its fate
-  std::optional<uint32_t> h = DurableHandleOf(ref.hash, ref.seq, ref.slot);
-  if (!h || Ending(*h) || wheel_.IsScheduled(WheelHandle{*h})) return;
+  // Not current, or in flight (that write decides its fate): nothing to do.
+  std::optional<Current> current = CurrentVersion(ref.hash, ref.seq, ref.slot);
+  if (!current || !current->handle) return;
+  std::optional<uint32_t> h = current->handle;
+  if (wheel_.IsScheduled(WheelHandle{*h})) return;
   // As Poll does with a record it cannot read: try later rather than lose it.
   RAPPEL_CHECK(
       wheel_.Schedule(WheelHandle{*h}, static_cast<uint64_t>(Now() + options_.retry_after_failure_ms))
@@ -1082,12 +1069,15 @@ bool Engine::IsCurrent(const ReminderKey& key, SeqNo seq, uint32_t slot) const {
   return IsCurrentHashed(HashKey(key.tenant, key.key), seq, slot);
 }
 
-bool Engine::IsCurrentHashed(const KeyHash& hash, SeqNo seq, uint32_t slot) const {
+std::optional<Engine::Current> Engine::CurrentVersion(const KeyHash& hash, SeqNo seq,
+                                                      uint32_t slot) const {
   if (auto it = overlay_.find(hash); it != overlay_.end()) {
-    return !it->second.tombstone && it->second.seq == seq;
+    if (it->second.tombstone || it->second.seq != seq) return std::nullopt;
+    return Current{};
   }
   std::optional<uint32_t> h = DurableHandleOf(hash, seq, slot);
-  return h.has_value() && !Ending(*h);
+  if (!h || Ending(*h)) return std::nullopt;
+  return Current{h};
 }
 
 bool Engine::IsLive(const KeyHash& hash) const {

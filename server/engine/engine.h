@@ -391,7 +391,17 @@ class Engine {
   bool WriteInFlight(uint32_t h, const KeyHash& hash) const {
     return Ending(h) || overlay_.contains(hash);
   }
-  bool IsCurrentHashed(const KeyHash& hash, SeqNo seq, uint32_t slot) const;
+  bool IsCurrentHashed(const KeyHash& hash, SeqNo seq, uint32_t slot) const {
+    return CurrentVersion(hash, seq, slot).has_value();
+  }
+  // Version `seq` of the key, if it is still current (IsCurrent): its
+  // durable handle, or no handle when it is the write in flight (overlay).
+  struct Current {
+    std::optional<uint32_t> handle;
+  };
+  std::optional<Current> CurrentVersion(const KeyHash& hash, SeqNo seq, uint32_t slot) const;
+  // Log record `seq` through `reader`, opened first if empty.
+  absl::StatusOr<std::string_view> GetLog(SeqNo seq, std::optional<Store::Reader>* reader);
   // Clears the marks of tombstones that will not apply: ops of a failed
   // epoch (OnCommitted).
   void ClearEndingMarks(const Pending& p);
