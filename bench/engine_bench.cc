@@ -53,7 +53,7 @@ struct Fixture {
     EngineOptions options;
     options.store.path = dir;
     options.clock = [this] { return now; };
-    auto e = Engine::Open(options, queue.Poster(), &sink);
+    auto e = Engine::Open(options, queue.Poster());
     if (!e.ok()) {
       std::fprintf(stderr, "open failed: %s\n", std::string(e.status().message()).c_str());
       std::abort();
@@ -224,7 +224,7 @@ void BM_EngineSteadyChurnLogSize(benchmark::State& state) {
     const int64_t step_ms = kWeekMs / 50;  // 2% of the population falls due each round
     for (uint64_t round = 0; round < kRounds; ++round) {
       f.now += step_ms;
-      while (!f.engine->Poll(f.now, 1 << 16)) {
+      while (!f.engine->Poll(f.now, f.sink, 1 << 16)) {
       }
       std::vector<CompletionRef> done;
       {

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   PrintingSink sink;
   EngineOptions options;
   options.store.path = data_dir;
-  auto opened = Engine::Open(options, owner.Poster(), &sink);
+  auto opened = Engine::Open(options, owner.Poster());
   if (!opened.ok()) {
     std::fprintf(stderr, "rappel-engine-demo: %s\n", std::string(opened.status().message()).c_str());
     return 1;
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   // The owner loop: sleep until the wheel's next expiration, fire, complete.
   int64_t deadline = NowMs() + spacing_ms * (count + 2) + 1000;
   while (NowMs() < deadline && engine.stats().live > 0) {
-    engine.Poll(NowMs());
+    engine.Poll(NowMs(), sink);
     if (!sink.done.empty()) engine.Complete(std::move(sink.done), [](absl::Status) {});
     sink.done.clear();
     owner.RunPending();

@@ -81,8 +81,20 @@ Engine::StateWrites::value_type Delete(std::string key) { return {std::move(key)
 
 }  // namespace
 
-Dispatcher::Dispatcher(Engine* engine, DispatchOptions options, std::function<int64_t()> clock)
-    : engine_(engine), options_(options), clock_(std::move(clock)), gate_(options_.rate) {}
+Dispatcher::Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions options,
+                       std::function<int64_t()> clock, std::function<void()> wake)
+    : engine_(engine),
+      filter_(filter),
+      wake_hook_(std::move(wake)),
+      options_(options),
+      clock_(std::move(clock)),
+      gate_(options_.rate) {
+  if (filter_ != nullptr) filter_->held_ = this;
+}
+
+Dispatcher::~Dispatcher() {
+  if (filter_ != nullptr) filter_->held_ = nullptr;
+}
 
 absl::Status Dispatcher::Recover() {
   std::vector<std::pair<KeyHash, Attempts>> attempts;
@@ -563,7 +575,7 @@ bool Dispatcher::FilterHears(const Lease& lease) const {
   return filter_ != nullptr && lease.prepared && engine_->IsCurrent(lease.ref);
 }
 
-void Dispatcher::ReleaseHeld(TenantId tenant) {
+void Dispatcher::Release(TenantId tenant) {
   auto it = held_.find(tenant.value);
   if (it == held_.end()) return;
   std::vector<Ready> back = std::move(it->second);

@@ -75,13 +75,12 @@
 #include "absl/status/statusor.h"
 #include "server/dispatch/fair_queue.h"
 #include "server/dispatch/lease_table.h"
+#include "server/dispatch/message_filter.h"
 #include "server/dispatch/rate_gate.h"
 #include "server/dispatch/rate_limit.h"
 #include "server/engine/engine.h"
 
 namespace rappel::server {
-
-enum class AckOutcome : uint8_t { kSent, kDelivered, kOpened, kFailedRetryable, kFailedPermanent };
 
 struct DispatchOptions {
   int64_t lease_timeout_ms = 30'000;
@@ -106,34 +105,6 @@ struct LeasedMessage {
   uint32_t attempt = 1;
   int64_t deadline_ms = 0;
   const ReminderSpec* reminder = nullptr;
-};
-
-// Looks at the messages it claims (appointment messages) as they are about
-// to be leased and when their outcome is known. The appointment book
-// implements it: it renders the text a worker sends, and drops a message the
-// appointment no longer wants (a status set, a cancellation). Owner thread.
-class MessageFilter {
- public:
-  virtual ~MessageFilter() = default;
-  virtual bool Claims(const ReminderSpec& r) const = 0;
-  struct Prepared {
-    bool deliver = true;
-    // With !deliver: keep it pending, out of the ready queues, until
-    // Dispatcher::ReleaseHeld(its tenant) (e.g. waiting for credit); no
-    // completion is written. Otherwise !deliver drops it.
-    bool hold = false;
-    std::string drop_reason;    // !deliver: why (recorded in the audit)
-    std::string payload;        // deliver: what the worker gets
-    std::string recipient;      // deliver: the address, as it is now
-    Engine::StateWrites writes; // written with the completion (drop) or ignored
-  };
-  virtual Prepared Prepare(const ReminderSpec& r) = 0;
-  // The outcome of a claimed message as its ack or dead letter is committed;
-  // `writes` ride in that commit. Not called for the ack of a version no
-  // longer current (replaced or dropped after it was leased): that ack is
-  // accepted and ignored.
-  virtual void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
-                         Engine::StateWrites* writes) = 0;
 };
 
 struct DeadLetter {
@@ -169,20 +140,19 @@ struct DispatchStats {
   uint64_t rate_expired = 0;
 };
 
-class Dispatcher : public DueSink {
+class Dispatcher : public DueSink, public HeldMessages {
  public:
   using DeliverFn = std::function<void(const std::vector<LeasedMessage>&)>;
 
-  Dispatcher(Engine* engine, DispatchOptions options, std::function<int64_t()> clock);
+  // `engine` must outlive the dispatcher. `filter` (null: none) too; the
+  // dispatcher gives it its HeldMessages handle. `wake` (may be empty) is
+  // called when rate limits hold messages back until a time NextDeadlineMs
+  // now reports, from inside a Pump that may run within Engine::Poll: the
+  // owner re-arms its timer (posted, not at once).
+  Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions options,
+             std::function<int64_t()> clock, std::function<void()> wake = {});
+  ~Dispatcher() override;
 
-  // The engine must be set before the first OnDue (it is created after us,
-  // since it takes us as its sink).
-  void set_engine(Engine* engine) { engine_ = engine; }
-  // Must outlive the dispatcher; set before the first OnDue. Null: none.
-  void set_filter(MessageFilter* filter) { filter_ = filter; }
-  // Called when rate limits hold messages back until a time that
-  // NextDeadlineMs now reports (the owner re-arms its timer). Null: none.
-  void set_wake_hook(std::function<void()> hook) { wake_hook_ = std::move(hook); }
   // Loads attempt counts, dead letters and rate limits from the store
   // (once, after the engine is open and before its first Poll). Drops
   // attempt records whose reminder is no longer live (cancelled or expired
@@ -232,10 +202,10 @@ class Dispatcher : public DueSink {
   // in the same commit.
   void Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done);
 
-  // The messages of `tenant` the filter held back go back to the ready
-  // queues (and are prepared again) — e.g. once credit was added.
-  void ReleaseHeld(TenantId tenant);
-  uint64_t held_of(TenantId tenant) const;
+  // HeldMessages: the messages of `tenant` the filter held back go back to
+  // the ready queues (and are prepared again), e.g. once credit was added.
+  void Release(TenantId tenant) override;
+  uint64_t held_of(TenantId tenant) const override;
   // Sets or removes (count 0) rate limits, all in one commit; they apply
   // once durable. InvalidArgument (nothing written) if any is invalid.
   void SetRateLimits(std::vector<RateLimit> limits, std::function<void(absl::Status)> done);

@@ -18,9 +18,8 @@ constexpr uint64_t kMaxEngineHorizonMs = 50ull * 366 * kMsPerDay;
 
 }  // namespace
 
-Engine::Engine(EngineOptions options, DueSink* sink)
+Engine::Engine(EngineOptions options)
     : options_(std::move(options)),
-      sink_(sink),
       wheel_(static_cast<uint64_t>(options_.clock()), TimingWheel::kMaxHorizonMs),
       index_(0, IndexHash{this}, IndexEq{this}) {}
 
@@ -29,8 +28,7 @@ Engine::~Engine() {
   store_.reset();  // commits what is queued; completions posted later are dropped
 }
 
-absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, Store::Poster post,
-                                                     DueSink* sink) {
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, Store::Poster post) {
   if (!options.clock) options.clock = SystemNowMs;
   if (options.horizon_ms > kMaxEngineHorizonMs) {
     return absl::InvalidArgumentError("horizon_ms is longer than 50 years");
@@ -38,9 +36,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, Stor
   if (options.max_key_bytes > kMaxKeyBytes || options.max_recipient_bytes > 65535) {
     return absl::InvalidArgumentError("max_key_bytes and max_recipient_bytes must be < 65536");
   }
-  RAPPEL_CHECK(sink != nullptr);
   SetHugePagesAdvised(options.huge_pages);
-  std::unique_ptr<Engine> engine(new Engine(std::move(options), sink));
+  std::unique_ptr<Engine> engine(new Engine(std::move(options)));
   auto store = Store::Open(engine->options_.store, std::move(post));
   if (!store.ok()) return store.status();
   engine->store_ = std::move(*store);
@@ -761,7 +758,7 @@ void Engine::Complete(std::vector<CompletionRef> refs, Done done, StateWrites ex
   Submit(std::move(p));
 }
 
-bool Engine::Poll(int64_t now_ms, size_t budget) {
+bool Engine::Poll(int64_t now_ms, DueSink& sink, size_t budget) {
   fired_.clear();
   bool caught_up = wheel_.Advance(static_cast<uint64_t>(std::max<int64_t>(now_ms, 0)), budget,
                                   &fired_);
@@ -832,7 +829,7 @@ bool Engine::Poll(int64_t now_ms, size_t budget) {
       Submit(std::move(expired));
     }
     stats_.fired += due.size();
-    if (!due.empty()) sink_->OnDue(std::move(due));
+    if (!due.empty()) sink.OnDue(std::move(due));
   }
   MaybeCompact();
   return caught_up;

@@ -149,10 +149,9 @@ struct CompactionResult {
 class Engine {
  public:
   // Opens the store, rebuilds the wheel and index from the log (reminders
-  // already due fire at the first Poll, oldest first). `sink` must outlive
-  // the engine. Errors: those of Store::Open, DataLoss for a bad record.
-  static absl::StatusOr<std::unique_ptr<Engine>> Open(EngineOptions options, Store::Poster post,
-                                                      DueSink* sink);
+  // already due fire at the first Poll, oldest first). Errors: those of
+  // Store::Open, DataLoss for a bad record.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(EngineOptions options, Store::Poster post);
   ~Engine();
 
   using ScheduleDone = std::function<void(std::vector<absl::StatusOr<ScheduleResult>>)>;
@@ -196,12 +195,12 @@ class Engine {
   // and the rest deleted. `done` runs once the reclaim is durable.
   void CompactNow(std::function<void(absl::StatusOr<CompactionResult>)> done);
 
-  // Hands due reminders to the sink, doing at most `budget` units of wheel
+  // Hands due reminders to `sink`, doing at most `budget` units of wheel
   // work (so one huge slot never blocks the thread for long; each reminder
   // handed out also costs one store read, about a microsecond, hence the
   // small default). Returns true
   // when caught up with now_ms, false when more is due (call again soon).
-  bool Poll(int64_t now_ms, size_t budget = 4096);
+  bool Poll(int64_t now_ms, DueSink& sink, size_t budget = 4096);
   // When Poll next has work (unix ms), or nullopt when the wheel is empty.
   std::optional<int64_t> NextWakeMs() const;
 
@@ -342,7 +341,7 @@ class Engine {
     bool durable = false;
   };
 
-  Engine(EngineOptions options, DueSink* sink);
+  explicit Engine(EngineOptions options);
   absl::Status Recover();
   absl::Status Validate(const ReminderSpec& r, int64_t now_ms) const;
   absl::StatusOr<Latest> FindLatest(const KeyHash& hash, std::optional<Store::Reader>* reader);
@@ -443,7 +442,6 @@ class Engine {
   static constexpr uint32_t kMetaChunkMask = (1u << kMetaChunkBits) - 1;
 
   EngineOptions options_;
-  DueSink* sink_;
   std::unique_ptr<Store> store_;
   TimingWheel wheel_;
   // One huge-page mapping per chunk of handles holds their metadata, then

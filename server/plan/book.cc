@@ -2087,7 +2087,7 @@ void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone don
   change.LedgerChanged(tenant);
   Submit(std::move(change), [this, tenant, done = std::move(done)](absl::Status st) {
     if (!st.ok()) return done(st);
-    if (dispatcher_ != nullptr) dispatcher_->ReleaseHeld(TenantId{tenant});
+    if (held() != nullptr) held()->Release(TenantId{tenant});
     done(CreditsJson(tenant));
   });
 }
@@ -2127,7 +2127,7 @@ absl::StatusOr<std::string> AppointmentBook::CreditsJson(uint32_t tenant) const 
       {"leased_extra", l.lease_extra},
       {"pending_paid_messages", pending_paid},
       {"unreserved_messages", unreserved},
-      {"waiting_for_credit", dispatcher_ != nullptr ? dispatcher_->held_of(TenantId{tenant}) : 0},
+      {"waiting_for_credit", held() != nullptr ? held()->held_of(TenantId{tenant}) : 0},
       {"waiting_for_sending_hours", quiet},
       {"alert_below", t->credit_alert_below},
       {"forecast", {{"day", forecast[0]}, {"week", forecast[1]}, {"month", forecast[2]}}},

@@ -60,7 +60,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
-#include "server/dispatch/dispatcher.h"
+#include "server/dispatch/message_filter.h"
 #include "server/engine/engine.h"
 #include "server/plan/credits.h"
 #include "server/plan/model.h"
@@ -204,8 +204,6 @@ class AppointmentBook : public MessageFilter {
   // and the forecast cost of its pending plan over the next day, week and
   // 30 days (JSON).
   absl::StatusOr<std::string> CreditsJson(uint32_t tenant) const;
-  // Messages held for credit are released through it (may be null).
-  void set_dispatcher(Dispatcher* d) { dispatcher_ = d; }
   struct Entry {
     Appointment appt;
     std::vector<PlanRef> plan;
@@ -346,7 +344,6 @@ class AppointmentBook : public MessageFilter {
   void ReloadLedgers(const std::vector<uint32_t>& tenants);
 
   Engine* engine_;
-  Dispatcher* dispatcher_ = nullptr;
   BookOptions options_;
   absl::flat_hash_map<uint32_t, LedgerState> ledgers_;
   uint64_t alerts_ = 0;  // alert messages scheduled (their keys' suffix)

@@ -37,11 +37,10 @@ class DispatcherTest : public ::testing::Test {
 
   void Open() {
     engine_options_.clock = clock_.AsFunction();
-    dispatcher_ = std::make_unique<Dispatcher>(nullptr, dispatch_options_, clock_.AsFunction());
-    auto engine = Engine::Open(engine_options_, queue_.Poster(), dispatcher_.get());
+    auto engine = Engine::Open(engine_options_, queue_.Poster());
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
-    dispatcher_->set_engine(engine_.get());
+    dispatcher_ = std::make_unique<Dispatcher>(engine_.get(), filter_for_open_, dispatch_options_, clock_.AsFunction());
     ASSERT_TRUE(dispatcher_->Recover().ok());
     queue_.RunUntil([&] { return engine_->idle(); });
     worker_ = dispatcher_->AddWorker({Channel::kSms}, 100, 100,
@@ -83,7 +82,7 @@ class DispatcherTest : public ::testing::Test {
     ASSERT_TRUE(queue_.RunUntil([&] { return done; }));
   }
   void Poll() {
-    while (!engine_->Poll(clock_.now_ms(), 1 << 16)) {
+    while (!engine_->Poll(clock_.now_ms(), *dispatcher_, 1 << 16)) {
     }
     queue_.RunPending();
   }
@@ -138,6 +137,7 @@ class DispatcherTest : public ::testing::Test {
   TaskQueue queue_;
   EngineOptions engine_options_;
   DispatchOptions dispatch_options_;
+  MessageFilter* filter_for_open_ = nullptr;  // given to the dispatcher by Open
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<Engine> engine_;
   uint64_t worker_ = 0;
@@ -387,8 +387,8 @@ class FakeFilter : public MessageFilter {
 class FilteredDispatcherTest : public DispatcherTest {
  protected:
   void SetUp() override {
+    filter_for_open_ = &filter_;
     DispatcherTest::SetUp();
-    dispatcher_->set_filter(&filter_);
   }
   std::optional<std::string> State(const std::string& key) {
     auto reader = engine_->store().NewReader();

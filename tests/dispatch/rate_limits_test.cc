@@ -37,11 +37,10 @@ class RateLimitedDispatchTest : public ::testing::Test {
 
   void Open() {
     engine_options_.clock = clock_.AsFunction();
-    dispatcher_ = std::make_unique<Dispatcher>(nullptr, options_, clock_.AsFunction());
-    auto engine = Engine::Open(engine_options_, queue_.Poster(), dispatcher_.get());
+    auto engine = Engine::Open(engine_options_, queue_.Poster());
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
-    dispatcher_->set_engine(engine_.get());
+    dispatcher_ = std::make_unique<Dispatcher>(engine_.get(), nullptr, options_, clock_.AsFunction());
     ASSERT_TRUE(dispatcher_->Recover().ok());
     queue_.RunUntil([&] { return engine_->idle(); });
     worker_ = AddWorker(1'000'000);
@@ -96,7 +95,7 @@ class RateLimitedDispatchTest : public ::testing::Test {
   }
   // What the owner's timer does: poll the wheel, then ExpireLeases.
   void Tick() {
-    while (!engine_->Poll(clock_.now_ms(), 1 << 16)) {
+    while (!engine_->Poll(clock_.now_ms(), *dispatcher_, 1 << 16)) {
     }
     dispatcher_->ExpireLeases(clock_.now_ms());
     queue_.RunPending();

@@ -69,7 +69,7 @@ TEST_F(EngineTest, NothingFiresBeforeItsWriteIsDurable) {
   h_->engine().Schedule({h_->Reminder("past", -5'000)}, [&](auto) { acked = true; });
   // The commit has not been applied (its completion has not run): the wheel
   // does not hold the reminder yet.
-  h_->engine().Poll(h_->clock.now_ms());
+  h_->engine().Poll(h_->clock.now_ms(), h_->sink);
   EXPECT_TRUE(h_->sink.fired.empty());
   ASSERT_TRUE(h_->queue.RunUntil([&] { return acked; }));
   h_->PollNow();
@@ -144,7 +144,7 @@ TEST_F(EngineTest, CancelInFlightWinsOverAConcurrentFiring) {
   bool cancelled = false;
   h_->engine().Cancel({{TenantId{1}, "a"}}, [&](auto r) { cancelled = r[0].ok(); });
   // The reminder is due but its cancel is in flight: it must not go out.
-  h_->engine().Poll(h_->clock.now_ms());
+  h_->engine().Poll(h_->clock.now_ms(), h_->sink);
   EXPECT_TRUE(h_->sink.fired.empty());
   ASSERT_TRUE(h_->queue.RunUntil([&] { return cancelled; }));
   h_->clock.Advance(10);
@@ -551,7 +551,7 @@ TEST(EngineModelTest, PipelinedWritesSeeEachOtherAndLandAsSubmitted) {
       if (rng() % 8 == 0) {
         // Fires what is due and durable; nothing for a key with a write in
         // flight, so a fired version is the model's latest for its key.
-        h.engine().Poll(now, 1 << 16);
+        h.engine().Poll(now, h.sink, 1 << 16);
         for (; fired_seen < h.sink.fired.size(); ++fired_seen) {
           const DueReminder& d = h.sink.fired[fired_seen];
           auto it = model.find(d.reminder.key);

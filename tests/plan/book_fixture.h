@@ -1,4 +1,5 @@
-// The AppointmentBook test fixture: a real engine, store and dispatcher,
+// The AppointmentBook test fixture: the real core (runtime/core.h: engine,
+// store, book and dispatcher),
 // with a fake clock and a worker that records what it is handed (and acks
 // it as sent). Shared by book_test (the lifecycle) and gates_test (credits,
 // consent, caps, household SMS).
@@ -13,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/plan/book.h"
+#include "server/runtime/core.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/task_queue.h"
 #include "tests/testing/temp_dir.h"
@@ -57,17 +59,13 @@ class BookTest : public ::testing::Test {
 
   void Open() {
     engine_options_.clock = clock_.AsFunction();
-    dispatcher_ = std::make_unique<Dispatcher>(nullptr, DispatchOptions{}, clock_.AsFunction());
-    auto engine = Engine::Open(engine_options_, queue_.Poster(), dispatcher_.get());
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = std::move(*engine);
-    dispatcher_->set_engine(engine_.get());
-    ASSERT_TRUE(dispatcher_->Recover().ok());
-    auto book = AppointmentBook::Open(engine_.get(), book_options_);
-    ASSERT_TRUE(book.ok()) << book.status();
-    book_ = std::move(*book);
-    dispatcher_->set_filter(book_.get());
-    book_->set_dispatcher(dispatcher_.get());
+    auto core = Core::Open(CoreOptions{engine_options_, DispatchOptions{}, book_options_},
+                           queue_.Poster());
+    ASSERT_TRUE(core.ok()) << core.status();
+    core_ = std::move(*core);
+    engine_ = &core_->engine();
+    dispatcher_ = &core_->dispatcher();
+    book_ = core_->book();
     worker_ = dispatcher_->AddWorker({Channel::kSms, Channel::kEmail}, 100'000, 100'000,
                                      [this](const std::vector<LeasedMessage>& batch) {
                                        for (const auto& m : batch) {
@@ -78,12 +76,13 @@ class BookTest : public ::testing::Test {
                                      });
   }
   void Close() {
-    if (!engine_) return;
+    if (!core_) return;
     queue_.RunUntil([&] { return engine_->idle(); });
-    engine_.reset();
+    core_.reset();
     queue_.RunPending();
-    book_.reset();
-    dispatcher_.reset();
+    engine_ = nullptr;
+    dispatcher_ = nullptr;
+    book_ = nullptr;
     got_.clear();
   }
   void Restart() {
@@ -156,7 +155,7 @@ class BookTest : public ::testing::Test {
   // Polls at the fake clock's time; returns what the worker got since the
   // last call, and acks it all as sent.
   std::vector<Got> Deliveries() {
-    while (!engine_->Poll(clock_.now_ms(), 1 << 16)) {
+    while (!core_->Poll(clock_.now_ms(), 1 << 16)) {
     }
     queue_.RunPending();
     std::vector<Got> out = std::move(got_);
@@ -210,9 +209,11 @@ class BookTest : public ::testing::Test {
   FakeClock clock_;
   TaskQueue queue_;
   EngineOptions engine_options_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<AppointmentBook> book_;
+  std::unique_ptr<Core> core_;
+  // Parts of core_, for the tests' convenience.
+  Engine* engine_ = nullptr;
+  Dispatcher* dispatcher_ = nullptr;
+  AppointmentBook* book_ = nullptr;
   uint64_t worker_ = 0;
   std::vector<Got> got_;
 };

@@ -96,7 +96,7 @@ TEST_F(GatesTest, ACancellationReleasesAndAPermanentFailureReturns) {
   EXPECT_EQ(c["pending_paid_messages"], 1) << c;
   ExpectExact();
   // The worker fails it for good: its credits come back.
-  while (!engine_->Poll(clock_.now_ms(), 1 << 16)) {
+  while (!core_->Poll(clock_.now_ms(), 1 << 16)) {
   }
   queue_.RunPending();
   auto got = std::move(got_);

@@ -46,7 +46,7 @@ class EngineHarness {
   }
 
   absl::Status Open() {
-    auto engine = server::Engine::Open(options_, queue.Poster(), &sink);
+    auto engine = server::Engine::Open(options_, queue.Poster());
     if (!engine.ok()) return engine.status();
     engine_ = std::move(*engine);
     sink.engine = engine_.get();
@@ -120,7 +120,7 @@ class EngineHarness {
   }
   // Polls at the fake clock's time until caught up, running completions.
   void PollNow() {
-    while (!engine_->Poll(clock.now_ms(), 1 << 16)) {
+    while (!engine_->Poll(clock.now_ms(), sink, 1 << 16)) {
     }
     queue.RunPending();
   }
