@@ -23,49 +23,6 @@ namespace rappel::server::plan {
 namespace {
 
 using nlohmann::json;
-using StateOp = WriteBatch::StateOp;
-
-constexpr size_t kMaxIdBytes = 128;
-
-
-// The key of an object within its tenant: 4 bytes of tenant, then the id.
-std::string ObjKey(uint32_t tenant, std::string_view id) {
-  std::string k;
-  k.reserve(4 + id.size());
-  PutBE(&k, tenant, 4);
-  k.append(id);
-  return k;
-}
-
-std::string StoreKey(std::string_view prefix, uint32_t tenant, std::string_view id) {
-  std::string k(prefix);
-  k += ObjKey(tenant, id);
-  return k;
-}
-
-std::string_view ObjectPrefix(ObjectKind kind) {
-  switch (kind) {
-    case ObjectKind::kTenant: return "pt/";
-    case ObjectKind::kCalendar: return "pc/";
-    case ObjectKind::kType: return "py/";
-    case ObjectKind::kPatient: return "pp/";
-    case ObjectKind::kTemplate: return "pm/";
-  }
-  return "p?/";
-}
-
-StateOp Put(std::string key, std::string value) { return StateOp{std::move(key), std::move(value), false}; }
-StateOp Delete(std::string key) { return StateOp{std::move(key), {}, true}; }
-
-// A patient's attendance counts, kept apart from its JSON document: they
-// change with every visit status (the hot path), the document rarely.
-//   pn/<tenant 4><id>  appointments (4), no-shows (4)
-StateOp AttendanceRecord(const Patient& p) {
-  std::string v;
-  PutBE(&v, p.appointments, 4);
-  PutBE(&v, p.no_shows, 4);
-  return Put(StoreKey("pn/", p.tenant, p.id), std::move(v));
-}
 
 // A small binary writer/reader for the appointment record: it is written
 // on every event (the hot path), so no JSON here. Integers are varints
@@ -137,11 +94,6 @@ class Reader {
 // without them).
 constexpr uint8_t kEntryFormat = 4;
 
-std::string NumberedKey(std::string_view prefix, uint64_t n) {
-  std::string k(prefix);
-  PutBE(&k, n, 8);
-  return k;
-}
 
 
 absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint64_t seq, std::string_view bytes) {
@@ -389,89 +341,9 @@ absl::StatusOr<std::unique_ptr<AppointmentBook>> AppointmentBook::Open(Engine* e
 absl::Status AppointmentBook::Load() {
   auto reader = engine_->store().NewReader();
   if (!reader.ok()) return reader.status();
-  absl::Status error;
-  auto scan = [&](std::string_view prefix, auto&& fn) {
-    absl::Status st = reader->ScanState(prefix, [&](std::string_view k, std::string_view v) {
-      if (k.substr(0, prefix.size()) != prefix) return false;
-      k.remove_prefix(prefix.size());
-      if (k.size() < 4) {
-        error = absl::DataLossError("short object key");
-        return false;
-      }
-      uint32_t tenant = 0;
-      for (int i = 0; i < 4; ++i) tenant = (tenant << 8) | static_cast<unsigned char>(k[i]);
-      error = fn(tenant, k.substr(4), v);
-      return error.ok();
-    });
-    return st.ok() ? error : st;
-  };
-  auto parse = [](std::string_view v) { return ParseJsonObject(v); };
-  if (absl::Status st = scan("pt/", [&](uint32_t tenant, std::string_view, std::string_view v) {
-        auto j = parse(v);
-        if (!j.ok()) return j.status();
-        Tenant t;
-        t.id = tenant;
-        if (absl::Status s = FromJson(*j, &t); !s.ok()) return s;
-        tenants_[tenant] = std::move(t);
-        return absl::OkStatus();
-      });
-      !st.ok()) {
-    return st;
-  }
-  auto load_object = [&](std::string_view prefix, auto* map) {
-    return scan(prefix, [&](uint32_t tenant, std::string_view id, std::string_view v) {
-      auto j = parse(v);
-      if (!j.ok()) return j.status();
-      typename std::remove_pointer_t<decltype(map)>::mapped_type o;
-      o.tenant = tenant;
-      o.id = std::string(id);
-      if (absl::Status s = FromJson(*j, &o); !s.ok()) return s;
-      (*map)[ObjKey(tenant, id)] = std::move(o);
-      return absl::OkStatus();
-    });
-  };
-  if (absl::Status st = load_object("pc/", &calendars_); !st.ok()) return st;
-  if (absl::Status st = load_object("py/", &types_); !st.ok()) return st;
-  if (absl::Status st = load_object("pp/", &patients_); !st.ok()) return st;
-  for (const auto& [obj, p] : patients_) {
-    if (p.mobile.empty()) continue;
-    auto& ids = by_mobile_[ObjKey(p.tenant, p.mobile)];
-    ids.push_back(p.id);
-    if (ids.size() == 2) ++shared_mobiles_;
-  }
-  // Attendance counts (AttendanceRecord) are the truth over the document's.
-  if (absl::Status st = scan("pn/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
-        auto it = patients_.find(ObjKey(tenant, id));
-        if (it == patients_.end() || v.size() != 8) return absl::OkStatus();
-        it->second.appointments = static_cast<uint32_t>(GetBE(v, 0, 4));
-        it->second.no_shows = static_cast<uint32_t>(GetBE(v, 4, 4));
-        return absl::OkStatus();
-      });
-      !st.ok()) {
-    return st;
-  }
-  if (absl::Status st = scan("pm/", [&](uint32_t tenant, std::string_view id, std::string_view v) {
-        auto j = parse(v);
-        if (!j.ok()) return j.status();
-        auto subject = CompileTemplate(j->value("subject", ""));
-        auto body = CompileTemplate(j->value("body", ""));
-        if (!subject.ok()) return subject.status();
-        if (!body.ok()) return body.status();
-        templates_[ObjKey(tenant, id)] =
-            TemplatePair{std::move(*subject), std::move(*body), std::string(v)};
-        return absl::OkStatus();
-      });
-      !st.ok()) {
-    return st;
-  }
-  if (absl::Status st = scan("ps/", [&](uint32_t tenant, std::string_view address, std::string_view) {
-        stopped_.insert(ObjKey(tenant, address));
-        return absl::OkStatus();
-      });
-      !st.ok()) {
-    return st;
-  }
-  if (absl::Status st = scan("pk/", [&](uint32_t tenant, std::string_view, std::string_view v) {
+  if (absl::Status st = registry_.Load(*reader); !st.ok()) return st;
+  if (absl::Status st = ScanByTenant(*reader, "pk/", [&](uint32_t tenant, std::string_view,
+                                                         std::string_view v) {
         auto l = DecodeLedger(v);
         if (!l) return absl::DataLossError("corrupt credit ledger record");
         ledgers_[tenant].durable = *l;
@@ -480,6 +352,7 @@ absl::Status AppointmentBook::Load() {
       !st.ok()) {
     return st;
   }
+  absl::Status error;
   std::string_view pa = "pa/";
   bool seen_record = false;
   absl::Status st = reader->ScanState(pa, [&](std::string_view k, std::string_view v) {
@@ -525,11 +398,6 @@ absl::Status AppointmentBook::Load() {
     return true;
   });
   return st.ok() ? error : st;
-}
-
-const Tenant* AppointmentBook::FindTenant(uint32_t tenant) const {
-  auto it = tenants_.find(tenant);
-  return it == tenants_.end() ? nullptr : &it->second;
 }
 
 AppointmentBook::Entry* AppointmentBook::FindEntry(uint32_t tenant, std::string_view id) {
@@ -641,7 +509,7 @@ std::string AppointmentBook::EncodeEntry(const Entry& e) const {
   return w.Take();
 }
 
-AppointmentBook::StateOp AppointmentBook::NewAudit(Entry& e, std::string lines) {
+StateOp AppointmentBook::NewAudit(Entry& e, std::string lines) {
   uint64_t n = next_audit_++;
   e.audit.push_back(n);
   return Put(NumberedKey("au/", n), std::move(lines));
@@ -650,17 +518,16 @@ AppointmentBook::StateOp AppointmentBook::NewAudit(Entry& e, std::string lines) 
 absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view why,
                                      Change& change) {
   Appointment& a = entry.appt;
-  const Tenant* tenant = FindTenant(a.tenant);
-  auto cal = calendars_.find(ObjKey(a.tenant, a.calendar));
-  auto type = types_.find(ObjKey(a.tenant, a.type));
-  auto patient = patients_.find(ObjKey(a.tenant, a.patient));
-  if (tenant == nullptr || cal == calendars_.end() || type == types_.end() ||
-      patient == patients_.end()) {
+  const Tenant* tenant = registry_.FindTenant(a.tenant);
+  const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
+  const AppointmentType* type = registry_.FindType(a.tenant, a.type);
+  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
+  if (tenant == nullptr || cal == nullptr || type == nullptr || patient == nullptr) {
     return absl::FailedPreconditionError("the appointment refers to an object since deleted");
   }
-  PlanInput input{*tenant, cal->second, type->second, patient->second, a, event,
+  PlanInput input{*tenant, *cal, *type, *patient, a, event,
                   change.now, /*omit_tenant_channels=*/false};
-  input.stopped_channels = StoppedChannels(patient->second);
+  input.stopped_channels = registry_.StoppedChannels(*patient);
   PlanResult plan = Plan(input);
   change.Touch(ObjKey(a.tenant, a.id));
   std::string audit;
@@ -721,12 +588,12 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
                                LedgerOf(a.tenant).available(),
                                " available): the e-mail of this message goes"));
         continue;
-      } else if (tenant->credit_fallback_email && !patient->second.email.empty() &&
+      } else if (tenant->credit_fallback_email && !patient->email.empty() &&
                  !has_twin(*m, Channel::kEmail) && m->kind != MessageKind::kPractitioner) {
         // Not enough credit: the same message by e-mail instead (free).
         fallback = *m;
         fallback.channel = Channel::kEmail;
-        fallback.recipient = patient->second.email;
+        fallback.recipient = patient->email;
         AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
                   absl::StrCat("not enough credit (", out.credits, " needed, ",
                                LedgerOf(a.tenant).available(), " available): by e-mail instead"));
@@ -778,7 +645,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
   return absl::OkStatus();
 }
 
-AppointmentBook::StateOp AppointmentBook::RecordWrite(Entry& e, Change& change) {
+StateOp AppointmentBook::RecordWrite(Entry& e, Change& change) {
   if (change.first_record == 0) change.first_record = next_record_;
   if (e.seq < change.first_record) {
     // Written by an earlier change (or never): the new version is appended
@@ -869,7 +736,9 @@ void AppointmentBook::MaybeCompactRecords() {
 
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
   for (uint32_t tenant : change.ledgers) {
-    if (const Tenant* t = FindTenant(tenant)) WriteLedger(*t, &change.writes, &change.schedule);
+    if (const Tenant* t = registry_.FindTenant(tenant)) {
+      WriteLedger(*t, &change.writes, &change.schedule);
+    }
   }
   std::vector<std::string> touched = std::move(change.touched);
   engine_->Mutate(std::move(change.schedule), std::move(change.drop), std::move(change.writes),
@@ -957,139 +826,13 @@ void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
 
 // --- configuration objects ------------------------------------------------
 
-void AppointmentBook::PutObject(ObjectKind kind, uint32_t tenant_id, std::string id,
+void AppointmentBook::PutObject(ObjectKind kind, uint32_t tenant, std::string id,
                                 std::string_view text, ObjectDone done) {
-  auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
-  auto doc = ParseJsonObject(text);
-  if (!doc.ok()) return fail(doc.status());
-  if (kind != ObjectKind::kTenant) {
-    if (FindTenant(tenant_id) == nullptr) {
-      return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant_id)));
-    }
-    if (id.empty() || id.size() > kMaxIdBytes) {
-      return fail(absl::InvalidArgumentError(
-          absl::StrCat("an id is 1 to ", kMaxIdBytes, " bytes")));
-    }
-  }
-  std::string key = StoreKey(ObjectPrefix(kind), tenant_id, kind == ObjectKind::kTenant ? "" : id);
-  std::string stored;   // the store's record
-  std::string shown;    // what the caller gets back
-  std::function<void()> apply;
-  switch (kind) {
-    case ObjectKind::kTenant: {
-      Tenant t;
-      t.id = tenant_id;
-      if (absl::Status st = FromJson(*doc, &t); !st.ok()) return fail(st);
-      if (doc->contains("secret")) {
-        return fail(absl::InvalidArgumentError("field \"secret\": set by rappel, not by clients"));
-      }
-      if (absl::Status st = ValidateTimeZone(t.time_zone); !st.ok()) return fail(st);
-      const Tenant* old = FindTenant(tenant_id);
-      t.secret = old != nullptr ? old->secret : NewSecret();
-      stored = ToJson(t, true).dump();
-      shown = ToJson(t).dump();
-      apply = [this, t = std::move(t)]() mutable { tenants_[t.id] = std::move(t); };
-      break;
-    }
-    case ObjectKind::kCalendar: {
-      Calendar c;
-      c.tenant = tenant_id;
-      c.id = id;
-      if (absl::Status st = FromJson(*doc, &c); !st.ok()) return fail(st);
-      stored = shown = ToJson(c).dump();
-      apply = [this, c = std::move(c)]() mutable {
-        calendars_[ObjKey(c.tenant, c.id)] = std::move(c);
-      };
-      break;
-    }
-    case ObjectKind::kType: {
-      AppointmentType t;
-      t.tenant = tenant_id;
-      t.id = id;
-      if (absl::Status st = FromJson(*doc, &t); !st.ok()) return fail(st);
-      stored = shown = ToJson(t).dump();
-      apply = [this, t = std::move(t)]() mutable { types_[ObjKey(t.tenant, t.id)] = std::move(t); };
-      break;
-    }
-    case ObjectKind::kPatient: {
-      Patient p;
-      p.tenant = tenant_id;
-      p.id = id;
-      // Attendance is rappel's unless the document sets it.
-      if (auto it = patients_.find(ObjKey(tenant_id, id)); it != patients_.end()) {
-        p.appointments = it->second.appointments;
-        p.no_shows = it->second.no_shows;
-      }
-      if (absl::Status st = FromJson(*doc, &p); !st.ok()) return fail(st);
-      if (doc->contains("channels")) {
-        // A channel asked for explicitly must have an address.
-        if ((p.channels & (ChannelBit(Channel::kSms) | ChannelBit(Channel::kVoice))) &&
-            p.mobile.empty()) {
-          return fail(absl::InvalidArgumentError(
-              "channel sms or voice switched on but the patient has no mobile number"));
-        }
-        if ((p.channels & ChannelBit(Channel::kEmail)) && p.email.empty()) {
-          return fail(absl::InvalidArgumentError(
-              "channel email switched on but the patient has no e-mail address"));
-        }
-        if ((p.channels & ChannelBit(Channel::kPush)) && p.push_token.empty()) {
-          return fail(absl::InvalidArgumentError(
-              "channel push switched on but the patient has no push token"));
-        }
-      }
-      stored = shown = ToJson(p).dump();
-      apply = [this, p = std::move(p)]() mutable { SetPatient(std::move(p)); };
-      break;
-    }
-    case ObjectKind::kTemplate: {
-      // id: kind/channel/locale
-      size_t a = id.find('/');
-      size_t b = a == std::string::npos ? a : id.find('/', a + 1);
-      std::optional<MessageKind> k;
-      std::optional<Channel> c;
-      std::string locale;
-      if (b != std::string::npos) {
-        k = ParseKind(std::string_view(id).substr(0, a));
-        c = ParseChannel(std::string_view(id).substr(a + 1, b - a - 1));
-        locale = id.substr(b + 1);
-      }
-      if (!k || !c || (locale != "fr" && locale != "en")) {
-        return fail(absl::InvalidArgumentError(
-            "a template id is <kind>/<channel>/<locale>, e.g. reminder/sms/fr"));
-      }
-      for (const auto& [field, value] : doc->items()) {
-        if (field != "subject" && field != "body") {
-          return fail(absl::InvalidArgumentError(absl::StrCat("field \"", field, "\": unknown field")));
-        }
-        if (!value.is_string()) {
-          return fail(absl::InvalidArgumentError(absl::StrCat("field \"", field, "\": expected a string")));
-        }
-      }
-      auto subject = CompileTemplate(doc->value("subject", ""));
-      if (!subject.ok()) return fail(subject.status());
-      auto body = CompileTemplate(doc->value("body", ""));
-      if (!body.ok()) return fail(body.status());
-      stored = shown = doc->dump();
-      apply = [this, obj = ObjKey(tenant_id, id), pair = TemplatePair{std::move(*subject),
-                                                                      std::move(*body), stored}]() mutable {
-        templates_[obj] = std::move(pair);
-      };
-      break;
-    }
-  }
+  auto put = registry_.PreparePut(kind, tenant, std::move(id), text);
+  if (!put.ok()) return Refuse(put.status(), std::move(done));
   // Objects are applied once durable: nothing refers to them before.
-  Engine::StateWrites writes{Put(std::move(key), std::move(stored))};
-  if (kind == ObjectKind::kPatient) {
-    Patient counts;
-    counts.tenant = tenant_id;
-    counts.id = id;
-    auto j = ParseJsonObject(shown);
-    counts.appointments = j.ok() ? j->value("appointments", 0u) : 0u;
-    counts.no_shows = j.ok() ? j->value("no_shows", 0u) : 0u;
-    writes.push_back(AttendanceRecord(counts));
-  }
-  engine_->WriteState(std::move(writes),
-                      [apply = std::move(apply), shown = std::move(shown),
+  engine_->WriteState(std::move(put->writes),
+                      [apply = std::move(put->apply), shown = std::move(put->shown),
                        done = std::move(done)](absl::Status st) mutable {
                         if (!st.ok()) return done(st);
                         apply();
@@ -1099,35 +842,7 @@ void AppointmentBook::PutObject(ObjectKind kind, uint32_t tenant_id, std::string
 
 absl::StatusOr<std::string> AppointmentBook::GetObject(ObjectKind kind, uint32_t tenant,
                                                        const std::string& id) const {
-  auto missing = [&](std::string_view what) {
-    return absl::NotFoundError(absl::StrCat("no ", std::string(what), " \"", id, "\" in tenant ", tenant));
-  };
-  switch (kind) {
-    case ObjectKind::kTenant:
-      if (const Tenant* t = FindTenant(tenant)) return ToJson(*t).dump();
-      return absl::NotFoundError(absl::StrCat("unknown tenant ", tenant));
-    case ObjectKind::kCalendar:
-      if (auto it = calendars_.find(ObjKey(tenant, id)); it != calendars_.end()) {
-        return ToJson(it->second).dump();
-      }
-      return missing("calendar");
-    case ObjectKind::kType:
-      if (auto it = types_.find(ObjKey(tenant, id)); it != types_.end()) {
-        return ToJson(it->second).dump();
-      }
-      return missing("appointment type");
-    case ObjectKind::kPatient:
-      if (auto it = patients_.find(ObjKey(tenant, id)); it != patients_.end()) {
-        return ToJson(it->second).dump();
-      }
-      return missing("patient");
-    case ObjectKind::kTemplate:
-      if (auto it = templates_.find(ObjKey(tenant, id)); it != templates_.end()) {
-        return it->second.json;
-      }
-      return missing("template");
-  }
-  return absl::InvalidArgumentError("unknown object kind");
+  return registry_.Get(kind, tenant, id);
 }
 
 // --- appointment events ---------------------------------------------------
@@ -1141,17 +856,17 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
   if (in.id.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("an appointment id cannot hold a NUL byte");
   }
-  if (FindTenant(in.tenant) == nullptr) {
+  if (registry_.FindTenant(in.tenant) == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown tenant ", in.tenant));
   }
-  if (!calendars_.contains(ObjKey(in.tenant, in.calendar))) {
+  if (registry_.FindCalendar(in.tenant, in.calendar) == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown calendar \"", in.calendar, "\""));
   }
-  auto type = types_.find(ObjKey(in.tenant, in.type));
-  if (type == types_.end()) {
+  const AppointmentType* type = registry_.FindType(in.tenant, in.type);
+  if (type == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown appointment type \"", in.type, "\""));
   }
-  if (!patients_.contains(ObjKey(in.tenant, in.patient))) {
+  if (registry_.FindPatient(in.tenant, in.patient) == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown patient \"", in.patient, "\""));
   }
   if (in.end_ms < in.start_ms) {
@@ -1166,7 +881,7 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
   Event event;
   UpsertOutcome outcome;
   if (it == appointments_.end()) {
-    if (!type->second.active) {
+    if (!type->active) {
       return absl::FailedPreconditionError(absl::StrCat(
           "appointment type \"", in.type, "\" is inactive: it cannot be booked"));
     }
@@ -1196,7 +911,7 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
                  a.calendar != in.calendar || a.location != in.location ||
                  a.patient != in.patient ||
                  (a.type != in.type &&
-                  types_.at(ObjKey(a.tenant, a.type)).mode != type->second.mode);
+                  registry_.FindType(a.tenant, a.type)->mode != type->mode);
     a.version = in.version;
     a.calendar = std::move(in.calendar);
     a.type = std::move(in.type);
@@ -1296,14 +1011,13 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
       auto [old_visits, old_noshows] = counts(a.status);
       auto [new_visits, new_noshows] = counts(next);
       if (old_visits != new_visits || old_noshows != new_noshows) {
-        auto p = patients_.find(ObjKey(a.tenant, a.patient));
-        if (p != patients_.end()) {
-          Patient& pt = p->second;
+        if (Patient* p = registry_.FindPatient(a.tenant, a.patient)) {
+          Patient& pt = *p;
           pt.appointments = static_cast<uint32_t>(
               std::max<int64_t>(0, int64_t{pt.appointments} - old_visits + new_visits));
           pt.no_shows = static_cast<uint32_t>(
               std::max<int64_t>(0, int64_t{pt.no_shows} - old_noshows + new_noshows));
-          change.Write(AttendanceRecord(pt), /*may_repeat=*/true);
+          change.Write(ObjectRegistry::AttendanceRecord(pt), /*may_repeat=*/true);
         }
       }
       a.status = next;
@@ -1338,8 +1052,10 @@ void AppointmentBook::Commands(std::vector<AppointmentCommand> items, ResultsDon
 void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int64_t from_ms,
                               int64_t to_ms, CountDone done) {
   auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
-  if (FindTenant(tenant) == nullptr) return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)));
-  if (!calendars_.contains(ObjKey(tenant, calendar))) {
+  if (registry_.FindTenant(tenant) == nullptr) {
+    return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)));
+  }
+  if (registry_.FindCalendar(tenant, calendar) == nullptr) {
     return fail(absl::NotFoundError(absl::StrCat("unknown calendar \"", calendar, "\"")));
   }
   if (to_ms <= from_ms) return fail(absl::InvalidArgumentError("the absence ends before it starts"));
@@ -1357,9 +1073,9 @@ void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int6
 void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, int64_t delay_ms,
                                  CountDone done) {
   auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
-  const Tenant* t = FindTenant(tenant);
+  const Tenant* t = registry_.FindTenant(tenant);
   if (t == nullptr) return fail(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)));
-  if (!calendars_.contains(ObjKey(tenant, calendar))) {
+  if (registry_.FindCalendar(tenant, calendar) == nullptr) {
     return fail(absl::NotFoundError(absl::StrCat("unknown calendar \"", calendar, "\"")));
   }
   if (delay_ms <= 0 || delay_ms > kDayMs) {
@@ -1385,8 +1101,8 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
                                    const std::string& appointment, PatientReplyKind kind,
                                    std::function<void(absl::StatusOr<AppointmentResult>)> done) {
   auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
-  auto p = patients_.find(ObjKey(tenant, patient));
-  if (p == patients_.end()) {
+  Patient* p = registry_.FindPatient(tenant, patient);
+  if (p == nullptr) {
     return fail(absl::NotFoundError(absl::StrCat("unknown patient \"", patient, "\"")));
   }
   Change change;
@@ -1396,30 +1112,20 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
     // who shares it, until consent is given again (START). Without a
     // mobile number, the patient's notifications go off instead.
     bool stop = kind == PatientReplyKind::kStop;
-    std::string address = p->second.mobile;
+    std::string address = p->mobile;
     std::vector<Patient*> sharing;
     if (address.empty()) {
-      p->second.notifications = !stop;
-      sharing.push_back(&p->second);
+      p->notifications = !stop;
+      sharing.push_back(p);
     } else {
-      std::string blocked = ObjKey(tenant, address);
-      if (stop) {
-        stopped_.insert(blocked);
-        change.Write(Put(StoreKey("ps/", tenant, address), ""), /*may_repeat=*/true);
-      } else {
-        stopped_.erase(blocked);
-        change.Write(Delete(StoreKey("ps/", tenant, address)), /*may_repeat=*/true);
-      }
-      for (const std::string& id : PatientsWithMobile(tenant, address)) {
-        if (auto it = patients_.find(ObjKey(tenant, id)); it != patients_.end()) {
-          sharing.push_back(&it->second);
-        }
+      change.Write(registry_.SetStopped(tenant, address, stop), /*may_repeat=*/true);
+      for (const std::string& id : registry_.PatientsWithMobile(tenant, address)) {
+        if (Patient* other = registry_.FindPatient(tenant, id)) sharing.push_back(other);
       }
     }
-    if (!stop) p->second.notifications = true;
-    p->second.consent = !stop;
-    change.Write(Put(StoreKey("pp/", tenant, patient), ToJson(p->second).dump()),
-                 /*may_repeat=*/true);
+    if (!stop) p->notifications = true;
+    p->consent = !stop;
+    change.Write(ObjectRegistry::PatientRecord(*p), /*may_repeat=*/true);
     uint32_t replanned = 0;
     for (Patient* who : sharing) {
       for (Entry* e : by_patient_.InRange(ObjKey(tenant, who->id), INT64_MIN, INT64_MAX)) {
@@ -1455,7 +1161,7 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
           absl::StrCat("patient \"", patient, "\" has no upcoming appointment")));
     }
   }
-  const Tenant& t = *FindTenant(tenant);
+  const Tenant& t = *registry_.FindTenant(tenant);
   if (kind == PatientReplyKind::kCancel &&
       (!t.patient_cancel_allowed || change.now > e->appt.start_ms - t.cancel_until_ms)) {
     return fail(absl::FailedPreconditionError(
@@ -1475,7 +1181,7 @@ void AppointmentBook::Redeem(std::string_view token,
   auto fail = [&](absl::Status st) { Refuse(std::move(st), std::move(done)); };
   auto tenant_id = TokenTenant(token);
   if (!tenant_id.ok()) return fail(tenant_id.status());
-  const Tenant* t = FindTenant(*tenant_id);
+  const Tenant* t = registry_.FindTenant(*tenant_id);
   if (t == nullptr) return fail(absl::PermissionDeniedError("token signature does not match"));
   auto claims = VerifyToken(token, t->secret);
   if (!claims.ok()) return fail(claims.status());
@@ -1533,7 +1239,7 @@ void AppointmentBook::Redeem(std::string_view token,
 
 json AppointmentBook::PlanJson(const Entry& e) const {
   json plan = json::array();
-  const Tenant* t = FindTenant(e.appt.tenant);
+  const Tenant* t = registry_.FindTenant(e.appt.tenant);
   int64_t now = engine_->NowMs();
   for (const PlanRef& p : e.plan) {
     json m = {{"kind", std::string(KindName(p.kind))},
@@ -1630,28 +1336,27 @@ absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::st
   }
   out["audit"] = std::move(audit);
   // What a re-plan now would give (the dry run of the appointment as held).
-  const Tenant* t = FindTenant(tenant);
-  auto cal = calendars_.find(ObjKey(tenant, e->appt.calendar));
-  auto type = types_.find(ObjKey(tenant, e->appt.type));
-  auto patient = patients_.find(ObjKey(tenant, e->appt.patient));
-  if (t != nullptr && cal != calendars_.end() && type != types_.end() && patient != patients_.end()) {
-    PlanInput in{*t, cal->second, type->second, patient->second, e->appt, Event::kUpdated,
-                 engine_->NowMs()};
-    in.stopped_channels = StoppedChannels(patient->second);
+  const Tenant* t = registry_.FindTenant(tenant);
+  const Calendar* cal = registry_.FindCalendar(tenant, e->appt.calendar);
+  const AppointmentType* type = registry_.FindType(tenant, e->appt.type);
+  const Patient* patient = registry_.FindPatient(tenant, e->appt.patient);
+  if (t != nullptr && cal != nullptr && type != nullptr && patient != nullptr) {
+    PlanInput in{*t, *cal, *type, *patient, e->appt, Event::kUpdated, engine_->NowMs()};
+    in.stopped_channels = registry_.StoppedChannels(*patient);
     out["dry_run"] = DryRunJson(Plan(in));
   }
   return out.dump();
 }
 
 absl::StatusOr<std::string> AppointmentBook::DryRun(const Appointment& in) const {
-  const Tenant* t = FindTenant(in.tenant);
+  const Tenant* t = registry_.FindTenant(in.tenant);
   if (t == nullptr) return absl::NotFoundError(absl::StrCat("unknown tenant ", in.tenant));
-  auto cal = calendars_.find(ObjKey(in.tenant, in.calendar));
-  if (cal == calendars_.end()) return absl::NotFoundError(absl::StrCat("unknown calendar \"", in.calendar, "\""));
-  auto type = types_.find(ObjKey(in.tenant, in.type));
-  if (type == types_.end()) return absl::NotFoundError(absl::StrCat("unknown appointment type \"", in.type, "\""));
-  auto patient = patients_.find(ObjKey(in.tenant, in.patient));
-  if (patient == patients_.end()) return absl::NotFoundError(absl::StrCat("unknown patient \"", in.patient, "\""));
+  const Calendar* cal = registry_.FindCalendar(in.tenant, in.calendar);
+  if (cal == nullptr) return absl::NotFoundError(absl::StrCat("unknown calendar \"", in.calendar, "\""));
+  const AppointmentType* type = registry_.FindType(in.tenant, in.type);
+  if (type == nullptr) return absl::NotFoundError(absl::StrCat("unknown appointment type \"", in.type, "\""));
+  const Patient* patient = registry_.FindPatient(in.tenant, in.patient);
+  if (patient == nullptr) return absl::NotFoundError(absl::StrCat("unknown patient \"", in.patient, "\""));
   if (in.end_ms < in.start_ms) return absl::InvalidArgumentError("the appointment ends before it starts");
   Appointment a = in;
   int64_t now = engine_->NowMs();
@@ -1662,8 +1367,8 @@ absl::StatusOr<std::string> AppointmentBook::DryRun(const Appointment& in) const
   json out;
   out["appointment"] = AppointmentJson(a);
   out["event"] = std::string(EventName(event));
-  PlanInput input{*t, cal->second, type->second, patient->second, a, event, now};
-  input.stopped_channels = StoppedChannels(patient->second);
+  PlanInput input{*t, *cal, *type, *patient, a, event, now};
+  input.stopped_channels = registry_.StoppedChannels(*patient);
   out["dry_run"] = DryRunJson(Plan(input));
   return out.dump();
 }
@@ -1707,7 +1412,7 @@ size_t AppointmentBook::Reclaim(size_t limit) {
   std::vector<std::string> expired;
   for (const auto& [obj, e] : appointments_) {
     if (expired.size() >= limit) break;
-    const Tenant* t = FindTenant(e.appt.tenant);
+    const Tenant* t = registry_.FindTenant(e.appt.tenant);
     int64_t retention = t != nullptr ? t->audit_retention_ms : 90 * kDayMs;
     if (e.plan.empty() && e.appt.end_ms + retention < now) expired.push_back(obj);
   }
@@ -1738,17 +1443,6 @@ bool AppointmentBook::Claims(const ReminderSpec& r) const {
   return r.key.size() > 3 && r.key[0] == '@' && r.key[1] == 'a' && r.key[2] == '/';
 }
 
-const AppointmentBook::TemplatePair* AppointmentBook::FindTemplate(uint32_t tenant,
-                                                                   MessageKind kind,
-                                                                   Channel channel,
-                                                                   std::string_view locale) const {
-  if (templates_.empty()) return nullptr;
-  auto it = templates_.find(ObjKey(tenant, absl::StrCat(std::string(KindName(kind)), "/",
-                                                        std::string(ChannelName(channel)), "/",
-                                                        std::string(locale))));
-  return it == templates_.end() ? nullptr : &it->second;
-}
-
 absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry& e,
                                                                      MessageKind kind,
                                                                      Channel channel,
@@ -1757,17 +1451,17 @@ absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry
                                                                      int64_t now,
                                                                      bool text_only) const {
   const Appointment& a = e.appt;
-  const Tenant* t = FindTenant(a.tenant);
-  auto cal = calendars_.find(ObjKey(a.tenant, a.calendar));
-  auto type = types_.find(ObjKey(a.tenant, a.type));
-  auto patient = patients_.find(ObjKey(a.tenant, a.patient));
-  if (t == nullptr || cal == calendars_.end() || type == types_.end() || patient == patients_.end()) {
+  const Tenant* t = registry_.FindTenant(a.tenant);
+  const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
+  const AppointmentType* type = registry_.FindType(a.tenant, a.type);
+  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
+  if (t == nullptr || cal == nullptr || type == nullptr || patient == nullptr) {
     return absl::FailedPreconditionError("an object the appointment refers to is gone");
   }
-  const Patient& p = patient->second;
+  const Patient& p = *patient;
   Rendered out;
   if (kind == MessageKind::kPractitioner) {
-    out.recipient = cal->second.email;
+    out.recipient = cal->email;
   } else {
     switch (channel) {
       case Channel::kSms:
@@ -1804,8 +1498,9 @@ absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry
   const std::string& confirm = links_cache_.confirm;
   const std::string& cancel = links_cache_.cancel;
   const std::string& arrival = links_cache_.arrival;
-  const TemplatePair* custom = FindTemplate(a.tenant, kind, channel, MessageLocale(*t, p));
-  RenderInput in{*t, cal->second, type->second, p, a, kind, channel, now,
+  const ObjectRegistry::TemplatePair* custom =
+      registry_.FindTemplate(a.tenant, kind, channel, MessageLocale(*t, p));
+  RenderInput in{*t, *cal, *type, p, a, kind, channel, now,
                  custom != nullptr ? &custom->subject : nullptr,
                  custom != nullptr ? &custom->body : nullptr,
                  MessageLinks{confirm, cancel, arrival, t->rebook_url},
@@ -1860,18 +1555,18 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
       (key->kind == MessageKind::kPostVisit || key->kind == MessageKind::kRecall)) {
     return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status))), &*key, e);
   }
-  const Tenant* t = FindTenant(a.tenant);
-  auto patient = patients_.find(ObjKey(a.tenant, a.patient));
-  if (t == nullptr || patient == patients_.end()) {
+  const Tenant* t = registry_.FindTenant(a.tenant);
+  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
+  if (t == nullptr || patient == nullptr) {
     return drop("an object the appointment refers to is gone", &*key, e);
   }
-  const Patient& p = patient->second;
+  const Patient& p = *patient;
   if (key->kind != MessageKind::kPractitioner) {
     if (!p.notifications) return drop("the patient's notifications are off", &*key, e);
     if (t->require_consent && !p.consent) {
       return drop("no consent: the tenant requires the patient's opt-in", &*key, e);
     }
-    if (AddressStopped(a.tenant, key->channel == Channel::kEmail ? p.email
+    if (registry_.AddressStopped(a.tenant, key->channel == Channel::kEmail ? p.email
                                  : key->channel == Channel::kPush ? p.push_token
                                                                   : p.mobile)) {
       return drop("the address replied STOP", &*key, e);
@@ -1943,7 +1638,7 @@ void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::
         what = what.empty() ? absl::StrCat(cost, " credit(s) spent")
                             : absl::StrCat(what, "; ", cost, " credit(s) spent");
       }
-      if (const Tenant* t = FindTenant(r.tenant.value)) WriteLedger(*t, writes, nullptr);
+      if (const Tenant* t = registry_.FindTenant(r.tenant.value)) WriteLedger(*t, writes, nullptr);
     }
   }
   AppendAuditLine(&audit, engine_->NowMs(), OutcomeName(outcome), key->kind, key->channel,
@@ -1963,7 +1658,7 @@ void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::
       }
     }
     if (ledger) {
-      if (const Tenant* t = FindTenant(e.appt.tenant)) WriteLedger(*t, writes, nullptr);
+      if (const Tenant* t = registry_.FindTenant(e.appt.tenant)) WriteLedger(*t, writes, nullptr);
     }
     plan.erase(std::remove_if(plan.begin(), plan.end(),
                               [&](const PlanRef& p) {
@@ -1977,10 +1672,6 @@ void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::
 }
 
 // --- credits ------------------------------------------------------------
-
-bool AppointmentBook::AddressStopped(uint32_t tenant, std::string_view address) const {
-  return !stopped_.empty() && !address.empty() && stopped_.contains(ObjKey(tenant, address));
-}
 
 AppointmentBook::PlanRef* AppointmentBook::FindPlanRef(Entry& e, const ParsedMessageKey& key) {
   for (PlanRef& p : e.plan) {
@@ -2072,7 +1763,7 @@ void AppointmentBook::NoteWaitingForCredit(const Tenant& t) {
 }
 
 void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone done) {
-  const Tenant* t = FindTenant(tenant);
+  const Tenant* t = registry_.FindTenant(tenant);
   if (t == nullptr) return Refuse(absl::NotFoundError(absl::StrCat("unknown tenant ", tenant)), std::move(done));
   if (amount <= 0 || amount > int64_t{1'000'000'000'000}) {
     return Refuse(absl::InvalidArgumentError("credits to add: a whole number from 1 to 10^12"),
@@ -2093,7 +1784,7 @@ void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone don
 }
 
 absl::StatusOr<std::string> AppointmentBook::CreditsJson(uint32_t tenant) const {
-  const Tenant* t = FindTenant(tenant);
+  const Tenant* t = registry_.FindTenant(tenant);
   if (t == nullptr) return absl::NotFoundError(absl::StrCat("unknown tenant ", tenant));
   auto it = ledgers_.find(tenant);
   LedgerState l = it == ledgers_.end() ? LedgerState{} : it->second;
@@ -2137,40 +1828,6 @@ absl::StatusOr<std::string> AppointmentBook::CreditsJson(uint32_t tenant) const 
 
 // --- consent, STOP, caps, household SMS ------------------------------------
 
-void AppointmentBook::SetPatient(Patient p) {
-  std::string obj = ObjKey(p.tenant, p.id);
-  if (auto old = patients_.find(obj); old != patients_.end() && !old->second.mobile.empty()) {
-    auto it = by_mobile_.find(ObjKey(p.tenant, old->second.mobile));
-    if (it != by_mobile_.end()) {
-      auto& ids = it->second;
-      if (ids.size() == 2) --shared_mobiles_;
-      ids.erase(std::remove(ids.begin(), ids.end(), p.id), ids.end());
-      if (ids.empty()) by_mobile_.erase(it);
-    }
-  }
-  if (!p.mobile.empty()) {
-    auto& ids = by_mobile_[ObjKey(p.tenant, p.mobile)];
-    ids.push_back(p.id);
-    if (ids.size() == 2) ++shared_mobiles_;
-  }
-  patients_[obj] = std::move(p);
-}
-
-const std::vector<std::string>& AppointmentBook::PatientsWithMobile(uint32_t tenant,
-                                                                    std::string_view mobile) const {
-  static const std::vector<std::string> kNone;
-  auto it = by_mobile_.find(ObjKey(tenant, mobile));
-  return it == by_mobile_.end() ? kNone : it->second;
-}
-
-ChannelMask AppointmentBook::StoppedChannels(const Patient& p) const {
-  if (stopped_.empty()) return 0;
-  ChannelMask m = 0;
-  if (AddressStopped(p.tenant, p.mobile)) m |= ChannelBit(Channel::kSms) | ChannelBit(Channel::kVoice);
-  if (AddressStopped(p.tenant, p.email)) m |= ChannelBit(Channel::kEmail);
-  return m;
-}
-
 namespace {
 bool IsReminderKind(MessageKind k) {
   return k == MessageKind::kReminder || k == MessageKind::kSecondReminder ||
@@ -2200,14 +1857,15 @@ std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
     const Entry& e, MessageKind kind, uint32_t occurrence) const {
   std::vector<const Entry*> out;
   const Appointment& a = e.appt;
-  const Tenant* t = FindTenant(a.tenant);
+  const Tenant* t = registry_.FindTenant(a.tenant);
   // (Most deployments have no shared number at all: no lookup then.)
-  if (shared_mobiles_ == 0 || t == nullptr || !t->merge_household_sms || !IsReminderKind(kind)) {
+  if (!registry_.any_shared_mobile() || t == nullptr || !t->merge_household_sms ||
+      !IsReminderKind(kind)) {
     return out;
   }
-  auto p = patients_.find(ObjKey(a.tenant, a.patient));
-  if (p == patients_.end() || p->second.mobile.empty()) return out;
-  const std::vector<std::string>& sharing = PatientsWithMobile(a.tenant, p->second.mobile);
+  const Patient* p = registry_.FindPatient(a.tenant, a.patient);
+  if (p == nullptr || p->mobile.empty()) return out;
+  const std::vector<std::string>& sharing = registry_.PatientsWithMobile(a.tenant, p->mobile);
   if (sharing.size() < 2) return out;  // the common case: a number of one's own
   int64_t day = LocalDay(*t, a.start_ms);
   for (const std::string& who : sharing) {
@@ -2234,15 +1892,14 @@ std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
 std::string AppointmentBook::HouseholdNote(const Entry& e,
                                            const std::vector<const Entry*>& others) const {
   if (others.empty()) return {};
-  const Tenant& t = *FindTenant(e.appt.tenant);
-  auto p = patients_.find(ObjKey(e.appt.tenant, e.appt.patient));
-  bool fr = MessageLocale(t, p->second) == "fr";
+  const Tenant& t = *registry_.FindTenant(e.appt.tenant);
+  bool fr = MessageLocale(t, *registry_.FindPatient(e.appt.tenant, e.appt.patient)) == "fr";
   std::string note = fr ? "Également :" : "Also:";
   for (const Entry* o : others) {
-    auto op = patients_.find(ObjKey(o->appt.tenant, o->appt.patient));
+    const Patient* op = registry_.FindPatient(o->appt.tenant, o->appt.patient);
     auto local = ToLocal(o->appt.start_ms, t.time_zone);
     std::string time = local.ok() ? absl::StrFormat("%02d:%02d", local->hour, local->minute) : "";
-    absl::StrAppend(&note, " ", op->second.first_name, fr ? " à " : " at ", time,
+    absl::StrAppend(&note, " ", op->first_name, fr ? " à " : " at ", time,
                     o == others.back() ? "." : ";");
   }
   return note;

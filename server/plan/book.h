@@ -21,17 +21,12 @@
 // (the engine fails every later write of the same epoch too, so the store
 // then holds the truth).
 //
-// Store records (state database; integers big-endian):
-//   pt/<tenant 4>                 tenant (JSON, with its token secret)
-//   pc/<tenant 4><id>             calendar (JSON)
-//   py/<tenant 4><id>             appointment type (JSON)
-//   pp/<tenant 4><id>             patient (JSON)
-//   pm/<tenant 4><kind/channel/locale>  template (JSON: subject, body)
+// Store records (state database; integers big-endian), beside the
+// configuration objects' (registry.h):
 //   pa/<seq 8>                    appointment, its pending plan and the
 //                                 numbers of its audit records (binary)
 //   au/<n 8>                      audit lines of one event (audit.h)
 //   pk/<tenant 4>                 the tenant's credit ledger (credits.h)
-//   ps/<tenant 4><address>        an address that replied STOP (empty value)
 // Appointment and audit records are numbered in write order, not keyed by
 // id: every write lands at the end of its B-tree (sequential pages). (Keyed
 // by id, two random pages per event made the commit's page writes the
@@ -64,11 +59,9 @@
 #include "server/engine/engine.h"
 #include "server/plan/credits.h"
 #include "server/plan/model.h"
-#include "server/plan/templates.h"
+#include "server/plan/registry.h"
 
 namespace rappel::server::plan {
-
-enum class ObjectKind : uint8_t { kTenant = 1, kCalendar = 2, kType = 3, kPatient = 4, kTemplate = 5 };
 
 enum class UpsertOutcome : uint8_t { kCreated = 0, kModified = 1, kUpdated = 2, kUnchanged = 3 };
 struct AppointmentResult {
@@ -116,7 +109,6 @@ struct BookOptions {
 
 class AppointmentBook : public MessageFilter {
  public:
-  using StateOp = WriteBatch::StateOp;
   // Loads every object and appointment from the engine's store. The engine
   // must outlive the book.
   static absl::StatusOr<std::unique_ptr<AppointmentBook>> Open(Engine* engine,
@@ -214,18 +206,12 @@ class AppointmentBook : public MessageFilter {
   };
 
  private:
-  struct TemplatePair {
-    Template subject;
-    Template body;
-    std::string json;
-  };
   // A request's change being built: what goes to Engine::Mutate.
   struct Change;
 
   AppointmentBook(Engine* engine, BookOptions options);
   absl::Status Load();
 
-  const Tenant* FindTenant(uint32_t tenant) const;
   Entry* FindEntry(uint32_t tenant, std::string_view id);
   const Entry* FindEntry(uint32_t tenant, std::string_view id) const;
   // Plans `entry` after `event` and adds its re-plan to `change`.
@@ -264,8 +250,6 @@ class AppointmentBook : public MessageFilter {
   // plan), go into `writes`.
   void RecordOutcome(Entry& e, const ParsedMessageKey& key, std::string audit, bool leaves_plan,
                      Engine::StateWrites* writes);
-  const TemplatePair* FindTemplate(uint32_t tenant, MessageKind kind, Channel channel,
-                                   std::string_view locale) const;
   nlohmann::json PlanJson(const Entry& e) const;
 
   // A tenant's ledger (credits.h), and what is only in memory.
@@ -312,9 +296,7 @@ class AppointmentBook : public MessageFilter {
   // The first message held for credit since the balance last grew: an alert.
   void NoteWaitingForCredit(const Tenant& t);
 
-  // Consent and caps (issue 5 §4).
-  bool AddressStopped(uint32_t tenant, std::string_view address) const;
-  ChannelMask StoppedChannels(const Patient& p) const;
+  // Caps and households (issue 5 §4).
   // Other appointments of the same day and calendar whose patient has the
   // same mobile and that have this SMS reminder pending: one SMS covers them.
   std::vector<const Entry*> HouseholdCompanions(const Entry& e, MessageKind kind,
@@ -338,20 +320,13 @@ class AppointmentBook : public MessageFilter {
     int64_t from_ms = 0, to_ms = 0, day = 0;
   };
   mutable absl::flat_hash_map<uint32_t, DayCache> day_cache_;
-  // Stores the patient and keeps by_mobile_ up to date.
-  void SetPatient(Patient p);
-  const std::vector<std::string>& PatientsWithMobile(uint32_t tenant, std::string_view mobile) const;
   void ReloadLedgers(const std::vector<uint32_t>& tenants);
 
   Engine* engine_;
   BookOptions options_;
+  ObjectRegistry registry_;
   absl::flat_hash_map<uint32_t, LedgerState> ledgers_;
   uint64_t alerts_ = 0;  // alert messages scheduled (their keys' suffix)
-  // ObjKey(tenant, mobile) -> the patients with that number (households,
-  // STOP).
-  absl::flat_hash_map<std::string, std::vector<std::string>> by_mobile_;
-  size_t shared_mobiles_ = 0;  // numbers with two patients or more
-  absl::flat_hash_set<std::string> stopped_;  // ObjKey(tenant, address): replied STOP (ps/)
   // ObjKey(tenant, message key) of an SMS reminder covered by another
   // appointment's SMS -> that appointment's id. Memory only: after a restart
   // a covered reminder is sent on its own (twice told, never untold).
@@ -362,11 +337,6 @@ class AppointmentBook : public MessageFilter {
     std::vector<std::pair<std::string, uint32_t>> sent;  // (appointment, occurrence)
   };
   absl::flat_hash_map<std::string, ReminderDay> reminded_;  // ObjKey(tenant, patient)
-  absl::flat_hash_map<uint32_t, Tenant> tenants_;
-  absl::flat_hash_map<std::string, Calendar> calendars_;      // ObjKey(tenant, id)
-  absl::flat_hash_map<std::string, AppointmentType> types_;
-  absl::flat_hash_map<std::string, Patient> patients_;
-  absl::flat_hash_map<std::string, TemplatePair> templates_;  // ObjKey(tenant, kind/channel/locale)
   // ObjKey(tenant, id). Node-based: the indexes below point at entries.
   absl::node_hash_map<std::string, Entry> appointments_;
   // A calendar's and a patient's appointments by start time (absences,
