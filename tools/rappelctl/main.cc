@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "rappel/client.h"
+#include "tools/rappelctl/common.h"
 
 namespace {
 
@@ -25,29 +26,16 @@ using rappel::client::BlockingClient;
 using rappel::client::Key;
 using Json = nlohmann::json;
 
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
-constexpr int kExitNotFound = 4;
-
-
-int Fail(const absl::Status& st) {
-  std::fprintf(stderr, "rappelctl: %s\n", st.ToString().c_str());
-  if (absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st)) return kExitUnreachable;
-  if (absl::IsNotFound(st)) return kExitNotFound;
-  return kExitFailed;
-}
+using rappel::ctl::Fail;
+using rappel::ctl::kExitFailed;
+using rappel::ctl::PrintJson;
+using rappel::ctl::Usage;
 
 Json ReminderJson(const rappel::client::Reminder& r) {
   return Json{{"tenant", r.tenant},       {"key", r.key},
               {"channel", rappel::client::ChannelName(r.channel)}, {"recipient", r.recipient},
               {"due_ms", r.due_ms},       {"expiry_ms", r.expiry_ms},
               {"payload_bytes", r.payload.size()}};
-}
-
-int Usage(const std::string& message) {
-  std::fprintf(stderr, "rappelctl: %s\n", message.c_str());
-  return kExitUsage;
 }
 
 // "sms", "email", "voice", "push".
@@ -101,16 +89,6 @@ std::string RateText(const rappel::client::RateLimit& l) {
     default: period = std::to_string(l.period_ms) + "ms";
   }
   return std::to_string(l.count) + "/" + period + " burst " + std::to_string(l.burst);
-}
-
-// Prints a JSON document from rappeld indented; as it came if it does not parse.
-void PrintJson(const std::string& text) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    std::printf("%s\n", text.c_str());
-  } else {
-    std::printf("%s\n", j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
-  }
 }
 
 // The whole of `path` ("-": standard input).
