@@ -1,0 +1,126 @@
+#include "tools/rappelctl/status.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "nlohmann/json.hpp"
+#include "tools/rappelctl/common.h"
+
+namespace rappel::ctl {
+namespace {
+
+using Json = nlohmann::json;
+
+class StatusCommand final : public CommandGroup {
+ public:
+  explicit StatusCommand(CLI::App& app) {
+    status_ = app.add_subcommand(
+        "status", "pending by channel and tenant, due soon, leases, dead letters, store, commits");
+    status_->add_option("--tenants", max_tenants_, "show at most this many tenants, largest first (0: the server's default, 20)")
+        ->capture_default_str();
+  }
+
+  bool Chosen() const override { return status_->parsed(); }
+
+  int Run(client::BlockingClient& c, bool json) override {
+    auto s = c.Stats(max_tenants_);
+    if (!s.ok()) return Fail(s.status());
+    const char* channels[] = {"", "sms", "email", "voice", "push"};
+    auto ratio = [](uint64_t a, uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; };
+    uint64_t garbage_records = s->log_records - std::min(s->log_records, s->live_records);
+    uint64_t garbage_bytes = s->log_bytes - std::min(s->log_bytes, s->live_bytes);
+    if (json) {
+      Json ready, live, rate_waiting;
+      for (int i = 1; i <= 4; ++i) {
+        ready[channels[i]] = s->ready_by_channel[i];
+        live[channels[i]] = s->live_by_channel[i];
+        rate_waiting[channels[i]] = s->rate_waiting_by_channel[i];
+      }
+      Json tenants = Json::array();
+      for (const auto& t : s->by_tenant) {
+        tenants.push_back({{"tenant", t.tenant}, {"live", t.live}, {"dead_letters", t.dead_letters}});
+      }
+      Json out{{"pending", s->pending},
+               {"leased", s->leased},
+               {"dead_letters", s->dead_letters},
+               {"dead_letters_dropped", s->dead_letters_dropped},
+               {"retrying", s->retrying},
+               {"rate_waiting", s->rate_waiting},
+               {"rate_waiting_by_channel", rate_waiting},
+               {"rate_late", s->rate_late},
+               {"rate_expired", s->rate_expired},
+               {"ready_by_channel", ready},
+               {"live_by_channel", live},
+               {"tenants", s->tenants},
+               {"by_tenant", tenants},
+               {"due_next_hour", s->due_next_hour},
+               {"due_next_day", s->due_next_day},
+               {"log_records", s->log_records},
+               {"live_records", s->live_records},
+               {"garbage_records", garbage_records},
+               {"log_bytes", s->log_bytes},
+               {"live_bytes", s->live_bytes},
+               {"garbage_bytes", garbage_bytes},
+               {"store_used_bytes", s->store_used_bytes},
+               {"store_map_bytes", s->store_map_bytes},
+               {"compaction_steps", s->compaction_steps},
+               {"commits", s->commits},
+               {"records_appended", s->records_appended},
+               {"batches_committed", s->batches_committed},
+               {"mean_records_per_commit", ratio(s->records_appended, s->commits)},
+               {"mean_batches_per_commit", ratio(s->batches_committed, s->commits)},
+               {"max_records_per_commit", s->max_records_per_commit},
+               {"max_batches_per_commit", s->max_batches_per_commit},
+               {"fatal_error", s->fatal_error}};
+      std::printf("%s\n", out.dump(2).c_str());
+    } else {
+      auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+      std::printf("pending           %llu\n", u(s->pending));
+      std::printf("leased            %llu\n", u(s->leased));
+      std::printf("dead letters      %llu\n", u(s->dead_letters));
+      std::printf("retrying          %llu\n", u(s->retrying));
+      std::printf("waiting for rate  %llu (reported late %llu, of which expired %llu)\n",
+                  u(s->rate_waiting), u(s->rate_late), u(s->rate_expired));
+      std::printf("due next hour     %llu\n", u(s->due_next_hour));
+      std::printf("due next day      %llu\n", u(s->due_next_day));
+      std::printf("\n%-8s %12s %12s %12s\n", "CHANNEL", "LIVE", "READY", "RATE WAIT");
+      for (int i = 1; i <= 4; ++i) {
+        std::printf("%-8s %12llu %12llu %12llu\n", channels[i], u(s->live_by_channel[i]),
+                    u(s->ready_by_channel[i]), u(s->rate_waiting_by_channel[i]));
+      }
+      std::printf("\n%-10s %12s %12s   (%llu tenants with live reminders)\n", "TENANT", "LIVE",
+                  "DEAD", u(s->tenants));
+      for (const auto& t : s->by_tenant) {
+        std::printf("%-10u %12llu %12llu\n", t.tenant, u(t.live), u(t.dead_letters));
+      }
+      std::printf("\n%-8s %14s %14s\n", "LOG", "RECORDS", "BYTES");
+      std::printf("%-8s %14llu %14llu\n", "total", u(s->log_records), u(s->log_bytes));
+      std::printf("%-8s %14llu %14llu\n", "live", u(s->live_records), u(s->live_bytes));
+      std::printf("%-8s %14llu %14llu\n", "garbage", u(garbage_records), u(garbage_bytes));
+      std::printf("\nstore used bytes  %llu (map %llu)\n", u(s->store_used_bytes),
+                  u(s->store_map_bytes));
+      std::printf("compaction steps  %llu\n", u(s->compaction_steps));
+      std::printf("commits           %llu\n", u(s->commits));
+      std::printf("records/commit    mean %.1f, max %llu\n", ratio(s->records_appended, s->commits),
+                  u(s->max_records_per_commit));
+      std::printf("requests/commit   mean %.1f, max %llu\n",
+                  ratio(s->batches_committed, s->commits), u(s->max_batches_per_commit));
+      if (!s->fatal_error.empty()) std::printf("WRITES REFUSED    %s\n", s->fatal_error.c_str());
+    }
+    return s->fatal_error.empty() ? 0 : kExitFailed;
+  }
+
+ private:
+  CLI::App* status_ = nullptr;
+  uint32_t max_tenants_ = 20;
+};
+
+}  // namespace
+
+std::unique_ptr<CommandGroup> AddStatusCommand(CLI::App& app) {
+  return std::make_unique<StatusCommand>(app);
+}
+
+}  // namespace rappel::ctl
