@@ -21,25 +21,18 @@
 #include "rappel/client.h"
 #include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/common.h"
+#include "tools/rappelctl/reminders.h"
 #include "tools/rappelctl/status.h"
 
 namespace {
 
 using rappel::client::BlockingClient;
-using rappel::client::Key;
 using Json = nlohmann::json;
 
 using rappel::ctl::Fail;
 using rappel::ctl::kExitFailed;
 using rappel::ctl::PrintJson;
 using rappel::ctl::Usage;
-
-Json ReminderJson(const rappel::client::Reminder& r) {
-  return Json{{"tenant", r.tenant},       {"key", r.key},
-              {"channel", rappel::client::ChannelName(r.channel)}, {"recipient", r.recipient},
-              {"due_ms", r.due_ms},       {"expiry_ms", r.expiry_ms},
-              {"payload_bytes", r.payload.size()}};
-}
 
 // "sms", "email", "voice", "push".
 std::optional<rappel::client::Channel> ParseChannel(const std::string& name) {
@@ -214,21 +207,8 @@ int main(int argc, char** argv) {
   // Added in the order `rappelctl --help` lists them.
   std::vector<std::unique_ptr<rappel::ctl::CommandGroup>> groups;
   groups.push_back(rappel::ctl::AddStatusCommand(app));
+  groups.push_back(rappel::ctl::AddReminderCommands(app));
   uint32_t tenant = 0;
-  std::string key;
-  auto* inspect = app.add_subcommand("inspect", "show one reminder");
-  inspect->add_option("tenant", tenant)->required();
-  inspect->add_option("key", key)->required();
-  auto* cancel = app.add_subcommand("cancel", "cancel one reminder");
-  cancel->add_option("tenant", tenant)->required();
-  cancel->add_option("key", key)->required();
-  uint32_t limit = 100;
-  auto* dead = app.add_subcommand("dead-letters", "list dead letters, oldest first");
-  dead->add_option("--tenant", tenant, "only this tenant (0: all)")->capture_default_str();
-  dead->add_option("--limit", limit)->capture_default_str();
-  auto* replay = app.add_subcommand("replay", "schedule a dead letter again, due now");
-  replay->add_option("tenant", tenant)->required();
-  replay->add_option("key", key)->required();
   std::string dir;
   auto* backup = app.add_subcommand("backup", "hot backup with compaction into DIR (on the server; one at a time)");
   backup->add_option("dir", dir)->required();
@@ -398,55 +378,6 @@ int main(int argc, char** argv) {
   BlockingClient& c = **client;
 
   if (chosen != groups.end()) return (*chosen)->Run(c, json);
-  if (inspect->parsed()) {
-    auto r = c.Inspect(Key{tenant, key});
-    if (!r.ok()) return Fail(r.status());
-    Json j = ReminderJson(r->reminder);
-    j["version"] = r->version;
-    j["leased"] = r->leased;
-    if (json) {
-      std::printf("%s\n", j.dump(2).c_str());
-    } else {
-      for (auto& [k, v] : j.items()) std::printf("%-14s %s\n", k.c_str(), v.dump().c_str());
-    }
-    return 0;
-  }
-  if (cancel->parsed()) {
-    auto r = c.Cancel({Key{tenant, key}});
-    if (!r.ok()) return Fail(r.status());
-    if (!(*r)[0].ok()) return Fail((*r)[0]);
-    std::printf(json ? "{\"cancelled\": true}\n" : "cancelled\n");
-    return 0;
-  }
-  if (dead->parsed()) {
-    auto letters = c.ListDeadLetters(tenant, limit);
-    if (!letters.ok()) return Fail(letters.status());
-    if (json) {
-      Json out = Json::array();
-      for (const auto& d : *letters) {
-        Json j = ReminderJson(d.reminder);
-        j["attempts"] = d.attempts;
-        j["last_detail"] = d.last_detail;
-        j["dead_at_ms"] = d.dead_at_ms;
-        out.push_back(j);
-      }
-      std::printf("%s\n", out.dump(2).c_str());
-    } else {
-      std::printf("%-8s %-32s %-6s %-8s %s\n", "TENANT", "KEY", "CHAN", "ATTEMPTS", "LAST DETAIL");
-      for (const auto& d : *letters) {
-        std::printf("%-8u %-32s %-6s %-8u %s\n", d.reminder.tenant, d.reminder.key.c_str(),
-                    rappel::client::ChannelName(d.reminder.channel), d.attempts, d.last_detail.c_str());
-      }
-    }
-    return 0;
-  }
-  if (replay->parsed()) {
-    auto r = c.ReplayDeadLetters({Key{tenant, key}});
-    if (!r.ok()) return Fail(r.status());
-    if (!(*r)[0].ok()) return Fail((*r)[0]);
-    std::printf(json ? "{\"replayed\": true}\n" : "replayed\n");
-    return 0;
-  }
   if (backup->parsed()) {
     if (absl::Status st = c.Backup(dir); !st.ok()) return Fail(st);
     if (json) {
