@@ -22,6 +22,7 @@
 #include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/common.h"
 #include "tools/rappelctl/reminders.h"
+#include "tools/rappelctl/server.h"
 #include "tools/rappelctl/status.h"
 
 namespace {
@@ -209,12 +210,7 @@ int main(int argc, char** argv) {
   groups.push_back(rappel::ctl::AddStatusCommand(app));
   groups.push_back(rappel::ctl::AddReminderCommands(app));
   uint32_t tenant = 0;
-  std::string dir;
-  auto* backup = app.add_subcommand("backup", "hot backup with compaction into DIR (on the server; one at a time)");
-  backup->add_option("dir", dir)->required();
-  auto* compact = app.add_subcommand(
-      "compact", "compact the store's log now; prints records and bytes before and after");
-  auto* ping = app.add_subcommand("ping", "check that rappeld answers");
+  groups.push_back(rappel::ctl::AddServerCommands(app));
 
   // Rate limits (issue 5 §3): token buckets per channel and per tenant and channel.
   auto* rate = app.add_subcommand(
@@ -378,38 +374,6 @@ int main(int argc, char** argv) {
   BlockingClient& c = **client;
 
   if (chosen != groups.end()) return (*chosen)->Run(c, json);
-  if (backup->parsed()) {
-    if (absl::Status st = c.Backup(dir); !st.ok()) return Fail(st);
-    if (json) {
-      std::printf("%s\n", Json{{"backup", dir}}.dump().c_str());
-    } else {
-      std::printf("backup written to %s\n", dir.c_str());
-    }
-    return 0;
-  }
-  if (compact->parsed()) {
-    auto r = c.Compact();
-    if (!r.ok()) return Fail(r.status());
-    if (json) {
-      std::printf("%s\n", Json{{"log_records_before", r->log_records_before},
-                               {"log_bytes_before", r->log_bytes_before},
-                               {"log_records_after", r->log_records_after},
-                               {"log_bytes_after", r->log_bytes_after},
-                               {"live_records", r->live_records},
-                               {"relocated", r->relocated},
-                               {"store_used_bytes", r->store_used_bytes}}
-                              .dump(2)
-                              .c_str());
-    } else {
-      auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
-      std::printf("%-8s %14s %14s\n", "LOG", "RECORDS", "BYTES");
-      std::printf("%-8s %14llu %14llu\n", "before", u(r->log_records_before), u(r->log_bytes_before));
-      std::printf("%-8s %14llu %14llu\n", "after", u(r->log_records_after), u(r->log_bytes_after));
-      std::printf("live records %llu, relocated %llu, store used bytes %llu\n",
-                  u(r->live_records), u(r->relocated), u(r->store_used_bytes));
-    }
-    return 0;
-  }
   for (const ObjectCommand& o : objects) {
     if (o.parsed()) return o.Run(c);
   }
@@ -537,11 +501,6 @@ int main(int argc, char** argv) {
       if (r->rows.empty()) std::printf("(no rate limits set)\n");
       if (r->truncated) std::printf("(more rows: --max-rows)\n");
     }
-    return 0;
-  }
-  if (ping->parsed()) {
-    if (absl::Status st = c.Ping(); !st.ok()) return Fail(st);
-    std::printf(json ? "{\"pong\": true}\n" : "pong\n");
     return 0;
   }
   return 2;
