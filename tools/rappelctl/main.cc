@@ -21,6 +21,7 @@
 #include "rappel/client.h"
 #include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/common.h"
+#include "tools/rappelctl/rates.h"
 #include "tools/rappelctl/reminders.h"
 #include "tools/rappelctl/server.h"
 #include "tools/rappelctl/status.h"
@@ -34,59 +35,6 @@ using rappel::ctl::Fail;
 using rappel::ctl::kExitFailed;
 using rappel::ctl::PrintJson;
 using rappel::ctl::Usage;
-
-// "sms", "email", "voice", "push".
-std::optional<rappel::client::Channel> ParseChannel(const std::string& name) {
-  for (auto c : {rappel::client::Channel::kSms, rappel::client::Channel::kEmail,
-                 rappel::client::Channel::kVoice, rappel::client::Channel::kPush}) {
-    if (name == rappel::client::ChannelName(c)) return c;
-  }
-  return std::nullopt;
-}
-
-// "50/s", "3000/min", "10/h", "100/day", "2/10s", "5/250ms": count and period.
-absl::Status ParseRate(const std::string& text, uint32_t* count, uint32_t* period_ms) {
-  auto bad = [&] {
-    return absl::InvalidArgumentError(
-        "bad rate \"" + text + "\": give COUNT/PERIOD, e.g. 50/s, 3000/min, 10/h, 100/day, 5/250ms");
-  };
-  size_t slash = text.find('/');
-  if (slash == std::string::npos || slash == 0) return bad();
-  std::string n = text.substr(0, slash), period = text.substr(slash + 1);
-  if (!std::all_of(n.begin(), n.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
-      n.size() > 9) {
-    return bad();
-  }
-  size_t digits = 0;
-  while (digits < period.size() && period[digits] >= '0' && period[digits] <= '9') ++digits;
-  if (digits > 9) return bad();
-  uint64_t times = digits == 0 ? 1 : std::stoull(period.substr(0, digits));
-  std::string unit = period.substr(digits);
-  uint64_t unit_ms = 0;
-  if (unit == "ms") unit_ms = 1;
-  if (unit == "s" || unit == "sec") unit_ms = 1000;
-  if (unit == "min" || unit == "m") unit_ms = 60'000;
-  if (unit == "h") unit_ms = 3'600'000;
-  if (unit == "day" || unit == "d") unit_ms = 86'400'000;
-  if (unit_ms == 0 || times == 0 || times * unit_ms > 86'400'000) return bad();
-  *count = static_cast<uint32_t>(std::stoul(n));
-  *period_ms = static_cast<uint32_t>(times * unit_ms);
-  return absl::OkStatus();
-}
-
-// "50/s burst 100"; "-" for no limit.
-std::string RateText(const rappel::client::RateLimit& l) {
-  if (l.count == 0) return "-";
-  std::string period;
-  switch (l.period_ms) {
-    case 1000: period = "s"; break;
-    case 60'000: period = "min"; break;
-    case 3'600'000: period = "h"; break;
-    case 86'400'000: period = "day"; break;
-    default: period = std::to_string(l.period_ms) + "ms";
-  }
-  return std::to_string(l.count) + "/" + period + " burst " + std::to_string(l.burst);
-}
 
 // The whole of `path` ("-": standard input).
 absl::StatusOr<std::string> ReadInput(const std::string& path) {
@@ -212,32 +160,7 @@ int main(int argc, char** argv) {
   uint32_t tenant = 0;
   groups.push_back(rappel::ctl::AddServerCommands(app));
 
-  // Rate limits (issue 5 §3): token buckets per channel and per tenant and channel.
-  auto* rate = app.add_subcommand(
-      "rate", "set or clear a sending limit: per channel overall (the provider's) or per tenant");
-  rate->require_subcommand(1);
-  std::string rate_channel, rate_text;
-  uint32_t rate_burst = 0;
-  int64_t rate_tenant = -1;
-  auto* rate_set = rate->add_subcommand(
-      "set", "set a limit, e.g. `rate set sms 50/s --burst 100` (all tenants) or "
-             "`rate set sms 5/s --tenant 7`");
-  rate_set->add_option("channel", rate_channel, "sms, email, voice or push")->required();
-  rate_set->add_option("rate", rate_text, "COUNT/PERIOD: 50/s, 3000/min, 10/h, 100/day, 5/250ms")
-      ->required();
-  rate_set->add_option("--burst", rate_burst, "messages that may go at once (default: COUNT)");
-  auto* rate_clear = rate->add_subcommand("clear", "remove a limit");
-  rate_clear->add_option("channel", rate_channel, "sms, email, voice or push")->required();
-  for (CLI::App* sub : {rate_set, rate_clear}) {
-    sub->add_option("--tenant", rate_tenant,
-                    "this tenant's limit on the channel (default: the channel overall, all tenants)")
-        ->check(CLI::Range(int64_t{0}, int64_t{UINT32_MAX}));
-  }
-  uint32_t rate_rows = 0;
-  auto* rates = app.add_subcommand(
-      "rates", "rate limits per channel and tenant: limit, tokens, messages waiting for a token, "
-               "reported late, dropped expired");
-  rates->add_option("--max-rows", rate_rows, "at most this many rows (0: the server's default, 1000)");
+  groups.push_back(rappel::ctl::AddRateCommands(app));
 
   // Appointments: configuration objects, one appointment, calendar events, tokens.
   using rappel::client::ObjectKind;
@@ -352,23 +275,6 @@ int main(int argc, char** argv) {
     to_ms = *to;
   }
 
-  rappel::client::RateLimit rate_limit;
-  if (rate_set->parsed() || rate_clear->parsed()) {
-    auto c = ParseChannel(rate_channel);
-    if (!c) return Usage("unknown channel \"" + rate_channel + "\": sms, email, voice or push");
-    rate_limit.channel = *c;
-    rate_limit.all_tenants = rate_tenant < 0;
-    rate_limit.tenant = rate_tenant < 0 ? 0 : static_cast<uint32_t>(rate_tenant);
-    if (rate_set->parsed()) {
-      if (absl::Status st = ParseRate(rate_text, &rate_limit.count, &rate_limit.period_ms);
-          !st.ok()) {
-        return Usage(std::string(st.message()));
-      }
-      if (rate_limit.count == 0) return Usage("a rate of 0 is no limit: use `rate clear`");
-      rate_limit.burst = rate_burst;
-    }
-  }
-
   auto client = BlockingClient::Connect(options);
   if (!client.ok()) return Fail(client.status());
   BlockingClient& c = **client;
@@ -442,64 +348,6 @@ int main(int argc, char** argv) {
       std::printf("%s\n", Json{{"revision", r->revision}, {"planned", r->planned}}.dump().c_str());
     } else {
       std::printf("%s applied (%u pending)\n", reply_kind.c_str(), r->planned);
-    }
-    return 0;
-  }
-  if (rate_set->parsed() || rate_clear->parsed()) {
-    if (absl::Status st = c.SetRateLimits({rate_limit}); !st.ok()) return Fail(st);
-    std::string who = rate_limit.all_tenants ? std::string("all tenants")
-                                             : "tenant " + std::to_string(rate_limit.tenant);
-    const char* channel = rappel::client::ChannelName(rate_limit.channel);
-    if (json) {
-      std::printf("%s\n", Json{{"channel", channel},
-                               {"tenant", rate_limit.all_tenants ? Json() : Json(rate_limit.tenant)},
-                               {"count", rate_limit.count},
-                               {"period_ms", rate_limit.period_ms},
-                               {"burst", rate_limit.burst}}
-                              .dump()
-                              .c_str());
-    } else if (rate_limit.count == 0) {
-      std::printf("%s, %s: no limit\n", channel, who.c_str());
-    } else {
-      rappel::client::RateLimit shown = rate_limit;
-      if (shown.burst == 0) shown.burst = shown.count;
-      std::printf("%s, %s: %s\n", channel, who.c_str(), RateText(shown).c_str());
-    }
-    return 0;
-  }
-  if (rates->parsed()) {
-    auto r = c.Rates(rate_rows);
-    if (!r.ok()) return Fail(r.status());
-    if (json) {
-      Json out = Json::array();
-      for (const auto& row : r->rows) {
-        const auto& l = row.limit;
-        Json limit;
-        if (l.count != 0) {
-          limit = Json{{"count", l.count}, {"period_ms", l.period_ms}, {"burst", l.burst}};
-        }
-        out.push_back({{"channel", rappel::client::ChannelName(l.channel)},
-                       {"tenant", l.all_tenants ? Json() : Json(l.tenant)},
-                       {"limit", limit},
-                       {"tokens", row.tokens},
-                       {"waiting", row.waiting},
-                       {"late", row.late},
-                       {"expired", row.expired}});
-      }
-      std::printf("%s\n", Json{{"rows", out}, {"truncated", r->truncated}}.dump(2).c_str());
-    } else {
-      auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
-      std::printf("%-7s %-10s %-22s %10s %10s %8s %8s\n", "CHANNEL", "TENANT", "LIMIT", "TOKENS",
-                  "WAITING", "LATE", "EXPIRED");
-      for (const auto& row : r->rows) {
-        const auto& l = row.limit;
-        std::string tenant = l.all_tenants ? "all" : std::to_string(l.tenant);
-        std::printf("%-7s %-10s %-22s %10llu %10llu %8llu %8llu\n",
-                    rappel::client::ChannelName(l.channel), tenant.c_str(), RateText(l).c_str(),
-                    u(row.tokens), u(row.waiting), u(row.late), u(row.expired));
-      }
-      if (r->rows.empty()) std::printf("(no rate limits set)\n");
-      if (r->truncated) std::printf("(more rows: --max-rows)\n");
     }
     return 0;
   }
