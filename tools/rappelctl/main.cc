@@ -21,6 +21,7 @@
 #include "rappel/client.h"
 #include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/common.h"
+#include "tools/rappelctl/objects.h"
 #include "tools/rappelctl/rates.h"
 #include "tools/rappelctl/reminders.h"
 #include "tools/rappelctl/server.h"
@@ -35,21 +36,6 @@ using rappel::ctl::Fail;
 using rappel::ctl::kExitFailed;
 using rappel::ctl::PrintJson;
 using rappel::ctl::Usage;
-
-// The whole of `path` ("-": standard input).
-absl::StatusOr<std::string> ReadInput(const std::string& path) {
-  std::ostringstream out;
-  if (path == "-") {
-    out << std::cin.rdbuf();
-    if (std::cin.bad()) return absl::InvalidArgumentError("cannot read standard input");
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::InvalidArgumentError("cannot open " + path);
-    out << in.rdbuf();
-    if (in.bad()) return absl::InvalidArgumentError("cannot read " + path);
-  }
-  return out.str();
-}
 
 // Unix milliseconds, or an ISO 8601 / RFC 3339 time with its UTC offset
 // ("2026-03-02T14:00:00+01:00", "2026-03-02T13:00Z"): the offset is
@@ -75,70 +61,6 @@ absl::StatusOr<int64_t> ParseTimeMs(const std::string& text) {
       "\": give unix milliseconds or YYYY-MM-DDTHH:MM[:SS] with a UTC offset (Z, +01:00)");
 }
 
-// `rappelctl KIND put|get ...` for one kind of configuration object. A
-// tenant is named by its number alone; the others by TENANT ID.
-struct ObjectCommand {
-  rappel::client::ObjectKind kind;
-  CLI::App* put = nullptr;
-  CLI::App* get = nullptr;
-  uint32_t tenant = 0;
-  std::string id;
-  std::string file;
-  std::string document;  // put: the file's contents, once Prepare has read them
-
-  // `what`: "a calendar"; `id_help`: what names one within its tenant;
-  // `document`: what the JSON holds.
-  ObjectCommand(CLI::App& app, rappel::client::ObjectKind k, const std::string& what,
-                const std::string& id_help, const std::string& document = "a JSON document")
-      : kind(k) {
-    bool is_tenant = k == rappel::client::ObjectKind::kTenant;
-    auto* cmd = app.add_subcommand(rappel::client::ObjectKindName(k),
-                                   "put or get " + what + " (" + document + ")");
-    cmd->require_subcommand(1);
-    put = cmd->add_subcommand("put", "create or replace " + what +
-                                         " from a JSON file; prints it as stored");
-    get = cmd->add_subcommand("get", "print " + what + " as stored (secrets left out)");
-    for (CLI::App* sub : {put, get}) {
-      sub->add_option("tenant", tenant, "tenant id")->required();
-      if (!is_tenant) sub->add_option("id", id, id_help)->required();
-    }
-    put->add_option("--file", file, document + " (-: standard input)")->required();
-  }
-
-  bool parsed() const { return put->parsed() || get->parsed(); }
-
-  // Checks the arguments and reads the document, before any connection: 0,
-  // or the exit code.
-  int Prepare() {
-    if (kind == rappel::client::ObjectKind::kTemplate) {
-      std::vector<std::string> parts;
-      std::stringstream ss(id);
-      for (std::string part; std::getline(ss, part, '/');) parts.push_back(part);
-      bool ok = parts.size() == 3 && id.back() != '/' &&
-                std::none_of(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); });
-      if (!ok) return Usage("a template is named KIND/CHANNEL/LOCALE, e.g. reminder/sms/fr");
-    }
-    if (!put->parsed()) return 0;
-    auto text = ReadInput(file);
-    if (!text.ok()) return Usage(std::string(text.status().message()));
-    Json doc = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded() || !doc.is_object()) {
-      return Usage((file == "-" ? std::string("standard input") : file) +
-                   " does not hold a JSON object");
-    }
-    document = std::move(*text);
-    return 0;
-  }
-
-  int Run(BlockingClient& c) const {
-    auto reply = put->parsed() ? c.PutObject(kind, tenant, id, document)
-                               : c.GetObject(kind, tenant, id);
-    if (!reply.ok()) return Fail(reply.status());
-    PrintJson(*reply);
-    return 0;
-  }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,17 +84,9 @@ int main(int argc, char** argv) {
 
   groups.push_back(rappel::ctl::AddRateCommands(app));
 
-  // Appointments: configuration objects, one appointment, calendar events, tokens.
-  using rappel::client::ObjectKind;
-  std::deque<ObjectCommand> objects;  // never moved: CLI11 holds pointers into each
-  objects.emplace_back(app, ObjectKind::kTenant, "a tenant's settings", "");
-  objects.emplace_back(app, ObjectKind::kCalendar, "a calendar", "calendar id");
-  objects.emplace_back(app, ObjectKind::kAppointmentType, "an appointment type",
-                       "appointment type id");
-  objects.emplace_back(app, ObjectKind::kPatient, "a patient", "patient id");
-  objects.emplace_back(app, ObjectKind::kTemplate, "a message template",
-                       "KIND/CHANNEL/LOCALE, e.g. reminder/sms/fr",
-                       "a JSON document: {\"subject\": ..., \"body\": ...}");
+  groups.push_back(rappel::ctl::AddObjectCommands(app));
+
+  // Appointments: one appointment, calendar events, tokens.
   std::string appointment_id;
   auto* appointment = app.add_subcommand(
       "appointment", "show one appointment: state, pending messages, audit trail (JSON)");
@@ -252,10 +166,6 @@ int main(int argc, char** argv) {
   if (chosen != groups.end()) {
     if (int rc = (*chosen)->Prepare(); rc != 0) return rc;
   }
-  for (ObjectCommand& o : objects) {
-    if (!o.parsed()) continue;
-    if (int rc = o.Prepare(); rc != 0) return rc;
-  }
   if (dry_run->parsed()) {
     auto start = ParseTimeMs(start_text);
     if (!start.ok()) return Usage(std::string(start.status().message()));
@@ -280,9 +190,6 @@ int main(int argc, char** argv) {
   BlockingClient& c = **client;
 
   if (chosen != groups.end()) return (*chosen)->Run(c, json);
-  for (const ObjectCommand& o : objects) {
-    if (o.parsed()) return o.Run(c);
-  }
   if (appointment->parsed()) {
     auto r = c.ShowAppointment(tenant, appointment_id);
     if (!r.ok()) return Fail(r.status());
