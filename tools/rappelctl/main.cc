@@ -22,6 +22,7 @@
 #include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/appointments.h"
 #include "tools/rappelctl/common.h"
+#include "tools/rappelctl/credits.h"
 #include "tools/rappelctl/objects.h"
 #include "tools/rappelctl/rates.h"
 #include "tools/rappelctl/reminders.h"
@@ -65,19 +66,7 @@ int main(int argc, char** argv) {
 
   groups.push_back(rappel::ctl::AddAppointmentCommands(app));
   std::string appointment_id;
-  auto* credits = app.add_subcommand(
-      "credits", "a tenant's credits: balance, reservations, what waits for credit or for "
-                 "sending hours, forecast cost of the pending plan (JSON)");
-  credits->require_subcommand(1);
-  auto* credits_show = credits->add_subcommand("show", "the ledger, what waits, the forecast");
-  credits_show->add_option("tenant", tenant, "tenant id")->required();
-  int64_t credits_amount = 0;
-  auto* credits_add = credits->add_subcommand(
-      "add", "add credits to the balance (messages waiting for credit are released)");
-  credits_add->add_option("tenant", tenant, "tenant id")->required();
-  credits_add->add_option("amount", credits_amount, "credits to add")
-      ->required()
-      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000'000}));
+  groups.push_back(rappel::ctl::AddCreditCommands(app));
   std::string patient_id, reply_kind;
   auto* patient_reply = app.add_subcommand(
       "patient-reply", "apply a patient's reply: confirm or cancel (their next appointment, or "
@@ -108,12 +97,6 @@ int main(int argc, char** argv) {
   BlockingClient& c = **client;
 
   if (chosen != groups.end()) return (*chosen)->Run(c, json);
-  if (credits->parsed()) {
-    auto r = c.Credits(tenant, credits_add->parsed() ? credits_amount : 0);
-    if (!r.ok()) return Fail(r.status());
-    PrintJson(*r);
-    return 0;
-  }
   if (patient_reply->parsed()) {
     using rappel::client::PatientReplyKind;
     PatientReplyKind kind = reply_kind == "confirm"  ? PatientReplyKind::kConfirm
