@@ -4,44 +4,28 @@
 // usage (or an unreadable or invalid input file), 3 rappeld unreachable,
 // 4 not found (reminder, dead letter, configuration object, appointment,
 // calendar).
+//
+// This file holds the options every subcommand shares; the subcommands are
+// in command groups, one file each (command_group.h).
 #include <algorithm>
-#include <cstdio>
-#include <deque>
-#include <fstream>
-#include <iostream>
 #include <memory>
-#include <optional>
-#include <sstream>
-#include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/time/time.h"
-#include "nlohmann/json.hpp"
 #include "rappel/client.h"
-#include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/appointments.h"
+#include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/common.h"
 #include "tools/rappelctl/credits.h"
 #include "tools/rappelctl/objects.h"
+#include "tools/rappelctl/patient_reply.h"
 #include "tools/rappelctl/rates.h"
 #include "tools/rappelctl/reminders.h"
 #include "tools/rappelctl/server.h"
 #include "tools/rappelctl/status.h"
 
-namespace {
-
-using rappel::client::BlockingClient;
-using Json = nlohmann::json;
-
-using rappel::ctl::Fail;
-using rappel::ctl::kExitFailed;
-using rappel::ctl::PrintJson;
-using rappel::ctl::Usage;
-
-}  // namespace
-
 int main(int argc, char** argv) {
+  namespace ctl = rappel::ctl;
   rappel::client::Options options;
   options.client_name = "rappelctl";
   bool json = false;
@@ -54,63 +38,29 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   // Added in the order `rappelctl --help` lists them.
-  std::vector<std::unique_ptr<rappel::ctl::CommandGroup>> groups;
-  groups.push_back(rappel::ctl::AddStatusCommand(app));
-  groups.push_back(rappel::ctl::AddReminderCommands(app));
-  uint32_t tenant = 0;
-  groups.push_back(rappel::ctl::AddServerCommands(app));
-
-  groups.push_back(rappel::ctl::AddRateCommands(app));
-
-  groups.push_back(rappel::ctl::AddObjectCommands(app));
-
-  groups.push_back(rappel::ctl::AddAppointmentCommands(app));
-  std::string appointment_id;
-  groups.push_back(rappel::ctl::AddCreditCommands(app));
-  std::string patient_id, reply_kind;
-  auto* patient_reply = app.add_subcommand(
-      "patient-reply", "apply a patient's reply: confirm or cancel (their next appointment, or "
-                       "--appointment), stop (nothing more to their mobile number), start "
-                       "(consent given again)");
-  patient_reply->add_option("tenant", tenant, "tenant id")->required();
-  patient_reply->add_option("patient", patient_id, "patient id")->required();
-  patient_reply->add_option("reply", reply_kind, "confirm | cancel | stop | start")
-      ->required()
-      ->check(CLI::IsMember({"confirm", "cancel", "stop", "start"}));
-  patient_reply->add_option("--appointment", appointment_id, "the appointment (confirm, cancel)");
+  std::vector<std::unique_ptr<ctl::CommandGroup>> groups;
+  groups.push_back(ctl::AddStatusCommand(app));
+  groups.push_back(ctl::AddReminderCommands(app));
+  groups.push_back(ctl::AddServerCommands(app));
+  groups.push_back(ctl::AddRateCommands(app));
+  groups.push_back(ctl::AddObjectCommands(app));
+  groups.push_back(ctl::AddAppointmentCommands(app));
+  groups.push_back(ctl::AddCreditCommands(app));
+  groups.push_back(ctl::AddPatientReplyCommand(app));
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e) == 0 ? 0 : ctl::kExitUsage;
   }
-
-  // Bad arguments and unreadable files are found before connecting.
+  // require_subcommand(1): exactly one group was chosen.
   auto chosen = std::find_if(groups.begin(), groups.end(),
                              [](const auto& g) { return g->Chosen(); });
-  if (chosen != groups.end()) {
-    if (int rc = (*chosen)->Prepare(); rc != 0) return rc;
-  }
+  if (chosen == groups.end()) return ctl::kExitUsage;
 
-  auto client = BlockingClient::Connect(options);
-  if (!client.ok()) return Fail(client.status());
-  BlockingClient& c = **client;
-
-  if (chosen != groups.end()) return (*chosen)->Run(c, json);
-  if (patient_reply->parsed()) {
-    using rappel::client::PatientReplyKind;
-    PatientReplyKind kind = reply_kind == "confirm"  ? PatientReplyKind::kConfirm
-                            : reply_kind == "cancel" ? PatientReplyKind::kCancel
-                            : reply_kind == "stop"   ? PatientReplyKind::kStop
-                                                     : PatientReplyKind::kStart;
-    auto r = c.PatientReply(tenant, patient_id, appointment_id, kind);
-    if (!r.ok()) return Fail(r.status());
-    if (json) {
-      std::printf("%s\n", Json{{"revision", r->revision}, {"planned", r->planned}}.dump().c_str());
-    } else {
-      std::printf("%s applied (%u pending)\n", reply_kind.c_str(), r->planned);
-    }
-    return 0;
-  }
-  return 2;
+  // Bad arguments and unreadable files are found before connecting.
+  if (int rc = (*chosen)->Prepare(); rc != 0) return rc;
+  auto client = rappel::client::BlockingClient::Connect(options);
+  if (!client.ok()) return ctl::Fail(client.status());
+  return (*chosen)->Run(**client, json);
 }
