@@ -20,9 +20,8 @@ using Json = nlohmann::json;
 // required, rappelctl does not guess a time zone.
 absl::StatusOr<int64_t> ParseTimeMs(const std::string& text) {
   size_t digits_from = !text.empty() && text[0] == '-' ? 1 : 0;
-  if (text.size() > digits_from &&
-      std::all_of(text.begin() + digits_from, text.end(),
-                  [](char c) { return c >= '0' && c <= '9'; })) {
+  if (text.size() > digits_from && std::all_of(text.begin() + digits_from, text.end(),
+                                               [](char c) { return c >= '0' && c <= '9'; })) {
     try {
       return std::stoll(text);
     } catch (const std::exception&) {
@@ -47,25 +46,29 @@ class AppointmentCommands final : public CommandGroup {
     appointment_->add_option("tenant", tenant_, "tenant id")->required();
     appointment_->add_option("id", appointment_id_, "appointment id")->required();
     dry_run_ = app.add_subcommand(
-        "dry-run", "what an appointment would send if booked now, when, on which channel, and "
-                   "why any message is left out (JSON; nothing is written)");
+        "dry-run",
+        "what an appointment would send if booked now, when, on which channel, and "
+        "why any message is left out (JSON; nothing is written)");
     dry_run_->add_option("tenant", hypothetical_.tenant, "tenant id")->required();
     dry_run_->add_option("--calendar", hypothetical_.calendar, "calendar id")->required();
     dry_run_->add_option("--type", hypothetical_.type, "appointment type id")->required();
     dry_run_->add_option("--patient", hypothetical_.patient, "patient id")->required();
     dry_run_->add_option("--start", start_text_, "unix ms or ISO 8601 with offset")->required();
-    dry_run_->add_option("--end", end_text_, "unix ms or ISO 8601 with offset (default: the start)");
+    dry_run_->add_option("--end", end_text_,
+                         "unix ms or ISO 8601 with offset (default: the start)");
     dry_run_->add_option("--id", hypothetical_.id,
                          "an appointment held: the dry run of moving it there");
     dry_run_->add_option("--location", hypothetical_.location);
     dry_run_->add_flag("--online", hypothetical_.booked_online, "booked online");
     absence_ = app.add_subcommand(
-        "absence", "cancel every active appointment of a calendar starting in [--from, --to), "
-                   "each patient notified");
+        "absence",
+        "cancel every active appointment of a calendar starting in [--from, --to), "
+        "each patient notified");
     absence_->add_option("tenant", tenant_, "tenant id")->required();
     absence_->add_option("calendar", calendar_, "calendar id")->required();
-    absence_->add_option("--from", from_text_,
-                         "start: unix ms or ISO 8601 with offset (2026-03-02T08:00:00+01:00)")
+    absence_
+        ->add_option("--from", from_text_,
+                     "start: unix ms or ISO 8601 with offset (2026-03-02T08:00:00+01:00)")
         ->required();
     absence_->add_option("--to", to_text_, "end (excluded): unix ms or ISO 8601 with offset")
         ->required();
@@ -76,13 +79,14 @@ class AppointmentCommands final : public CommandGroup {
     delay_->add_option("--minutes", minutes_, "how late, in minutes")
         ->required()
         ->check(CLI::Range(int64_t{1}, int64_t{24 * 60}));
-    redeem_ = app.add_subcommand("redeem", "redeem a self-service action token (from a message's link)");
+    redeem_ =
+        app.add_subcommand("redeem", "redeem a self-service action token (from a message's link)");
     redeem_->add_option("token", token_)->required();
   }
 
   bool Chosen() const override {
-    return appointment_->parsed() || dry_run_->parsed() || absence_->parsed() ||
-           delay_->parsed() || redeem_->parsed();
+    return appointment_->parsed() || dry_run_->parsed() || absence_->parsed() || delay_->parsed() ||
+           redeem_->parsed();
   }
 
   // dry-run and absence: their times.
@@ -152,11 +156,11 @@ class AppointmentCommands final : public CommandGroup {
     auto r = c.RedeemToken(token_);
     if (!r.ok()) return Fail(r.status());
     if (json) {
-      std::printf("%s\n", Json{{"tenant", r->tenant},
-                               {"appointment", r->appointment},
-                               {"action", r->action}}
-                              .dump()
-                              .c_str());
+      std::printf(
+          "%s\n",
+          Json{{"tenant", r->tenant}, {"appointment", r->appointment}, {"action", r->action}}
+              .dump()
+              .c_str());
     } else {
       std::printf("%s: tenant %u, appointment %s\n", r->action.c_str(), r->tenant,
                   r->appointment.c_str());

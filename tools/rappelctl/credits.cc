@@ -12,8 +12,9 @@ class CreditCommands final : public CommandGroup {
  public:
   explicit CreditCommands(CLI::App& app) {
     auto* credits = app.add_subcommand(
-        "credits", "a tenant's credits: balance, reservations, what waits for credit or for "
-                   "sending hours, forecast cost of the pending plan (JSON)");
+        "credits",
+        "a tenant's credits: balance, reservations, what waits for credit or for "
+        "sending hours, forecast cost of the pending plan (JSON)");
     credits->require_subcommand(1);
     show_ = credits->add_subcommand("show", "the ledger, what waits, the forecast");
     show_->add_option("tenant", tenant_, "tenant id")->required();

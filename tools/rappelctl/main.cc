@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : ctl::kExitUsage;
   }
   // require_subcommand(1): exactly one group was chosen.
-  auto chosen = std::find_if(groups.begin(), groups.end(),
-                             [](const auto& g) { return g->Chosen(); });
+  auto chosen =
+      std::find_if(groups.begin(), groups.end(), [](const auto& g) { return g->Chosen(); });
   if (chosen == groups.end()) return ctl::kExitUsage;
 
   // Bad arguments and unreadable files are found before connecting.

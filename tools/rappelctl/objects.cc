@@ -51,11 +51,11 @@ struct ObjectCommand {
                 const std::string& document = "a JSON document")
       : kind(k) {
     bool is_tenant = k == ObjectKind::kTenant;
-    auto* cmd = app.add_subcommand(client::ObjectKindName(k),
-                                   "put or get " + what + " (" + document + ")");
+    auto* cmd =
+        app.add_subcommand(client::ObjectKindName(k), "put or get " + what + " (" + document + ")");
     cmd->require_subcommand(1);
-    put = cmd->add_subcommand("put", "create or replace " + what +
-                                         " from a JSON file; prints it as stored");
+    put = cmd->add_subcommand(
+        "put", "create or replace " + what + " from a JSON file; prints it as stored");
     get = cmd->add_subcommand("get", "print " + what + " as stored (secrets left out)");
     for (CLI::App* sub : {put, get}) {
       sub->add_option("tenant", tenant, "tenant id")->required();
@@ -90,8 +90,8 @@ struct ObjectCommand {
   }
 
   int Run(client::BlockingClient& c) const {
-    auto reply = put->parsed() ? c.PutObject(kind, tenant, id, document)
-                               : c.GetObject(kind, tenant, id);
+    auto reply =
+        put->parsed() ? c.PutObject(kind, tenant, id, document) : c.GetObject(kind, tenant, id);
     if (!reply.ok()) return Fail(reply.status());
     PrintJson(*reply);
     return 0;

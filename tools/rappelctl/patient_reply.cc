@@ -16,10 +16,11 @@ using Json = nlohmann::json;
 class PatientReplyCommand final : public CommandGroup {
  public:
   explicit PatientReplyCommand(CLI::App& app) {
-    reply_ = app.add_subcommand(
-        "patient-reply", "apply a patient's reply: confirm or cancel (their next appointment, or "
-                         "--appointment), stop (nothing more to their mobile number), start "
-                         "(consent given again)");
+    reply_ =
+        app.add_subcommand("patient-reply",
+                           "apply a patient's reply: confirm or cancel (their next appointment, or "
+                           "--appointment), stop (nothing more to their mobile number), start "
+                           "(consent given again)");
     reply_->add_option("tenant", tenant_, "tenant id")->required();
     reply_->add_option("patient", patient_id_, "patient id")->required();
     reply_->add_option("reply", reply_kind_, "confirm | cancel | stop | start")

@@ -28,7 +28,8 @@ std::optional<client::Channel> ParseChannel(const std::string& name) {
 absl::Status ParseRate(const std::string& text, uint32_t* count, uint32_t* period_ms) {
   auto bad = [&] {
     return absl::InvalidArgumentError(
-        "bad rate \"" + text + "\": give COUNT/PERIOD, e.g. 50/s, 3000/min, 10/h, 100/day, 5/250ms");
+        "bad rate \"" + text +
+        "\": give COUNT/PERIOD, e.g. 50/s, 3000/min, 10/h, 100/day, 5/250ms");
   };
   size_t slash = text.find('/');
   if (slash == std::string::npos || slash == 0) return bad();
@@ -59,11 +60,20 @@ std::string RateText(const client::RateLimit& l) {
   if (l.count == 0) return "-";
   std::string period;
   switch (l.period_ms) {
-    case 1000: period = "s"; break;
-    case 60'000: period = "min"; break;
-    case 3'600'000: period = "h"; break;
-    case 86'400'000: period = "day"; break;
-    default: period = std::to_string(l.period_ms) + "ms";
+    case 1000:
+      period = "s";
+      break;
+    case 60'000:
+      period = "min";
+      break;
+    case 3'600'000:
+      period = "h";
+      break;
+    case 86'400'000:
+      period = "day";
+      break;
+    default:
+      period = std::to_string(l.period_ms) + "ms";
   }
   return std::to_string(l.count) + "/" + period + " burst " + std::to_string(l.burst);
 }
@@ -74,9 +84,10 @@ class RateCommands final : public CommandGroup {
     auto* rate = app.add_subcommand(
         "rate", "set or clear a sending limit: per channel overall (the provider's) or per tenant");
     rate->require_subcommand(1);
-    set_ = rate->add_subcommand(
-        "set", "set a limit, e.g. `rate set sms 50/s --burst 100` (all tenants) or "
-               "`rate set sms 5/s --tenant 7`");
+    set_ =
+        rate->add_subcommand("set",
+                             "set a limit, e.g. `rate set sms 50/s --burst 100` (all tenants) or "
+                             "`rate set sms 5/s --tenant 7`");
     set_->add_option("channel", channel_, "sms, email, voice or push")->required();
     set_->add_option("rate", rate_text_, "COUNT/PERIOD: 50/s, 3000/min, 10/h, 100/day, 5/250ms")
         ->required();
@@ -84,14 +95,17 @@ class RateCommands final : public CommandGroup {
     clear_ = rate->add_subcommand("clear", "remove a limit");
     clear_->add_option("channel", channel_, "sms, email, voice or push")->required();
     for (CLI::App* sub : {set_, clear_}) {
-      sub->add_option("--tenant", tenant_,
-                      "this tenant's limit on the channel (default: the channel overall, all tenants)")
+      sub->add_option(
+             "--tenant", tenant_,
+             "this tenant's limit on the channel (default: the channel overall, all tenants)")
           ->check(CLI::Range(int64_t{0}, int64_t{UINT32_MAX}));
     }
     rates_ = app.add_subcommand(
-        "rates", "rate limits per channel and tenant: limit, tokens, messages waiting for a token, "
-                 "reported late, dropped expired");
-    rates_->add_option("--max-rows", max_rows_, "at most this many rows (0: the server's default, 1000)");
+        "rates",
+        "rate limits per channel and tenant: limit, tokens, messages waiting for a token, "
+        "reported late, dropped expired");
+    rates_->add_option("--max-rows", max_rows_,
+                       "at most this many rows (0: the server's default, 1000)");
   }
 
   bool Chosen() const override { return set_->parsed() || clear_->parsed() || rates_->parsed(); }
@@ -121,8 +135,8 @@ class RateCommands final : public CommandGroup {
  private:
   int SetLimit(client::BlockingClient& c, bool json) {
     if (absl::Status st = c.SetRateLimits({limit_}); !st.ok()) return Fail(st);
-    std::string who = limit_.all_tenants ? std::string("all tenants")
-                                         : "tenant " + std::to_string(limit_.tenant);
+    std::string who =
+        limit_.all_tenants ? std::string("all tenants") : "tenant " + std::to_string(limit_.tenant);
     const char* channel = client::ChannelName(limit_.channel);
     if (json) {
       std::printf("%s\n", Json{{"channel", channel},
@@ -170,9 +184,9 @@ class RateCommands final : public CommandGroup {
       for (const auto& row : r->rows) {
         const auto& l = row.limit;
         std::string tenant = l.all_tenants ? "all" : std::to_string(l.tenant);
-        std::printf("%-7s %-10s %-22s %10llu %10llu %8llu %8llu\n",
-                    client::ChannelName(l.channel), tenant.c_str(), RateText(l).c_str(),
-                    u(row.tokens), u(row.waiting), u(row.late), u(row.expired));
+        std::printf("%-7s %-10s %-22s %10llu %10llu %8llu %8llu\n", client::ChannelName(l.channel),
+                    tenant.c_str(), RateText(l).c_str(), u(row.tokens), u(row.waiting), u(row.late),
+                    u(row.expired));
       }
       if (r->rows.empty()) std::printf("(no rate limits set)\n");
       if (r->truncated) std::printf("(more rows: --max-rows)\n");

@@ -15,9 +15,12 @@ using client::Key;
 using Json = nlohmann::json;
 
 Json ReminderJson(const client::Reminder& r) {
-  return Json{{"tenant", r.tenant},       {"key", r.key},
-              {"channel", client::ChannelName(r.channel)}, {"recipient", r.recipient},
-              {"due_ms", r.due_ms},       {"expiry_ms", r.expiry_ms},
+  return Json{{"tenant", r.tenant},
+              {"key", r.key},
+              {"channel", client::ChannelName(r.channel)},
+              {"recipient", r.recipient},
+              {"due_ms", r.due_ms},
+              {"expiry_ms", r.expiry_ms},
               {"payload_bytes", r.payload.size()}};
 }
 

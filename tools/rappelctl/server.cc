@@ -16,7 +16,8 @@ using Json = nlohmann::json;
 class ServerCommands final : public CommandGroup {
  public:
   explicit ServerCommands(CLI::App& app) {
-    backup_ = app.add_subcommand("backup", "hot backup with compaction into DIR (on the server; one at a time)");
+    backup_ = app.add_subcommand(
+        "backup", "hot backup with compaction into DIR (on the server; one at a time)");
     backup_->add_option("dir", dir_)->required();
     compact_ = app.add_subcommand(
         "compact", "compact the store's log now; prints records and bytes before and after");
@@ -60,10 +61,11 @@ class ServerCommands final : public CommandGroup {
     } else {
       auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
       std::printf("%-8s %14s %14s\n", "LOG", "RECORDS", "BYTES");
-      std::printf("%-8s %14llu %14llu\n", "before", u(r->log_records_before), u(r->log_bytes_before));
+      std::printf("%-8s %14llu %14llu\n", "before", u(r->log_records_before),
+                  u(r->log_bytes_before));
       std::printf("%-8s %14llu %14llu\n", "after", u(r->log_records_after), u(r->log_bytes_after));
-      std::printf("live records %llu, relocated %llu, store used bytes %llu\n",
-                  u(r->live_records), u(r->relocated), u(r->store_used_bytes));
+      std::printf("live records %llu, relocated %llu, store used bytes %llu\n", u(r->live_records),
+                  u(r->relocated), u(r->store_used_bytes));
     }
     return 0;
   }

@@ -18,7 +18,9 @@ class StatusCommand final : public CommandGroup {
   explicit StatusCommand(CLI::App& app) {
     status_ = app.add_subcommand(
         "status", "pending by channel and tenant, due soon, leases, dead letters, store, commits");
-    status_->add_option("--tenants", max_tenants_, "show at most this many tenants, largest first (0: the server's default, 20)")
+    status_
+        ->add_option("--tenants", max_tenants_,
+                     "show at most this many tenants, largest first (0: the server's default, 20)")
         ->capture_default_str();
   }
 
@@ -40,7 +42,8 @@ class StatusCommand final : public CommandGroup {
       }
       Json tenants = Json::array();
       for (const auto& t : s->by_tenant) {
-        tenants.push_back({{"tenant", t.tenant}, {"live", t.live}, {"dead_letters", t.dead_letters}});
+        tenants.push_back(
+            {{"tenant", t.tenant}, {"live", t.live}, {"dead_letters", t.dead_letters}});
       }
       Json out{{"pending", s->pending},
                {"leased", s->leased},
