@@ -35,7 +35,6 @@
 //
 // Every loop is bounded by --count and --max-seconds. Exit codes: 0 done,
 // 1 something failed or went missing, 2 usage, 3 rappeld unreachable.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <asio.hpp>
@@ -53,7 +52,8 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/context.h"
-#include "bench/load/latency.h"
+#include "bench/load/clock.h"
+#include "bench/load/report.h"
 #include "nlohmann/json.hpp"
 #include "rappel/async_client.h"
 
@@ -61,7 +61,6 @@ namespace rappel::bench {
 namespace {
 
 using client::AsyncClient;
-using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 struct Config {
@@ -96,45 +95,6 @@ struct Config {
   uint64_t b_count = 300;
   bool json = false;
   bool progress = true;
-};
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-double NowUs() {
-  return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count());
-}
-double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
-// CPU time of this process so far, user + system: whether the load generator
-// itself is the limit (bench/peers/compare reports it).
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
-
-// What one phase measured.
-constexpr const char* kRequestLatency = "request (batch sent -> durable answer)";
-constexpr const char* kLagLatency = "due time -> delivered to the worker";
-
-struct Phase {
-  Phase(std::string n, std::string of) : name(std::move(n)), latency_of(std::move(of)) {}
-  std::string name;
-  uint64_t ok = 0;        // items answered Ok (or acked, for deliveries)
-  uint64_t failed = 0;    // items or requests that failed
-  double seconds = 0;
-  double cpu_seconds = -1;  // this process's CPU time over the phase (-1: not measured)
-  double wall_seconds = 0;  // the wall time cpu_seconds was measured over
-  LatencySamples latency;  // per request (schedule, cancel) or due->delivered
-  std::string latency_of;
-  std::string first_error;
-
-  double rate() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
 };
 
 // The run's shared state: one io thread drives every connection (the
@@ -445,21 +405,6 @@ void Load::Subscribe(Phase* deliveries, std::vector<client::Channel> channels,
         });
   }
   RunIo([&] { return answered == static_cast<int>(workers_.size()); }, nullptr);
-}
-
-nlohmann::json PhaseJson(Phase& p) {
-  Percentiles q = p.latency.Summarize();
-  nlohmann::json j = {{"name", p.name},         {"ok", p.ok},
-                      {"failed", p.failed},     {"seconds", p.seconds},
-                      {"per_second", p.rate()}, {"latency_of", p.latency_of},
-                      {"latency_us", {{"count", q.count}, {"p50", q.p50_us}, {"p99", q.p99_us},
-                                      {"p999", q.p999_us}, {"max", q.max_us}}}};
-  if (!p.first_error.empty()) j["first_error"] = p.first_error;
-  if (p.cpu_seconds >= 0) {
-    j["client_cpu_s"] = p.cpu_seconds;
-    j["client_wall_s"] = p.wall_seconds;
-  }
-  return j;
 }
 
 // --- appointments ------------------------------------------------------------
@@ -1069,16 +1014,10 @@ int Load::Run(nlohmann::json* out) {
   io_.poll();
 
   uint64_t failed = 0;
-  for (const Phase& p : phases) failed += p.failed;
-  nlohmann::json results = nlohmann::json::array();
-  for (Phase& p : phases) results.push_back(PhaseJson(p));
-  (*out)["phases"] = results;
+  (*out)["phases"] = PhasesJson(phases, &failed);
   bool tracked = !delivered_.empty() || c_.scenario == "appointment-fire";
   if (tracked) {
-    (*out)["deliveries"] = {{"expected", expected_deliveries},
-                            {"delivered", delivered_total_},
-                            {"acked", acked_},
-                            {"duplicates", duplicates_}};
+    (*out)["deliveries"] = DeliveriesJson(expected_deliveries, delivered_total_, acked_, duplicates_);
   }
   if (c_.scenario == "appointments" || c_.scenario == "appointment-fire") {
     nlohmann::json errors = nlohmann::json::object();
@@ -1104,26 +1043,8 @@ void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
     std::printf("target %s:%u, %d connections x %u in flight, batch %u, %u-byte payloads\n",
                 c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.payload_bytes);
   }
-  std::printf("\n%-12s %12s %8s %9s %12s   %10s %10s %10s %10s  latency of\n", "phase", "ok",
-              "failed", "seconds", "per second", "p50 ms", "p99 ms", "p99.9 ms", "max ms");
-  for (const auto& p : r["phases"]) {
-    const auto& l = p["latency_us"];
-    std::printf("%-12s %12llu %8llu %9.2f %12.0f   %10.3f %10.3f %10.3f %10.3f  %s\n",
-                p["name"].get<std::string>().c_str(), p["ok"].get<unsigned long long>(),
-                p["failed"].get<unsigned long long>(), p["seconds"].get<double>(),
-                p["per_second"].get<double>(), l["p50"].get<double>() / 1000,
-                l["p99"].get<double>() / 1000, l["p999"].get<double>() / 1000,
-                l["max"].get<double>() / 1000, p["latency_of"].get<std::string>().c_str());
-    if (p.contains("first_error")) {
-      std::printf("           first error: %s\n", p["first_error"].get<std::string>().c_str());
-    }
-  }
-  if (r.contains("deliveries")) {
-    const auto& d = r["deliveries"];
-    std::printf("\ndeliveries: expected %llu, delivered %llu, acked %llu, duplicates %llu\n",
-                d["expected"].get<unsigned long long>(), d["delivered"].get<unsigned long long>(),
-                d["acked"].get<unsigned long long>(), d["duplicates"].get<unsigned long long>());
-  }
+  PrintPhases(r["phases"]);
+  PrintDeliveries(r);
   if (r.contains("fairness")) {
     const auto& f = r["fairness"];
     std::printf("\nfairness: sms %u/s burst %u; tenant 2's %llu scheduled with %llu of tenant 1's "
@@ -1263,13 +1184,7 @@ int main(int argc, char** argv) {
   rappel::bench::Context ctx = rappel::bench::ReadContext();
   nlohmann::json report = {
       {"scenario", c.scenario},
-      {"header",
-       {{"build_type", ctx.build_type},
-        {"commit", ctx.commit},
-        {"cpu", ctx.cpu},
-        {"hardware_threads", ctx.hardware_threads},
-        {"kernel", ctx.kernel},
-        {"optimized", ctx.optimized}}},
+      {"header", rappel::bench::ContextJson(ctx)},
       {"config",
        {{"host", c.host}, {"port", c.port}, {"connections", c.connections},
         {"workers", c.workers}, {"batch", c.batch}, {"pipeline", c.pipeline},
