@@ -1,6 +1,6 @@
 // What the peer clients (rappel-peer-redis, rappel-peer-pg) share: the
 // options and workloads of rappel-load (bench/load/rappel_load.cc), the
-// thread-per-connection drivers, and the JSON report in rappel-load's shape.
+// thread-per-connection drivers; the report is rappel-load's (bench/load/report.h).
 //
 // Workloads, as in rappel-load:
 //   ingest  --count reminders, due over --spread-days (at least a minute
@@ -22,7 +22,6 @@
 // their time waiting on the socket.
 #pragma once
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,12 +40,12 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/context.h"
-#include "bench/load/latency.h"
+#include "bench/load/clock.h"
+#include "bench/load/report.h"
 #include "nlohmann/json.hpp"
 
 namespace rappel::bench::peers {
 
-using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 struct Config {
@@ -71,57 +70,6 @@ struct Config {
   bool progress = true;
   std::string key_prefix;  // unique per run
 };
-
-inline int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-inline double NowUs() {
-  return static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count());
-}
-inline double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
-// CPU time of this process so far, all threads, user + system.
-inline double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
-
-constexpr const char* kRequestLatency = "request (batch sent -> durable answer)";
-constexpr const char* kLagLatency = "due time -> delivered to the worker";
-
-struct Phase {
-  Phase(std::string n, std::string of) : name(std::move(n)), latency_of(std::move(of)) {}
-  std::string name;
-  uint64_t ok = 0;
-  uint64_t failed = 0;
-  double seconds = 0;
-  double cpu_seconds = -1;  // the client's CPU time over the phase (-1: not measured)
-  double wall_seconds = 0;  // the wall time cpu_seconds was measured over
-  LatencySamples latency;
-  std::string latency_of;
-  std::string first_error;
-  double rate() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
-};
-
-inline nlohmann::json PhaseJson(Phase& p) {
-  Percentiles q = p.latency.Summarize();
-  nlohmann::json j = {{"name", p.name},         {"ok", p.ok},
-                      {"failed", p.failed},     {"seconds", p.seconds},
-                      {"per_second", p.rate()}, {"latency_of", p.latency_of},
-                      {"latency_us", {{"count", q.count}, {"p50", q.p50_us}, {"p99", q.p99_us},
-                                      {"p999", q.p999_us}, {"max", q.max_us}}}};
-  if (!p.first_error.empty()) j["first_error"] = p.first_error;
-  if (p.cpu_seconds >= 0) {
-    j["client_cpu_s"] = p.cpu_seconds;
-    j["client_wall_s"] = p.wall_seconds;
-  }
-  return j;
-}
 
 // The items of a run, numbered 0..count-1, as rappel-load numbers them.
 struct Items {
@@ -358,13 +306,7 @@ inline nlohmann::json Header(const Config& c, const std::string& system,
   return {{"scenario", c.scenario},
           {"system", system},
           {"settings", settings},
-          {"header",
-           {{"build_type", ctx.build_type},
-            {"commit", ctx.commit},
-            {"cpu", ctx.cpu},
-            {"hardware_threads", ctx.hardware_threads},
-            {"kernel", ctx.kernel},
-            {"optimized", ctx.optimized}}},
+          {"header", ContextJson(ctx)},
           {"config",
            {{"host", c.host}, {"port", c.port}, {"connections", c.connections},
             {"workers", c.workers}, {"batch", c.batch}, {"pipeline", c.pipeline},
@@ -377,27 +319,8 @@ inline void PrintHuman(const nlohmann::json& r) {
   std::printf("%s %s (%s): %s\n", r["system"].get<std::string>().c_str(),
               r["scenario"].get<std::string>().c_str(), r["settings"].dump().c_str(),
               r["header"]["commit"].get<std::string>().c_str());
-  if (!r["phases"].empty())
-    std::printf("\n%-12s %12s %8s %9s %12s   %10s %10s %10s %10s  latency of\n", "phase", "ok",
-              "failed", "seconds", "per second", "p50 ms", "p99 ms", "p99.9 ms", "max ms");
-  for (const auto& p : r["phases"]) {
-    const auto& l = p["latency_us"];
-    std::printf("%-12s %12llu %8llu %9.2f %12.0f   %10.3f %10.3f %10.3f %10.3f  %s\n",
-                p["name"].get<std::string>().c_str(), p["ok"].get<unsigned long long>(),
-                p["failed"].get<unsigned long long>(), p["seconds"].get<double>(),
-                p["per_second"].get<double>(), l["p50"].get<double>() / 1000,
-                l["p99"].get<double>() / 1000, l["p999"].get<double>() / 1000,
-                l["max"].get<double>() / 1000, p["latency_of"].get<std::string>().c_str());
-    if (p.contains("first_error")) {
-      std::printf("           first error: %s\n", p["first_error"].get<std::string>().c_str());
-    }
-  }
-  if (r.contains("deliveries")) {
-    const auto& d = r["deliveries"];
-    std::printf("\ndeliveries: expected %llu, delivered %llu, acked %llu, duplicates %llu\n",
-                d["expected"].get<unsigned long long>(), d["delivered"].get<unsigned long long>(),
-                d["acked"].get<unsigned long long>(), d["duplicates"].get<unsigned long long>());
-  }
+  if (!r["phases"].empty()) PrintPhases(r["phases"]);
+  PrintDeliveries(r);
   if (r.contains("memory")) std::printf("memory: %s\n", r["memory"].dump().c_str());
   if (r.contains("ready_ms")) std::printf("serving after %.1f ms\n", r["ready_ms"].get<double>());
   if (r["timed_out"].get<bool>()) std::printf("TIMED OUT\n");

@@ -263,17 +263,10 @@ inline int RunScenario(Config& c, Backend& b, nlohmann::json* out) {
   }
 
   uint64_t failed = 0;
-  nlohmann::json results = nlohmann::json::array();
-  for (Phase& p : phases) {
-    failed += p.failed;
-    results.push_back(PhaseJson(p));
-  }
-  (*out)["phases"] = results;
+  (*out)["phases"] = PhasesJson(phases, &failed);
   if (deliveries) {
-    (*out)["deliveries"] = {{"expected", expected_deliveries},
-                            {"delivered", deliveries->delivered()},
-                            {"acked", deliveries->acked()},
-                            {"duplicates", deliveries->duplicates()}};
+    (*out)["deliveries"] = DeliveriesJson(expected_deliveries, deliveries->delivered(),
+                                          deliveries->acked(), deliveries->duplicates());
   }
   (*out)["timed_out"] = timed_out;
   bool missing = deliveries && deliveries->acked() < expected_deliveries;
