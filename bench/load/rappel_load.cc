@@ -45,14 +45,15 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
-#include "CLI/CLI.hpp"
 #include "bench/context.h"
 #include "bench/load/clock.h"
+#include "bench/load/options.h"
 #include "bench/load/report.h"
 #include "nlohmann/json.hpp"
 #include "rappel/async_client.h"
@@ -62,40 +63,6 @@ namespace {
 
 using client::AsyncClient;
 using namespace std::chrono_literals;
-
-struct Config {
-  std::string scenario;
-  std::string host = "127.0.0.1";
-  uint16_t port = 7411;
-  std::string token;
-  std::string worker_token;
-  int connections = 4;
-  int workers = 2;
-  uint32_t batch = 1000;
-  uint32_t pipeline = 8;
-  uint64_t count = 1'000'000;
-  double rate = 0;  // reminders per second; 0: as fast as the server answers
-  double duration_s = 10;
-  double max_seconds = 300;
-  uint32_t payload_bytes = 200;
-  uint32_t tenants = 16;
-  double spread_days = 7;
-  int64_t lead_ms = 0;  // 0: chosen by the scenario
-  double cancel_fraction = 0.2;
-  uint32_t worker_in_flight = 4096;
-  uint32_t worker_batch = 256;
-  // appointments
-  uint32_t patients = 5'000;  // per tenant
-  uint32_t calendars = 4;     // per tenant
-  int64_t seed = -1;          // -1: count / 4
-  uint32_t creates_pct = 55;  // appointments: share of creates among the timed events
-  bool gates = false;          // appointment-fire: every sending gate on
-  // fairness
-  uint32_t sms_rate = 2000;   // messages per second, all tenants
-  uint64_t b_count = 300;
-  bool json = false;
-  bool progress = true;
-};
 
 // The run's shared state: one io thread drives every connection (the
 // machine has two cores; rappeld takes the other).
@@ -1034,7 +1001,7 @@ void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
               ctx.commit.c_str());
   std::printf("machine: %s, %u hardware threads, kernel %s\n", ctx.cpu.c_str(),
               ctx.hardware_threads, ctx.kernel.c_str());
-  if (c.scenario == "appointments" || c.scenario == "appointment-fire") {
+  if (IsAppointmentScenario(c.scenario)) {
     std::printf("target %s:%u, %d connections x %u batches in flight, batch %u events; "
                 "%u tenants x %u calendars, %u patients\n",
                 c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.tenants, c.calendars,
@@ -1086,114 +1053,17 @@ void PrintHuman(const Config& c, const Context& ctx, const nlohmann::json& r) {
 int main(int argc, char** argv) {
   using rappel::bench::Config;
   Config c;
-  CLI::App app{"rappel-load: load generator for rappeld (throughput, latency percentiles)"};
-  app.add_option("scenario", c.scenario,
-                 "ingest | cancel | fire | mixed | appointments | appointment-fire | fairness")
-      ->required()
-      ->check(CLI::IsMember(
-          {"ingest", "cancel", "fire", "mixed", "appointments", "appointment-fire", "fairness"}));
-  app.add_option("--host", c.host)->capture_default_str();
-  app.add_option("--port", c.port)->capture_default_str();
-  app.add_option("--token", c.token, "producer (or admin) token, if rappeld requires one");
-  app.add_option("--worker-token", c.worker_token, "worker token (default: --token)");
-  CLI::Option* connections =
-      app.add_option("--connections", c.connections, "producer connections (appointments: default 1)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
-  app.add_option("--workers", c.workers, "worker connections (fire, mixed)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
-  CLI::Option* batch =
-      app.add_option("--batch", c.batch,
-                     "reminders or keys per request; appointments: events per batch (default 100)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
-  CLI::Option* pipeline =
-      app.add_option("--pipeline,--window", c.pipeline,
-                     "requests in flight per producer connection; appointments: batches in flight "
-                     "(default 32; a batch is one upsert request plus one command request when it "
-                     "has cancels or statuses)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 10000));
-  CLI::Option* count =
-      app.add_option("--count", c.count,
-                     "reminders (ingest, cancel, fire); appointments: timed events (default "
-                     "200000); fairness: tenant 1's burst (default 20000)")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
-  app.add_option("--rate", c.rate, "reminders per second to send (0: as fast as answered; "
-                                   "mixed: default 20000)")
-      ->capture_default_str();
-  app.add_option("--duration", c.duration_s, "seconds of sending (mixed)")->capture_default_str();
-  app.add_option("--max-seconds", c.max_seconds, "give up after this long (exit 1)")
-      ->capture_default_str();
-  app.add_option("--payload-bytes", c.payload_bytes)->capture_default_str();
-  CLI::Option* tenants = app.add_option("--tenants", c.tenants, "(appointments: default 4)")
-                             ->capture_default_str()
-                             ->check(CLI::Range(1u, 1000000u));
-  app.add_option("--patients", c.patients, "appointments: patients per tenant (setup)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 10000000u));
-  app.add_option("--calendars", c.calendars, "appointments: calendars per tenant (setup)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 10000u));
-  app.add_option("--seed", c.seed,
-                 "appointments: appointments created before the timed events (default count/4)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 32));
-  app.add_option("--creates", c.creates_pct,
-                 "appointments: percentage of creates among the timed events (the rest: moves, "
-                 "cancels and statuses, 20:10:15); 0 changes a fixed set of appointments")
-      ->capture_default_str()
-      ->check(CLI::Range(0u, 99u));
-  app.add_option("--spread-days", c.spread_days, "due times spread over this (ingest, cancel)")
-      ->capture_default_str();
-  app.add_option("--lead-ms", c.lead_ms,
-                 "fire: all due this long after the start (default 2000 + count/150); "
-                 "mixed: each due this long after it is sent (default 1000)");
-  app.add_option("--cancel-fraction", c.cancel_fraction, "mixed: share cancelled before due")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--worker-in-flight", c.worker_in_flight, "leases a worker may hold")
-      ->capture_default_str();
-  app.add_option("--worker-batch", c.worker_batch, "messages per pushed batch")
-      ->capture_default_str();
-  app.add_flag("--gates", c.gates,
-               "appointment-fire: every sending gate on (sending hours, credits, rate limits, "
-               "consent, daily cap, household merging), none holding anything back");
-  app.add_option("--sms-rate", c.sms_rate,
-                 "fairness: the SMS limit set for the run, per second (burst: a tenth)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 1'000'000u));
-  app.add_option("--b-count", c.b_count, "fairness: tenant 2's reminders, due during tenant 1's burst")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
-  app.add_flag("--json", c.json, "print the results as JSON on stdout");
-  bool quiet = false;
-  app.add_flag("--quiet", quiet, "no progress line");
-  CLI11_PARSE(app, argc, argv);
-  if (c.scenario == "appointments" || c.scenario == "appointment-fire") {
-    if (connections->count() == 0) c.connections = 1;
-    if (batch->count() == 0) c.batch = 100;
-    if (pipeline->count() == 0) c.pipeline = 32;
-    if (count->count() == 0) c.count = 200'000;
-    if (tenants->count() == 0) c.tenants = 4;
+  if (std::optional<int> rc = rappel::bench::ParseCommandLine(
+          argc, argv,
+          {"ingest", "cancel", "fire", "mixed", "appointments", "appointment-fire", "fairness"}, &c)) {
+    return *rc;
   }
-  if (c.scenario == "fairness" && count->count() == 0) c.count = 20'000;
-  c.progress = !quiet && isatty(STDERR_FILENO);
 
   rappel::bench::Context ctx = rappel::bench::ReadContext();
   nlohmann::json report = {
       {"scenario", c.scenario},
       {"header", rappel::bench::ContextJson(ctx)},
-      {"config",
-       {{"host", c.host}, {"port", c.port}, {"connections", c.connections},
-        {"workers", c.workers}, {"batch", c.batch}, {"pipeline", c.pipeline},
-        {"count", c.count}, {"rate", c.rate}, {"duration_s", c.duration_s},
-        {"payload_bytes", c.payload_bytes}, {"tenants", c.tenants},
-        {"lead_ms", c.lead_ms}, {"cancel_fraction", c.cancel_fraction},
-        {"worker_in_flight", c.worker_in_flight}, {"worker_batch", c.worker_batch},
-        {"patients", c.patients}, {"calendars", c.calendars}, {"seed", c.seed},
-        {"sms_rate", c.sms_rate}, {"b_count", c.b_count}}}};
+      {"config", rappel::bench::ConfigJson(c)}};
   if (!ctx.optimized) {
     std::fprintf(stderr, "rappel-load: WARNING: built without optimisation or with sanitizers\n");
   }
