@@ -1,5 +1,5 @@
 // What the peer clients (rappel-peer-redis, rappel-peer-pg) share: the
-// options and workloads of rappel-load (bench/load/rappel_load.cc), the
+// options and workloads of rappel-load (bench/load/, a file per scenario), the
 // thread-per-connection drivers; the report is rappel-load's (bench/load/report.h).
 //
 // Workloads, as in rappel-load:
