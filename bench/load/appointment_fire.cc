@@ -24,7 +24,8 @@ void OpenGates(Driver& d) {
   for (uint32_t t = 1; t <= cfg.tenants; ++t) {
     d.producer().Credits(t, int64_t{1'000'000'000}, [&answered](absl::StatusOr<std::string> r) {
       ++answered;
-      if (!r.ok()) std::fprintf(stderr, "rappel-load: credits: %s\n", r.status().ToString().c_str());
+      if (!r.ok())
+        std::fprintf(stderr, "rappel-load: credits: %s\n", r.status().ToString().c_str());
     });
   }
   d.RunIo([&] { return answered == static_cast<int>(cfg.tenants); }, nullptr);
@@ -60,7 +61,8 @@ void Run(Driver& d, AppointmentSetup& setup, std::vector<Phase>* phases, nlohman
     // metered with ample credit, rate limits (below), opt-in with consent
     // given, a daily cap above what anyone gets, household SMS merging.
     nlohmann::json hours = nlohmann::json::object();
-    for (const char* day : {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}) hours[day] = {"00:00-24:00"};
+    for (const char* day : {"sun", "mon", "tue", "wed", "thu", "fri", "sat"})
+      hours[day] = {"00:00-24:00"};
     tenant.update({{"sending_hours", hours},
                    {"metered", true},
                    {"require_consent", true},
@@ -84,7 +86,8 @@ void Run(Driver& d, AppointmentSetup& setup, std::vector<Phase>* phases, nlohman
       uint32_t patient_id = static_cast<uint32_t>((i / cfg.tenants) % cfg.patients);
       uint32_t calendar = static_cast<uint32_t>((i / cfg.tenants) % cfg.calendars);
       int64_t start = fire_at + kHourMs;
-      uint32_t a = setup.Add(Appt{tenant_id, patient_id, calendar, 1, start, start + 30 * kMinuteMs});
+      uint32_t a =
+          setup.Add(Appt{tenant_id, patient_id, calendar, 1, start, start + 30 * kMinuteMs});
       batch.push_back(setup.InputOf(a));
       batch.back().id = d.KeyOf(i);
     }
@@ -106,10 +109,12 @@ void Run(Driver& d, AppointmentSetup& setup, std::vector<Phase>* phases, nlohman
   phases->push_back(std::move(create));
   if (phases->back().failed > 0 || d.timed_out()) return;
   if (NowMs() > fire_at) {
-    std::fprintf(stderr, "rappel-load: booking ran past the fire time by %" PRId64
-                         " ms: raise --lead-ms\n", NowMs() - fire_at);
+    std::fprintf(stderr,
+                 "rappel-load: booking ran past the fire time by %" PRId64 " ms: raise --lead-ms\n",
+                 NowMs() - fire_at);
   }
-  asio::steady_timer wait(d.io(), std::chrono::milliseconds(std::max<int64_t>(0, fire_at - NowMs() + 200)));
+  asio::steady_timer wait(d.io(),
+                          std::chrono::milliseconds(std::max<int64_t>(0, fire_at - NowMs() + 200)));
   bool waited = false;
   wait.async_wait([&](const asio::error_code&) { waited = true; });
   d.RunIo([&] { return waited; }, nullptr);

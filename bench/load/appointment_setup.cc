@@ -19,33 +19,37 @@ client::AppointmentInput AppointmentSetup::InputOf(uint32_t a) const {
   in.start_ms = x.start_ms;
   in.end_ms = x.end_ms;
   in.booked_at_ms = NowMs();
-  in.channels = client::ChannelBit(client::Channel::kSms) | client::ChannelBit(client::Channel::kEmail);
+  in.channels =
+      client::ChannelBit(client::Channel::kSms) | client::ChannelBit(client::Channel::kEmail);
   in.version = x.version;
   return in;
 }
 
 void AppointmentSetup::PutObjects(Phase* phase, std::vector<Object> objects) {
   // 64 objects per batch, 8 batches in flight per connection.
-  d_.Drive(phase, objects.size(), [&](AsyncClient& c, uint64_t lo, uint64_t hi, Driver::Done done) {
-    auto left = std::make_shared<uint64_t>(hi - lo);
-    auto ok = std::make_shared<uint64_t>(0);
-    auto first = std::make_shared<absl::Status>();
-    for (uint64_t i = lo; i < hi; ++i) {
-      const auto& [kind, tenant, id, json] = objects[i];
-      c.PutObject(kind, tenant, id, json,
-                  [this, left, ok, first, done](absl::StatusOr<std::string> r) {
-                    if (r.ok()) {
-                      ++*ok;
-                    } else {
-                      CountError(r.status());
-                      if (first->ok()) *first = r.status();
-                    }
-                    if (--*left == 0) {
-                      done(*ok, 0, *first);  // failures counted below
-                    }
-                  });
-    }
-  }, nullptr, 64, 8);
+  d_.Drive(
+      phase, objects.size(),
+      [&](AsyncClient& c, uint64_t lo, uint64_t hi, Driver::Done done) {
+        auto left = std::make_shared<uint64_t>(hi - lo);
+        auto ok = std::make_shared<uint64_t>(0);
+        auto first = std::make_shared<absl::Status>();
+        for (uint64_t i = lo; i < hi; ++i) {
+          const auto& [kind, tenant, id, json] = objects[i];
+          c.PutObject(kind, tenant, id, json,
+                      [this, left, ok, first, done](absl::StatusOr<std::string> r) {
+                        if (r.ok()) {
+                          ++*ok;
+                        } else {
+                          CountError(r.status());
+                          if (first->ok()) *first = r.status();
+                        }
+                        if (--*left == 0) {
+                          done(*ok, 0, *first);  // failures counted below
+                        }
+                      });
+        }
+      },
+      nullptr, 64, 8);
   phase->failed = objects.size() - phase->ok;
 }
 
@@ -74,9 +78,10 @@ bool AppointmentSetup::SetupObjects(std::vector<Phase>* phases, const nlohmann::
       // Every other patient gives only a mobile number: with a notice and
       // two reminders per channel, 3 to 6 messages per appointment, 4.5 on
       // average (the "3-5 messages planned per appointment").
-      nlohmann::json patient{{"first_name", "Prenom" + n},
-                             {"last_name", "Nom" + n},
-                             {"mobile", "+3361" + std::string(8 - std::min<size_t>(8, n.size()), '0') + n}};
+      nlohmann::json patient{
+          {"first_name", "Prenom" + n},
+          {"last_name", "Nom" + n},
+          {"mobile", "+3361" + std::string(8 - std::min<size_t>(8, n.size()), '0') + n}};
       if (p % 2 == 0) patient["email"] = "p" + n + "@example.org";
       patient.update(patient_extra);
       objects.emplace_back(client::ObjectKind::kPatient, t, "p" + n, patient.dump());

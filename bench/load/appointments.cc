@@ -59,7 +59,7 @@ class AppointmentEvents {
 
 std::pair<int64_t, int64_t> AppointmentEvents::RandomSlot() {
   int64_t day = day0_ms_ / kDayMs + 7 + static_cast<int64_t>(Below(54));  // 7..60 days ahead
-  int weekday = static_cast<int>((day + 4) % 7);                         // 0: Sunday
+  int weekday = static_cast<int>((day + 4) % 7);                          // 0: Sunday
   if (weekday == 6) day += 2;
   if (weekday == 0) day += 1;
   int64_t local = 8 * kHourMs + static_cast<int64_t>(Below(44)) * 15 * kMinuteMs;  // 08:00..18:45
@@ -83,14 +83,15 @@ void AppointmentEvents::SendEvents(AsyncClient& c, uint64_t n, bool creates_only
     // 15 statuses in 45.
     uint64_t rest = r < cfg.creates_pct ? 0 : (r - cfg.creates_pct) * 45 / (100 - cfg.creates_pct);
     EventKind kind = creates_only || pool_.empty() || r < cfg.creates_pct ? kCreate
-                     : rest < 20                                            ? kMove
-                     : rest < 30                                            ? kCancel
-                                                                            : kStatus;
+                     : rest < 20                                          ? kMove
+                     : rest < 30                                          ? kCancel
+                                                                          : kStatus;
     uint32_t a;
     if (kind == kCreate) {
       auto [start, end] = RandomSlot();
       uint64_t tenant = Below(cfg.tenants);
-      a = setup_.Add(Appt{static_cast<uint32_t>(1 + tenant), static_cast<uint32_t>(Below(cfg.patients)),
+      a = setup_.Add(Appt{static_cast<uint32_t>(1 + tenant),
+                          static_cast<uint32_t>(Below(cfg.patients)),
                           static_cast<uint32_t>(Below(cfg.calendars)), 1, start, end});
     } else {
       size_t k = Below(pool_.size());
@@ -130,13 +131,14 @@ void AppointmentEvents::SendEvents(AsyncClient& c, uint64_t n, bool creates_only
   };
   auto pending = std::make_shared<Pending>();
   pending->requests = (upserts.empty() ? 0 : 1) + (commands.empty() ? 0 : 1);
-  auto answer = [this, pending, done](std::shared_ptr<std::vector<std::pair<uint32_t, EventKind>>> of,
-                                      Steady::time_point sent) {
+  auto answer = [this, pending, done](
+                    std::shared_ptr<std::vector<std::pair<uint32_t, EventKind>>> of,
+                    Steady::time_point sent) {
     return [this, pending, done, of, sent](absl::StatusOr<AsyncClient::AppointmentResults> r) {
       request_latency_.Add(std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
       for (size_t i = 0; i < of->size(); ++i) {
         auto [a, kind] = (*of)[i];
-        const absl::Status& st = !r.ok() ? r.status()
+        const absl::Status& st = !r.ok()         ? r.status()
                                  : i < r->size() ? (*r)[i].status()
                                                  : absl::InternalError("missing result");
         if (st.ok()) {
@@ -196,7 +198,8 @@ void AppointmentEvents::Run(std::vector<Phase>* phases, nlohmann::json* out) {
   (*out)["appointments"] = {
       {"events_ok", by_kind},
       {"messages_planned", planned_sum_},
-      {"planned_per_event", ok > 0 ? static_cast<double>(planned_sum_) / static_cast<double>(ok) : 0.0},
+      {"planned_per_event",
+       ok > 0 ? static_cast<double>(planned_sum_) / static_cast<double>(ok) : 0.0},
       {"appointments_known", setup_.size()},
       {"tenants", cfg.tenants},
       {"calendars_per_tenant", cfg.calendars},
@@ -219,11 +222,12 @@ void PrintAppointments(const nlohmann::json& r) {
   if (r.contains("appointments")) {
     const auto& a = r["appointments"];
     const auto& k = a["events_ok"];
-    std::printf("\nevents ok: %llu creates, %llu moves, %llu cancels, %llu statuses; "
-                "%.2f messages planned per event (%llu in all)\n",
-                k["create"].get<unsigned long long>(), k["move"].get<unsigned long long>(),
-                k["cancel"].get<unsigned long long>(), k["status"].get<unsigned long long>(),
-                a["planned_per_event"].get<double>(), a["messages_planned"].get<unsigned long long>());
+    std::printf(
+        "\nevents ok: %llu creates, %llu moves, %llu cancels, %llu statuses; "
+        "%.2f messages planned per event (%llu in all)\n",
+        k["create"].get<unsigned long long>(), k["move"].get<unsigned long long>(),
+        k["cancel"].get<unsigned long long>(), k["status"].get<unsigned long long>(),
+        a["planned_per_event"].get<double>(), a["messages_planned"].get<unsigned long long>());
   }
   PrintErrors(r);
 }

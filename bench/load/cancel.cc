@@ -15,16 +15,16 @@ void RunCancel(Driver& d, Outcome* o, nlohmann::json*) {
   // A random order: i -> i * a mod count with a coprime multiplier.
   uint64_t a = 0x9E3779B97F4A7C15ull % count;
   while (std::gcd(a, count) != 1) ++a;
-  d.Drive(&cancel, count, [&d, a, count](client::AsyncClient& c, uint64_t lo, uint64_t hi,
-                                         Driver::Done done) {
-    std::vector<client::Key> keys;
-    keys.reserve(hi - lo);
-    for (uint64_t i = lo; i < hi; ++i) {
-      uint64_t k = static_cast<uint64_t>((static_cast<unsigned __int128>(i) * a) % count);
-      keys.push_back(client::Key{d.TenantOf(k), d.KeyOf(k)});
-    }
-    c.Cancel(keys, Driver::ItemStatuses(done));
-  });
+  d.Drive(&cancel, count,
+          [&d, a, count](client::AsyncClient& c, uint64_t lo, uint64_t hi, Driver::Done done) {
+            std::vector<client::Key> keys;
+            keys.reserve(hi - lo);
+            for (uint64_t i = lo; i < hi; ++i) {
+              uint64_t k = static_cast<uint64_t>((static_cast<unsigned __int128>(i) * a) % count);
+              keys.push_back(client::Key{d.TenantOf(k), d.KeyOf(k)});
+            }
+            c.Cancel(keys, Driver::ItemStatuses(done));
+          });
   o->phases.push_back(std::move(cancel));
 }
 

@@ -119,7 +119,8 @@ void Driver::Drive(Phase* phase, uint64_t count, const SendBatch& send,
              // An answer after this Drive gave up (--max-seconds): its
              // locals are gone.
              if (gen != drive_generation_) return;
-             phase->latency.Add(std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
+             phase->latency.Add(
+                 std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
              phase->ok += ok;
              phase->failed += failed;
              if (!error.ok() && phase->first_error.empty()) phase->first_error = error.ToString();
@@ -158,8 +159,8 @@ std::vector<client::Reminder> Driver::Reminders(
   batch.reserve(hi - lo);
   for (uint64_t i = lo; i < hi; ++i) {
     batch.push_back(client::Reminder{TenantOf(i), KeyOf(i), client::Channel::kSms,
-                                     "+3360000" + std::to_string(i % 10000), due_base_ms + due_of(i),
-                                     0, payload_});
+                                     "+3360000" + std::to_string(i % 10000),
+                                     due_base_ms + due_of(i), 0, payload_});
   }
   return batch;
 }

@@ -17,8 +17,8 @@ void RunFairness(Driver& d, Outcome* o, nlohmann::json* out) {
   const uint64_t total = a_count + cfg.b_count;
   o->tracks_deliveries = true;
   d.TrackItems(total);
-  client::RateLimit limit{client::Channel::kSms, true, 0, cfg.sms_rate, 1000,
-                          std::max<uint32_t>(1, cfg.sms_rate / 10)};
+  client::RateLimit limit{client::Channel::kSms, true, 0,
+                          cfg.sms_rate,          1000, std::max<uint32_t>(1, cfg.sms_rate / 10)};
   auto set_limit = [&](const client::RateLimit& l) {
     absl::Status result = absl::UnknownError("no answer");
     bool answered = false;
@@ -101,12 +101,13 @@ void RunFairness(Driver& d, Outcome* o, nlohmann::json* out) {
 void PrintFairness(const nlohmann::json& r) {
   if (!r.contains("fairness")) return;
   const auto& f = r["fairness"];
-  std::printf("\nfairness: sms %u/s burst %u; tenant 2's %llu scheduled with %llu of tenant 1's "
-              "waiting: fair share %.0f ms, FIFO would be %.0f ms (see the tenant-2 row)\n",
-              f["sms_rate"].get<unsigned>(), f["burst"].get<unsigned>(),
-              f["tenant_2_count"].get<unsigned long long>(),
-              f["tenant_1_left_when_2_scheduled"].get<unsigned long long>(),
-              f["tenant_2_fair_share_ms"].get<double>(), f["tenant_2_fifo_ms"].get<double>());
+  std::printf(
+      "\nfairness: sms %u/s burst %u; tenant 2's %llu scheduled with %llu of tenant 1's "
+      "waiting: fair share %.0f ms, FIFO would be %.0f ms (see the tenant-2 row)\n",
+      f["sms_rate"].get<unsigned>(), f["burst"].get<unsigned>(),
+      f["tenant_2_count"].get<unsigned long long>(),
+      f["tenant_1_left_when_2_scheduled"].get<unsigned long long>(),
+      f["tenant_2_fair_share_ms"].get<double>(), f["tenant_2_fifo_ms"].get<double>());
 }
 
 }  // namespace rappel::bench

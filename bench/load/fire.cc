@@ -18,14 +18,15 @@ void RunFire(Driver& d, Outcome* o, nlohmann::json*) {
   Phase deliveries{"fire", kLagLatency};
   d.Subscribe(&deliveries);
   // Everything due at one instant, after the ingest should be done.
-  int64_t lead = c.lead_ms > 0 ? c.lead_ms
-                               : 2'000 + static_cast<int64_t>(c.count / 150);  // >= 150k/s
+  int64_t lead =
+      c.lead_ms > 0 ? c.lead_ms : 2'000 + static_cast<int64_t>(c.count / 150);  // >= 150k/s
   int64_t fire_at = NowMs() + lead;
   Phase ingest{"ingest", kRequestLatency};
   d.Drive(&ingest, c.count, d.Schedule(fire_at, [](uint64_t) { return 0; }));
   if (NowMs() > fire_at) {
-    std::fprintf(stderr, "rappel-load: ingest ran past the fire time by %" PRId64
-                         " ms: raise --lead-ms\n", NowMs() - fire_at);
+    std::fprintf(stderr,
+                 "rappel-load: ingest ran past the fire time by %" PRId64 " ms: raise --lead-ms\n",
+                 NowMs() - fire_at);
   }
   const uint64_t scheduled = ingest.ok;
   o->phases.push_back(std::move(ingest));

@@ -23,7 +23,9 @@ void RunMixed(Driver& d, Outcome* o, nlohmann::json*) {
   int64_t start_ms = NowMs();
   double per_item_ms = 1000.0 / cfg.rate;
   uint64_t cancel_every =
-      cfg.cancel_fraction > 0 ? std::max<uint64_t>(1, static_cast<uint64_t>(1 / cfg.cancel_fraction)) : 0;
+      cfg.cancel_fraction > 0
+          ? std::max<uint64_t>(1, static_cast<uint64_t>(1 / cfg.cancel_fraction))
+          : 0;
   Phase cancels{"cancel", kRequestLatency};
   uint64_t cancel_answers = 0;
   uint64_t cancel_sent = 0;
@@ -33,10 +35,12 @@ void RunMixed(Driver& d, Outcome* o, nlohmann::json*) {
   });
   auto cancel_start = Steady::now();
   // Each batch's cancels go once its schedule is answered, on its connection.
-  d.Drive(&ingest, total,
-          [&](client::AsyncClient& c, uint64_t lo, uint64_t hi, Driver::Done done) {
-            send_schedule(c, lo, hi, [&, &c = c, lo, hi, done](uint64_t ok, uint64_t failed,
-                                                               const absl::Status& error) {
+  d.Drive(
+      &ingest, total,
+      [&](client::AsyncClient& c, uint64_t lo, uint64_t hi, Driver::Done done) {
+        send_schedule(
+            c, lo, hi,
+            [&, &c = c, lo, hi, done](uint64_t ok, uint64_t failed, const absl::Status& error) {
               done(ok, failed, error);
               if (cancel_every == 0) return;
               std::vector<client::Key> keys;
@@ -46,19 +50,21 @@ void RunMixed(Driver& d, Outcome* o, nlohmann::json*) {
               if (keys.empty()) return;
               cancel_sent += keys.size();
               auto sent = Steady::now();
-              c.Cancel(keys, Driver::ItemStatuses([&, sent, n = keys.size()](
-                                                      uint64_t ok, uint64_t failed,
-                                                      const absl::Status& error) {
-                cancels.latency.Add(
-                    std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
-                cancels.ok += ok;
-                cancels.failed += failed;
-                if (!error.ok() && cancels.first_error.empty()) cancels.first_error = error.ToString();
-                cancel_answers += n;
-              }));
+              c.Cancel(
+                  keys,
+                  Driver::ItemStatuses([&, sent, n = keys.size()](uint64_t ok, uint64_t failed,
+                                                                  const absl::Status& error) {
+                    cancels.latency.Add(
+                        std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
+                    cancels.ok += ok;
+                    cancels.failed += failed;
+                    if (!error.ok() && cancels.first_error.empty())
+                      cancels.first_error = error.ToString();
+                    cancel_answers += n;
+                  }));
             });
-          },
-          [&] { return cancel_answers == cancel_sent; });
+      },
+      [&] { return cancel_answers == cancel_sent; });
   cancels.seconds = Seconds(Steady::now() - cancel_start);
   o->expected_deliveries = ingest.ok - cancels.ok;
   o->phases.push_back(std::move(ingest));

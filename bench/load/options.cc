@@ -21,33 +21,34 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
   app.add_option("--port", c.port)->capture_default_str();
   app.add_option("--token", c.token, "producer (or admin) token, if rappeld requires one");
   app.add_option("--worker-token", c.worker_token, "worker token (default: --token)");
-  CLI::Option* connections =
-      app.add_option("--connections", c.connections, "producer connections (appointments: default 1)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
+  CLI::Option* connections = app.add_option("--connections", c.connections,
+                                            "producer connections (appointments: default 1)")
+                                 ->capture_default_str()
+                                 ->check(CLI::Range(1, 1000));
   app.add_option("--workers", c.workers, "worker connections (fire, mixed)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   CLI::Option* batch =
       app.add_option("--batch", c.batch,
                      "reminders or keys per request; appointments: events per batch (default 100)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
+          ->capture_default_str()
+          ->check(CLI::Range(1, 100000));
   CLI::Option* pipeline =
       app.add_option("--pipeline,--window", c.pipeline,
                      "requests in flight per producer connection; appointments: batches in flight "
                      "(default 32; a batch is one upsert request plus one command request when it "
                      "has cancels or statuses)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 10000));
+          ->capture_default_str()
+          ->check(CLI::Range(1, 10000));
   CLI::Option* count =
       app.add_option("--count", c.count,
                      "reminders (ingest, cancel, fire); appointments: timed events (default "
                      "200000); fairness: tenant 1's burst (default 20000)")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
-  app.add_option("--rate", c.rate, "reminders per second to send (0: as fast as answered; "
-                                   "mixed: default 20000)")
+          ->capture_default_str()
+          ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+  app.add_option("--rate", c.rate,
+                 "reminders per second to send (0: as fast as answered; "
+                 "mixed: default 20000)")
       ->capture_default_str();
   app.add_option("--duration", c.duration_s, "seconds of sending (mixed)")->capture_default_str();
   app.add_option("--max-seconds", c.max_seconds, "give up after this long (exit 1)")
@@ -89,7 +90,8 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
                  "fairness: the SMS limit set for the run, per second (burst: a tenth)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1'000'000u));
-  app.add_option("--b-count", c.b_count, "fairness: tenant 2's reminders, due during tenant 1's burst")
+  app.add_option("--b-count", c.b_count,
+                 "fairness: tenant 2's reminders, due during tenant 1's burst")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
   app.add_flag("--json", c.json, "print the results as JSON on stdout");
@@ -114,14 +116,26 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
 }
 
 nlohmann::json ConfigJson(const Config& c) {
-  return {{"host", c.host}, {"port", c.port}, {"connections", c.connections},
-          {"workers", c.workers}, {"batch", c.batch}, {"pipeline", c.pipeline},
-          {"count", c.count}, {"rate", c.rate}, {"duration_s", c.duration_s},
-          {"payload_bytes", c.payload_bytes}, {"tenants", c.tenants},
-          {"lead_ms", c.lead_ms}, {"cancel_fraction", c.cancel_fraction},
-          {"worker_in_flight", c.worker_in_flight}, {"worker_batch", c.worker_batch},
-          {"patients", c.patients}, {"calendars", c.calendars}, {"seed", c.seed},
-          {"sms_rate", c.sms_rate}, {"b_count", c.b_count}};
+  return {{"host", c.host},
+          {"port", c.port},
+          {"connections", c.connections},
+          {"workers", c.workers},
+          {"batch", c.batch},
+          {"pipeline", c.pipeline},
+          {"count", c.count},
+          {"rate", c.rate},
+          {"duration_s", c.duration_s},
+          {"payload_bytes", c.payload_bytes},
+          {"tenants", c.tenants},
+          {"lead_ms", c.lead_ms},
+          {"cancel_fraction", c.cancel_fraction},
+          {"worker_in_flight", c.worker_in_flight},
+          {"worker_batch", c.worker_batch},
+          {"patients", c.patients},
+          {"calendars", c.calendars},
+          {"seed", c.seed},
+          {"sms_rate", c.sms_rate},
+          {"b_count", c.b_count}};
 }
 
 }  // namespace rappel::bench

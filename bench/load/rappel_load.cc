@@ -66,10 +66,11 @@ void PrintHuman(const Config& c, const Scenario& scenario, const Context& ctx,
   std::printf("machine: %s, %u hardware threads, kernel %s\n", ctx.cpu.c_str(),
               ctx.hardware_threads, ctx.kernel.c_str());
   if (IsAppointmentScenario(c.scenario)) {
-    std::printf("target %s:%u, %d connections x %u batches in flight, batch %u events; "
-                "%u tenants x %u calendars, %u patients\n",
-                c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.tenants, c.calendars,
-                c.patients);
+    std::printf(
+        "target %s:%u, %d connections x %u batches in flight, batch %u events; "
+        "%u tenants x %u calendars, %u patients\n",
+        c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.tenants, c.calendars,
+        c.patients);
   } else {
     std::printf("target %s:%u, %d connections x %u in flight, batch %u, %u-byte payloads\n",
                 c.host.c_str(), c.port, c.connections, c.pipeline, c.batch, c.payload_bytes);
@@ -77,7 +78,8 @@ void PrintHuman(const Config& c, const Scenario& scenario, const Context& ctx,
   PrintPhases(r["phases"]);
   PrintDeliveries(r);
   if (scenario.print) scenario.print(r);
-  if (r["timed_out"].get<bool>()) std::printf("TIMED OUT after --max-seconds %.0f\n", c.max_seconds);
+  if (r["timed_out"].get<bool>())
+    std::printf("TIMED OUT after --max-seconds %.0f\n", c.max_seconds);
 }
 
 }  // namespace

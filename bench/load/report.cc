@@ -15,11 +15,18 @@ nlohmann::json ContextJson(const Context& ctx) {
 
 nlohmann::json PhaseJson(Phase& p) {
   Percentiles q = p.latency.Summarize();
-  nlohmann::json j = {{"name", p.name},         {"ok", p.ok},
-                      {"failed", p.failed},     {"seconds", p.seconds},
-                      {"per_second", p.rate()}, {"latency_of", p.latency_of},
-                      {"latency_us", {{"count", q.count}, {"p50", q.p50_us}, {"p99", q.p99_us},
-                                      {"p999", q.p999_us}, {"max", q.max_us}}}};
+  nlohmann::json j = {{"name", p.name},
+                      {"ok", p.ok},
+                      {"failed", p.failed},
+                      {"seconds", p.seconds},
+                      {"per_second", p.rate()},
+                      {"latency_of", p.latency_of},
+                      {"latency_us",
+                       {{"count", q.count},
+                        {"p50", q.p50_us},
+                        {"p99", q.p99_us},
+                        {"p999", q.p999_us},
+                        {"max", q.max_us}}}};
   if (!p.first_error.empty()) j["first_error"] = p.first_error;
   if (p.cpu_seconds >= 0) {
     j["client_cpu_s"] = p.cpu_seconds;
