@@ -91,20 +91,9 @@ void Run(Driver& d, AppointmentSetup& setup, std::vector<Phase>* phases, nlohman
       batch.push_back(setup.InputOf(a));
       batch.back().id = d.KeyOf(i);
     }
-    c.UpsertAppointments(batch, [planned, done](absl::StatusOr<AsyncClient::AppointmentResults> r) {
-      if (!r.ok()) return done(0, 1, r.status());
-      uint64_t ok = 0;
-      absl::Status first;
-      for (const auto& item : *r) {
-        if (item.ok()) {
-          ++ok;
-          *planned += item->planned;
-        } else if (first.ok()) {
-          first = item.status();
-        }
-      }
-      done(ok, r->size() - ok, first);
-    });
+    c.UpsertAppointments(
+        batch, Driver::PerItem<AsyncClient::AppointmentResults>(
+                   std::move(done), [planned](const auto& item) { *planned += item->planned; }));
   });
   phases->push_back(std::move(create));
   if (phases->back().failed > 0 || d.timed_out()) return;

@@ -169,35 +169,7 @@ Driver::SendBatch Driver::Schedule(int64_t due_base_ms,
                                    std::function<int64_t(uint64_t)> due_of) const {
   return [this, due_base_ms, due_of](AsyncClient& c, uint64_t lo, uint64_t hi, Done done) {
     c.Schedule(Reminders(lo, hi, due_base_ms, due_of),
-               [done](absl::StatusOr<AsyncClient::ScheduleResults> r) {
-                 if (!r.ok()) return done(0, 1, r.status());
-                 uint64_t ok = 0;
-                 absl::Status first;
-                 for (const auto& item : *r) {
-                   if (item.ok()) {
-                     ++ok;
-                   } else if (first.ok()) {
-                     first = item.status();
-                   }
-                 }
-                 done(ok, r->size() - ok, first);
-               });
-  };
-}
-
-std::function<void(absl::StatusOr<AsyncClient::ItemStatuses>)> Driver::ItemStatuses(Done done) {
-  return [done](absl::StatusOr<AsyncClient::ItemStatuses> r) {
-    if (!r.ok()) return done(0, 1, r.status());
-    uint64_t ok = 0;
-    absl::Status first;
-    for (const absl::Status& st : *r) {
-      if (st.ok()) {
-        ++ok;
-      } else if (first.ok()) {
-        first = st;
-      }
-    }
-    done(ok, r->size() - ok, first);
+               PerItem<AsyncClient::ScheduleResults>(std::move(done), [](const auto&) {}));
   };
 }
 

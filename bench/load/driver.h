@@ -74,9 +74,30 @@ class Driver {
              uint32_t pipeline = 0);
   // Schedules items as SMS reminders due at due_base_ms + due_of(i).
   SendBatch Schedule(int64_t due_base_ms, std::function<int64_t(uint64_t)> due_of) const;
-  // Adapts `done` to an answer with one status per item (cancel, ack).
-  static std::function<void(absl::StatusOr<client::AsyncClient::ItemStatuses>)> ItemStatuses(
-      Done done);
+  // Adapts `done` to an answer with one result per item (Status or
+  // StatusOr): the items that succeeded, those that failed, the first
+  // error; on_ok(result) for each success.
+  template <typename Results, typename OnOk>
+  static auto PerItem(Done done, OnOk on_ok) {
+    return [done, on_ok](absl::StatusOr<Results> r) {
+      if (!r.ok()) return done(0, 1, r.status());
+      uint64_t ok = 0;
+      absl::Status first;
+      for (const auto& item : *r) {
+        if (item.ok()) {
+          ++ok;
+          on_ok(item);
+        } else if (first.ok()) {
+          first = StatusOf(item);
+        }
+      }
+      done(ok, r->size() - ok, first);
+    };
+  }
+  // One status per item (cancel).
+  static auto ItemStatuses(Done done) {
+    return PerItem<client::AsyncClient::ItemStatuses>(std::move(done), [](const absl::Status&) {});
+  }
 
   // --- workers --------------------------------------------------------------
   // What classify() returns for a message that is not this run's (an earlier
@@ -105,6 +126,11 @@ class Driver {
   nlohmann::json DeliveriesJson(uint64_t expected) const;
 
  private:
+  static const absl::Status& StatusOf(const absl::Status& st) { return st; }
+  template <typename T>
+  static const absl::Status& StatusOf(const absl::StatusOr<T>& r) {
+    return r.status();
+  }
   absl::Status Connect(std::vector<std::unique_ptr<client::AsyncClient>>* clients, int n,
                        const std::string& token, const std::string& name);
   client::Options OptionsFor(const std::string& token, const std::string& name) const;
