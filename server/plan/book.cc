@@ -24,130 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-// A small binary writer/reader for the appointment record: it is written
-// on every event (the hot path), so no JSON here. Integers are varints
-// (signed ones zigzagged) since format 4: the record's size is pages
-// written per commit (bench/RESULTS.md, issue 4). Formats 2 and 3 had
-// fixed big-endian integers and are still read.
-class Writer {
- public:
-  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void U32(uint32_t v) { PutVarint(&out_, v); }
-  void I64(int64_t v) { PutVarint(&out_, ZigZag(v)); }
-  void Str(std::string_view s) {
-    PutVarint(&out_, s.size());
-    out_.append(s);
-  }
-  std::string Take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  // Varint integers (format 4 on) instead of fixed big-endian ones.
-  void set_varints(bool on) { varints_ = on; }
-  bool ok() const { return ok_; }
-  uint8_t U8() { return static_cast<uint8_t>(Take(1)); }
-  uint32_t U32() {
-    if (!varints_) return static_cast<uint32_t>(Take(4));
-    uint64_t v = Var();
-    if (v > UINT32_MAX) ok_ = false;
-    return static_cast<uint32_t>(v);
-  }
-  int64_t I64() {
-    if (!varints_) return static_cast<int64_t>(Take(8));
-    return UnZigZag(Var());
-  }
-  std::string Str() {
-    std::string s;
-    uint32_t n = U32();
-    if (ok_ && !TakeBytes(&in_, n, &s)) ok_ = false;
-    return s;
-  }
-  bool done() const { return in_.empty(); }
-
- private:
-  uint64_t Take(size_t n) {
-    if (in_.size() < n) {
-      ok_ = false;
-      return 0;
-    }
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(in_[i]);
-    in_.remove_prefix(n);
-    return v;
-  }
-  uint64_t Var() {
-    uint64_t v = 0;
-    if (!GetVarint(&in_, &v)) ok_ = false;
-    return ok_ ? v : 0;
-  }
-  std::string_view in_;
-  bool varints_ = false;
-  bool ok_ = true;
-};
-
-// 4: varint integers; 3: a plan entry carries its credits and flags (2:
-// without them).
-constexpr uint8_t kEntryFormat = 4;
-
-
-
-absl::StatusOr<AppointmentBook::Entry> DecodeEntry(uint64_t seq, std::string_view bytes) {
-  Reader r(bytes);
-  AppointmentBook::Entry e;
-  e.seq = seq;
-  Appointment& a = e.appt;
-  uint8_t format = r.U8();
-  if (format < 2 || format > kEntryFormat) {
-    return absl::DataLossError("unknown appointment record format");
-  }
-  r.set_varints(format >= 4);
-  a.tenant = r.U32();
-  a.id = r.Str();
-  a.version = static_cast<uint64_t>(r.I64());
-  a.revision = r.U32();
-  a.calendar = r.Str();
-  a.type = r.Str();
-  a.patient = r.Str();
-  a.start_ms = r.I64();
-  a.end_ms = r.I64();
-  a.location = r.Str();
-  a.notes = r.Str();
-  a.booked_online = r.U8() != 0;
-  a.booked_at_ms = r.I64();
-  a.channels = r.U8();
-  a.lifecycle = static_cast<Lifecycle>(r.U8());
-  a.status = static_cast<VisitStatus>(r.U8());
-  a.confirmed = r.U8() != 0;
-  a.arrived = r.U8() != 0;
-  a.delay_ms = r.I64();
-  uint32_t n = r.U32();
-  if (!r.ok() || n > 1024) return absl::DataLossError("truncated appointment record");
-  e.plan.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    AppointmentBook::PlanRef p;
-    p.kind = static_cast<MessageKind>(r.U8());
-    p.channel = static_cast<Channel>(r.U8());
-    p.occurrence = r.U32();
-    p.due_ms = r.I64();
-    if (format >= 3) {
-      p.credits = r.U32();
-      p.flags = r.U8();
-    }
-    e.plan.push_back(p);
-  }
-  uint32_t audits = r.U32();
-  if (!r.ok() || audits > (1u << 20)) return absl::DataLossError("truncated appointment record");
-  e.audit.reserve(audits);
-  for (uint32_t i = 0; i < audits; ++i) e.audit.push_back(static_cast<uint64_t>(r.I64()));
-  if (!r.ok() || !r.done()) return absl::DataLossError("malformed appointment record");
-  return e;
-}
-
 // The tenant's local calendar day holding `at_ms` ends at (unix ms).
 absl::StatusOr<int64_t> EndOfLocalDay(const Tenant& t, int64_t at_ms) {
   auto found = FindZone(t.time_zone);
@@ -342,16 +218,7 @@ absl::Status AppointmentBook::Load() {
   auto reader = engine_->store().NewReader();
   if (!reader.ok()) return reader.status();
   if (absl::Status st = registry_.Load(*reader); !st.ok()) return st;
-  if (absl::Status st = ScanByTenant(*reader, "pk/", [&](uint32_t tenant, std::string_view,
-                                                         std::string_view v) {
-        auto l = DecodeLedger(v);
-        if (!l) return absl::DataLossError("corrupt credit ledger record");
-        ledgers_[tenant].durable = *l;
-        return absl::OkStatus();
-      });
-      !st.ok()) {
-    return st;
-  }
+  if (absl::Status st = credits_.Load(*reader); !st.ok()) return st;
   absl::Status error;
   std::string_view pa = "pa/";
   bool seen_record = false;
@@ -472,43 +339,6 @@ std::vector<AppointmentBook::Entry*> AppointmentBook::StartIndex::InRange(const 
   return out;
 }
 
-std::string AppointmentBook::EncodeEntry(const Entry& e) const {
-  const Appointment& a = e.appt;
-  Writer w;
-  w.U8(kEntryFormat);
-  w.U32(a.tenant);
-  w.Str(a.id);
-  w.I64(static_cast<int64_t>(a.version));
-  w.U32(a.revision);
-  w.Str(a.calendar);
-  w.Str(a.type);
-  w.Str(a.patient);
-  w.I64(a.start_ms);
-  w.I64(a.end_ms);
-  w.Str(a.location);
-  w.Str(a.notes);
-  w.U8(a.booked_online);
-  w.I64(a.booked_at_ms);
-  w.U8(a.channels);
-  w.U8(static_cast<uint8_t>(a.lifecycle));
-  w.U8(static_cast<uint8_t>(a.status));
-  w.U8(a.confirmed);
-  w.U8(a.arrived);
-  w.I64(a.delay_ms);
-  w.U32(static_cast<uint32_t>(e.plan.size()));
-  for (const PlanRef& p : e.plan) {
-    w.U8(static_cast<uint8_t>(p.kind));
-    w.U8(static_cast<uint8_t>(p.channel));
-    w.U32(p.occurrence);
-    w.I64(p.due_ms);
-    w.U32(p.credits);
-    w.U8(p.flags);
-  }
-  w.U32(static_cast<uint32_t>(e.audit.size()));
-  for (uint64_t n : e.audit) w.I64(static_cast<int64_t>(n));
-  return w.Take();
-}
-
 StateOp AppointmentBook::NewAudit(Entry& e, std::string lines) {
   uint64_t n = next_audit_++;
   e.audit.push_back(n);
@@ -565,9 +395,9 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       continue;
     }
     PlanRef out{m->kind, m->channel, m->occurrence, m->due_ms};
-    if (m->moved_by_quiet_hours) out.flags |= kMovedByQuietHours;
+    if (m->moved_by_quiet_hours) out.flags |= PlanRef::kMovedByQuietHours;
     // A moved message replaces its older version: its credits go back first.
-    if (prev != nullptr && ReleaseCredits(a.tenant, *prev)) change.LedgerChanged(a.tenant);
+    if (prev != nullptr && credits_.Release(a.tenant, *prev)) change.LedgerChanged(a.tenant);
     std::string note(EventName(event));
     PlannedMessage fallback;
     if (tenant->metered && IsPaid(m->channel)) {
@@ -580,12 +410,12 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       // (Written even when nothing moved: a balance under the alert
       // threshold is noticed here.)
       change.LedgerChanged(a.tenant);
-      if (ReserveCredits(a.tenant, out, out.credits)) {
+      if (credits_.Reserve(a.tenant, out, out.credits)) {
         absl::StrAppend(&note, "; ", out.credits, " credit(s) reserved");
       } else if (tenant->credit_fallback_email && has_twin(*m, Channel::kEmail)) {
         AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
                   absl::StrCat("not enough credit (", out.credits, " needed, ",
-                               LedgerOf(a.tenant).available(),
+                               credits_.available(a.tenant),
                                " available): the e-mail of this message goes"));
         continue;
       } else if (tenant->credit_fallback_email && !patient->email.empty() &&
@@ -596,13 +426,13 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
         fallback.recipient = patient->email;
         AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
                   absl::StrCat("not enough credit (", out.credits, " needed, ",
-                               LedgerOf(a.tenant).available(), " available): by e-mail instead"));
+                               credits_.available(a.tenant), " available): by e-mail instead"));
         m = &fallback;
         out = PlanRef{m->kind, m->channel, m->occurrence, m->due_ms};
-        if (m->moved_by_quiet_hours) out.flags |= kMovedByQuietHours;
+        if (m->moved_by_quiet_hours) out.flags |= PlanRef::kMovedByQuietHours;
       } else {
         absl::StrAppend(&note, "; not enough credit yet (", out.credits, " needed, ",
-                        LedgerOf(a.tenant).available(), " available)");
+                        credits_.available(a.tenant), " available)");
       }
     }
     next.push_back(out);
@@ -629,7 +459,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
       next.push_back(old);
       continue;
     }
-    if (ReleaseCredits(a.tenant, old)) change.LedgerChanged(a.tenant);
+    if (credits_.Release(a.tenant, old)) change.LedgerChanged(a.tenant);
     AppendAuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
               why);
     change.Drop(ReminderKey{TenantId{a.tenant}, MessageKey(a.id, old.kind, old.channel, old.occurrence)});
@@ -737,7 +567,7 @@ void AppointmentBook::MaybeCompactRecords() {
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
   for (uint32_t tenant : change.ledgers) {
     if (const Tenant* t = registry_.FindTenant(tenant)) {
-      WriteLedger(*t, &change.writes, &change.schedule);
+      credits_.Write(*t, &change.writes, &change.schedule);
     }
   }
   std::vector<std::string> touched = std::move(change.touched);
@@ -756,7 +586,7 @@ void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> do
                       }
                     } else {
                       Reload(touched);
-                      ReloadLedgers(ledgers);
+                      credits_.Reload(ledgers);
                     }
                     done(std::move(st));
                   });
@@ -789,17 +619,6 @@ void AppointmentBook::Refuse(absl::Status st, Done done) {
   engine_->WriteState({}, [st = std::move(st), done = std::move(done)](absl::Status) mutable {
     done(st);
   });
-}
-
-void AppointmentBook::ReloadLedgers(const std::vector<uint32_t>& tenants) {
-  auto reader = engine_->store().NewReader();
-  if (!reader.ok()) return;
-  for (uint32_t tenant : tenants) {
-    auto bytes = reader->GetState(LedgerKey(tenant));
-    if (!bytes.ok()) continue;
-    std::optional<Ledger> l = bytes->has_value() ? DecodeLedger(**bytes) : Ledger{};
-    if (l) ledgers_[tenant].durable = *l;
-  }
 }
 
 void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
@@ -1248,15 +1067,15 @@ json AppointmentBook::PlanJson(const Entry& e) const {
               {"due_ms", p.due_ms},
               {"message_id", absl::StrCat(e.appt.tenant, ":",
                                           MessageKey(e.appt.id, p.kind, p.channel, p.occurrence))}};
-    if (p.credits > 0 || (p.flags & kReserved)) {
+    if (p.credits > 0 || p.reserved()) {
       m["credits"] = p.credits;
-      m["reserved"] = (p.flags & kReserved) != 0;
+      m["reserved"] = p.reserved() != 0;
     }
     // Why it is not out yet, when it is not just its time.
     if (p.due_ms <= now && t != nullptr && t->metered && IsPaid(p.channel) &&
-        !(p.flags & kReserved)) {
+        !p.reserved()) {
       m["waiting"] = "for credit";
-    } else if (p.flags & kMovedByQuietHours) {
+    } else if (p.flags & PlanRef::kMovedByQuietHours) {
       m["waiting"] = "for sending hours";
     }
     plan.push_back(std::move(m));
@@ -1390,7 +1209,7 @@ size_t AppointmentBook::SweepGone(size_t limit) {
       if (p.due_ms > now - kHourMs) continue;
       std::string key = MessageKey(e.appt.id, p.kind, p.channel, p.occurrence);
       if (engine_->IsLive(HashKey(TenantId{e.appt.tenant}, key))) continue;
-      if (ReleaseCredits(e.appt.tenant, p)) change.LedgerChanged(e.appt.tenant);
+      if (credits_.Release(e.appt.tenant, p)) change.LedgerChanged(e.appt.tenant);
       AppendAuditLine(&audit, now, "expired", p.kind, p.channel, p.occurrence, p.due_ms,
                 "not sent before its expiry");
       p.occurrence = UINT32_MAX;  // marked: removed below
@@ -1593,7 +1412,7 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
   if (t->metered && IsPaid(key->channel)) {
     PlanRef* planned = FindPlanRef(*e, *key);
     uint32_t cost = MessageCost(*t, key->channel, rendered->text);
-    if (planned == nullptr || !LeaseCredits(a.tenant, *planned, cost)) {
+    if (planned == nullptr || !credits_.Lease(a.tenant, *planned, cost)) {
       if (t->credit_fallback_email && planned != nullptr &&
           FindPlanRef(*e, ParsedMessageKey{key->appointment_id, key->kind, Channel::kEmail,
                                            key->occurrence}) != nullptr) {
@@ -1603,8 +1422,8 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
       out.deliver = false;
       out.hold = true;
       out.drop_reason = absl::StrCat("waiting for credit: ", cost, " needed, ",
-                                     LedgerOf(a.tenant).available(), " available");
-      NoteWaitingForCredit(*t);
+                                     credits_.available(a.tenant), " available");
+      credits_.NoteWaiting(*t);
       return out;
     }
   }
@@ -1625,20 +1444,18 @@ void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::
   bool success = outcome == AckOutcome::kSent || outcome == AckOutcome::kDelivered ||
                  outcome == AckOutcome::kOpened;
   std::string what(detail);
-  if (PlanRef* ref = FindPlanRef(*e, *key); ref != nullptr && (ref->lease_cost > 0 || (ref->flags & kReserved))) {
-    LedgerState& l = LedgerOf(r.tenant.value);
+  if (PlanRef* ref = FindPlanRef(*e, *key); ref != nullptr && (ref->lease_cost > 0 || ref->reserved())) {
     uint32_t cost = ref->lease_cost > 0 ? ref->lease_cost : ref->credits;
     if (outcome == AckOutcome::kFailedRetryable) {
-      EndLease(r.tenant.value, *ref);  // rendered (and costed) again: only its reservation stays
+      credits_.EndLease(r.tenant.value, *ref);  // rendered (and costed) again: only its reservation stays
     } else {
-      ReleaseCredits(r.tenant.value, *ref);
+      credits_.Release(r.tenant.value, *ref);
       if (success) {
-        l.durable.balance -= cost;
-        l.durable.spent += cost;
+        credits_.Spend(r.tenant.value, cost);
         what = what.empty() ? absl::StrCat(cost, " credit(s) spent")
                             : absl::StrCat(what, "; ", cost, " credit(s) spent");
       }
-      if (const Tenant* t = registry_.FindTenant(r.tenant.value)) WriteLedger(*t, writes, nullptr);
+      if (const Tenant* t = registry_.FindTenant(r.tenant.value)) credits_.Write(*t, writes, nullptr);
     }
   }
   AppendAuditLine(&audit, engine_->NowMs(), OutcomeName(outcome), key->kind, key->channel,
@@ -1654,11 +1471,11 @@ void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::
     bool ledger = false;
     for (PlanRef& p : plan) {
       if (p.kind == key.kind && p.channel == key.channel && p.occurrence == key.occurrence) {
-        ledger |= ReleaseCredits(e.appt.tenant, p);
+        ledger |= credits_.Release(e.appt.tenant, p);
       }
     }
     if (ledger) {
-      if (const Tenant* t = registry_.FindTenant(e.appt.tenant)) WriteLedger(*t, writes, nullptr);
+      if (const Tenant* t = registry_.FindTenant(e.appt.tenant)) credits_.Write(*t, writes, nullptr);
     }
     plan.erase(std::remove_if(plan.begin(), plan.end(),
                               [&](const PlanRef& p) {
@@ -1673,93 +1490,11 @@ void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::
 
 // --- credits ------------------------------------------------------------
 
-AppointmentBook::PlanRef* AppointmentBook::FindPlanRef(Entry& e, const ParsedMessageKey& key) {
+PlanRef* AppointmentBook::FindPlanRef(Entry& e, const ParsedMessageKey& key) {
   for (PlanRef& p : e.plan) {
     if (p.kind == key.kind && p.channel == key.channel && p.occurrence == key.occurrence) return &p;
   }
   return nullptr;
-}
-
-void AppointmentBook::EndLease(uint32_t tenant, PlanRef& ref) {
-  if (ref.lease_cost == 0) return;
-  uint32_t held = (ref.flags & kReserved) ? ref.credits : 0;
-  LedgerOf(tenant).lease_extra -= static_cast<int64_t>(ref.lease_cost) - held;
-  ref.lease_cost = 0;
-}
-
-bool AppointmentBook::ReleaseCredits(uint32_t tenant, PlanRef& ref) {
-  if ((ref.flags & kReserved) == 0 && ref.lease_cost == 0) return false;
-  EndLease(tenant, ref);
-  uint32_t held = (ref.flags & kReserved) ? ref.credits : 0;
-  LedgerOf(tenant).durable.reserved -= held;
-  ref.flags &= static_cast<uint8_t>(~kReserved);
-  return held > 0;
-}
-
-bool AppointmentBook::ReserveCredits(uint32_t tenant, PlanRef& ref, uint32_t cost) {
-  LedgerState& l = LedgerOf(tenant);
-  if (l.available() < cost) return false;
-  ref.credits = cost;
-  ref.flags |= kReserved;
-  l.durable.reserved += cost;
-  return true;
-}
-
-bool AppointmentBook::LeaseCredits(uint32_t tenant, PlanRef& ref, uint32_t cost) {
-  LedgerState& l = LedgerOf(tenant);
-  uint32_t held = (ref.flags & kReserved) ? ref.credits : 0;
-  int64_t before = ref.lease_cost > 0 ? static_cast<int64_t>(ref.lease_cost) - held : 0;
-  int64_t extra = static_cast<int64_t>(cost) - held;
-  // (A redelivered lease replaces its own earlier extra.)
-  if (extra > before && l.available() + before < extra) return false;
-  l.lease_extra += extra - before;
-  ref.lease_cost = cost;
-  return true;
-}
-
-ReminderSpec AppointmentBook::AlertMessage(const Tenant& t, std::string_view what, std::string text) {
-  int64_t now = engine_->NowMs();
-  nlohmann::json doc = {{"kind", "admin_alert"}, {"alert", std::string(what)}, {"tenant", t.id},
-                        {"channel", "email"}, {"to", t.admin_email}, {"rendered_at_ms", now},
-                        {"subject", absl::StrCat(t.name.empty() ? "rappel" : t.name, ": ", text)},
-                        {"text", text}};
-  // Not an appointment's message ("@a/"): handed to an e-mail worker as it is.
-  return ReminderSpec{TenantId{t.id}, absl::StrCat("@t/", std::string(what), "/", now, "/", alerts_++),
-                      Channel::kEmail, t.admin_email, now, 0, doc.dump()};
-}
-
-void AppointmentBook::WriteLedger(const Tenant& t, Engine::StateWrites* writes,
-                                  std::vector<ReminderSpec>* schedule) {
-  LedgerState& l = LedgerOf(t.id);
-  writes->push_back(Put(LedgerKey(t.id), EncodeLedger(l.durable)));
-  if (!t.metered || t.credit_alert_below <= 0) return;
-  if (l.available() >= t.credit_alert_below) {
-    l.low_alerted = false;
-    return;
-  }
-  if (l.low_alerted) return;
-  l.low_alerted = true;
-  if (t.admin_email.empty()) return;
-  ReminderSpec alert = AlertMessage(
-      t, "credit-low",
-      absl::StrCat("available credit is ", l.available(), ", below the alert threshold of ",
-                   t.credit_alert_below));
-  if (schedule != nullptr) {
-    schedule->push_back(std::move(alert));
-  } else {
-    engine_->Mutate({std::move(alert)}, {}, {}, [](absl::Status) {});
-  }
-}
-
-void AppointmentBook::NoteWaitingForCredit(const Tenant& t) {
-  LedgerState& l = LedgerOf(t.id);
-  if (l.waiting_alerted) return;
-  l.waiting_alerted = true;
-  if (t.admin_email.empty()) return;
-  engine_->Mutate({AlertMessage(t, "credit-waiting",
-                                absl::StrCat("messages are waiting for credit (available: ",
-                                             l.available(), ")"))},
-                  {}, {}, [](absl::Status) {});
 }
 
 void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone done) {
@@ -1769,10 +1504,7 @@ void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone don
     return Refuse(absl::InvalidArgumentError("credits to add: a whole number from 1 to 10^12"),
                   std::move(done));
   }
-  LedgerState& l = LedgerOf(tenant);
-  l.durable.balance += amount;
-  l.durable.added += amount;
-  l.waiting_alerted = false;
+  credits_.Add(tenant, amount);
   Change change;
   change.now = engine_->NowMs();
   change.LedgerChanged(tenant);
@@ -1786,8 +1518,7 @@ void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone don
 absl::StatusOr<std::string> AppointmentBook::CreditsJson(uint32_t tenant) const {
   const Tenant* t = registry_.FindTenant(tenant);
   if (t == nullptr) return absl::NotFoundError(absl::StrCat("unknown tenant ", tenant));
-  auto it = ledgers_.find(tenant);
-  LedgerState l = it == ledgers_.end() ? LedgerState{} : it->second;
+  CreditAccounts::Account l = credits_.Find(tenant);
   int64_t now = engine_->NowMs();
   const int64_t horizons[3] = {kDayMs, 7 * kDayMs, 30 * kDayMs};
   int64_t forecast[3] = {0, 0, 0};
@@ -1796,11 +1527,11 @@ absl::StatusOr<std::string> AppointmentBook::CreditsJson(uint32_t tenant) const 
   for (const auto& [obj, e] : appointments_) {
     if (e.appt.tenant != tenant) continue;
     for (const PlanRef& p : e.plan) {
-      if (p.flags & kMovedByQuietHours) ++quiet;
-      if (p.flags & kReserved) reserved_by_plans += p.credits;
+      if (p.flags & PlanRef::kMovedByQuietHours) ++quiet;
+      if (p.reserved()) reserved_by_plans += p.credits;
       if (!IsPaid(p.channel) || !t->metered) continue;
       ++pending_paid;
-      if (!(p.flags & kReserved)) ++unreserved;
+      if (!p.reserved()) ++unreserved;
       for (int h = 0; h < 3; ++h) {
         if (p.due_ms <= now + horizons[h]) forecast[h] += p.credits;
       }

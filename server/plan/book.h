@@ -57,7 +57,8 @@
 #include "nlohmann/json.hpp"
 #include "server/dispatch/message_filter.h"
 #include "server/engine/engine.h"
-#include "server/plan/credits.h"
+#include "server/plan/appointment_record.h"
+#include "server/plan/credit_account.h"
 #include "server/plan/model.h"
 #include "server/plan/registry.h"
 
@@ -174,19 +175,6 @@ class AppointmentBook : public MessageFilter {
   void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
                  Engine::StateWrites* writes) override;
 
-  // A pending message of an appointment's plan.
-  struct PlanRef {
-    MessageKind kind;
-    Channel channel;
-    uint32_t occurrence;
-    int64_t due_ms;
-    uint32_t credits = 0;  // its cost as planned (metered tenants' SMS and voice)
-    uint8_t flags = 0;     // kReserved, kMovedByQuietHours
-    uint32_t lease_cost = 0;  // not stored: its cost as rendered for the worker holding it
-  };
-  static constexpr uint8_t kReserved = 1;           // `credits` are held in the ledger's reserved
-  static constexpr uint8_t kMovedByQuietHours = 2;  // its due time is the sending hours'
-
   // Adds credits to a metered or unmetered tenant's balance (durable before
   // `done`, which gets the ledger as CreditsJson); the messages held for
   // credit go back to the dispatcher. InvalidArgument unless 0 < amount <=
@@ -196,14 +184,7 @@ class AppointmentBook : public MessageFilter {
   // and the forecast cost of its pending plan over the next day, week and
   // 30 days (JSON).
   absl::StatusOr<std::string> CreditsJson(uint32_t tenant) const;
-  struct Entry {
-    Appointment appt;
-    std::vector<PlanRef> plan;
-    uint64_t seq = 0;             // its record: pa/<seq> (perhaps still in flight)
-    uint64_t durable_seq = 0;     // its latest durable record (0: none yet)
-    uint64_t oldest_seq = 0;      // its oldest record perhaps still stored
-    std::vector<uint64_t> audit;  // its audit records: au/<n>, oldest first
-  };
+  using Entry = BookEntry;
 
  private:
   // A request's change being built: what goes to Engine::Mutate.
@@ -241,7 +222,6 @@ class AppointmentBook : public MessageFilter {
   // One reclaim step of superseded appointment records, when due.
   void MaybeCompactRecords();
   void Index(const Entry& e, bool add);
-  std::string EncodeEntry(const Entry& e) const;
   // A new audit record of `e` (its number is added to e.audit, so encode
   // the entry after this).
   StateOp NewAudit(Entry& e, std::string lines);
@@ -252,26 +232,6 @@ class AppointmentBook : public MessageFilter {
                      Engine::StateWrites* writes);
   nlohmann::json PlanJson(const Entry& e) const;
 
-  // A tenant's ledger (credits.h), and what is only in memory.
-  struct LedgerState {
-    Ledger durable;
-    int64_t lease_extra = 0;   // leased messages' rendered cost beyond their reservation
-    bool low_alerted = false;  // an alert went out since the balance fell below the threshold
-    bool waiting_alerted = false;
-    int64_t available() const { return durable.available() - lease_extra; }
-  };
-  LedgerState& LedgerOf(uint32_t tenant) { return ledgers_[tenant]; }
-  // Releases what `ref` holds in the ledger (its reservation, its lease's
-  // extra cost); true when the ledger changed.
-  bool ReleaseCredits(uint32_t tenant, PlanRef& ref);
-  // Takes the lease's extra cost (over its reservation) off the ledger.
-  void EndLease(uint32_t tenant, PlanRef& ref);
-  // Reserves `cost` for `ref` when the tenant can afford it.
-  bool ReserveCredits(uint32_t tenant, PlanRef& ref, uint32_t cost);
-  // The ledger record, and an alert when the balance has just fallen below
-  // the tenant's threshold, into `writes` / `schedule`.
-  void WriteLedger(const Tenant& t, Engine::StateWrites* writes, std::vector<ReminderSpec>* schedule);
-  ReminderSpec AlertMessage(const Tenant& t, std::string_view what, std::string text);
   // The message as the worker will get it (payload), its address, and the
   // text its cost is counted on. Empty recipient: no address on the channel.
   struct Rendered {
@@ -290,11 +250,6 @@ class AppointmentBook : public MessageFilter {
   };
   mutable LinksCache links_cache_;
   PlanRef* FindPlanRef(Entry& e, const ParsedMessageKey& key);
-  // At lease: the rendered cost against what `ref` reserved; false (nothing
-  // changed) when the tenant cannot pay the difference.
-  bool LeaseCredits(uint32_t tenant, PlanRef& ref, uint32_t cost);
-  // The first message held for credit since the balance last grew: an alert.
-  void NoteWaitingForCredit(const Tenant& t);
 
   // Caps and households (issue 5 §4).
   // Other appointments of the same day and calendar whose patient has the
@@ -320,13 +275,11 @@ class AppointmentBook : public MessageFilter {
     int64_t from_ms = 0, to_ms = 0, day = 0;
   };
   mutable absl::flat_hash_map<uint32_t, DayCache> day_cache_;
-  void ReloadLedgers(const std::vector<uint32_t>& tenants);
 
   Engine* engine_;
   BookOptions options_;
   ObjectRegistry registry_;
-  absl::flat_hash_map<uint32_t, LedgerState> ledgers_;
-  uint64_t alerts_ = 0;  // alert messages scheduled (their keys' suffix)
+  CreditAccounts credits_{engine_};
   // ObjKey(tenant, message key) of an SMS reminder covered by another
   // appointment's SMS -> that appointment's id. Memory only: after a restart
   // a covered reminder is sent on its own (twice told, never untold).

@@ -1,0 +1,167 @@
+#include "server/plan/appointment_record.h"
+
+#include "server/common/bytes.h"
+
+namespace rappel::server::plan {
+namespace {
+
+// A small binary writer/reader for the record (format in the header).
+class Writer {
+ public:
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) { PutVarint(&out_, v); }
+  void I64(int64_t v) { PutVarint(&out_, ZigZag(v)); }
+  void Str(std::string_view s) {
+    PutVarint(&out_, s.size());
+    out_.append(s);
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  // Varint integers (format 4 on) instead of fixed big-endian ones.
+  void set_varints(bool on) { varints_ = on; }
+  bool ok() const { return ok_; }
+  uint8_t U8() { return static_cast<uint8_t>(Take(1)); }
+  uint32_t U32() {
+    if (!varints_) return static_cast<uint32_t>(Take(4));
+    uint64_t v = Var();
+    if (v > UINT32_MAX) ok_ = false;
+    return static_cast<uint32_t>(v);
+  }
+  int64_t I64() {
+    if (!varints_) return static_cast<int64_t>(Take(8));
+    return UnZigZag(Var());
+  }
+  std::string Str() {
+    std::string s;
+    uint32_t n = U32();
+    if (ok_ && !TakeBytes(&in_, n, &s)) ok_ = false;
+    return s;
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  uint64_t Take(size_t n) {
+    if (in_.size() < n) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(in_[i]);
+    in_.remove_prefix(n);
+    return v;
+  }
+  uint64_t Var() {
+    uint64_t v = 0;
+    if (!GetVarint(&in_, &v)) ok_ = false;
+    return ok_ ? v : 0;
+  }
+  std::string_view in_;
+  bool varints_ = false;
+  bool ok_ = true;
+};
+
+// 4: varint integers; 3: a plan entry carries its credits and flags (2:
+// without them).
+constexpr uint8_t kEntryFormat = 4;
+
+
+
+}  // namespace
+
+std::string EncodeEntry(const BookEntry& e) {
+  const Appointment& a = e.appt;
+  Writer w;
+  w.U8(kEntryFormat);
+  w.U32(a.tenant);
+  w.Str(a.id);
+  w.I64(static_cast<int64_t>(a.version));
+  w.U32(a.revision);
+  w.Str(a.calendar);
+  w.Str(a.type);
+  w.Str(a.patient);
+  w.I64(a.start_ms);
+  w.I64(a.end_ms);
+  w.Str(a.location);
+  w.Str(a.notes);
+  w.U8(a.booked_online);
+  w.I64(a.booked_at_ms);
+  w.U8(a.channels);
+  w.U8(static_cast<uint8_t>(a.lifecycle));
+  w.U8(static_cast<uint8_t>(a.status));
+  w.U8(a.confirmed);
+  w.U8(a.arrived);
+  w.I64(a.delay_ms);
+  w.U32(static_cast<uint32_t>(e.plan.size()));
+  for (const PlanRef& p : e.plan) {
+    w.U8(static_cast<uint8_t>(p.kind));
+    w.U8(static_cast<uint8_t>(p.channel));
+    w.U32(p.occurrence);
+    w.I64(p.due_ms);
+    w.U32(p.credits);
+    w.U8(p.flags);
+  }
+  w.U32(static_cast<uint32_t>(e.audit.size()));
+  for (uint64_t n : e.audit) w.I64(static_cast<int64_t>(n));
+  return w.Take();
+}
+
+absl::StatusOr<BookEntry> DecodeEntry(uint64_t seq, std::string_view bytes) {
+  Reader r(bytes);
+  BookEntry e;
+  e.seq = seq;
+  Appointment& a = e.appt;
+  uint8_t format = r.U8();
+  if (format < 2 || format > kEntryFormat) {
+    return absl::DataLossError("unknown appointment record format");
+  }
+  r.set_varints(format >= 4);
+  a.tenant = r.U32();
+  a.id = r.Str();
+  a.version = static_cast<uint64_t>(r.I64());
+  a.revision = r.U32();
+  a.calendar = r.Str();
+  a.type = r.Str();
+  a.patient = r.Str();
+  a.start_ms = r.I64();
+  a.end_ms = r.I64();
+  a.location = r.Str();
+  a.notes = r.Str();
+  a.booked_online = r.U8() != 0;
+  a.booked_at_ms = r.I64();
+  a.channels = r.U8();
+  a.lifecycle = static_cast<Lifecycle>(r.U8());
+  a.status = static_cast<VisitStatus>(r.U8());
+  a.confirmed = r.U8() != 0;
+  a.arrived = r.U8() != 0;
+  a.delay_ms = r.I64();
+  uint32_t n = r.U32();
+  if (!r.ok() || n > 1024) return absl::DataLossError("truncated appointment record");
+  e.plan.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    PlanRef p;
+    p.kind = static_cast<MessageKind>(r.U8());
+    p.channel = static_cast<Channel>(r.U8());
+    p.occurrence = r.U32();
+    p.due_ms = r.I64();
+    if (format >= 3) {
+      p.credits = r.U32();
+      p.flags = r.U8();
+    }
+    e.plan.push_back(p);
+  }
+  uint32_t audits = r.U32();
+  if (!r.ok() || audits > (1u << 20)) return absl::DataLossError("truncated appointment record");
+  e.audit.reserve(audits);
+  for (uint32_t i = 0; i < audits; ++i) e.audit.push_back(static_cast<uint64_t>(r.I64()));
+  if (!r.ok() || !r.done()) return absl::DataLossError("malformed appointment record");
+  return e;
+}
+
+}  // namespace rappel::server::plan

@@ -1,0 +1,61 @@
+// The appointment record: an appointment as the book holds it (its pending
+// plan, the numbers of its records) and its binary encoding in `pa/<seq 8>`.
+// It is written on every event (the hot path), so no JSON here.
+//
+// Format (a format byte, then fields in order; integers are varints since
+// format 4, signed ones zigzagged: the record's size is pages written per
+// commit, bench/RESULTS.md):
+//   format, tenant, id, version, revision, calendar, type, patient,
+//   start_ms, end_ms, location, notes, booked_online, booked_at_ms,
+//   channels, lifecycle, status, confirmed, arrived, delay_ms,
+//   plan: count, then per message kind, channel, occurrence, due_ms,
+//         credits, flags (credits and flags since format 3),
+//   audit: count, then the au/ numbers.
+// Formats 2 and 3 had fixed big-endian integers and are still read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/plan/model.h"
+
+namespace rappel::server::plan {
+
+// A pending message of an appointment's plan.
+struct PlanRef {
+  static constexpr uint8_t kReserved = 1;           // `credits` are held in the ledger's reserved
+  static constexpr uint8_t kMovedByQuietHours = 2;  // its due time is the sending hours'
+
+  MessageKind kind;
+  Channel channel;
+  uint32_t occurrence;
+  int64_t due_ms;
+  uint32_t credits = 0;     // its cost as planned (metered tenants' SMS and voice)
+  uint8_t flags = 0;        // kReserved, kMovedByQuietHours
+  uint32_t lease_cost = 0;  // not stored: its cost as rendered for the worker holding it
+
+  bool reserved() const { return (flags & kReserved) != 0; }
+  // What it holds in its tenant's ledger's reserved.
+  uint32_t held() const { return reserved() ? credits : 0; }
+};
+
+// An appointment as the book holds it.
+struct BookEntry {
+  Appointment appt;
+  std::vector<PlanRef> plan;
+  uint64_t seq = 0;             // its record: pa/<seq> (perhaps still in flight)
+  uint64_t durable_seq = 0;     // its latest durable record (0: none yet)
+  uint64_t oldest_seq = 0;      // its oldest record perhaps still stored
+  std::vector<uint64_t> audit;  // its audit records: au/<n>, oldest first
+};
+
+// The record of `e` (appt, plan and audit numbers; not the seqs).
+std::string EncodeEntry(const BookEntry& e);
+// The record stored under pa/<seq>. DataLoss for an unknown format or a
+// malformed record.
+absl::StatusOr<BookEntry> DecodeEntry(uint64_t seq, std::string_view bytes);
+
+}  // namespace rappel::server::plan
