@@ -17,28 +17,14 @@
 #include "server/plan/planner.h"
 #include "server/plan/render.h"
 #include "server/plan/token.h"
-#include "server/plan/zones.h"
 
 namespace rappel::server::plan {
 namespace {
 
 using nlohmann::json;
 
-// The tenant's local calendar day holding `at_ms` ends at (unix ms).
-absl::StatusOr<int64_t> EndOfLocalDay(const Tenant& t, int64_t at_ms) {
-  auto found = FindZone(t.time_zone);
-  if (!found.ok()) return found.status();
-  const date::time_zone* zone = *found;
-  try {
-    auto local = zone->to_local(std::chrono::sys_time<std::chrono::milliseconds>(
-        std::chrono::milliseconds(at_ms)));
-    auto next_midnight = date::floor<date::days>(local) + date::days(1);
-    auto sys = zone->to_sys(next_midnight, date::choose::earliest);
-    return std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count();
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("time zone: ", e.what()));
-  }
-}
+// The tenant's local day holding the instant (0 when its zone is unknown).
+int64_t LocalDay(const Tenant& t, int64_t at_ms) { return t.zone.ok() ? t.zone.LocalDay(at_ms) : 0; }
 
 const char* OutcomeName(AckOutcome o) {
   switch (o) {
@@ -902,10 +888,10 @@ void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, i
   }
   Change change;
   change.now = engine_->NowMs();
-  auto day_end = EndOfLocalDay(*t, change.now);
-  if (!day_end.ok()) return fail(day_end.status());
+  if (!t->zone.ok()) return fail(t->zone.status());
+  const int64_t day_end = t->zone.EndOfLocalDay(change.now);
   uint32_t alerted = 0;
-  for (Entry* e : by_calendar_.InRange(ObjKey(tenant, calendar), change.now, *day_end)) {
+  for (Entry* e : by_calendar_.InRange(ObjKey(tenant, calendar), change.now, day_end)) {
     if (IsCancelled(e->appt.lifecycle) || e->appt.status != VisitStatus::kNone) {
       continue;
     }
@@ -1564,25 +1550,7 @@ bool IsReminderKind(MessageKind k) {
   return k == MessageKind::kReminder || k == MessageKind::kSecondReminder ||
          k == MessageKind::kPreVisit;
 }
-// Local days since 1970-01-01 in the tenant's zone (0 when it cannot tell).
-int64_t ComputeLocalDay(const Tenant& t, int64_t at_ms) {
-  auto local = ToLocal(at_ms, t.time_zone);
-  if (!local.ok()) return 0;
-  return date::sys_days(date::year(local->year) / local->month / local->day).time_since_epoch().count();
-}
 }  // namespace
-
-int64_t AppointmentBook::LocalDay(const Tenant& t, int64_t at_ms) const {
-  DayCache& c = day_cache_[t.id];
-  if (c.zone == t.time_zone && at_ms >= c.from_ms && at_ms < c.to_ms) return c.day;
-  c.zone = t.time_zone;
-  c.day = ComputeLocalDay(t, at_ms);
-  auto end = EndOfLocalDay(t, at_ms);
-  // (A local day is 23 to 25 hours: the last 23 are surely the same day.)
-  c.to_ms = end.ok() ? *end : at_ms + 1;
-  c.from_ms = end.ok() ? *end - 23 * kHourMs : at_ms;
-  return c.day;
-}
 
 std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
     const Entry& e, MessageKind kind, uint32_t occurrence) const {
@@ -1628,7 +1596,7 @@ std::string AppointmentBook::HouseholdNote(const Entry& e,
   std::string note = fr ? "Également :" : "Also:";
   for (const Entry* o : others) {
     const Patient* op = registry_.FindPatient(o->appt.tenant, o->appt.patient);
-    auto local = ToLocal(o->appt.start_ms, t.time_zone);
+    auto local = t.zone.ok() ? t.zone.ToLocal(o->appt.start_ms) : t.zone.status();
     std::string time = local.ok() ? absl::StrFormat("%02d:%02d", local->hour, local->minute) : "";
     absl::StrAppend(&note, " ", op->first_name, fr ? " à " : " at ", time,
                     o == others.back() ? "." : ";");

@@ -267,14 +267,6 @@ class AppointmentBook : public MessageFilter {
   std::string ReminderCap(const Tenant& t, const Entry& e, const ParsedMessageKey& key,
                           int64_t now) const;
   void CountReminder(const Tenant& t, const Entry& e, const ParsedMessageKey& key, int64_t now);
-  // Local days since 1970-01-01 in the tenant's zone; the day's bounds are
-  // kept per tenant (the cap asks it for every reminder).
-  int64_t LocalDay(const Tenant& t, int64_t at_ms) const;
-  struct DayCache {
-    std::string zone;
-    int64_t from_ms = 0, to_ms = 0, day = 0;
-  };
-  mutable absl::flat_hash_map<uint32_t, DayCache> day_cache_;
 
   Engine* engine_;
   BookOptions options_;

@@ -16,6 +16,7 @@
 
 #include "server/engine/reminder.h"
 #include "server/plan/quiet_hours.h"
+#include "server/plan/tenant_zone.h"
 
 namespace rappel::server::plan {
 
@@ -91,6 +92,7 @@ struct Tenant {
   std::string phone;       // establishment phone
   std::string website;
   std::string time_zone = "Europe/Paris";  // IANA name
+  TenantZone zone{"Europe/Paris"};         // time_zone, resolved (FromJson)
   std::string locale = "fr";               // "fr" or "en"
   bool enabled = true;                     // master switch
   ChannelMask channels = kDefaultChannels;

@@ -357,6 +357,9 @@ absl::Status FromJson(const json& j, Tenant* t) {
       {"merge_household_sms", Bool(&t->merge_household_sms)},
   };
   if (absl::Status st = ReadFields(j, f); !st.ok()) return st;
+  // Resolved once here; an unknown name leaves it unresolved (PutObject
+  // refuses it; a stored one is reported where it is used).
+  if (t->zone.name() != t->time_zone) t->zone = TenantZone(t->time_zone);
   QuietHours& q = t->quiet_hours;
   if (!q.enabled && !q.closed_days.empty()) {
     // Closed dates alone: any hour of the other days.

@@ -236,7 +236,7 @@ class Planner {
     const Tenant& t = in_.tenant;
     moved_ = false;
     if (!t.quiet_hours.enabled) return true;
-    Placement p = Place(t.quiet_hours, t.time_zone, *due, deadline, in_.now_ms);
+    Placement p = Place(t.quiet_hours, t.zone, *due, deadline, in_.now_ms);
     if (p.kind == Placement::Kind::kDropped) {
       Omit(kind, std::move(p.reason));
       return false;

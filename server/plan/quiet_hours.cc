@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <exception>
 
-#include "server/plan/zones.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -22,44 +21,8 @@ constexpr std::array<const char*, 7> kWeekdayNames = {"Sunday",   "Monday", "Tue
 constexpr std::array<const char*, 7> kWeekdayShort = {"Sun", "Mon", "Tue", "Wed",
                                                       "Thu", "Fri", "Sat"};
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 // 1970-01-01 was a Thursday.
 int WeekdayOf(int64_t day) { return static_cast<int>(((day + 4) % 7 + 7) % 7); }
-
-int64_t OffsetMsAt(const date::time_zone* zone, int64_t unix_ms) {
-  date::sys_seconds s{std::chrono::seconds{FloorDiv(unix_ms, 1000)}};
-  return std::chrono::duration_cast<std::chrono::milliseconds>(zone->get_info(s).offset).count();
-}
-
-int64_t LocalDayOf(const date::time_zone* zone, int64_t unix_ms) {
-  return FloorDiv(unix_ms + OffsetMsAt(zone, unix_ms), kDayMs);
-}
-
-int64_t SysMs(date::sys_seconds s) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(s.time_since_epoch()).count();
-}
-
-// The instant of local time local_ms: in a gap, the transition; when
-// ambiguous, the first occurrence (earliest) or the last.
-int64_t ToInstant(const date::time_zone* zone, int64_t local_ms, bool earliest) {
-  date::local_seconds ls{std::chrono::seconds{FloorDiv(local_ms, 1000)}};
-  date::local_info info = zone->get_info(ls);
-  auto offset_ms = [](const date::sys_info& i) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(i.offset).count();
-  };
-  switch (info.result) {
-    case date::local_info::nonexistent:
-      return SysMs(info.first.end);
-    case date::local_info::ambiguous:
-      return local_ms - offset_ms(earliest ? info.first : info.second);
-    default:
-      return local_ms - offset_ms(info.first);
-  }
-}
 
 bool Closed(const QuietHours& q, int64_t day) {
   return std::binary_search(q.closed_days.begin(), q.closed_days.end(), day);
@@ -70,16 +33,16 @@ struct Interval {
   int64_t end_ms;
 };
 
-Interval IntervalOf(const date::time_zone* zone, int64_t day, const TimeRange& r) {
+Interval IntervalOf(const TenantZone& zone, int64_t day, const TimeRange& r) {
   int64_t base = day * kDayMs;
-  return {ToInstant(zone, base + r.start_minute * kMinuteMs, true),
-          ToInstant(zone, base + r.end_minute * kMinuteMs, false)};
+  return {zone.ToInstant(base + r.start_minute * kMinuteMs, true),
+          zone.ToInstant(base + r.end_minute * kMinuteMs, false)};
 }
 
 // "08:00 on Mon 2026-03-30", in the zone.
-std::string Describe(const date::time_zone* zone, int64_t unix_ms) {
-  int64_t local = unix_ms + OffsetMsAt(zone, unix_ms);
-  int64_t day = FloorDiv(local, kDayMs);
+std::string Describe(const TenantZone& zone, int64_t unix_ms) {
+  int64_t local = unix_ms + zone.OffsetMsAt(unix_ms);
+  int64_t day = TenantZone::FloorDiv(local, kDayMs);
   int64_t minute = (local - day * kDayMs) / kMinuteMs;
   date::year_month_day ymd{date::sys_days{date::days{day}}};
   char buf[64];
@@ -198,17 +161,13 @@ std::string FormatLocalDate(int32_t days) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-Placement Place(const QuietHours& q, std::string_view time_zone, int64_t due_ms,
+Placement Place(const QuietHours& q, const TenantZone& zone, int64_t due_ms,
                 int64_t deadline_ms, int64_t now_ms) {
   Placement p;
   p.at_ms = due_ms;
   if (!q.enabled) return p;
-  auto found = FindZone(time_zone);
-  const date::time_zone* zone = found.ok() ? *found : nullptr;
-  if (zone == nullptr) {
-    return Dropped("quiet hours: unknown time zone \"" + std::string(time_zone) + "\"");
-  }
-  const int64_t due_day = LocalDayOf(zone, due_ms);
+  if (!zone.ok()) return Dropped("quiet hours: unknown time zone \"" + zone.name() + "\"");
+  const int64_t due_day = zone.LocalDay(due_ms);
 
   // Forward: the first interval ending after due. The day before is looked
   // at too (a range ending at 24:00 before a fall-back at midnight).
@@ -237,7 +196,7 @@ Placement Place(const QuietHours& q, std::string_view time_zone, int64_t due_ms,
     return Dropped("quiet hours: no allowed time in the next 400 days");
   }
   // Backward: the last interval starting before due, not before now's day.
-  const int64_t stop_day = std::max(due_day - kSearchDays, LocalDayOf(zone, now_ms) - 1);
+  const int64_t stop_day = std::max(due_day - kSearchDays, zone.LocalDay(now_ms) - 1);
   for (int64_t day = due_day + 1; day >= stop_day; --day) {
     const std::vector<TimeRange>& ranges = q.allowed[WeekdayOf(day)];
     if (ranges.empty() || Closed(q, day)) continue;

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/plan/tenant_zone.h"
 
 namespace rappel::server::plan {
 
@@ -76,7 +77,7 @@ struct Placement {
 // "quiet hours: unknown time zone \"Mars/Olympus\"".
 // Zone lookups are cached per thread; no allocation when the result is kAsIs.
 // q is assumed valid (Validate).
-Placement Place(const QuietHours& q, std::string_view time_zone, int64_t due_ms,
+Placement Place(const QuietHours& q, const TenantZone& zone, int64_t due_ms,
                 int64_t deadline_ms, int64_t now_ms);
 
 }  // namespace rappel::server::plan

@@ -9,12 +9,10 @@
 #include <cstdio>
 #include <exception>
 
-#include "server/plan/zones.h"
 
 namespace rappel::server::plan {
 namespace {
 
-using Ms = std::chrono::milliseconds;
 
 // Indexed by weekday (0 = Sunday) and month - 1.
 constexpr std::array<std::string_view, 7> kWeekdaysFr = {
@@ -27,38 +25,6 @@ constexpr std::array<std::string_view, 12> kMonthsFr = {
 constexpr std::array<std::string_view, 12> kMonthsEn = {
     "January", "February", "March",     "April",   "May",      "June",
     "July",    "August",   "September", "October", "November", "December"};
-
-// Years 1 to 9999: beyond, date's calendar arithmetic overflows (and no
-// appointment is there).
-constexpr int64_t kMinMs = -62'135'596'800'000;
-constexpr int64_t kMaxMs = 253'402'300'799'999;
-absl::Status CheckRange(int64_t unix_ms) {
-  if (unix_ms < kMinMs || unix_ms > kMaxMs) {
-    return absl::InvalidArgumentError("time " + std::to_string(unix_ms) + " ms out of range");
-  }
-  return absl::OkStatus();
-}
-
-LocalTime ToLocalIn(const date::time_zone* zone, int64_t unix_ms) {
-  date::sys_time<Ms> tp{Ms{unix_ms}};
-  // One get_info gives the offset; local = UTC + offset (what zoned_time does).
-  date::sys_info info = zone->get_info(date::floor<std::chrono::seconds>(tp));
-  date::local_time<Ms> local{tp.time_since_epoch() + info.offset};
-  date::local_days day = date::floor<date::days>(local);
-  date::year_month_day ymd{day};
-  date::hh_mm_ss<Ms> hms{local - day};
-  LocalTime t;
-  t.year = static_cast<int>(ymd.year());
-  t.month = static_cast<int>(static_cast<unsigned>(ymd.month()));
-  t.day = static_cast<int>(static_cast<unsigned>(ymd.day()));
-  t.weekday = static_cast<int>(date::weekday{day}.c_encoding());
-  t.hour = static_cast<int>(hms.hours().count());
-  t.minute = static_cast<int>(hms.minutes().count());
-  t.second = static_cast<int>(hms.seconds().count());
-  t.offset_minutes =
-      static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(info.offset).count());
-  return t;
-}
 
 std::string Format(const char* fmt, int a, int b, int c = 0) {
   char buf[32];
@@ -125,19 +91,18 @@ struct Times {
 };
 
 absl::StatusOr<Times> LocalTimes(const RenderInput& in) {
-  absl::StatusOr<const date::time_zone*> zone = FindZone(in.tenant.time_zone);
+  const TenantZone& zone = in.tenant.zone;
   if (!zone.ok()) return zone.status();
   // Start first: the arrival time adds to it.
-  if (absl::Status s = CheckRange(in.appointment.start_ms); !s.ok()) return s;
-  if (absl::Status s = CheckRange(in.appointment.end_ms); !s.ok()) return s;
+  auto start = zone.ToLocal(in.appointment.start_ms);
+  if (!start.ok()) return start.status();
+  auto end = zone.ToLocal(in.appointment.end_ms);
+  if (!end.ok()) return end.status();
   // A delay is minutes to hours; capped at a day.
   int64_t arrival_ms = in.appointment.start_ms + std::clamp<int64_t>(in.delay_ms, 0, kDayMs);
-  if (absl::Status s = CheckRange(arrival_ms); !s.ok()) return s;
-  Times t;
-  t.start = ToLocalIn(*zone, in.appointment.start_ms);
-  t.end = ToLocalIn(*zone, in.appointment.end_ms);
-  t.arrival = arrival_ms == in.appointment.start_ms ? t.start : ToLocalIn(*zone, arrival_ms);
-  return t;
+  auto arrival = arrival_ms == in.appointment.start_ms ? start : zone.ToLocal(arrival_ms);
+  if (!arrival.ok()) return arrival.status();
+  return Times{*start, *end, *arrival};
 }
 
 void Fill(const RenderInput& in, const Times& times, bool en, VariableValues* values) {
@@ -308,15 +273,6 @@ class JsonWriter {
 };
 
 }  // namespace
-
-absl::Status ValidateTimeZone(std::string_view iana_name) { return FindZone(iana_name).status(); }
-
-absl::StatusOr<LocalTime> ToLocal(int64_t unix_ms, std::string_view iana_name) {
-  absl::StatusOr<const date::time_zone*> zone = FindZone(iana_name);
-  if (!zone.ok()) return zone.status();
-  if (absl::Status s = CheckRange(unix_ms); !s.ok()) return s;
-  return ToLocalIn(*zone, unix_ms);
-}
 
 std::string IsoLocal(const LocalTime& t) {
   int off = t.offset_minutes;

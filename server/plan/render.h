@@ -63,26 +63,6 @@ struct RenderInput {
                                // household's other appointments, merged SMS)
 };
 
-// A local calendar time in some zone.
-struct LocalTime {
-  int year = 1970;
-  int month = 1;    // 1..12
-  int day = 1;      // 1..31
-  int weekday = 4;  // 0 = Sunday .. 6 = Saturday
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
-  int offset_minutes = 0;  // local - UTC
-};
-
-// "Europe/Paris" ok; "Mars/Olympus" or "" -> InvalidArgument.
-absl::Status ValidateTimeZone(std::string_view iana_name);
-
-// The local time of an instant (unix ms) in a zone. Zone lookups are cached
-// per thread (locate_zone is slow). InvalidArgument for an unknown zone or an
-// instant outside years 1-9999.
-absl::StatusOr<LocalTime> ToLocal(int64_t unix_ms, std::string_view iana_name);
-
 // "2026-03-29T10:00:00+02:00".
 std::string IsoLocal(const LocalTime& t);
 

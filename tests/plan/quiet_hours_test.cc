@@ -301,7 +301,7 @@ TEST_P(PlaceTest, Row) {
   int64_t due = Ms(zone, r.due);
   int64_t deadline = r.deadline.y == 0 ? 0 : Ms(zone, r.deadline);
   int64_t now = r.now.y == 0 ? Ms(zone, L(2026, 1, 1, 0, 0)) : Ms(zone, r.now);
-  Placement p = Place(q, r.zone, due, deadline, now);
+  Placement p = Place(q, TenantZone(r.zone), due, deadline, now);
   EXPECT_EQ(KindName(p.kind), std::string(KindName(r.kind)));
   if (r.kind == Kind::kDropped) {
     EXPECT_EQ(p.at_ms, 0);
@@ -340,34 +340,34 @@ TEST(QuietHoursHelpers, LocalTimesAreTheExpectedInstants) {
 TEST(Place, DaylightSavingLengths) {
   QuietHours q = SundayOneToThree();
   int64_t start = Utc(2026, 10, 24, 23, 0);  // 01:00 CEST
-  EXPECT_EQ(Place(q, kParis, start - 1, 0, 0).kind, Kind::kDeferred);
-  EXPECT_EQ(Place(q, kParis, start, 0, 0).kind, Kind::kAsIs);
-  EXPECT_EQ(Place(q, kParis, start + 3 * 3'600'000 - 1, 0, 0).kind, Kind::kAsIs);
-  EXPECT_EQ(Place(q, kParis, start + 3 * 3'600'000, 0, 0).kind, Kind::kDeferred);
+  EXPECT_EQ(Place(q, TenantZone(kParis), start - 1, 0, 0).kind, Kind::kDeferred);
+  EXPECT_EQ(Place(q, TenantZone(kParis), start, 0, 0).kind, Kind::kAsIs);
+  EXPECT_EQ(Place(q, TenantZone(kParis), start + 3 * 3'600'000 - 1, 0, 0).kind, Kind::kAsIs);
+  EXPECT_EQ(Place(q, TenantZone(kParis), start + 3 * 3'600'000, 0, 0).kind, Kind::kDeferred);
 
   QuietHours gap = SundayTwoToThree();
   for (int minute = -60; minute < 120; ++minute) {  // 00:00 UTC (01:00 CET) .. 03:00 UTC
     int64_t t = Utc(2026, 3, 29, 1, 0) + minute * 60'000;
-    Placement p = Place(gap, kParis, t, 0, 0);
+    Placement p = Place(gap, TenantZone(kParis), t, 0, 0);
     EXPECT_EQ(p.kind, Kind::kDeferred) << minute;
     EXPECT_EQ(p.at_ms, Utc(2026, 3, 29, 7, 0)) << minute;  // 09:00 CEST
   }
 
   QuietHours half = SundayHalfGap();
   int64_t half_start = Utc(2026, 3, 29, 0, 30);  // 01:30 CET
-  EXPECT_EQ(Place(half, kParis, half_start - 1, 0, 0).kind, Kind::kDeferred);
-  EXPECT_EQ(Place(half, kParis, half_start, 0, 0).kind, Kind::kAsIs);
-  EXPECT_EQ(Place(half, kParis, half_start + 1'800'000 - 1, 0, 0).kind, Kind::kAsIs);
-  EXPECT_EQ(Place(half, kParis, half_start + 1'800'000, 0, 0).kind, Kind::kDeferred);
+  EXPECT_EQ(Place(half, TenantZone(kParis), half_start - 1, 0, 0).kind, Kind::kDeferred);
+  EXPECT_EQ(Place(half, TenantZone(kParis), half_start, 0, 0).kind, Kind::kAsIs);
+  EXPECT_EQ(Place(half, TenantZone(kParis), half_start + 1'800'000 - 1, 0, 0).kind, Kind::kAsIs);
+  EXPECT_EQ(Place(half, TenantZone(kParis), half_start + 1'800'000, 0, 0).kind, Kind::kDeferred);
 }
 
 TEST(Place, SubMinuteDueTimes) {
   QuietHours q = Office();
   int64_t eight = Ms(kParis, L(2026, 3, 30, 8, 0));
-  Placement before = Place(q, kParis, eight - 1, 0, 0);
+  Placement before = Place(q, TenantZone(kParis), eight - 1, 0, 0);
   EXPECT_EQ(before.kind, Kind::kDeferred);
   EXPECT_EQ(before.at_ms, eight);
-  Placement kept = Place(q, kParis, eight + 12'345, 0, 0);
+  Placement kept = Place(q, TenantZone(kParis), eight + 12'345, 0, 0);
   EXPECT_EQ(kept.kind, Kind::kAsIs);
   EXPECT_EQ(kept.at_ms, eight + 12'345);
 }
@@ -378,12 +378,12 @@ TEST(Place, SearchIsBounded) {
   int32_t first = Day(2026, 3, 30);
   for (int32_t d = first; d < first + 401; ++d) q.closed_days.push_back(d);
   ASSERT_TRUE(Validate(q).ok());
-  Placement p = Place(q, kParis, Ms(kParis, L(2026, 3, 30, 10, 0)), 0, 0);
+  Placement p = Place(q, TenantZone(kParis), Ms(kParis, L(2026, 3, 30, 10, 0)), 0, 0);
   EXPECT_EQ(p.kind, Kind::kDropped);
   EXPECT_EQ(p.reason, "quiet hours: no allowed time in the next 400 days");
   // 399 closed days: the day after is found.
   q.closed_days.resize(399);
-  p = Place(q, kParis, Ms(kParis, L(2026, 3, 30, 10, 0)), 0, 0);
+  p = Place(q, TenantZone(kParis), Ms(kParis, L(2026, 3, 30, 10, 0)), 0, 0);
   EXPECT_EQ(p.kind, Kind::kDeferred);
   int32_t open = first + 399;
   EXPECT_EQ(p.reason, "quiet hours: moved to 08:00 on " +

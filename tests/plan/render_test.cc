@@ -156,6 +156,7 @@ TEST(RenderTest, LocalTimesAcrossTimeZonesAndDstChanges) {
   for (const ZoneCase& c : cases) {
     Fixture f;
     f.tenant.time_zone = c.zone;
+    f.tenant.zone = TenantZone(c.zone);
     f.patient.locale = "en";
     f.At(c.start_ms);
     std::string what = std::string(c.zone) + " " + c.start_local;
@@ -453,6 +454,7 @@ TEST(RenderTest, UnknownTimeZone) {
   EXPECT_FALSE(ValidateTimeZone("europe/paris").ok());     // names are exact
   Fixture f;
   f.tenant.time_zone = "Mars/Olympus";
+  f.tenant.zone = TenantZone("Mars/Olympus");
   auto out = RenderMessage(f.Input(MessageKind::kReminder, Channel::kSms));
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("Mars/Olympus"), std::string::npos);
@@ -461,17 +463,17 @@ TEST(RenderTest, UnknownTimeZone) {
 }
 
 TEST(RenderTest, ToLocalAndIsoLocal) {
-  auto t = ToLocal(Utc(2026, 3, 29, 8, 0), "Europe/Paris");
+  auto t = TenantZone("Europe/Paris").ToLocal(Utc(2026, 3, 29, 8, 0));
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->weekday, 0);
   EXPECT_EQ(t->offset_minutes, 120);
   EXPECT_EQ(IsoLocal(*t), "2026-03-29T10:00:00+02:00");
-  auto kolkata = ToLocal(Utc(2026, 3, 29, 8, 0), "Asia/Kolkata");
+  auto kolkata = TenantZone("Asia/Kolkata").ToLocal(Utc(2026, 3, 29, 8, 0));
   ASSERT_TRUE(kolkata.ok());
   EXPECT_EQ(IsoLocal(*kolkata), "2026-03-29T13:30:00+05:30");
-  EXPECT_FALSE(ToLocal(INT64_MAX, "UTC").ok());
-  EXPECT_FALSE(ToLocal(INT64_MIN, "UTC").ok());
-  EXPECT_EQ(IsoLocal(*ToLocal(253'402'300'799'999, "UTC")), "9999-12-31T23:59:59+00:00");
+  EXPECT_FALSE(TenantZone("UTC").ToLocal(INT64_MAX).ok());
+  EXPECT_FALSE(TenantZone("UTC").ToLocal(INT64_MIN).ok());
+  EXPECT_EQ(IsoLocal(*TenantZone("UTC").ToLocal(253'402'300'799'999)), "9999-12-31T23:59:59+00:00");
   Fixture f;
   f.appointment.start_ms = INT64_MAX;  // with a delay: no overflow on the way
   RenderInput late = f.Input(MessageKind::kDelayAlert, Channel::kSms);
@@ -481,7 +483,7 @@ TEST(RenderTest, ToLocalAndIsoLocal) {
   f.appointment.end_ms = INT64_MAX;
   EXPECT_EQ(RenderMessage(f.Input(MessageKind::kReminder, Channel::kSms)).status().code(),
             absl::StatusCode::kInvalidArgument);
-  auto before_epoch = ToLocal(-1, "UTC");
+  auto before_epoch = TenantZone("UTC").ToLocal(-1);
   ASSERT_TRUE(before_epoch.ok());
   EXPECT_EQ(IsoLocal(*before_epoch), "1969-12-31T23:59:59+00:00");
 }
