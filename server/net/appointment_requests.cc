@@ -10,14 +10,6 @@ using flatbuffers::Offset;
 
 namespace {
 
-AppointmentRequests::FrameBytes Finish(FlatBufferBuilder& b, uint64_t id, wire::Body type,
-                                       Offset<void> body) {
-  protocol::FinishFrame(b, id, type, body);
-  return AppointmentRequests::FrameBytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
-}
-
-std::string Str(const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); }
-
 std::optional<plan::ObjectKind> KindFromWire(wire::ObjectKind k) {
   switch (k) {
     case wire::ObjectKind::Tenant: return plan::ObjectKind::kTenant;
@@ -28,8 +20,6 @@ std::optional<plan::ObjectKind> KindFromWire(wire::ObjectKind k) {
     default: return std::nullopt;
   }
 }
-
-size_t Size(const flatbuffers::String* s) { return s != nullptr ? s->size() : 0; }
 
 // Checked before anything is copied: FlatBuffers lets many items share one
 // string, so a small frame could otherwise name gigabytes.
@@ -144,10 +134,9 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
       std::vector<std::pair<size_t, absl::Status>> bad;  // refused before the book
       if (items != nullptr) {
         if (items->size() > kMaxItems) {
-          FlatBufferBuilder b;
-          auto st = protocol::ToWireStatus(b, absl::InvalidArgumentError(absl::StrCat(
-                                                  "at most ", kMaxItems, " appointments per request")));
-          reply(Finish(b, id, wire::Body::Error, wire::CreateError(b, st).Union()), false);
+          reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument,
+                           absl::StrCat("at most ", kMaxItems, " appointments per request")),
+                false);
           return;
         }
         appts.reserve(items->size());
@@ -177,10 +166,9 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
       std::vector<size_t> bad;  // refused before the book
       if (items != nullptr) {
         if (items->size() > kMaxItems) {
-          FlatBufferBuilder b;
-          auto st = protocol::ToWireStatus(b, absl::InvalidArgumentError(absl::StrCat(
-                                                  "at most ", kMaxItems, " commands per request")));
-          reply(Finish(b, id, wire::Body::Error, wire::CreateError(b, st).Union()), false);
+          reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument,
+                           absl::StrCat("at most ", kMaxItems, " commands per request")),
+                false);
           return;
         }
         for (size_t i = 0; i < items->size(); ++i) {
@@ -291,9 +279,7 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
     default:
       break;
   }
-  FlatBufferBuilder b;
-  auto st = protocol::ToWireStatus(b, absl::InternalError("not an appointment request"));
-  reply(Finish(b, id, wire::Body::Error, wire::CreateError(b, st).Union()), false);
+  reply(ErrorFrame(id, wire::ErrorCode::Internal, "not an appointment request"), false);
 }
 
 }  // namespace rappel::server

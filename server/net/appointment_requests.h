@@ -7,17 +7,15 @@
 // Thread: the io thread, like the book.
 #pragma once
 
-#include <functional>
-
 #include "protocol/framing.h"
+#include "server/net/request_wire.h"
 #include "server/plan/book.h"
 
 namespace rappel::server {
 
 class AppointmentRequests {
  public:
-  using FrameBytes = std::vector<uint8_t>;
-  using Reply = std::function<void(FrameBytes, bool close)>;
+  using Reply = ReplyFn;
 
   explicit AppointmentRequests(plan::AppointmentBook* book) : book_(book) {}
 

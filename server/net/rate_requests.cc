@@ -10,12 +10,6 @@ using flatbuffers::Offset;
 
 namespace {
 
-RateRequests::FrameBytes Finish(FlatBufferBuilder& b, uint64_t id, wire::Body type,
-                                Offset<void> body) {
-  protocol::FinishFrame(b, id, type, body);
-  return RateRequests::FrameBytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
-}
-
 // At most this many limits in one RateLimitSet (one commit of small
 // records; a platform with more tenants sends several).
 constexpr size_t kMaxLimitsPerRequest = 10'000;

@@ -6,18 +6,15 @@
 // Thread: the io thread, like the dispatcher.
 #pragma once
 
-#include <functional>
-#include <vector>
-
 #include "protocol/framing.h"
 #include "server/dispatch/dispatcher.h"
+#include "server/net/request_wire.h"
 
 namespace rappel::server {
 
 class RateRequests {
  public:
-  using FrameBytes = std::vector<uint8_t>;
-  using Reply = std::function<void(FrameBytes, bool close)>;
+  using Reply = ReplyFn;
 
   explicit RateRequests(Dispatcher* dispatcher) : dispatcher_(dispatcher) {}
 

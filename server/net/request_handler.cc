@@ -10,99 +10,12 @@ using flatbuffers::Offset;
 
 namespace {
 
-FrameBytes Finish(FlatBufferBuilder& b, uint64_t id, wire::Body type, Offset<void> body) {
-  protocol::FinishFrame(b, id, type, body);
-  return FrameBytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
-}
-
-std::string Str(const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); }
-
-ReminderSpec FromWire(const wire::Reminder& r) {
-  ReminderSpec spec;
-  spec.tenant = TenantId{r.tenant()};
-  spec.key = Str(r.key());
-  // An unknown channel value stays unknown: the engine refuses the item.
-  spec.channel = static_cast<Channel>(r.channel());
-  spec.recipient = Str(r.recipient());
-  spec.due_ms = r.due_ms();
-  spec.expiry_ms = r.expiry_ms();
-  if (r.payload() != nullptr) {
-    spec.payload.assign(reinterpret_cast<const char*>(r.payload()->data()), r.payload()->size());
-  }
-  return spec;
-}
-
-Offset<wire::Reminder> ToWire(FlatBufferBuilder& b, const ReminderSpec& r) {
-  auto key = b.CreateString(r.key);
-  auto recipient = b.CreateString(r.recipient);
-  auto payload = b.CreateVector(reinterpret_cast<const uint8_t*>(r.payload.data()), r.payload.size());
-  return wire::CreateReminder(b, r.tenant.value, key, static_cast<wire::Channel>(r.channel),
-                              recipient, r.due_ms, r.expiry_ms, payload);
-}
-
-// FlatBuffers lets many vector entries point at one table or string, so a
-// small frame can name far more bytes than it carries (a 12 MiB frame whose
-// 900 000 reminders share one 8 MiB payload names 7 TB). Before copying
-// anything out, the bytes a request would copy are summed and refused past
-// a budget of a few largest frames: room for clients that share strings
-// (CreateSharedString) honestly, a bound on what one request can allocate.
-constexpr size_t kCopyBudgetFrames = 4;
-
-absl::Status CheckCopyBudget(size_t copied, size_t max_frame_bytes) {
-  size_t budget = kCopyBudgetFrames * max_frame_bytes;
-  if (copied <= budget) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request names ", copied, " bytes of keys, recipients and payloads, above the limit of ",
-      budget, " (its entries share data)"));
-}
-
-size_t Size(const flatbuffers::String* s) { return s != nullptr ? s->size() : 0; }
-
 // Keys starting with "@" belong to the appointment book (plan::MessageKey):
 // clients cannot schedule, cancel or move them directly.
 bool Reserved(std::string_view key) { return !key.empty() && key[0] == '@'; }
 absl::Status ReservedKeyError() {
   return absl::InvalidArgumentError(
       "keys starting with \"@\" are reserved for appointment messages");
-}
-
-size_t CopiedBytes(const flatbuffers::Vector<Offset<wire::Reminder>>* list) {
-  size_t n = 0;
-  if (list == nullptr) return 0;
-  for (const wire::Reminder* r : *list) {
-    n += Size(r->key()) + Size(r->recipient()) + (r->payload() != nullptr ? r->payload()->size() : 0);
-  }
-  return n;
-}
-
-size_t CopiedBytes(const flatbuffers::Vector<Offset<wire::ReminderKey>>* list) {
-  size_t n = 0;
-  if (list == nullptr) return 0;
-  for (const wire::ReminderKey* k : *list) n += Size(k->key());
-  return n;
-}
-
-ReminderKey KeyFromWire(const wire::ReminderKey* k) {
-  if (k == nullptr) return ReminderKey{};
-  return ReminderKey{TenantId{k->tenant()}, Str(k->key())};
-}
-
-std::vector<ReminderKey> KeysFromWire(
-    const flatbuffers::Vector<Offset<wire::ReminderKey>>* list) {
-  std::vector<ReminderKey> keys;
-  if (list != nullptr) {
-    keys.reserve(list->size());
-    for (const wire::ReminderKey* k : *list) keys.push_back(KeyFromWire(k));
-  }
-  return keys;
-}
-
-Offset<flatbuffers::Vector<Offset<wire::Status>>> Statuses(FlatBufferBuilder& b,
-                                                           const std::vector<absl::Status>& all) {
-  std::vector<Offset<wire::Status>> out;
-  out.reserve(all.size());
-  for (const auto& st : all) out.push_back(protocol::ToWireStatus(b, st));
-  return b.CreateVector(out);
 }
 
 }  // namespace
@@ -218,9 +131,7 @@ void RequestHandler::Stats(uint64_t id, const wire::Stats& req, Reply reply) {
 
 FrameBytes RequestHandler::ErrorFrame(uint64_t request_id, wire::ErrorCode code,
                                       const std::string& message) {
-  FlatBufferBuilder b;
-  auto status = wire::CreateStatus(b, code, b.CreateString(message));
-  return Finish(b, request_id, wire::Body::Error, wire::CreateError(b, status).Union());
+  return server::ErrorFrame(request_id, code, message);
 }
 
 bool RequestHandler::Allowed(const Connection& conn, wire::Body body) const {
@@ -332,7 +243,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
             reserved.push_back(i);
             continue;
           }
-          specs.push_back(FromWire(*r));
+          specs.push_back(ReminderFromWire(*r));
         }
       }
       engine_->Schedule(std::move(specs), [id, reserved = std::move(reserved),
@@ -432,7 +343,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
               out.reserve(batch.size());
               for (const auto& m : batch) {
                 auto mid = b.CreateString(m.message_id);
-                auto rem = ToWire(b, *m.reminder);
+                auto rem = ReminderToWire(b, *m.reminder);
                 out.push_back(wire::CreateMessage(b, mid, m.lease_id, m.attempt, m.deadline_ms, rem));
               }
               auto body = wire::CreateDelivery(b, b.CreateVector(out));
@@ -508,7 +419,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
         absl::Status st = state.ok() ? absl::NotFoundError("no reminder with that key") : state.status();
         body = wire::CreateInspectReply(b, protocol::ToWireStatus(b, st));
       } else {
-        auto rem = ToWire(b, (*state)->spec);
+        auto rem = ReminderToWire(b, (*state)->spec);
         body = wire::CreateInspectReply(b, 0, rem, (*state)->seq, !(*state)->in_wheel);
       }
       reply(Finish(b, id, wire::Body::InspectReply, body.Union()), false);
@@ -528,7 +439,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       FlatBufferBuilder b;
       std::vector<Offset<wire::DeadLetter>> out;
       for (const auto& d : *letters) {
-        auto rem = ToWire(b, d.reminder);
+        auto rem = ReminderToWire(b, d.reminder);
         out.push_back(wire::CreateDeadLetter(b, rem, d.attempts, b.CreateString(d.last_detail),
                                              d.dead_at_ms));
       }

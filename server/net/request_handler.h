@@ -22,10 +22,9 @@
 #include "server/engine/engine.h"
 #include "server/net/appointment_requests.h"
 #include "server/net/rate_requests.h"
+#include "server/net/request_wire.h"
 
 namespace rappel::server {
-
-using FrameBytes = std::vector<uint8_t>;
 
 struct HandlerOptions {
   // token -> role. Empty: every connection may say Hello with an empty token
@@ -64,7 +63,7 @@ class RequestHandler {
   // Handles one verified frame. `reply` is called exactly once, maybe later
   // (after a durable commit), with the reply frame and whether the
   // connection must be closed after it is sent.
-  using Reply = std::function<void(FrameBytes, bool close)>;
+  using Reply = ReplyFn;
   void Handle(Connection& conn, const protocol::wire::Frame& frame, Reply reply);
   // The connection is gone: its leases go to other workers.
   void OnClose(Connection& conn);
