@@ -8,21 +8,13 @@ namespace wire = protocol::wire;
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
-namespace {
-
-// Keys starting with "@" belong to the appointment book (plan::MessageKey):
-// clients cannot schedule, cancel or move them directly.
-bool Reserved(std::string_view key) { return !key.empty() && key[0] == '@'; }
-absl::Status ReservedKeyError() {
-  return absl::InvalidArgumentError(
-      "keys starting with \"@\" are reserved for appointment messages");
-}
-
-}  // namespace
-
 RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher,
                                plan::AppointmentBook* book)
-    : options_(std::move(options)), engine_(engine), dispatcher_(dispatcher), rates_(dispatcher) {
+    : options_(std::move(options)),
+      engine_(engine),
+      dispatcher_(dispatcher),
+      reminders_(engine, dispatcher, options_.frame_limits.max_frame_bytes),
+      rates_(dispatcher) {
   if (book != nullptr) appointments_.emplace(book);
 }
 
@@ -136,16 +128,13 @@ FrameBytes RequestHandler::ErrorFrame(uint64_t request_id, wire::ErrorCode code,
 
 bool RequestHandler::Allowed(const Connection& conn, wire::Body body) const {
   if (conn.role == wire::Role::Admin) return true;
+  if (ReminderRequests::Handles(body)) return conn.role == wire::Role::Producer;
   if (AppointmentRequests::Handles(body)) {
     return conn.role == wire::Role::Producer && AppointmentRequests::AllowedForProducer(body);
   }
   switch (body) {
     case wire::Body::Ping:
       return true;
-    case wire::Body::Schedule:
-    case wire::Body::Cancel:
-    case wire::Body::Reschedule:
-      return conn.role == wire::Role::Producer;
     case wire::Body::Subscribe:
     case wire::Body::Ack:
       return conn.role == wire::Role::Worker;
@@ -212,6 +201,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
           false);
     return;
   }
+  if (ReminderRequests::Handles(type)) return reminders_.Handle(frame, std::move(reply));
   if (AppointmentRequests::Handles(type) && appointments_) {
     appointments_->Handle(frame, std::move(reply));
     return;
@@ -224,90 +214,6 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     case wire::Body::Ping: {
       FlatBufferBuilder b;
       reply(Finish(b, id, wire::Body::Pong, wire::CreatePong(b).Union()), false);
-      return;
-    }
-    case wire::Body::Schedule: {
-      std::vector<ReminderSpec> specs;
-      const auto* reminders = frame.body_as_Schedule()->reminders();
-      if (absl::Status st =
-              CheckCopyBudget(CopiedBytes(reminders), options_.frame_limits.max_frame_bytes);
-          !st.ok()) {
-        return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())), false);
-      }
-      std::vector<size_t> reserved;  // refused here, put back in place below
-      if (const auto* list = reminders) {
-        specs.reserve(list->size());
-        for (size_t i = 0; i < list->size(); ++i) {
-          const wire::Reminder* r = list->Get(static_cast<flatbuffers::uoffset_t>(i));
-          if (r->key() != nullptr && Reserved(r->key()->string_view())) {
-            reserved.push_back(i);
-            continue;
-          }
-          specs.push_back(ReminderFromWire(*r));
-        }
-      }
-      engine_->Schedule(std::move(specs), [id, reserved = std::move(reserved),
-                                           reply = std::move(reply)](auto results) {
-        for (size_t i : reserved) {
-          results.insert(results.begin() + static_cast<std::ptrdiff_t>(i), ReservedKeyError());
-        }
-        FlatBufferBuilder b;
-        std::vector<Offset<wire::ScheduleResult>> out;
-        out.reserve(results.size());
-        for (const auto& r : results) {
-          auto st = protocol::ToWireStatus(b, r.ok() ? absl::OkStatus() : r.status());
-          auto outcome = r.ok() ? static_cast<wire::ScheduleOutcome>(*r)
-                                : wire::ScheduleOutcome::Created;
-          out.push_back(wire::CreateScheduleResult(b, st, outcome));
-        }
-        auto body = wire::CreateScheduleReply(b, b.CreateVector(out));
-        reply(Finish(b, id, wire::Body::ScheduleReply, body.Union()), false);
-      });
-      return;
-    }
-    case wire::Body::Cancel: {
-      const auto* cancel_keys = frame.body_as_Cancel()->keys();
-      if (absl::Status st =
-              CheckCopyBudget(CopiedBytes(cancel_keys), options_.frame_limits.max_frame_bytes);
-          !st.ok()) {
-        return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())), false);
-      }
-      std::vector<ReminderKey> keys;
-      std::vector<size_t> reserved;
-      for (ReminderKey& k : KeysFromWire(cancel_keys)) {
-        if (Reserved(k.key)) {
-          reserved.push_back(keys.size() + reserved.size());
-          continue;
-        }
-        keys.push_back(std::move(k));
-      }
-      // Through the dispatcher: the keys' attempt counts go in the same commit.
-      dispatcher_->Cancel(std::move(keys), [id, reserved = std::move(reserved),
-                                            reply = std::move(reply)](auto results) {
-        for (size_t i : reserved) {
-          results.insert(results.begin() + static_cast<std::ptrdiff_t>(i), ReservedKeyError());
-        }
-        FlatBufferBuilder b;
-        auto body = wire::CreateCancelReply(b, Statuses(b, results));
-        reply(Finish(b, id, wire::Body::CancelReply, body.Union()), false);
-      });
-      return;
-    }
-    case wire::Body::Reschedule: {
-      const auto* req = frame.body_as_Reschedule();
-      if (req->key() != nullptr && req->key()->key() != nullptr &&
-          Reserved(req->key()->key()->string_view())) {
-        FlatBufferBuilder b;
-        auto body = wire::CreateRescheduleReply(b, protocol::ToWireStatus(b, ReservedKeyError()));
-        reply(Finish(b, id, wire::Body::RescheduleReply, body.Union()), false);
-        return;
-      }
-      engine_->Reschedule(KeyFromWire(req->key()), req->due_ms(),
-                          [id, reply = std::move(reply)](absl::Status st) {
-                            FlatBufferBuilder b;
-                            auto body = wire::CreateRescheduleReply(b, protocol::ToWireStatus(b, st));
-                            reply(Finish(b, id, wire::Body::RescheduleReply, body.Union()), false);
-                          });
       return;
     }
     case wire::Body::Subscribe: {

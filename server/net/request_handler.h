@@ -22,6 +22,7 @@
 #include "server/engine/engine.h"
 #include "server/net/appointment_requests.h"
 #include "server/net/rate_requests.h"
+#include "server/net/reminder_requests.h"
 #include "server/net/request_wire.h"
 
 namespace rappel::server {
@@ -88,6 +89,7 @@ class RequestHandler {
   HandlerOptions options_;
   Engine* engine_;
   Dispatcher* dispatcher_;
+  ReminderRequests reminders_;
   std::optional<AppointmentRequests> appointments_;
   RateRequests rates_;
   bool backup_running_ = false;
