@@ -14,6 +14,7 @@ RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatche
       engine_(engine),
       dispatcher_(dispatcher),
       reminders_(engine, dispatcher, options_.frame_limits.max_frame_bytes),
+      workers_(dispatcher),
       rates_(dispatcher) {
   if (book != nullptr) appointments_.emplace(book);
 }
@@ -129,15 +130,13 @@ FrameBytes RequestHandler::ErrorFrame(uint64_t request_id, wire::ErrorCode code,
 bool RequestHandler::Allowed(const Connection& conn, wire::Body body) const {
   if (conn.role == wire::Role::Admin) return true;
   if (ReminderRequests::Handles(body)) return conn.role == wire::Role::Producer;
+  if (WorkerRequests::Handles(body)) return conn.role == wire::Role::Worker;
   if (AppointmentRequests::Handles(body)) {
     return conn.role == wire::Role::Producer && AppointmentRequests::AllowedForProducer(body);
   }
   switch (body) {
     case wire::Body::Ping:
       return true;
-    case wire::Body::Subscribe:
-    case wire::Body::Ack:
-      return conn.role == wire::Role::Worker;
     default:
       return false;  // stats, inspect, dead letters, backup: admin only
   }
@@ -202,6 +201,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     return;
   }
   if (ReminderRequests::Handles(type)) return reminders_.Handle(frame, std::move(reply));
+  if (WorkerRequests::Handles(type)) return workers_.Handle(conn, frame, std::move(reply));
   if (AppointmentRequests::Handles(type) && appointments_) {
     appointments_->Handle(frame, std::move(reply));
     return;
@@ -214,89 +214,6 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     case wire::Body::Ping: {
       FlatBufferBuilder b;
       reply(Finish(b, id, wire::Body::Pong, wire::CreatePong(b).Union()), false);
-      return;
-    }
-    case wire::Body::Subscribe: {
-      const auto* req = frame.body_as_Subscribe();
-      absl::Status st;
-      std::vector<Channel> channels;
-      if (req->channels() != nullptr) {
-        for (auto c : *req->channels()) {
-          if (!IsValidChannel(static_cast<uint8_t>(c))) {
-            st = absl::InvalidArgumentError(absl::StrCat("unknown channel ", static_cast<int>(c)));
-            break;
-          }
-          channels.push_back(static_cast<Channel>(c));
-        }
-      }
-      if (st.ok() && channels.empty()) st = absl::InvalidArgumentError("no channels to serve");
-      if (st.ok() && conn.worker_id != 0) {
-        st = absl::FailedPreconditionError("this connection is already subscribed");
-      }
-      if (st.ok()) {
-        auto push = conn.push;
-        conn.worker_id = dispatcher_->AddWorker(
-            std::move(channels), req->max_in_flight(), req->batch_size(),
-            [push](const std::vector<LeasedMessage>& batch) {
-              // Sized for the batch up front: no regrowth while encoding.
-              size_t bytes = 64;
-              for (const auto& m : batch) {
-                bytes += 96 + m.message_id.size() + m.reminder->key.size() +
-                         m.reminder->recipient.size() + m.reminder->payload.size();
-              }
-              FlatBufferBuilder b(bytes);
-              std::vector<Offset<wire::Message>> out;
-              out.reserve(batch.size());
-              for (const auto& m : batch) {
-                auto mid = b.CreateString(m.message_id);
-                auto rem = ReminderToWire(b, *m.reminder);
-                out.push_back(wire::CreateMessage(b, mid, m.lease_id, m.attempt, m.deadline_ms, rem));
-              }
-              auto body = wire::CreateDelivery(b, b.CreateVector(out));
-              push(Finish(b, 0, wire::Body::Delivery, body.Union()));
-            });
-      }
-      FlatBufferBuilder b;
-      auto body = wire::CreateSubscribeReply(b, protocol::ToWireStatus(b, st));
-      reply(Finish(b, id, wire::Body::SubscribeReply, body.Union()), false);
-      return;
-    }
-    case wire::Body::Ack: {
-      // Answered once every item's effect is durable.
-      const auto* items = frame.body_as_Ack()->items();
-      size_t n = items != nullptr ? items->size() : 0;
-      std::vector<Dispatcher::AckRequest> requests;
-      requests.reserve(n);
-      std::vector<size_t> bad;  // items with an unknown outcome
-      for (size_t i = 0; i < n; ++i) {
-        const wire::AckItem* item = items->Get(static_cast<flatbuffers::uoffset_t>(i));
-        auto outcome = static_cast<uint8_t>(item->outcome());
-        if (outcome > static_cast<uint8_t>(AckOutcome::kFailedPermanent)) {
-          bad.push_back(i);
-          continue;
-        }
-        requests.push_back(Dispatcher::AckRequest{item->lease_id(), static_cast<AckOutcome>(outcome),
-                                                  Str(item->detail())});
-      }
-      dispatcher_->AckBatch(
-          conn.worker_id, std::move(requests),
-          [id, n, bad = std::move(bad), reply = std::move(reply)](std::vector<absl::Status> got) {
-            // Put the refused items back in their places.
-            std::vector<absl::Status> results(n);
-            size_t next_bad = 0;
-            size_t next_got = 0;
-            for (size_t i = 0; i < n; ++i) {
-              if (next_bad < bad.size() && bad[next_bad] == i) {
-                results[i] = absl::InvalidArgumentError("unknown ack outcome");
-                ++next_bad;
-              } else {
-                results[i] = std::move(got[next_got++]);
-              }
-            }
-            FlatBufferBuilder b;
-            auto body = wire::CreateAckReply(b, Statuses(b, results));
-            reply(Finish(b, id, wire::Body::AckReply, body.Union()), false);
-          });
       return;
     }
     case wire::Body::Stats:
@@ -390,9 +307,6 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
   }
 }
 
-void RequestHandler::OnClose(Connection& conn) {
-  if (conn.worker_id != 0) dispatcher_->RemoveWorker(conn.worker_id);
-  conn.worker_id = 0;
-}
+void RequestHandler::OnClose(Connection& conn) { workers_.OnClose(conn); }
 
 }  // namespace rappel::server

@@ -21,9 +21,11 @@
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
 #include "server/net/appointment_requests.h"
+#include "server/net/connection.h"
 #include "server/net/rate_requests.h"
 #include "server/net/reminder_requests.h"
 #include "server/net/request_wire.h"
+#include "server/net/worker_requests.h"
 
 namespace rappel::server {
 
@@ -41,16 +43,6 @@ struct HandlerOptions {
   std::function<void(std::function<void()>)> post;
   // Tests: runs on the backup thread before the copy starts.
   std::function<void()> before_backup;
-};
-
-// What the handler keeps per connection.
-struct Connection {
-  bool greeted = false;
-  protocol::wire::Role role = protocol::wire::Role::Producer;
-  uint64_t worker_id = 0;  // non-zero once subscribed
-  std::string client_name;
-  // Sends a server push (a Delivery) on this connection.
-  std::function<void(FrameBytes)> push;
 };
 
 class RequestHandler {
@@ -90,6 +82,7 @@ class RequestHandler {
   Engine* engine_;
   Dispatcher* dispatcher_;
   ReminderRequests reminders_;
+  WorkerRequests workers_;
   std::optional<AppointmentRequests> appointments_;
   RateRequests rates_;
   bool backup_running_ = false;

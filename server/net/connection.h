@@ -1,0 +1,26 @@
+// Connection: what the request handler keeps per connection. The session
+// owns one per socket; the RequestHandler sets it up at Hello and reads its
+// role, and WorkerRequests records the subscription in it.
+//
+// Thread: the io thread, like the session that owns it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "protocol/framing.h"
+#include "server/net/request_wire.h"
+
+namespace rappel::server {
+
+struct Connection {
+  bool greeted = false;
+  protocol::wire::Role role = protocol::wire::Role::Producer;
+  uint64_t worker_id = 0;  // non-zero once subscribed
+  std::string client_name;
+  // Sends a server push (a Delivery) on this connection.
+  std::function<void(FrameBytes)> push;
+};
+
+}  // namespace rappel::server
