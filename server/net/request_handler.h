@@ -1,25 +1,38 @@
-// RequestHandler: turns verified request frames into engine and dispatcher
-// calls, and their results into reply frames. Knows nothing about sockets
-// (Asio's HTTP server example: connection vs request handler).
+// RequestHandler: turns verified request frames into calls on the core and
+// their results into reply frames. Knows nothing about sockets (Asio's HTTP
+// server example: connection vs request handler).
 //
-// Thread: the io thread, like the engine it drives. Backup is the exception:
-// the copy (mdb_env_copy2, as long as the live data takes to copy) runs on a
-// thread of its own, one backup at a time, and its reply is posted back to
-// the io thread (HandlerOptions::post), so clients go on being served.
+// It is a router: it answers Hello (authentication: the token's role) and
+// Ping itself, checks the role, and hands each other request to its family,
+// one file each:
+//
+//   family               requests                                      role
+//   ReminderRequests     Schedule, Cancel, Reschedule                  producer
+//   WorkerRequests       Subscribe, Ack (and the Delivery pushes)      worker
+//   AdminRequests        Stats, Compact, Inspect, DeadLetterList,      admin
+//                        DeadLetterReplay, Backup
+//   AppointmentRequests  objects, appointment events, tokens, show     producer
+//                        (AppointmentShow and Credits: admin)
+//   RateRequests         RateLimitSet, RateList                        admin
+//
+// Admins may send everything; every role may Ping. Each family's header
+// states what it replies and when.
+//
+// Thread: the io thread, like the engine it drives. Backup is the exception
+// (AdminRequests): the copy runs on a thread of its own and its reply is
+// posted back to the io thread (HandlerOptions::post).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
-#include <thread>
 #include <string>
-#include <vector>
 
 #include "protocol/framing.h"
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
+#include "server/net/admin_requests.h"
 #include "server/net/appointment_requests.h"
 #include "server/net/connection.h"
 #include "server/net/rate_requests.h"
@@ -62,7 +75,7 @@ class RequestHandler {
   void OnClose(Connection& conn);
 
   // True while a backup copy runs (its reply not yet sent).
-  bool backup_running() const { return backup_running_; }
+  bool backup_running() const { return admin_.backup_running(); }
   // Blocks until the backup thread, if any, has finished (the store must
   // outlive the copy). Its reply is dropped if not yet sent.
   void JoinBackup();
@@ -75,19 +88,15 @@ class RequestHandler {
  private:
   bool Allowed(const Connection& conn, protocol::wire::Body body) const;
   void Hello(Connection& conn, uint64_t id, const protocol::wire::Hello& hello, Reply reply);
-  void Backup(uint64_t id, std::string dir, Reply reply);
-  void Stats(uint64_t id, const protocol::wire::Stats& req, Reply reply);
 
   HandlerOptions options_;
-  Engine* engine_;
-  Dispatcher* dispatcher_;
   ReminderRequests reminders_;
   WorkerRequests workers_;
   std::optional<AppointmentRequests> appointments_;
   RateRequests rates_;
-  bool backup_running_ = false;
-  std::thread backup_thread_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Last, so destroyed first: it waits for a backup copy before anything
+  // else goes.
+  AdminRequests admin_;
 };
 
 }  // namespace rappel::server
