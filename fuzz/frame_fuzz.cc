@@ -9,10 +9,10 @@
 // (the connection is closed).
 //
 // A frame that verifies is then
-//   - read the way the request handler reads a request
-//     (server/net/request_handler.cc) and the way the client reads a reply or
-//     a Delivery, every field of every body, so that ASan and UBSan watch the
-//     reads of verified data;
+//   - read the way the request families read a request
+//     (server/net/*_requests.cc, request_wire.cc) and the way the client
+//     reads a reply or a Delivery, every field of every body, so that ASan
+//     and UBSan watch the reads of verified data;
 //   - unpacked whole with the object API, packed again with FinishFrame, and
 //     the result must verify and unpack to the same values.
 // Any broken invariant aborts, which libFuzzer reports as a crash.
@@ -51,9 +51,9 @@ void Sink(const absl::Status& st) {
 
 std::string Str(const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); }
 
-// ---- The server's reads (RequestHandler::Handle and its helpers) ----
+// ---- The server's reads (the request families and request_wire) ----
 
-// FromWire(const wire::Reminder&) in the request handler.
+// ReminderFromWire (server/net/request_wire.cc).
 void ServerReminder(const wire::Reminder& r) {
   Sink(r.tenant());
   Sink(Str(r.key()));
