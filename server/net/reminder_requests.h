@@ -3,11 +3,13 @@
 // into reply frames. The RequestHandler hands it every frame of those
 // types, after Hello and the role check (producers and admins).
 //
-// Replies: one result per item, in the request's order, once the batch is
-// durable (Schedule and Cancel refuse single items, such as keys starting
-// with "@", which belong to the appointment book, in place), or an Error
-// frame (InvalidArgument) before anything is copied when the request names
-// more bytes than the copy budget (request_wire.h).
+// Replies, once the change is durable: Schedule and Cancel with one result
+// per item, in the request's order (an item whose key starts with "@",
+// which belongs to the appointment book, is refused in its place);
+// Reschedule with one status (at once for an "@" key). Schedule and Cancel
+// answer an Error frame (InvalidArgument) instead, before anything is
+// copied, when the request names more bytes than the copy budget
+// (request_wire.h).
 //
 // Thread: the io thread, like the engine.
 #pragma once
