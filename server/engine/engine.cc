@@ -21,7 +21,7 @@ constexpr uint64_t kMaxEngineHorizonMs = 50ull * 366 * kMsPerDay;
 Engine::Engine(EngineOptions options)
     : options_(std::move(options)),
       wheel_(static_cast<uint64_t>(options_.clock()), TimingWheel::kMaxHorizonMs),
-      index_(0, IndexHash{this}, IndexEq{this}) {}
+      index_(wheel_) {}
 
 Engine::~Engine() {
   *alive_ = false;
@@ -44,17 +44,6 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, Stor
   engine->next_seq_ = engine->store_->next_seq_at_open();
   if (absl::Status st = engine->Recover(); !st.ok()) return st;
   return engine;
-}
-
-void Engine::EnsureMeta(uint32_t h) {
-  while ((h >> kMetaChunkBits) >= meta_chunks_.size()) {
-    // Zeroed by the kernel: seq 0 marks a handle that holds no live reminder.
-    constexpr size_t kMetaBytes = sizeof(EntryMeta) << kMetaChunkBits;
-    auto& chunk = handle_chunks_.emplace_back(kMetaBytes + (sizeof(uint32_t) << kMetaChunkBits));
-    auto* base = static_cast<char*>(chunk.data());
-    meta_chunks_.push_back(reinterpret_cast<EntryMeta*>(base));
-    shape_chunks_.push_back(reinterpret_cast<uint32_t*>(base + kMetaBytes));
-  }
 }
 
 absl::Status Engine::Recover() {
@@ -93,25 +82,21 @@ absl::Status Engine::Recover() {
       // One probe whether the key is new or not: insert a fresh handle and
       // give it back if the key was already there.
       uint32_t h = wheel_.Allocate().value;
-      EnsureMeta(h);
-      meta(h).hash = r.hash;
-      auto [it, inserted] = index_.insert(h);
-      if (!inserted) {
+      index_.EnsureSlot(h);
+      index_.meta(h).hash = r.hash;
+      if (uint32_t found = index_.Insert(h); found != h) {
         wheel_.Free(WheelHandle{h});
-        h = *it;
+        h = found;
       }
-      meta(h).seq = r.seq;
+      index_.meta(h).seq = r.seq;
       if (h >= due_by_handle.size()) {
         due_by_handle.resize(std::max<size_t>(h + 1, due_by_handle.size() * 2));
         shape_by_handle.resize(due_by_handle.size());
       }
       due_by_handle[h] = r.due_ms;
       shape_by_handle[h] = Shape{r.tenant, r.bytes, static_cast<uint8_t>(r.channel)};
-    } else if (auto it = index_.find(r.hash); it != index_.end()) {
-      uint32_t h = *it;
-      index_.erase(it);
-      meta(h) = EntryMeta{};
-      wheel_.Free(WheelHandle{h});
+    } else if (std::optional<uint32_t> h = index_.Erase(r.hash)) {
+      wheel_.Free(WheelHandle{*h});
     }
   };
   constexpr size_t kChunk = 8192;
@@ -123,7 +108,7 @@ absl::Status Engine::Recover() {
   bool decoder_done = false;
   SeqNo first_seq = 0;
   // Sized for the whole log up front: no rehash of millions of entries.
-  index_.reserve(std::max<size_t>(store_->stats().log_entries, options_.initial_index_capacity));
+  index_.Reserve(std::max<size_t>(store_->stats().log_entries, options_.initial_index_capacity));
   store_->PrepareFullScan();
   // The owner holds no Reader while the decoder thread uses one.
   std::thread decoder([&] {
@@ -176,7 +161,7 @@ absl::Status Engine::Recover() {
       cv.notify_all();
     }
     for (size_t i = 0; i < chunk.size(); ++i) {
-      if (i + kPrefetchAhead < chunk.size()) index_.prefetch(chunk[i + kPrefetchAhead].hash);
+      if (i + kPrefetchAhead < chunk.size()) index_.Prefetch(chunk[i + kPrefetchAhead].hash);
       replay(chunk[i]);
       log_bytes += chunk[i].bytes;
     }
@@ -196,7 +181,7 @@ absl::Status Engine::Recover() {
   int64_t now = Now();
   int64_t oldest = now;
   for (uint32_t h = 0; h < due_by_handle.size(); ++h) {
-    if (h < meta_chunks_.size() << kMetaChunkBits && meta(h).seq != 0) {
+    if (index_.HasSlot(h) && index_.meta(h).seq != 0) {
       oldest = std::min(oldest, due_by_handle[h]);
     }
   }
@@ -205,11 +190,11 @@ absl::Status Engine::Recover() {
   // distinct minutes next to millions of reminders), then moved over.
   absl::flat_hash_map<int64_t, uint64_t> by_minute;
   for (uint32_t h = 0; h < due_by_handle.size(); ++h) {
-    if (h < meta_chunks_.size() << kMetaChunkBits && meta(h).seq != 0) {
+    if (index_.HasSlot(h) && index_.meta(h).seq != 0) {
       absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(due_by_handle[h]));
       RAPPEL_CHECK(st.ok());
       const Shape& shape = shape_by_handle[h];
-      this->shape(h) = PackShape(shape.channel, shape.bytes);
+      index_.shape(h) = KeyIndex::PackShape(shape.channel, shape.bytes);
       ++live_by_tenant_[shape.tenant];
       if (shape.channel <= kChannelCount) ++live_by_channel_[shape.channel];
       live_bytes_ += shape.bytes;
@@ -276,9 +261,9 @@ absl::StatusOr<Engine::Latest> Engine::FindLatest(const KeyHash& hash,
     if (f.tombstone) return Latest{};
     return Latest{f.seq, f.batch->record_bytes(f.record), false};
   }
-  std::optional<uint32_t> h = UnendedHandle(hash);
+  std::optional<uint32_t> h = index_.FindUnended(hash);
   if (!h) return Latest{};
-  SeqNo seq = meta(*h).seq;
+  SeqNo seq = index_.meta(*h).seq;
   auto bytes = GetLog(seq, reader);
   // The index only ever points at durable records that compaction keeps
   // until the index has moved off them.
@@ -302,16 +287,16 @@ absl::StatusOr<Engine::Prior> Engine::PriorFor(const KeyHash& hash,
     const Inflight& f = it->second;
     return f.tombstone ? Prior{} : PriorOf(f.batch->record_bytes(f.record));
   }
-  std::optional<uint32_t> h = UnendedHandle(hash);
+  std::optional<uint32_t> h = index_.FindUnended(hash);
   if (!h) return Prior{};
   return PriorAt(*h, hash, reader);
 }
 
 absl::StatusOr<Engine::Prior> Engine::PriorAt(uint32_t h, const KeyHash& hash,
                                               std::optional<Store::Reader>* reader) {
-  uint32_t s = shape(h);
-  if ((s & kShapeUnknownBytes) != kShapeUnknownBytes) {
-    return Prior{static_cast<uint8_t>((s >> 24) & 0x7F), s & kShapeUnknownBytes, h,
+  uint32_t s = index_.shape(h);
+  if ((s & KeyIndex::kShapeUnknownBytes) != KeyIndex::kShapeUnknownBytes) {
+    return Prior{static_cast<uint8_t>((s >> 24) & 0x7F), s & KeyIndex::kShapeUnknownBytes, h,
                  static_cast<int64_t>(wheel_.DueMs(WheelHandle{h}))};
   }
   auto latest = FindLatest(hash, reader);
@@ -324,15 +309,14 @@ absl::StatusOr<Engine::Prior> Engine::PriorAt(uint32_t h, const KeyHash& hash,
 std::optional<uint32_t> Engine::DurableHandleOf(const KeyHash& hash, SeqNo seq,
                                                 uint32_t slot) const {
   uint32_t h;
-  if (slot < (meta_chunks_.size() << kMetaChunkBits) && meta(slot).seq != 0 &&
-      meta(slot).hash == hash) {
+  if (index_.HasSlot(slot) && index_.meta(slot).seq != 0 && index_.meta(slot).hash == hash) {
     h = slot;  // a key has one live handle: this is it
   } else {
-    auto it = index_.find(hash);
-    if (it == index_.end()) return std::nullopt;
-    h = *it;
+    std::optional<uint32_t> found = index_.Find(hash);
+    if (!found) return std::nullopt;
+    h = *found;
   }
-  if (meta(h).seq == seq) return h;
+  if (index_.meta(h).seq == seq) return h;
   if (!moved_while_out_.empty()) {
     if (auto m = moved_while_out_.find(hash); m != moved_while_out_.end() && m->second == seq) {
       return h;
@@ -410,7 +394,7 @@ void Engine::AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std:
   op.prior = prior;
   p->ops.push_back(op);
   if (prior.slot != kNoSlot) {
-    shape(prior.slot) |= kShapeEnding;
+    index_.MarkEnding(prior.slot);
     return;
   }
   overlay_[hash] = Inflight{seq, p->batch.get(),
@@ -472,7 +456,7 @@ void Engine::ClearEndingMarks(const Pending& p) {
   // tombstone, and every later write to the key is in the same epoch.
   for (const Op& op : p.ops) {
     if (op.kind == OpKind::kTombstone && op.prior.slot != kNoSlot) {
-      shape(op.prior.slot) &= ~kShapeEnding;
+      index_.ClearEnding(op.prior.slot);
     }
   }
 }
@@ -493,26 +477,27 @@ void Engine::Apply(const Pending& p) {
   for (size_t i = 0; i < p.ops.size(); ++i) {
     const Op& op = p.ops[i];
     if (i + kIndexPrefetchAhead < p.ops.size()) {
-      index_.prefetch(p.ops[i + kIndexPrefetchAhead].hash);
+      index_.Prefetch(p.ops[i + kIndexPrefetchAhead].hash);
       overlay_.prefetch(p.ops[i + kIndexPrefetchAhead].hash);
     }
-    if (i + kSlotPrefetchAhead < p.ops.size()) PrefetchKey(p.ops[i + kSlotPrefetchAhead].hash);
-    auto it = index_.find(op.hash);
+    if (i + kSlotPrefetchAhead < p.ops.size()) {
+      index_.PrefetchKey(p.ops[i + kSlotPrefetchAhead].hash);
+    }
     if (!moved_while_out_.empty() && op.kind != OpKind::kRelocate) moved_while_out_.erase(op.hash);
     switch (op.kind) {
       case OpKind::kPut: {
         uint32_t h;
-        if (it != index_.end()) {
-          h = *it;
+        if (std::optional<uint32_t> found = index_.Find(op.hash)) {
+          h = *found;
           CountRemove(op.tenant, op.prior);
         } else {
           h = wheel_.Allocate().value;
-          EnsureMeta(h);
-          meta(h).hash = op.hash;
-          index_.insert(h);
+          index_.EnsureSlot(h);
+          index_.meta(h).hash = op.hash;
+          index_.Insert(h);
         }
-        meta(h).seq = op.seq;
-        shape(h) = PackShape(op.channel, op.bytes);
+        index_.meta(h).seq = op.seq;
+        index_.shape(h) = KeyIndex::PackShape(op.channel, op.bytes);
         CountAdd(op.tenant, op.channel, op.bytes, op.due_ms);
         absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(op.due_ms));
         RAPPEL_CHECK(st.ok());  // validated against a horizon far inside the wheel's
@@ -520,25 +505,23 @@ void Engine::Apply(const Pending& p) {
         break;
       }
       case OpKind::kTombstone:
-        if (it != index_.end()) {
-          uint32_t h = *it;
-          index_.erase(it);
-          meta(h) = EntryMeta{};
-          shape(h) = 0;  // drops kShapeEnding
-          wheel_.Free(WheelHandle{h});
+        if (std::optional<uint32_t> h = index_.Erase(op.hash)) {  // drops the mark
+          wheel_.Free(WheelHandle{*h});
           CountRemove(op.tenant, op.prior);
         }
         break;
-      case OpKind::kRelocate:
-        if (it != index_.end() && meta(*it).seq == op.old_seq) {
-          if (!wheel_.IsScheduled(WheelHandle{*it})) {
+      case OpKind::kRelocate: {
+        std::optional<uint32_t> h = index_.Find(op.hash);
+        if (h && index_.meta(*h).seq == op.old_seq) {
+          if (!wheel_.IsScheduled(WheelHandle{*h})) {
             // Handed out: its ack names the number it was handed out with.
             moved_while_out_.try_emplace(op.hash, op.old_seq);
           }
-          meta(*it).seq = op.seq;
+          index_.meta(*h).seq = op.seq;
           ++stats_.relocated;
         }
         break;
+      }
     }
     DropOverlay(op);
   }
@@ -556,8 +539,8 @@ void Engine::Schedule(std::vector<ReminderSpec> batch, ScheduleDone done, StateW
   for (size_t i = 0; i < batch.size(); ++i) {
     const ReminderSpec& r = batch[i];
     const KeyHash& hash = hashes[i];
-    if (i + kIndexPrefetchAhead < hashes.size()) index_.prefetch(hashes[i + kIndexPrefetchAhead]);
-    if (i + kSlotPrefetchAhead < hashes.size()) PrefetchKey(hashes[i + kSlotPrefetchAhead]);
+    if (i + kIndexPrefetchAhead < hashes.size()) index_.Prefetch(hashes[i + kIndexPrefetchAhead]);
+    if (i + kSlotPrefetchAhead < hashes.size()) index_.PrefetchKey(hashes[i + kSlotPrefetchAhead]);
     if (absl::Status st = Validate(r, now); !st.ok()) {
       (*results)[i] = st;
       continue;
@@ -601,8 +584,8 @@ void Engine::Cancel(std::vector<ReminderKey> keys, StatusesDone done, StateWrite
   for (const ReminderKey& k : keys) hashes.push_back(HashKey(k.tenant, k.key));
   for (size_t i = 0; i < keys.size(); ++i) {
     const KeyHash& hash = hashes[i];
-    if (i + kIndexPrefetchAhead < hashes.size()) index_.prefetch(hashes[i + kIndexPrefetchAhead]);
-    if (i + kSlotPrefetchAhead < hashes.size()) PrefetchKey(hashes[i + kSlotPrefetchAhead]);
+    if (i + kIndexPrefetchAhead < hashes.size()) index_.Prefetch(hashes[i + kIndexPrefetchAhead]);
+    if (i + kSlotPrefetchAhead < hashes.size()) index_.PrefetchKey(hashes[i + kSlotPrefetchAhead]);
     auto prior = PriorFor(hash, &reader);
     if (!prior.ok()) {
       (*results)[i] = prior.status();
@@ -742,7 +725,7 @@ void Engine::Complete(std::vector<CompletionRef> refs, Done done, StateWrites ex
     // one whose replace or cancel is in flight (that write ends it).
     if (overlay_.contains(hash)) continue;
     std::optional<uint32_t> h = DurableHandleOf(hash, ref.seq, ref.slot);
-    if (!h || Ending(*h)) continue;
+    if (!h || index_.Ending(*h)) continue;
     // Its shape for the counters (from memory, or one memory-mapped read).
     Prior prior;
     if (auto found = PriorAt(*h, hash, &reader); found.ok()) prior = *found;
@@ -772,14 +755,14 @@ bool Engine::Poll(int64_t now_ms, DueSink& sink, size_t budget) {
       auto reader = store_->NewReader();
       for (WheelHandle wh : fired_) {
         uint32_t h = wh.value;
-        EntryMeta& m = meta(h);
+        KeyIndex::Meta& m = index_.meta(h);
         absl::Status st = reader.ok() ? absl::OkStatus() : reader.status();
         if (st.ok() && WriteInFlight(h, m.hash)) {
           // A write to this key is in flight (a cancel, a change): let it
           // land first.
           st = wheel_.Schedule(wh, static_cast<uint64_t>(now_ms + options_.defer_while_writing_ms));
           RAPPEL_CHECK(st.ok());
-          shape(h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
+          index_.MarkShapeStale(h);  // the wheel's due is no longer the record's
           continue;
         }
         absl::StatusOr<std::string_view> bytes =
@@ -797,7 +780,7 @@ bool Engine::Poll(int64_t now_ms, DueSink& sink, size_t budget) {
           // rather than lose the reminder.
           st = wheel_.Schedule(wh, static_cast<uint64_t>(now_ms + options_.retry_after_failure_ms));
           RAPPEL_CHECK(st.ok());
-          shape(h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
+          index_.MarkShapeStale(h);  // the wheel's due is no longer the record's
           continue;
         }
         if (rec->expiry_ms != 0 && now_ms > rec->expiry_ms) {
@@ -820,9 +803,9 @@ bool Engine::Poll(int64_t now_ms, DueSink& sink, size_t budget) {
         // Not dropped after all: look at them again later.
         int64_t retry = Now() + options_.retry_after_failure_ms;
         for (uint32_t h : handles) {
-          if (meta(h).seq != 0 && !wheel_.IsScheduled(WheelHandle{h})) {
+          if (index_.meta(h).seq != 0 && !wheel_.IsScheduled(WheelHandle{h})) {
             RAPPEL_CHECK(wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(retry)).ok());
-            shape(h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
+            index_.MarkShapeStale(h);  // the wheel's due is no longer the record's
           }
         }
       };
@@ -841,7 +824,7 @@ absl::Status Engine::ReadDue(const DueRef& ref, std::optional<Store::Reader>* re
   if (!current) return absl::NotFoundError("no longer the current version");
   // Compaction may have moved a durable version to a new number since Poll:
   // its handle's seq says where it is now.
-  SeqNo at = current->handle ? meta(*current->handle).seq : ref.seq;
+  SeqNo at = current->handle ? index_.meta(*current->handle).seq : ref.seq;
   absl::StatusOr<std::string_view> bytes = GetLog(at, reader);
   absl::StatusOr<RecordView> rec =
       bytes.ok() ? DecodeRecord(*bytes) : absl::StatusOr<RecordView>(bytes.status());
@@ -869,7 +852,7 @@ void Engine::ReturnDue(const DueRef& ref) {
   RAPPEL_CHECK(
       wheel_.Schedule(WheelHandle{*h}, static_cast<uint64_t>(Now() + options_.retry_after_failure_ms))
           .ok());
-  shape(*h) |= kShapeUnknownBytes;  // the wheel's due is no longer the record's
+  index_.MarkShapeStale(*h);  // the wheel's due is no longer the record's
 }
 
 std::optional<int64_t> Engine::NextWakeMs() const {
@@ -887,8 +870,8 @@ absl::StatusOr<std::optional<ReminderState>> Engine::Inspect(const ReminderKey& 
   auto rec = DecodeRecord(latest->bytes);
   if (!rec.ok()) return rec.status();
   ReminderState state{rec->ToSpec(), latest->seq, latest->durable, false};
-  if (auto it = index_.find(hash); it != index_.end() && meta(*it).seq == latest->seq) {
-    state.in_wheel = wheel_.IsScheduled(WheelHandle{*it});
+  if (auto h = index_.Find(hash); h && index_.meta(*h).seq == latest->seq) {
+    state.in_wheel = wheel_.IsScheduled(WheelHandle{*h});
   }
   return std::optional<ReminderState>(std::move(state));
 }
@@ -934,9 +917,9 @@ void Engine::MaybeCompact() {
       RAPPEL_CHECK(rec.ok());  // verified at recovery or when written
       if (rec->type != RecordType::kReminder) return true;
       KeyHash hash = HashKey(rec->tenant, rec->key);
-      auto it = index_.find(hash);
-      if (it == index_.end() || meta(*it).seq != seq) return true;
-      if (WriteInFlight(*it, hash)) {
+      std::optional<uint32_t> h = index_.Find(hash);
+      if (!h || index_.meta(*h).seq != seq) return true;
+      if (WriteInFlight(*h, hash)) {
         superseded->emplace_back(hash, seq);
         return true;
       }
@@ -982,8 +965,8 @@ void Engine::FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned, uint64_t
                                   uint64_t relocated,
                                   const std::vector<std::pair<KeyHash, SeqNo>>& superseded) {
   for (const auto& [hash, seq] : superseded) {
-    auto it = index_.find(hash);
-    if (it != index_.end() && meta(*it).seq == seq) {
+    std::optional<uint32_t> h = index_.Find(hash);
+    if (h && index_.meta(*h).seq == seq) {
       // The write that was to supersede it failed: it is still the live
       // version. Keep the range; a later step will relocate it.
       compacting_ = false;
@@ -1073,13 +1056,13 @@ std::optional<Engine::Current> Engine::CurrentVersion(const KeyHash& hash, SeqNo
     return Current{};
   }
   std::optional<uint32_t> h = DurableHandleOf(hash, seq, slot);
-  if (!h || Ending(*h)) return std::nullopt;
+  if (!h || index_.Ending(*h)) return std::nullopt;
   return Current{h};
 }
 
 bool Engine::IsLive(const KeyHash& hash) const {
   if (auto it = overlay_.find(hash); it != overlay_.end()) return !it->second.tombstone;
-  return UnendedHandle(hash).has_value();
+  return index_.FindUnended(hash).has_value();
 }
 
 std::vector<std::pair<TenantId, uint64_t>> Engine::TopTenants(size_t n) const {
@@ -1119,9 +1102,7 @@ EngineStats Engine::stats() const {
   s.live = index_.size();
   s.in_wheel = wheel_.scheduled();
   s.inflight_batches = pending_.size();
-  s.memory_bytes = wheel_.MemoryBytes() + meta_chunks_.size() * (sizeof(EntryMeta) << kMetaChunkBits) +
-                   shape_chunks_.size() * (sizeof(uint32_t) << kMetaChunkBits) +
-                   index_.capacity() * (sizeof(uint32_t) + 1) +
+  s.memory_bytes = wheel_.MemoryBytes() + index_.MemoryBytes() +
                    overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1) +
                    live_by_tenant_.capacity() * (sizeof(std::pair<uint32_t, uint64_t>) + 1) +
                    due_by_minute_.capacity() * (sizeof(std::pair<int64_t, uint64_t>) + 1);

@@ -43,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/common/huge_pages.h"
+#include "server/engine/key_index.h"
 #include "server/engine/log_record.h"
 #include "server/engine/reminder.h"
 #include "server/store/store.h"
@@ -240,9 +241,9 @@ class Engine {
   // Asks the CPU for what ReadDue(ref) looks at first (the handle's
   // metadata), without waiting: call it a few references ahead.
   void PrefetchDue(const DueRef& ref) const {
-    if (ref.slot < (meta_chunks_.size() << kMetaChunkBits)) {
-      PrefetchLine(&meta(ref.slot));
-      PrefetchLine(&shape(ref.slot));
+    if (index_.HasSlot(ref.slot)) {
+      PrefetchLine(&index_.meta(ref.slot));
+      PrefetchLine(&index_.shape(ref.slot));
     }
   }
   EngineStats stats() const;
@@ -265,8 +266,8 @@ class Engine {
     uint8_t channel = 0;  // 0: no live version
     uint32_t bytes = 0;
     // The handle of that version when it is durable and nothing for its key
-    // is in flight: a tombstone then marks the handle (kShapeEnding) instead
-    // of adding an overlay entry. kNoSlot otherwise.
+    // is in flight: a tombstone then marks the handle (KeyIndex's
+    // kShapeEnding) instead of adding an overlay entry. kNoSlot otherwise.
     uint32_t slot = kNoSlot;
     int64_t due_ms = 0;
   };
@@ -304,33 +305,6 @@ class Engine {
     uint32_t record;
     bool tombstone;
   };
-  struct EntryMeta {  // per wheel handle
-    KeyHash hash;
-    SeqNo seq;  // 0: not live
-  };
-  struct IndexHash {
-    using is_transparent = void;
-    const Engine* engine;
-    size_t operator()(uint32_t h) const { return engine->meta(h).hash.lo; }
-    size_t operator()(const KeyHash& k) const { return k.lo; }
-  };
-  struct IndexEq {
-    using is_transparent = void;
-    const Engine* engine;
-    // Two handles are the same key when their key hashes are equal.
-    bool operator()(uint32_t a, uint32_t b) const {
-      return a == b || engine->meta(a).hash == engine->meta(b).hash;
-    }
-    bool operator()(const KeyHash& k, uint32_t h) const { return Matches(k, h); }
-    bool operator()(uint32_t h, const KeyHash& k) const { return Matches(k, h); }
-    bool Matches(const KeyHash& k, uint32_t h) const {
-      if (engine->prefetch_probe_) {
-        engine->PrefetchSlot(h);
-        return false;  // walk on: every candidate of the probe gets prefetched
-      }
-      return engine->meta(h).hash == k;
-    }
-  };
   struct KeyHashHash {
     size_t operator()(const KeyHash& k) const { return k.lo; }
   };
@@ -364,31 +338,9 @@ class Engine {
                             const std::vector<std::pair<KeyHash, SeqNo>>& superseded);
   int64_t Now() const { return options_.clock(); }
 
-  EntryMeta& meta(uint32_t h) const { return meta_chunks_[h >> kMetaChunkBits][h & kMetaChunkMask]; }
-  // The live version's channel (bits 24-30) and record size (low 24 bits;
-  // kShapeUnknownBytes when larger), per handle: what the counters need
-  // when a version is replaced, completed or cancelled, without reading it
-  // back from the log (that read was half of a cancel's cost).
-  uint32_t& shape(uint32_t h) const { return shape_chunks_[h >> kMetaChunkBits][h & kMetaChunkMask]; }
-  static constexpr uint32_t kShapeUnknownBytes = (1u << 24) - 1;
-  // Bit 31: a tombstone of this durable version is in flight, and was the
-  // first write to its key since the version became durable (AddTombstone).
-  // For every reader the key is then gone, as an overlay tombstone would
-  // make it, without the overlay's insert, lookup and erase per cancel or
-  // completion (~14% of the io thread in a run of cancels). Cleared when
-  // the tombstone applies (the handle is freed) or its epoch fails.
-  static constexpr uint32_t kShapeEnding = 1u << 31;
-  bool Ending(uint32_t h) const { return (shape(h) & kShapeEnding) != 0; }
-  // The handle of the key's durable version, unless a tombstone of it is in
-  // flight (readers that have checked the overlay first).
-  std::optional<uint32_t> UnendedHandle(const KeyHash& hash) const {
-    auto it = index_.find(hash);
-    if (it == index_.end() || Ending(*it)) return std::nullopt;
-    return *it;
-  }
   // Whether a write to the key of durable handle h is in flight.
   bool WriteInFlight(uint32_t h, const KeyHash& hash) const {
-    return Ending(h) || overlay_.contains(hash);
+    return index_.Ending(h) || overlay_.contains(hash);
   }
   bool IsCurrentHashed(const KeyHash& hash, SeqNo seq, uint32_t slot) const {
     return CurrentVersion(hash, seq, slot).has_value();
@@ -404,9 +356,6 @@ class Engine {
   // Clears the marks of tombstones that will not apply: ops of a failed
   // epoch (OnCommitted).
   void ClearEndingMarks(const Pending& p);
-  static uint32_t PackShape(uint8_t channel, uint32_t bytes) {
-    return (uint32_t{channel} << 24) | std::min(bytes, kShapeUnknownBytes);
-  }
   // The counters' view of the key's live version (channel 0: none), from
   // memory when it can: the overlay's batch, or the handle's shape and the
   // wheel's due time; else from the log.
@@ -419,39 +368,10 @@ class Engine {
   // nullopt when `seq` is not the durable version. `slot` is tried before
   // the key index.
   std::optional<uint32_t> DurableHandleOf(const KeyHash& hash, SeqNo seq, uint32_t slot) const;
-  void EnsureMeta(uint32_t h);
-  // Asks the CPU for the metadata, shape and wheel entry of the key's slot
-  // (and of any other candidate of its probe), without waiting for them: a
-  // batch calls it a few keys ahead, once the key's index group has been
-  // prefetched, so that the dependent misses of a lookup overlap too.
-  void PrefetchKey(const KeyHash& hash) const {
-    prefetch_probe_ = true;
-    bool found = index_.find(hash) != index_.end();
-    // The compiler may treat the probe as pure and drop it, result unused.
-    asm volatile("" : : "r"(found));
-    prefetch_probe_ = false;
-  }
-  void PrefetchSlot(uint32_t h) const {
-    PrefetchLine(&meta(h));
-    PrefetchLine(&shape(h));
-    wheel_.Prefetch(WheelHandle{h});
-  }
-
-  // 12 MB of metadata and 2 MB of shapes per chunk: whole huge pages.
-  static constexpr int kMetaChunkBits = 19;
-  static constexpr uint32_t kMetaChunkMask = (1u << kMetaChunkBits) - 1;
-
   EngineOptions options_;
   std::unique_ptr<Store> store_;
   TimingWheel wheel_;
-  // One huge-page mapping per chunk of handles holds their metadata, then
-  // their shapes; meta_chunks_ and shape_chunks_ point into it.
-  std::vector<HugePageMapping> handle_chunks_;
-  std::vector<EntryMeta*> meta_chunks_;
-  std::vector<uint32_t*> shape_chunks_;
-  absl::flat_hash_set<uint32_t, IndexHash, IndexEq, HugePageAllocator<uint32_t>> index_;
-  // True only inside PrefetchKey (IndexEq then only prefetches).
-  mutable bool prefetch_probe_ = false;
+  KeyIndex index_;
   std::string tombstone_scratch_;  // AddTombstone's encoding buffer
   absl::flat_hash_map<KeyHash, Inflight, KeyHashHash> overlay_;
   // Versions compaction moved to a new number while they were handed out
