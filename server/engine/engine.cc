@@ -186,23 +186,16 @@ absl::Status Engine::Recover() {
     }
   }
   wheel_.Reset(static_cast<uint64_t>(std::max<int64_t>(oldest, 0)));
-  // The counters, gathered in hash maps that stay in cache (few tenants, few
-  // distinct minutes next to millions of reminders), then moved over.
-  absl::flat_hash_map<int64_t, uint64_t> by_minute;
   for (uint32_t h = 0; h < due_by_handle.size(); ++h) {
     if (index_.HasSlot(h) && index_.meta(h).seq != 0) {
       absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(due_by_handle[h]));
       RAPPEL_CHECK(st.ok());
       const Shape& shape = shape_by_handle[h];
       index_.shape(h) = KeyIndex::PackShape(shape.channel, shape.bytes);
-      ++live_by_tenant_[shape.tenant];
-      if (shape.channel <= kChannelCount) ++live_by_channel_[shape.channel];
-      live_bytes_ += shape.bytes;
-      ++by_minute[due_by_handle[h] / 60'000];
+      counts_.Add(shape.tenant, shape.channel, shape.bytes, due_by_handle[h]);
     }
   }
-  due_by_minute_ = std::move(by_minute);
-  log_bytes_ = log_bytes;
+  counts_.LogAppended(log_bytes);
   stats_.log_records = records;
   stats_.recovered_records = records;
   stats_.recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -340,27 +333,6 @@ Engine::Prior Engine::PriorOf(std::string_view bytes) {
   return prior;
 }
 
-void Engine::CountAdd(uint32_t tenant, uint8_t channel, uint32_t bytes, int64_t due_ms) {
-  ++live_by_tenant_[tenant];
-  if (channel <= kChannelCount) ++live_by_channel_[channel];
-  live_bytes_ += bytes;
-  ++due_by_minute_[due_ms / 60'000];
-}
-
-void Engine::CountRemove(uint32_t tenant, const Prior& prior) {
-  if (prior.channel == 0) return;
-  if (auto it = live_by_tenant_.find(tenant); it != live_by_tenant_.end()) {
-    if (--it->second == 0) live_by_tenant_.erase(it);
-  }
-  if (prior.channel <= kChannelCount && live_by_channel_[prior.channel] > 0) {
-    --live_by_channel_[prior.channel];
-  }
-  live_bytes_ -= std::min<uint64_t>(live_bytes_, prior.bytes);
-  if (auto it = due_by_minute_.find(prior.due_ms / 60'000); it != due_by_minute_.end()) {
-    if (--it->second == 0) due_by_minute_.erase(it);
-  }
-}
-
 void Engine::AddStateWrites(Pending* p, StateWrites writes) {
   if (writes.empty()) return;
   if (!p->batch) p->batch = std::make_shared<WriteBatch>();
@@ -473,7 +445,7 @@ void Engine::DropOverlay(const Op& op) {
 
 void Engine::Apply(const Pending& p) {
   stats_.log_records += p.batch->log_records().size();
-  log_bytes_ += p.batch->byte_size();
+  counts_.LogAppended(p.batch->byte_size());
   for (size_t i = 0; i < p.ops.size(); ++i) {
     const Op& op = p.ops[i];
     if (i + kIndexPrefetchAhead < p.ops.size()) {
@@ -489,7 +461,7 @@ void Engine::Apply(const Pending& p) {
         uint32_t h;
         if (std::optional<uint32_t> found = index_.Find(op.hash)) {
           h = *found;
-          CountRemove(op.tenant, op.prior);
+          counts_.Remove(op.tenant, op.prior.channel, op.prior.bytes, op.prior.due_ms);
         } else {
           h = wheel_.Allocate().value;
           index_.EnsureSlot(h);
@@ -498,7 +470,7 @@ void Engine::Apply(const Pending& p) {
         }
         index_.meta(h).seq = op.seq;
         index_.shape(h) = KeyIndex::PackShape(op.channel, op.bytes);
-        CountAdd(op.tenant, op.channel, op.bytes, op.due_ms);
+        counts_.Add(op.tenant, op.channel, op.bytes, op.due_ms);
         absl::Status st = wheel_.Schedule(WheelHandle{h}, static_cast<uint64_t>(op.due_ms));
         RAPPEL_CHECK(st.ok());  // validated against a horizon far inside the wheel's
         ++stats_.scheduled;
@@ -507,7 +479,7 @@ void Engine::Apply(const Pending& p) {
       case OpKind::kTombstone:
         if (std::optional<uint32_t> h = index_.Erase(op.hash)) {  // drops the mark
           wheel_.Free(WheelHandle{*h});
-          CountRemove(op.tenant, op.prior);
+          counts_.Remove(op.tenant, op.prior.channel, op.prior.bytes, op.prior.due_ms);
         }
         break;
       case OpKind::kRelocate: {
@@ -986,7 +958,7 @@ void Engine::FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned, uint64_t
     }
     compact_from_ = hi;
     stats_.log_records -= scanned;
-    log_bytes_ -= std::min(log_bytes_, scanned_bytes);
+    counts_.LogReclaimed(scanned_bytes);
     force_relocated_ += relocated;
     // Steps follow each other while there is garbage to reclaim, so that
     // compaction keeps up with any write rate the store can take.
@@ -1015,7 +987,7 @@ void Engine::FinishForced(absl::Status status) {
     }
     ++stats_.forced_compactions;
     w.result.log_records_after = stats_.log_records;
-    w.result.log_bytes_after = log_bytes_;
+    w.result.log_bytes_after = counts_.log_bytes();
     w.result.live = index_.size();
     w.result.relocated = force_relocated_ - w.result.relocated;
     w.done(w.result);
@@ -1026,7 +998,7 @@ void Engine::CompactNow(std::function<void(absl::StatusOr<CompactionResult>)> do
   ForceWaiter w;
   w.until = next_seq_;
   w.result.log_records_before = stats_.log_records;
-  w.result.log_bytes_before = log_bytes_;
+  w.result.log_bytes_before = counts_.log_bytes();
   w.result.relocated = force_relocated_;  // the count at the start; made a delta when done
   w.done = std::move(done);
   force_until_ = std::max(force_until_, w.until);
@@ -1063,55 +1035,6 @@ std::optional<Engine::Current> Engine::CurrentVersion(const KeyHash& hash, SeqNo
 bool Engine::IsLive(const KeyHash& hash) const {
   if (auto it = overlay_.find(hash); it != overlay_.end()) return !it->second.tombstone;
   return index_.FindUnended(hash).has_value();
-}
-
-std::vector<std::pair<TenantId, uint64_t>> Engine::TopTenants(size_t n) const {
-  std::vector<std::pair<TenantId, uint64_t>> all;
-  all.reserve(live_by_tenant_.size());
-  for (const auto& [t, count] : live_by_tenant_) all.emplace_back(TenantId{t}, count);
-  auto larger = [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first.value < b.first.value;
-  };
-  n = std::min(n, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(), larger);
-  all.resize(n);
-  return all;
-}
-
-uint64_t Engine::DueBetween(int64_t from_ms, int64_t to_ms) const {
-  uint64_t total = 0;
-  if (to_ms <= from_ms) return 0;
-  // Minutes m with m * 60 000 in (from_ms - 60 000, to_ms): whichever is
-  // shorter, the minutes of the range or the map.
-  int64_t first = from_ms / 60'000 - (from_ms % 60'000 < 0 ? 1 : 0);
-  int64_t end = to_ms / 60'000 + (to_ms % 60'000 > 0 ? 1 : 0);
-  if (static_cast<uint64_t>(end - first) <= due_by_minute_.size()) {
-    for (int64_t m = first; m < end; ++m) {
-      if (auto it = due_by_minute_.find(m); it != due_by_minute_.end()) total += it->second;
-    }
-  } else {
-    for (const auto& [m, n] : due_by_minute_) {
-      if (m >= first && m < end) total += n;
-    }
-  }
-  return total;
-}
-
-EngineStats Engine::stats() const {
-  EngineStats s = stats_;
-  s.live = index_.size();
-  s.in_wheel = wheel_.scheduled();
-  s.inflight_batches = pending_.size();
-  s.memory_bytes = wheel_.MemoryBytes() + index_.MemoryBytes() +
-                   overlay_.capacity() * (sizeof(std::pair<KeyHash, Inflight>) + 1) +
-                   live_by_tenant_.capacity() * (sizeof(std::pair<uint32_t, uint64_t>) + 1) +
-                   due_by_minute_.capacity() * (sizeof(std::pair<int64_t, uint64_t>) + 1);
-  s.store = store_->stats();
-  s.log_bytes = log_bytes_;
-  s.live_bytes = live_bytes_;
-  for (int c = 0; c <= kChannelCount; ++c) s.live_by_channel[c] = live_by_channel_[c];
-  s.tenants = live_by_tenant_.size();
-  return s;
 }
 
 }  // namespace rappel::server

@@ -44,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "server/common/huge_pages.h"
 #include "server/engine/key_index.h"
+#include "server/engine/live_counts.h"
 #include "server/engine/log_record.h"
 #include "server/engine/reminder.h"
 #include "server/store/store.h"
@@ -250,7 +251,7 @@ class Engine {
   // Tenants by live reminders, largest first, at most n.
   std::vector<std::pair<TenantId, uint64_t>> TopTenants(size_t n) const;
   // Live reminders whose due time falls in [from_ms, to_ms), counted by
-  // whole minutes (see due_by_minute_): a minute that straddles a bound
+  // whole minutes (see LiveCounts): a minute that straddles a bound
   // counts whole, so the result may include a few reminders due up to a
   // minute before from_ms (e.g. fired and leased, not yet acked).
   uint64_t DueBetween(int64_t from_ms, int64_t to_ms) const;
@@ -325,8 +326,6 @@ class Engine {
   void AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std::string_view key,
                     EndReason reason, int64_t now_ms, const Prior& prior);
   static void AddStateWrites(Pending* p, StateWrites writes);
-  void CountAdd(uint32_t tenant, uint8_t channel, uint32_t bytes, int64_t due_ms);
-  void CountRemove(uint32_t tenant, const Prior& prior);
   void FinishForced(absl::Status status);
   void Submit(Pending p);
   void OnCommitted(absl::Status status);
@@ -395,19 +394,7 @@ class Engine {
   std::vector<ForceWaiter> force_waiters_;
   SeqNo force_until_ = 0;
   uint64_t force_relocated_ = 0;
-  // Counters for operators, kept as versions are applied (never a scan):
-  // live reminders by tenant and by channel, live bytes, bytes in the log,
-  // and live reminders by due minute (a hash map: ~20 bytes per distinct
-  // minute holding a live reminder, not per reminder; reminders cluster on
-  // appointment times, and the 5-year horizon bounds it at 2.6 M minutes in
-  // the worst case). Every write updates it and only the stats read it, over
-  // an hour or a day of minutes, so point updates are what must be cheap: a
-  // btree's descent was ~5% of the io thread in a run of cancels.
-  absl::flat_hash_map<uint32_t, uint64_t> live_by_tenant_;
-  uint64_t live_by_channel_[kChannelCount + 1] = {};
-  uint64_t live_bytes_ = 0;
-  uint64_t log_bytes_ = 0;
-  absl::flat_hash_map<int64_t, uint64_t> due_by_minute_;
+  LiveCounts counts_;
   // Lets completions posted after destruction see that the engine is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   EngineStats stats_;
