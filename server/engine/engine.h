@@ -326,15 +326,12 @@ class Engine {
   void AddTombstone(Pending* p, const KeyHash& hash, TenantId tenant, std::string_view key,
                     EndReason reason, int64_t now_ms, const Prior& prior);
   static void AddStateWrites(Pending* p, StateWrites writes);
-  void FinishForced(absl::Status status);
   void Submit(Pending p);
   void OnCommitted(absl::Status status);
   void Apply(const Pending& p);
   void DropOverlay(const Op& op);
+  // A compaction step, if there is garbage (engine_compaction.h).
   void MaybeCompact();
-  void FinishCompactionStep(SeqNo lo, SeqNo hi, uint64_t scanned, uint64_t scanned_bytes,
-                            uint64_t relocated,
-                            const std::vector<std::pair<KeyHash, SeqNo>>& superseded);
   int64_t Now() const { return options_.clock(); }
 
   // Whether a write to the key of durable handle h is in flight.
@@ -380,20 +377,9 @@ class Engine {
   std::deque<Pending> pending_;
   uint64_t epoch_ = 1;
   SeqNo next_seq_ = 1;
-  // Compaction: everything below compact_from_ has been reclaimed.
-  SeqNo compact_from_ = 1;
-  bool compacting_ = false;
   std::vector<WheelHandle> fired_;
-  // Forced compaction (CompactNow): every record below force_until_ is to be
-  // reclaimed; the waiters are answered once compact_from_ reaches it.
-  struct ForceWaiter {
-    SeqNo until;
-    CompactionResult result;
-    std::function<void(absl::StatusOr<CompactionResult>)> done;
-  };
-  std::vector<ForceWaiter> force_waiters_;
-  SeqNo force_until_ = 0;
-  uint64_t force_relocated_ = 0;
+  class Compaction;
+  std::unique_ptr<Compaction> compaction_;  // made by Recover
   LiveCounts counts_;
   // Lets completions posted after destruction see that the engine is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/check.h"
+#include "server/engine/engine_compaction.h"
 
 namespace rappel::server {
 
@@ -29,7 +30,6 @@ absl::Status Engine::Recover() {
   std::vector<Shape> shape_by_handle;
   uint64_t log_bytes = 0;
   absl::Status status;
-  bool first = true;
   uint64_t records = 0;
   // Recovery runs on two cores: a decoder thread reads the log, verifies and
   // decodes each record and hashes its key; this thread replays the results
@@ -137,11 +137,7 @@ absl::Status Engine::Recover() {
   }
   decoder.join();
   if (!status.ok()) return status;
-  if (first_seq != 0) {
-    compact_from_ = first_seq;
-    first = false;
-  }
-  if (first) compact_from_ = next_seq_;
+  compaction_ = std::make_unique<Compaction>(this, first_seq != 0 ? first_seq : next_seq_);
   stats_.recovery_scan_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::steady_clock::now() - start)
                                 .count();

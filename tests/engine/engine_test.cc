@@ -431,57 +431,6 @@ TEST_F(EngineTest, RestartRebuildsTheSameStateAndFiresPastDueOldestFirst) {
   EXPECT_EQ(h_->sink.fired.back().reminder.key, "r5");
 }
 
-// Churn with small compaction thresholds, against a model of what is live.
-TEST(EngineCompactionTest, KeepsExactlyTheLiveRecordsAndBoundsTheLog) {
-  TempDir dir;
-  EngineOptions options;
-  options.compact_min_log_records = 200;
-  options.compaction_step_records = 64;
-  options.compact_log_to_live_ratio = 1.5;
-  EngineHarness h(dir.Sub("db"), options);
-  ASSERT_TRUE(h.Open().ok());
-  std::map<std::string, ReminderSpec> model;
-  std::mt19937 rng(7);
-  for (int round = 0; round < 300; ++round) {
-    std::vector<ReminderSpec> batch;
-    for (int i = 0; i < 20; ++i) {
-      std::string key = "k" + std::to_string(rng() % 400);
-      batch.push_back(h.Reminder(key, 3'600'000 + rng() % 1000, "v" + std::to_string(rng())));
-      model[key] = batch.back();
-    }
-    for (auto& res : h.Schedule(batch)) ASSERT_TRUE(res.ok());
-    std::vector<ReminderKey> cancels;
-    for (int i = 0; i < 5; ++i) {
-      std::string key = "k" + std::to_string(rng() % 400);
-      if (model.erase(key) != 0) cancels.push_back({TenantId{1}, key});
-    }
-    for (auto& st : h.Cancel(cancels)) ASSERT_TRUE(st.ok()) << st;
-    h.PollNow();  // compaction steps run from Poll
-    h.queue.RunUntil([&] { return h.engine().idle(); });
-  }
-  EngineStats stats = h.engine().stats();
-  EXPECT_GT(stats.compaction_steps, 10u);
-  EXPECT_GT(stats.relocated, 0u);
-  EXPECT_EQ(stats.live, model.size());
-  EXPECT_EQ(stats.store.log_entries, stats.log_records);
-  EXPECT_LE(stats.log_records, 2 * model.size() + options.compaction_step_records * 2)
-      << "compaction did not keep up";
-  for (const auto& [key, spec] : model) {
-    auto state = h.Inspect(1, key);
-    ASSERT_TRUE(state.has_value()) << key;
-    EXPECT_EQ(state->spec, spec);
-  }
-  // Recovery from the compacted log gives exactly the same reminders.
-  h.Close();
-  ASSERT_TRUE(h.Open().ok());
-  EXPECT_EQ(h.engine().stats().live, model.size());
-  for (const auto& [key, spec] : model) {
-    auto state = h.Inspect(1, key);
-    ASSERT_TRUE(state.has_value()) << key;
-    EXPECT_EQ(state->spec, spec);
-  }
-}
-
 // Schedules, cancels and completions of fired versions submitted without
 // waiting for one another, with polls in between, against a model of what
 // each write sees when it is submitted (read-your-writes): every answer is
