@@ -1,4 +1,4 @@
-// Engine: the single owner of reminder state (DESIGN.md §3).
+// Engine: the single owner of reminder state.
 //
 // It holds the timing wheel (what is due when), the key index (which log
 // record is the live version of each reminder) and the store (the durable
@@ -11,10 +11,19 @@
 //   Schedule/Cancel/Reschedule/Complete ──records──▶ store (group commit)
 //          │ read-your-writes overlay                      │ durable
 //          ▼                                               ▼
-//   key index + wheel  ◀──────────── apply, in submission order
-//          │ Poll(now): due entries
-//          ▼
-//   DueSink::OnDue(refs)             (then ReadDue() and Complete() each one)
+//   KeyIndex + wheel  ◀───────────── apply, in submission order
+//          │ Poll(now): due entries          ▲ relocations
+//          ▼                                 │
+//   DueSink::OnDue(refs)      Compaction: live records copied, range deleted
+//   (then ReadDue() and Complete() each one)     (the store's LogCompactor)
+//
+// Files, one role each: engine.cc (Open, lookups, the write path: requests
+// to records, submission, apply), engine_recovery.cc (the log replayed at
+// Open), engine_fire.cc (Poll, ReadDue, ReturnDue), engine_compaction.h/.cc
+// (Engine::Compaction: the log as a NumberedLog for LogCompactor),
+// engine_stats.cc (stats, TopTenants, DueBetween); their state in
+// key_index.h (KeyIndex: key -> handle, per-handle metadata, shapes and the
+// in-flight-tombstone mark) and live_counts.h (LiveCounts: the counters).
 //
 // Ordering. Completions run in submission order, so a client pipelining
 // requests gets its answers in order, and a request that writes nothing

@@ -1,9 +1,9 @@
-// Store: the durable side of rappel, one LMDB environment laid out as
-// DESIGN.md §3.2 describes.
+// Store: the durable side of rappel, one LMDB environment:
 //
 //   log    append-only, keyed by SeqNo (MDB_INTEGERKEY, written with
 //          MDB_APPEND): every reminder version and every tombstone. What is
-//          live is decided by the owner's in-memory index, not here (Bitcask).
+//          live is decided by the owner's in-memory index, not here (Bitcask);
+//          the owner reclaims the garbage with a LogCompactor (log_compactor.h).
 //   state  small B-tree of low-volume settings (tenants, balances, ...).
 //   meta   schema version and the next sequence number.
 //
