@@ -13,10 +13,8 @@ namespace {
 
 // The dispatcher's records in the store's `state` database (see the header).
 constexpr std::string_view kRetryPrefix = "rt/";
-constexpr std::string_view kDeadPrefix = "dl/";
 constexpr uint8_t kStateFormat = 1;
 constexpr size_t kRetryKeyBytes = 3 + 16;
-constexpr size_t kDeadKeyBytes = 3 + 4 + 8 + 16;
 
 void PutHash(std::string* out, const KeyHash& h) {
   PutBE(out, h.lo, 8);
@@ -29,49 +27,11 @@ std::string RetryKey(const KeyHash& h) {
   PutHash(&k, h);
   return k;
 }
-std::string DeadTenantPrefix(TenantId t) {
-  std::string k(kDeadPrefix);
-  PutBE(&k, t.value, 4);
-  return k;
-}
-std::string DeadKey(TenantId t, int64_t dead_at_ms, const KeyHash& h) {
-  std::string k = DeadTenantPrefix(t);
-  PutBE(&k, static_cast<uint64_t>(std::max<int64_t>(dead_at_ms, 0)), 8);
-  PutHash(&k, h);
-  return k;
-}
-
 std::string EncodeRetry(uint32_t failures, std::string_view message_id) {
   std::string v(1, static_cast<char>(kStateFormat));
   PutBE(&v, failures, 4);
   v.append(message_id);
   return v;
-}
-
-std::string EncodeDead(const DeadLetter& d) {
-  std::string v(1, static_cast<char>(kStateFormat));
-  PutBE(&v, d.attempts, 4);
-  PutBE(&v, d.last_detail.size(), 4);
-  v.append(d.last_detail);
-  EncodeReminder(d.reminder, &v);  // checksummed
-  return v;
-}
-
-absl::StatusOr<DeadLetter> DecodeDead(std::string_view key, std::string_view v) {
-  auto bad = [&] { return absl::DataLossError("corrupt dead letter record in the store"); };
-  if (key.size() != kDeadKeyBytes || v.size() < 9 || static_cast<uint8_t>(v[0]) != kStateFormat) {
-    return bad();
-  }
-  DeadLetter d;
-  d.dead_at_ms = static_cast<int64_t>(GetBE(key, 7, 8));
-  d.attempts = static_cast<uint32_t>(GetBE(v, 1, 4));
-  size_t detail = GetBE(v, 5, 4);
-  if (v.size() < 9 + detail) return bad();
-  d.last_detail.assign(v.substr(9, detail));
-  auto rec = DecodeRecord(v.substr(9 + detail));
-  if (!rec.ok() || rec->type != RecordType::kReminder) return bad();
-  d.reminder = rec->ToSpec();
-  return d;
 }
 
 Engine::StateWrites::value_type Put(std::string key, std::string value) {
@@ -88,6 +48,7 @@ Dispatcher::Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions op
       wake_hook_(std::move(wake)),
       options_(options),
       clock_(std::move(clock)),
+      dead_letters_(engine, options_.max_dead_letters),
       gate_(options_.rate) {
   if (filter_ != nullptr) filter_->held_ = this;
 }
@@ -113,22 +74,7 @@ absl::Status Dispatcher::Recover() {
       return true;
     });
     if (!st.ok()) return st;
-    st = reader->ScanState(kDeadPrefix, [&](std::string_view k, std::string_view) {
-      if (!k.starts_with(kDeadPrefix)) return false;
-      if (k.size() != kDeadKeyBytes) return true;  // not ours; left alone
-      KeyHash hash = GetHash(k, 15);
-      DeadRef ref{TenantId{static_cast<uint32_t>(GetBE(k, 3, 4))},
-                  static_cast<int64_t>(GetBE(k, 7, 8))};
-      if (auto it = dead_.find(hash); it != dead_.end()) {
-        // Two dead letters of one key (two commits raced): keep the newer.
-        DeadRef old = it->second;
-        if (old.dead_at_ms > ref.dead_at_ms) std::swap(old, ref);
-        stale.push_back(Delete(DeadKey(old.tenant, old.dead_at_ms, hash)));
-        EraseDead(hash);
-      }
-      AddDead(hash, ref);
-      return true;
-    });
+    st = dead_letters_.Recover(*reader, &stale);
     if (!st.ok()) return st;
     int64_t now = clock_();
     st = reader->ScanState(kRateLimitPrefix, [&](std::string_view k, std::string_view v) {
@@ -154,26 +100,7 @@ absl::Status Dispatcher::Recover() {
   return absl::OkStatus();
 }
 
-void Dispatcher::AddDead(const KeyHash& hash, const DeadRef& ref) {
-  dead_[hash] = ref;
-  dead_order_.emplace(ref.dead_at_ms, hash.lo, hash.hi);
-  ++dead_by_tenant_[ref.tenant.value];
-}
-
-void Dispatcher::EraseDead(const KeyHash& hash) {
-  auto it = dead_.find(hash);
-  if (it == dead_.end()) return;
-  dead_order_.erase(DeadOrder{it->second.dead_at_ms, hash.lo, hash.hi});
-  if (auto t = dead_by_tenant_.find(it->second.tenant.value); t != dead_by_tenant_.end()) {
-    if (--t->second == 0) dead_by_tenant_.erase(t);
-  }
-  dead_.erase(it);
-}
-
-uint64_t Dispatcher::dead_letters_of(TenantId tenant) const {
-  auto it = dead_by_tenant_.find(tenant.value);
-  return it == dead_by_tenant_.end() ? 0 : it->second;
-}
+uint64_t Dispatcher::dead_letters_of(TenantId tenant) const { return dead_letters_.of(tenant); }
 
 uint64_t Dispatcher::AddWorker(std::vector<Channel> channels, uint32_t max_in_flight,
                                uint32_t batch_size, DeliverFn deliver) {
@@ -753,53 +680,22 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
                               std::function<void(absl::Status)> done) {
   const ReminderSpec& r = lease.content.due.reminder;
   KeyHash hash = lease.ref.hash;
-  DeadRef ref{r.tenant, clock_()};
-  DeadLetter letter{r, lease.attempt, std::move(detail), ref.dead_at_ms};
+  DeadLetter letter{r, lease.attempt, std::move(detail), clock_()};
   // One commit: the completion tombstone (the reminder leaves the log and
   // the wheel), the dead letter, and the end of its attempt count.
-  Engine::StateWrites extra{Put(DeadKey(ref.tenant, ref.dead_at_ms, hash), EncodeDead(letter))};
+  Engine::StateWrites extra;
+  DeadLetters::Added added = dead_letters_.Add(hash, letter, &extra);
   if (FilterHears(lease)) {
     filter_->OnOutcome(r, AckOutcome::kFailedPermanent, letter.last_detail, &extra);
   }
   bool had_attempts = attempts_.contains(hash);
   if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
-  std::optional<DeadRef> replaced;  // an older dead letter of the same key
-  if (auto it = dead_.find(hash); it != dead_.end()) {
-    replaced = it->second;
-    if (replaced->dead_at_ms != ref.dead_at_ms) {
-      extra.push_back(Delete(DeadKey(replaced->tenant, replaced->dead_at_ms, hash)));
-    }
-  }
-  std::optional<KeyHash> dropped;  // the oldest, beyond max_dead_letters
-  size_t after = dead_.size() + (replaced ? 0 : 1);
-  if (options_.max_dead_letters != 0 && after > options_.max_dead_letters && !dead_order_.empty()) {
-    const auto& [at, lo, hi] = *dead_order_.begin();
-    KeyHash oldest{lo, hi};
-    if (!(oldest == hash)) {
-      dropped = oldest;
-      extra.push_back(Delete(DeadKey(dead_[oldest].tenant, at, oldest)));
-    }
-  }
   engine_->Complete(
       {CompletionRef::Of(lease.content.due)},
-      [this, hash, ref, had_attempts, replaced, dropped, done = std::move(done)](absl::Status st) {
+      [this, hash, added, had_attempts, done = std::move(done)](absl::Status st) {
         if (st.ok()) {
           if (had_attempts) attempts_.erase(hash);
-          if (dropped && dead_.contains(*dropped)) {
-            EraseDead(*dropped);
-            ++stats_.dead_letters_dropped;
-          }
-          if (auto it = dead_.find(hash); it != dead_.end()) {
-            DeadRef now = it->second;
-            bool deleted = replaced && replaced->dead_at_ms == now.dead_at_ms;
-            if (!deleted && now.dead_at_ms != ref.dead_at_ms) {
-              // Another dead letter of this key landed since we looked.
-              engine_->WriteState({Delete(DeadKey(now.tenant, now.dead_at_ms, hash))},
-                                  [](absl::Status) {});
-            }
-            EraseDead(hash);
-          }
-          AddDead(hash, ref);
+          dead_letters_.Committed(added);
         }
         done(st);
       },
@@ -868,97 +764,19 @@ std::optional<int64_t> Dispatcher::NextDeadlineMs() const {
 
 absl::StatusOr<std::vector<DeadLetter>> Dispatcher::ListDeadLetters(
     std::optional<TenantId> tenant, size_t limit) {
-  std::vector<DeadLetter> out;
-  if (limit == 0) return out;
-  auto reader = engine_->store().NewReader();
-  if (!reader.ok()) return reader.status();
-  absl::Status error;
-  if (tenant) {
-    // One tenant: its records are contiguous and already oldest first.
-    std::string prefix = DeadTenantPrefix(*tenant);
-    absl::Status st = reader->ScanState(prefix, [&](std::string_view k, std::string_view v) {
-      if (!k.starts_with(prefix)) return false;
-      auto d = DecodeDead(k, v);
-      if (!d.ok()) {
-        error = d.status();
-        return false;
-      }
-      out.push_back(std::move(*d));
-      return out.size() < limit;
-    });
-    if (!st.ok()) return st;
-  } else {
-    // Every tenant: the in-memory order, then one point read each.
-    for (const auto& [at, lo, hi] : dead_order_) {
-      if (out.size() >= limit) break;
-      KeyHash hash{lo, hi};
-      std::string k = DeadKey(dead_[hash].tenant, at, hash);
-      auto v = reader->GetState(k);
-      if (!v.ok()) return v.status();
-      if (!v->has_value()) continue;
-      auto d = DecodeDead(k, **v);
-      if (!d.ok()) return d.status();
-      out.push_back(std::move(*d));
-    }
-  }
-  if (!error.ok()) return error;
-  return out;
+  return dead_letters_.List(tenant, limit);
 }
 
 void Dispatcher::ReplayDeadLetter(const ReminderKey& key, std::function<void(absl::Status)> done) {
-  KeyHash hash = HashKey(key.tenant, key.key);
-  auto it = dead_.find(hash);
-  if (it == dead_.end() || replaying_.contains(hash)) {
-    done(absl::NotFoundError(absl::StrCat("no dead letter with key ", key.key)));
-    return;
-  }
-  DeadRef ref = it->second;
-  std::string dkey = DeadKey(ref.tenant, ref.dead_at_ms, hash);
-  absl::StatusOr<DeadLetter> letter;
-  {
-    auto reader = engine_->store().NewReader();
-    if (!reader.ok()) {
-      done(reader.status());
-      return;
-    }
-    auto v = reader->GetState(dkey);
-    if (!v.ok()) {
-      letter = v.status();
-    } else if (!v->has_value()) {
-      letter = absl::NotFoundError(absl::StrCat("no dead letter with key ", key.key));
-    } else {
-      letter = DecodeDead(dkey, **v);
-    }
-  }
-  if (!letter.ok()) {
-    done(letter.status());
-    return;
-  }
-  ReminderSpec spec = std::move(letter->reminder);
-  spec.due_ms = clock_();
-  spec.expiry_ms = 0;
-  replaying_.insert(hash);
-  // One commit: pending again, and no longer a dead letter.
-  engine_->Schedule(
-      {spec},
-      [this, hash, ref, done = std::move(done)](auto results) {
-        replaying_.erase(hash);
-        absl::Status st = results[0].ok() ? absl::OkStatus() : results[0].status();
-        if (st.ok()) {
-          if (auto it = dead_.find(hash); it != dead_.end() && it->second.dead_at_ms == ref.dead_at_ms) {
-            EraseDead(hash);
-          }
-        }
-        done(st);
-      },
-      {Delete(dkey)});
+  dead_letters_.Replay(key, clock_(), std::move(done));
 }
 
 DispatchStats Dispatcher::stats() const {
   DispatchStats s = stats_;
   s.leased = leases_.size();
   s.workers = workers_.size();
-  s.dead_letters = dead_.size();
+  s.dead_letters = dead_letters_.size();
+  s.dead_letters_dropped = dead_letters_.dropped();
   s.retrying = attempts_.size();
   s.held = held_count_;
   for (int c = 1; c <= kChannelCount; ++c) {

@@ -29,18 +29,13 @@
 //
 // Thread: the owner (io) thread, like the engine.
 //
-// Durability. Attempt counts and dead letters are records in the store's
-// `state` B-tree, written in the same commit as the engine's log records
-// for the ack (Engine's StateWrites), so the two never disagree after a
-// crash:
+// Durability. Attempt counts (rt/ records, below) and dead letters
+// (DeadLetters, dead_letters.h) are records in the store's `state` B-tree,
+// written in the same commit as the engine's log records for the ack
+// (Engine's StateWrites), so the two never disagree after a crash:
 //
 //   rt/<key hash 16>                   retry: failures so far, message id
-//   dl/<tenant 4><dead_at_ms 8><key hash 16>
-//                                      dead letter: attempts, last detail,
-//                                      dead_at_ms, the reminder (log record
-//                                      encoding, checksummed)
 //
-// (integers big-endian, so that a tenant's dead letters sort oldest first.)
 //   - failed-retryable: the reminder's new due time (log) and rt/ (state),
 //     one commit;
 //   - dead letter: the completion tombstone (log), dl/ put and rt/ delete,
@@ -52,8 +47,8 @@
 // from the state database at start. Log compaction never touches `state`.
 // The per-pending memory is unchanged: nothing is added to the engine's
 // index entries; the dispatcher holds a small entry only per reminder that
-// has failed at least once (attempts_) and per dead letter (dead_, about
-// 100 bytes each, capped by max_dead_letters).
+// has failed at least once (attempts_) and per dead letter (about 100
+// bytes each, capped by max_dead_letters).
 // Failures are rare next to schedules, so random B-tree writes are fine here
 // (DESIGN.md §3.2 keeps the hot, high-volume records in the log).
 #pragma once
@@ -63,16 +58,14 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
-#include <tuple>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/dispatch/dead_letters.h"
 #include "server/dispatch/fair_queue.h"
 #include "server/dispatch/lease_table.h"
 #include "server/dispatch/message_filter.h"
@@ -105,13 +98,6 @@ struct LeasedMessage {
   uint32_t attempt = 1;
   int64_t deadline_ms = 0;
   const ReminderSpec* reminder = nullptr;
-};
-
-struct DeadLetter {
-  ReminderSpec reminder;
-  uint32_t attempts = 0;
-  std::string last_detail;
-  int64_t dead_at_ms = 0;
 };
 
 struct DispatchStats {
@@ -255,15 +241,9 @@ class Dispatcher : public DueSink, public HeldMessages {
     uint32_t failures = 0;
     std::string message_id;
   };
-  struct DeadRef {
-    TenantId tenant;
-    int64_t dead_at_ms = 0;
-  };
   struct HashOf {
     size_t operator()(const KeyHash& k) const { return k.lo; }
   };
-  // (dead_at_ms, hash.lo, hash.hi): the global order of dead letters.
-  using DeadOrder = std::tuple<int64_t, uint64_t, uint64_t>;
 
   void Pump();
   // Removes and returns the lease, or NotFound when this worker does not hold it.
@@ -275,8 +255,6 @@ class Dispatcher : public DueSink, public HeldMessages {
   // message.
   Ready ReleaseLease(uint64_t lease_id);
   void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
-  void AddDead(const KeyHash& hash, const DeadRef& ref);
-  void EraseDead(const KeyHash& hash);
 
   // A free slot of lease_pool_ (not yet in leases_).
   uint32_t NewLeaseSlot();
@@ -334,10 +312,7 @@ class Dispatcher : public DueSink, public HeldMessages {
   std::vector<uint32_t> free_lease_slots_;
   LeaseTable leases_;
   absl::flat_hash_map<KeyHash, Attempts, HashOf> attempts_;  // durable rt/ records
-  absl::flat_hash_map<KeyHash, DeadRef, HashOf> dead_;        // durable dl/ records
-  std::set<DeadOrder> dead_order_;
-  absl::flat_hash_map<uint32_t, uint64_t> dead_by_tenant_;
-  absl::flat_hash_set<KeyHash, HashOf> replaying_;  // replay commit in flight
+  DeadLetters dead_letters_;
   absl::flat_hash_map<uint32_t, std::vector<Ready>> held_;  // by tenant (Prepared::hold)
   uint64_t held_count_ = 0;
   RateGate gate_;
