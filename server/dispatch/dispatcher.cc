@@ -5,42 +5,10 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "server/common/bytes.h"
 #include "server/common/check.h"
+#include "server/dispatch/state_ops.h"
 
 namespace rappel::server {
-namespace {
-
-// The dispatcher's records in the store's `state` database (see the header).
-constexpr std::string_view kRetryPrefix = "rt/";
-constexpr uint8_t kStateFormat = 1;
-constexpr size_t kRetryKeyBytes = 3 + 16;
-
-void PutHash(std::string* out, const KeyHash& h) {
-  PutBE(out, h.lo, 8);
-  PutBE(out, h.hi, 8);
-}
-KeyHash GetHash(std::string_view s, size_t off) { return KeyHash{GetBE(s, off, 8), GetBE(s, off + 8, 8)}; }
-
-std::string RetryKey(const KeyHash& h) {
-  std::string k(kRetryPrefix);
-  PutHash(&k, h);
-  return k;
-}
-std::string EncodeRetry(uint32_t failures, std::string_view message_id) {
-  std::string v(1, static_cast<char>(kStateFormat));
-  PutBE(&v, failures, 4);
-  v.append(message_id);
-  return v;
-}
-
-Engine::StateWrites::value_type Put(std::string key, std::string value) {
-  return {std::move(key), std::move(value), false};
-}
-Engine::StateWrites::value_type Delete(std::string key) { return {std::move(key), "", true}; }
-
-}  // namespace
-
 Dispatcher::Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions options,
                        std::function<int64_t()> clock, std::function<void()> wake)
     : engine_(engine),
@@ -48,6 +16,7 @@ Dispatcher::Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions op
       wake_hook_(std::move(wake)),
       options_(options),
       clock_(std::move(clock)),
+      retries_(RetryPolicy{options_.max_attempts, options_.backoff_base_ms, options_.backoff_max_ms}),
       dead_letters_(engine, options_.max_dead_letters),
       gate_(options_.rate) {
   if (filter_ != nullptr) filter_->held_ = this;
@@ -58,21 +27,11 @@ Dispatcher::~Dispatcher() {
 }
 
 absl::Status Dispatcher::Recover() {
-  std::vector<std::pair<KeyHash, Attempts>> attempts;
   Engine::StateWrites stale;
   {
     auto reader = engine_->store().NewReader();
     if (!reader.ok()) return reader.status();
-    absl::Status st = reader->ScanState(kRetryPrefix, [&](std::string_view k, std::string_view v) {
-      if (!k.starts_with(kRetryPrefix)) return false;
-      if (k.size() != kRetryKeyBytes || v.size() < 5 || static_cast<uint8_t>(v[0]) != kStateFormat) {
-        stale.push_back(Delete(std::string(k)));
-        return true;
-      }
-      attempts.emplace_back(GetHash(k, 3),
-                            Attempts{static_cast<uint32_t>(GetBE(v, 1, 4)), std::string(v.substr(5))});
-      return true;
-    });
+    absl::Status st = retries_.Recover(*reader, *engine_, &stale);
     if (!st.ok()) return st;
     st = dead_letters_.Recover(*reader, &stale);
     if (!st.ok()) return st;
@@ -81,20 +40,13 @@ absl::Status Dispatcher::Recover() {
       if (!k.starts_with(kRateLimitPrefix)) return false;
       absl::StatusOr<RateLimit> limit = DecodeRateLimit(k, v);
       if (!limit.ok()) {
-        stale.push_back(Delete(std::string(k)));
+        stale.push_back(StateDelete(std::string(k)));
         return true;
       }
       gate_.Set(*limit, now);
       return true;
     });
     if (!st.ok()) return st;
-  }
-  for (auto& [hash, a] : attempts) {
-    if (engine_->IsLive(hash)) {
-      attempts_[hash] = std::move(a);
-    } else {
-      stale.push_back(Delete(RetryKey(hash)));  // cancelled or expired while retrying
-    }
   }
   if (!stale.empty()) engine_->WriteState(std::move(stale), [](absl::Status) {});
   return absl::OkStatus();
@@ -130,11 +82,7 @@ void Dispatcher::RemoveWorker(uint64_t worker_id) {
 void Dispatcher::OnDue(std::vector<DueRef> batch) {
   int64_t now = clock_();
   for (const DueRef& d : batch) {
-    uint32_t attempt = 1;
-    if (!attempts_.empty()) {
-      if (auto it = attempts_.find(d.hash); it != attempts_.end()) attempt = it->second.failures + 1;
-    }
-    Requeue(Ready{d, attempt, false, nullptr}, now, /*front=*/false);
+    Requeue(Ready{d, retries_.NextAttempt(d.hash), false, nullptr}, now, /*front=*/false);
   }
   Pump();
 }
@@ -238,9 +186,8 @@ bool Dispatcher::ReadContent(const DueRef& ref, std::optional<Store::Reader>* re
   const ReminderSpec& r = out->due.reminder;
   std::string& id = out->message_id;
   id.clear();
-  if (auto it = attempts_.empty() ? attempts_.end() : attempts_.find(ref.hash);
-      it != attempts_.end()) {
-    id = it->second.message_id;
+  if (const std::string* retried = retries_.MessageIdOf(ref.hash)) {
+    id = *retried;
   } else if (filter_ != nullptr && filter_->Claims(r)) {
     // Appointment messages: the key is (appointment, kind, channel,
     // occurrence), so re-plans keep the id of one send.
@@ -371,8 +318,7 @@ void Dispatcher::DropExpired(Ready msg) {
   gate_.CountExpired(msg.ref);
   Engine::StateWrites extra;
   KeyHash hash = msg.ref.hash;
-  bool had_attempts = attempts_.contains(hash);
-  if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
+  bool had_attempts = retries_.EndIn(hash, &extra);
   if (filter_ != nullptr && msg.prepared) {
     filter_->OnOutcome(r, AckOutcome::kFailedPermanent, "expired waiting for the rate limit",
                        &extra);
@@ -380,7 +326,7 @@ void Dispatcher::DropExpired(Ready msg) {
   engine_->Complete(
       {CompletionRef::Of(msg.content->due)},
       [this, hash, had_attempts](absl::Status st) {
-        if (st.ok() && had_attempts) attempts_.erase(hash);
+        if (st.ok() && had_attempts) retries_.Forget(hash);
       },
       std::move(extra));
 }
@@ -411,9 +357,9 @@ void Dispatcher::SetRateLimits(std::vector<RateLimit> limits,
     limit = Normalized(limit);
     std::string key = RateLimitKey(limit.channel, limit.tenant);
     if (limit.count == 0) {
-      writes.push_back(Delete(std::move(key)));
+      writes.push_back(StateDelete(std::move(key)));
     } else {
-      writes.push_back(Put(std::move(key), EncodeRateLimitValue(limit)));
+      writes.push_back(StatePut(std::move(key), EncodeRateLimitValue(limit)));
     }
   }
   engine_->WriteState(std::move(writes), [this, limits = std::move(limits),
@@ -583,10 +529,7 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
       filter_->OnOutcome(r, item.outcome, item.detail, &extra);
     }
     // A message that failed before ends its attempt count in the same commit.
-    if (!attempts_.empty() && attempts_.contains(lease->ref.hash)) {
-      extra.push_back(Delete(RetryKey(lease->ref.hash)));
-      retried.push_back(lease->ref.hash);
-    }
+    if (retries_.EndIn(lease->ref.hash, &extra)) retried.push_back(lease->ref.hash);
     refs.push_back(CompletionRef::Of(lease->content.due));
     ref_items.push_back(i);
   }
@@ -597,7 +540,7 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
         [this, results, ref_items = std::move(ref_items), retried = std::move(retried),
          finish](absl::Status st) {
           if (st.ok()) {
-            for (const KeyHash& hash : retried) attempts_.erase(hash);
+            for (const KeyHash& hash : retried) retries_.Forget(hash);
           }
           for (size_t i : ref_items) (*results)[i] = st;
           finish();
@@ -634,13 +577,12 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
     case AckOutcome::kDelivered:
     case AckOutcome::kOpened: {
       Engine::StateWrites extra;
-      bool had_attempts = attempts_.contains(hash);
-      if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
+      bool had_attempts = retries_.EndIn(hash, &extra);
       if (FilterHears(lease)) filter_->OnOutcome(r, outcome, detail, &extra);
       engine_->Complete(
           {CompletionRef::Of(lease.content.due)},
           [this, hash, had_attempts, done = std::move(done)](absl::Status st) {
-            if (st.ok() && had_attempts) attempts_.erase(hash);
+            if (st.ok() && had_attempts) retries_.Forget(hash);
             done(st);
           },
           std::move(extra));
@@ -648,22 +590,22 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
     }
     case AckOutcome::kFailedRetryable: {
       uint32_t failures = lease.attempt;
-      if (failures >= options_.max_attempts) {
+      if (retries_.Exhausted(failures)) {
         DeadLetterIt(std::move(lease), std::move(detail), std::move(done));
         break;
       }
-      Attempts a{failures, lease.content.message_id};
-      int64_t backoff = options_.backoff_base_ms << std::min<uint32_t>(failures - 1, 30);
-      backoff = std::min(backoff, options_.backoff_max_ms);
+      RetryRecords::Attempts a{failures, lease.content.message_id};
+      int64_t backoff = retries_.BackoffMs(failures);
       ++stats_.retried;
       // The new due time and the failure count land in one commit: after a
       // crash the retry comes back with its attempt number.
-      Engine::StateWrites extra{Put(RetryKey(hash), EncodeRetry(a.failures, a.message_id))};
+      Engine::StateWrites extra;
+      retries_.RecordIn(hash, a, &extra);
       if (FilterHears(lease)) filter_->OnOutcome(r, outcome, detail, &extra);
       engine_->Reschedule(
           key, clock_() + backoff,
           [this, hash, a, done = std::move(done)](absl::Status st) {
-            if (st.ok()) attempts_[hash] = a;
+            if (st.ok()) retries_.Remember(hash, a);
             done(st);
           },
           std::move(extra));
@@ -688,13 +630,12 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
   if (FilterHears(lease)) {
     filter_->OnOutcome(r, AckOutcome::kFailedPermanent, letter.last_detail, &extra);
   }
-  bool had_attempts = attempts_.contains(hash);
-  if (had_attempts) extra.push_back(Delete(RetryKey(hash)));
+  bool had_attempts = retries_.EndIn(hash, &extra);
   engine_->Complete(
       {CompletionRef::Of(lease.content.due)},
       [this, hash, added, had_attempts, done = std::move(done)](absl::Status st) {
         if (st.ok()) {
-          if (had_attempts) attempts_.erase(hash);
+          if (had_attempts) retries_.Forget(hash);
           dead_letters_.Committed(added);
         }
         done(st);
@@ -706,12 +647,9 @@ void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done
   Engine::StateWrites extra;
   std::vector<KeyHash> forget;
   // Most of the time nothing has failed: skip hashing every key for nothing.
-  for (size_t i = 0; i < keys.size() && !attempts_.empty(); ++i) {
+  for (size_t i = 0; i < keys.size() && !retries_.empty(); ++i) {
     KeyHash hash = HashKey(keys[i].tenant, keys[i].key);
-    if (attempts_.contains(hash)) {
-      extra.push_back(Delete(RetryKey(hash)));
-      forget.push_back(hash);
-    }
+    if (retries_.EndIn(hash, &extra)) forget.push_back(hash);
   }
   engine_->Cancel(
       std::move(keys),
@@ -723,7 +661,7 @@ void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done
           return s.ok() || absl::IsNotFound(s);
         });
         if (committed) {
-          for (const KeyHash& h : forget) attempts_.erase(h);
+          for (const KeyHash& h : forget) retries_.Forget(h);
         }
         done(std::move(results));
       },
@@ -777,7 +715,7 @@ DispatchStats Dispatcher::stats() const {
   s.workers = workers_.size();
   s.dead_letters = dead_letters_.size();
   s.dead_letters_dropped = dead_letters_.dropped();
-  s.retrying = attempts_.size();
+  s.retrying = retries_.size();
   s.held = held_count_;
   for (int c = 1; c <= kChannelCount; ++c) {
     s.ready_by_channel[c] = ready_[c].size();

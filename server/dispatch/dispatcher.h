@@ -29,13 +29,11 @@
 //
 // Thread: the owner (io) thread, like the engine.
 //
-// Durability. Attempt counts (rt/ records, below) and dead letters
-// (DeadLetters, dead_letters.h) are records in the store's `state` B-tree,
-// written in the same commit as the engine's log records for the ack
-// (Engine's StateWrites), so the two never disagree after a crash:
-//
-//   rt/<key hash 16>                   retry: failures so far, message id
-//
+// Durability. What an ack decides rides in one engine commit with the
+// records it changes in the store's `state` B-tree (Engine's StateWrites):
+// attempt counts (RetryRecords, retry_records.h) and dead letters
+// (DeadLetters, dead_letters.h), so the log and they never disagree after
+// a crash:
 //   - failed-retryable: the reminder's new due time (log) and rt/ (state),
 //     one commit;
 //   - dead letter: the completion tombstone (log), dl/ put and rt/ delete,
@@ -44,13 +42,10 @@
 //   - replay: the reminder scheduled again (log) and the dl/ delete, one
 //     commit; cancel: the tombstone and the rt/ delete.
 // Memory follows a commit only once it is durable, and Recover() rebuilds it
-// from the state database at start. Log compaction never touches `state`.
-// The per-pending memory is unchanged: nothing is added to the engine's
-// index entries; the dispatcher holds a small entry only per reminder that
-// has failed at least once (attempts_) and per dead letter (about 100
-// bytes each, capped by max_dead_letters).
-// Failures are rare next to schedules, so random B-tree writes are fine here
-// (DESIGN.md §3.2 keeps the hot, high-volume records in the log).
+// from the state database at start. The per-pending memory is unchanged:
+// nothing is added to the engine's index entries; the dispatcher holds a
+// small entry only per reminder that has failed at least once and per dead
+// letter (capped by max_dead_letters).
 #pragma once
 
 #include <cstdint>
@@ -71,6 +66,7 @@
 #include "server/dispatch/message_filter.h"
 #include "server/dispatch/rate_gate.h"
 #include "server/dispatch/rate_limit.h"
+#include "server/dispatch/retry_records.h"
 #include "server/engine/engine.h"
 
 namespace rappel::server {
@@ -237,14 +233,6 @@ class Dispatcher : public DueSink, public HeldMessages {
     Content content;
     uint64_t worker = 0;
   };
-  struct Attempts {
-    uint32_t failures = 0;
-    std::string message_id;
-  };
-  struct HashOf {
-    size_t operator()(const KeyHash& k) const { return k.lo; }
-  };
-
   void Pump();
   // Removes and returns the lease, or NotFound when this worker does not hold it.
   absl::StatusOr<Lease> TakeLease(uint64_t worker_id, uint64_t lease_id);
@@ -311,7 +299,7 @@ class Dispatcher : public DueSink, public HeldMessages {
   std::deque<Lease> lease_pool_;
   std::vector<uint32_t> free_lease_slots_;
   LeaseTable leases_;
-  absl::flat_hash_map<KeyHash, Attempts, HashOf> attempts_;  // durable rt/ records
+  RetryRecords retries_;
   DeadLetters dead_letters_;
   absl::flat_hash_map<uint32_t, std::vector<Ready>> held_;  // by tenant (Prepared::hold)
   uint64_t held_count_ = 0;
