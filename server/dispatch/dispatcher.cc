@@ -1,14 +1,13 @@
 #include "server/dispatch/dispatcher.h"
 
 #include <algorithm>
-#include <tuple>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/check.h"
-#include "server/dispatch/state_ops.h"
 
 namespace rappel::server {
+
 Dispatcher::Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions options,
                        std::function<int64_t()> clock, std::function<void()> wake)
     : engine_(engine),
@@ -16,9 +15,10 @@ Dispatcher::Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions op
       wake_hook_(std::move(wake)),
       options_(options),
       clock_(std::move(clock)),
-      retries_(RetryPolicy{options_.max_attempts, options_.backoff_base_ms, options_.backoff_max_ms}),
+      retries_(
+          RetryPolicy{options_.max_attempts, options_.backoff_base_ms, options_.backoff_max_ms}),
       dead_letters_(engine, options_.max_dead_letters),
-      gate_(options_.rate) {
+      rate_lane_(options_.rate) {
   if (filter_ != nullptr) filter_->held_ = this;
 }
 
@@ -35,17 +35,7 @@ absl::Status Dispatcher::Recover() {
     if (!st.ok()) return st;
     st = dead_letters_.Recover(*reader, &stale);
     if (!st.ok()) return st;
-    int64_t now = clock_();
-    st = reader->ScanState(kRateLimitPrefix, [&](std::string_view k, std::string_view v) {
-      if (!k.starts_with(kRateLimitPrefix)) return false;
-      absl::StatusOr<RateLimit> limit = DecodeRateLimit(k, v);
-      if (!limit.ok()) {
-        stale.push_back(StateDelete(std::string(k)));
-        return true;
-      }
-      gate_.Set(*limit, now);
-      return true;
-    });
+    st = rate_lane_.Recover(*reader, clock_(), &stale);
     if (!st.ok()) return st;
   }
   if (!stale.empty()) engine_->WriteState(std::move(stale), [](absl::Status) {});
@@ -71,7 +61,7 @@ void Dispatcher::RemoveWorker(uint64_t worker_id) {
   });
   // Newest first to the front: the oldest ends up first in the queue.
   for (auto it = orphaned.rbegin(); it != orphaned.rend(); ++it) {
-    Ready msg = ReleaseLease(*it);
+    WaitingMessage msg = ReleaseLease(*it);
     ++msg.attempt;
     ++stats_.redelivered;
     Requeue(std::move(msg), clock_(), /*front=*/true);
@@ -82,14 +72,14 @@ void Dispatcher::RemoveWorker(uint64_t worker_id) {
 void Dispatcher::OnDue(std::vector<DueRef> batch) {
   int64_t now = clock_();
   for (const DueRef& d : batch) {
-    Requeue(Ready{d, retries_.NextAttempt(d.hash), false, nullptr}, now, /*front=*/false);
+    Requeue(WaitingMessage{d, retries_.NextAttempt(d.hash), false, nullptr}, now, /*front=*/false);
   }
   Pump();
 }
 
-void Dispatcher::Requeue(Ready msg, int64_t now_ms, bool front) {
-  if (gate_.Gated(msg.ref.channel)) {
-    EnqueueRateLimited(std::move(msg), now_ms);
+void Dispatcher::Requeue(WaitingMessage msg, int64_t now_ms, bool front) {
+  if (rate_lane_.Gated(msg.ref.channel)) {
+    rate_lane_.Push(std::move(msg), now_ms, [this](const WaitingMessage& m) { return KeyOf(m); });
     return;
   }
   auto& q = ready_[static_cast<int>(msg.ref.channel)];
@@ -121,7 +111,7 @@ void Dispatcher::Pump() {
       out.clear();
       int64_t deadline = clock_() + options_.lease_timeout_ms;
       for (Channel c : w.channels) {
-        if (gate_.Gated(c)) {
+        if (rate_lane_.Gated(c)) {
           LeaseRateLimited(c, room, id, deadline, &out);
           continue;
         }
@@ -150,7 +140,7 @@ void Dispatcher::LeaseFifo(Channel c, uint32_t room, uint64_t worker, int64_t de
         constexpr size_t kPrefetchAhead = 8;
         if (q.size() > kPrefetchAhead) engine_->PrefetchDue(q[kPrefetchAhead].ref);
         uint32_t slot;
-        Ready msg = std::move(q.front());
+        WaitingMessage msg = std::move(q.front());
         q.pop_front();
         if (Load(std::move(msg), &reader, &slot)) loaded.push_back(slot);
       }
@@ -172,7 +162,7 @@ uint32_t Dispatcher::NewLeaseSlot() {
 }
 
 bool Dispatcher::ReadContent(const DueRef& ref, std::optional<Store::Reader>* reader,
-                             Content* out) {
+                             MessageContent* out) {
   absl::Status st = engine_->ReadDue(ref, reader, &out->due);
   if (!st.ok()) {
     if (absl::IsNotFound(st)) {
@@ -199,7 +189,7 @@ bool Dispatcher::ReadContent(const DueRef& ref, std::optional<Store::Reader>* re
   return true;
 }
 
-bool Dispatcher::Load(Ready&& msg, std::optional<Store::Reader>* reader, uint32_t* slot) {
+bool Dispatcher::Load(WaitingMessage&& msg, std::optional<Store::Reader>* reader, uint32_t* slot) {
   if (msg.content && !engine_->IsCurrent(msg.ref)) {
     ++stats_.stale_dropped;
     return false;
@@ -220,10 +210,10 @@ bool Dispatcher::Load(Ready&& msg, std::optional<Store::Reader>* reader, uint32_
   return true;
 }
 
-Dispatcher::Ready Dispatcher::Unload(uint32_t slot) {
+WaitingMessage Dispatcher::Unload(uint32_t slot) {
   Lease& lease = lease_pool_[slot];
-  Ready msg{lease.ref, lease.attempt, lease.prepared,
-            std::make_unique<Content>(std::move(lease.content))};
+  WaitingMessage msg{lease.ref, lease.attempt, lease.prepared,
+                     std::make_unique<MessageContent>(std::move(lease.content))};
   free_lease_slots_.push_back(slot);
   return msg;
 }
@@ -237,7 +227,7 @@ void Dispatcher::AddLease(uint32_t slot, uint64_t worker, int64_t deadline,
                                &lease.content.due.reminder});
 }
 
-std::string Dispatcher::KeyOf(const Ready& msg) {
+std::string Dispatcher::KeyOf(const WaitingMessage& msg) {
   if (msg.content) return msg.content->due.reminder.key;
   DueReminder due;
   std::optional<Store::Reader> reader;
@@ -245,44 +235,23 @@ std::string Dispatcher::KeyOf(const Ready& msg) {
   return std::move(due.reminder.key);
 }
 
-void Dispatcher::EnqueueRateLimited(Ready msg, int64_t now_ms) {
-  const DueRef& r = msg.ref;
-  FairQueue<Ready>& q = rate_queues_[static_cast<int>(r.channel)];
-  size_t tenants = q.tenants() + (q.size(r.tenant) == 0 ? 1 : 0);
-  int64_t deadline = gate_.DeadlineMs(r);
-  int64_t expected = gate_.EstimateSendMs(r.channel, r.tenant, now_ms, q.size(r.tenant), tenants);
-  bool late = expected > deadline;
-  if (late) gate_.ReportLate(r, [&] { return KeyOf(msg); }, now_ms, expected);
-  // Earliest deadline first: the expiry when there is one, else the due time.
-  int64_t order_by = r.expiry_ms != 0 ? r.expiry_ms : r.due_ms;
-  TenantId tenant = r.tenant;
-  q.Push(tenant, order_by, late, std::move(msg));
-}
-
 void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
                                   std::vector<LeasedMessage>* out) {
-  FairQueue<Ready>& q = rate_queues_[static_cast<int>(c)];
   int64_t now = clock_();
-  while (!q.empty() && out->size() < room) {
-    // The channel's own bucket first: when it is empty no tenant may send,
-    // and the fair queue need not visit them all to find that out.
-    if (!gate_.ChannelHasToken(c, now)) break;
-    auto popped = q.PopIf([&](TenantId t) { return gate_.TryTake(c, t, now); });
+  auto key_of = [this](const WaitingMessage& m) { return KeyOf(m); };
+  while (out->size() < room) {
+    std::optional<RateLimitedLane::Popped> popped = rate_lane_.Pop(c, now, key_of);
     if (!popped) break;
-    Ready& msg = popped->item;
-    const DueRef& r = msg.ref;
-    auto key_of = [&] { return KeyOf(msg); };
-    if (r.expiry_ms != 0 && now > r.expiry_ms) {
-      gate_.Refund(c, popped->tenant);
+    WaitingMessage& msg = popped->msg;
+    if (popped->expired) {
       if (!engine_->IsCurrent(msg.ref)) {
         ++stats_.stale_dropped;  // replaced or cancelled meanwhile: not late, just gone
         continue;
       }
-      if (!popped->mark) gate_.ReportLate(r, key_of, now, now);
+      if (!popped->reported_late) rate_lane_.ReportLate(msg, now, key_of);
       DropExpired(std::move(msg));
       continue;
     }
-    if (!popped->mark && now > gate_.DeadlineMs(r)) gate_.ReportLate(r, key_of, now, now);
     uint32_t slot;
     bool loaded;
     {
@@ -290,32 +259,24 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
       loaded = Load(std::move(msg), &reader, &slot);
     }
     if (!loaded || !PrepareForLease(slot)) {
-      gate_.Refund(c, popped->tenant);
+      rate_lane_.Refund(c, popped->tenant);
       continue;
     }
     AddLease(slot, worker, deadline, out);
   }
-  auto& wake = rate_wake_ms_[static_cast<int>(c)];
-  wake.reset();
-  if (q.empty() || out->size() >= room) return;
-  // Held back by tokens: pump again when the first tenant may send.
-  int64_t next = INT64_MAX;
-  q.ForEachTenant([&](TenantId t, size_t) { next = std::min(next, gate_.NextTokenMs(c, t, now)); });
-  if (next == INT64_MAX) return;
-  wake = std::max(next, now + 1);
-  if (wake_hook_) wake_hook_();
+  if (rate_lane_.HoldBack(c, now, out->size() < room) && wake_hook_) wake_hook_();
 }
 
-void Dispatcher::DropExpired(Ready msg) {
+void Dispatcher::DropExpired(WaitingMessage msg) {
   if (!msg.content) {
     // The tombstone names the key: read it.
-    auto content = std::make_unique<Content>();
+    auto content = std::make_unique<MessageContent>();
     std::optional<Store::Reader> reader;
     if (!ReadContent(msg.ref, &reader, content.get())) return;
     msg.content = std::move(content);
   }
   const ReminderSpec& r = msg.content->due.reminder;
-  gate_.CountExpired(msg.ref);
+  rate_lane_.CountExpired(msg.ref);
   Engine::StateWrites extra;
   KeyHash hash = msg.ref.hash;
   bool had_attempts = retries_.EndIn(hash, &extra);
@@ -331,44 +292,20 @@ void Dispatcher::DropExpired(Ready msg) {
       std::move(extra));
 }
 
-void Dispatcher::Regate(Channel c) {
-  int i = static_cast<int>(c);
-  if (gate_.Gated(c)) {
-    if (ready_[i].empty()) return;
-    std::deque<Ready> fifo = std::move(ready_[i]);
-    ready_[i].clear();
-    int64_t now = clock_();
-    for (Ready& msg : fifo) EnqueueRateLimited(std::move(msg), now);
-    return;
-  }
-  rate_wake_ms_[i].reset();
-  if (rate_queues_[i].empty()) return;
-  for (Ready& msg : rate_queues_[i].TakeAll()) ready_[i].push_back(std::move(msg));
-}
-
 void Dispatcher::SetRateLimits(std::vector<RateLimit> limits,
                                std::function<void(absl::Status)> done) {
   Engine::StateWrites writes;
-  for (RateLimit& limit : limits) {
-    if (absl::Status st = Validate(limit); !st.ok()) {
-      done(st);
-      return;
-    }
-    limit = Normalized(limit);
-    std::string key = RateLimitKey(limit.channel, limit.tenant);
-    if (limit.count == 0) {
-      writes.push_back(StateDelete(std::move(key)));
-    } else {
-      writes.push_back(StatePut(std::move(key), EncodeRateLimitValue(limit)));
-    }
+  if (absl::Status st = RateLimitedLane::RecordsOf(&limits, &writes); !st.ok()) {
+    done(st);
+    return;
   }
   engine_->WriteState(std::move(writes), [this, limits = std::move(limits),
                                           done = std::move(done)](absl::Status st) {
     if (st.ok()) {
       int64_t now = clock_();
+      auto key_of = [this](const WaitingMessage& m) { return KeyOf(m); };
       for (const RateLimit& limit : limits) {
-        gate_.Set(limit, now);
-        Regate(limit.channel);
+        rate_lane_.SetLimit(limit, now, &ready_[static_cast<int>(limit.channel)], key_of);
       }
       Pump();
     }
@@ -376,47 +313,7 @@ void Dispatcher::SetRateLimits(std::vector<RateLimit> limits,
   });
 }
 
-std::vector<RateRow> Dispatcher::RateRows() {
-  std::vector<RateRow> rows = gate_.Rows(clock_());
-  auto find = [&](Channel c, std::optional<TenantId> t) -> RateRow& {
-    for (RateRow& row : rows) {
-      if (row.channel == c && row.tenant.has_value() == t.has_value() &&
-          (!t || row.tenant->value == t->value)) {
-        return row;
-      }
-    }
-    RateRow row;
-    row.channel = c;
-    row.tenant = t;
-    rows.push_back(row);
-    return rows.back();
-  };
-  for (int i = 1; i <= kChannelCount; ++i) {
-    Channel c = static_cast<Channel>(i);
-    const FairQueue<Ready>& q = rate_queues_[i];
-    if (q.empty()) continue;
-    find(c, std::nullopt).waiting = q.size();
-    q.ForEachTenant([&](TenantId t, size_t n) { find(c, t).waiting = n; });
-  }
-  std::sort(rows.begin(), rows.end(), [](const RateRow& a, const RateRow& b) {
-    auto rank = [](const RateRow& r) {
-      return std::make_tuple(static_cast<int>(r.channel), r.tenant.has_value(),
-                             r.tenant ? r.tenant->value : 0);
-    };
-    return rank(a) < rank(b);
-  });
-  // A channel's row counts the late and expired of all its tenants.
-  for (RateRow& row : rows) {
-    if (row.tenant) continue;
-    for (const RateRow& t : rows) {
-      if (t.tenant && t.channel == row.channel) {
-        row.late += t.late;
-        row.expired += t.expired;
-      }
-    }
-  }
-  return rows;
-}
+std::vector<RateRow> Dispatcher::RateRows() { return rate_lane_.Rows(clock_()); }
 
 bool Dispatcher::PrepareForLease(uint32_t slot) {
   Lease& lease = lease_pool_[slot];
@@ -425,7 +322,7 @@ bool Dispatcher::PrepareForLease(uint32_t slot) {
   MessageFilter::Prepared p = filter_->Prepare(r);
   if (p.hold) {
     uint32_t tenant = r.tenant.value;
-    Ready msg = Unload(slot);
+    WaitingMessage msg = Unload(slot);
     msg.content.reset();  // read again when released
     ++held_count_;
     held_[tenant].push_back(std::move(msg));
@@ -451,11 +348,11 @@ bool Dispatcher::FilterHears(const Lease& lease) const {
 void Dispatcher::Release(TenantId tenant) {
   auto it = held_.find(tenant.value);
   if (it == held_.end()) return;
-  std::vector<Ready> back = std::move(it->second);
+  std::vector<WaitingMessage> back = std::move(it->second);
   held_.erase(it);
   held_count_ -= back.size();
   int64_t now = clock_();
-  for (Ready& msg : back) {
+  for (WaitingMessage& msg : back) {
     msg.prepared = false;
     Requeue(std::move(msg), now, /*front=*/false);
   }
@@ -467,7 +364,7 @@ uint64_t Dispatcher::held_of(TenantId tenant) const {
   return it == held_.end() ? 0 : it->second.size();
 }
 
-Dispatcher::Ready Dispatcher::ReleaseLease(uint64_t lease_id) {
+WaitingMessage Dispatcher::ReleaseLease(uint64_t lease_id) {
   uint32_t slot = leases_.Find(lease_id);
   leases_.Erase(lease_id);
   return Unload(slot);
@@ -674,7 +571,7 @@ void Dispatcher::ExpireLeases(int64_t now_ms) {
        oldest = leases_.Oldest()) {
     uint64_t worker = lease_pool_[leases_.Find(oldest->first)].worker;
     if (auto w = workers_.find(worker); w != workers_.end()) --w->second.in_flight;
-    Ready msg = ReleaseLease(oldest->first);
+    WaitingMessage msg = ReleaseLease(oldest->first);
     ++msg.attempt;
     ++stats_.redelivered;
     any = true;
@@ -682,21 +579,14 @@ void Dispatcher::ExpireLeases(int64_t now_ms) {
   }
   // Tokens due: cleared here, set again by Pump if tokens still hold
   // messages back (so a wake with no worker room does not spin).
-  for (auto& wake : rate_wake_ms_) {
-    if (wake && *wake <= now_ms) {
-      wake.reset();
-      any = true;
-    }
-  }
+  if (rate_lane_.ClearWakesDue(now_ms)) any = true;
   if (any) Pump();
 }
 
 std::optional<int64_t> Dispatcher::NextDeadlineMs() const {
   std::optional<int64_t> next;
   if (auto oldest = leases_.Oldest()) next = oldest->second;
-  for (const auto& wake : rate_wake_ms_) {
-    if (wake && (!next || *wake < *next)) next = wake;
-  }
+  if (auto wake = rate_lane_.NextWakeMs(); wake && (!next || *wake < *next)) next = wake;
   return next;
 }
 
@@ -720,11 +610,11 @@ DispatchStats Dispatcher::stats() const {
   for (int c = 1; c <= kChannelCount; ++c) {
     s.ready_by_channel[c] = ready_[c].size();
     s.ready += ready_[c].size();
-    s.rate_waiting_by_channel[c] = rate_queues_[c].size();
-    s.rate_waiting += rate_queues_[c].size();
+    s.rate_waiting_by_channel[c] = rate_lane_.waiting(static_cast<Channel>(c));
+    s.rate_waiting += rate_lane_.waiting(static_cast<Channel>(c));
   }
-  s.rate_late = gate_.late_total();
-  s.rate_expired = gate_.expired_total();
+  s.rate_late = rate_lane_.late_total();
+  s.rate_expired = rate_lane_.expired_total();
   return s;
 }
 

@@ -8,26 +8,30 @@
 //                   failed-permanent: dead letter
 //   lease deadline passed, or worker gone: back to the ready queue
 //
+// It owns the workers, the leases and the two lanes a due message waits in,
+// and ties its parts together on the ack path; each part has its own state
+// and header:
+//
+//   lane of a channel with no limit   the plain FIFO (ready_), here
+//   lane of a rate-limited channel    RateLimitedLane (rate_limited_lane.h)
+//   leases in flight                  LeaseTable (lease_table.h) + the pool
+//   attempt counts, backoff           RetryRecords (retry_records.h)
+//   dead letters                      DeadLetters (dead_letters.h)
+//   what the book renders or holds    MessageFilter (message_filter.h)
+//
 // Memory. A due message waits as a reference (DueRef, ~72 bytes with its
-// queue entry), not its content: Pump reads the key, recipient and payload
-// from the log (Engine::ReadDue) as it leases, into the lease's slot, whose
-// strings are reused. So a burst of due messages costs little while it
-// waits, however large the payloads.
+// queue entry; waiting_message.h), not its content: Pump reads the key,
+// recipient and payload from the log (Engine::ReadDue) as it leases, into
+// the lease's slot, whose strings are reused. So a burst of due messages
+// costs little while it waits, however large the payloads.
 //
 // Flow control: a worker never holds more than its max_in_flight leases.
-// Fairness between workers of a channel: round robin.
+// Fairness between workers of a channel: round robin. A channel with a rate
+// limit is leased from its RateLimitedLane instead of its FIFO; when tokens,
+// not workers, hold messages back, NextDeadlineMs includes the time of the
+// next token, so the owner's timer (ExpireLeases) pumps again then.
 //
-// Rate limits (issue 5 §3). A channel with no limit keeps the plain FIFO
-// above, untouched. Once it has one (overall, or for some tenant), its due
-// messages wait in a FairQueue (fair_queue.h: round robin across tenants,
-// earliest deadline first within one) and go only with a token from the
-// RateGate (rate_gate.h: the buckets, lateness reports). When tokens, not
-// workers, hold messages back, NextDeadlineMs includes the time of the next
-// token, so the owner's timer (ExpireLeases) pumps again then. Limits are
-// records in `state` (rate_limit.h: rl/...), set by SetRateLimits and
-// loaded by Recover.
-//
-// Thread: the owner (io) thread, like the engine.
+// Thread: the owner (io) thread, like the engine. Its parts are not shared.
 //
 // Durability. What an ack decides rides in one engine commit with the
 // records it changes in the store's `state` B-tree (Engine's StateWrites):
@@ -61,12 +65,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/dispatch/dead_letters.h"
-#include "server/dispatch/fair_queue.h"
 #include "server/dispatch/lease_table.h"
 #include "server/dispatch/message_filter.h"
 #include "server/dispatch/rate_gate.h"
 #include "server/dispatch/rate_limit.h"
+#include "server/dispatch/rate_limited_lane.h"
 #include "server/dispatch/retry_records.h"
+#include "server/dispatch/waiting_message.h"
 #include "server/engine/engine.h"
 
 namespace rappel::server {
@@ -111,7 +116,7 @@ struct DispatchStats {
   uint64_t stale_dropped = 0;     // replaced or cancelled after falling due: not handed out
   uint64_t filter_dropped = 0;    // dropped by the MessageFilter (e.g. a visit status set)
   uint64_t held = 0;              // held back by the MessageFilter (e.g. waiting for credit)
-  // Content the store could not give back when leased: the engine took
+  // MessageContent the store could not give back when leased: the engine took
   // those back and hands them out again later.
   uint64_t read_retried = 0;
   // Rate limits: due, waiting for a token (not in `ready`); reported unable
@@ -191,7 +196,7 @@ class Dispatcher : public DueSink, public HeldMessages {
   // Sets or removes (count 0) rate limits, all in one commit; they apply
   // once durable. InvalidArgument (nothing written) if any is invalid.
   void SetRateLimits(std::vector<RateLimit> limits, std::function<void(absl::Status)> done);
-  std::vector<RateLimit> RateLimits() const { return gate_.Limits(); }
+  std::vector<RateLimit> RateLimits() const { return rate_lane_.Limits(); }
   // Per channel and per (tenant, channel): limit, tokens, waiting, late.
   std::vector<RateRow> RateRows();
 
@@ -200,23 +205,6 @@ class Dispatcher : public DueSink, public HeldMessages {
   uint64_t dead_letters_of(TenantId tenant) const;
 
  private:
-  // A message once read from the log: its content and id (once the filter
-  // has prepared it, the payload and recipient are the worker's).
-  struct Content {
-    DueReminder due;
-    std::string message_id;
-  };
-  // A message waiting for a worker. One due for the first time holds only
-  // its reference (the content stays in the log until it is leased: a
-  // burst of a million due messages costs ~64 bytes each while it waits);
-  // one back from a lease keeps its content (a prepared message must not
-  // be prepared twice).
-  struct Ready {
-    DueRef ref;
-    uint32_t attempt = 1;
-    bool prepared = false;  // the filter has rendered it
-    std::unique_ptr<Content> content;
-  };
   struct Worker {
     std::vector<Channel> channels;
     uint32_t max_in_flight;
@@ -230,7 +218,7 @@ class Dispatcher : public DueSink, public HeldMessages {
     DueRef ref;
     uint32_t attempt = 1;
     bool prepared = false;
-    Content content;
+    MessageContent content;
     uint64_t worker = 0;
   };
   void Pump();
@@ -241,7 +229,7 @@ class Dispatcher : public DueSink, public HeldMessages {
   absl::StatusOr<uint32_t> TakeLeaseSlot(uint64_t worker_id, uint64_t lease_id);
   // Removes a lease (which must be there), frees its slot and returns its
   // message.
-  Ready ReleaseLease(uint64_t lease_id);
+  WaitingMessage ReleaseLease(uint64_t lease_id);
   void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
 
   // A free slot of lease_pool_ (not yet in leases_).
@@ -250,12 +238,12 @@ class Dispatcher : public DueSink, public HeldMessages {
   // unless it has it), in *slot. False, nothing held: stale, or the store
   // could not give it back (the engine took it back). `reader` is kept
   // open across calls; reset it before anything else reaches the engine.
-  bool Load(Ready&& msg, std::optional<Store::Reader>* reader, uint32_t* slot);
+  bool Load(WaitingMessage&& msg, std::optional<Store::Reader>* reader, uint32_t* slot);
   // The content of `ref` from the log, and its message id, into *out.
   // False: stale, or unreadable (the engine took it back); counted.
-  bool ReadContent(const DueRef& ref, std::optional<Store::Reader>* reader, Content* out);
+  bool ReadContent(const DueRef& ref, std::optional<Store::Reader>* reader, MessageContent* out);
   // The loaded slot back to a waiting message (with its content).
-  Ready Unload(uint32_t slot);
+  WaitingMessage Unload(uint32_t slot);
   // False: the message in `slot` is no longer to be handed out (dropped by
   // the filter, whose completion this submits, or held); the slot is freed.
   bool PrepareForLease(uint32_t slot);
@@ -266,30 +254,25 @@ class Dispatcher : public DueSink, public HeldMessages {
 
   // The message's key, for a log line: read from the log unless it has its
   // content.
-  std::string KeyOf(const Ready& msg);
+  std::string KeyOf(const WaitingMessage& msg);
   // Leases up to `room` messages of ungated channel `c` from its FIFO.
   void LeaseFifo(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
                  std::vector<LeasedMessage>* out);
-  // Rate limits. A due or returned message of a gated channel joins its
-  // fair queue (reported late if it cannot make its deadline).
-  void EnqueueRateLimited(Ready msg, int64_t now_ms);
   // Leases up to `room` messages of gated channel `c` that have a token.
   void LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
                         std::vector<LeasedMessage>* out);
   // Its expiry passed while it waited for a token: completed, not sent.
-  void DropExpired(Ready msg);
+  void DropExpired(WaitingMessage msg);
   // Where a waiting message goes: its channel's fair queue when gated (with
   // its content), else the back (or the front) of its FIFO.
-  void Requeue(Ready msg, int64_t now_ms, bool front);
-  // After a change of limits: messages move between FIFO and fair queue.
-  void Regate(Channel c);
+  void Requeue(WaitingMessage msg, int64_t now_ms, bool front);
 
   Engine* engine_;
   MessageFilter* filter_ = nullptr;
   std::function<void()> wake_hook_;
   DispatchOptions options_;
   std::function<int64_t()> clock_;
-  std::deque<Ready> ready_[kChannelCount + 1];
+  std::deque<WaitingMessage> ready_[kChannelCount + 1];
   std::map<uint64_t, Worker> workers_;
   uint64_t next_worker_ = 1;
   size_t round_robin_ = 0;
@@ -301,13 +284,9 @@ class Dispatcher : public DueSink, public HeldMessages {
   LeaseTable leases_;
   RetryRecords retries_;
   DeadLetters dead_letters_;
-  absl::flat_hash_map<uint32_t, std::vector<Ready>> held_;  // by tenant (Prepared::hold)
+  absl::flat_hash_map<uint32_t, std::vector<WaitingMessage>> held_;  // by tenant (Prepared::hold)
   uint64_t held_count_ = 0;
-  RateGate gate_;
-  FairQueue<Ready> rate_queues_[kChannelCount + 1];
-  // Set when tokens (not workers) held messages of the channel back: when
-  // the next one is due.
-  std::optional<int64_t> rate_wake_ms_[kChannelCount + 1];
+  RateLimitedLane rate_lane_;
   DispatchStats stats_;
 };
 
