@@ -29,7 +29,8 @@
 // item plus about 30 bytes per message, one heap and one ring slot per
 // waiting tenant; all of it is released when the queue empties.
 //
-// Thread: the owner's (the dispatcher's io thread). Item must be movable.
+// Thread: the owner's (the RateLimitedLane's: the io thread). Item must be
+// movable.
 #pragma once
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 // RateGate: the sending limits of issue 5 §3 as token buckets, and what
 // they held back (DESIGN.md §3 "gate", §6.3). It holds no messages: the
-// dispatcher keeps those waiting for a token in a FairQueue per channel and
-// asks the gate, message by message, whether one may go now.
+// RateLimitedLane (rate_limited_lane.h) keeps those waiting for a token in a
+// FairQueue per channel and asks the gate, message by message, whether one
+// may go now.
 //
 //   limits          one bucket per channel overall (the provider's limit)
 //                   and one per (tenant, channel) that has a limit of its own
@@ -102,7 +103,7 @@ class RateGate {
 
   // A row for each limit set and each (tenant, channel) with a late count,
   // ordered by (channel, overall first, tenant); `waiting` left 0 (the
-  // dispatcher, which holds the queues, fills it in).
+  // RateLimitedLane, which holds the queues, fills it in).
   std::vector<RateRow> Rows(int64_t now_ms);
   uint64_t late_total() const { return late_total_; }
   uint64_t expired_total() const { return expired_total_; }
