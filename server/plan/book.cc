@@ -102,96 +102,13 @@ bool AfterCancellation(MessageKind k) {
 
 }  // namespace
 
-// The change one request makes, handed to Engine::Mutate at Submit. Items
-// of one request may touch the same appointment: the last word on each
-// message key wins (scheduled, or dropped).
-struct AppointmentBook::Change {
-  std::vector<ReminderSpec> schedule;
-  std::vector<ReminderKey> drop;
-  Engine::StateWrites writes;
-  std::vector<std::string> touched;  // ObjKey of each entry changed
-  std::vector<uint32_t> ledgers;     // tenants whose ledger changed
-  int64_t now = 0;
-  // Appointment records this change writes (ObjKey, number): durable once
-  // it commits. Every number it gives out is at least first_record.
-  std::vector<std::pair<std::string, uint64_t>> records;
-  uint64_t first_record = 0;  // 0: none given out yet
-
-  void LedgerChanged(uint32_t tenant) {
-    if (std::find(ledgers.begin(), ledgers.end(), tenant) == ledgers.end()) ledgers.push_back(tenant);
-  }
-
-  // One request may touch an appointment twice (two versions in a batch, a
-  // confirm then a cancel): then the latest word on each message key and
-  // state key wins. Until that happens nothing can repeat, and the indexes
-  // below stay off (no hashing of every key on the common path).
-  absl::flat_hash_set<std::string> touched_set;
-  bool dedupe = false;
-  // ObjKey(tenant, key) -> index in schedule: one request may touch several
-  // tenants, whose appointments may share an id (and so message keys).
-  absl::flat_hash_map<std::string, size_t> scheduled_at;
-  absl::flat_hash_map<std::string, size_t> written_at;  // state key -> index in writes
-
-  // Before an entry's re-plan is added.
-  void Touch(std::string obj) {
-    if (!touched_set.insert(obj).second && !dedupe) {
-      dedupe = true;
-      for (size_t i = 0; i < schedule.size(); ++i) {
-        scheduled_at[ObjKey(schedule[i].tenant.value, schedule[i].key)] = i;
-      }
-      for (size_t i = 0; i < writes.size(); ++i) written_at[writes[i].key] = i;
-    }
-    touched.push_back(std::move(obj));
-  }
-  // `may_repeat`: a key other entries' changes may write too (a patient's).
-  void Write(StateOp op, bool may_repeat = false) {
-    if (!dedupe && !may_repeat) {
-      writes.push_back(std::move(op));
-      return;
-    }
-    auto [it, inserted] = written_at.try_emplace(op.key, writes.size());
-    if (inserted) {
-      writes.push_back(std::move(op));
-    } else {
-      writes[it->second] = std::move(op);  // the latest wins within one commit
-    }
-  }
-  void Schedule(ReminderSpec r) {
-    if (!dedupe) {
-      schedule.push_back(std::move(r));
-      return;
-    }
-    auto [it, inserted] = scheduled_at.try_emplace(ObjKey(r.tenant.value, r.key), schedule.size());
-    if (inserted) {
-      schedule.push_back(std::move(r));
-    } else {
-      schedule[it->second] = std::move(r);
-    }
-  }
-  // The latest wins here too: a key scheduled by an earlier event of this
-  // change (e.g. a confirm) and dropped by a later one (a cancel) is not
-  // scheduled (Engine::Mutate would schedule a key both dropped and
-  // scheduled). A drop after a schedule in the same change wins.
-  void Drop(ReminderKey k) {
-    if (!dedupe) {
-      drop.push_back(std::move(k));
-      return;
-    }
-    if (auto it = scheduled_at.find(ObjKey(k.tenant.value, k.key)); it != scheduled_at.end()) {
-      size_t i = it->second;
-      scheduled_at.erase(it);
-      if (i + 1 != schedule.size()) {
-        schedule[i] = std::move(schedule.back());
-        scheduled_at[ObjKey(schedule[i].tenant.value, schedule[i].key)] = i;
-      }
-      schedule.pop_back();
-    }
-    drop.push_back(std::move(k));
-  }
-};
-
 AppointmentBook::AppointmentBook(Engine* engine, BookOptions options)
-    : engine_(engine), options_(options) {}
+    : engine_(engine),
+      options_(options),
+      log_(engine, {options.min_record_garbage, options.records_per_compaction},
+           [this](Change change, std::function<void(absl::Status)> done) {
+             Submit(std::move(change), std::move(done));
+           }) {}
 
 absl::StatusOr<std::unique_ptr<AppointmentBook>> AppointmentBook::Open(Engine* engine,
                                                                        BookOptions options) {
@@ -205,130 +122,7 @@ absl::Status AppointmentBook::Load() {
   if (!reader.ok()) return reader.status();
   if (absl::Status st = registry_.Load(*reader); !st.ok()) return st;
   if (absl::Status st = credits_.Load(*reader); !st.ok()) return st;
-  absl::Status error;
-  std::string_view pa = "pa/";
-  bool seen_record = false;
-  absl::Status st = reader->ScanState(pa, [&](std::string_view k, std::string_view v) {
-    if (k.substr(0, pa.size()) != pa) return false;
-    if (k.size() != pa.size() + 8) {
-      error = absl::DataLossError("malformed appointment record key");
-      return false;
-    }
-    uint64_t seq = GetBE(k, pa.size(), 8);
-    if (!seen_record) records_floor_ = seq;
-    seen_record = true;
-    next_record_ = std::max(next_record_, seq + 1);
-    // Numbers grow with every write: a later record of an id supersedes
-    // the earlier one, and a tombstone ends it.
-    bool tombstone = !v.empty() && v[0] == '\0';
-    std::string obj;
-    std::optional<Entry> e;
-    if (tombstone) {
-      obj = std::string(v.substr(1));
-      ++garbage_records_;
-    } else {
-      auto decoded = DecodeEntry(seq, v);
-      if (!decoded.ok()) {
-        error = decoded.status();
-        return false;
-      }
-      e = std::move(*decoded);
-      for (uint64_t n : e->audit) next_audit_ = std::max(next_audit_, n + 1);
-      obj = ObjKey(e->appt.tenant, e->appt.id);
-    }
-    uint64_t oldest = seq;
-    if (auto old = appointments_.find(obj); old != appointments_.end()) {
-      oldest = old->second.oldest_seq;
-      Index(old->second, false);
-      appointments_.erase(old);
-      ++garbage_records_;
-    }
-    if (tombstone) return true;
-    e->durable_seq = seq;
-    e->oldest_seq = oldest;
-    Entry& held = appointments_[obj] = std::move(*e);
-    Index(held, true);
-    return true;
-  });
-  return st.ok() ? error : st;
-}
-
-AppointmentBook::Entry* AppointmentBook::FindEntry(uint32_t tenant, std::string_view id) {
-  auto it = appointments_.find(ObjKey(tenant, id));
-  return it == appointments_.end() ? nullptr : &it->second;
-}
-
-const AppointmentBook::Entry* AppointmentBook::FindEntry(uint32_t tenant,
-                                                         std::string_view id) const {
-  auto it = appointments_.find(ObjKey(tenant, id));
-  return it == appointments_.end() ? nullptr : &it->second;
-}
-
-void AppointmentBook::Index(const Entry& e, bool add) {
-  const Appointment& a = e.appt;
-  Entry* entry = const_cast<Entry*>(&e);
-  std::string calendar = ObjKey(a.tenant, a.calendar);
-  std::string patient = ObjKey(a.tenant, a.patient);
-  if (add) {
-    by_calendar_.Add(calendar, entry);
-    by_patient_.Add(patient, entry);
-  } else {
-    by_calendar_.Remove(calendar, entry);
-    by_patient_.Remove(patient, entry);
-  }
-}
-
-void AppointmentBook::StartIndex::Add(const std::string& owner, Entry* e) {
-  owners_[owner][Bucket(e->appt.start_ms)].push_back(e);
-}
-
-void AppointmentBook::StartIndex::Remove(const std::string& owner, Entry* e) {
-  auto o = owners_.find(owner);
-  if (o == owners_.end()) return;
-  auto b = o->second.find(Bucket(e->appt.start_ms));
-  if (b == o->second.end()) return;
-  auto& v = b->second;
-  if (auto it = std::find(v.begin(), v.end(), e); it != v.end()) {
-    *it = v.back();
-    v.pop_back();
-  }
-  if (v.empty()) o->second.erase(b);
-  if (o->second.empty()) owners_.erase(o);
-}
-
-std::vector<AppointmentBook::Entry*> AppointmentBook::StartIndex::InRange(const std::string& owner,
-                                                                         int64_t from_ms,
-                                                                         int64_t to_ms) const {
-  std::vector<Entry*> out;
-  auto o = owners_.find(owner);
-  if (o == owners_.end() || to_ms <= from_ms) return out;
-  auto take = [&](const std::vector<Entry*>& v) {
-    for (Entry* e : v) {
-      if (e->appt.start_ms >= from_ms && e->appt.start_ms < to_ms) out.push_back(e);
-    }
-  };
-  const auto& buckets = o->second;
-  int64_t first = Bucket(from_ms), last = Bucket(to_ms - 1);
-  if (static_cast<uint64_t>(last - first) >= buckets.size()) {
-    for (const auto& [bucket, v] : buckets) {
-      if (bucket >= first && bucket <= last) take(v);
-    }
-  } else {
-    for (int64_t bucket = first; bucket <= last; ++bucket) {
-      if (auto b = buckets.find(bucket); b != buckets.end()) take(b->second);
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const Entry* x, const Entry* y) {
-    return x->appt.start_ms != y->appt.start_ms ? x->appt.start_ms < y->appt.start_ms
-                                                : x->appt.id < y->appt.id;
-  });
-  return out;
-}
-
-StateOp AppointmentBook::NewAudit(Entry& e, std::string lines) {
-  uint64_t n = next_audit_++;
-  e.audit.push_back(n);
-  return Put(NumberedKey("au/", n), std::move(lines));
+  return log_.Load(*reader);
 }
 
 absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view why,
@@ -456,98 +250,9 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     }
   }
   entry.plan = std::move(next);
-  if (!audit.empty()) change.Write(NewAudit(entry, std::move(audit)));
-  change.Write(RecordWrite(entry, change));
+  if (!audit.empty()) change.Write(log_.NewAudit(entry, std::move(audit)));
+  change.Write(log_.RecordWrite(entry, change));
   return absl::OkStatus();
-}
-
-StateOp AppointmentBook::RecordWrite(Entry& e, Change& change) {
-  if (change.first_record == 0) change.first_record = next_record_;
-  if (e.seq < change.first_record) {
-    // Written by an earlier change (or never): the new version is appended
-    // and the old one, if any, becomes garbage.
-    if (e.seq != 0) ++garbage_records_;
-    e.seq = next_record_++;
-    if (e.oldest_seq == 0) e.oldest_seq = e.seq;
-  }
-  change.records.emplace_back(ObjKey(e.appt.tenant, e.appt.id), e.seq);
-  return Put(NumberedKey("pa/", e.seq), EncodeEntry(e));
-}
-
-void AppointmentBook::MaybeCompactRecords() {
-  if (record_compaction_running_) return;
-  if (compaction_next_ >= compaction_plan_.size()) {
-    compaction_plan_.clear();
-    compaction_next_ = 0;
-    if (garbage_records_ < std::max<uint64_t>(options_.min_record_garbage, appointments_.size())) {
-      return;
-    }
-    // A cycle: every live version below compaction_end_ is appended again,
-    // oldest first, a step at a time, and the numbers below each step's
-    // last one deleted. (A version rewritten meanwhile has moved above
-    // compaction_end_: its old number is garbage like the rest.)
-    compaction_plan_.reserve(appointments_.size());
-    for (const auto& [obj, e] : appointments_) {
-      if (e.seq != 0) compaction_plan_.emplace_back(e.seq, obj);  // 0: never written
-    }
-    std::sort(compaction_plan_.begin(), compaction_plan_.end());
-    compaction_end_ = next_record_;
-    garbage_at_cycle_start_ = garbage_records_;
-  }
-  Change change;
-  change.now = engine_->NowMs();
-  change.first_record = next_record_;
-  size_t relocated = 0;
-  while (compaction_next_ < compaction_plan_.size() &&
-         relocated < options_.records_per_compaction) {
-    const auto& [seq, obj] = compaction_plan_[compaction_next_++];
-    auto it = appointments_.find(obj);
-    if (it == appointments_.end() || it->second.seq != seq) continue;  // purged or rewritten
-    // The writer copies the stored version to a new number (no re-encoding
-    // here): every write of it submitted before this step lands first, and
-    // every later one goes to the new number.
-    Entry& e = it->second;
-    if (e.durable_seq == 0) {
-      // Its creation is still in flight (or was refused): the range must
-      // stop below it; the next step takes it up again.
-      --compaction_next_;
-      break;
-    }
-    StateOp copy = Put(NumberedKey("pa/", next_record_), std::string());
-    copy.copy_from = NumberedKey("pa/", e.seq);
-    // A change in flight wrote e.seq; if it is refused (an invalid item
-    // refuses a whole change, without failing what follows), the durable
-    // version is the one to copy.
-    if (e.durable_seq != e.seq) copy.copy_fallback = NumberedKey("pa/", e.durable_seq);
-    e.seq = next_record_++;
-    e.oldest_seq = e.seq;  // every older version is below the range's end
-    change.touched.push_back(obj);
-    change.records.emplace_back(obj, e.seq);
-    change.Write(std::move(copy));
-    ++relocated;
-  }
-  bool cycle_done = compaction_next_ >= compaction_plan_.size();
-  uint64_t hi = cycle_done ? compaction_end_ : compaction_plan_[compaction_next_].first;
-  if (relocated == 0 && hi <= records_floor_) return;  // held up: nothing to do yet
-  StateOp range = Delete(NumberedKey("pa/", records_floor_));
-  range.range_end = NumberedKey("pa/", hi);
-  change.Write(std::move(range));
-  uint64_t floor_before = records_floor_;
-  records_floor_ = hi;
-  if (cycle_done) {
-    // What is left is the garbage made since the cycle began.
-    garbage_records_ -= std::min(garbage_records_, garbage_at_cycle_start_);
-  }
-  record_compaction_running_ = true;
-  Submit(std::move(change), [this, floor_before](absl::Status st) {
-    record_compaction_running_ = false;
-    if (!st.ok()) {
-      // Nothing of the step landed: start over from its floor, later.
-      records_floor_ = std::min(records_floor_, floor_before);
-      compaction_plan_.clear();
-      compaction_next_ = 0;
-    }
-  });
 }
 
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
@@ -561,22 +266,14 @@ void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> do
                   [this, touched = std::move(touched), ledgers = std::move(change.ledgers),
                    records = std::move(change.records), done = std::move(done)](absl::Status st) {
                     if (st.ok()) {
-                      for (const auto& [obj, seq] : records) {
-                        auto it = appointments_.find(obj);
-                        if (it == appointments_.end()) continue;
-                        Entry& e = it->second;
-                        if (e.durable_seq < seq) e.durable_seq = seq;
-                        // (An earlier change refused after this one was built
-                        // may have reloaded a lower number: this one is later.)
-                        if (e.seq < seq) e.seq = seq;
-                      }
+                      log_.Committed(records);
                     } else {
-                      Reload(touched);
+                      log_.Reload(touched);
                       credits_.Reload(ledgers);
                     }
                     done(std::move(st));
                   });
-  MaybeCompactRecords();
+  log_.MaybeCompact();
 }
 
 template <typename T, typename Done>
@@ -605,28 +302,6 @@ void AppointmentBook::Refuse(absl::Status st, Done done) {
   engine_->WriteState({}, [st = std::move(st), done = std::move(done)](absl::Status) mutable {
     done(st);
   });
-}
-
-void AppointmentBook::Reload(const std::vector<std::string>& entry_keys) {
-  // The commit failed: memory went ahead of the store for these entries.
-  auto reader = engine_->store().NewReader();
-  for (const std::string& obj : entry_keys) {
-    auto it = appointments_.find(obj);
-    if (it == appointments_.end()) continue;
-    uint64_t seq = it->second.durable_seq;
-    uint64_t oldest = it->second.oldest_seq;
-    Index(it->second, false);
-    appointments_.erase(it);
-    if (!reader.ok() || seq == 0) continue;  // 0: its creation failed
-    auto bytes = reader->GetState(NumberedKey("pa/", seq));
-    if (!bytes.ok() || !bytes->has_value()) continue;  // its creation failed
-    auto e = DecodeEntry(seq, **bytes);
-    if (!e.ok()) continue;
-    e->durable_seq = seq;
-    e->oldest_seq = oldest != 0 ? std::min(oldest, seq) : seq;
-    Entry& held = appointments_[obj] = std::move(*e);
-    Index(held, true);
-  }
 }
 
 // --- configuration objects ------------------------------------------------
@@ -681,36 +356,36 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
   if (in.location.size() > 1024 || in.notes.size() > 4096) {
     return absl::InvalidArgumentError("location or notes too long (1 KiB, 4 KiB)");
   }
-  std::string obj = ObjKey(in.tenant, in.id);
-  auto it = appointments_.find(obj);
+  Entry* found = log_.Find(in.tenant, in.id);
   Event event;
   UpsertOutcome outcome;
-  if (it == appointments_.end()) {
+  if (found == nullptr) {
     if (!type->active) {
       return absl::FailedPreconditionError(absl::StrCat(
           "appointment type \"", in.type, "\" is inactive: it cannot be booked"));
     }
     Entry e;
+    std::string obj = ObjKey(in.tenant, in.id);
     e.appt = std::move(in);  // numbered when its record is written (RecordWrite)
     Appointment& a = e.appt;
     if (a.booked_at_ms == 0) a.booked_at_ms = change.now;
     a.revision = 1;
     a.lifecycle = Lifecycle::kActive;
     a.status = VisitStatus::kNone;
-    it = appointments_.emplace(obj, std::move(e)).first;
+    found = &log_.Add(obj, std::move(e));
     event = Event::kCreated;
     outcome = UpsertOutcome::kCreated;
   } else {
-    Appointment& a = it->second.appt;
+    Appointment& a = found->appt;
     if (in.version < a.version) {
       return absl::FailedPreconditionError(absl::StrCat(
           "stale: version ", in.version, " is older than the version held, ", a.version));
     }
     if (in.version == a.version) {
       return AppointmentResult{UpsertOutcome::kUnchanged, a.revision,
-                               static_cast<uint32_t>(it->second.plan.size())};
+                               static_cast<uint32_t>(found->plan.size())};
     }
-    Index(it->second, false);
+    log_.Index(*found, false);
     bool rebooked = IsCancelled(a.lifecycle);
     bool moved = a.start_ms != in.start_ms || a.end_ms != in.end_ms ||
                  a.calendar != in.calendar || a.location != in.location ||
@@ -746,11 +421,9 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
       outcome = UpsertOutcome::kUpdated;
     }
   }
-  Entry& e = it->second;
-  if (outcome != UpsertOutcome::kCreated) {
-    // (a new entry is indexed below; a changed one was taken out above)
-  }
-  Index(e, true);
+  // (A new entry is indexed here; a changed one was taken out above.)
+  Entry& e = *found;
+  log_.Index(e, true);
   if (absl::Status st = Replan(e, event, EventName(event), change); !st.ok()) return st;
   return AppointmentResult{outcome, e.appt.revision, static_cast<uint32_t>(e.plan.size())};
 }
@@ -843,7 +516,7 @@ void AppointmentBook::Commands(std::vector<AppointmentCommand> items, ResultsDon
   auto results = std::make_shared<std::vector<absl::StatusOr<AppointmentResult>>>();
   results->reserve(items.size());
   for (const AppointmentCommand& c : items) {
-    Entry* e = FindEntry(c.tenant, c.id);
+    Entry* e = log_.Find(c.tenant, c.id);
     if (e == nullptr) {
       results->push_back(absl::NotFoundError(
           absl::StrCat("no appointment \"", c.id, "\" in tenant ", c.tenant)));
@@ -867,7 +540,7 @@ void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int6
   Change change;
   change.now = engine_->NowMs();
   uint32_t cancelled = 0;
-  for (Entry* e : by_calendar_.InRange(ObjKey(tenant, calendar), from_ms, to_ms)) {
+  for (Entry* e : log_.OfCalendar(tenant, calendar, from_ms, to_ms)) {
     if (IsCancelled(e->appt.lifecycle)) continue;
     AppointmentCommand c{tenant, e->appt.id, AppointmentAction::kCancelByPractitioner, VisitStatus::kNone, 0};
     if (ApplyCommand(*e, c, change).ok()) ++cancelled;
@@ -891,7 +564,7 @@ void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, i
   if (!t->zone.ok()) return fail(t->zone.status());
   const int64_t day_end = t->zone.EndOfLocalDay(change.now);
   uint32_t alerted = 0;
-  for (Entry* e : by_calendar_.InRange(ObjKey(tenant, calendar), change.now, day_end)) {
+  for (Entry* e : log_.OfCalendar(tenant, calendar, change.now, day_end)) {
     if (IsCancelled(e->appt.lifecycle) || e->appt.status != VisitStatus::kNone) {
       continue;
     }
@@ -933,7 +606,7 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
     change.Write(ObjectRegistry::PatientRecord(*p), /*may_repeat=*/true);
     uint32_t replanned = 0;
     for (Patient* who : sharing) {
-      for (Entry* e : by_patient_.InRange(ObjKey(tenant, who->id), INT64_MIN, INT64_MAX)) {
+      for (Entry* e : log_.OfPatient(tenant, who->id, INT64_MIN, INT64_MAX)) {
         if (IsCancelled(e->appt.lifecycle) && e->plan.empty()) continue;
         if (e->appt.end_ms < change.now && e->plan.empty()) continue;
         ++e->appt.revision;
@@ -949,13 +622,13 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
   }
   Entry* e = nullptr;
   if (!appointment.empty()) {
-    e = FindEntry(tenant, appointment);
+    e = log_.Find(tenant, appointment);
     if (e == nullptr || e->appt.patient != patient) {
       return fail(absl::NotFoundError(absl::StrCat("no appointment \"", appointment,
                                                    "\" of patient \"", patient, "\"")));
     }
   } else {
-    for (Entry* cand : by_patient_.InRange(ObjKey(tenant, patient), change.now, INT64_MAX)) {
+    for (Entry* cand : log_.OfPatient(tenant, patient, change.now, INT64_MAX)) {
       if (!IsCancelled(cand->appt.lifecycle)) {
         e = cand;
         break;
@@ -995,7 +668,7 @@ void AppointmentBook::Redeem(std::string_view token,
   if (change.now >= claims->expires_ms) {
     return fail(absl::FailedPreconditionError("the link has expired"));
   }
-  Entry* e = FindEntry(claims->tenant, claims->appointment_id);
+  Entry* e = log_.Find(claims->tenant, claims->appointment_id);
   if (e == nullptr) return fail(absl::NotFoundError("the appointment no longer exists"));
   Appointment& a = e->appt;
   if (a.revision != claims->revision) {
@@ -1114,7 +787,7 @@ json DryRunJson(const PlanResult& plan) {
 }  // namespace
 
 absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::string& id) const {
-  const Entry* e = FindEntry(tenant, id);
+  const Entry* e = log_.Find(tenant, id);
   if (e == nullptr) {
     return absl::NotFoundError(absl::StrCat("no appointment \"", id, "\" in tenant ", tenant));
   }
@@ -1166,7 +839,7 @@ absl::StatusOr<std::string> AppointmentBook::DryRun(const Appointment& in) const
   Appointment a = in;
   int64_t now = engine_->NowMs();
   if (a.booked_at_ms == 0) a.booked_at_ms = now;
-  const Entry* held = in.id.empty() ? nullptr : FindEntry(in.tenant, in.id);
+  const Entry* held = in.id.empty() ? nullptr : log_.Find(in.tenant, in.id);
   Event event = held == nullptr ? Event::kCreated : Event::kModified;
   if (held != nullptr) a.revision = held->appt.revision + 1;
   json out;
@@ -1188,7 +861,7 @@ size_t AppointmentBook::SweepGone(size_t limit) {
   Change change;
   change.now = now;
   size_t gone = 0;
-  for (auto& [obj, e] : appointments_) {
+  for (auto& [obj, e] : log_.entries()) {
     if (gone >= limit) break;
     std::string audit;
     for (PlanRef& p : e.plan) {
@@ -1204,8 +877,8 @@ size_t AppointmentBook::SweepGone(size_t limit) {
     if (audit.empty()) continue;
     std::erase_if(e.plan, [](const PlanRef& p) { return p.occurrence == UINT32_MAX; });
     change.Touch(obj);
-    change.Write(NewAudit(e, std::move(audit)));
-    change.Write(RecordWrite(e, change));
+    change.Write(log_.NewAudit(e, std::move(audit)));
+    change.Write(log_.RecordWrite(e, change));
   }
   if (gone > 0) Submit(std::move(change), [](absl::Status) {});
   return gone;
@@ -1215,7 +888,7 @@ size_t AppointmentBook::Reclaim(size_t limit) {
   SweepGone(limit);
   int64_t now = engine_->NowMs();
   std::vector<std::string> expired;
-  for (const auto& [obj, e] : appointments_) {
+  for (const auto& [obj, e] : log_.entries()) {
     if (expired.size() >= limit) break;
     const Tenant* t = registry_.FindTenant(e.appt.tenant);
     int64_t retention = t != nullptr ? t->audit_retention_ms : 90 * kDayMs;
@@ -1223,21 +896,7 @@ size_t AppointmentBook::Reclaim(size_t limit) {
   }
   if (expired.empty()) return 0;
   Engine::StateWrites writes;
-  for (const std::string& obj : expired) {
-    auto it = appointments_.find(obj);
-    const Entry& e = it->second;
-    if (e.oldest_seq == e.seq) {
-      writes.push_back(Delete(NumberedKey("pa/", e.seq)));  // its only version
-    } else {
-      // Older versions wait for MaybeCompactRecords: a tombstone above them
-      // all, and the last version becomes garbage too.
-      writes.push_back(Put(NumberedKey("pa/", next_record_++), std::string(1, '\0') + obj));
-      garbage_records_ += 2;
-    }
-    for (uint64_t n : it->second.audit) writes.push_back(Delete(NumberedKey("au/", n)));
-    Index(it->second, false);
-    appointments_.erase(it);
-  }
+  log_.Purge(expired, &writes);
   engine_->WriteState(std::move(writes), [](absl::Status) {});
   return expired.size();
 }
@@ -1342,7 +1001,7 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
     out.recipient = r.recipient;
     return out;
   }
-  Entry* e = FindEntry(r.tenant.value, key->appointment_id);
+  Entry* e = log_.Find(r.tenant.value, key->appointment_id);
   if (e == nullptr) return drop("the appointment no longer exists", nullptr, nullptr);
   const Appointment& a = e->appt;
   // (No revision check here: a message replaced or dropped by a later
@@ -1424,7 +1083,7 @@ void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::
                                 Engine::StateWrites* writes) {
   auto key = ParseMessageKey(r.key);
   if (!key) return;
-  Entry* e = FindEntry(r.tenant.value, key->appointment_id);
+  Entry* e = log_.Find(r.tenant.value, key->appointment_id);
   if (e == nullptr) return;
   std::string audit;
   bool success = outcome == AckOutcome::kSent || outcome == AckOutcome::kDelivered ||
@@ -1470,8 +1129,8 @@ void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::
                               }),
                plan.end());
   }
-  writes->push_back(NewAudit(e, std::move(audit)));
-  writes->push_back(Put(NumberedKey("pa/", e.seq), EncodeEntry(e)));
+  writes->push_back(log_.NewAudit(e, std::move(audit)));
+  writes->push_back(AppointmentLog::Rewrite(e));
 }
 
 // --- credits ------------------------------------------------------------
@@ -1510,7 +1169,7 @@ absl::StatusOr<std::string> AppointmentBook::CreditsJson(uint32_t tenant) const 
   int64_t forecast[3] = {0, 0, 0};
   int64_t reserved_by_plans = 0;
   uint64_t unreserved = 0, quiet = 0, pending_paid = 0;
-  for (const auto& [obj, e] : appointments_) {
+  for (const auto& [obj, e] : log_.entries()) {
     if (e.appt.tenant != tenant) continue;
     for (const PlanRef& p : e.plan) {
       if (p.flags & PlanRef::kMovedByQuietHours) ++quiet;
@@ -1568,7 +1227,7 @@ std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
   if (sharing.size() < 2) return out;  // the common case: a number of one's own
   int64_t day = LocalDay(*t, a.start_ms);
   for (const std::string& who : sharing) {
-    for (Entry* other : by_patient_.InRange(ObjKey(a.tenant, who), a.start_ms - 2 * kDayMs,
+    for (Entry* other : log_.OfPatient(a.tenant, who, a.start_ms - 2 * kDayMs,
                                             a.start_ms + 2 * kDayMs)) {
       const Appointment& o = other->appt;
       if (other == &e || o.calendar != a.calendar || IsCancelled(o.lifecycle) ||

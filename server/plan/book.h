@@ -21,25 +21,14 @@
 // (the engine fails every later write of the same epoch too, so the store
 // then holds the truth).
 //
-// Store records (state database; integers big-endian), beside the
-// configuration objects' (registry.h):
-//   pa/<seq 8>                    appointment, its pending plan and the
-//                                 numbers of its audit records (binary)
-//   au/<n 8>                      audit lines of one event (audit.h)
-//   pk/<tenant 4>                 the tenant's credit ledger (credits.h)
-// Appointment and audit records are numbered in write order, not keyed by
-// id: every write lands at the end of its B-tree (sequential pages). (Keyed
-// by id, two random pages per event made the commit's page writes the
-// bottleneck of appointment ingest; rewritten in place, a change to an
-// older appointment still cost a random page.) A change to an appointment
-// appends its new version under a new number; the old one is garbage. The
-// id -> record map is rebuilt at start from the records, which hold their
-// tenant and id: the highest number of an id wins, and a tombstone (a
-// record of a purged appointment that has older versions still stored: a
-// zero byte, then its ObjKey) removes it.
-// When the garbage outgrows the live records, a reclaim cycle appends every
-// older live version again, a step (one commit) at a time, and deletes the
-// numbers below it (MaybeCompactRecords).
+// It is a facade over the parts that hold its state, each in its own
+// files:
+//   registry.h          the configuration objects and STOP addresses
+//   appointment_log.h   the appointments, their records (pa/, au/) and
+//                       their reclaim
+//   credit_account.h    the credit ledgers (pk/) and reservations
+//   tenant_zone.h       each tenant's local time
+//   planner.h, render.h what an event plans, what a message says
 //
 // Thread: the owner (io) thread, like the engine.
 #pragma once
@@ -57,7 +46,8 @@
 #include "nlohmann/json.hpp"
 #include "server/dispatch/message_filter.h"
 #include "server/engine/engine.h"
-#include "server/plan/appointment_record.h"
+#include "server/plan/appointment_log.h"
+#include "server/plan/change.h"
 #include "server/plan/credit_account.h"
 #include "server/plan/model.h"
 #include "server/plan/registry.h"
@@ -167,7 +157,7 @@ class AppointmentBook : public MessageFilter {
   // many. Reclaim calls it first.
   size_t SweepGone(size_t limit = 100'000);
 
-  size_t appointments() const { return appointments_.size(); }
+  size_t appointments() const { return log_.size(); }
 
   // MessageFilter
   bool Claims(const ReminderSpec& r) const override;
@@ -187,14 +177,9 @@ class AppointmentBook : public MessageFilter {
   using Entry = BookEntry;
 
  private:
-  // A request's change being built: what goes to Engine::Mutate.
-  struct Change;
-
   AppointmentBook(Engine* engine, BookOptions options);
   absl::Status Load();
 
-  Entry* FindEntry(uint32_t tenant, std::string_view id);
-  const Entry* FindEntry(uint32_t tenant, std::string_view id) const;
   // Plans `entry` after `event` and adds its re-plan to `change`.
   absl::Status Replan(Entry& entry, Event event, std::string_view why, Change& change);
   // Applies one command to `entry` (already looked up) and re-plans.
@@ -215,16 +200,6 @@ class AppointmentBook : public MessageFilter {
   // engine answers in submission order; a refusal must not overtake).
   template <typename Done>
   void Refuse(absl::Status st, Done done);
-  void Reload(const std::vector<std::string>& entry_keys);
-  // The write of `e`'s record in `change`: a new version under a new number
-  // unless `change` already numbered it.
-  StateOp RecordWrite(Entry& e, Change& change);
-  // One reclaim step of superseded appointment records, when due.
-  void MaybeCompactRecords();
-  void Index(const Entry& e, bool add);
-  // A new audit record of `e` (its number is added to e.audit, so encode
-  // the entry after this).
-  StateOp NewAudit(Entry& e, std::string lines);
   // A message of `e` was sent, failed or suppressed: its audit record and
   // the entry's record, rewritten (without the message when it leaves the
   // plan), go into `writes`.
@@ -272,6 +247,7 @@ class AppointmentBook : public MessageFilter {
   BookOptions options_;
   ObjectRegistry registry_;
   CreditAccounts credits_{engine_};
+  AppointmentLog log_;
   // ObjKey(tenant, message key) of an SMS reminder covered by another
   // appointment's SMS -> that appointment's id. Memory only: after a restart
   // a covered reminder is sent on its own (twice told, never untold).
@@ -282,39 +258,6 @@ class AppointmentBook : public MessageFilter {
     std::vector<std::pair<std::string, uint32_t>> sent;  // (appointment, occurrence)
   };
   absl::flat_hash_map<std::string, ReminderDay> reminded_;  // ObjKey(tenant, patient)
-  // ObjKey(tenant, id). Node-based: the indexes below point at entries.
-  absl::node_hash_map<std::string, Entry> appointments_;
-  // A calendar's and a patient's appointments by start time (absences,
-  // delay alerts, a patient's next appointment, STOP), keyed by
-  // ObjKey(tenant, calendar or patient), in buckets of `bucket_ms` of start
-  // time (0: one bucket). Adding or removing is a hash lookup and a short
-  // vector's push or swap-erase: cheaper per event than an ordered tree.
-  class StartIndex {
-   public:
-    explicit StartIndex(int64_t bucket_ms) : bucket_ms_(bucket_ms) {}
-    void Add(const std::string& owner, Entry* e);
-    void Remove(const std::string& owner, Entry* e);
-    // The entries starting in [from_ms, to_ms), in start order.
-    std::vector<Entry*> InRange(const std::string& owner, int64_t from_ms, int64_t to_ms) const;
-
-   private:
-    int64_t Bucket(int64_t start_ms) const { return bucket_ms_ == 0 ? 0 : start_ms / bucket_ms_; }
-    int64_t bucket_ms_;
-    absl::flat_hash_map<std::string, absl::flat_hash_map<int64_t, std::vector<Entry*>>> owners_;
-  };
-  StartIndex by_calendar_{kDayMs};
-  StartIndex by_patient_{0};
-  uint64_t next_record_ = 1;  // pa/ numbers
-  uint64_t next_audit_ = 1;   // au/ numbers
-  uint64_t records_floor_ = 1;       // no live pa/ record below this number
-  uint64_t garbage_records_ = 0;     // superseded pa/ records (an estimate)
-  bool record_compaction_running_ = false;
-  // The reclaim cycle under way: live versions (number, ObjKey) below
-  // compaction_end_, oldest first, and the next one to relocate.
-  std::vector<std::pair<uint64_t, std::string>> compaction_plan_;
-  size_t compaction_next_ = 0;
-  uint64_t compaction_end_ = 0;
-  uint64_t garbage_at_cycle_start_ = 0;
 };
 
 }  // namespace rappel::server::plan
