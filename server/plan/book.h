@@ -47,6 +47,7 @@
 #include "server/dispatch/message_filter.h"
 #include "server/engine/engine.h"
 #include "server/plan/appointment_log.h"
+#include "server/plan/book_views.h"
 #include "server/plan/change.h"
 #include "server/plan/credit_account.h"
 #include "server/plan/model.h"
@@ -205,7 +206,6 @@ class AppointmentBook : public MessageFilter {
   // plan), go into `writes`.
   void RecordOutcome(Entry& e, const ParsedMessageKey& key, std::string audit, bool leaves_plan,
                      Engine::StateWrites* writes);
-  nlohmann::json PlanJson(const Entry& e) const;
 
   // The message as the worker will get it (payload), its address, and the
   // text its cost is counted on. Empty recipient: no address on the channel.
@@ -248,6 +248,7 @@ class AppointmentBook : public MessageFilter {
   ObjectRegistry registry_;
   CreditAccounts credits_{engine_};
   AppointmentLog log_;
+  BookViews views_{*engine_, registry_, log_, credits_};
   // ObjKey(tenant, message key) of an SMS reminder covered by another
   // appointment's SMS -> that appointment's id. Memory only: after a restart
   // a covered reminder is sent on its own (twice told, never untold).

@@ -59,6 +59,20 @@ std::optional<SecondReminderPolicy> ParsePolicy(std::string_view s) {
   return ParseIn<SecondReminderPolicy>(kPolicyNames, s, 0);
 }
 
+std::string_view EventName(Event e) {
+  switch (e) {
+    case Event::kCreated: return "created";
+    case Event::kModified: return "modified";
+    case Event::kUpdated: return "updated";
+    case Event::kCancelled: return "cancelled";
+    case Event::kPatientCancelled: return "cancelled by the patient";
+    case Event::kConfirmed: return "confirmed";
+    case Event::kStatusChanged: return "status changed";
+    case Event::kDelayAlert: return "delay alert";
+  }
+  return "?";
+}
+
 std::string MessageKey(std::string_view appointment_id, MessageKind kind, Channel channel,
                        uint32_t occurrence) {
   std::string key;

@@ -210,6 +210,8 @@ enum class Event : uint8_t {
   kStatusChanged,
   kDelayAlert,
 };
+// "created", "cancelled by the patient"...: as the audit and dry run say it.
+std::string_view EventName(Event e);
 
 // Everything the planner reads. References stay valid during Plan().
 struct PlanInput {

@@ -1,0 +1,191 @@
+#include "server/plan/book_views.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/plan/audit.h"
+#include "server/plan/credits.h"
+#include "server/plan/planner.h"
+#include "server/plan/state_keys.h"
+
+namespace rappel::server::plan {
+
+using nlohmann::json;
+
+json BookViews::PlanJson(const BookEntry& e) const {
+  json plan = json::array();
+  const Tenant* t = registry_.FindTenant(e.appt.tenant);
+  int64_t now = engine_.NowMs();
+  for (const PlanRef& p : e.plan) {
+    json m = {{"kind", std::string(KindName(p.kind))},
+              {"channel", std::string(ChannelName(p.channel))},
+              {"occurrence", p.occurrence},
+              {"due_ms", p.due_ms},
+              {"message_id", absl::StrCat(e.appt.tenant, ":",
+                                          MessageKey(e.appt.id, p.kind, p.channel, p.occurrence))}};
+    if (p.credits > 0 || p.reserved()) {
+      m["credits"] = p.credits;
+      m["reserved"] = p.reserved() != 0;
+    }
+    // Why it is not out yet, when it is not just its time.
+    if (p.due_ms <= now && t != nullptr && t->metered && IsPaid(p.channel) &&
+        !p.reserved()) {
+      m["waiting"] = "for credit";
+    } else if (p.flags & PlanRef::kMovedByQuietHours) {
+      m["waiting"] = "for sending hours";
+    }
+    plan.push_back(std::move(m));
+  }
+  return plan;
+}
+
+namespace {
+
+json AppointmentJson(const Appointment& a) {
+  return {{"tenant", a.tenant},
+          {"id", a.id},
+          {"calendar", a.calendar},
+          {"type", a.type},
+          {"patient", a.patient},
+          {"start_ms", a.start_ms},
+          {"end_ms", a.end_ms},
+          {"location", a.location},
+          {"notes", a.notes},
+          {"booked_online", a.booked_online},
+          {"booked_at_ms", a.booked_at_ms},
+          {"version", a.version},
+          {"revision", a.revision},
+          {"lifecycle", std::string(LifecycleName(a.lifecycle))},
+          {"status", std::string(VisitStatusName(a.status))},
+          {"confirmed", a.confirmed},
+          {"arrived", a.arrived},
+          {"delay_ms", a.delay_ms}};
+}
+
+json DryRunJson(const PlanResult& plan) {
+  json messages = json::array();
+  for (const PlannedMessage& m : plan.messages) {
+    messages.push_back({{"kind", std::string(KindName(m.kind))},
+                        {"channel", std::string(ChannelName(m.channel))},
+                        {"occurrence", m.occurrence},
+                        {"due_ms", m.due_ms},
+                        {"expiry_ms", m.expiry_ms},
+                        {"to", m.recipient}});
+  }
+  json omitted = json::array();
+  for (const Omission& o : plan.omitted) {
+    omitted.push_back({{"kind", std::string(KindName(o.kind))},
+                       {"channel", o.channel ? std::string(ChannelName(*o.channel)) : "*"},
+                       {"reason", o.reason}});
+  }
+  return {{"messages", messages}, {"omitted", omitted}};
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BookViews::Show(uint32_t tenant, const std::string& id) const {
+  const BookEntry* e = log_.Find(tenant, id);
+  if (e == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no appointment \"", id, "\" in tenant ", tenant));
+  }
+  json out;
+  out["appointment"] = AppointmentJson(e->appt);
+  out["pending"] = PlanJson(*e);
+  // The audit trail, oldest first.
+  json audit = json::array();
+  auto reader = engine_.store().NewReader();
+  if (!reader.ok()) return reader.status();
+  for (uint64_t n : e->audit) {
+    auto record = reader->GetState(NumberedKey("au/", n));
+    if (!record.ok()) return record.status();
+    if (!record->has_value()) continue;  // its commit failed
+    for (const AuditEntry& a : ParseAuditRecord(**record)) {
+      audit.push_back({{"at_ms", a.at_ms},
+                       {"what", a.what},
+                       {"kind", a.kind},
+                       {"channel", a.channel},
+                       {"occurrence", a.occurrence},
+                       {"due_ms", a.due_ms},
+                       {"reason", a.reason}});
+    }
+  }
+  out["audit"] = std::move(audit);
+  // What a re-plan now would give (the dry run of the appointment as held).
+  const Tenant* t = registry_.FindTenant(tenant);
+  const Calendar* cal = registry_.FindCalendar(tenant, e->appt.calendar);
+  const AppointmentType* type = registry_.FindType(tenant, e->appt.type);
+  const Patient* patient = registry_.FindPatient(tenant, e->appt.patient);
+  if (t != nullptr && cal != nullptr && type != nullptr && patient != nullptr) {
+    PlanInput in{*t, *cal, *type, *patient, e->appt, Event::kUpdated, engine_.NowMs()};
+    in.stopped_channels = registry_.StoppedChannels(*patient);
+    out["dry_run"] = DryRunJson(Plan(in));
+  }
+  return out.dump();
+}
+
+absl::StatusOr<std::string> BookViews::DryRun(const Appointment& in) const {
+  const Tenant* t = registry_.FindTenant(in.tenant);
+  if (t == nullptr) return absl::NotFoundError(absl::StrCat("unknown tenant ", in.tenant));
+  const Calendar* cal = registry_.FindCalendar(in.tenant, in.calendar);
+  if (cal == nullptr) return absl::NotFoundError(absl::StrCat("unknown calendar \"", in.calendar, "\""));
+  const AppointmentType* type = registry_.FindType(in.tenant, in.type);
+  if (type == nullptr) return absl::NotFoundError(absl::StrCat("unknown appointment type \"", in.type, "\""));
+  const Patient* patient = registry_.FindPatient(in.tenant, in.patient);
+  if (patient == nullptr) return absl::NotFoundError(absl::StrCat("unknown patient \"", in.patient, "\""));
+  if (in.end_ms < in.start_ms) return absl::InvalidArgumentError("the appointment ends before it starts");
+  Appointment a = in;
+  int64_t now = engine_.NowMs();
+  if (a.booked_at_ms == 0) a.booked_at_ms = now;
+  const BookEntry* held = in.id.empty() ? nullptr : log_.Find(in.tenant, in.id);
+  Event event = held == nullptr ? Event::kCreated : Event::kModified;
+  if (held != nullptr) a.revision = held->appt.revision + 1;
+  json out;
+  out["appointment"] = AppointmentJson(a);
+  out["event"] = std::string(EventName(event));
+  PlanInput input{*t, *cal, *type, *patient, a, event, now};
+  input.stopped_channels = registry_.StoppedChannels(*patient);
+  out["dry_run"] = DryRunJson(Plan(input));
+  return out.dump();
+}
+
+absl::StatusOr<std::string> BookViews::Credits(uint32_t tenant, uint64_t waiting_for_credit) const {
+  const Tenant* t = registry_.FindTenant(tenant);
+  if (t == nullptr) return absl::NotFoundError(absl::StrCat("unknown tenant ", tenant));
+  CreditAccounts::Account l = credits_.Find(tenant);
+  int64_t now = engine_.NowMs();
+  const int64_t horizons[3] = {kDayMs, 7 * kDayMs, 30 * kDayMs};
+  int64_t forecast[3] = {0, 0, 0};
+  int64_t reserved_by_plans = 0;
+  uint64_t unreserved = 0, quiet = 0, pending_paid = 0;
+  for (const auto& [obj, e] : log_.entries()) {
+    if (e.appt.tenant != tenant) continue;
+    for (const PlanRef& p : e.plan) {
+      if (p.flags & PlanRef::kMovedByQuietHours) ++quiet;
+      if (p.reserved()) reserved_by_plans += p.credits;
+      if (!IsPaid(p.channel) || !t->metered) continue;
+      ++pending_paid;
+      if (!p.reserved()) ++unreserved;
+      for (int h = 0; h < 3; ++h) {
+        if (p.due_ms <= now + horizons[h]) forecast[h] += p.credits;
+      }
+    }
+  }
+  nlohmann::json j = {
+      {"tenant", tenant},
+      {"metered", t->metered},
+      {"balance", l.durable.balance},
+      {"reserved", l.durable.reserved},
+      {"reserved_by_plans", reserved_by_plans},
+      {"available", l.available()},
+      {"added", l.durable.added},
+      {"spent", l.durable.spent},
+      {"leased_extra", l.lease_extra},
+      {"pending_paid_messages", pending_paid},
+      {"unreserved_messages", unreserved},
+      {"waiting_for_credit", waiting_for_credit},
+      {"waiting_for_sending_hours", quiet},
+      {"alert_below", t->credit_alert_below},
+      {"forecast", {{"day", forecast[0]}, {"week", forecast[1]}, {"month", forecast[2]}}},
+  };
+  return j.dump();
+}
+
+}  // namespace rappel::server::plan
