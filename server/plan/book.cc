@@ -23,9 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-// The tenant's local day holding the instant (0 when its zone is unknown).
-int64_t LocalDay(const Tenant& t, int64_t at_ms) { return t.zone.ok() ? t.zone.LocalDay(at_ms) : 0; }
-
 const char* OutcomeName(AckOutcome o) {
   switch (o) {
     case AckOutcome::kSent: return "sent";
@@ -168,7 +165,7 @@ absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view
     PlannedMessage fallback;
     if (tenant->metered && IsPaid(m->channel)) {
       std::string also = m->channel == Channel::kSms
-                             ? HouseholdNote(entry, HouseholdCompanions(entry, m->kind, m->occurrence))
+                             ? households_.Note(entry, households_.Companions(entry, m->kind, m->occurrence))
                              : std::string();
       auto rendered = RenderFor(entry, m->kind, m->channel, also, ref.delay_ms, change.now,
                                 /*text_only=*/true);
@@ -899,21 +896,21 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
                                                                   : p.mobile)) {
       return drop("the address replied STOP", &*key, e);
     }
-    if (std::string leader = HouseholdLeader(*e, key->kind, key->channel, key->occurrence);
+    if (std::string leader = households_.TakeLeader(*e, key->kind, key->channel, key->occurrence);
         !leader.empty()) {
       return drop(absl::StrCat("merged into the SMS of appointment ", leader,
                                " (same phone number, same day, same calendar)"),
                   &*key, e);
     }
-    if (std::string capped = ReminderCap(*t, *e, *key, now); !capped.empty()) {
+    if (std::string capped = reminder_cap_.Over(*t, *e, *key, now); !capped.empty()) {
       return drop(std::move(capped), &*key, e);
     }
   }
   // The other appointments this SMS covers (a household's, same day):
   // named in its text, and their own SMS dropped when they fall due.
   std::vector<const Entry*> covered;
-  if (key->channel == Channel::kSms) covered = HouseholdCompanions(*e, key->kind, key->occurrence);
-  auto rendered = RenderFor(*e, key->kind, key->channel, HouseholdNote(*e, covered),
+  if (key->channel == Channel::kSms) covered = households_.Companions(*e, key->kind, key->occurrence);
+  auto rendered = RenderFor(*e, key->kind, key->channel, households_.Note(*e, covered),
                             static_cast<int64_t>(ref->delay_ms), now, /*text_only=*/false);
   if (!rendered.ok()) return drop(std::string(rendered.status().message()), &*key, e);
   if (rendered->recipient.empty()) return drop("no address on this channel any more", &*key, e);
@@ -936,8 +933,8 @@ MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
       return out;
     }
   }
-  if (t->max_reminders_per_day > 0) CountReminder(*t, *e, *key, now);
-  for (const Entry* other : covered) merged_[MergedKey(*other, key->kind, key->occurrence)] = a.id;
+  if (t->max_reminders_per_day > 0) reminder_cap_.Count(*t, *e, *key, now);
+  households_.Cover(covered, key->kind, key->occurrence, a.id);
   out.payload = std::move(rendered->payload);
   out.recipient = std::move(rendered->recipient);
   return out;
@@ -1022,110 +1019,6 @@ void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone don
     if (held() != nullptr) held()->Release(TenantId{tenant});
     done(CreditsJson(tenant));
   });
-}
-
-// --- consent, STOP, caps, household SMS ------------------------------------
-
-namespace {
-bool IsReminderKind(MessageKind k) {
-  return k == MessageKind::kReminder || k == MessageKind::kSecondReminder ||
-         k == MessageKind::kPreVisit;
-}
-}  // namespace
-
-std::vector<const AppointmentBook::Entry*> AppointmentBook::HouseholdCompanions(
-    const Entry& e, MessageKind kind, uint32_t occurrence) const {
-  std::vector<const Entry*> out;
-  const Appointment& a = e.appt;
-  const Tenant* t = registry_.FindTenant(a.tenant);
-  // (Most deployments have no shared number at all: no lookup then.)
-  if (!registry_.any_shared_mobile() || t == nullptr || !t->merge_household_sms ||
-      !IsReminderKind(kind)) {
-    return out;
-  }
-  const Patient* p = registry_.FindPatient(a.tenant, a.patient);
-  if (p == nullptr || p->mobile.empty()) return out;
-  const std::vector<std::string>& sharing = registry_.PatientsWithMobile(a.tenant, p->mobile);
-  if (sharing.size() < 2) return out;  // the common case: a number of one's own
-  int64_t day = LocalDay(*t, a.start_ms);
-  for (const std::string& who : sharing) {
-    for (Entry* other : log_.OfPatient(a.tenant, who, a.start_ms - 2 * kDayMs,
-                                            a.start_ms + 2 * kDayMs)) {
-      const Appointment& o = other->appt;
-      if (other == &e || o.calendar != a.calendar || IsCancelled(o.lifecycle) ||
-          o.status != VisitStatus::kNone || LocalDay(*t, o.start_ms) != day) {
-        continue;
-      }
-      bool pending = false;
-      for (const PlanRef& r : other->plan) {
-        pending |= r.kind == kind && r.channel == Channel::kSms && r.occurrence == occurrence;
-      }
-      if (pending) out.push_back(other);
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const Entry* x, const Entry* y) {
-    return std::tie(x->appt.start_ms, x->appt.id) < std::tie(y->appt.start_ms, y->appt.id);
-  });
-  return out;
-}
-
-std::string AppointmentBook::HouseholdNote(const Entry& e,
-                                           const std::vector<const Entry*>& others) const {
-  if (others.empty()) return {};
-  const Tenant& t = *registry_.FindTenant(e.appt.tenant);
-  bool fr = MessageLocale(t, *registry_.FindPatient(e.appt.tenant, e.appt.patient)) == "fr";
-  std::string note = fr ? "Également :" : "Also:";
-  for (const Entry* o : others) {
-    const Patient* op = registry_.FindPatient(o->appt.tenant, o->appt.patient);
-    auto local = t.zone.ok() ? t.zone.ToLocal(o->appt.start_ms) : t.zone.status();
-    std::string time = local.ok() ? absl::StrFormat("%02d:%02d", local->hour, local->minute) : "";
-    absl::StrAppend(&note, " ", op->first_name, fr ? " à " : " at ", time,
-                    o == others.back() ? "." : ";");
-  }
-  return note;
-}
-
-std::string AppointmentBook::MergedKey(const Entry& e, MessageKind kind, uint32_t occurrence) {
-  return ObjKey(e.appt.tenant, MessageKey(e.appt.id, kind, Channel::kSms, occurrence));
-}
-
-std::string AppointmentBook::HouseholdLeader(const Entry& e, MessageKind kind, Channel channel,
-                                             uint32_t occurrence) {
-  if (channel != Channel::kSms || merged_.empty()) return {};
-  auto it = merged_.find(MergedKey(e, kind, occurrence));
-  if (it == merged_.end()) return {};
-  std::string leader = std::move(it->second);
-  merged_.erase(it);  // told once: its message is dropped now
-  return leader;
-}
-
-std::string AppointmentBook::ReminderCap(const Tenant& t, const Entry& e, const ParsedMessageKey& key,
-                                         int64_t now) const {
-  if (t.max_reminders_per_day == 0 || !IsReminderKind(key.kind)) return {};
-  auto it = reminded_.find(ObjKey(e.appt.tenant, e.appt.patient));
-  if (it == reminded_.end() || it->second.day != LocalDay(t, now)) return {};
-  const auto& sent = it->second.sent;
-  for (const auto& [appt, occ] : sent) {
-    if (appt == e.appt.id && occ == key.occurrence) return {};  // the same reminder on another channel
-  }
-  if (sent.size() < t.max_reminders_per_day) return {};
-  return absl::StrCat("cap: the patient already had ", sent.size(),
-                      " reminder(s) today (at most ", t.max_reminders_per_day, " a day)");
-}
-
-void AppointmentBook::CountReminder(const Tenant& t, const Entry& e, const ParsedMessageKey& key,
-                                    int64_t now) {
-  if (!IsReminderKind(key.kind)) return;
-  ReminderDay& d = reminded_[ObjKey(e.appt.tenant, e.appt.patient)];
-  int64_t day = LocalDay(t, now);
-  if (d.day != day) {
-    d.day = day;
-    d.sent.clear();
-  }
-  for (const auto& [appt, occ] : d.sent) {
-    if (appt == e.appt.id && occ == key.occurrence) return;
-  }
-  d.sent.emplace_back(e.appt.id, key.occurrence);
 }
 
 }  // namespace rappel::server::plan

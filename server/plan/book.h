@@ -27,6 +27,8 @@
 //   appointment_log.h   the appointments, their records (pa/, au/) and
 //                       their reclaim
 //   credit_account.h    the credit ledgers (pk/) and reservations
+//   households.h        one SMS for a household's same-day reminders
+//   reminder_cap.h      the daily reminder cap per patient
 //   tenant_zone.h       each tenant's local time
 //   planner.h, render.h what an event plans, what a message says
 //
@@ -48,6 +50,8 @@
 #include "server/engine/engine.h"
 #include "server/plan/appointment_log.h"
 #include "server/plan/book_views.h"
+#include "server/plan/households.h"
+#include "server/plan/reminder_cap.h"
 #include "server/plan/change.h"
 #include "server/plan/credit_account.h"
 #include "server/plan/model.h"
@@ -226,39 +230,14 @@ class AppointmentBook : public MessageFilter {
   mutable LinksCache links_cache_;
   PlanRef* FindPlanRef(Entry& e, const ParsedMessageKey& key);
 
-  // Caps and households (issue 5 §4).
-  // Other appointments of the same day and calendar whose patient has the
-  // same mobile and that have this SMS reminder pending: one SMS covers them.
-  std::vector<const Entry*> HouseholdCompanions(const Entry& e, MessageKind kind,
-                                                uint32_t occurrence) const;
-  // "Également : Paul à 10:30." naming `others` (empty: none).
-  std::string HouseholdNote(const Entry& e, const std::vector<const Entry*>& others) const;
-  // The appointment whose SMS already covered this one ("" if none); told
-  // once.
-  std::string HouseholdLeader(const Entry& e, MessageKind kind, Channel channel,
-                              uint32_t occurrence);
-  static std::string MergedKey(const Entry& e, MessageKind kind, uint32_t occurrence);
-  // Why a reminder is over the tenant's daily cap for the patient ("" if it is not).
-  std::string ReminderCap(const Tenant& t, const Entry& e, const ParsedMessageKey& key,
-                          int64_t now) const;
-  void CountReminder(const Tenant& t, const Entry& e, const ParsedMessageKey& key, int64_t now);
-
   Engine* engine_;
   BookOptions options_;
   ObjectRegistry registry_;
   CreditAccounts credits_{engine_};
   AppointmentLog log_;
   BookViews views_{*engine_, registry_, log_, credits_};
-  // ObjKey(tenant, message key) of an SMS reminder covered by another
-  // appointment's SMS -> that appointment's id. Memory only: after a restart
-  // a covered reminder is sent on its own (twice told, never untold).
-  absl::flat_hash_map<std::string, std::string> merged_;
-  // The reminders a patient got on their last local day with one (the cap).
-  struct ReminderDay {
-    int64_t day = 0;  // local days since 1970-01-01
-    std::vector<std::pair<std::string, uint32_t>> sent;  // (appointment, occurrence)
-  };
-  absl::flat_hash_map<std::string, ReminderDay> reminded_;  // ObjKey(tenant, patient)
+  Households households_{registry_, log_};
+  ReminderCap reminder_cap_;
 };
 
 }  // namespace rappel::server::plan

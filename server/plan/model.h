@@ -136,6 +136,11 @@ struct Tenant {
   std::string secret;        // HMAC key of action tokens; generated, never sent out
 };
 
+// The tenant's local day holding the instant (0 when its zone is unknown).
+inline int64_t LocalDayOf(const Tenant& t, int64_t at_ms) {
+  return t.zone.ok() ? t.zone.LocalDay(at_ms) : 0;
+}
+
 struct Calendar {
   uint32_t tenant = 0;
   std::string id;
@@ -212,6 +217,12 @@ enum class Event : uint8_t {
 };
 // "created", "cancelled by the patient"...: as the audit and dry run say it.
 std::string_view EventName(Event e);
+
+// The reminders proper (the daily cap and household SMS apply to them).
+inline bool IsReminderKind(MessageKind k) {
+  return k == MessageKind::kReminder || k == MessageKind::kSecondReminder ||
+         k == MessageKind::kPreVisit;
+}
 
 // Everything the planner reads. References stay valid during Plan().
 struct PlanInput {
