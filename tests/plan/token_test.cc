@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace rappel::server::plan {
 namespace {
@@ -53,6 +54,32 @@ TEST(TokenTest, ExtremeValuesSurvive) {
   got = VerifyToken(IssueToken(c, secret), secret);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, c);
+}
+
+// The exact text, computed outside rappel (Python's base64.urlsafe_b64encode
+// without padding and hmac/sha256), with payloads of 37, 26 and 20 bytes so
+// that every base64 tail (2, 0 and 3 characters) is pinned.
+TEST(TokenTest, KnownTokensAreExact) {
+  EXPECT_EQ(IssueToken(Sample(), "fixed-secret"),
+            "AQIAAAAqAAAABwAAAZ04m2AAYXB0LTIwMjYtMDMtMjkvw6nDoA."
+            "QmwrBwKl9LBibaj0m2bz5I4c77iBzVrysi_vW9ISbPk");
+  TokenClaims ones{.tenant = 0xFFFFFFFF,
+                   .appointment_id = "",
+                   .revision = 0xFFFFFFFF,
+                   .action = Action::kArrival,
+                   .expires_ms = -1};
+  EXPECT_EQ(IssueToken(ones, "k"),
+            "AQP_____________________.8CVExQ9Jp9U9es-C5bi1wAhbIfUyzmd3u3-XZEQ2OW0");
+  TokenClaims small{.tenant = 1,
+                    .appointment_id = "ab",
+                    .revision = 1,
+                    .action = Action::kConfirm,
+                    .expires_ms = 0};
+  std::string token = "AQEAAAABAAAAAQAAAAAAAAAAYWI.ARpfCVyBmKgRoXoleh-Zm9_IhielYyTcUbXgyygnxfo";
+  EXPECT_EQ(IssueToken(small, "k"), token);
+  auto got = VerifyToken(token, "k");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, small);
 }
 
 TEST(TokenTest, EveryAlteredCharacterIsRefused) {
@@ -114,6 +141,61 @@ TEST(TokenTest, MalformedIsInvalidArgument) {
     EXPECT_EQ(TokenTenant(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(VerifyToken("", secret).status().message(), "malformed token");
+}
+
+// Text that a lenient base64 decoder would take for the same payload
+// (padding, whitespace anywhere, '+' and '/' of the standard alphabet) is
+// malformed, as is an impossible length: a token has exactly the characters
+// IssueToken writes.
+TEST(TokenTest, PaddingWhitespaceAndOtherAlphabetsAreMalformed) {
+  std::string secret = NewSecret();
+  for (const TokenClaims& c :
+       {Sample(), TokenClaims{.tenant = 1, .appointment_id = "ab", .action = Action::kConfirm},
+        TokenClaims{.tenant = 1, .appointment_id = "abcdef", .action = Action::kConfirm}}) {
+    std::string token = IssueToken(c, secret);
+    size_t dot = token.find('.');
+    std::string payload = token.substr(0, dot);  // 50, 27 and 32 characters
+    std::string mac = token.substr(dot);  // with its dot
+    std::vector<std::string> bad = {payload + "====" + mac, "=" + payload + mac,
+                                    // a length of 4n + 1, which no byte string has
+                                    payload + std::string((5 - payload.size() % 4) % 4, 'A') + mac};
+    if (size_t pad = (4 - payload.size() % 4) % 4; pad != 0) {
+      bad.push_back(payload + std::string(pad, '=') + mac);
+      bad.push_back(payload + std::string(pad, '.') + mac);  // Abseil's other pad; the dot splits
+    }
+    for (const char* ws : {" ", "\n", "\r", "\t", "\v", "\f"}) {
+      bad.push_back(ws + payload + mac);
+      bad.push_back(payload + ws + mac);
+      bad.push_back(payload.substr(0, 4) + ws + payload.substr(4) + mac);
+    }
+    std::string standard = payload;
+    for (char& ch : standard) ch = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+    if (standard != payload) bad.push_back(standard + mac);
+    for (const std::string& b : bad) {
+      EXPECT_EQ(VerifyToken(b, secret).status().code(), absl::StatusCode::kInvalidArgument)
+          << "'" << b << "'";
+      EXPECT_EQ(TokenTenant(b).status().code(), absl::StatusCode::kInvalidArgument) << b;
+    }
+  }
+}
+
+// The unused low bits of the payload's last character are not checked when
+// decoding: such a text decodes to the same claims, and the MAC (over the
+// text) refuses it.
+TEST(TokenTest, NonCanonicalPayloadIsASignatureMismatch) {
+  std::string secret = NewSecret();
+  TokenClaims c = Sample();  // 37 bytes: the payload ends in 2 characters, 4 unused bits
+  std::string token = IssueToken(c, secret);
+  size_t dot = token.find('.');
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t value = alphabet.find(token[dot - 1]);
+  ASSERT_EQ(value & 15, 0u);  // canonical: the unused bits are zero
+  std::string bad = token;
+  bad[dot - 1] = alphabet[value | 1];
+  EXPECT_EQ(VerifyToken(bad, secret).status().code(), absl::StatusCode::kPermissionDenied);
+  auto tenant = TokenTenant(bad);
+  ASSERT_TRUE(tenant.ok()) << tenant.status();
+  EXPECT_EQ(*tenant, c.tenant);
 }
 
 TEST(TokenTest, EmptySecretIsRefused) {
