@@ -8,6 +8,8 @@
 #include <array>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "server/common/bytes.h"
 #include "server/common/check.h"
 
@@ -21,48 +23,17 @@ constexpr size_t kMacTextSize = 43;  // base64url of 32 bytes, no padding
 
 absl::Status Malformed() { return absl::InvalidArgumentError("malformed token"); }
 
-// EVP_EncodeBlock writes standard base64 with padding; translate to the URL
-// alphabet and drop the padding.
-std::string Base64Url(const uint8_t* data, size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(static_cast<size_t>(len));
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) {
-    if (c == '+')
-      c = '-';
-    else if (c == '/')
-      c = '_';
-  }
-  return out;
-}
-
-bool IsUrlChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_';
-}
-
-// Inverse of Base64Url; false on characters outside the URL alphabet or an
-// impossible length (EVP_DecodeBlock would otherwise skip whitespace).
+// Inverse of absl::WebSafeBase64Escape (which writes no padding). Abseil's
+// decoder also takes padding ('=' or '.') and skips whitespace; a token has
+// neither, so the text must be in the URL alphabet first: one accepted
+// spelling per payload (up to the unused bits of the last character, which
+// the MAC over the text then refuses).
 bool FromBase64Url(std::string_view text, std::string* out) {
-  if (text.size() % 4 == 1) return false;
-  std::string std_text;
-  std_text.reserve(text.size() + 3);
   for (char c : text) {
-    if (!IsUrlChar(c)) return false;
-    std_text.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
   }
-  size_t pad = (4 - text.size() % 4) % 4;
-  std_text.append(pad, '=');
-  out->assign(std_text.size() / 4 * 3, '\0');
-  int len = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out->data()),
-                            reinterpret_cast<const unsigned char*>(std_text.data()),
-                            static_cast<int>(std_text.size()));
-  if (len < 0) return false;
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  out->resize(static_cast<size_t>(len) - pad);
-  return true;
+  // Debian's Abseil has its own string_view type, not std::string_view.
+  return absl::WebSafeBase64Unescape(absl::string_view(text.data(), text.size()), out);
 }
 
 void PutU32(std::string* s, uint32_t v) {
@@ -79,7 +50,8 @@ std::string MacText(std::string_view payload_text, std::string_view secret) {
            reinterpret_cast<const unsigned char*>(payload_text.data()), payload_text.size(),
            mac.data(), &mac_len);
   RAPPEL_CHECK(ok != nullptr && mac_len == kMacSize);
-  return Base64Url(mac.data(), mac_len);
+  return absl::WebSafeBase64Escape(
+      absl::string_view(reinterpret_cast<const char*>(mac.data()), mac_len));
 }
 
 struct Split {
@@ -134,7 +106,7 @@ std::string IssueToken(const TokenClaims& claims, std::string_view secret) {
   PutU32(&p, claims.revision);
   PutBE(&p, static_cast<uint64_t>(claims.expires_ms), 8);
   p.append(claims.appointment_id);
-  std::string token = Base64Url(reinterpret_cast<const uint8_t*>(p.data()), p.size());
+  std::string token = absl::WebSafeBase64Escape(p);
   std::string mac = MacText(token, secret);
   token.push_back('.');
   token.append(mac);
