@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "server/common/utf8.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -193,7 +194,8 @@ class JsonWriter {
     out_->append("\":");
   }
   // Escapes quotes, backslashes and control characters; a byte that does not
-  // start a valid UTF-8 sequence (text comes from the platform) becomes U+FFFD.
+  // start a valid UTF-8 sequence (text comes from the platform) becomes U+FFFD
+  // (common/utf8.h says which are valid).
   void Quoted(std::string_view s) {
     out_->push_back('"');
     size_t i = 0;
@@ -213,14 +215,13 @@ class JsonWriter {
         ++i;
         continue;
       }
-      size_t n = Utf8Length(s, i);
-      if (n == 0) {
-        out_->append("\xEF\xBF\xBD");
-        ++i;
+      Utf8Char ch = DecodeUtf8(s, i);
+      if (ch.valid) {
+        out_->append(s.data() + i, ch.size);
       } else {
-        out_->append(s.data() + i, n);
-        i += n;
+        out_->append("\xEF\xBF\xBD");
       }
+      i += ch.size;
     }
     out_->push_back('"');
   }
@@ -248,26 +249,6 @@ class JsonWriter {
       }
     }
   }
-  // Length of the valid UTF-8 sequence at s[i] (a byte >= 0x80), 0 if invalid
-  // (overlong forms, surrogates and values above U+10FFFF are invalid).
-  static size_t Utf8Length(std::string_view s, size_t i) {
-    auto at = [&](size_t k) -> unsigned {
-      return k < s.size() ? static_cast<unsigned char>(s[k]) : 0;
-    };
-    auto cont = [](unsigned b) { return (b & 0xC0) == 0x80; };
-    unsigned b0 = at(i), b1 = at(i + 1);
-    if (b0 >= 0xC2 && b0 <= 0xDF) return cont(b1) ? 2 : 0;
-    if (b0 >= 0xE0 && b0 <= 0xEF) {
-      unsigned lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
-      return b1 >= lo && b1 <= hi && cont(at(i + 2)) ? 3 : 0;
-    }
-    if (b0 >= 0xF0 && b0 <= 0xF4) {
-      unsigned lo = b0 == 0xF0 ? 0x90 : 0x80, hi = b0 == 0xF4 ? 0x8F : 0xBF;
-      return b1 >= lo && b1 <= hi && cont(at(i + 2)) && cont(at(i + 3)) ? 4 : 0;
-    }
-    return 0;
-  }
-
   std::string* out_;
   bool first_ = true;
 };
