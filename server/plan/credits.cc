@@ -1,6 +1,7 @@
 #include "server/plan/credits.h"
 
 #include "server/common/bytes.h"
+#include "server/common/utf8.h"
 #include "server/plan/model.h"
 
 namespace rappel::server::plan {
@@ -37,32 +38,6 @@ bool InGsmExtension(char32_t c) {
   }
 }
 
-// Next code point of UTF-8 (invalid bytes count as U+FFFD, one byte each:
-// the renderer never produces them).
-char32_t NextCodePoint(std::string_view s, size_t* i) {
-  auto b = static_cast<unsigned char>(s[*i]);
-  int extra = b < 0x80            ? 0
-              : (b & 0xE0) == 0xC0 ? 1
-              : (b & 0xF0) == 0xE0 ? 2
-              : (b & 0xF8) == 0xF0 ? 3
-                                   : -1;
-  if (extra < 0 || *i + extra >= s.size()) {
-    ++*i;
-    return 0xFFFD;
-  }
-  char32_t c = extra == 0 ? b : (b & (0x3F >> extra));
-  for (int k = 1; k <= extra; ++k) {
-    auto cont = static_cast<unsigned char>(s[*i + k]);
-    if ((cont & 0xC0) != 0x80) {
-      ++*i;
-      return 0xFFFD;
-    }
-    c = (c << 6) | (cont & 0x3F);
-  }
-  *i += 1 + extra;
-  return c;
-}
-
 constexpr uint8_t kLedgerFormat = 1;
 
 }  // namespace
@@ -71,8 +46,12 @@ SmsEncoding CountSms(std::string_view utf8) {
   SmsEncoding e;
   uint32_t septets = 0;
   uint32_t utf16 = 0;
+  // A byte that is not valid UTF-8 counts as one U+FFFD, which is what the
+  // worker receives in its place (the JSON writer replaces it, render.cc).
   for (size_t i = 0; i < utf8.size();) {
-    char32_t c = NextCodePoint(utf8, &i);
+    Utf8Char ch = DecodeUtf8(utf8, i);
+    i += ch.size;
+    char32_t c = ch.code_point;
     utf16 += c > 0xFFFF ? 2 : 1;
     if (InGsmBasic(c)) {
       septets += 1;

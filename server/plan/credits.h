@@ -35,6 +35,8 @@ struct SmsEncoding {
   uint32_t units = 0;     // septets (GSM-7) or UTF-16 units (UCS-2)
   uint32_t segments = 0;  // 0 for an empty text
 };
+// A byte that is not valid UTF-8 (server/common/utf8.h) counts as one U+FFFD,
+// as the worker receives it: the message is then UCS-2.
 SmsEncoding CountSms(std::string_view utf8);
 
 // The credits a message on `channel` with this rendered text costs.

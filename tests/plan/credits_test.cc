@@ -55,8 +55,13 @@ INSTANTIATE_TEST_SUITE_P(
         // Outside the BMP: two UTF-16 units.
         Row{"emoji_35_is_one", Repeat("\xF0\x9F\x98\x80", 35), false, 70, 1},
         Row{"emoji_36_is_two", Repeat("\xF0\x9F\x98\x80", 36), false, 72, 2},
-        // A broken byte is not GSM-7 (never produced by the renderer).
-        Row{"invalid_utf8", std::string("a\xC3"), false, 2, 1}),
+        // A broken byte is not GSM-7: each counts as the U+FFFD the worker
+        // receives in its place (common/utf8.h), overlong forms, surrogates and
+        // values above U+10FFFF included.
+        Row{"invalid_utf8", std::string("a\xC3"), false, 2, 1},
+        Row{"overlong_a", std::string("\xC1\x81"), false, 2, 1},
+        Row{"surrogate", std::string("\xED\xA0\x80"), false, 3, 1},
+        Row{"above_10ffff", std::string("\xF4\x90\x80\x80"), false, 4, 1}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(MessageCostTest, ByChannel) {
