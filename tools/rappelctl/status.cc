@@ -29,16 +29,16 @@ class StatusCommand final : public CommandGroup {
   int Run(client::BlockingClient& c, bool json) override {
     auto s = c.Stats(max_tenants_);
     if (!s.ok()) return Fail(s.status());
-    const char* channels[] = {"", "sms", "email", "voice", "push"};
+    auto channel = [](int i) { return client::ChannelName(static_cast<client::Channel>(i)); };
     auto ratio = [](uint64_t a, uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; };
     uint64_t garbage_records = s->log_records - std::min(s->log_records, s->live_records);
     uint64_t garbage_bytes = s->log_bytes - std::min(s->log_bytes, s->live_bytes);
     if (json) {
       Json ready, live, rate_waiting;
       for (int i = 1; i <= 4; ++i) {
-        ready[channels[i]] = s->ready_by_channel[i];
-        live[channels[i]] = s->live_by_channel[i];
-        rate_waiting[channels[i]] = s->rate_waiting_by_channel[i];
+        ready[channel(i)] = s->ready_by_channel[i];
+        live[channel(i)] = s->live_by_channel[i];
+        rate_waiting[channel(i)] = s->rate_waiting_by_channel[i];
       }
       Json tenants = Json::array();
       for (const auto& t : s->by_tenant) {
@@ -90,7 +90,7 @@ class StatusCommand final : public CommandGroup {
       std::printf("due next day      %llu\n", u(s->due_next_day));
       std::printf("\n%-8s %12s %12s %12s\n", "CHANNEL", "LIVE", "READY", "RATE WAIT");
       for (int i = 1; i <= 4; ++i) {
-        std::printf("%-8s %12llu %12llu %12llu\n", channels[i], u(s->live_by_channel[i]),
+        std::printf("%-8s %12llu %12llu %12llu\n", channel(i), u(s->live_by_channel[i]),
                     u(s->ready_by_channel[i]), u(s->rate_waiting_by_channel[i]));
       }
       std::printf("\n%-10s %12s %12s   (%llu tenants with live reminders)\n", "TENANT", "LIVE",
