@@ -1,5 +1,5 @@
-// RAPPEL_CHECK: a broken invariant aborts, in release builds too (STYLE.md,
-// "Errors"). Never use it on untrusted input: validate and return a Status.
+// RAPPEL_CHECK: a broken invariant aborts, in release builds too. Never use
+// it on untrusted input: validate and return a Status.
 #pragma once
 
 #include <cstdio>

@@ -1,5 +1,6 @@
-// Dispatcher: hands due reminders to subscribed workers and takes their acks
-// (DESIGN.md §3.4). It is the engine's DueSink.
+// Dispatcher: hands due reminders to subscribed workers and takes their acks,
+// at least once: a lease not acked by its deadline is handed out again. It is
+// the engine's DueSink.
 //
 //   engine ──OnDue──▶ ready queue per channel ──Pump──▶ worker (lease)
 //   worker ──Ack──▶ sent/delivered/opened: Engine::Complete

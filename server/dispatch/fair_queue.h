@@ -1,6 +1,7 @@
 // FairQueue: the due messages of one channel that wait for its rate limits,
 // served fairly across tenants and earliest deadline first within a tenant
-// (DESIGN.md §3.4 "Fairness", §7 "the 9:00 spike").
+// (so that one tenant's burst, such as every clinic's 24 h reminders falling
+// due at 9:00, does not delay another tenant's messages).
 //
 //   Push(tenant, deadline, item)      tenant's heap, ordered by
 //                                     (deadline_ms, arrival)

@@ -1,5 +1,5 @@
-// RateGate: the sending limits of issue 5 §3 as token buckets, and what
-// they held back (DESIGN.md §3 "gate", §6.3). It holds no messages: the
+// RateGate: the sending limits of issue 5 §3 (rate_limit.h) as token buckets,
+// and what they held back. It holds no messages: the
 // RateLimitedLane (rate_limited_lane.h) keeps those waiting for a token in a
 // FairQueue per channel and asks the gate, message by message, whether one
 // may go now.

@@ -1,6 +1,6 @@
 // RateLimit: one sending limit, the value a token bucket is built from, and
-// its durable form in the store's `state` B-tree (DESIGN.md §6.3 "Rate
-// limits per tenant and channel, and per channel overall").
+// its durable form in the store's `state` B-tree. A limit is a tenant's on
+// one channel, or a channel's overall (the provider's: every tenant shares it).
 //
 //   "sms: 50/s burst 100"  = RateLimit{kSms, all tenants, 50, 1000 ms, 100}
 //   "tenant 7 voice: 10/min" = RateLimit{kVoice, TenantId{7}, 10, 60000 ms, 10}

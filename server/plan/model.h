@@ -1,6 +1,6 @@
-// The appointment model (DESIGN.md §2, §6): the configuration objects a
-// platform sets (tenant, calendar, appointment type, patient), the
-// appointment itself, and the messages the planner derives from them.
+// The appointment model: the configuration objects a platform sets (tenant,
+// calendar, appointment type, patient), the appointment itself, and the
+// messages the planner derives from them.
 // Plain values; the AppointmentBook (book.h) owns the live ones.
 //
 // Durations are milliseconds, instants unix milliseconds (UTC); local
@@ -24,7 +24,8 @@ inline constexpr int64_t kMinuteMs = 60'000;
 inline constexpr int64_t kHourMs = 60 * kMinuteMs;
 inline constexpr int64_t kDayMs = 24 * kHourMs;
 
-// What a message is about (DESIGN.md §6.2).
+// What a message is about: the event that causes it, and when it goes (the
+// planner's rules, planner.h).
 enum class MessageKind : uint8_t {
   kConfirmation = 1,      // created: at once
   kChange = 2,            // modified (time, date, calendar, mode): at once
@@ -45,7 +46,8 @@ std::optional<MessageKind> ParseKind(std::string_view name);
 using KindMask = uint16_t;  // bit (1 << kind)
 inline constexpr KindMask KindBit(MessageKind k) { return KindMask(1u << static_cast<int>(k)); }
 
-// Communication mode of an appointment type (DESIGN.md §6.1).
+// Communication mode of an appointment type: what may be sent about its
+// appointments, and how the message says the visit happens.
 enum class Mode : uint8_t {
   kOnSite = 1,           // pre-visit questionnaire may be sent
   kTelemedicine = 2,
@@ -103,7 +105,7 @@ struct Tenant {
   int64_t second_reminder_offset_ms = 2 * kHourMs;
   double no_show_threshold = 0.30;       // unreliable: no-shows / appointments at or above
   int64_t post_visit_delay_ms = 0;       // 0: no post-visit message
-  // Self-service windows (DESIGN.md §6.4), before the start.
+  // Patient self-service windows (the links of token.h), before the start.
   int64_t confirm_window_ms = 48 * kHourMs;
   bool patient_cancel_allowed = true;
   int64_t cancel_until_ms = 24 * kHourMs;  // cancel allowed until this long before
@@ -119,8 +121,8 @@ struct Tenant {
   std::string action_url;    // base of self-service links: <action_url>?token=...
   std::string rebook_url;
   int64_t audit_retention_ms = 90 * kDayMs;
-  // Allowed sending hours per local weekday and closed dates (DESIGN.md
-  // §6.3); disabled: any time. Applied when messages are planned.
+  // Allowed sending hours per local weekday and closed dates (quiet_hours.h);
+  // disabled: any time. Applied when messages are planned.
   QuietHours quiet_hours;
   // Credits (issue 5 §2, credits.h). Not metered: nothing is counted or
   // held back for credit.

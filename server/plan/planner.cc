@@ -229,7 +229,7 @@ class Planner {
     return true;
   }
 
-  // The tenant's sending hours (DESIGN.md §6.3): moves *due to the next
+  // The tenant's sending hours (quiet_hours.h): moves *due to the next
   // allowed time, or to the last one before it when the next is at or
   // after `deadline` (0: none); false (and an omission) when neither works.
   bool Placed(MessageKind kind, int64_t* due, int64_t deadline) {

@@ -1,6 +1,7 @@
-// The planner (DESIGN.md §6.1, §6.2): from an appointment, its configuration
-// and the event that just happened to it, every message the appointment
-// deserves now, and the ones the rules left out with a readable reason.
+// The planner: from an appointment, its configuration and the event that
+// just happened to it, every message the appointment deserves now, and the
+// ones the rules left out with a readable reason. The rules are the
+// contract below.
 //
 // Plan() is a pure function of its input: no clock, no I/O. It runs on
 // every appointment upsert, so it is plain arithmetic; it allocates only the

@@ -1,6 +1,6 @@
-// Quiet hours (DESIGN.md §6.3): a tenant's allowed sending hours per weekday
-// in its own time zone, public holidays closed, and where a message due at
-// some instant is actually sent.
+// Quiet hours: a tenant's allowed sending hours per weekday in its own time
+// zone, public holidays closed, and where a message due at some instant is
+// actually sent.
 //
 // The allowed set, in instants: on each local day D (not closed), each range
 // [start, end) of D's weekday becomes the interval

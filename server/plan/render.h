@@ -1,7 +1,7 @@
-// Rendering (DESIGN.md §6): the message a worker receives, as one JSON
-// document, built when a planned message is handed to a worker. Local dates
-// and times are in the tenant's IANA time zone (Howard Hinnant's date/tz on
-// the system tzdata); day and month names are ours, not the C locale's.
+// Rendering: the message a worker receives, as one JSON document, built when
+// a planned message is handed to a worker. Local dates and times are in the
+// tenant's IANA time zone (Howard Hinnant's date/tz on the system tzdata);
+// day and month names are ours, not the C locale's.
 // Written directly, not through nlohmann::json (6x faster; valid UTF-8
 // guaranteed: invalid bytes become U+FFFD). Keys appear in the order below.
 //

@@ -1,7 +1,8 @@
-// Signed action tokens (DESIGN.md §6.4): the links in a message let the
-// patient confirm, cancel or announce arrival; the platform hands the token
-// back to rappel, which verifies it here and then checks expiry, revision and
-// the tenant's windows against its own clock and state (not done here).
+// Signed action tokens, for patient self-service: the links in a message let
+// the patient confirm, cancel or announce arrival, each within a window the
+// tenant sets (Tenant in model.h); the platform hands the token back to
+// rappel, which verifies it here and then checks expiry, revision and the
+// tenant's windows against its own clock and state (not done here).
 //
 // Format (URL-safe, no padding, nothing to escape in a query string):
 //   base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload)))

@@ -2,8 +2,8 @@
 // of the server, after Tokio's runtime/time/wheel, the Linux kernel's
 // timer.c and Kafka's TimingWheel.
 //
-// Thread: owned by the io thread (STYLE.md, "Threads"); not thread-safe. It is
-// a pure data structure: it reads no clock, the caller says what time it is.
+// Thread: owned by the io thread (the engine's); not thread-safe. It is a
+// pure data structure: it reads no clock, the caller says what time it is.
 //
 // Levels
 // ------

@@ -1,5 +1,6 @@
 // rappeld in-process on 127.0.0.1:<any port>, driven over loopback by raw
-// frames: the paths of DESIGN.md §3.4 end to end, and bad input.
+// frames: the delivery paths (lease, ack, retry, dead letter, redelivery) end
+// to end, and bad input.
 #include <atomic>
 #include <chrono>
 #include <filesystem>
