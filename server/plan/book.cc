@@ -19,71 +19,6 @@
 #include "server/plan/token.h"
 
 namespace rappel::server::plan {
-namespace {
-
-using nlohmann::json;
-
-const char* OutcomeName(AckOutcome o) {
-  switch (o) {
-    case AckOutcome::kSent: return "sent";
-    case AckOutcome::kDelivered: return "delivered";
-    case AckOutcome::kOpened: return "opened";
-    case AckOutcome::kFailedRetryable: return "failed (will retry)";
-    case AckOutcome::kFailedPermanent: return "failed";
-  }
-  return "?";
-}
-
-// Statuses that end the "upcoming" part of an appointment (seed 004).
-bool StopsPreVisit(MessageKind k) {
-  switch (k) {
-    case MessageKind::kPostVisit:
-    case MessageKind::kRecall:
-    case MessageKind::kPractitioner:
-      return false;
-    default:
-      return true;
-  }
-}
-
-bool IsNotice(MessageKind k) {
-  switch (k) {
-    case MessageKind::kConfirmation:
-    case MessageKind::kChange:
-    case MessageKind::kCancellation:
-    case MessageKind::kPatientCancelAck:
-    case MessageKind::kConfirmAck:
-    case MessageKind::kPractitioner:
-    case MessageKind::kDelayAlert:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Whether a pending notice of an earlier event stays when the appointment is
-// re-planned: yes, unless a newer notice of its kind replaces it (a second
-// change, a second delay alert) or the appointment is now cancelled and it
-// is not about the cancellation.
-bool NoticeOutlivesReplan(MessageKind k, const Appointment& a, KindMask planned_kinds) {
-  if (!IsNotice(k)) return false;
-  if (IsCancelled(a.lifecycle)) {
-    return k == MessageKind::kCancellation || k == MessageKind::kPatientCancelAck ||
-           k == MessageKind::kPractitioner;
-  }
-  if (k == MessageKind::kChange || k == MessageKind::kDelayAlert) {
-    return (planned_kinds & KindBit(k)) == 0;
-  }
-  return true;
-}
-
-// Cancelled appointments still send the notices about the cancellation.
-bool AfterCancellation(MessageKind k) {
-  return k == MessageKind::kCancellation || k == MessageKind::kPatientCancelAck ||
-         k == MessageKind::kPractitioner;
-}
-
-}  // namespace
 
 AppointmentBook::AppointmentBook(Engine* engine, BookOptions options)
     : engine_(engine),
@@ -91,7 +26,8 @@ AppointmentBook::AppointmentBook(Engine* engine, BookOptions options)
       log_(engine, {options.min_record_garbage, options.records_per_compaction},
            [this](Change change, std::function<void(absl::Status)> done) {
              Submit(std::move(change), std::move(done));
-           }) {}
+           }),
+      replanner_(registry_, log_, credits_, households_, renderer_, options.horizon_ms) {}
 
 absl::StatusOr<std::unique_ptr<AppointmentBook>> AppointmentBook::Open(Engine* engine,
                                                                        BookOptions options) {
@@ -106,136 +42,6 @@ absl::Status AppointmentBook::Load() {
   if (absl::Status st = registry_.Load(*reader); !st.ok()) return st;
   if (absl::Status st = credits_.Load(*reader); !st.ok()) return st;
   return log_.Load(*reader);
-}
-
-absl::Status AppointmentBook::Replan(Entry& entry, Event event, std::string_view why,
-                                     Change& change) {
-  Appointment& a = entry.appt;
-  const Tenant* tenant = registry_.FindTenant(a.tenant);
-  const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
-  const AppointmentType* type = registry_.FindType(a.tenant, a.type);
-  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
-  if (tenant == nullptr || cal == nullptr || type == nullptr || patient == nullptr) {
-    return absl::FailedPreconditionError("the appointment refers to an object since deleted");
-  }
-  PlanInput input{*tenant, *cal, *type, *patient, a, event,
-                  change.now, /*omit_tenant_channels=*/false};
-  input.stopped_channels = registry_.StoppedChannels(*patient);
-  PlanResult plan = Plan(input);
-  change.Touch(ObjKey(a.tenant, a.id));
-  std::string audit;
-  std::vector<PlanRef> next;
-  next.reserve(plan.messages.size());
-  MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX))};
-  std::string payload = EncodeMessageRef(ref);
-  auto has_twin = [&](const PlannedMessage& m, Channel c) {
-    for (const PlannedMessage& o : plan.messages) {
-      if (o.kind == m.kind && o.channel == c && o.occurrence == m.occurrence) return true;
-    }
-    return false;
-  };
-  for (const PlannedMessage& planned : plan.messages) {
-    const PlannedMessage* m = &planned;
-    if (m->due_ms - change.now > options_.horizon_ms) {
-      AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
-                "beyond the horizon");
-      continue;
-    }
-    PlanRef* prev = nullptr;
-    for (PlanRef& old : entry.plan) {
-      if (old.kind == m->kind && old.channel == m->channel && old.occurrence == m->occurrence) {
-        prev = &old;
-        break;
-      }
-    }
-    // Already pending as planned (same message, same time): the engine keeps
-    // it as it is, with its reservation. A status change, a confirmation or
-    // an update of the notes then writes nothing but the appointment's
-    // record. (Its text and address are taken when it is handed out, so
-    // nothing in it is stale.)
-    if (prev != nullptr && prev->due_ms == m->due_ms) {
-      next.push_back(*prev);
-      continue;
-    }
-    PlanRef out{m->kind, m->channel, m->occurrence, m->due_ms};
-    if (m->moved_by_quiet_hours) out.flags |= PlanRef::kMovedByQuietHours;
-    // A moved message replaces its older version: its credits go back first.
-    if (prev != nullptr && credits_.Release(a.tenant, *prev)) change.LedgerChanged(a.tenant);
-    std::string note(EventName(event));
-    PlannedMessage fallback;
-    if (tenant->metered && IsPaid(m->channel)) {
-      std::string also = m->channel == Channel::kSms
-                             ? households_.Note(entry, households_.Companions(entry, m->kind, m->occurrence))
-                             : std::string();
-      auto rendered = RenderFor(entry, m->kind, m->channel, also, ref.delay_ms, change.now,
-                                /*text_only=*/true);
-      out.credits = rendered.ok() ? MessageCost(*tenant, m->channel, rendered->text) : 1;
-      // (Written even when nothing moved: a balance under the alert
-      // threshold is noticed here.)
-      change.LedgerChanged(a.tenant);
-      if (credits_.Reserve(a.tenant, out, out.credits)) {
-        absl::StrAppend(&note, "; ", out.credits, " credit(s) reserved");
-      } else if (tenant->credit_fallback_email && has_twin(*m, Channel::kEmail)) {
-        AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
-                  absl::StrCat("not enough credit (", out.credits, " needed, ",
-                               credits_.available(a.tenant),
-                               " available): the e-mail of this message goes"));
-        continue;
-      } else if (tenant->credit_fallback_email && !patient->email.empty() &&
-                 !has_twin(*m, Channel::kEmail) && m->kind != MessageKind::kPractitioner) {
-        // Not enough credit: the same message by e-mail instead (free).
-        fallback = *m;
-        fallback.channel = Channel::kEmail;
-        fallback.recipient = patient->email;
-        AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
-                  absl::StrCat("not enough credit (", out.credits, " needed, ",
-                               credits_.available(a.tenant), " available): by e-mail instead"));
-        m = &fallback;
-        out = PlanRef{m->kind, m->channel, m->occurrence, m->due_ms};
-        if (m->moved_by_quiet_hours) out.flags |= PlanRef::kMovedByQuietHours;
-      } else {
-        absl::StrAppend(&note, "; not enough credit yet (", out.credits, " needed, ",
-                        credits_.available(a.tenant), " available)");
-      }
-    }
-    next.push_back(out);
-    AppendAuditLine(&audit, change.now, "planned", m->kind, m->channel, m->occurrence, m->due_ms, note);
-    change.Schedule(ReminderSpec{TenantId{a.tenant}, MessageKey(a.id, m->kind, m->channel, m->occurrence),
-                                 m->channel, m->recipient,
-                                 m->due_ms, m->expiry_ms, payload});
-  }
-  KindMask planned_kinds = 0;
-  for (const PlannedMessage& m : plan.messages) planned_kinds |= KindBit(m.kind);
-  // The messages of the old plan that the new one does not keep (plans are
-  // a handful of messages: a linear search beats hashing their keys).
-  size_t planned = next.size();
-  for (PlanRef& old : entry.plan) {
-    bool kept = false;
-    for (size_t i = 0; i < planned && !kept; ++i) {
-      kept = next[i].kind == old.kind && next[i].channel == old.channel &&
-             next[i].occurrence == old.occurrence;
-    }
-    if (kept) continue;
-    if (NoticeOutlivesReplan(old.kind, a, planned_kinds)) {
-      // Not yet sent: a later event does not take it back (a confirmation
-      // still goes after a notes update); it is rendered as things are then.
-      next.push_back(old);
-      continue;
-    }
-    if (credits_.Release(a.tenant, old)) change.LedgerChanged(a.tenant);
-    AppendAuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
-              why);
-    change.Drop(ReminderKey{TenantId{a.tenant}, MessageKey(a.id, old.kind, old.channel, old.occurrence)});
-  }
-  if (event != Event::kUpdated) {
-    for (const Omission& o : plan.omitted) {
-      AppendAuditLine(&audit, change.now, "omitted", o.kind, o.channel, 0, 0, o.reason);
-    }
-  }
-  entry.plan = std::move(next);
-  if (!audit.empty()) change.Write(log_.NewAudit(entry, std::move(audit)));
-  change.Write(log_.RecordWrite(entry, change));
-  return absl::OkStatus();
 }
 
 void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> done) {
@@ -407,7 +213,7 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
   // (A new entry is indexed here; a changed one was taken out above.)
   Entry& e = *found;
   log_.Index(e, true);
-  if (absl::Status st = Replan(e, event, EventName(event), change); !st.ok()) return st;
+  if (absl::Status st = replanner_.Replan(e, event, EventName(event), change); !st.ok()) return st;
   return AppointmentResult{outcome, e.appt.revision, static_cast<uint32_t>(e.plan.size())};
 }
 
@@ -488,7 +294,7 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
   }
   if (c.version > a.version) a.version = c.version;
   ++a.revision;
-  if (absl::Status st = Replan(e, event, EventName(event), change); !st.ok()) return st;
+  if (absl::Status st = replanner_.Replan(e, event, EventName(event), change); !st.ok()) return st;
   return AppointmentResult{UpsertOutcome::kModified, a.revision,
                            static_cast<uint32_t>(e.plan.size())};
 }
@@ -553,7 +359,7 @@ void AppointmentBook::DelayAlert(uint32_t tenant, const std::string& calendar, i
     }
     e->appt.delay_ms = delay_ms;
     ++e->appt.revision;
-    if (Replan(*e, Event::kDelayAlert, "delay alert", change).ok()) ++alerted;
+    if (replanner_.Replan(*e, Event::kDelayAlert, "delay alert", change).ok()) ++alerted;
   }
   SubmitThen(std::move(change), alerted, std::move(done));
 }
@@ -593,7 +399,7 @@ void AppointmentBook::PatientReply(uint32_t tenant, const std::string& patient,
         if (IsCancelled(e->appt.lifecycle) && e->plan.empty()) continue;
         if (e->appt.end_ms < change.now && e->plan.empty()) continue;
         ++e->appt.revision;
-        if (Replan(*e, Event::kUpdated,
+        if (replanner_.Replan(*e, Event::kUpdated,
                    stop ? "the address replied STOP" : "the patient opted in again", change)
                 .ok()) {
           ++replanned;
@@ -762,246 +568,7 @@ size_t AppointmentBook::Reclaim(size_t limit) {
   return expired.size();
 }
 
-// --- the fire path (MessageFilter) -----------------------------------------
-
-bool AppointmentBook::Claims(const ReminderSpec& r) const {
-  return r.key.size() > 3 && r.key[0] == '@' && r.key[1] == 'a' && r.key[2] == '/';
-}
-
-absl::StatusOr<AppointmentBook::Rendered> AppointmentBook::RenderFor(const Entry& e,
-                                                                     MessageKind kind,
-                                                                     Channel channel,
-                                                                     std::string_view also,
-                                                                     int64_t delay_ms,
-                                                                     int64_t now,
-                                                                     bool text_only) const {
-  const Appointment& a = e.appt;
-  const Tenant* t = registry_.FindTenant(a.tenant);
-  const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
-  const AppointmentType* type = registry_.FindType(a.tenant, a.type);
-  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
-  if (t == nullptr || cal == nullptr || type == nullptr || patient == nullptr) {
-    return absl::FailedPreconditionError("an object the appointment refers to is gone");
-  }
-  const Patient& p = *patient;
-  Rendered out;
-  if (kind == MessageKind::kPractitioner) {
-    out.recipient = cal->email;
-  } else {
-    switch (channel) {
-      case Channel::kSms:
-      case Channel::kVoice: out.recipient = p.mobile; break;
-      case Channel::kEmail: out.recipient = p.email; break;
-      case Channel::kPush: out.recipient = p.push_token; break;
-    }
-  }
-  if (out.recipient.empty()) return out;
-  // Self-service links, signed with the revision they were issued for. The
-  // messages of one plan share them: the last ones are kept (a plan's
-  // messages are costed one after the other, and three HMACs per message
-  // were most of that cost).
-  std::string links_key;
-  if (!t->action_url.empty() && kind != MessageKind::kPractitioner && !IsCancelled(a.lifecycle)) {
-    links_key = absl::StrCat(a.tenant, "/", a.id, "/", a.revision, "/", a.confirmed, "/", now);
-  }
-  if (links_key != links_cache_.key) {
-    links_cache_ = LinksCache{links_key};
-    if (!links_key.empty()) {
-      auto link = [&](Action action, int64_t expires) {
-        std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.revision, action, expires}, t->secret);
-        return absl::StrCat(t->action_url, "?token=", token);
-      };
-      if (!a.confirmed && a.start_ms > now) links_cache_.confirm = link(Action::kConfirm, a.start_ms);
-      if (t->patient_cancel_allowed && a.start_ms - t->cancel_until_ms > now) {
-        links_cache_.cancel = link(Action::kCancel, a.start_ms - t->cancel_until_ms);
-      }
-      if (t->arrival_allowed && a.start_ms > now) {
-        links_cache_.arrival = link(Action::kArrival, a.start_ms);
-      }
-    }
-  }
-  const std::string& confirm = links_cache_.confirm;
-  const std::string& cancel = links_cache_.cancel;
-  const std::string& arrival = links_cache_.arrival;
-  const ObjectRegistry::TemplatePair* custom =
-      registry_.FindTemplate(a.tenant, kind, channel, MessageLocale(*t, p));
-  RenderInput in{*t, *cal, *type, p, a, kind, channel, now,
-                 custom != nullptr ? &custom->subject : nullptr,
-                 custom != nullptr ? &custom->body : nullptr,
-                 MessageLinks{confirm, cancel, arrival, t->rebook_url},
-                 delay_ms, out.recipient, also};
-  if (text_only) {
-    if (absl::Status st = RenderText(in, &out.text); !st.ok()) return st;
-    return out;
-  }
-  auto payload = RenderMessage(in, &out.text);
-  if (!payload.ok()) return payload.status();
-  out.payload = std::move(*payload);
-  return out;
-}
-
-MessageFilter::Prepared AppointmentBook::Prepare(const ReminderSpec& r) {
-  Prepared out;
-  int64_t now = engine_->NowMs();
-  auto drop = [&](std::string reason, const ParsedMessageKey* key, Entry* e) {
-    out.deliver = false;
-    out.drop_reason = reason;
-    if (key != nullptr && e != nullptr) {
-      std::string audit;
-      AppendAuditLine(&audit, now, "suppressed", key->kind, key->channel, key->occurrence, r.due_ms,
-                reason);
-      RecordOutcome(*e, *key, std::move(audit), /*leaves_plan=*/true, &out.writes);
-    }
-    return out;
-  };
-  auto key = ParseMessageKey(r.key);
-  auto ref = DecodeMessageRef(r.payload);
-  if (!key || !ref) {
-    // A replayed dead letter already holds its rendered text.
-    out.payload = r.payload;
-    out.recipient = r.recipient;
-    return out;
-  }
-  Entry* e = log_.Find(r.tenant.value, key->appointment_id);
-  if (e == nullptr) return drop("the appointment no longer exists", nullptr, nullptr);
-  const Appointment& a = e->appt;
-  // (No revision check here: a message replaced or dropped by a later
-  // change is never leased (Dispatcher checks Engine::IsCurrent), and one a
-  // re-plan kept as it was (Replan) is as good at any later revision.)
-  if (IsCancelled(a.lifecycle) && !AfterCancellation(key->kind)) {
-    return drop("the appointment is cancelled", &*key, e);
-  }
-  if (a.status != VisitStatus::kNone && StopsPreVisit(key->kind)) {
-    return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status)),
-                             ": no further messages before the visit"),
-                &*key, e);
-  }
-  if ((a.status == VisitStatus::kAbsent || a.status == VisitStatus::kExcused) &&
-      (key->kind == MessageKind::kPostVisit || key->kind == MessageKind::kRecall)) {
-    return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status))), &*key, e);
-  }
-  const Tenant* t = registry_.FindTenant(a.tenant);
-  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
-  if (t == nullptr || patient == nullptr) {
-    return drop("an object the appointment refers to is gone", &*key, e);
-  }
-  const Patient& p = *patient;
-  if (key->kind != MessageKind::kPractitioner) {
-    if (!p.notifications) return drop("the patient's notifications are off", &*key, e);
-    if (t->require_consent && !p.consent) {
-      return drop("no consent: the tenant requires the patient's opt-in", &*key, e);
-    }
-    if (registry_.AddressStopped(a.tenant, key->channel == Channel::kEmail ? p.email
-                                 : key->channel == Channel::kPush ? p.push_token
-                                                                  : p.mobile)) {
-      return drop("the address replied STOP", &*key, e);
-    }
-    if (std::string leader = households_.TakeLeader(*e, key->kind, key->channel, key->occurrence);
-        !leader.empty()) {
-      return drop(absl::StrCat("merged into the SMS of appointment ", leader,
-                               " (same phone number, same day, same calendar)"),
-                  &*key, e);
-    }
-    if (std::string capped = reminder_cap_.Over(*t, *e, *key, now); !capped.empty()) {
-      return drop(std::move(capped), &*key, e);
-    }
-  }
-  // The other appointments this SMS covers (a household's, same day):
-  // named in its text, and their own SMS dropped when they fall due.
-  std::vector<const Entry*> covered;
-  if (key->channel == Channel::kSms) covered = households_.Companions(*e, key->kind, key->occurrence);
-  auto rendered = RenderFor(*e, key->kind, key->channel, households_.Note(*e, covered),
-                            static_cast<int64_t>(ref->delay_ms), now, /*text_only=*/false);
-  if (!rendered.ok()) return drop(std::string(rendered.status().message()), &*key, e);
-  if (rendered->recipient.empty()) return drop("no address on this channel any more", &*key, e);
-
-  if (t->metered && IsPaid(key->channel)) {
-    PlanRef* planned = FindPlanRef(*e, *key);
-    uint32_t cost = MessageCost(*t, key->channel, rendered->text);
-    if (planned == nullptr || !credits_.Lease(a.tenant, *planned, cost)) {
-      if (t->credit_fallback_email && planned != nullptr &&
-          FindPlanRef(*e, ParsedMessageKey{key->appointment_id, key->kind, Channel::kEmail,
-                                           key->occurrence}) != nullptr) {
-        return drop(absl::StrCat("not enough credit (", cost, " needed): the e-mail of this message goes"),
-                    &*key, e);
-      }
-      out.deliver = false;
-      out.hold = true;
-      out.drop_reason = absl::StrCat("waiting for credit: ", cost, " needed, ",
-                                     credits_.available(a.tenant), " available");
-      credits_.NoteWaiting(*t);
-      return out;
-    }
-  }
-  if (t->max_reminders_per_day > 0) reminder_cap_.Count(*t, *e, *key, now);
-  households_.Cover(covered, key->kind, key->occurrence, a.id);
-  out.payload = std::move(rendered->payload);
-  out.recipient = std::move(rendered->recipient);
-  return out;
-}
-
-void AppointmentBook::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
-                                Engine::StateWrites* writes) {
-  auto key = ParseMessageKey(r.key);
-  if (!key) return;
-  Entry* e = log_.Find(r.tenant.value, key->appointment_id);
-  if (e == nullptr) return;
-  std::string audit;
-  bool success = outcome == AckOutcome::kSent || outcome == AckOutcome::kDelivered ||
-                 outcome == AckOutcome::kOpened;
-  std::string what(detail);
-  if (PlanRef* ref = FindPlanRef(*e, *key); ref != nullptr && (ref->lease_cost > 0 || ref->reserved())) {
-    uint32_t cost = ref->lease_cost > 0 ? ref->lease_cost : ref->credits;
-    if (outcome == AckOutcome::kFailedRetryable) {
-      credits_.EndLease(r.tenant.value, *ref);  // rendered (and costed) again: only its reservation stays
-    } else {
-      credits_.Release(r.tenant.value, *ref);
-      if (success) {
-        credits_.Spend(r.tenant.value, cost);
-        what = what.empty() ? absl::StrCat(cost, " credit(s) spent")
-                            : absl::StrCat(what, "; ", cost, " credit(s) spent");
-      }
-      if (const Tenant* t = registry_.FindTenant(r.tenant.value)) credits_.Write(*t, writes, nullptr);
-    }
-  }
-  AppendAuditLine(&audit, engine_->NowMs(), OutcomeName(outcome), key->kind, key->channel,
-            key->occurrence, r.due_ms, what);
-  // Done with unless it will be retried: it leaves the pending plan.
-  RecordOutcome(*e, *key, std::move(audit), outcome != AckOutcome::kFailedRetryable, writes);
-}
-
-void AppointmentBook::RecordOutcome(Entry& e, const ParsedMessageKey& key, std::string audit,
-                                    bool leaves_plan, Engine::StateWrites* writes) {
-  if (leaves_plan) {
-    auto& plan = e.plan;
-    bool ledger = false;
-    for (PlanRef& p : plan) {
-      if (p.kind == key.kind && p.channel == key.channel && p.occurrence == key.occurrence) {
-        ledger |= credits_.Release(e.appt.tenant, p);
-      }
-    }
-    if (ledger) {
-      if (const Tenant* t = registry_.FindTenant(e.appt.tenant)) credits_.Write(*t, writes, nullptr);
-    }
-    plan.erase(std::remove_if(plan.begin(), plan.end(),
-                              [&](const PlanRef& p) {
-                                return p.kind == key.kind && p.channel == key.channel &&
-                                       p.occurrence == key.occurrence;
-                              }),
-               plan.end());
-  }
-  writes->push_back(log_.NewAudit(e, std::move(audit)));
-  writes->push_back(AppointmentLog::Rewrite(e));
-}
-
 // --- credits ------------------------------------------------------------
-
-PlanRef* AppointmentBook::FindPlanRef(Entry& e, const ParsedMessageKey& key) {
-  for (PlanRef& p : e.plan) {
-    if (p.kind == key.kind && p.channel == key.channel && p.occurrence == key.occurrence) return &p;
-  }
-  return nullptr;
-}
 
 void AppointmentBook::AddCredits(uint32_t tenant, int64_t amount, ObjectDone done) {
   const Tenant* t = registry_.FindTenant(tenant);

@@ -1,4 +1,6 @@
-// AppointmentBook: the owner of appointment state (DESIGN.md §2, §6).
+// AppointmentBook: the owner of appointment state: configuration objects,
+// appointments, their plans and what was sent (protocol/README.md,
+// "Appointments", lists the objects, fields and rules).
 //
 // It holds the configuration objects (tenants, calendars, appointment
 // types, patients, templates) and the appointments, turns every appointment
@@ -30,7 +32,11 @@
 //   households.h        one SMS for a household's same-day reminders
 //   reminder_cap.h      the daily reminder cap per patient
 //   tenant_zone.h       each tenant's local time
-//   planner.h, render.h what an event plans, what a message says
+//   replanner.h         an event's new plan, as a change to the old one
+//   delivery.h          a due message handed out (the MessageFilter), and
+//                       its outcome
+//   message_renderer.h  what a message says (render.h) and its address
+//   planner.h           what an event plans
 //
 // Thread: the owner (io) thread, like the engine.
 #pragma once
@@ -50,8 +56,10 @@
 #include "server/engine/engine.h"
 #include "server/plan/appointment_log.h"
 #include "server/plan/book_views.h"
+#include "server/plan/delivery.h"
 #include "server/plan/households.h"
 #include "server/plan/reminder_cap.h"
+#include "server/plan/replanner.h"
 #include "server/plan/change.h"
 #include "server/plan/credit_account.h"
 #include "server/plan/model.h"
@@ -164,11 +172,13 @@ class AppointmentBook : public MessageFilter {
 
   size_t appointments() const { return log_.size(); }
 
-  // MessageFilter
-  bool Claims(const ReminderSpec& r) const override;
-  Prepared Prepare(const ReminderSpec& r) override;
+  // MessageFilter (delivery.h)
+  bool Claims(const ReminderSpec& r) const override { return Delivery::Claims(r); }
+  Prepared Prepare(const ReminderSpec& r) override { return delivery_.Prepare(r); }
   void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
-                 Engine::StateWrites* writes) override;
+                 Engine::StateWrites* writes) override {
+    delivery_.OnOutcome(r, outcome, detail, writes);
+  }
 
   // Adds credits to a metered or unmetered tenant's balance (durable before
   // `done`, which gets the ledger as CreditsJson); the messages held for
@@ -185,8 +195,6 @@ class AppointmentBook : public MessageFilter {
   AppointmentBook(Engine* engine, BookOptions options);
   absl::Status Load();
 
-  // Plans `entry` after `event` and adds its re-plan to `change`.
-  absl::Status Replan(Entry& entry, Event event, std::string_view why, Change& change);
   // Applies one command to `entry` (already looked up) and re-plans.
   absl::StatusOr<AppointmentResult> ApplyCommand(Entry& entry, const AppointmentCommand& c,
                                                  Change& change);
@@ -205,31 +213,6 @@ class AppointmentBook : public MessageFilter {
   // engine answers in submission order; a refusal must not overtake).
   template <typename Done>
   void Refuse(absl::Status st, Done done);
-  // A message of `e` was sent, failed or suppressed: its audit record and
-  // the entry's record, rewritten (without the message when it leaves the
-  // plan), go into `writes`.
-  void RecordOutcome(Entry& e, const ParsedMessageKey& key, std::string audit, bool leaves_plan,
-                     Engine::StateWrites* writes);
-
-  // The message as the worker will get it (payload), its address, and the
-  // text its cost is counted on. Empty recipient: no address on the channel.
-  struct Rendered {
-    std::string payload;
-    std::string recipient;
-    std::string text;
-  };
-  // `text_only`: no payload (the cost estimate at plan time).
-  // `also`: appended to the text (HouseholdNote).
-  absl::StatusOr<Rendered> RenderFor(const Entry& e, MessageKind kind, Channel channel,
-                                     std::string_view also, int64_t delay_ms, int64_t now,
-                                     bool text_only) const;
-  struct LinksCache {
-    std::string key;  // tenant/id/revision/confirmed/now; empty: no links
-    std::string confirm, cancel, arrival;
-  };
-  mutable LinksCache links_cache_;
-  PlanRef* FindPlanRef(Entry& e, const ParsedMessageKey& key);
-
   Engine* engine_;
   BookOptions options_;
   ObjectRegistry registry_;
@@ -238,6 +221,9 @@ class AppointmentBook : public MessageFilter {
   BookViews views_{*engine_, registry_, log_, credits_};
   Households households_{registry_, log_};
   ReminderCap reminder_cap_;
+  MessageRenderer renderer_{registry_};
+  Replanner replanner_;
+  Delivery delivery_{*engine_, registry_, log_, credits_, households_, reminder_cap_, renderer_};
 };
 
 }  // namespace rappel::server::plan

@@ -1,7 +1,8 @@
-// ObjectRegistry: the configuration objects of every tenant (DESIGN.md §2)
-// — tenants, calendars, appointment types, patients, templates — and the
-// addresses that replied STOP. The appointment book asks it for what an
-// appointment refers to; it knows nothing of appointments.
+// ObjectRegistry: the configuration objects of every tenant (a clinic or
+// site) — tenants, calendars (practitioners or resources), appointment
+// types, patients, templates — and the addresses that replied STOP. The
+// appointment book asks it for what an appointment refers to; it knows
+// nothing of appointments.
 //
 // Store records (state database; ObjKey = tenant (4, big-endian) + id):
 //   pt/<tenant 4>                 tenant (JSON, with its token secret)

@@ -1,0 +1,209 @@
+#include "server/plan/delivery.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "server/plan/audit.h"
+
+namespace rappel::server::plan {
+namespace {
+
+const char* OutcomeName(AckOutcome o) {
+  switch (o) {
+    case AckOutcome::kSent: return "sent";
+    case AckOutcome::kDelivered: return "delivered";
+    case AckOutcome::kOpened: return "opened";
+    case AckOutcome::kFailedRetryable: return "failed (will retry)";
+    case AckOutcome::kFailedPermanent: return "failed";
+  }
+  return "?";
+}
+
+// Kinds about the visit to come: a visit status set (seen, waiting room,
+// absent, excused) stops them; post-visit, recall and the practitioner's
+// notice go on.
+bool StopsPreVisit(MessageKind k) {
+  switch (k) {
+    case MessageKind::kPostVisit:
+    case MessageKind::kRecall:
+    case MessageKind::kPractitioner:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// Cancelled appointments still send the notices about the cancellation.
+bool AfterCancellation(MessageKind k) {
+  return k == MessageKind::kCancellation || k == MessageKind::kPatientCancelAck ||
+         k == MessageKind::kPractitioner;
+}
+
+}  // namespace
+
+bool Delivery::Claims(const ReminderSpec& r) {
+  return r.key.size() > 3 && r.key[0] == '@' && r.key[1] == 'a' && r.key[2] == '/';
+}
+
+MessageFilter::Prepared Delivery::Prepare(const ReminderSpec& r) {
+  MessageFilter::Prepared out;
+  int64_t now = engine_.NowMs();
+  auto drop = [&](std::string reason, const ParsedMessageKey* key, BookEntry* e) {
+    out.deliver = false;
+    out.drop_reason = reason;
+    if (key != nullptr && e != nullptr) {
+      std::string audit;
+      AppendAuditLine(&audit, now, "suppressed", key->kind, key->channel, key->occurrence, r.due_ms,
+                reason);
+      RecordOutcome(*e, *key, std::move(audit), /*leaves_plan=*/true, &out.writes);
+    }
+    return out;
+  };
+  auto key = ParseMessageKey(r.key);
+  auto ref = DecodeMessageRef(r.payload);
+  if (!key || !ref) {
+    // A replayed dead letter already holds its rendered text.
+    out.payload = r.payload;
+    out.recipient = r.recipient;
+    return out;
+  }
+  BookEntry* e = log_.Find(r.tenant.value, key->appointment_id);
+  if (e == nullptr) return drop("the appointment no longer exists", nullptr, nullptr);
+  const Appointment& a = e->appt;
+  // (No revision check here: a message replaced or dropped by a later
+  // change is never leased (Dispatcher checks Engine::IsCurrent), and one a
+  // re-plan kept as it was (Replan) is as good at any later revision.)
+  if (IsCancelled(a.lifecycle) && !AfterCancellation(key->kind)) {
+    return drop("the appointment is cancelled", &*key, e);
+  }
+  if (a.status != VisitStatus::kNone && StopsPreVisit(key->kind)) {
+    return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status)),
+                             ": no further messages before the visit"),
+                &*key, e);
+  }
+  if ((a.status == VisitStatus::kAbsent || a.status == VisitStatus::kExcused) &&
+      (key->kind == MessageKind::kPostVisit || key->kind == MessageKind::kRecall)) {
+    return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status))), &*key, e);
+  }
+  const Tenant* t = registry_.FindTenant(a.tenant);
+  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
+  if (t == nullptr || patient == nullptr) {
+    return drop("an object the appointment refers to is gone", &*key, e);
+  }
+  const Patient& p = *patient;
+  if (key->kind != MessageKind::kPractitioner) {
+    if (!p.notifications) return drop("the patient's notifications are off", &*key, e);
+    if (t->require_consent && !p.consent) {
+      return drop("no consent: the tenant requires the patient's opt-in", &*key, e);
+    }
+    if (registry_.AddressStopped(a.tenant, key->channel == Channel::kEmail ? p.email
+                                 : key->channel == Channel::kPush ? p.push_token
+                                                                  : p.mobile)) {
+      return drop("the address replied STOP", &*key, e);
+    }
+    if (std::string leader = households_.TakeLeader(*e, key->kind, key->channel, key->occurrence);
+        !leader.empty()) {
+      return drop(absl::StrCat("merged into the SMS of appointment ", leader,
+                               " (same phone number, same day, same calendar)"),
+                  &*key, e);
+    }
+    if (std::string capped = cap_.Over(*t, *e, *key, now); !capped.empty()) {
+      return drop(std::move(capped), &*key, e);
+    }
+  }
+  // The other appointments this SMS covers (a household's, same day):
+  // named in its text, and their own SMS dropped when they fall due.
+  std::vector<const BookEntry*> covered;
+  if (key->channel == Channel::kSms) covered = households_.Companions(*e, key->kind, key->occurrence);
+  auto rendered = renderer_.Render(*e, key->kind, key->channel, households_.Note(*e, covered),
+                            static_cast<int64_t>(ref->delay_ms), now, /*text_only=*/false);
+  if (!rendered.ok()) return drop(std::string(rendered.status().message()), &*key, e);
+  if (rendered->recipient.empty()) return drop("no address on this channel any more", &*key, e);
+
+  if (t->metered && IsPaid(key->channel)) {
+    PlanRef* planned = FindPlanRef(*e, *key);
+    uint32_t cost = MessageCost(*t, key->channel, rendered->text);
+    if (planned == nullptr || !credits_.Lease(a.tenant, *planned, cost)) {
+      if (t->credit_fallback_email && planned != nullptr &&
+          FindPlanRef(*e, ParsedMessageKey{key->appointment_id, key->kind, Channel::kEmail,
+                                           key->occurrence}) != nullptr) {
+        return drop(absl::StrCat("not enough credit (", cost, " needed): the e-mail of this message goes"),
+                    &*key, e);
+      }
+      out.deliver = false;
+      out.hold = true;
+      out.drop_reason = absl::StrCat("waiting for credit: ", cost, " needed, ",
+                                     credits_.available(a.tenant), " available");
+      credits_.NoteWaiting(*t);
+      return out;
+    }
+  }
+  if (t->max_reminders_per_day > 0) cap_.Count(*t, *e, *key, now);
+  households_.Cover(covered, key->kind, key->occurrence, a.id);
+  out.payload = std::move(rendered->payload);
+  out.recipient = std::move(rendered->recipient);
+  return out;
+}
+
+void Delivery::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
+                                Engine::StateWrites* writes) {
+  auto key = ParseMessageKey(r.key);
+  if (!key) return;
+  BookEntry* e = log_.Find(r.tenant.value, key->appointment_id);
+  if (e == nullptr) return;
+  std::string audit;
+  bool success = outcome == AckOutcome::kSent || outcome == AckOutcome::kDelivered ||
+                 outcome == AckOutcome::kOpened;
+  std::string what(detail);
+  if (PlanRef* ref = FindPlanRef(*e, *key); ref != nullptr && (ref->lease_cost > 0 || ref->reserved())) {
+    uint32_t cost = ref->lease_cost > 0 ? ref->lease_cost : ref->credits;
+    if (outcome == AckOutcome::kFailedRetryable) {
+      credits_.EndLease(r.tenant.value, *ref);  // rendered (and costed) again: only its reservation stays
+    } else {
+      credits_.Release(r.tenant.value, *ref);
+      if (success) {
+        credits_.Spend(r.tenant.value, cost);
+        what = what.empty() ? absl::StrCat(cost, " credit(s) spent")
+                            : absl::StrCat(what, "; ", cost, " credit(s) spent");
+      }
+      if (const Tenant* t = registry_.FindTenant(r.tenant.value)) credits_.Write(*t, writes, nullptr);
+    }
+  }
+  AppendAuditLine(&audit, engine_.NowMs(), OutcomeName(outcome), key->kind, key->channel,
+            key->occurrence, r.due_ms, what);
+  // Done with unless it will be retried: it leaves the pending plan.
+  RecordOutcome(*e, *key, std::move(audit), outcome != AckOutcome::kFailedRetryable, writes);
+}
+
+void Delivery::RecordOutcome(BookEntry& e, const ParsedMessageKey& key, std::string audit,
+                                    bool leaves_plan, Engine::StateWrites* writes) {
+  if (leaves_plan) {
+    auto& plan = e.plan;
+    bool ledger = false;
+    for (PlanRef& p : plan) {
+      if (p.kind == key.kind && p.channel == key.channel && p.occurrence == key.occurrence) {
+        ledger |= credits_.Release(e.appt.tenant, p);
+      }
+    }
+    if (ledger) {
+      if (const Tenant* t = registry_.FindTenant(e.appt.tenant)) credits_.Write(*t, writes, nullptr);
+    }
+    plan.erase(std::remove_if(plan.begin(), plan.end(),
+                              [&](const PlanRef& p) {
+                                return p.kind == key.kind && p.channel == key.channel &&
+                                       p.occurrence == key.occurrence;
+                              }),
+               plan.end());
+  }
+  writes->push_back(log_.NewAudit(e, std::move(audit)));
+  writes->push_back(AppointmentLog::Rewrite(e));
+}
+
+PlanRef* Delivery::FindPlanRef(BookEntry& e, const ParsedMessageKey& key) {
+  for (PlanRef& p : e.plan) {
+    if (p.kind == key.kind && p.channel == key.channel && p.occurrence == key.occurrence) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace rappel::server::plan

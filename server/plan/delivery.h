@@ -1,0 +1,70 @@
+// Delivery: the appointment book's side of handing a message out (the
+// dispatcher's MessageFilter), and of its outcome.
+//
+//   Prepare (as it is leased):
+//     drop   the appointment is gone or cancelled, a visit status set,
+//            notifications off, no consent, the address replied STOP,
+//            covered by a household's SMS, over the daily cap, no address
+//     hold   a metered tenant cannot pay its rendered cost (until credit
+//            is added)
+//     else   rendered (MessageRenderer), its cost leased, counted
+//   OnOutcome (as its ack is committed): credits spent or released, an
+//     audit line, and the message leaves the pending plan unless retried.
+// What a drop or an outcome changes is written in the commit that
+// completes the message (the writes it is given).
+//
+// Thread: the owner (io) thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "server/dispatch/message_filter.h"
+#include "server/engine/engine.h"
+#include "server/plan/appointment_log.h"
+#include "server/plan/credit_account.h"
+#include "server/plan/households.h"
+#include "server/plan/message_renderer.h"
+#include "server/plan/registry.h"
+#include "server/plan/reminder_cap.h"
+
+namespace rappel::server::plan {
+
+class Delivery {
+ public:
+  // Each must outlive us.
+  Delivery(Engine& engine, const ObjectRegistry& registry, AppointmentLog& log,
+           CreditAccounts& credits, Households& households, ReminderCap& cap,
+           MessageRenderer& renderer)
+      : engine_(engine),
+        registry_(registry),
+        log_(log),
+        credits_(credits),
+        households_(households),
+        cap_(cap),
+        renderer_(renderer) {}
+
+  // Appointment messages ("@a/..."); other keys are not ours.
+  static bool Claims(const ReminderSpec& r);
+  MessageFilter::Prepared Prepare(const ReminderSpec& r);
+  void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
+                 Engine::StateWrites* writes);
+
+ private:
+  // A message of `e` was sent, failed or suppressed: its audit record and
+  // the entry's record, rewritten (without the message when it leaves the
+  // plan), go into `writes`.
+  void RecordOutcome(BookEntry& e, const ParsedMessageKey& key, std::string audit,
+                     bool leaves_plan, Engine::StateWrites* writes);
+  static PlanRef* FindPlanRef(BookEntry& e, const ParsedMessageKey& key);
+
+  Engine& engine_;  // its clock
+  const ObjectRegistry& registry_;
+  AppointmentLog& log_;
+  CreditAccounts& credits_;
+  Households& households_;
+  ReminderCap& cap_;
+  MessageRenderer& renderer_;
+};
+
+}  // namespace rappel::server::plan

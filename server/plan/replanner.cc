@@ -1,0 +1,175 @@
+#include "server/plan/replanner.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "server/plan/audit.h"
+#include "server/plan/planner.h"
+
+namespace rappel::server::plan {
+namespace {
+
+bool IsNotice(MessageKind k) {
+  switch (k) {
+    case MessageKind::kConfirmation:
+    case MessageKind::kChange:
+    case MessageKind::kCancellation:
+    case MessageKind::kPatientCancelAck:
+    case MessageKind::kConfirmAck:
+    case MessageKind::kPractitioner:
+    case MessageKind::kDelayAlert:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Whether a pending notice of an earlier event stays when the appointment is
+// re-planned: yes, unless a newer notice of its kind replaces it (a second
+// change, a second delay alert) or the appointment is now cancelled and it
+// is not about the cancellation.
+bool NoticeOutlivesReplan(MessageKind k, const Appointment& a, KindMask planned_kinds) {
+  if (!IsNotice(k)) return false;
+  if (IsCancelled(a.lifecycle)) {
+    return k == MessageKind::kCancellation || k == MessageKind::kPatientCancelAck ||
+           k == MessageKind::kPractitioner;
+  }
+  if (k == MessageKind::kChange || k == MessageKind::kDelayAlert) {
+    return (planned_kinds & KindBit(k)) == 0;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view why,
+                               Change& change) {
+  Appointment& a = entry.appt;
+  const Tenant* tenant = registry_.FindTenant(a.tenant);
+  const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
+  const AppointmentType* type = registry_.FindType(a.tenant, a.type);
+  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
+  if (tenant == nullptr || cal == nullptr || type == nullptr || patient == nullptr) {
+    return absl::FailedPreconditionError("the appointment refers to an object since deleted");
+  }
+  PlanInput input{*tenant, *cal, *type, *patient, a, event,
+                  change.now, /*omit_tenant_channels=*/false};
+  input.stopped_channels = registry_.StoppedChannels(*patient);
+  PlanResult plan = Plan(input);
+  change.Touch(ObjKey(a.tenant, a.id));
+  std::string audit;
+  std::vector<PlanRef> next;
+  next.reserve(plan.messages.size());
+  MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX))};
+  std::string payload = EncodeMessageRef(ref);
+  auto has_twin = [&](const PlannedMessage& m, Channel c) {
+    for (const PlannedMessage& o : plan.messages) {
+      if (o.kind == m.kind && o.channel == c && o.occurrence == m.occurrence) return true;
+    }
+    return false;
+  };
+  for (const PlannedMessage& planned : plan.messages) {
+    const PlannedMessage* m = &planned;
+    if (m->due_ms - change.now > horizon_ms_) {
+      AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
+                "beyond the horizon");
+      continue;
+    }
+    PlanRef* prev = nullptr;
+    for (PlanRef& old : entry.plan) {
+      if (old.kind == m->kind && old.channel == m->channel && old.occurrence == m->occurrence) {
+        prev = &old;
+        break;
+      }
+    }
+    // Already pending as planned (same message, same time): the engine keeps
+    // it as it is, with its reservation. A status change, a confirmation or
+    // an update of the notes then writes nothing but the appointment's
+    // record. (Its text and address are taken when it is handed out, so
+    // nothing in it is stale.)
+    if (prev != nullptr && prev->due_ms == m->due_ms) {
+      next.push_back(*prev);
+      continue;
+    }
+    PlanRef out{m->kind, m->channel, m->occurrence, m->due_ms};
+    if (m->moved_by_quiet_hours) out.flags |= PlanRef::kMovedByQuietHours;
+    // A moved message replaces its older version: its credits go back first.
+    if (prev != nullptr && credits_.Release(a.tenant, *prev)) change.LedgerChanged(a.tenant);
+    std::string note(EventName(event));
+    PlannedMessage fallback;
+    if (tenant->metered && IsPaid(m->channel)) {
+      std::string also = m->channel == Channel::kSms
+                             ? households_.Note(entry, households_.Companions(entry, m->kind, m->occurrence))
+                             : std::string();
+      auto rendered = renderer_.Render(entry, m->kind, m->channel, also, ref.delay_ms, change.now,
+                                /*text_only=*/true);
+      out.credits = rendered.ok() ? MessageCost(*tenant, m->channel, rendered->text) : 1;
+      // (Written even when nothing moved: a balance under the alert
+      // threshold is noticed here.)
+      change.LedgerChanged(a.tenant);
+      if (credits_.Reserve(a.tenant, out, out.credits)) {
+        absl::StrAppend(&note, "; ", out.credits, " credit(s) reserved");
+      } else if (tenant->credit_fallback_email && has_twin(*m, Channel::kEmail)) {
+        AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
+                  absl::StrCat("not enough credit (", out.credits, " needed, ",
+                               credits_.available(a.tenant),
+                               " available): the e-mail of this message goes"));
+        continue;
+      } else if (tenant->credit_fallback_email && !patient->email.empty() &&
+                 !has_twin(*m, Channel::kEmail) && m->kind != MessageKind::kPractitioner) {
+        // Not enough credit: the same message by e-mail instead (free).
+        fallback = *m;
+        fallback.channel = Channel::kEmail;
+        fallback.recipient = patient->email;
+        AppendAuditLine(&audit, change.now, "omitted", m->kind, m->channel, m->occurrence, m->due_ms,
+                  absl::StrCat("not enough credit (", out.credits, " needed, ",
+                               credits_.available(a.tenant), " available): by e-mail instead"));
+        m = &fallback;
+        out = PlanRef{m->kind, m->channel, m->occurrence, m->due_ms};
+        if (m->moved_by_quiet_hours) out.flags |= PlanRef::kMovedByQuietHours;
+      } else {
+        absl::StrAppend(&note, "; not enough credit yet (", out.credits, " needed, ",
+                        credits_.available(a.tenant), " available)");
+      }
+    }
+    next.push_back(out);
+    AppendAuditLine(&audit, change.now, "planned", m->kind, m->channel, m->occurrence, m->due_ms, note);
+    change.Schedule(ReminderSpec{TenantId{a.tenant}, MessageKey(a.id, m->kind, m->channel, m->occurrence),
+                                 m->channel, m->recipient,
+                                 m->due_ms, m->expiry_ms, payload});
+  }
+  KindMask planned_kinds = 0;
+  for (const PlannedMessage& m : plan.messages) planned_kinds |= KindBit(m.kind);
+  // The messages of the old plan that the new one does not keep (plans are
+  // a handful of messages: a linear search beats hashing their keys).
+  size_t planned = next.size();
+  for (PlanRef& old : entry.plan) {
+    bool kept = false;
+    for (size_t i = 0; i < planned && !kept; ++i) {
+      kept = next[i].kind == old.kind && next[i].channel == old.channel &&
+             next[i].occurrence == old.occurrence;
+    }
+    if (kept) continue;
+    if (NoticeOutlivesReplan(old.kind, a, planned_kinds)) {
+      // Not yet sent: a later event does not take it back (a confirmation
+      // still goes after a notes update); it is rendered as things are then.
+      next.push_back(old);
+      continue;
+    }
+    if (credits_.Release(a.tenant, old)) change.LedgerChanged(a.tenant);
+    AppendAuditLine(&audit, change.now, "dropped", old.kind, old.channel, old.occurrence, old.due_ms,
+              why);
+    change.Drop(ReminderKey{TenantId{a.tenant}, MessageKey(a.id, old.kind, old.channel, old.occurrence)});
+  }
+  if (event != Event::kUpdated) {
+    for (const Omission& o : plan.omitted) {
+      AppendAuditLine(&audit, change.now, "omitted", o.kind, o.channel, 0, 0, o.reason);
+    }
+  }
+  entry.plan = std::move(next);
+  if (!audit.empty()) change.Write(log_.NewAudit(entry, std::move(audit)));
+  change.Write(log_.RecordWrite(entry, change));
+  return absl::OkStatus();
+}
+
+}  // namespace rappel::server::plan

@@ -1,0 +1,53 @@
+// Replanner: turns an appointment event into its new plan (planner.h) and
+// adds the difference to the request's Change: messages newly planned are
+// scheduled (a metered tenant's SMS and voice reserve their credits, or go
+// by e-mail when the tenant says so), messages of the old plan the new one
+// does not keep are dropped (their credits released), notices not yet sent
+// outlive a later event unless a newer one replaces them, and everything is
+// told in an audit record. A message already pending as planned (same
+// time) is left as it is, with its reservation.
+//
+// Thread: the owner (io) thread.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "server/plan/appointment_log.h"
+#include "server/plan/change.h"
+#include "server/plan/credit_account.h"
+#include "server/plan/households.h"
+#include "server/plan/message_renderer.h"
+#include "server/plan/registry.h"
+
+namespace rappel::server::plan {
+
+class Replanner {
+ public:
+  // Each must outlive us. Due times further than `horizon_ms` from now are
+  // left out of a plan (the engine's horizon).
+  Replanner(const ObjectRegistry& registry, AppointmentLog& log, CreditAccounts& credits,
+            const Households& households, MessageRenderer& renderer, int64_t horizon_ms)
+      : registry_(registry),
+        log_(log),
+        credits_(credits),
+        households_(households),
+        renderer_(renderer),
+        horizon_ms_(horizon_ms) {}
+
+  // Plans `entry` after `event` and adds its re-plan to `change` (`why`:
+  // the audit's reason for what is dropped). FailedPrecondition when an
+  // object the appointment refers to is gone.
+  absl::Status Replan(BookEntry& entry, Event event, std::string_view why, Change& change);
+
+ private:
+  const ObjectRegistry& registry_;
+  AppointmentLog& log_;
+  CreditAccounts& credits_;
+  const Households& households_;
+  MessageRenderer& renderer_;
+  int64_t horizon_ms_;
+};
+
+}  // namespace rappel::server::plan
