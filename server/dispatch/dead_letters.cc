@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/bytes.h"
-#include "server/dispatch/state_ops.h"
 
 namespace rappel::server {
 namespace {

@@ -1,4 +1,4 @@
-// RateGate: the sending limits of issue 5 §3 (rate_limit.h) as token buckets,
+// RateGate: the sending limits (rate_limit.h) as token buckets,
 // and what they held back. It holds no messages: the
 // RateLimitedLane (rate_limited_lane.h) keeps those waiting for a token in a
 // FairQueue per channel and asks the gate, message by message, whether one

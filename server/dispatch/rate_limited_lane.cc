@@ -4,7 +4,6 @@
 #include <tuple>
 #include <utility>
 
-#include "server/dispatch/state_ops.h"
 
 namespace rappel::server {
 

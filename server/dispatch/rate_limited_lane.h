@@ -1,5 +1,5 @@
 // RateLimitedLane: the due messages of the channels that have a rate limit
-// (issue 5 §3), waiting for a token, and the limits themselves.
+// (per channel, and per tenant on a channel), waiting for a token, and the limits themselves.
 //
 // A channel with no limit is not the lane's: the dispatcher keeps its plain
 // FIFO, untouched, and asks Gated(c) (an array read) only. Once a channel

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "server/common/bytes.h"
-#include "server/dispatch/state_ops.h"
 
 namespace rappel::server {
 namespace {

@@ -157,17 +157,17 @@ StateOp AppointmentLog::RecordWrite(BookEntry& e, Change& change) {
     if (e.oldest_seq == 0) e.oldest_seq = e.seq;
   }
   change.records.emplace_back(ObjKey(e.appt.tenant, e.appt.id), e.seq);
-  return Put(NumberedKey("pa/", e.seq), EncodeEntry(e));
+  return StatePut(NumberedKey("pa/", e.seq), EncodeEntry(e));
 }
 
 StateOp AppointmentLog::Rewrite(const BookEntry& e) {
-  return Put(NumberedKey("pa/", e.seq), EncodeEntry(e));
+  return StatePut(NumberedKey("pa/", e.seq), EncodeEntry(e));
 }
 
 StateOp AppointmentLog::NewAudit(BookEntry& e, std::string lines) {
   uint64_t n = next_audit_++;
   e.audit.push_back(n);
-  return Put(NumberedKey("au/", n), std::move(lines));
+  return StatePut(NumberedKey("au/", n), std::move(lines));
 }
 
 void AppointmentLog::Committed(const std::vector<std::pair<std::string, uint64_t>>& records) {
@@ -209,14 +209,14 @@ void AppointmentLog::Purge(const std::vector<std::string>& objs, Engine::StateWr
     if (it == entries_.end()) continue;
     const BookEntry& e = it->second;
     if (e.oldest_seq == e.seq) {
-      writes->push_back(Delete(NumberedKey("pa/", e.seq)));  // its only version
+      writes->push_back(StateDelete(NumberedKey("pa/", e.seq)));  // its only version
     } else {
       // Older versions wait for the reclaim: a tombstone above them all,
       // and the last version becomes garbage too.
-      writes->push_back(Put(NumberedKey("pa/", next_record_++), std::string(1, '\0') + obj));
+      writes->push_back(StatePut(NumberedKey("pa/", next_record_++), std::string(1, '\0') + obj));
       garbage_records_ += 2;
     }
-    for (uint64_t n : e.audit) writes->push_back(Delete(NumberedKey("au/", n)));
+    for (uint64_t n : e.audit) writes->push_back(StateDelete(NumberedKey("au/", n)));
     Index(e, false);
     entries_.erase(it);
   }
@@ -261,7 +261,7 @@ absl::StatusOr<NumberedLog::Step> AppointmentLog::PrepareStep(uint64_t lo, uint6
       --cycle_next_;
       break;
     }
-    StateOp copy = Put(NumberedKey("pa/", next_record_), std::string());
+    StateOp copy = StatePut(NumberedKey("pa/", next_record_), std::string());
     copy.copy_from = NumberedKey("pa/", e.seq);
     // A change in flight wrote e.seq; if it is refused (an invalid item
     // refuses a whole change, without failing what follows), the durable
@@ -284,7 +284,7 @@ absl::StatusOr<NumberedLog::Step> AppointmentLog::PrepareStep(uint64_t lo, uint6
 
 void AppointmentLog::CommitCopies(uint64_t lo, uint64_t hi, bool and_delete, Done done) {
   RAPPEL_CHECK(and_delete);  // one commit a step
-  StateOp range = Delete(NumberedKey("pa/", lo));
+  StateOp range = StateDelete(NumberedKey("pa/", lo));
   range.range_end = NumberedKey("pa/", hi);
   step_.Write(std::move(range));
   if (step_ends_cycle_) {

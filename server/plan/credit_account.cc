@@ -96,7 +96,7 @@ ReminderSpec CreditAccounts::Alert(const Tenant& t, std::string_view what, std::
 void CreditAccounts::Write(const Tenant& t, Engine::StateWrites* writes,
                            std::vector<ReminderSpec>* schedule) {
   Account& a = Of(t.id);
-  writes->push_back(Put(LedgerKey(t.id), EncodeLedger(a.durable)));
+  writes->push_back(StatePut(LedgerKey(t.id), EncodeLedger(a.durable)));
   if (!t.metered || t.credit_alert_below <= 0) return;
   if (a.available() >= t.credit_alert_below) {
     a.low_alerted = false;

@@ -1,4 +1,4 @@
-// Credits (issue 5 §2): what a message costs, and a tenant's ledger.
+// Credits: what a message costs, and a tenant's ledger.
 //
 // SMS costs one credit per segment of its rendered text: GSM-7 text is 160
 // characters in one segment, 153 per segment when split (the rest carries

@@ -124,14 +124,14 @@ struct Tenant {
   // Allowed sending hours per local weekday and closed dates (quiet_hours.h);
   // disabled: any time. Applied when messages are planned.
   QuietHours quiet_hours;
-  // Credits (issue 5 §2, credits.h). Not metered: nothing is counted or
+  // Credits (credits.h). Not metered: nothing is counted or
   // held back for credit.
   bool metered = false;
   uint32_t voice_credits = 1;        // per voice message
   int64_t credit_alert_below = 0;    // alert the administrators when available credit falls below
   bool credit_fallback_email = false;  // an SMS that cannot be paid goes by e-mail instead
   std::string admin_email;           // where alerts go
-  // Consent and caps (issue 5 §4).
+  // Consent and caps.
   bool require_consent = false;      // opt-in: nothing automated without the patient's consent
   uint32_t max_reminders_per_day = 0;  // per patient, in the tenant's local day; 0: no cap
   bool merge_household_sms = false;  // one SMS for same-day appointments of one phone number

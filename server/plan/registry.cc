@@ -231,7 +231,7 @@ absl::StatusOr<ObjectRegistry::Prepared> ObjectRegistry::PreparePut(ObjectKind k
       break;
     }
   }
-  out.writes.push_back(Put(std::move(key), std::move(stored)));
+  out.writes.push_back(StatePut(std::move(key), std::move(stored)));
   if (kind == ObjectKind::kPatient) {
     Patient counts;
     counts.tenant = tenant_id;
@@ -307,24 +307,24 @@ const ObjectRegistry::TemplatePair* ObjectRegistry::FindTemplate(uint32_t tenant
 }
 
 StateOp ObjectRegistry::PatientRecord(const Patient& p) {
-  return Put(StoreKey("pp/", p.tenant, p.id), ToJson(p).dump());
+  return StatePut(StoreKey("pp/", p.tenant, p.id), ToJson(p).dump());
 }
 
 StateOp ObjectRegistry::AttendanceRecord(const Patient& p) {
   std::string v;
   PutBE(&v, p.appointments, 4);
   PutBE(&v, p.no_shows, 4);
-  return Put(StoreKey("pn/", p.tenant, p.id), std::move(v));
+  return StatePut(StoreKey("pn/", p.tenant, p.id), std::move(v));
 }
 
 StateOp ObjectRegistry::SetStopped(uint32_t tenant, const std::string& address, bool stopped) {
   std::string blocked = ObjKey(tenant, address);
   if (stopped) {
     stopped_.insert(std::move(blocked));
-    return Put(StoreKey("ps/", tenant, address), "");
+    return StatePut(StoreKey("ps/", tenant, address), "");
   }
   stopped_.erase(blocked);
-  return Delete(StoreKey("ps/", tenant, address));
+  return StateDelete(StoreKey("ps/", tenant, address));
 }
 
 ChannelMask ObjectRegistry::StoppedChannels(const Patient& p) const {

@@ -1,4 +1,5 @@
-// The book's keys in the store's `state` database, and the two write shapes.
+// The book's keys in the store's `state` database (written with StatePut
+// and StateDelete, write_batch.h).
 // Every object belongs to one tenant: its key is the tenant (4 bytes,
 // big-endian, so that a tenant's records sort together), then its id.
 #pragma once
@@ -40,9 +41,5 @@ inline std::string NumberedKey(std::string_view prefix, uint64_t n) {
   return k;
 }
 
-inline StateOp Put(std::string key, std::string value) {
-  return StateOp{std::move(key), std::move(value), false};
-}
-inline StateOp Delete(std::string key) { return StateOp{std::move(key), {}, true}; }
 
 }  // namespace rappel::server::plan

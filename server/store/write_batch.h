@@ -76,4 +76,11 @@ class WriteBatch {
   std::vector<StateOp> state_;
 };
 
+// A put and a delete of one key of the `state` database, for the state
+// writes that ride in a commit (the dispatcher's and the book's records).
+inline WriteBatch::StateOp StatePut(std::string key, std::string value) {
+  return {std::move(key), std::move(value), false};
+}
+inline WriteBatch::StateOp StateDelete(std::string key) { return {std::move(key), {}, true}; }
+
 }  // namespace rappel::server
