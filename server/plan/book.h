@@ -36,6 +36,7 @@
 //   delivery.h          a due message handed out (the MessageFilter), and
 //                       its outcome
 //   message_renderer.h  what a message says (render.h) and its address
+//   book_views.h        what Show, DryRun and CreditsJson answer (JSON)
 //   planner.h           what an event plans
 //
 // Thread: the owner (io) thread, like the engine.
