@@ -175,12 +175,14 @@ Driver::SendBatch Driver::Schedule(int64_t due_base_ms,
 
 // --- workers -----------------------------------------------------------------
 
+int64_t Driver::ItemOf(const client::Message& m) const {
+  if (m.reminder.key.compare(0, prefix_.size(), prefix_) != 0) return kNotMine;
+  return static_cast<int64_t>(std::stoull(m.reminder.key.substr(prefix_.size())));
+}
+
 void Driver::Subscribe(Phase* deliveries) {
   Subscribe(deliveries, {client::Channel::kSms}, client::AckOutcome::kDelivered,
-            [this](const client::Message& m) -> int64_t {
-              if (m.reminder.key.compare(0, prefix_.size(), prefix_) != 0) return kNotMine;
-              return static_cast<int64_t>(std::stoull(m.reminder.key.substr(prefix_.size())));
-            });
+            [this](const client::Message& m) { return ItemOf(m); });
 }
 
 void Driver::Subscribe(Phase* deliveries, std::vector<client::Channel> channels,

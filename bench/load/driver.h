@@ -115,6 +115,9 @@ class Driver {
                  client::AckOutcome outcome, Classify classify);
   // This run's raw reminders on SMS, keyed "<prefix><item>", acked delivered.
   void Subscribe(Phase* deliveries);
+  // The item number of this run's raw reminder (key "<prefix><item>"), or
+  // kNotMine.
+  int64_t ItemOf(const client::Message& m) const;
   // Runs until `expected` deliveries are acked or failed, then records them.
   void AwaitDeliveries(uint64_t expected, const std::string& what, Phase* deliveries);
   // Sets the deliveries' counts, and their time from the first delivery to

@@ -37,12 +37,19 @@ void RunFairness(Driver& d, Outcome* o, nlohmann::json* out) {
     return;
   }
   Phase deliveries{"delivered", kLagLatency};
-  // Each tenant's lag rows. Nothing fills them since the worker side became
-  // one Subscribe for every scenario (they report 0; kept as they were).
+  // Each tenant's due -> delivered lag, beside the whole run's.
   Phase lag_a{"tenant-1", kLagLatency};
   Phase lag_b{"tenant-2", kLagLatency};
-  d.Subscribe(&deliveries);
   // Items [0, a_count) are tenant 1's, [a_count, total) tenant 2's.
+  d.Subscribe(&deliveries, {client::Channel::kSms}, client::AckOutcome::kDelivered,
+              [&d, a_count, &lag_a, &lag_b](const client::Message& m) {
+                int64_t item = d.ItemOf(m);
+                if (item < 0) return item;
+                Phase& lag = static_cast<uint64_t>(item) < a_count ? lag_a : lag_b;
+                lag.latency.Add(NowUs() - static_cast<double>(m.reminder.due_ms) * 1000.0);
+                ++lag.ok;
+                return item;
+              });
   auto send = [&d, a_count](int64_t due_ms) -> Driver::SendBatch {
     return [&d, a_count, due_ms](client::AsyncClient& c, uint64_t lo, uint64_t hi,
                                  Driver::Done done) {
