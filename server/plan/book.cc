@@ -1,21 +1,10 @@
 #include "server/plan/book.h"
 
 #include <algorithm>
-#include <charconv>
-#include <chrono>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "date/tz.h"
-#include "nlohmann/json.hpp"
-#include "server/common/check.h"
-#include "server/common/bytes.h"
 #include "server/plan/audit.h"
 #include "server/plan/objects_json.h"
-#include "server/plan/planner.h"
-#include "server/plan/render.h"
 #include "server/plan/token.h"
 
 namespace rappel::server::plan {

@@ -48,11 +48,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
-#include "nlohmann/json.hpp"
 #include "server/dispatch/message_filter.h"
 #include "server/engine/engine.h"
 #include "server/plan/appointment_log.h"

@@ -731,7 +731,7 @@ TEST_F(BookTest, RecordsOfTheOlderFormatsAreStillRead) {
                       std::to_string(start - kDayMs) + "\tcreated\n";
   Engine::StateWrites writes{{Numbered("pa/", 500), w.out, false},
                              {Numbered("au/", 900), audit, false}};
-  Wait<absl::Status>([&](auto done) { engine_->WriteState(std::move(writes), done); });
+  ASSERT_TRUE(Wait<absl::Status>([&](auto done) { engine_->WriteState(std::move(writes), done); }).ok());
   Restart();
   json shown = Show("old");
   EXPECT_EQ(shown["appointment"]["version"], 7);
