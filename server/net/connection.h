@@ -7,9 +7,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/framing.h"
+#include "server/engine/reminder.h"
 #include "server/net/request_wire.h"
 
 namespace rappel::server {
@@ -17,6 +20,10 @@ namespace rappel::server {
 struct Connection {
   bool greeted = false;
   protocol::wire::Role role = protocol::wire::Role::Producer;
+  // The name of the token it said Hello with (for logs; never the secret).
+  std::string token_name;
+  // The tenants its token may act for, sorted; nullopt: every tenant.
+  std::optional<std::vector<TenantId>> tenants;
   uint64_t worker_id = 0;  // non-zero once subscribed
   std::string client_name;
   // Sends a server push (a Delivery) on this connection.
