@@ -335,6 +335,17 @@ std::string Setting::flag() const { return absl::StrCat("--", absl::StrReplaceAl
 
 std::span<const Setting> Settings() { return kSettings; }
 
+std::vector<std::string> RestartOnlyChanges(const RappeldOptions& running,
+                                            const RappeldOptions& next) {
+  std::vector<std::string> out;
+  for (const Setting& s : kSettings) {
+    if (s.reloadable) continue;
+    std::string was = s.get(running), is = s.get(next);
+    if (was != is) out.push_back(absl::StrCat("[", s.section, "] ", s.key, " ", was, " -> ", is));
+  }
+  return out;
+}
+
 RappeldOptions DefaultRappeldOptions() {
   RappeldOptions options;
   options.engine.store.path = "rappel-data";

@@ -11,6 +11,10 @@
 //              rate_late_after_ms
 //   [[token]]  secret = "..." or secret_file = "path", role = "producer" | "worker" | "admin"
 //
+// SIGHUP resolves the file and the same flags again (CommandLine::Resolve)
+// and applies the tokens and the settings marked reloadable; a file that
+// does not resolve is refused and the running settings stay.
+//
 // Every setting but the tokens is also a flag: --KEY with '_' written '-'
 // (--max-connections). Tokens on the command line (--token SECRET=ROLE)
 // replace the file's tokens. Relative paths in the file (data_dir,
@@ -46,6 +50,9 @@ struct Setting {
   std::string (*set)(RappeldOptions& options, const std::variant<int64_t, std::string>& value);
   // The current value, for --help.
   std::string (*get)(const RappeldOptions& options);
+  // SIGHUP applies a new value to the running server (Rappeld::Reload);
+  // the others take effect at the next start.
+  bool reloadable = false;
 
   std::string flag() const;  // "--max-connections"
 };
@@ -89,6 +96,12 @@ absl::Status ApplyConfigFile(const std::string& path, RappeldOptions& options);
 // the file or the command line): anybody could read and write every
 // reminder.
 absl::Status CheckOptions(const RappeldOptions& options);
+
+// The settings whose value differs between the running options and a
+// reloaded file but that only a restart applies, as "[server] port 7411 ->
+// 7412", for the log line of a reload that keeps them.
+std::vector<std::string> RestartOnlyChanges(const RappeldOptions& running,
+                                            const RappeldOptions& next);
 
 // rappeld's command line on a CLI11 app: --config, --token and one flag per
 // setting. After app.parse(), Resolve() reads the file, applies the flags

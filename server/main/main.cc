@@ -3,15 +3,34 @@
 // client is admin); see --help. --config FILE reads a TOML file
 // (server/main/config.h, rappeld.example.toml); the flags override it.
 #include <asio.hpp>
+#include <csignal>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
 #include "server/main/config.h"
 #include "server/main/rappeld.h"
 
+namespace {
+
+constexpr char kSignalsHelp[] =
+    "Signals:\n"
+    "  SIGTERM, SIGINT  finish the writes in flight, close the connections, exit 0\n"
+    "  SIGHUP           read the configuration again (the --config file and the same flags)\n"
+    "                   and apply its tokens; connections stay open and keep the token\n"
+    "                   they said Hello with. A file that does not resolve is refused\n"
+    "                   with a log line and the running configuration stays; settings\n"
+    "                   that need a restart are logged and kept\n"
+    "  SIGPIPE          ignored (a peer that went away is a closed connection)";
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"rappeld: the rappel server (appointment reminders, durable delay queue)"};
+  app.footer(kSignalsHelp);
   rappel::server::CommandLine command_line(app);
   CLI11_PARSE(app, argc, argv);
   auto resolved = command_line.Resolve();
@@ -19,26 +38,52 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rappeld: %s\n", std::string(resolved.status().message()).c_str());
     return 2;
   }
-  const rappel::server::RappeldOptions& options = *resolved;
+  rappel::server::RappeldOptions options = *resolved;
+  std::signal(SIGPIPE, SIG_IGN);
 
   asio::io_context io(1);
-  auto server = rappel::server::Rappeld::Start(io, options);
-  if (!server.ok()) {
-    std::fprintf(stderr, "rappeld: %s\n", std::string(server.status().message()).c_str());
+  // Both sets exist before the store is opened, so a SIGHUP during a long
+  // recovery waits for io.run() instead of killing the process.
+  asio::signal_set stop(io, SIGINT, SIGTERM);
+  asio::signal_set reload(io, SIGHUP);
+
+  auto started = rappel::server::Rappeld::Start(io, options);
+  if (!started.ok()) {
+    std::fprintf(stderr, "rappeld: %s\n", std::string(started.status().message()).c_str());
     return 1;
   }
-  auto stats = (*server)->engine().stats();
+  rappel::server::Rappeld& server = **started;
+  auto stats = server.engine().stats();
   std::printf("rappeld: listening on %s:%u, store %s (%llu pending, recovered in %lld ms)\n",
-              options.server.listen_address.c_str(), (*server)->port(),
+              options.server.listen_address.c_str(), server.port(),
               options.engine.store.path.c_str(), static_cast<unsigned long long>(stats.live),
               static_cast<long long>(stats.recovery_ms));
   std::fflush(stdout);
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](asio::error_code ec, int signo) {
+  std::function<void()> await_reload = [&] {
+    reload.async_wait([&](asio::error_code ec, int) {
+      if (ec) return;
+      auto next = command_line.Resolve();
+      if (!next.ok()) {
+        rappel::server::LogLine(absl::StrCat(
+            "SIGHUP: configuration refused, the running one stays: ", next.status().message()));
+      } else {
+        for (const std::string& change : rappel::server::RestartOnlyChanges(options, *next)) {
+          rappel::server::LogLine(absl::StrCat("SIGHUP: ", change, " needs a restart; kept"));
+        }
+        server.Reload(*next);
+        rappel::server::LogLine("SIGHUP: configuration reloaded");
+      }
+      await_reload();
+    });
+  };
+  await_reload();
+
+  stop.async_wait([&](asio::error_code ec, int signo) {
     if (ec) return;
     std::printf("rappeld: signal %d: finishing the writes in flight\n", signo);
-    (*server)->Shutdown([&] {
+    reload.cancel();
+    server.Shutdown([&] {
       std::printf("rappeld: stopped\n");
       io.stop();
     });

@@ -29,6 +29,8 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   return d;
 }
 
+void Rappeld::Reload(const RappeldOptions& next) { handler_->SetTokens(next.handler.tokens); }
+
 void Rappeld::Shutdown(std::function<void()> done) {
   server_->Stop();
   loop_->Shutdown([this] { return handler_->backup_running(); }, std::move(done));

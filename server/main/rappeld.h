@@ -36,6 +36,10 @@ class Rappeld {
   ~Rappeld();
 
   uint16_t port() const { return server_->port(); }
+  // SIGHUP: applies what can change while serving (the tokens, for the
+  // next Hello; connections already greeted keep theirs) from `next`, a
+  // resolved and checked configuration. Connections stay open.
+  void Reload(const RappeldOptions& next);
   // Stops accepting, closes connections, waits until every commit in flight
   // has completed, then calls `done` (on the io thread).
   void Shutdown(std::function<void()> done);

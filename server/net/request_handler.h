@@ -74,6 +74,9 @@ class RequestHandler {
   // The connection is gone: its leases go to other workers.
   void OnClose(Connection& conn);
 
+  // Replaces the tokens (SIGHUP); the next Hello uses them.
+  void SetTokens(decltype(HandlerOptions::tokens) tokens) { options_.tokens = std::move(tokens); }
+
   // True while a backup copy runs (its reply not yet sent).
   bool backup_running() const { return admin_.backup_running(); }
   // Blocks until the backup thread, if any, has finished (the store must
