@@ -44,13 +44,34 @@ absl::Status Dispatcher::Recover() {
 
 uint64_t Dispatcher::dead_letters_of(TenantId tenant) const { return dead_letters_.of(tenant); }
 
-uint64_t Dispatcher::AddWorker(std::vector<Channel> channels, uint32_t max_in_flight,
-                               uint32_t batch_size, DeliverFn deliver) {
+absl::StatusOr<uint64_t> Dispatcher::AddWorker(WorkerOptions options, DeliverFn deliver) {
+  using O = WorkerOptions;
+  if (options.channels.empty()) return absl::InvalidArgumentError("no channels to serve");
+  if (options.max_in_flight > O::kMaxMaxInFlight) {
+    return absl::InvalidArgumentError(absl::StrCat("max_in_flight ", options.max_in_flight,
+                                                   " is over the cap of ", O::kMaxMaxInFlight));
+  }
+  if (options.batch_size > O::kMaxBatchSize) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_size ", options.batch_size,
+                                                   " is over the cap of ", O::kMaxBatchSize));
+  }
   uint64_t id = next_worker_++;
-  workers_[id] = Worker{std::move(channels), std::max<uint32_t>(1, max_in_flight),
-                        std::max<uint32_t>(1, batch_size), 0, std::move(deliver)};
+  Worker& w = workers_[id];
+  w.channels = std::move(options.channels);
+  w.tenants = std::move(options.tenants);
+  w.max_in_flight = options.max_in_flight == 0 ? O::kDefaultMaxInFlight : options.max_in_flight;
+  w.batch_size = options.batch_size == 0 ? O::kDefaultBatchSize : options.batch_size;
+  w.deliver = std::move(deliver);
+  w.unsent_bytes = std::move(options.unsent_bytes);
   Pump();
   return id;
+}
+
+void Dispatcher::Drained(uint64_t worker_id) {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || !it->second.held_back) return;
+  it->second.held_back = false;
+  Pump();
 }
 
 void Dispatcher::RemoveWorker(uint64_t worker_id) {
@@ -82,12 +103,8 @@ void Dispatcher::Requeue(WaitingMessage msg, int64_t now_ms, bool front) {
     rate_lane_.Push(std::move(msg), now_ms, [this](const WaitingMessage& m) { return KeyOf(m); });
     return;
   }
-  auto& q = ready_[static_cast<int>(msg.ref.channel)];
-  if (front) {
-    q.push_front(std::move(msg));
-  } else {
-    q.push_back(std::move(msg));
-  }
+  TenantId tenant = msg.ref.tenant;
+  ready_[static_cast<int>(msg.ref.channel)].Push(tenant, std::move(msg), front);
 }
 
 void Dispatcher::Pump() {
@@ -107,15 +124,22 @@ void Dispatcher::Pump() {
       if (wit == workers_.end()) continue;
       Worker& w = wit->second;
       uint32_t room = std::min(w.max_in_flight - w.in_flight, w.batch_size);
-      if (room == 0) continue;
+      if (room == 0 || w.held_back) continue;
+      // Its connection writes more slowly than it is given: no more until
+      // it has written what it holds (its Drained), so a worker that does
+      // not read cannot make rappeld buffer without bound.
+      if (w.unsent_bytes && w.unsent_bytes() > options_.max_unsent_bytes) {
+        w.held_back = true;
+        continue;
+      }
       out.clear();
       int64_t deadline = clock_() + options_.lease_timeout_ms;
       for (Channel c : w.channels) {
         if (rate_lane_.Gated(c)) {
-          LeaseRateLimited(c, room, id, deadline, &out);
+          LeaseRateLimited(c, room, id, w, deadline, &out);
           continue;
         }
-        LeaseFifo(c, room, id, deadline, &out);
+        LeaseFifo(c, room, id, w, deadline, &out);
       }
       if (out.empty()) continue;
       w.in_flight += static_cast<uint32_t>(out.size());
@@ -126,27 +150,54 @@ void Dispatcher::Pump() {
   }
 }
 
-void Dispatcher::LeaseFifo(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
+void Dispatcher::LeaseFifo(Channel c, uint32_t room, uint64_t id, Worker& w, int64_t deadline,
                            std::vector<LeasedMessage>* out) {
-  auto& q = ready_[static_cast<int>(c)];
+  TenantFifo<WaitingMessage>& q = ready_[static_cast<int>(c)];
+  if (q.empty()) return;
+  // A scoped worker takes from its own tenants' queues only, round robin
+  // among those with messages (never looking at the others' messages).
+  std::vector<TenantId> mine;
+  size_t turn = 0;
+  if (w.tenants) {
+    q.TenantsAmong(*w.tenants, &mine);
+    if (mine.empty()) return;
+    turn = w.turn++;
+  }
+  auto next = [&]() -> std::optional<WaitingMessage> {
+    if (!w.tenants) {
+      constexpr size_t kPrefetchAhead = 8;
+      if (const WaitingMessage* ahead = q.PeekAhead(kPrefetchAhead)) engine_->PrefetchDue(ahead->ref);
+      return q.Pop();
+    }
+    if (mine.empty()) return std::nullopt;
+    size_t i = turn++ % mine.size();
+    std::optional<WaitingMessage> msg = q.PopOf(mine[i]);
+    if (q.size(mine[i]) == 0) {
+      mine[i] = mine.back();
+      mine.pop_back();
+    }
+    return msg;
+  };
   std::vector<uint32_t> loaded;
-  while (!q.empty() && out->size() < room) {
+  bool more = true;
+  while (more && out->size() < room) {
     // The contents of a batch are read under one snapshot, closed before
     // the filter runs (it may reach the engine, which opens its own).
     loaded.clear();
     {
       std::optional<Store::Reader> reader;
-      while (!q.empty() && out->size() + loaded.size() < room) {
-        constexpr size_t kPrefetchAhead = 8;
-        if (q.size() > kPrefetchAhead) engine_->PrefetchDue(q[kPrefetchAhead].ref);
+      while (out->size() + loaded.size() < room) {
+        std::optional<WaitingMessage> msg = next();
+        if (!msg) {
+          more = false;
+          break;
+        }
         uint32_t slot;
-        WaitingMessage msg = std::move(q.front());
-        q.pop_front();
-        if (Load(std::move(msg), &reader, &slot)) loaded.push_back(slot);
+        if (Load(std::move(*msg), &reader, &slot)) loaded.push_back(slot);
       }
     }
     for (uint32_t slot : loaded) {
-      if (PrepareForLease(slot)) AddLease(slot, worker, deadline, out);
+      if (PrepareForLease(slot)) AddLease(slot, id, deadline, out);
     }
   }
 }
@@ -235,12 +286,35 @@ std::string Dispatcher::KeyOf(const WaitingMessage& msg) {
   return std::move(due.reminder.key);
 }
 
-void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
-                                  std::vector<LeasedMessage>* out) {
+void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t id, Worker& w,
+                                  int64_t deadline, std::vector<LeasedMessage>* out) {
   int64_t now = clock_();
   auto key_of = [this](const WaitingMessage& m) { return KeyOf(m); };
+  // A scoped worker: its tenants with messages waiting, round robin; one
+  // with no token leaves the pass.
+  std::vector<TenantId> mine;
+  size_t turn = 0;
+  if (w.tenants) {
+    rate_lane_.TenantsAmong(c, *w.tenants, &mine);
+    if (mine.empty()) return;
+    turn = w.turn++;
+  }
+  std::vector<TenantId> waiting = mine;  // for the wake: which tenants tokens held back
+  auto pop = [&]() -> std::optional<RateLimitedLane::Popped> {
+    if (!w.tenants) return rate_lane_.Pop(c, now, key_of);
+    while (!mine.empty()) {
+      size_t i = turn++ % mine.size();
+      std::optional<RateLimitedLane::Popped> popped = rate_lane_.PopOf(c, mine[i], now, key_of);
+      if (!popped || rate_lane_.waiting(c, mine[i]) == 0) {
+        mine[i] = mine.back();
+        mine.pop_back();
+      }
+      if (popped) return popped;
+    }
+    return std::nullopt;
+  };
   while (out->size() < room) {
-    std::optional<RateLimitedLane::Popped> popped = rate_lane_.Pop(c, now, key_of);
+    std::optional<RateLimitedLane::Popped> popped = pop();
     if (!popped) break;
     WaitingMessage& msg = popped->msg;
     if (popped->expired) {
@@ -262,9 +336,13 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int
       rate_lane_.Refund(c, popped->tenant);
       continue;
     }
-    AddLease(slot, worker, deadline, out);
+    AddLease(slot, id, deadline, out);
   }
-  if (rate_lane_.HoldBack(c, now, out->size() < room) && wake_hook_) wake_hook_();
+  std::erase_if(waiting, [&](TenantId t) { return rate_lane_.waiting(c, t) == 0; });
+  if (rate_lane_.HoldBack(c, now, out->size() < room, w.tenants ? &waiting : nullptr) &&
+      wake_hook_) {
+    wake_hook_();
+  }
 }
 
 void Dispatcher::DropExpired(WaitingMessage msg) {
@@ -566,21 +644,56 @@ void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done
 }
 
 void Dispatcher::ExpireLeases(int64_t now_ms) {
-  bool any = false;
-  for (auto oldest = leases_.Oldest(); oldest && oldest->second <= now_ms;
-       oldest = leases_.Oldest()) {
-    uint64_t worker = lease_pool_[leases_.Find(oldest->first)].worker;
-    if (auto w = workers_.find(worker); w != workers_.end()) --w->second.in_flight;
-    WaitingMessage msg = ReleaseLease(oldest->first);
-    ++msg.attempt;
-    ++stats_.redelivered;
-    any = true;
-    Requeue(std::move(msg), now_ms, /*front=*/true);
-  }
+  std::optional<std::pair<uint64_t, int64_t>> oldest = leases_.Oldest();
+  bool any = oldest && oldest->second <= now_ms;
+  if (any) ExpireDue(now_ms);
   // Tokens due: cleared here, set again by Pump if tokens still hold
   // messages back (so a wake with no worker room does not spin).
   if (rate_lane_.ClearWakesDue(now_ms)) any = true;
   if (any) Pump();
+}
+
+void Dispatcher::ExpireDue(int64_t now_ms) {
+  // The attempt counts of the whole pass in one commit.
+  Engine::StateWrites records;
+  for (auto oldest = leases_.Oldest(); oldest && oldest->second <= now_ms;
+       oldest = leases_.Oldest()) {
+    uint32_t slot = leases_.Find(oldest->first);
+    if (auto w = workers_.find(lease_pool_[slot].worker); w != workers_.end()) {
+      Worker& worker = w->second;
+      --worker.in_flight;
+      // Its earlier frames are still unsent: it is not handed this message
+      // (nor any other) again until it has written them; the unsent pushes
+      // keep its window shut meanwhile.
+      if (worker.unsent_bytes && worker.unsent_bytes() > 0) worker.held_back = true;
+    }
+    ++stats_.redelivered;
+    const Lease& lease = lease_pool_[slot];
+    uint32_t failures = lease.attempt;  // the attempt that expired
+    if (retries_.Exhausted(failures)) {
+      leases_.Erase(oldest->first);
+      Lease dead = std::move(lease_pool_[slot]);
+      free_lease_slots_.push_back(slot);
+      DeadLetterIt(std::move(dead),
+                   absl::StrCat("lease expired: attempt ", failures, " of ",
+                                options_.max_attempts, " not acked within ",
+                                options_.lease_timeout_ms, " ms"),
+                   [](absl::Status) {});
+      continue;
+    }
+    // Remembered at once, not when durable: an ack or cancel that ends the
+    // count must see it, and its commit comes after this pass's. (A stale
+    // one is dropped when next loaded: no count for it.)
+    if (engine_->IsCurrent(lease.ref)) {
+      RetryRecords::Attempts a{failures, lease.content.message_id};
+      retries_.RecordIn(lease.ref.hash, a, &records);
+      retries_.Remember(lease.ref.hash, std::move(a));
+    }
+    WaitingMessage msg = ReleaseLease(oldest->first);
+    ++msg.attempt;
+    Requeue(std::move(msg), now_ms, /*front=*/true);
+  }
+  if (!records.empty()) engine_->WriteState(std::move(records), [](absl::Status) {});
 }
 
 std::optional<int64_t> Dispatcher::NextDeadlineMs() const {

@@ -72,6 +72,7 @@
 #include "server/dispatch/rate_limit.h"
 #include "server/dispatch/rate_limited_lane.h"
 #include "server/dispatch/retry_records.h"
+#include "server/dispatch/tenant_fifo.h"
 #include "server/dispatch/waiting_message.h"
 #include "server/engine/engine.h"
 
@@ -87,8 +88,30 @@ struct DispatchOptions {
   // provider can fill with payloads; the count of those dropped is in
   // stats). 0: no bound.
   size_t max_dead_letters = 100'000;
+  // A worker whose connection holds more than this many bytes it has not
+  // yet written to the socket gets no leases until it has written them all.
+  size_t max_unsent_bytes = 64u << 10;
   // Lateness reports of rate-limited messages (rate_gate.h).
   RateGateOptions rate;
+};
+
+// What a worker takes (Subscribe's fields, and its connection's state).
+struct WorkerOptions {
+  // Caps: 0 means the default; above the cap is InvalidArgument.
+  static constexpr uint32_t kDefaultMaxInFlight = 256;
+  static constexpr uint32_t kMaxMaxInFlight = 10'000;
+  static constexpr uint32_t kDefaultBatchSize = 64;
+  static constexpr uint32_t kMaxBatchSize = 1'000;
+
+  std::vector<Channel> channels;
+  uint32_t max_in_flight = 0;  // leases held at once
+  uint32_t batch_size = 0;     // messages per delivery
+  // The tenants whose messages it may receive, sorted by value; nullopt:
+  // every tenant.
+  std::optional<std::vector<TenantId>> tenants;
+  // The bytes its connection has not yet written to the socket (empty:
+  // never backed up). Call Dispatcher::Drained when they reach 0.
+  std::function<size_t()> unsent_bytes;
 };
 
 // A message as handed to a worker's DeliverFn. It points into the
@@ -147,10 +170,13 @@ class Dispatcher : public DueSink, public HeldMessages {
   // while retrying).
   absl::Status Recover();
 
-  // A worker for `channels`, holding at most max_in_flight leases, at most
-  // batch_size per delivery. Returns its id.
-  uint64_t AddWorker(std::vector<Channel> channels, uint32_t max_in_flight, uint32_t batch_size,
-                     DeliverFn deliver);
+  // A worker for options.channels (and options.tenants), holding at most
+  // max_in_flight leases, at most batch_size per delivery. Returns its id;
+  // InvalidArgument (no worker) for no channels or a cap exceeded.
+  absl::StatusOr<uint64_t> AddWorker(WorkerOptions options, DeliverFn deliver);
+  // The worker's connection has written everything it held: a worker held
+  // back by its unsent output is leased to again.
+  void Drained(uint64_t worker_id);
   // Its leases become ready again, delivered to other workers first.
   void RemoveWorker(uint64_t worker_id);
   // `done` runs once what the ack decided is durable (the completion, the
@@ -208,10 +234,16 @@ class Dispatcher : public DueSink, public HeldMessages {
  private:
   struct Worker {
     std::vector<Channel> channels;
+    std::optional<std::vector<TenantId>> tenants;
     uint32_t max_in_flight;
     uint32_t batch_size;
     uint32_t in_flight = 0;
     DeliverFn deliver;
+    std::function<size_t()> unsent_bytes;
+    // Its output was backed up, or a lease of it expired while it had
+    // output unsent: nothing is leased to it until Drained.
+    bool held_back = false;
+    uint32_t turn = 0;  // where the round robin over its tenants starts
   };
   // A slot of the lease pool. `content` is read into it in place, so a
   // reused slot's strings keep their capacity: no allocation per message.
@@ -256,12 +288,17 @@ class Dispatcher : public DueSink, public HeldMessages {
   // The message's key, for a log line: read from the log unless it has its
   // content.
   std::string KeyOf(const WaitingMessage& msg);
-  // Leases up to `room` messages of ungated channel `c` from its FIFO.
-  void LeaseFifo(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
+  // Leases up to `room` messages of ungated channel `c` from its FIFO, of
+  // the worker's tenants only.
+  void LeaseFifo(Channel c, uint32_t room, uint64_t id, Worker& w, int64_t deadline,
                  std::vector<LeasedMessage>* out);
-  // Leases up to `room` messages of gated channel `c` that have a token.
-  void LeaseRateLimited(Channel c, uint32_t room, uint64_t worker, int64_t deadline,
+  // Leases up to `room` messages of gated channel `c` that have a token, of
+  // the worker's tenants only.
+  void LeaseRateLimited(Channel c, uint32_t room, uint64_t id, Worker& w, int64_t deadline,
                         std::vector<LeasedMessage>* out);
+  // Leases the expired: back to ready, their attempt counted (durably, one
+  // commit for the pass), dead letters at max_attempts.
+  void ExpireDue(int64_t now_ms);
   // Its expiry passed while it waited for a token: completed, not sent.
   void DropExpired(WaitingMessage msg);
   // Where a waiting message goes: its channel's fair queue when gated (with
@@ -273,7 +310,7 @@ class Dispatcher : public DueSink, public HeldMessages {
   std::function<void()> wake_hook_;
   DispatchOptions options_;
   std::function<int64_t()> clock_;
-  std::deque<WaitingMessage> ready_[kChannelCount + 1];
+  TenantFifo<WaitingMessage> ready_[kChannelCount + 1];
   std::map<uint64_t, Worker> workers_;
   uint64_t next_worker_ = 1;
   size_t round_robin_ = 0;

@@ -9,6 +9,9 @@
 //                                     from where the last pop stopped: the
 //                                     first one that may_send(tenant)
 //                                     gives up its earliest deadline
+//   PopOf(tenant)                     that tenant's earliest deadline (a
+//                                     worker scoped to some tenants takes
+//                                     its own without visiting the others)
 //
 // Across tenants this is deficit round robin with unit costs and a quantum
 // of one message, i.e. plain round robin over the tenants that have
@@ -36,7 +39,7 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -58,7 +61,7 @@ class FairQueue {
 
   void Push(TenantId tenant, int64_t deadline_ms, bool mark, Item item) {
     auto [it, inserted] = tenants_.try_emplace(tenant.value);
-    if (inserted) ring_.push_back(tenant.value);
+    if (inserted) it->second.turn = ring_.insert(ring_.end(), tenant.value);
     uint32_t slot;
     if (free_.empty()) {
       slot = static_cast<uint32_t>(slab_.size());
@@ -68,7 +71,7 @@ class FairQueue {
       free_.pop_back();
       slab_[slot].emplace(std::move(item));
     }
-    auto& heap = it->second;
+    auto& heap = it->second.heap;
     heap.push_back(Entry{deadline_ms, next_order_++, slot, mark});
     std::push_heap(heap.begin(), heap.end(), Later{});
     ++size_;
@@ -82,27 +85,38 @@ class FairQueue {
   std::optional<Popped> PopIf(MaySend&& may_send) {
     for (size_t n = ring_.size(); n > 0; --n) {
       uint32_t t = ring_.front();
-      ring_.pop_front();
-      if (!may_send(TenantId{t})) {
-        ring_.push_back(t);
-        continue;
-      }
-      auto it = tenants_.find(t);
-      auto& heap = it->second;
-      std::pop_heap(heap.begin(), heap.end(), Later{});
-      Entry e = heap.back();
-      heap.pop_back();
-      --size_;
-      if (heap.empty()) {
-        tenants_.erase(it);
-      } else {
-        ring_.push_back(t);
-      }
-      Popped out{Take(e.slot), TenantId{t}, e.deadline_ms, e.mark};
-      if (size_ == 0) Release();
-      return out;
+      // To the back of the ring either way: its turn is taken (or lost).
+      ring_.splice(ring_.end(), ring_, ring_.begin());
+      if (!may_send(TenantId{t})) continue;
+      return PopFrom(tenants_.find(t));
     }
     return std::nullopt;
+  }
+
+  // The earliest-deadline message of `tenant`, its place in the ring kept;
+  // nullopt when it has nothing waiting.
+  std::optional<Popped> PopOf(TenantId tenant) {
+    auto it = tenants_.find(tenant.value);
+    if (it == tenants_.end()) return std::nullopt;
+    return PopFrom(it);
+  }
+
+  // The tenants of `allowed` (sorted by value) that have messages waiting,
+  // into *out (cleared first): O(min(allowed, waiting tenants)).
+  void TenantsAmong(const std::vector<TenantId>& allowed, std::vector<TenantId>* out) const {
+    out->clear();
+    if (allowed.size() <= tenants_.size()) {
+      for (TenantId t : allowed) {
+        if (tenants_.contains(t.value)) out->push_back(t);
+      }
+      return;
+    }
+    auto less = [](TenantId a, TenantId b) { return a.value < b.value; };
+    for (uint32_t t : ring_) {
+      if (std::binary_search(allowed.begin(), allowed.end(), TenantId{t}, less)) {
+        out->push_back(TenantId{t});
+      }
+    }
   }
 
   // Everything, tenant by tenant, each earliest deadline first (when the
@@ -111,7 +125,7 @@ class FairQueue {
     std::vector<Item> out;
     out.reserve(size_);
     for (uint32_t t : ring_) {
-      auto& heap = tenants_[t];
+      auto& heap = tenants_[t].heap;
       std::sort(heap.begin(), heap.end(), [](const Entry& a, const Entry& b) { return Later{}(b, a); });
       for (const Entry& e : heap) out.push_back(Take(e.slot));
     }
@@ -127,12 +141,12 @@ class FairQueue {
   size_t tenants() const { return ring_.size(); }
   size_t size(TenantId tenant) const {
     auto it = tenants_.find(tenant.value);
-    return it == tenants_.end() ? 0 : it->second.size();
+    return it == tenants_.end() ? 0 : it->second.heap.size();
   }
   // fn(TenantId, size_t waiting) for each tenant with messages waiting.
   template <class Fn>
   void ForEachTenant(Fn&& fn) const {
-    for (uint32_t t : ring_) fn(TenantId{t}, tenants_.find(t)->second.size());
+    for (uint32_t t : ring_) fn(TenantId{t}, tenants_.find(t)->second.heap.size());
   }
 
  private:
@@ -149,6 +163,28 @@ class FairQueue {
     }
   };
 
+  struct Waiting {
+    std::vector<Entry> heap;
+    std::list<uint32_t>::iterator turn;  // its place in ring_
+  };
+
+  template <class It>
+  Popped PopFrom(It it) {
+    uint32_t t = it->first;
+    auto& heap = it->second.heap;
+    std::pop_heap(heap.begin(), heap.end(), Later{});
+    Entry e = heap.back();
+    heap.pop_back();
+    --size_;
+    if (heap.empty()) {
+      ring_.erase(it->second.turn);
+      tenants_.erase(it);
+    }
+    Popped out{Take(e.slot), TenantId{t}, e.deadline_ms, e.mark};
+    if (size_ == 0) Release();
+    return out;
+  }
+
   Item Take(uint32_t slot) {
     Item item = std::move(*slab_[slot]);
     slab_[slot].reset();
@@ -161,10 +197,10 @@ class FairQueue {
     std::vector<uint32_t>().swap(free_);
   }
 
-  absl::flat_hash_map<uint32_t, std::vector<Entry>> tenants_;
+  absl::flat_hash_map<uint32_t, Waiting> tenants_;
   std::vector<std::optional<Item>> slab_;  // items by slot; empty slots are in free_
   std::vector<uint32_t> free_;
-  std::deque<uint32_t> ring_;  // tenants with messages, in turn order
+  std::list<uint32_t> ring_;  // tenants with messages, in turn order
   uint64_t next_order_ = 0;
   size_t size_ = 0;
 };

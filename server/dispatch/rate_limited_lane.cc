@@ -39,20 +39,21 @@ absl::Status RateLimitedLane::RecordsOf(std::vector<RateLimit>* limits,
 }
 
 void RateLimitedLane::SetLimit(const RateLimit& limit, int64_t now_ms,
-                               std::deque<WaitingMessage>* fifo, KeyOf key_of) {
+                               TenantFifo<WaitingMessage>* fifo, KeyOf key_of) {
   gate_.Set(limit, now_ms);
   Channel c = limit.channel;
   int i = static_cast<int>(c);
   if (gate_.Gated(c)) {
     if (fifo->empty()) return;
-    std::deque<WaitingMessage> moving = std::move(*fifo);
-    fifo->clear();
-    for (WaitingMessage& msg : moving) Push(std::move(msg), now_ms, key_of);
+    for (auto& [tenant, msg] : fifo->TakeAll()) Push(std::move(msg), now_ms, key_of);
     return;
   }
   wake_ms_[i].reset();
   if (queues_[i].empty()) return;
-  for (WaitingMessage& msg : queues_[i].TakeAll()) fifo->push_back(std::move(msg));
+  for (WaitingMessage& msg : queues_[i].TakeAll()) {
+    TenantId tenant = msg.ref.tenant;
+    fifo->Push(tenant, std::move(msg));
+  }
 }
 
 void RateLimitedLane::Push(WaitingMessage msg, int64_t now_ms, KeyOf key_of) {
@@ -80,7 +81,21 @@ std::optional<RateLimitedLane::Popped> RateLimitedLane::Pop(Channel c, int64_t n
   if (!gate_.ChannelHasToken(c, now_ms)) return std::nullopt;
   auto popped = q.PopIf([&](TenantId t) { return gate_.TryTake(c, t, now_ms); });
   if (!popped) return std::nullopt;
-  Popped out{std::move(popped->item), popped->tenant, false, popped->mark};
+  return Taken(c, std::move(*popped), now_ms, key_of);
+}
+
+std::optional<RateLimitedLane::Popped> RateLimitedLane::PopOf(Channel c, TenantId tenant,
+                                                              int64_t now_ms, KeyOf key_of) {
+  FairQueue<WaitingMessage>& q = queues_[static_cast<int>(c)];
+  if (q.size(tenant) == 0 || !gate_.ChannelHasToken(c, now_ms)) return std::nullopt;
+  if (!gate_.TryTake(c, tenant, now_ms)) return std::nullopt;
+  auto popped = q.PopOf(tenant);
+  return Taken(c, std::move(*popped), now_ms, key_of);
+}
+
+RateLimitedLane::Popped RateLimitedLane::Taken(Channel c, FairQueue<WaitingMessage>::Popped popped,
+                                               int64_t now_ms, KeyOf key_of) {
+  Popped out{std::move(popped.item), popped.tenant, false, popped.mark};
   const DueRef& r = out.msg.ref;
   if (r.expiry_ms != 0 && now_ms > r.expiry_ms) {
     gate_.Refund(c, out.tenant);
@@ -96,17 +111,31 @@ void RateLimitedLane::ReportLate(const WaitingMessage& msg, int64_t now_ms, KeyO
       msg.ref, [&] { return key_of(msg); }, now_ms, now_ms);
 }
 
-bool RateLimitedLane::HoldBack(Channel c, int64_t now_ms, bool room_left) {
+bool RateLimitedLane::HoldBack(Channel c, int64_t now_ms, bool room_left,
+                               const std::vector<TenantId>* only) {
   const FairQueue<WaitingMessage>& q = queues_[static_cast<int>(c)];
   auto& wake = wake_ms_[static_cast<int>(c)];
-  wake.reset();
-  if (q.empty() || !room_left) return false;
-  // Held back by tokens: pump again when the first tenant may send.
+  if (q.empty()) {
+    wake.reset();
+    return false;
+  }
+  // A wake already set stays (another worker's pass may have set it); it
+  // goes once due (ClearWakesDue), so a pass with no room left does not
+  // set it again and the timer does not spin.
+  if (!room_left) return false;
+  // Held back by tokens: pump again when the first tenant may send. Only
+  // the tenants the worker may take: the others' tokens would wake it for
+  // nothing (and, with tokens to spare, at once, again and again).
   int64_t next = INT64_MAX;
-  q.ForEachTenant(
-      [&](TenantId t, size_t) { next = std::min(next, gate_.NextTokenMs(c, t, now_ms)); });
+  auto consider = [&](TenantId t) { next = std::min(next, gate_.NextTokenMs(c, t, now_ms)); };
+  if (only != nullptr) {
+    for (TenantId t : *only) consider(t);
+  } else {
+    q.ForEachTenant([&](TenantId t, size_t) { consider(t); });
+  }
   if (next == INT64_MAX) return false;
-  wake = std::max(next, now_ms + 1);
+  int64_t at = std::max(next, now_ms + 1);
+  if (!wake || at < *wake) wake = at;
   return true;
 }
 

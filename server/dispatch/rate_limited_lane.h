@@ -44,6 +44,7 @@
 #include "server/dispatch/fair_queue.h"
 #include "server/dispatch/rate_gate.h"
 #include "server/dispatch/rate_limit.h"
+#include "server/dispatch/tenant_fifo.h"
 #include "server/dispatch/waiting_message.h"
 #include "server/engine/engine.h"
 
@@ -68,7 +69,7 @@ class RateLimitedLane {
   // gated the messages of `fifo` (the channel's) join the fair queue; when
   // it is gated no more, the fair queue's go to the back of `fifo`, tenant
   // by tenant, each earliest deadline first.
-  void SetLimit(const RateLimit& limit, int64_t now_ms, std::deque<WaitingMessage>* fifo,
+  void SetLimit(const RateLimit& limit, int64_t now_ms, TenantFifo<WaitingMessage>* fifo,
                 KeyOf key_of);
   // Every limit set, channels overall first, then by tenant.
   std::vector<RateLimit> Limits() const { return gate_.Limits(); }
@@ -95,15 +96,27 @@ class RateLimitedLane {
   // is past its deadline and was not when it joined; or an expired one (see
   // Popped). nullopt when nothing waits or no tenant has a token.
   std::optional<Popped> Pop(Channel c, int64_t now_ms, KeyOf key_of);
+  // The same, from `tenant`'s messages only (for a worker scoped to some
+  // tenants): nullopt when it has none waiting or no token.
+  std::optional<Popped> PopOf(Channel c, TenantId tenant, int64_t now_ms, KeyOf key_of);
+  // The tenants of `allowed` (sorted by value) with messages of c waiting,
+  // into *out.
+  void TenantsAmong(Channel c, const std::vector<TenantId>& allowed,
+                    std::vector<TenantId>* out) const {
+    queues_[static_cast<int>(c)].TenantsAmong(allowed, out);
+  }
   void Refund(Channel c, TenantId tenant) { gate_.Refund(c, tenant); }
   void ReportLate(const WaitingMessage& msg, int64_t now_ms, KeyOf key_of);
   void CountExpired(const DueRef& ref) { gate_.CountExpired(ref); }
 
   // After a pass over channel c that leased what it could: when messages
   // still wait and `room_left` (the worker could have taken more), tokens
-  // held them back: remembers when the first tenant may send and returns
-  // true (the owner must re-arm its timer). Otherwise forgets c's wake.
-  bool HoldBack(Channel c, int64_t now_ms, bool room_left);
+  // held them back: remembers when the first tenant may send (of `only`,
+  // the worker's tenants with messages waiting, when it is scoped; the
+  // earliest wake of the pass stays) and returns true (the owner must
+  // re-arm its timer). When nothing waits, forgets c's wake.
+  bool HoldBack(Channel c, int64_t now_ms, bool room_left,
+                const std::vector<TenantId>* only = nullptr);
   // Forgets the wakes due by now_ms; true if there were any (pump then).
   bool ClearWakesDue(int64_t now_ms);
   std::optional<int64_t> NextWakeMs() const;
@@ -112,10 +125,17 @@ class RateLimitedLane {
   // expired; a channel's row counts the late and expired of its tenants.
   std::vector<RateRow> Rows(int64_t now_ms);
   size_t waiting(Channel c) const { return queues_[static_cast<int>(c)].size(); }
+  size_t waiting(Channel c, TenantId tenant) const {
+    return queues_[static_cast<int>(c)].size(tenant);
+  }
   uint64_t late_total() const { return gate_.late_total(); }
   uint64_t expired_total() const { return gate_.expired_total(); }
 
  private:
+  // A popped message whose tokens are taken: expired, or reported late if
+  // it now is.
+  Popped Taken(Channel c, FairQueue<WaitingMessage>::Popped popped, int64_t now_ms, KeyOf key_of);
+
   RateGate gate_;
   FairQueue<WaitingMessage> queues_[kChannelCount + 1];
   // Set when tokens (not workers) held messages of the channel back: when

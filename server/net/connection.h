@@ -28,6 +28,12 @@ struct Connection {
   std::string client_name;
   // Sends a server push (a Delivery) on this connection.
   std::function<void(FrameBytes)> push;
+  // Set by the session: the bytes queued on this connection and not yet
+  // written to the socket.
+  std::function<size_t()> unsent_bytes;
+  // Set by the subscriber (WorkerRequests); the session calls it each time
+  // it has written everything it had queued.
+  std::function<void()> drained;
 };
 
 }  // namespace rappel::server

@@ -19,6 +19,10 @@ void Session::Start() {
   conn_.push = [weak](FrameBytes bytes) {
     if (auto self = weak.lock()) self->Send(std::move(bytes));
   };
+  conn_.unsent_bytes = [weak]() -> size_t {
+    auto self = weak.lock();
+    return self ? self->outbound_bytes_ : 0;
+  };
   asio::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   ArmIdleTimer();
@@ -161,6 +165,8 @@ void Session::Write() {
                       } else if (self->closing_) {
                         self->Close();
                         return;
+                      } else if (self->conn_.drained) {
+                        self->conn_.drained();  // a worker held back by its output: lease again
                       }
                       self->MaybeResumeReading();
                     });

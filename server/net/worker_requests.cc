@@ -61,15 +61,21 @@ void WorkerRequests::Subscribe(Connection& conn, uint64_t id, const wire::Subscr
       channels.push_back(static_cast<Channel>(c));
     }
   }
-  if (st.ok() && channels.empty()) st = absl::InvalidArgumentError("no channels to serve");
   if (st.ok() && conn.worker_id != 0) {
     st = absl::FailedPreconditionError("this connection is already subscribed");
   }
   if (st.ok()) {
     auto push = conn.push;
-    conn.worker_id = dispatcher_->AddWorker(
-        std::move(channels), req.max_in_flight(), req.batch_size(),
+    absl::StatusOr<uint64_t> worker = dispatcher_->AddWorker(
+        WorkerOptions{std::move(channels), req.max_in_flight(), req.batch_size(), conn.tenants,
+                      conn.unsent_bytes},
         [push](const std::vector<LeasedMessage>& batch) { push(DeliveryFrame(batch)); });
+    if (worker.ok()) {
+      conn.worker_id = *worker;
+      conn.drained = [dispatcher = dispatcher_, id = *worker] { dispatcher->Drained(id); };
+    } else {
+      st = worker.status();
+    }
   }
   FlatBufferBuilder b;
   auto body = wire::CreateSubscribeReply(b, protocol::ToWireStatus(b, st));
@@ -116,6 +122,7 @@ void WorkerRequests::Ack(const Connection& conn, uint64_t id, const wire::Ack& r
 void WorkerRequests::OnClose(Connection& conn) {
   if (conn.worker_id != 0) dispatcher_->RemoveWorker(conn.worker_id);
   conn.worker_id = 0;
+  conn.drained = nullptr;
 }
 
 }  // namespace rappel::server

@@ -43,15 +43,24 @@ class DispatcherTest : public ::testing::Test {
     dispatcher_ = std::make_unique<Dispatcher>(engine_.get(), filter_for_open_, dispatch_options_, clock_.AsFunction());
     ASSERT_TRUE(dispatcher_->Recover().ok());
     queue_.RunUntil([&] { return engine_->idle(); });
-    worker_ = dispatcher_->AddWorker({Channel::kSms}, 100, 100,
-                                     [this](const std::vector<LeasedMessage>& b) {
-                                       // The messages point into the dispatcher: copy them.
-                                       for (const auto& m : b) {
-                                         delivered_.push_back(Delivered{std::string(m.message_id),
-                                                                        m.lease_id, m.attempt,
-                                                                        *m.reminder});
-                                       }
-                                     });
+    worker_ = AddWorker();
+  }
+  // A worker of SMS (100 in flight, 100 a batch unless `o` says) whose
+  // deliveries go to delivered_.
+  uint64_t AddWorker(WorkerOptions o = {}) {
+    if (o.channels.empty()) o.channels = {Channel::kSms};
+    if (o.max_in_flight == 0) o.max_in_flight = 100;
+    if (o.batch_size == 0) o.batch_size = 100;
+    absl::StatusOr<uint64_t> id =
+        dispatcher_->AddWorker(std::move(o), [this](const std::vector<LeasedMessage>& b) {
+          // The messages point into the dispatcher: copy them.
+          for (const auto& m : b) {
+            delivered_.push_back(
+                Delivered{std::string(m.message_id), m.lease_id, m.attempt, *m.reminder});
+          }
+        });
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.value_or(0);
   }
   void Close() {
     if (!engine_) return;
@@ -344,14 +353,7 @@ TEST_F(DispatcherTest, AVersionReplacedAfterFallingDueIsNeverHandedOut) {
   Schedule("a", 0);
   Poll();  // due, waiting in the ready queue: no worker
   Schedule("a", 60'000);  // the platform moved it
-  worker_ = dispatcher_->AddWorker({Channel::kSms}, 100, 100,
-                                   [this](const std::vector<LeasedMessage>& b) {
-                                     for (const auto& m : b) {
-                                       delivered_.push_back(Delivered{std::string(m.message_id),
-                                                                      m.lease_id, m.attempt,
-                                                                      *m.reminder});
-                                     }
-                                   });
+  worker_ = AddWorker();
   EXPECT_TRUE(Deliveries().empty());
   EXPECT_EQ(dispatcher_->stats().stale_dropped, 1u);
   clock_.Advance(60'000);
@@ -497,14 +499,7 @@ TEST_F(DispatcherTest, ALeaseWhoseRecordCompactionMovedIsNotDeliveredTwice) {
   Schedule("waiting", 0);
   Poll();  // due, in the ready queue: no worker yet
   CompactAll(engine_.get(), &queue_);
-  worker_ = dispatcher_->AddWorker({Channel::kSms}, 100, 100,
-                                   [this](const std::vector<LeasedMessage>& b) {
-                                     for (const auto& m : b) {
-                                       delivered_.push_back(Delivered{std::string(m.message_id),
-                                                                      m.lease_id, m.attempt,
-                                                                      *m.reminder});
-                                     }
-                                   });
+  worker_ = AddWorker();
   auto got = Deliveries();
   ASSERT_EQ(got.size(), 1u) << "a moved record is the same message, not a stale one";
   EXPECT_EQ(dispatcher_->stats().stale_dropped, 0u);

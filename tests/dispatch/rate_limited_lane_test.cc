@@ -63,14 +63,14 @@ class RateLimitedLaneTest : public ::testing::Test {
     return "key-" + std::to_string(m.ref.seq);
   };
   RateLimitedLane::KeyOf key_of_{key_fn_};
-  std::deque<WaitingMessage> fifo_;
+  TenantFifo<WaitingMessage> fifo_;
 };
 
 TEST_F(RateLimitedLaneTest, ALimitTakesTheFifoAndRemovingItGivesItBackEarliestDeadlineFirst) {
   EXPECT_FALSE(lane_.Gated(Channel::kSms));
-  fifo_.push_back(Message(1, 1, kT0 + 30));
-  fifo_.push_back(Message(1, 2, kT0 + 10));
-  fifo_.push_back(Message(2, 3, kT0 + 20));
+  fifo_.Push(TenantId{1}, Message(1, 1, kT0 + 30));
+  fifo_.Push(TenantId{1}, Message(1, 2, kT0 + 10));
+  fifo_.Push(TenantId{2}, Message(2, 3, kT0 + 20));
   lane_.SetLimit(Limit(1, 1000), kT0, &fifo_, key_of_);
   EXPECT_TRUE(lane_.Gated(Channel::kSms));
   EXPECT_FALSE(lane_.Gated(Channel::kEmail));
@@ -82,9 +82,9 @@ TEST_F(RateLimitedLaneTest, ALimitTakesTheFifoAndRemovingItGivesItBackEarliestDe
   EXPECT_FALSE(lane_.Gated(Channel::kSms));
   EXPECT_EQ(lane_.waiting(Channel::kSms), 0u);
   ASSERT_EQ(fifo_.size(), 3u);
-  EXPECT_EQ(fifo_[0].ref.seq, 2u) << "tenant 1, earliest deadline first";
-  EXPECT_EQ(fifo_[1].ref.seq, 1u);
-  EXPECT_EQ(fifo_[2].ref.seq, 3u);
+  EXPECT_EQ(fifo_.PopOf(TenantId{1})->ref.seq, 2u) << "tenant 1, earliest deadline first";
+  EXPECT_EQ(fifo_.PopOf(TenantId{1})->ref.seq, 1u);
+  EXPECT_EQ(fifo_.PopOf(TenantId{2})->ref.seq, 3u);
   EXPECT_TRUE(lane_.Limits().empty());
   EXPECT_EQ(keys_asked_, 0) << "nothing late: no key read";
 }

@@ -43,16 +43,20 @@ class RateLimitedDispatchTest : public ::testing::Test {
     dispatcher_ = std::make_unique<Dispatcher>(engine_.get(), nullptr, options_, clock_.AsFunction());
     ASSERT_TRUE(dispatcher_->Recover().ok());
     queue_.RunUntil([&] { return engine_->idle(); });
-    worker_ = AddWorker(1'000'000);
+    worker_ = AddWorker(WorkerOptions::kMaxMaxInFlight);
   }
-  uint64_t AddWorker(uint32_t max_in_flight) {
-    return dispatcher_->AddWorker({Channel::kSms, Channel::kEmail}, max_in_flight, 1000,
-                                  [this](const std::vector<LeasedMessage>& b) {
-                                    for (const auto& m : b) {
-                                      got_.push_back(Got{m.reminder->tenant.value, m.reminder->key,
-                                                         clock_.now_ms(), m.lease_id});
-                                    }
-                                  });
+  uint64_t AddWorker(uint32_t max_in_flight,
+                     std::optional<std::vector<TenantId>> tenants = std::nullopt) {
+    auto id = dispatcher_->AddWorker(
+        WorkerOptions{{Channel::kSms, Channel::kEmail}, max_in_flight, 1000, tenants, {}},
+        [this](const std::vector<LeasedMessage>& b) {
+          for (const auto& m : b) {
+            got_.push_back(
+                Got{m.reminder->tenant.value, m.reminder->key, clock_.now_ms(), m.lease_id});
+          }
+        });
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.value_or(0);
   }
   void Close() {
     if (!engine_) return;
