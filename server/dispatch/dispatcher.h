@@ -2,18 +2,20 @@
 // at least once: a lease not acked by its deadline is handed out again. It is
 // the engine's DueSink.
 //
-//   engine ──OnDue──▶ ready queue per channel ──Pump──▶ worker (lease)
+//   engine ──OnDue──▶ ready queue per (channel, tenant) ──Pump──▶ worker (lease)
 //   worker ──Ack──▶ sent/delivered/opened: Engine::Complete
 //                   failed-retryable: Engine::Reschedule(now + backoff),
 //                                     dead letter after max_attempts
 //                   failed-permanent: dead letter
-//   lease deadline passed, or worker gone: back to the ready queue
+//   lease deadline passed: back to the ready queue, counted as a failed
+//                          attempt (dead letter after max_attempts)
+//   worker gone: back to the ready queue
 //
 // It owns the workers, the leases and the two lanes a due message waits in,
 // and ties its parts together on the ack path; each part has its own state
 // and header:
 //
-//   lane of a channel with no limit   the plain FIFO (ready_), here
+//   lane of a channel with no limit   TenantFifo (tenant_fifo.h), ready_
 //   lane of a rate-limited channel    RateLimitedLane (rate_limited_lane.h)
 //   leases in flight                  LeaseTable (lease_table.h) + the pool
 //   attempt counts, backoff           RetryRecords (retry_records.h)
@@ -26,7 +28,24 @@
 // the lease's slot, whose strings are reused. So a burst of due messages
 // costs little while it waits, however large the payloads.
 //
-// Flow control: a worker never holds more than its max_in_flight leases.
+// Tenants. A worker scoped to some tenants (WorkerOptions::tenants) is
+// leased only their messages, in both lanes: it takes from those tenants'
+// queues directly (TenantFifo::PopOf, FairQueue::PopOf), never scanning
+// past another tenant's messages. A worker of every tenant takes the
+// tenants with messages in turn, one message each per turn (so tenants
+// are fair to each other with or without a rate limit). Messages of a
+// tenant that no subscribed worker may take wait.
+//
+// Flow control: a worker never holds more than its max_in_flight leases
+// (0: 256, at most 10 000), at most batch_size per delivery (0: 64, at
+// most 1 000; above a cap AddWorker refuses). Its connection's unsent
+// output counts too: while more than max_unsent_bytes wait to be written,
+// or once a lease of it expired while its output was not all written (its
+// unsent pushes keep its window shut, and the expired message is not
+// handed to it again), it is leased nothing until its connection reports
+// that it has written everything (Drained). So a worker that never reads
+// costs at most max_unsent_bytes and one batch of output, once.
+//
 // Fairness between workers of a channel: round robin. A channel with a rate
 // limit is leased from its RateLimitedLane instead of its FIFO; when tokens,
 // not workers, hold messages back, NextDeadlineMs includes the time of the
@@ -45,7 +64,11 @@
 //     one commit; the reminder leaves the log and the wheel;
 //   - success: the completion tombstone and the rt/ delete, one commit;
 //   - replay: the reminder scheduled again (log) and the dl/ delete, one
-//     commit; cancel: the tombstone and the rt/ delete.
+//     commit; cancel: the tombstone and the rt/ delete;
+//   - lease expired: its rt/ record (the attempt that expired counts as a
+//     failure), one commit for every lease of an expiry pass; at
+//     max_attempts a dead letter ("lease expired: attempt n of n not acked
+//     within ... ms"), as for a failed-retryable ack.
 // Memory follows a commit only once it is durable, and Recover() rebuilds it
 // from the state database at start. The per-pending memory is unchanged:
 // nothing is added to the engine's index entries; the dispatcher holds a

@@ -18,15 +18,21 @@
 //
 //   the message's fate              the commit holds              then
 //   failed-retryable                new due time (log), RecordIn  Remember
+//   lease expired                   RecordIn (one commit a pass)  Remember at
+//                                                                 once (*)
 //   sent, dead letter, expired      completion (log), EndIn       Forget
 //   cancelled                       tombstone (log), EndIn        Forget
+//
+// (*) The message is back in a ready queue at once: an ack or a cancel
+// that ends its count must see the record, and their commits come after.
 //
 // Recover rebuilds memory at start and drops the records of messages no
 // longer live (cancelled or expired while retrying). Log compaction never
 // touches `state`.
 //
 // `failures` is the number of the attempt that failed last: an attempt
-// whose lease expired, or whose worker went away, counts as well.
+// whose lease expired counts as well (durably), and one whose worker went
+// away raises the attempt number in memory.
 //
 // Example (max_attempts 3, backoff base 1 s): the first failure writes
 // failures 1 and the message comes back after 1 s as attempt 2; the second

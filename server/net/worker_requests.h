@@ -4,8 +4,11 @@
 // hands it every frame of those types, after Hello and the role check
 // (workers and admins).
 //
-// Replies: Subscribe at once (a status: unknown channel, no channels, or
-// already subscribed refuse it); Ack with one status per item, in order,
+// Replies: Subscribe at once (a status: unknown channel, no channels, a
+// cap exceeded, or already subscribed refuse it); the worker receives only
+// the tenants of its connection's token (Connection::tenants), and is
+// leased nothing while its connection's output is backed up
+// (Connection::unsent_bytes, drained); Ack with one status per item, in order,
 // once every item's effect is durable (an unknown outcome is refused in
 // place).
 //
@@ -28,7 +31,8 @@ class WorkerRequests {
 
   // True if `type` is one of ours (then `reply` is called exactly once).
   static bool Handles(protocol::wire::Body type);
-  // Subscribe records the worker in `conn` (worker_id) and pushes its
+  // Subscribe records the worker in `conn` (worker_id, and `drained`, which
+  // the session calls once it has written all it held) and pushes its
   // deliveries through conn.push.
   void Handle(Connection& conn, const protocol::wire::Frame& frame, Reply reply);
   // The connection is gone: its leases go to other workers.
