@@ -166,7 +166,9 @@ void Dispatcher::LeaseFifo(Channel c, uint32_t room, uint64_t id, Worker& w, int
   auto next = [&]() -> std::optional<WaitingMessage> {
     if (!w.tenants) {
       constexpr size_t kPrefetchAhead = 8;
-      if (const WaitingMessage* ahead = q.PeekAhead(kPrefetchAhead)) engine_->PrefetchDue(ahead->ref);
+      if (const WaitingMessage* ahead = q.PeekAhead(kPrefetchAhead)) {
+        engine_->PrefetchDue(ahead->ref);
+      }
       return q.Pop();
     }
     if (mine.empty()) return std::nullopt;

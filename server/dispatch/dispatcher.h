@@ -2,7 +2,7 @@
 // at least once: a lease not acked by its deadline is handed out again. It is
 // the engine's DueSink.
 //
-//   engine ──OnDue──▶ ready queue per (channel, tenant) ──Pump──▶ worker (lease)
+//   engine ──OnDue──▶ ready queue per (channel, tenant) ──Pump──▶ worker
 //   worker ──Ack──▶ sent/delivered/opened: Engine::Complete
 //                   failed-retryable: Engine::Reschedule(now + backoff),
 //                                     dead letter after max_attempts

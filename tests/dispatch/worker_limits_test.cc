@@ -60,11 +60,13 @@ class WorkerLimitsTest : public ::testing::Test {
   // A worker whose deliveries go to got_[its id].
   absl::StatusOr<uint64_t> TryAdd(WorkerOptions o) {
     auto id = std::make_shared<uint64_t>(0);
-    auto added = dispatcher_->AddWorker(std::move(o), [this, id](const std::vector<LeasedMessage>& b) {
-      for (const auto& m : b) {
-        got_[*id].push_back(Got{m.reminder->tenant.value, m.reminder->key, m.lease_id, m.attempt});
-      }
-    });
+    auto added =
+        dispatcher_->AddWorker(std::move(o), [this, id](const std::vector<LeasedMessage>& b) {
+          for (const auto& m : b) {
+            got_[*id].push_back(
+                Got{m.reminder->tenant.value, m.reminder->key, m.lease_id, m.attempt});
+          }
+        });
     // AddWorker pumps before it returns the id: what it got then is the
     // worker's too.
     if (added.ok()) {
@@ -272,16 +274,18 @@ TEST_F(WorkerLimitsTest, CapsZeroMeansTheDefaultAndAboveTheCapIsRefused) {
   EXPECT_EQ(batches.front(), WorkerOptions::kDefaultBatchSize);
   EXPECT_EQ(total, WorkerOptions::kDefaultMaxInFlight);
 
-  auto over = TryAdd(WorkerOptions{{Channel::kSms}, WorkerOptions::kMaxMaxInFlight + 1, 1});
+  auto over = TryAdd(
+      WorkerOptions{{Channel::kSms}, WorkerOptions::kMaxMaxInFlight + 1, 1, std::nullopt, {}});
   EXPECT_TRUE(absl::IsInvalidArgument(over.status())) << over.status();
   EXPECT_NE(over.status().message().find("max_in_flight"), std::string::npos);
-  over = TryAdd(WorkerOptions{{Channel::kSms}, 1, WorkerOptions::kMaxBatchSize + 1});
+  over = TryAdd(
+      WorkerOptions{{Channel::kSms}, 1, WorkerOptions::kMaxBatchSize + 1, std::nullopt, {}});
   EXPECT_TRUE(absl::IsInvalidArgument(over.status())) << over.status();
   EXPECT_NE(over.status().message().find("batch_size"), std::string::npos);
-  over = TryAdd(WorkerOptions{{}, 1, 1});
+  over = TryAdd(WorkerOptions{{}, 1, 1, std::nullopt, {}});
   EXPECT_TRUE(absl::IsInvalidArgument(over.status())) << "no channels";
   EXPECT_TRUE(TryAdd(WorkerOptions{{Channel::kSms}, WorkerOptions::kMaxMaxInFlight,
-                                   WorkerOptions::kMaxBatchSize})
+                                   WorkerOptions::kMaxBatchSize, std::nullopt, {}})
                   .ok());
   EXPECT_EQ(dispatcher_->stats().workers, 2u) << "refused ones are not workers";
 }
