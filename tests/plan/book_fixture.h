@@ -66,14 +66,18 @@ class BookTest : public ::testing::Test {
     engine_ = &core_->engine();
     dispatcher_ = &core_->dispatcher();
     book_ = core_->book();
-    worker_ = dispatcher_->AddWorker({Channel::kSms, Channel::kEmail}, 100'000, 100'000,
-                                     [this](const std::vector<LeasedMessage>& batch) {
-                                       for (const auto& m : batch) {
-                                         got_.push_back(Got{std::string(m.message_id), m.lease_id,
-                                                            m.reminder->key,
-                                                            json::parse(m.reminder->payload)});
-                                       }
-                                     });
+    // The caps: as many at once as a worker may take.
+    auto worker = dispatcher_->AddWorker(
+        WorkerOptions{{Channel::kSms, Channel::kEmail}, WorkerOptions::kMaxMaxInFlight,
+                      WorkerOptions::kMaxBatchSize, std::nullopt, {}},
+        [this](const std::vector<LeasedMessage>& batch) {
+          for (const auto& m : batch) {
+            got_.push_back(Got{std::string(m.message_id), m.lease_id, m.reminder->key,
+                               json::parse(m.reminder->payload)});
+          }
+        });
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    worker_ = *worker;
   }
   void Close() {
     if (!core_) return;
