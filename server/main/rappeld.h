@@ -23,6 +23,9 @@ struct RappeldOptions {
   HandlerOptions handler;
   ServerOptions server;
   plan::BookOptions book;  // its horizon is the engine's
+  // Listening beyond loopback without TLS was asked for explicitly
+  // ([server] plaintext = 1); checked by CheckOptions, not by Rappeld.
+  bool plaintext = false;
   // How often ended appointments past their audit retention are reclaimed.
   int64_t reclaim_every_ms = 3'600'000;
 };
@@ -40,6 +43,9 @@ class Rappeld {
   // next Hello; connections already greeted keep theirs) from `next`, a
   // resolved and checked configuration. Connections stay open.
   void Reload(const RappeldOptions& next);
+  // Loads new TLS files for the connections to come (Server::SetTls); on
+  // error the running context stays. On the io thread.
+  absl::Status ReloadTls(const TlsOptions& tls) { return server_->SetTls(tls); }
   // Stops accepting, closes connections, waits until every commit in flight
   // has completed, then calls `done` (on the io thread).
   void Shutdown(std::function<void()> done);

@@ -10,6 +10,11 @@ Server::Server(asio::io_context& io, ServerOptions options, RequestHandler* hand
 Server::~Server() { *alive_ = false; }
 
 absl::Status Server::Start() {
+  if (options_.tls.enabled()) {
+    auto tls = LoadServerTls(options_.tls);
+    if (!tls.ok()) return tls.status();
+    tls_ = std::move(*tls);
+  }
   asio::error_code ec;
   auto address = asio::ip::make_address(options_.listen_address, ec);
   if (ec) {
@@ -30,6 +35,18 @@ absl::Status Server::Start() {
   return absl::OkStatus();
 }
 
+absl::Status Server::SetTls(const TlsOptions& tls) {
+  if (!tls.enabled()) {
+    return absl::InvalidArgumentError(
+        "no TLS certificate given: TLS is not turned off while rappeld runs");
+  }
+  auto context = LoadServerTls(tls);
+  if (!context.ok()) return context.status();
+  tls_ = std::move(*context);
+  options_.tls = tls;
+  return absl::OkStatus();
+}
+
 void Server::Accept() {
   std::weak_ptr<bool> alive = alive_;
   acceptor_.async_accept([this, alive](asio::error_code ec, asio::ip::tcp::socket socket) {
@@ -37,17 +54,28 @@ void Server::Accept() {
     if (stopped_) return;
     if (!ec) {
       if (sessions_.size() >= options_.max_connections) {
-        // Say why before closing, so the client can report it.
+        // Say why before closing, so the client can report it (after the
+        // handshake on the TLS port, or it could not read it).
         auto frame = std::make_shared<FrameBytes>(RequestHandler::ErrorFrame(
             0, protocol::wire::ErrorCode::ResourceExhausted,
             absl::StrCat("connection limit of ", options_.max_connections, " reached")));
-        auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
-        asio::async_write(*sock, asio::buffer(*frame), [frame, sock](asio::error_code, size_t) {
-          asio::error_code ignored;
-          sock->close(ignored);
-        });
+        auto stream = std::make_shared<protocol::Stream>(std::move(socket), tls_);
+        stream->AsyncHandshake(
+            asio::ssl::stream_base::server,
+            std::chrono::milliseconds(options_.session.handshake_timeout_ms),
+            [frame, stream](asio::error_code ec) {
+              if (ec) {
+                stream->close(ec);
+                return;
+              }
+              asio::async_write(*stream, asio::buffer(*frame),
+                                [frame, stream](asio::error_code, size_t) {
+                                  asio::error_code ignored;
+                                  stream->close(ignored);
+                                });
+            });
       } else {
-        auto session = std::make_shared<Session>(std::move(socket), handler_, options_.session,
+        auto session = std::make_shared<Session>(std::move(socket), tls_, handler_, options_.session,
                                                  [this, alive](Session* s) {
                                                    if (auto a = alive.lock(); a && *a) {
                                                      sessions_.erase(s);

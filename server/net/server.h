@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "server/net/session.h"
+#include "server/net/tls.h"
 
 namespace rappel::server {
 
@@ -18,6 +19,8 @@ struct ServerOptions {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 7411;  // 0: any free port (tests)
   size_t max_connections = 1024;
+  // Off (plain TCP) unless a certificate and key are given.
+  TlsOptions tls;
   SessionOptions session;
 };
 
@@ -25,9 +28,16 @@ class Server {
  public:
   Server(asio::io_context& io, ServerOptions options, RequestHandler* handler);
   ~Server();
-  // Binds and starts accepting. Errors: Unavailable with the reason (address
-  // in use, bad address).
+  // Loads the TLS files (if any), binds and starts accepting. Errors:
+  // InvalidArgument for a TLS file that cannot be loaded (LoadServerTls) or
+  // a bad address; Unavailable with the reason (address in use).
   absl::Status Start();
+  // Loads `tls` and uses it for the connections accepted from now on; those
+  // already open keep the context they were made with. On error (a file
+  // missing or bad, see LoadServerTls; or no certificate: TLS is not turned
+  // off while running) nothing changes and the previous context stays.
+  absl::Status SetTls(const TlsOptions& tls);
+  bool tls() const { return tls_ != nullptr; }
   // Stops accepting and closes every connection.
   void Stop();
   uint16_t port() const { return port_; }
@@ -41,6 +51,7 @@ class Server {
   RequestHandler* handler_;
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
+  std::shared_ptr<asio::ssl::context> tls_;  // null: plain TCP
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
   bool stopped_ = false;
   // Handlers still queued when the server is destroyed (the aborted accept,

@@ -1,14 +1,16 @@
 #include "server/net/session.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/net/tls.h"
 
 namespace rappel::server {
 
 namespace wire = protocol::wire;
 
-Session::Session(asio::ip::tcp::socket socket, RequestHandler* handler, SessionOptions options,
+Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                 RequestHandler* handler, SessionOptions options,
                  std::function<void(Session*)> on_close)
-    : socket_(std::move(socket)),
+    : socket_(std::move(socket), std::move(tls)),
       idle_timer_(socket_.get_executor()),
       handler_(handler),
       options_(options),
@@ -26,7 +28,19 @@ void Session::Start() {
   asio::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   ArmIdleTimer();
-  ReadPrefix();
+  // Taken now: a handshake that timed out has closed the socket.
+  asio::ip::tcp::endpoint peer = socket_.remote_endpoint(ec);
+  socket_.AsyncHandshake(asio::ssl::stream_base::server,
+                         std::chrono::milliseconds(options_.handshake_timeout_ms),
+                         [self = shared_from_this(), peer](asio::error_code ec) {
+                           if (self->closed_) return;
+                           if (ec) {
+                             LogHandshakeFailure(peer, ec);
+                             self->Close();
+                             return;
+                           }
+                           self->ReadPrefix();
+                         });
 }
 
 void Session::Close() {

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 
+#include "protocol/stream.h"
 #include "server/net/request_handler.h"
 
 namespace rappel::server {
@@ -27,12 +28,17 @@ struct SessionOptions {
   size_t max_outbound_bytes = 8u << 20;
   size_t max_pipelined = 1024;
   int64_t idle_timeout_ms = 300'000;
+  // A TLS client that has not finished its handshake by then is closed.
+  int64_t handshake_timeout_ms = 10'000;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::ip::tcp::socket socket, RequestHandler* handler, SessionOptions options,
-          std::function<void(Session*)> on_close);
+  // `tls`: the server's TLS context for this connection; null: plain TCP.
+  Session(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+          RequestHandler* handler, SessionOptions options, std::function<void(Session*)> on_close);
+  // The TLS handshake (if any), then reading. A failed handshake is logged
+  // (rate-limited) and closes the connection.
   void Start();
   // Closes the socket; outstanding replies are dropped.
   void Close();
@@ -54,7 +60,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool ShouldRead() const;
   void MaybeResumeReading();
 
-  asio::ip::tcp::socket socket_;
+  protocol::Stream socket_;  // plain TCP or TLS
   asio::steady_timer idle_timer_;
   RequestHandler* handler_;
   SessionOptions options_;
