@@ -29,7 +29,9 @@ const std::string& Str(const Value& v) { return std::get<std::string>(v); }
 // a server; the defaults are the components' own (DefaultRappeldOptions).
 const Setting kSettings[] = {
     {"server", "listen", Setting::Type::kString,
-     "address to listen on (IPv4 or IPv6); other than loopback requires a token", 0, 0,
+     "address to listen on (IPv4 or IPv6); other than loopback requires tokens, and TLS or "
+     "plaintext = 1",
+     0, 0,
      [](RappeldOptions& o, const Value& v) -> std::string {
        asio::error_code ec;
        asio::ip::make_address(Str(v), ec);
@@ -45,6 +47,36 @@ const Setting kSettings[] = {
        return "";
      },
      [](const RappeldOptions& o) { return std::to_string(o.server.port); }},
+    // TLS on the client port. Paths in the file are relative to it.
+    {"server", "tls_cert_file", Setting::Type::kString,
+     "PEM certificate chain, the server's first: clients must speak TLS (with tls_key_file)", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.tls.cert_file = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.server.tls.cert_file; }},
+    {"server", "tls_key_file", Setting::Type::kString, "PEM private key of tls_cert_file", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.tls.key_file = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.server.tls.key_file; }},
+    {"server", "tls_client_ca_file", Setting::Type::kString,
+     "PEM CA certificates: every client must present a certificate they sign (mutual TLS)", 0,
+     0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.tls.client_ca_file = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.server.tls.client_ca_file; }},
+    {"server", "plaintext", Setting::Type::kInteger,
+     "1: listen beyond loopback without TLS (the network is protected otherwise); 0: refused", 0,
+     1,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.plaintext = Int(v) == 1;
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::string(o.plaintext ? "1" : "0"); }},
     {"server", "max_connections", Setting::Type::kInteger,
      "connections beyond this are refused with ResourceExhausted", 1, 1'000'000,
      [](RappeldOptions& o, const Value& v) -> std::string {
@@ -260,7 +292,9 @@ class ConfigReader {
         value = node.as_integer()->get();
       } else if (setting->type == Setting::Type::kString && node.is_string()) {
         std::string s = node.as_string()->get();
-        if (name == "data_dir" && !s.empty()) s = Resolve(path_, s);
+        bool is_path = name == "data_dir" || name == "tls_cert_file" || name == "tls_key_file" ||
+                       name == "tls_client_ca_file";
+        if (is_path && !s.empty()) s = Resolve(path_, s);
         value = std::move(s);
       } else {
         return Error(node.source(), what,
@@ -435,6 +469,29 @@ absl::Status CheckOptions(const RappeldOptions& options) {
         "refusing to listen on ", options.server.listen_address,
         " without tokens: anybody could read and write every reminder. Give tokens "
         "([[token]] in the configuration file or --token SECRET=ROLE), or listen on 127.0.0.1."));
+  }
+  const TlsOptions& tls = options.server.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both tls_cert_file and tls_key_file ([server], or --tls-cert-file and "
+        "--tls-key-file)");
+  }
+  if (!tls.client_ca_file.empty() && !tls.enabled()) {
+    return absl::InvalidArgumentError(
+        "tls_client_ca_file is set without tls_cert_file and tls_key_file: client certificates "
+        "are checked only on a TLS port");
+  }
+  if (tls.enabled() && options.plaintext) {
+    return absl::InvalidArgumentError(
+        "plaintext = 1 and a TLS certificate are both set: choose one");
+  }
+  if (!tls.enabled() && !options.plaintext && !IsLoopback(options.server.listen_address)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen on ", options.server.listen_address,
+        " without TLS: tokens and patient data would cross the network in clear. Give "
+        "tls_cert_file and tls_key_file ([server] or --tls-cert-file/--tls-key-file), or set "
+        "plaintext = 1 (--plaintext 1) if the network is protected otherwise (a VPN, a "
+        "TLS-terminating proxy), or listen on 127.0.0.1."));
   }
   return absl::OkStatus();
 }

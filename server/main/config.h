@@ -4,7 +4,8 @@
 // embedded defaults apply. An example file with every key is
 // server/main/rappeld.example.toml.
 //
-//   [server]   listen, port, max_connections, idle_timeout_ms, max_frame_bytes
+//   [server]   listen, port, tls_cert_file, tls_key_file, tls_client_ca_file, plaintext,
+//              max_connections, idle_timeout_ms, max_frame_bytes
 //   [store]    data_dir, max_map_bytes
 //   [engine]   horizon_days
 //   [dispatch] lease_timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms,
@@ -18,7 +19,7 @@
 // Every setting but the tokens is also a flag: --KEY with '_' written '-'
 // (--max-connections). Tokens on the command line (--token SECRET=ROLE)
 // replace the file's tokens. Relative paths in the file (data_dir,
-// secret_file) are relative to the file's directory.
+// secret_file, tls_*_file) are relative to the file's directory.
 #pragma once
 
 #include <cstdint>
@@ -92,9 +93,12 @@ absl::Status ApplyConfigText(std::string_view text, const std::string& path,
 absl::Status ApplyConfigFile(const std::string& path, RappeldOptions& options);
 
 // Checks across settings, once everything is applied: backoff_base_ms <=
-// backoff_max_ms, and no address other than loopback without a token (from
+// backoff_max_ms; no address other than loopback without a token (from
 // the file or the command line): anybody could read and write every
-// reminder.
+// reminder; TLS files given in pairs (a client CA only with them); and no
+// address other than loopback without TLS unless plaintext = 1 (tokens
+// and patient data would travel in clear). The TLS files themselves are
+// loaded by the server at start.
 absl::Status CheckOptions(const RappeldOptions& options);
 
 // The settings whose value differs between the running options and a

@@ -317,10 +317,49 @@ TEST(CommandLineTest, NonLoopbackNeedsATokenFromEitherSource) {
   EXPECT_FALSE(Parse("--listen ::").ok());
   EXPECT_TRUE(Parse("--listen ::1").ok());
 
-  EXPECT_TRUE(Parse("--config " + with_token).ok());                    // token from the file
-  EXPECT_TRUE(Parse("--config " + open + " --token t=admin").ok());     // token from the flag
-  EXPECT_TRUE(Parse("--listen 0.0.0.0 --token t=admin").ok());
-  EXPECT_TRUE(Parse("--config " + with_token + " --listen 0.0.0.0").ok());
+  // (plaintext = 1: this test is about tokens; TLS is the next one's.)
+  EXPECT_TRUE(Parse("--config " + with_token + " --plaintext 1").ok());  // token from the file
+  EXPECT_TRUE(Parse("--config " + open + " --token t=admin --plaintext 1").ok());  // the flag
+  EXPECT_TRUE(Parse("--listen 0.0.0.0 --token t=admin --plaintext 1").ok());
+  EXPECT_TRUE(Parse("--config " + with_token + " --listen 0.0.0.0 --plaintext 1").ok());
+}
+
+TEST(CommandLineTest, NonLoopbackNeedsTlsUnlessPlaintextIsSaid) {
+  rappel::testing::TempDir dir;
+  // Not loaded here (the server loads them at start): any paths will do.
+  const std::string tls = " --tls-cert-file c.pem --tls-key-file k.pem";
+  auto refused = Parse("--listen 0.0.0.0 --token t=admin");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              AllOf(HasSubstr("refusing to listen on 0.0.0.0 without TLS"),
+                    HasSubstr("tls_cert_file"), HasSubstr("plaintext = 1")));
+  EXPECT_FALSE(Parse("--listen :: --token t=admin --plaintext 0").ok());
+  EXPECT_TRUE(Parse("--listen 0.0.0.0 --token t=admin" + tls).ok());
+  EXPECT_TRUE(Parse("--listen 0.0.0.0 --token t=admin --plaintext 1").ok());
+  EXPECT_TRUE(Parse("--listen 127.0.0.1").ok());  // loopback: neither needed
+
+  // From the file too, with its paths relative to it.
+  std::string config = dir.Sub("rappeld.toml");
+  WriteFile(config, "[server]\nlisten = \"0.0.0.0\"\ntls_cert_file = \"c.pem\"\n"
+                    "tls_key_file = \"/etc/k.pem\"\ntls_client_ca_file = \"ca.pem\"\n");
+  auto from_file = Parse("--config " + config + " --token t=admin");
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->server.tls.cert_file, dir.Sub("c.pem"));
+  EXPECT_EQ(from_file->server.tls.key_file, "/etc/k.pem");
+  EXPECT_EQ(from_file->server.tls.client_ca_file, dir.Sub("ca.pem"));
+  WriteFile(config, "[server]\nlisten = \"0.0.0.0\"\nplaintext = 1\n");
+  EXPECT_TRUE(Parse("--config " + config + " --token t=admin").ok());
+  WriteFile(config, "[server]\nlisten = \"0.0.0.0\"\nplaintext = 2\n");
+  EXPECT_THAT(std::string(Parse("--config " + config).status().message()),
+              HasSubstr("[server] plaintext: 2 is out of range"));
+
+  // Settings that cannot work together.
+  EXPECT_THAT(std::string(Parse("--tls-cert-file c.pem").status().message()),
+              HasSubstr("both tls_cert_file and tls_key_file"));
+  EXPECT_THAT(std::string(Parse("--tls-client-ca-file ca.pem").status().message()),
+              HasSubstr("tls_client_ca_file is set without"));
+  EXPECT_THAT(std::string(Parse("--plaintext 1" + tls).status().message()),
+              HasSubstr("choose one"));
 }
 
 // The shipped example: it parses, names every setting and gives the defaults
