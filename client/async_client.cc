@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/codec.h"
+#include "client/tls.h"
 
 namespace rappel::client {
 
@@ -23,12 +24,19 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   Impl(asio::io_context& io, Options options)
       : io_(io),
         options_(std::move(options)),
-        socket_(io),
         resolver_(io),
         reconnect_timer_(io),
         sweep_timer_(io),
         backoff_(options_.reconnect.initial) {
     rbuf_.resize(64 << 10);
+    if (options_.tls.enabled) {
+      auto tls = LoadClientTls(options_.tls);
+      if (tls.ok()) {
+        tls_ = std::move(*tls);
+      } else {
+        tls_error_ = tls.status();
+      }
+    }
   }
 
   void Start(StatusCallback done) {
@@ -37,6 +45,13 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
       return;
     }
     start_done_ = std::move(done);
+    if (!tls_error_.ok()) {
+      // Bad TLS files will not get better by retrying.
+      final_error_ = tls_error_;
+      state_ = State::kClosed;
+      FailAll(final_error_);
+      return;
+    }
     Connect();
   }
 
@@ -117,18 +132,48 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   void Connect() {
     state_ = State::kConnecting;
     uint64_t gen = ++generation_;
+    // A new stream per connection: a TLS session does not start over on a
+    // used one. Handlers hold the stream they were started on.
+    stream_ = std::make_shared<protocol::Stream>(asio::ip::tcp::socket(io_), tls_);
     auto self = shared_from_this();
     resolver_.async_resolve(
         options_.host, std::to_string(options_.port),
         [this, self, gen](asio::error_code ec, asio::ip::tcp::resolver::results_type endpoints) {
           if (gen != generation_ || state_ == State::kClosed) return;
           if (ec) return Lost(Unreachable(ec));
-          asio::async_connect(socket_, endpoints,
-                              [this, self, gen](asio::error_code ec, const asio::ip::tcp::endpoint&) {
+          auto stream = stream_;
+          asio::async_connect(stream->lowest_layer(), endpoints,
+                              [this, self, gen, stream](asio::error_code ec,
+                                                        const asio::ip::tcp::endpoint&) {
                                 if (gen != generation_ || state_ == State::kClosed) return;
                                 if (ec) return Lost(Unreachable(ec));
-                                OnConnected();
+                                Handshake(gen);
                               });
+        });
+  }
+
+  void Handshake(uint64_t gen) {
+    auto stream = stream_;
+    if (auto* tls = stream->tls_stream()) {
+      PrepareClientStream(*tls, options_.tls,
+                          options_.tls.server_name.empty() ? options_.host
+                                                           : options_.tls.server_name);
+    }
+    auto self = shared_from_this();
+    stream->AsyncHandshake(
+        asio::ssl::stream_base::client, options_.timeout,
+        [this, self, gen, stream](asio::error_code ec) {
+          if (gen != generation_ || state_ == State::kClosed) return;
+          if (ec) {
+            absl::Status st = absl::UnavailableError(
+                absl::StrCat("TLS handshake with rappeld at ", options_.host, ":", options_.port,
+                             " failed: ", ec.message()));
+            // A certificate that does not verify, or a server that does not
+            // speak TLS, will not get better by retrying.
+            if (ec.category() == asio::error::get_ssl_category()) final_error_ = st;
+            return Lost(st);
+          }
+          OnConnected();
         });
   }
 
@@ -139,7 +184,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
 
   void OnConnected() {
     asio::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    stream_->set_option(asio::ip::tcp::no_delay(true), ignored);
     state_ = State::kHello;
     rlen_ = 0;
     Read();
@@ -222,10 +267,21 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
       wqueue_.pop_front();
     }
     write_buffers_.clear();
-    for (const DetachedBuffer& d : in_write_) write_buffers_.emplace_back(d.data(), d.size());
+    if (stream_->tls()) {
+      // TLS writes one record per buffer: one buffer, not one per frame.
+      tls_write_.clear();
+      for (const DetachedBuffer& d : in_write_) {
+        tls_write_.insert(tls_write_.end(), d.data(), d.data() + d.size());
+      }
+      write_buffers_.emplace_back(tls_write_.data(), tls_write_.size());
+    } else {
+      for (const DetachedBuffer& d : in_write_) write_buffers_.emplace_back(d.data(), d.size());
+    }
     uint64_t gen = generation_;
     auto self = shared_from_this();
-    asio::async_write(socket_, write_buffers_, [this, self, gen](asio::error_code ec, size_t) {
+    auto stream = stream_;
+    asio::async_write(*stream, write_buffers_, [this, self, gen, stream](asio::error_code ec,
+                                                                        size_t) {
       if (gen != generation_ || state_ == State::kClosed) return;
       writing_ = false;
       in_write_.clear();
@@ -239,9 +295,10 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     if (rlen_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
     uint64_t gen = generation_;
     auto self = shared_from_this();
-    socket_.async_read_some(
+    auto stream = stream_;
+    stream->async_read_some(
         asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-        [this, self, gen](asio::error_code ec, size_t n) {
+        [this, self, gen, stream](asio::error_code ec, size_t n) {
           if (gen != generation_ || state_ == State::kClosed) return;
           if (ec) {
             return Lost(absl::UnavailableError(absl::StrCat(
@@ -322,7 +379,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   void CloseSocket() {
     ++generation_;
     asio::error_code ignored;
-    socket_.close(ignored);
+    if (stream_) stream_->close(ignored);
     writing_ = false;
     wqueue_.clear();
     in_write_.clear();
@@ -415,7 +472,9 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
 
   asio::io_context& io_;
   Options options_;
-  asio::ip::tcp::socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_;  // null: plain TCP
+  absl::Status tls_error_;                   // the TLS files could not be loaded
+  std::shared_ptr<protocol::Stream> stream_;  // this connection's; a new one each time
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer reconnect_timer_;
   asio::steady_timer sweep_timer_;
@@ -433,7 +492,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   std::deque<DetachedBuffer> wqueue_;
   std::vector<DetachedBuffer> in_write_;
   std::vector<asio::const_buffer> write_buffers_;
-  bool writing_ = false;
+  std::vector<uint8_t> tls_write_;  bool writing_ = false;
 
   std::vector<uint8_t> rbuf_;
   size_t rlen_ = 0;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "client/cli_tls.h"
 #include "rappel/client.h"
 
 namespace {
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--host", options.host)->capture_default_str();
   app.add_option("--port", options.port)->capture_default_str();
   app.add_option("--token", options.token, "producer token, if rappeld requires one");
+  rappel::client::AddTlsFlags(app, options.tls);
   app.add_option("--tenant", tenant)->capture_default_str();
   app.add_option("--id", appointment_id, "appointment id")->capture_default_str();
   app.add_option("--start-in", start_in_s, "the appointment starts in this many seconds")

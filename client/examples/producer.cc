@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
+#include "client/cli_tls.h"
 #include "rappel/client.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   app.add_option("--host", options.host)->capture_default_str();
   app.add_option("--port", options.port)->capture_default_str();
   app.add_option("--token", options.token, "producer token, if rappeld requires one");
+  rappel::client::AddTlsFlags(app, options.tls);
   app.add_option("--tenant", tenant)->capture_default_str();
   app.add_option("--count", count)->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--spacing-ms", spacing_ms, "time between due times")->capture_default_str();

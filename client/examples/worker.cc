@@ -15,6 +15,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "client/cli_tls.h"
 #include "nlohmann/json.hpp"
 #include "rappel/async_client.h"
 
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   app.add_option("--host", options.host)->capture_default_str();
   app.add_option("--port", options.port)->capture_default_str();
   app.add_option("--token", options.token, "worker token, if rappeld requires one");
+  rappel::client::AddTlsFlags(app, options.tls);
   app.add_option("--max-in-flight", subscription.max_in_flight, "messages held at once")
       ->capture_default_str();
   app.add_option("--exit-after", exit_after, "stop after this many messages (0: never)")

@@ -276,9 +276,29 @@ struct ReconnectPolicy {
   std::chrono::milliseconds max{5'000};
 };
 
+// TLS to rappeld (its port speaks TLS from the first byte when configured
+// with a certificate; protocol/README.md "TLS"). TLS 1.2 at least.
+struct TlsOptions {
+  bool enabled = false;
+  // PEM CA certificates the server's certificate must verify against;
+  // empty: the system's trust store (/etc/ssl/certs).
+  std::string ca_file;
+  // PEM certificate chain and key of this client, for a server that asks
+  // for one (mutual TLS); both or neither.
+  std::string cert_file;
+  std::string key_file;
+  // The name (or IP address) the server's certificate must carry, also sent
+  // as SNI when a name; empty: Options::host.
+  std::string server_name;
+  // false: accept any certificate (tests and debugging only: anybody on the
+  // path could then read and change the traffic).
+  bool verify = true;
+};
+
 struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 7411;
+  TlsOptions tls;  // off: plain TCP
   std::string token;  // empty: the server's loopback default
   std::string client_name = "rappel-client";
   // A request not answered within this fails with DeadlineExceeded (and the
