@@ -25,6 +25,7 @@ client::Options Driver::OptionsFor(const std::string& token, const std::string& 
   client::Options o;
   o.host = c_.host;
   o.port = c_.port;
+  o.tls = c_.tls;
   o.token = token;
   o.client_name = name;
   o.timeout = 60s;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "CLI/CLI.hpp"
+#include "client/cli_tls.h"
 
 namespace rappel::bench {
 
@@ -21,6 +22,7 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
   app.add_option("--port", c.port)->capture_default_str();
   app.add_option("--token", c.token, "producer (or admin) token, if rappeld requires one");
   app.add_option("--worker-token", c.worker_token, "worker token (default: --token)");
+  client::AddTlsFlags(app, c.tls);
   CLI::Option* connections = app.add_option("--connections", c.connections,
                                             "producer connections (appointments: default 1)")
                                  ->capture_default_str()
@@ -118,6 +120,7 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
 nlohmann::json ConfigJson(const Config& c) {
   return {{"host", c.host},
           {"port", c.port},
+          {"tls", c.tls.enabled},
           {"connections", c.connections},
           {"workers", c.workers},
           {"batch", c.batch},

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "rappel/types.h"
 
 namespace rappel::bench {
 
@@ -17,6 +18,7 @@ struct Config {
   uint16_t port = 7411;
   std::string token;
   std::string worker_token;
+  client::TlsOptions tls;  // every connection, producers and workers
   int connections = 4;
   int workers = 2;
   uint32_t batch = 1000;

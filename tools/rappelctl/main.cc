@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "client/cli_tls.h"
 #include "rappel/client.h"
 #include "tools/rappelctl/appointments.h"
 #include "tools/rappelctl/command_group.h"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   app.add_option("--host", options.host, "rappeld's address")->capture_default_str();
   app.add_option("--port", options.port, "rappeld's port")->capture_default_str();
   app.add_option("--token", options.token, "admin token, if rappeld requires one");
+  rappel::client::AddTlsFlags(app, options.tls);
   app.add_flag("--json", json,
                "print JSON instead of tables (objects and appointments are always JSON)");
   app.require_subcommand(1);
