@@ -301,9 +301,13 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
         [this, self, gen, stream](asio::error_code ec, size_t n) {
           if (gen != generation_ || state_ == State::kClosed) return;
           if (ec) {
+            // Closed before answering Hello, on plain TCP: most likely a TLS port.
+            bool hint = state_ == State::kHello && !stream->tls() && ec == asio::error::eof;
             return Lost(absl::UnavailableError(absl::StrCat(
                 "connection to rappeld lost: ",
-                ec == asio::error::eof ? "closed by the server" : ec.message())));
+                ec == asio::error::eof ? "closed by the server" : ec.message(),
+                hint ? " before answering Hello (if its port speaks TLS, connect with TLS)"
+                     : "")));
           }
           rlen_ += n;
           if (!ParseFrames(gen)) return;

@@ -156,6 +156,7 @@ TEST_F(TlsTest, PlaintextToTheTlsPortFailsCleanlyAndOthersAreServed) {
   auto c = client::BlockingClient::Connect(plain);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable) << c.status();
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("connect with TLS"));
 
   // A flood of them, each a log line at most up to the rate limit; the
   // server is not disturbed.

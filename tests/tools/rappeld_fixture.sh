@@ -1,6 +1,7 @@
 # Sourced by the shell tests: a scratch folder ($work), fail(), and
 # start_rappeld, which starts the built rappeld on a free loopback port
-# ($port) with its store in $work/db and stops it (SIGTERM, by pid) on exit.
+# ($port) with its store in $work/db (and any extra flags given to it) and
+# stops it (SIGTERM, by pid) on exit.
 # Needs $build (the build folder) set before sourcing.
 work=$(mktemp -d)
 rappeld_pid=""
@@ -15,7 +16,7 @@ start_rappeld() {
   # Made before rappeld's own redirection opens it: the loop below may read
   # it first (under set -e a missing file ended the test at once).
   : > "$work/rappeld.out"
-  "$build/server/rappeld" --port 0 --data-dir "$work/db" > "$work/rappeld.out" 2>&1 &
+  "$build/server/rappeld" --port 0 --data-dir "$work/db" "$@" > "$work/rappeld.out" 2>&1 &
   rappeld_pid=$!
   port=""
   for _ in $(seq 1 100); do
