@@ -54,10 +54,14 @@ int main(int argc, char** argv) {
   }
   rappel::server::Rappeld& server = **started;
   auto stats = server.engine().stats();
-  std::printf("rappeld: listening on %s:%u, store %s (%llu pending, recovered in %lld ms)\n",
+  const char* transport = !options.server.tls.enabled()               ? ""
+                          : options.server.tls.client_ca_file.empty() ? ", TLS"
+                                                                      : ", TLS with client certificates";
+  std::printf("rappeld: listening on %s:%u, store %s (%llu pending, recovered in %lld ms)%s
+",
               options.server.listen_address.c_str(), server.port(),
               options.engine.store.path.c_str(), static_cast<unsigned long long>(stats.live),
-              static_cast<long long>(stats.recovery_ms));
+              static_cast<long long>(stats.recovery_ms), transport);
   std::fflush(stdout);
 
   std::function<void()> await_reload = [&] {
