@@ -3,7 +3,7 @@
 # by openssl here (and client certificates required), then rappelctl,
 # rappel-load, rappel-producer and rappel-worker with --ca/--cert/--key.
 # Without TLS, or without a client certificate, they fail cleanly (rappelctl:
-# exit 3) and rappeld goes on serving.
+# exit 3) and rappeld goes on serving; TLS 1.1 is refused.
 # Usage: tls_tools_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -44,6 +44,15 @@ set -e
 [[ $plain -eq 3 ]] || fail "plaintext rappelctl: exit $plain: $(cat "$work/plain.out")"
 [[ $nocert -eq 3 ]] || fail "rappelctl without a client certificate: exit $nocert: $(cat "$work/nocert.out")"
 grep -q "TLS handshake with 127.0.0.1" "$work/rappeld.out" || fail "no handshake failure logged"
+
+# TLS 1.2 and 1.3 are spoken, 1.1 is refused (SECLEVEL=0: this openssl
+# would refuse 1.1 on its own side otherwise).
+s_client() { echo | timeout 10 openssl s_client -connect "127.0.0.1:$port" -CAfile "$pki/ca.pem" \
+  -cert "$pki/client.pem" -key "$pki/client.key" "$@" 2>&1 || true; }
+s_client -tls1_3 | grep -q "New, TLSv1.3" || fail "no TLS 1.3: $(s_client -tls1_3)"
+s_client -tls1_2 | grep -q "New, TLSv1.2" || fail "no TLS 1.2: $(s_client -tls1_2)"
+s_client -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' | grep -q "New, TLSv1.1" && fail "TLS 1.1 accepted"
+grep -q "unsupported protocol" "$work/rappeld.out" || fail "TLS 1.1 refusal not logged"
 
 load() { "$build/bench/rappel-load" --port "$port" --quiet --max-seconds 60 "${tls[@]}" "$@"; }
 load ingest --count 3000 --batch 100 --json > "$work/ingest.json" || fail "ingest: $(cat "$work/ingest.json")"
