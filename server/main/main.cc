@@ -57,8 +57,7 @@ int main(int argc, char** argv) {
   const char* transport = !options.server.tls.enabled()               ? ""
                           : options.server.tls.client_ca_file.empty() ? ", TLS"
                                                                       : ", TLS with client certificates";
-  std::printf("rappeld: listening on %s:%u, store %s (%llu pending, recovered in %lld ms)%s
-",
+  std::printf("rappeld: listening on %s:%u, store %s (%llu pending, recovered in %lld ms)%s\n",
               options.server.listen_address.c_str(), server.port(),
               options.engine.store.path.c_str(), static_cast<unsigned long long>(stats.live),
               static_cast<long long>(stats.recovery_ms), transport);
