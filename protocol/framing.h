@@ -24,6 +24,10 @@ inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr size_t kLengthPrefixBytes = 4;
 // The smallest possible frame body: root offset plus file identifier.
 inline constexpr uint32_t kMinFrameBytes = 8;
+// Largest frame body accepted before Hello: a Hello (version, token, client
+// name) needs far less, and a client without a token cannot make the server
+// hold more than this.
+inline constexpr uint32_t kMaxHelloFrameBytes = 4096;
 
 struct FrameLimits {
   // Largest frame body accepted. 16 MiB holds a batch of a few hundred

@@ -46,6 +46,8 @@ class Rappeld {
   // Loads new TLS files for the connections to come (Server::SetTls); on
   // error the running context stays. On the io thread.
   absl::Status ReloadTls(const TlsOptions& tls) { return server_->SetTls(tls); }
+
+  const Server& server() const { return *server_; }
   // Stops accepting, closes connections, waits until every commit in flight
   // has completed, then calls `done` (on the io thread).
   void Shutdown(std::function<void()> done);

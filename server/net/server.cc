@@ -5,7 +5,11 @@
 namespace rappel::server {
 
 Server::Server(asio::io_context& io, ServerOptions options, RequestHandler* handler)
-    : io_(io), options_(std::move(options)), handler_(handler), acceptor_(io) {}
+    : io_(io),
+      options_(std::move(options)),
+      handler_(handler),
+      acceptor_(io),
+      budget_(std::make_shared<PartialFrameBudget>(options_.partial_frame_budget_bytes)) {}
 
 Server::~Server() { *alive_ = false; }
 
@@ -76,6 +80,7 @@ void Server::Accept() {
             });
       } else {
         auto session = std::make_shared<Session>(std::move(socket), tls_, handler_, options_.session,
+                                                 budget_, next_session_id_++,
                                                  [this, alive](Session* s) {
                                                    if (auto a = alive.lock(); a && *a) {
                                                      sessions_.erase(s);

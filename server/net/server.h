@@ -21,6 +21,12 @@ struct ServerOptions {
   size_t max_connections = 1024;
   // Off (plain TCP) unless a certificate and key are given.
   TlsOptions tls;
+
+  // Bytes that frames still being received may hold, all connections
+  // together (PartialFrameBudget: past it, the newest connections holding
+  // some are closed with ResourceExhausted). A frame larger than this can
+  // never be received: keep it at least frame_limits.max_frame_bytes.
+  size_t partial_frame_budget_bytes = 32u << 20;
   SessionOptions session;
 };
 
@@ -42,6 +48,7 @@ class Server {
   void Stop();
   uint16_t port() const { return port_; }
   size_t connections() const { return sessions_.size(); }
+  const PartialFrameBudget& partial_frame_budget() const { return *budget_; }
 
  private:
   void Accept();
@@ -53,6 +60,9 @@ class Server {
   uint16_t port_ = 0;
   std::shared_ptr<asio::ssl::context> tls_;  // null: plain TCP
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
+  // Shared with the sessions, which may outlive the server by a handler.
+  std::shared_ptr<PartialFrameBudget> budget_;
+  uint64_t next_session_id_ = 1;  // accept order: the budget closes the newest first
   bool stopped_ = false;
   // Handlers still queued when the server is destroyed (the aborted accept,
   // a session's close) may run later if the io_context runs again: they
