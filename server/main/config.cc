@@ -100,6 +100,24 @@ const Setting kSettings[] = {
      [](const RappeldOptions& o) {
        return std::to_string(o.server.session.frame_limits.max_frame_bytes);
      }},
+    {"server", "partial_frame_budget_bytes", Setting::Type::kInteger,
+     "bytes all connections together may hold in frames still arriving; past it the newest "
+     "such connections are closed (ResourceExhausted)",
+     int64_t{1} << 20, int64_t{1} << 40,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.partial_frame_budget_bytes = static_cast<size_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.server.partial_frame_budget_bytes); }},
+    {"server", "frame_timeout_ms", Setting::Type::kInteger,
+     "a frame larger than 4 KiB must arrive whole this long after it began, else the connection "
+     "is closed (DeadlineExceeded)",
+     100, kMsPerDay,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.server.session.frame_timeout_ms = Int(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.server.session.frame_timeout_ms); }},
     {"store", "data_dir", Setting::Type::kString, "store directory (created if missing)", 0, 0,
      [](RappeldOptions& o, const Value& v) -> std::string {
        if (Str(v).empty()) return "must not be empty";

@@ -61,6 +61,8 @@ port = 7500
 max_connections = 10
 idle_timeout_ms = 2000
 max_frame_bytes = 65536
+partial_frame_budget_bytes = 2097152
+frame_timeout_ms = 1500
 [store]
 data_dir = "/var/lib/rappel"
 max_map_bytes = 134217728
@@ -86,6 +88,8 @@ role = "worker"
   EXPECT_EQ(o.server.max_connections, 10u);
   EXPECT_EQ(o.server.session.idle_timeout_ms, 2000);
   EXPECT_EQ(o.server.session.frame_limits.max_frame_bytes, 65536u);
+  EXPECT_EQ(o.server.partial_frame_budget_bytes, size_t{2097152});
+  EXPECT_EQ(o.server.session.frame_timeout_ms, 1500);
   EXPECT_EQ(o.engine.store.path, "/var/lib/rappel");
   EXPECT_EQ(o.engine.store.max_map_bytes, uint64_t{134217728});
   EXPECT_EQ(o.engine.horizon_ms, uint64_t{30} * 86'400'000);
