@@ -110,7 +110,7 @@ const Setting kSettings[] = {
      },
      [](const RappeldOptions& o) { return std::to_string(o.server.partial_frame_budget_bytes); }},
     {"server", "frame_timeout_ms", Setting::Type::kInteger,
-     "a frame larger than 4 KiB must arrive whole this long after it began, else the connection "
+     "a frame larger than 4 KiB must arrive whole this long after its first 4 KiB, else the connection "
      "is closed (DeadlineExceeded)",
      100, kMsPerDay,
      [](RappeldOptions& o, const Value& v) -> std::string {

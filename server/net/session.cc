@@ -153,34 +153,40 @@ void Session::ReadReusedBody() {
 }
 
 void Session::ReadLargeBody() {
-  if (!large_ || received_ == large_capacity_) {
-    // Not started, or full: grow by what has arrived, never past the
-    // declared length, with the budget's leave.
-    size_t next = std::min(frame_size_, std::max(2 * large_capacity_, kFirstLargeBytes));
-    bool first = !large_;
-    if (!budget_->Take(id_, next - large_capacity_, [this] {
-          AbortFrame(wire::ErrorCode::ResourceExhausted,
-                     absl::StrCat("closed to make room: frames being received on all ",
-                                  "connections passed the budget of ", budget_->limit_bytes(),
-                                  " bytes (newest connections first)"));
-        })) {
-      AbortFrame(wire::ErrorCode::ResourceExhausted,
-                 absl::StrCat("frames being received on all connections would pass the budget of ",
-                              budget_->limit_bytes(), " bytes"));
-      return;
+  uint8_t* buffer = reused_;
+  size_t capacity = kReusedFrameBytes;
+  if (large_ || received_ == kReusedFrameBytes) {
+    // The kept buffer is full (or the larger one is): grow by what has
+    // arrived, never past the declared length, with the budget's leave.
+    if (!large_ || received_ == large_capacity_) {
+      size_t next = std::min(frame_size_, std::max(2 * large_capacity_, kFirstLargeBytes));
+      bool first = !large_;
+      if (!budget_->Take(id_, next - large_capacity_, [this] {
+            AbortFrame(wire::ErrorCode::ResourceExhausted,
+                       absl::StrCat("closed to make room: frames being received on all ",
+                                    "connections passed the budget of ", budget_->limit_bytes(),
+                                    " bytes (newest connections first)"));
+          })) {
+        AbortFrame(wire::ErrorCode::ResourceExhausted,
+                   absl::StrCat("frames being received on all connections would pass the ",
+                                "budget of ", budget_->limit_bytes(), " bytes"));
+        return;
+      }
+      auto grown = std::make_unique_for_overwrite<uint8_t[]>(next);
+      std::memcpy(grown.get(), first ? reused_ : large_.get(), received_);
+      large_ = std::move(grown);
+      large_capacity_ = next;
+      if (first) {
+        frame_deadline_ = Clock::now() + std::chrono::milliseconds(options_.frame_timeout_ms);
+        if (frame_deadline_ < idle_timer_.expiry()) ArmTimer(frame_deadline_);
+      }
     }
-    auto grown = std::make_unique_for_overwrite<uint8_t[]>(next);
-    std::memcpy(grown.get(), first ? reused_ : large_.get(), received_);
-    large_ = std::move(grown);
-    large_capacity_ = next;
-    if (first) {
-      frame_deadline_ = Clock::now() + std::chrono::milliseconds(options_.frame_timeout_ms);
-      if (frame_deadline_ < idle_timer_.expiry()) ArmTimer(frame_deadline_);
-    }
+    buffer = large_.get();
+    capacity = large_capacity_;
   }
   reading_ = true;
   socket_.async_read_some(
-      asio::buffer(large_.get() + received_, large_capacity_ - received_),
+      asio::buffer(buffer + received_, capacity - received_),
       [self = shared_from_this()](asio::error_code ec, size_t n) {
         self->reading_ = false;
         if (self->closed_ || self->closing_) {

@@ -106,8 +106,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::function<void(Session*)> on_close_;
   Connection conn_;
   // The frame being read: 4 + N bytes, `received_` of them so far, in
-  // reused_ when it fits, else in large_ (large_capacity_ bytes, charged to
-  // the budget). FlatBuffers needs the frame 8-aligned.
+  // reused_ until it is full, then in large_ (large_capacity_ bytes, charged
+  // to the budget). FlatBuffers needs the frame 8-aligned.
   alignas(8) uint8_t reused_[kReusedFrameBytes];
   std::unique_ptr<uint8_t[]> large_;
   size_t large_capacity_ = 0;
