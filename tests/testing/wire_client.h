@@ -24,6 +24,12 @@ class WireClient {
   }
 
   void SendRaw(const std::vector<uint8_t>& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  // For a server that may close mid-write: false instead of an exception.
+  bool TrySendRaw(const std::vector<uint8_t>& bytes) {
+    asio::error_code ec;
+    asio::write(socket_, asio::buffer(bytes), ec);
+    return !ec;
+  }
   void Send(flatbuffers::FlatBufferBuilder& b, uint64_t id, wire::Body type,
             flatbuffers::Offset<void> body) {
     protocol::FinishFrame(b, id, type, body);
