@@ -268,7 +268,7 @@ TEST(HostileClientsTest, RssStaysBoundedAndANormalClientIsServed) {
   std::vector<wire::Channel> channels{wire::Channel::Sms};
   protocol::FinishFrame(
       sb, 2, wire::Body::Subscribe,
-      wire::CreateSubscribe(sb, sb.CreateVector(channels), 100'000, 1000).Union());
+      wire::CreateSubscribe(sb, sb.CreateVector(channels), 10'000, 1000).Union());
   std::vector<uint8_t> subscribe = hello;
   std::vector<uint8_t> sub_frame = Bytes(sb);
   subscribe.insert(subscribe.end(), sub_frame.begin(), sub_frame.end());
