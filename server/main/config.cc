@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <asio.hpp>
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <openssl/crypto.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -24,6 +27,30 @@ constexpr int64_t kMsPerDay = 86'400'000;
 
 int64_t Int(const Value& v) { return std::get<int64_t>(v); }
 const std::string& Str(const Value& v) { return std::get<std::string>(v); }
+
+// Overwrites a string holding a secret, spare capacity included, before it
+// is freed: the clear secret is not left in freed memory.
+void Wipe(std::string& s) {
+  s.resize(s.capacity());
+  OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+struct WipeOnExit {
+  std::string& s;
+  ~WipeOnExit() { Wipe(s); }
+};
+
+// Reads a whole file into `out` in one allocation (no stream buffer left
+// holding a copy). False with errno set on failure.
+bool ReadWhole(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return false;
+  std::streamsize size = in.tellg();
+  if (size < 0) return false;
+  out.assign(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  return static_cast<bool>(in.read(out.data(), size));
+}
 
 // The table. Ranges are what the components accept and what makes sense for
 // a server; the defaults are the components' own (DefaultRappeldOptions).
@@ -233,14 +260,12 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat("secret_file ", path,
                                                    " is readable by every user; chmod o-r it"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string secret;
+  if (!ReadWhole(path, secret)) {
+    Wipe(secret);
     return absl::InvalidArgumentError(
         absl::StrCat("cannot read secret_file ", path, ": ", std::strerror(errno)));
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string secret = buf.str();
   while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
     secret.pop_back();
   }
@@ -331,19 +356,27 @@ class ConfigReader {
     const toml::node* secret = nullptr;
     const toml::node* secret_file = nullptr;
     const toml::node* role = nullptr;
+    const toml::node* name = nullptr;
+    const toml::node* tenants = nullptr;
     for (auto&& [key, node] : table) {
-      std::string name(key.str());
-      const toml::node** slot = name == "secret"        ? &secret
-                                : name == "secret_file" ? &secret_file
-                                : name == "role"        ? &role
-                                                        : nullptr;
+      std::string key_name(key.str());
+      const toml::node** slot = key_name == "secret"        ? &secret
+                                : key_name == "secret_file" ? &secret_file
+                                : key_name == "role"        ? &role
+                                : key_name == "name"        ? &name
+                                : key_name == "tenants"     ? &tenants
+                                                            : nullptr;
       if (slot == nullptr) {
-        return Error(key.source(), absl::StrCat(what, " ", name),
-                     "unknown key (expected secret or secret_file, and role)");
+        return Error(key.source(), absl::StrCat(what, " ", key_name),
+                     "unknown key (expected secret or secret_file, role, and optionally name "
+                     "and tenants)");
       }
-      if (!node.is_string()) {
-        return Error(node.source(), absl::StrCat(what, " ", name),
-                     absl::StrCat("expected a string, got ", TomlTypeName(node)));
+      bool tenants_type = key_name == "tenants" && node.is_array();
+      if (!node.is_string() && !tenants_type) {
+        return Error(node.source(), absl::StrCat(what, " ", key_name),
+                     absl::StrCat(key_name == "tenants" ? "expected \"all\" or an array of tenant ids"
+                                                        : "expected a string",
+                                  ", got ", TomlTypeName(node)));
       }
       *slot = &node;
     }
@@ -353,7 +386,22 @@ class ConfigReader {
     if ((secret == nullptr) == (secret_file == nullptr)) {
       return Error(table.source(), what, "give exactly one of secret and secret_file");
     }
+    auto r = ParseRole(role->as_string()->get());
+    if (!r.ok()) return Error(role->source(), absl::StrCat(what, " role"), r.status().message());
+    TokenScope scope;
+    if (name != nullptr) {
+      scope.name = name->as_string()->get();
+      if (absl::Status st = CheckTokenName(scope.name, options_.handler); !st.ok()) {
+        return Error(name->source(), absl::StrCat(what, " name"), st.message());
+      }
+    }
+    if (tenants != nullptr) {
+      auto list = ReadTenants(*tenants, absl::StrCat(what, " tenants"));
+      if (!list.ok()) return list.status();
+      scope.tenants = std::move(*list);
+    }
     std::string value;
+    WipeOnExit wipe{value};
     const toml::node* source = secret != nullptr ? secret : secret_file;
     if (secret != nullptr) {
       value = secret->as_string()->get();
@@ -362,23 +410,50 @@ class ConfigReader {
       if (!read.ok()) return Error(secret_file->source(), what, read.status().message());
       value = std::move(*read);
     }
-    auto r = ParseRole(role->as_string()->get());
-    if (!r.ok()) return Error(role->source(), absl::StrCat(what, " role"), r.status().message());
-    if (auto it = seen_.find(value); it != seen_.end()) {
-      return Error(source->source(), what,
-                   absl::StrCat("duplicate token: the same secret as [[token]] #", it->second));
+    if (!value.empty()) {
+      if (auto it = seen_.find(HashSecret(value)); it != seen_.end()) {
+        return Error(source->source(), what,
+                     absl::StrCat("duplicate token: the same secret as [[token]] #", it->second));
+      }
+      seen_.emplace(HashSecret(value), index);
     }
-    seen_.emplace(value, index);
-    if (absl::Status st = AddToken(std::move(value), role->as_string()->get(), options_.handler);
+    if (absl::Status st = AddToken(value, role->as_string()->get(), std::move(scope),
+                                   options_.handler);
         !st.ok()) {
       return Error(source->source(), what, st.message());
     }
     return absl::OkStatus();
   }
 
+  // tenants = "all" or [1, 2, ...].
+  absl::StatusOr<std::optional<std::vector<TenantId>>> ReadTenants(const toml::node& node,
+                                                                  const std::string& what) {
+    if (node.is_string()) {
+      if (node.as_string()->get() == "all") return std::nullopt;
+      return Error(node.source(), what, "expected \"all\" or an array of tenant ids");
+    }
+    std::vector<TenantId> list;
+    for (auto&& element : *node.as_array()) {
+      if (!element.is_integer()) {
+        return Error(element.source(), what,
+                     absl::StrCat("expected tenant ids (integers), got ", TomlTypeName(element)));
+      }
+      int64_t v = element.as_integer()->get();
+      if (v < 0 || v > int64_t{UINT32_MAX}) {
+        return Error(element.source(), what,
+                     absl::StrCat(v, " is not a tenant id (0 to ", UINT32_MAX, ")"));
+      }
+      list.push_back(TenantId{static_cast<uint32_t>(v)});
+    }
+    if (absl::Status st = CheckTenants(list); !st.ok()) {
+      return Error(node.source(), what, st.message());
+    }
+    return list;
+  }
+
   const std::string& path_;
   RappeldOptions& options_;
-  std::map<std::string, int> seen_;  // secret -> [[token]] index
+  std::map<SecretHash, int> seen_;  // hashed secret -> [[token]] index
 };
 
 }  // namespace
@@ -430,22 +505,119 @@ absl::StatusOr<protocol::wire::Role> ParseRole(std::string_view name) {
       absl::StrCat("unknown role '", std::string(name), "' (expected producer, worker or admin)"));
 }
 
-absl::Status AddToken(std::string secret, std::string_view role, HandlerOptions& handler) {
+namespace {
+
+// `text` cut at each `sep`, into at most `max_parts` parts (the last one
+// keeps the rest).
+std::vector<std::string_view> Split(std::string_view text, char sep, size_t max_parts) {
+  std::vector<std::string_view> parts;
+  while (parts.size() + 1 < max_parts) {
+    size_t at = text.find(sep);
+    if (at == std::string_view::npos) break;
+    parts.push_back(text.substr(0, at));
+    text.remove_prefix(at + 1);
+  }
+  parts.push_back(text);
+  return parts;
+}
+
+}  // namespace
+
+absl::Status CheckTenants(std::vector<TenantId>& tenants) {
+  if (tenants.empty()) {
+    return absl::InvalidArgumentError(
+        "no tenant: list at least one, or give \"all\" (the default)");
+  }
+  auto by_value = [](TenantId a, TenantId b) { return a.value < b.value; };
+  std::sort(tenants.begin(), tenants.end(), by_value);
+  auto twice = std::adjacent_find(tenants.begin(), tenants.end());
+  if (twice != tenants.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("tenant ", twice->value, " is listed twice"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::vector<TenantId>>> ParseTenants(std::string_view text) {
+  if (text == "all") return std::nullopt;
+  std::vector<TenantId> list;
+  for (std::string_view part : Split(text, ',', SIZE_MAX)) {
+    uint32_t id = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), id);
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tenants: '", std::string(part), "' is not a tenant id (0 to ", UINT32_MAX,
+          "); expected all or ids separated by commas"));
+    }
+    list.push_back(TenantId{id});
+  }
+  if (absl::Status st = CheckTenants(list); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("tenants: ", st.message()));
+  }
+  return list;
+}
+
+absl::Status CheckTokenName(std::string_view name, const HandlerOptions& handler) {
+  // Names go into log lines: printable ASCII only, so a name cannot forge
+  // or break a line.
+  if (name.empty() || name.size() > 64 ||
+      !std::all_of(name.begin(), name.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+    return absl::InvalidArgumentError(
+        "a token name is 1 to 64 printable ASCII characters (letters, digits, punctuation, "
+        "spaces)");
+  }
+  for (const Credential& c : handler.tokens) {
+    if (c.name == name) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate token name '", std::string(name), "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddToken(std::string& secret, std::string_view role, TokenScope scope,
+                      HandlerOptions& handler) {
+  WipeOnExit wipe{secret};
   auto r = ParseRole(role);
   if (!r.ok()) return r.status();
   if (secret.empty()) return absl::InvalidArgumentError("empty secret");
-  if (!handler.tokens.emplace(std::move(secret), *r).second) {
+  if (scope.name.empty()) scope.name = absl::StrCat("token #", handler.tokens.size() + 1);
+  if (absl::Status st = CheckTokenName(scope.name, handler); !st.ok()) return st;
+  if (scope.tenants) {
+    if (absl::Status st = CheckTenants(*scope.tenants); !st.ok()) return st;
+  }
+  Credential c;
+  c.hash = HashSecret(secret);
+  if (FindCredential(handler.tokens, secret) != nullptr) {
     return absl::InvalidArgumentError("duplicate token: this secret is already a token");
   }
+  c.role = *r;
+  c.name = std::move(scope.name);
+  c.tenants = std::move(scope.tenants);
+  handler.tokens.push_back(std::move(c));
   return absl::OkStatus();
 }
 
 absl::Status AddTokenFlag(std::string_view flag, HandlerOptions& handler) {
   size_t eq = flag.rfind('=');
   if (eq == std::string_view::npos) {
-    return absl::InvalidArgumentError("expected SECRET=ROLE, ROLE producer, worker or admin");
+    return absl::InvalidArgumentError(
+        "expected SECRET=ROLE[:TENANTS[:NAME]], ROLE producer, worker or admin");
   }
-  return AddToken(std::string(flag.substr(0, eq)), flag.substr(eq + 1), handler);
+  std::string secret(flag.substr(0, eq));
+  WipeOnExit wipe{secret};
+  // ROLE[:TENANTS[:NAME]]; the name may hold ':' but not '='.
+  std::vector<std::string_view> parts = Split(flag.substr(eq + 1), ':', 3);
+  TokenScope scope;
+  if (parts.size() > 1) {
+    auto tenants = ParseTenants(parts[1]);
+    if (!tenants.ok()) return tenants.status();
+    scope.tenants = std::move(*tenants);
+  }
+  if (parts.size() > 2) {
+    scope.name = std::string(parts[2]);
+    if (scope.name.empty()) return CheckTokenName(scope.name, handler);
+  }
+  return AddToken(secret, parts[0], std::move(scope), handler);
 }
 
 absl::Status ApplyConfigText(std::string_view text, const std::string& path,
@@ -460,20 +632,30 @@ absl::Status ApplyConfigText(std::string_view text, const std::string& path,
   }
   // Settings are applied to a copy: a file with an error changes nothing.
   RappeldOptions updated = options;
-  if (absl::Status st = ConfigReader(path, updated).Read(root); !st.ok()) return st;
+  absl::Status st = ConfigReader(path, updated).Read(root);
+  // The parsed secrets are not left in freed memory (they are hashed now).
+  if (toml::array* tokens = root["token"].as_array()) {
+    for (toml::node& t : *tokens) {
+      if (toml::table* table = t.as_table()) {
+        if (toml::value<std::string>* secret = table->get_as<std::string>("secret")) {
+          Wipe(secret->get());
+        }
+      }
+    }
+  }
+  if (!st.ok()) return st;
   options = std::move(updated);
   return absl::OkStatus();
 }
 
 absl::Status ApplyConfigFile(const std::string& path, RappeldOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text;
+  WipeOnExit wipe{text};  // it may hold secrets
+  if (!ReadWhole(path, text)) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot read configuration file ", path, ": ", std::strerror(errno)));
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return ApplyConfigText(buf.str(), path, options);
+  return ApplyConfigText(text, path, options);
 }
 
 absl::Status CheckOptions(const RappeldOptions& options) {
@@ -486,7 +668,8 @@ absl::Status CheckOptions(const RappeldOptions& options) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing to listen on ", options.server.listen_address,
         " without tokens: anybody could read and write every reminder. Give tokens "
-        "([[token]] in the configuration file or --token SECRET=ROLE), or listen on 127.0.0.1."));
+        "([[token]] in the configuration file or --token SECRET=ROLE[:TENANTS[:NAME]]), or "
+        "listen on 127.0.0.1."));
   }
   const TlsOptions& tls = options.server.tls;
   if (tls.cert_file.empty() != tls.key_file.empty()) {
@@ -522,9 +705,13 @@ CommandLine::CommandLine(CLI::App& app) {
                  "rappeld.example.toml); the flags given override it")
       ->type_name("FILE");
   app.add_option("--token", tokens_,
-                 "SECRET=ROLE, repeatable; ROLE is producer, worker or admin. Replaces the "
-                 "tokens of the configuration file. Without any, every local client is admin")
-      ->type_name("SECRET=ROLE");
+                 "SECRET=ROLE[:TENANTS[:NAME]], repeatable; ROLE is producer, worker or admin; "
+                 "TENANTS the tenant ids it may act for, '1,2,7', or 'all' (the default); NAME "
+                 "names it in the log (default 'token #N'). Replaces the tokens of the "
+                 "configuration file. Visible to local users in the process list: prefer "
+                 "secret_file in the file. Without any token, every local client is admin for "
+                 "every tenant")
+      ->type_name("SECRET=ROLE[:TENANTS[:NAME]]");
   flags_.reserve(std::size(kSettings));
   for (const Setting& s : kSettings) {
     flags_.push_back(Flag{&s, nullptr, 0, {}});

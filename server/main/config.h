@@ -11,19 +11,24 @@
 //   [engine]   horizon_days
 //   [dispatch] lease_timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms,
 //              rate_late_after_ms
-//   [[token]]  secret = "..." or secret_file = "path", role = "producer" | "worker" | "admin"
+//   [[token]]  secret = "..." or secret_file = "path", role = "producer" | "worker" | "admin",
+//              optional: name = "clinic-a" (for logs; default "token #N"),
+//              tenants = [1, 2] or "all" (default: all, as before tenants existed)
 //
 // SIGHUP resolves the file and the same flags again (CommandLine::Resolve)
 // and applies the tokens and the settings marked reloadable; a file that
 // does not resolve is refused and the running settings stay.
 //
 // Every setting but the tokens is also a flag: --KEY with '_' written '-'
-// (--max-connections). Tokens on the command line (--token SECRET=ROLE)
-// replace the file's tokens. Relative paths in the file (data_dir,
-// secret_file, tls_*_file) are relative to the file's directory.
+// (--max-connections). Tokens on the command line
+// (--token SECRET=ROLE[:TENANTS[:NAME]]) replace the file's tokens.
+// Relative paths in the file (data_dir, secret_file, tls_*_file) are
+// relative to the file's directory. Secrets are hashed as they are read
+// (credentials.h); the copies made while reading are wiped.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,20 +78,41 @@ absl::Status ApplySetting(const Setting& setting, const std::variant<int64_t, st
 // Roles by name: producer, worker, admin. InvalidArgument otherwise.
 absl::StatusOr<protocol::wire::Role> ParseRole(std::string_view name);
 
-// Adds one token. InvalidArgument when the secret is empty, the role is
-// unknown, or the secret is already a token (whatever its role). Messages
-// never contain the secret.
-absl::Status AddToken(std::string secret, std::string_view role, HandlerOptions& handler);
+// What a token has besides its secret and role.
+struct TokenScope {
+  std::string name;  // empty: "token #N", N its position
+  std::optional<std::vector<TenantId>> tenants;  // nullopt: every tenant
+};
 
-// One --token flag, SECRET=ROLE (the last '=' separates them).
+// A token's tenants from text: "all", or tenant ids separated by commas
+// ("1,2,7"). InvalidArgument for anything else, an id twice or none.
+absl::StatusOr<std::optional<std::vector<TenantId>>> ParseTenants(std::string_view text);
+
+// Checks a token's tenant list (not empty, no id twice) and sorts it.
+absl::Status CheckTenants(std::vector<TenantId>& tenants);
+
+// OK if `name` may name a new token: 1 to 64 printable ASCII characters
+// and no other token's name.
+absl::Status CheckTokenName(std::string_view name, const HandlerOptions& handler);
+
+// Adds one token, its secret hashed; `secret` is wiped. InvalidArgument
+// when the secret is empty, the role is unknown, the secret is already a
+// token (whatever its role), or the name is another token's, longer than
+// 64 bytes or not printable ASCII. Messages never contain the secret.
+absl::Status AddToken(std::string& secret, std::string_view role, TokenScope scope,
+                      HandlerOptions& handler);
+
+// One --token flag, SECRET=ROLE[:TENANTS[:NAME]]: the last '=' separates
+// the secret; TENANTS as ParseTenants (default all), NAME as in the file.
 absl::Status AddTokenFlag(std::string_view flag, HandlerOptions& handler);
 
 // Applies a configuration file's text over `options`. `path` names the file
 // in messages ("rappeld.toml:12:8: [server] port: ...") and is the base of
 // its relative paths. InvalidArgument for a syntax error, an unknown section
 // or key, a wrong type, a value out of range, an unknown role, a duplicate
-// token, an empty secret or an unreadable secret_file. The tokens of the
-// file are added to those already in `options`.
+// token or token name, an empty secret, an unreadable secret_file or a bad
+// tenants list. The tokens of the file are added to those already in
+// `options`.
 absl::Status ApplyConfigText(std::string_view text, const std::string& path,
                              RappeldOptions& options);
 

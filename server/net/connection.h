@@ -5,6 +5,7 @@
 // Thread: the io thread, like the session that owns it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -34,6 +35,15 @@ struct Connection {
   // Set by the subscriber (WorkerRequests); the session calls it each time
   // it has written everything it had queued.
   std::function<void()> drained;
+
+
+  // True if its token may act for `tenant`.
+  bool MayActFor(TenantId tenant) const {
+    return !tenants || std::binary_search(tenants->begin(), tenants->end(), tenant,
+                                          [](TenantId a, TenantId b) { return a.value < b.value; });
+  }
+  // True if its token may act for every tenant (instance-wide requests).
+  bool AllTenants() const { return !tenants.has_value(); }
 };
 
 }  // namespace rappel::server

@@ -1,6 +1,7 @@
 #include "server/net/request_handler.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/net/tenant_access.h"
 
 namespace rappel::server {
 
@@ -48,15 +49,22 @@ void RequestHandler::Hello(Connection& conn, uint64_t id, const wire::Hello& hel
           true);
     return;
   }
-  std::string token = Str(hello.token());
   wire::Role role = wire::Role::Admin;
   if (!options_.tokens.empty()) {
-    auto it = options_.tokens.find(token);
-    if (it == options_.tokens.end()) {
+    std::string_view token =
+        hello.token() != nullptr ? hello.token()->string_view() : std::string_view();
+    const Credential* c = FindCredential(options_.tokens, token);
+    if (c == nullptr) {
+      LogRefusal("refused Hello: unknown token");
       reply(ErrorFrame(id, wire::ErrorCode::Unauthenticated, "unknown token"), true);
       return;
     }
-    role = it->second;
+    role = c->role;
+    conn.token_name = c->name;
+    conn.tenants = c->tenants;
+  } else {
+    conn.token_name = "(no token: loopback default)";
+    conn.tenants.reset();
   }
   conn.greeted = true;
   conn.role = role;

@@ -2,9 +2,9 @@
 // their results into reply frames. Knows nothing about sockets (Asio's HTTP
 // server example: connection vs request handler).
 //
-// It is a router: it answers Hello (authentication: the token's role) and
-// Ping itself, checks the role, and hands each other request to its family,
-// one file each:
+// It is a router: it answers Hello (authentication: the token's role, name
+// and tenants) and Ping itself, checks the role, and hands each other
+// request to its family, one file each:
 //
 //   family               requests                                      role
 //   ReminderRequests     Schedule, Cancel, Reschedule                  producer
@@ -15,8 +15,9 @@
 //                        (AppointmentShow and Credits: admin)
 //   RateRequests         RateLimitSet, RateList                        admin
 //
-// Admins may send everything; every role may Ping. Each family's header
-// states what it replies and when.
+// Admins may send everything; every role may Ping. Each family checks the
+// tenants a request names against the token's (tenant_access.h). Each
+// family's header states what it replies and when.
 //
 // Thread: the io thread, like the engine it drives. Backup is the exception
 // (AdminRequests): the copy runs on a thread of its own and its reply is
@@ -25,9 +26,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/framing.h"
 #include "server/dispatch/dispatcher.h"
@@ -35,6 +36,7 @@
 #include "server/net/admin_requests.h"
 #include "server/net/appointment_requests.h"
 #include "server/net/connection.h"
+#include "server/net/credentials.h"
 #include "server/net/rate_requests.h"
 #include "server/net/reminder_requests.h"
 #include "server/net/request_wire.h"
@@ -43,9 +45,10 @@
 namespace rappel::server {
 
 struct HandlerOptions {
-  // token -> role. Empty: every connection may say Hello with an empty token
-  // and gets the admin role (the loopback default).
-  std::map<std::string, protocol::wire::Role> tokens;
+  // The tokens accepted at Hello (secrets hashed). Empty: every connection
+  // may say Hello with an empty token and is admin for every tenant (the
+  // loopback default).
+  std::vector<Credential> tokens;
   std::string server_name = "rappeld";
   protocol::FrameLimits frame_limits;
   // Announced in HelloReply; set from EngineOptions::max_payload_bytes, which

@@ -30,9 +30,9 @@ class TestServer {
     server::RappeldOptions options;
     options.engine.store.path = db_;
     options.server.port = port;
-    options.handler.tokens = {{"p", protocol::wire::Role::Producer},
-                              {"w", protocol::wire::Role::Worker},
-                              {"a", protocol::wire::Role::Admin}};
+    options.handler.tokens = {server::MakeCredential("p", protocol::wire::Role::Producer),
+                              server::MakeCredential("w", protocol::wire::Role::Worker),
+                              server::MakeCredential("a", protocol::wire::Role::Admin)};
     io_ = std::make_unique<asio::io_context>();
     auto d = server::Rappeld::Start(*io_, options);
     ASSERT_TRUE(d.ok()) << d.status();

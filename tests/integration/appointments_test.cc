@@ -66,9 +66,9 @@ class AppointmentsTest : public ::testing::Test {
     server::RappeldOptions options;
     options.engine.store.path = dir_.Sub("db");
     options.server.port = 0;
-    options.handler.tokens = {{"p-secret", protocol::wire::Role::Producer},
-                              {"w-secret", protocol::wire::Role::Worker},
-                              {"a-secret", protocol::wire::Role::Admin}};
+    options.handler.tokens = {server::MakeCredential("p-secret", protocol::wire::Role::Producer),
+                              server::MakeCredential("w-secret", protocol::wire::Role::Worker),
+                              server::MakeCredential("a-secret", protocol::wire::Role::Admin)};
     auto d = server::Rappeld::Start(io_, options);
     ASSERT_TRUE(d.ok()) << d.status();
     server_ = std::move(*d);

@@ -42,6 +42,18 @@ std::string ReadFile(const std::string& path) {
   return buf.str();
 }
 
+// The roles of the tokens whose secrets are `secrets` (each found by its
+// hash, as Hello finds it); a secret that is not a token is missing from
+// the map. Also checks there are no other tokens.
+std::map<std::string, Role> Roles(const HandlerOptions& h, const std::vector<std::string>& secrets) {
+  std::map<std::string, Role> out;
+  for (const std::string& s : secrets) {
+    if (const Credential* c = FindCredential(h.tokens, s)) out.emplace(s, c->role);
+  }
+  EXPECT_EQ(h.tokens.size(), secrets.size());
+  return out;
+}
+
 // Applies `text` as "test.toml" over the defaults; returns the error message
 // ("" when accepted).
 std::string ErrorOf(const std::string& text) {
@@ -98,8 +110,8 @@ role = "worker"
   EXPECT_EQ(o.dispatch.max_attempts, 3u);
   EXPECT_EQ(o.dispatch.backoff_base_ms, 10);
   EXPECT_EQ(o.dispatch.backoff_max_ms, 1000);
-  EXPECT_EQ(o.handler.tokens, (std::map<std::string, Role>{{"p", Role::Producer},
-                                                            {"w", Role::Worker}}));
+  EXPECT_EQ(Roles(o.handler, {"p", "w"}), (std::map<std::string, Role>{{"p", Role::Producer},
+                                                                        {"w", Role::Worker}}));
 }
 
 TEST(ConfigTest, EmptyFileKeepsTheDefaults) {
@@ -203,7 +215,8 @@ TEST(ConfigTest, SecretFileRelativeToTheConfigFile) {
             "[store]\ndata_dir = \"db\"\n[[token]]\nsecret_file = \"worker.secret\"\nrole = "
             "\"worker\"\n");
   ASSERT_TRUE(ApplyConfigFile(config, o).ok());
-  EXPECT_EQ(o.handler.tokens, (std::map<std::string, Role>{{"w0rk-secret", Role::Worker}}));
+  EXPECT_EQ(Roles(o.handler, {"w0rk-secret"}),
+            (std::map<std::string, Role>{{"w0rk-secret", Role::Worker}}));
   EXPECT_EQ(o.engine.store.path, dir.Sub("db"));
 
   auto error = [&](const std::string& text) {
@@ -233,12 +246,139 @@ TEST(ConfigTest, SecretFileRelativeToTheConfigFile) {
 TEST(ConfigTest, TokenFlagSharesTheChecks) {
   HandlerOptions h;
   EXPECT_TRUE(AddTokenFlag("a=b=producer", h).ok());  // the last '=' separates
-  EXPECT_EQ(h.tokens.at("a=b"), Role::Producer);
+  EXPECT_EQ(Roles(h, {"a=b"}), (std::map<std::string, Role>{{"a=b", Role::Producer}}));
   EXPECT_THAT(std::string(AddTokenFlag("secret", h).message()), HasSubstr("expected SECRET=ROLE"));
   EXPECT_THAT(std::string(AddTokenFlag("s3cret=root", h).message()),
               AllOf(HasSubstr("unknown role 'root'"), Not(HasSubstr("s3cret"))));
   EXPECT_THAT(std::string(AddTokenFlag("=admin", h).message()), HasSubstr("empty secret"));
   EXPECT_THAT(std::string(AddTokenFlag("a=b=admin", h).message()), HasSubstr("duplicate token"));
+}
+
+std::vector<uint32_t> Ids(const std::optional<std::vector<TenantId>>& tenants) {
+  std::vector<uint32_t> out;
+  for (TenantId t : tenants.value_or(std::vector<TenantId>{})) out.push_back(t.value);
+  return out;
+}
+
+TEST(ConfigTest, TokenNamesAndTenants) {
+  RappeldOptions o = DefaultRappeldOptions();
+  ASSERT_TRUE(ApplyConfigText(R"(
+[[token]]
+secret = "old"
+role = "producer"
+[[token]]
+secret = "scoped"
+role = "producer"
+name = "clinic-a"
+tenants = [7, 2, 4294967295]
+[[token]]
+secret = "every"
+role = "admin"
+tenants = "all"
+)",
+                              "test.toml", o)
+                  .ok());
+  ASSERT_EQ(o.handler.tokens.size(), 3u);
+  // A token without the new keys keeps working: all tenants, a default name.
+  const Credential* old = FindCredential(o.handler.tokens, "old");
+  ASSERT_NE(old, nullptr);
+  EXPECT_EQ(old->name, "token #1");
+  EXPECT_FALSE(old->tenants.has_value());
+  const Credential* scoped = FindCredential(o.handler.tokens, "scoped");
+  ASSERT_NE(scoped, nullptr);
+  EXPECT_EQ(scoped->name, "clinic-a");
+  EXPECT_EQ(Ids(scoped->tenants), (std::vector<uint32_t>{2, 7, 4294967295u}));  // sorted
+  EXPECT_FALSE(FindCredential(o.handler.tokens, "every")->tenants.has_value());
+  EXPECT_EQ(FindCredential(o.handler.tokens, "every")->name, "token #3");
+}
+
+TEST(ConfigTest, RefusesBadNamesAndTenants) {
+  const std::string head = "[[token]]\nsecret = \"s3cret\"\nrole = \"producer\"\n";
+  EXPECT_THAT(ErrorOf(head + "tenants = []\n"),
+              AllOf(HasSubstr("test.toml:4:"), HasSubstr("[[token]] #1 tenants"),
+                    HasSubstr("no tenant"), Not(HasSubstr("s3cret"))));
+  EXPECT_THAT(ErrorOf(head + "tenants = [1, 2, 1]\n"),
+              AllOf(HasSubstr("test.toml:4:"), HasSubstr("tenant 1 is listed twice")));
+  EXPECT_THAT(ErrorOf(head + "tenants = [1, -2]\n"),
+              AllOf(HasSubstr("test.toml:4:"), HasSubstr("-2 is not a tenant id")));
+  EXPECT_THAT(ErrorOf(head + "tenants = [4294967296]\n"), HasSubstr("is not a tenant id"));
+  EXPECT_THAT(ErrorOf(head + "tenants = [\"1\"]\n"),
+              AllOf(HasSubstr("[[token]] #1 tenants"), HasSubstr("expected tenant ids (integers)")));
+  EXPECT_THAT(ErrorOf(head + "tenants = \"some\"\n"),
+              AllOf(HasSubstr("test.toml:4:"), HasSubstr("expected \"all\" or an array")));
+  EXPECT_THAT(ErrorOf(head + "tenants = 3\n"),
+              AllOf(HasSubstr("test.toml:4:"), HasSubstr("expected \"all\" or an array"),
+                    HasSubstr("got an integer")));
+  EXPECT_THAT(ErrorOf(head + "name = \"\"\n"),
+              AllOf(HasSubstr("test.toml:4:"), HasSubstr("[[token]] #1 name"),
+                    HasSubstr("1 to 64 printable")));
+  EXPECT_THAT(ErrorOf(head + "name = \"a\\nb\"\n"), HasSubstr("1 to 64 printable"));
+  EXPECT_THAT(ErrorOf(head + "name = \"" + std::string(65, 'x') + "\"\n"),
+              HasSubstr("1 to 64 printable"));
+  EXPECT_THAT(ErrorOf(head + "name = 5\n"),
+              AllOf(HasSubstr("[[token]] #1 name"), HasSubstr("expected a string")));
+  EXPECT_THAT(ErrorOf(head + "name = \"x\"\n[[token]]\nsecret = \"t\"\nrole = \"admin\"\n"
+                      "name = \"x\"\n"),
+              AllOf(HasSubstr("test.toml:8:"), HasSubstr("[[token]] #2 name"),
+                    HasSubstr("duplicate token name 'x'")));
+  EXPECT_THAT(ErrorOf(head + "tenant = [1]\n"),
+              AllOf(HasSubstr("[[token]] #1 tenant"), HasSubstr("optionally name and tenants")));
+}
+
+TEST(ConfigTest, TokenFlagTakesTenantsAndName) {
+  HandlerOptions h;
+  ASSERT_TRUE(AddTokenFlag("p=producer", h).ok());
+  ASSERT_TRUE(AddTokenFlag("a:b=admin:all:ops team", h).ok());
+  ASSERT_TRUE(AddTokenFlag("w=worker:3,1", h).ok());
+  ASSERT_TRUE(AddTokenFlag("x=producer:9:name:with:colons", h).ok());
+  const Credential* p = FindCredential(h.tokens, "p");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->name, "token #1");
+  EXPECT_FALSE(p->tenants.has_value());
+  const Credential* a = FindCredential(h.tokens, "a:b");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->role, Role::Admin);
+  EXPECT_EQ(a->name, "ops team");
+  EXPECT_FALSE(a->tenants.has_value());
+  const Credential* w = FindCredential(h.tokens, "w");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->role, Role::Worker);
+  EXPECT_EQ(w->name, "token #3");
+  EXPECT_EQ(Ids(w->tenants), (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(FindCredential(h.tokens, "x")->name, "name:with:colons");
+
+  auto error = [&](std::string_view flag) { return std::string(AddTokenFlag(flag, h).message()); };
+  EXPECT_THAT(error("s3cret=producer:"), AllOf(HasSubstr("is not a tenant id"), Not(HasSubstr("s3cret"))));
+  EXPECT_THAT(error("s3cret=producer:1,,2"), HasSubstr("'' is not a tenant id"));
+  EXPECT_THAT(error("s3cret=producer:1,x"), HasSubstr("'x' is not a tenant id"));
+  EXPECT_THAT(error("s3cret=producer:-1"), HasSubstr("'-1' is not a tenant id"));
+  EXPECT_THAT(error("s3cret=producer:4294967296"), HasSubstr("is not a tenant id"));
+  EXPECT_THAT(error("s3cret=producer:2,2"), HasSubstr("tenant 2 is listed twice"));
+  EXPECT_THAT(error("s3cret=producer:2:"), HasSubstr("1 to 64 printable"));
+  EXPECT_THAT(error("s3cret=producer:2:ops team"), HasSubstr("duplicate token name 'ops team'"));
+  EXPECT_THAT(error("s3cret=boss:2"), HasSubstr("unknown role 'boss'"));
+  EXPECT_EQ(h.tokens.size(), 4u);  // none of the refused ones was added
+}
+
+TEST(CredentialsTest, SecretsAreKeptAsTheirSha256) {
+  // FIPS 180-2's test vector for "abc".
+  SecretHash h = HashSecret("abc");
+  const uint8_t want[] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+                          0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+                          0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+  EXPECT_TRUE(std::equal(h.begin(), h.end(), std::begin(want)));
+  HandlerOptions handler;
+  std::string secret = "right-secret";
+  ASSERT_TRUE(AddToken(secret, "producer", TokenScope{}, handler).ok());
+  EXPECT_EQ(secret.find("right"), std::string::npos);  // wiped once hashed
+  ASSERT_EQ(handler.tokens.size(), 1u);
+  EXPECT_EQ(handler.tokens[0].hash, HashSecret("right-secret"));
+  EXPECT_NE(FindCredential(handler.tokens, "right-secret"), nullptr);
+  // Wrong: another secret, one byte off, a prefix, a longer one, empty.
+  EXPECT_EQ(FindCredential(handler.tokens, "right-secreT"), nullptr);
+  EXPECT_EQ(FindCredential(handler.tokens, "right-secre"), nullptr);
+  EXPECT_EQ(FindCredential(handler.tokens, "right-secret "), nullptr);
+  EXPECT_EQ(FindCredential(handler.tokens, ""), nullptr);
 }
 
 // rappeld's command line on a fresh CLI11 app.
@@ -283,12 +423,13 @@ role = "admin"
   EXPECT_EQ(o->dispatch.max_attempts, 9u);     // file
   EXPECT_EQ(o->dispatch.backoff_base_ms, 60);  // flag over the file
   EXPECT_EQ(o->engine.store.path, "/tmp/x");   // flag over the default
-  EXPECT_EQ(o->handler.tokens, (std::map<std::string, Role>{{"from-file", Role::Admin}}));
+  EXPECT_EQ(Roles(o->handler, {"from-file"}),
+            (std::map<std::string, Role>{{"from-file", Role::Admin}}));
 
   // --token replaces the tokens of the file.
   o = Parse("--config " + config + " --token cli=worker --token cli2=producer");
   ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->handler.tokens,
+  EXPECT_EQ(Roles(o->handler, {"cli", "cli2"}),
             (std::map<std::string, Role>{{"cli", Role::Worker}, {"cli2", Role::Producer}}));
 }
 
@@ -402,9 +543,16 @@ TEST(ExampleConfigTest, ParsesAndMatchesTheDefaults) {
   RappeldOptions with_tokens = DefaultRappeldOptions();
   st = ApplyConfigFile(dir.Sub("rappeld.toml"), with_tokens);
   ASSERT_TRUE(st.ok()) << st;
-  EXPECT_EQ(with_tokens.handler.tokens,
+  EXPECT_EQ(Roles(with_tokens.handler, {"change-me-producer", "w", "a"}),
             (std::map<std::string, Role>{
                 {"change-me-producer", Role::Producer}, {"w", Role::Worker}, {"a", Role::Admin}}));
+  // Its scoped token parses to what its comments say.
+  const Credential* producer = FindCredential(with_tokens.handler.tokens, "change-me-producer");
+  ASSERT_NE(producer, nullptr);
+  EXPECT_EQ(producer->name, "clinic-a platform");
+  ASSERT_TRUE(producer->tenants.has_value());
+  EXPECT_EQ(producer->tenants->size(), 2u);
+  EXPECT_FALSE(FindCredential(with_tokens.handler.tokens, "a")->tenants.has_value());
 }
 
 TEST(RappeldConfigEndToEndTest, TokensFromTheFileAreEnforced) {
