@@ -259,6 +259,8 @@ class Engine {
   EngineStats stats() const;
   // Tenants by live reminders, largest first, at most n.
   std::vector<std::pair<TenantId, uint64_t>> TopTenants(size_t n) const;
+  // Live reminders of one tenant.
+  uint64_t LiveOf(TenantId tenant) const;
   // Live reminders whose due time falls in [from_ms, to_ms), counted by
   // whole minutes (see LiveCounts): a minute that straddles a bound
   // counts whole, so the result may include a few reminders due up to a

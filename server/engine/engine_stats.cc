@@ -7,6 +7,8 @@ std::vector<std::pair<TenantId, uint64_t>> Engine::TopTenants(size_t n) const {
   return counts_.TopTenants(n);
 }
 
+uint64_t Engine::LiveOf(TenantId tenant) const { return counts_.live_of(tenant.value); }
+
 uint64_t Engine::DueBetween(int64_t from_ms, int64_t to_ms) const {
   return counts_.DueBetween(from_ms, to_ms);
 }

@@ -40,6 +40,10 @@ class LiveCounts {
   uint64_t log_bytes() const { return log_bytes_; }
   // Tenants with at least one live reminder.
   uint64_t tenants() const { return live_by_tenant_.size(); }
+  uint64_t live_of(uint32_t tenant) const {
+    auto it = live_by_tenant_.find(tenant);
+    return it == live_by_tenant_.end() ? 0 : it->second;
+  }
   // Tenants by live reminders, largest first, at most n.
   std::vector<std::pair<TenantId, uint64_t>> TopTenants(size_t n) const;
   // Live reminders due in [from_ms, to_ms), by whole minutes (Engine::DueBetween).

@@ -1,6 +1,9 @@
 #include "server/net/admin_requests.h"
 
+#include <algorithm>
 #include <optional>
+
+#include "server/net/tenant_access.h"
 
 namespace rappel::server {
 
@@ -39,20 +42,38 @@ bool AdminRequests::Handles(wire::Body type) {
   }
 }
 
-void AdminRequests::Handle(const wire::Frame& frame, Reply reply) {
+void AdminRequests::Handle(const Connection& conn, const wire::Frame& frame, Reply reply) {
   uint64_t id = frame.request_id();
-  switch (frame.body_type()) {
+  wire::Body type = frame.body_type();
+  auto denied = [&](const absl::Status& st) {
+    reply(ErrorFrame(id, wire::ErrorCode::PermissionDenied, std::string(st.message())), false);
+  };
+  switch (type) {
     case wire::Body::Stats:
+      if (conn.tenants) return TenantStats(id, *frame.body_as_Stats(), *conn.tenants, std::move(reply));
       return Stats(id, *frame.body_as_Stats(), std::move(reply));
     case wire::Body::Compact:
+      if (absl::Status st = CheckAllTenants(conn, type); !st.ok()) return denied(st);
       return Compact(id, std::move(reply));
-    case wire::Body::Inspect:
-      return Inspect(id, *frame.body_as_Inspect(), std::move(reply));
-    case wire::Body::DeadLetterList:
-      return DeadLetterList(id, *frame.body_as_DeadLetterList(), std::move(reply));
+    case wire::Body::Inspect: {
+      const wire::Inspect& req = *frame.body_as_Inspect();
+      TenantId tenant{req.key() != nullptr ? req.key()->tenant() : 0};
+      if (absl::Status st = CheckTenant(conn, type, tenant); !st.ok()) return denied(st);
+      return Inspect(id, req, std::move(reply));
+    }
+    case wire::Body::DeadLetterList: {
+      const wire::DeadLetterList& req = *frame.body_as_DeadLetterList();
+      if (req.tenant() != 0) {
+        if (absl::Status st = CheckTenant(conn, type, TenantId{req.tenant()}); !st.ok()) {
+          return denied(st);
+        }
+      }
+      return DeadLetterList(conn, id, req, std::move(reply));
+    }
     case wire::Body::DeadLetterReplay:
-      return DeadLetterReplay(id, *frame.body_as_DeadLetterReplay(), std::move(reply));
+      return DeadLetterReplay(conn, id, *frame.body_as_DeadLetterReplay(), std::move(reply));
     case wire::Body::Backup:
+      if (absl::Status st = CheckAllTenants(conn, type); !st.ok()) return denied(st);
       return Backup(id, Str(frame.body_as_Backup()->path()), std::move(reply));
     default:
       reply(ErrorFrame(id, wire::ErrorCode::Internal, "not an admin request"), false);
@@ -120,6 +141,45 @@ void AdminRequests::Stats(uint64_t id, const wire::Stats& req, Reply reply) {
   reply(Finish(b, id, wire::Body::StatsReply, body.Union()), false);
 }
 
+void AdminRequests::TenantStats(uint64_t id, const wire::Stats& req,
+                                const std::vector<TenantId>& tenants, Reply reply) {
+  // The counters kept per tenant are live reminders and dead letters; the
+  // others (pending, log, store, group commit...) are the instance's and
+  // stay 0 here. fatal_error stays: it says why writes fail, no tenant's
+  // data.
+  struct Row {
+    TenantId tenant;
+    uint64_t live;
+    uint64_t dead;
+  };
+  std::vector<Row> rows;
+  uint64_t with_live = 0;
+  for (TenantId t : tenants) {
+    Row r{t, engine_->LiveOf(t), dispatcher_->dead_letters_of(t)};
+    if (r.live > 0) ++with_live;
+    if (r.live > 0 || r.dead > 0) rows.push_back(r);
+  }
+  // Largest first, like TopTenants.
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.live != b.live ? a.live > b.live : a.tenant.value < b.tenant.value;
+  });
+  size_t max_tenants = req.max_tenants() == 0 ? 20 : req.max_tenants();
+  if (rows.size() > max_tenants) rows.resize(max_tenants);
+  FlatBufferBuilder b;
+  std::vector<Offset<wire::TenantCount>> by_tenant;
+  for (const Row& r : rows) {
+    by_tenant.push_back(wire::CreateTenantCount(b, r.tenant.value, r.live, r.dead));
+  }
+  auto by_tenant_v = b.CreateVector(by_tenant);
+  auto fatal = b.CreateString(engine_->stats().store.fatal_error);
+  wire::StatsReplyBuilder sb(b);
+  sb.add_fatal_error(fatal);
+  sb.add_by_tenant(by_tenant_v);
+  sb.add_tenants(with_live);
+  auto body = sb.Finish();
+  reply(Finish(b, id, wire::Body::StatsReply, body.Union()), false);
+}
+
 void AdminRequests::Compact(uint64_t id, Reply reply) {
   engine_->CompactNow([this, id, reply = std::move(reply)](absl::StatusOr<CompactionResult> r) {
     FlatBufferBuilder b;
@@ -150,10 +210,33 @@ void AdminRequests::Inspect(uint64_t id, const wire::Inspect& req, Reply reply) 
   reply(Finish(b, id, wire::Body::InspectReply, body.Union()), false);
 }
 
-void AdminRequests::DeadLetterList(uint64_t id, const wire::DeadLetterList& req, Reply reply) {
+void AdminRequests::DeadLetterList(const Connection& conn, uint64_t id,
+                                   const wire::DeadLetterList& req, Reply reply) {
   std::optional<TenantId> tenant;
   if (req.tenant() != 0) tenant = TenantId{req.tenant()};
-  auto letters = dispatcher_->ListDeadLetters(tenant, req.limit() == 0 ? 100 : req.limit());
+  size_t limit = req.limit() == 0 ? 100 : req.limit();
+  absl::StatusOr<std::vector<DeadLetter>> letters;
+  if (tenant || !conn.tenants) {
+    letters = dispatcher_->ListDeadLetters(tenant, limit);
+  } else {
+    // Every tenant of a limited token: each one's oldest, merged by age.
+    letters.emplace();
+    for (TenantId t : *conn.tenants) {
+      auto some = dispatcher_->ListDeadLetters(t, limit);
+      if (!some.ok()) {
+        letters = some.status();
+        break;
+      }
+      for (DeadLetter& d : *some) letters->push_back(std::move(d));
+    }
+    if (letters.ok()) {
+      std::stable_sort(letters->begin(), letters->end(),
+                       [](const DeadLetter& a, const DeadLetter& b) {
+                         return a.dead_at_ms < b.dead_at_ms;
+                       });
+      if (letters->size() > limit) letters->resize(limit);
+    }
+  }
   if (!letters.ok()) {
     reply(ErrorFrame(id, static_cast<wire::ErrorCode>(letters.status().code()),
                      std::string(letters.status().message())),
@@ -171,7 +254,8 @@ void AdminRequests::DeadLetterList(uint64_t id, const wire::DeadLetterList& req,
   reply(Finish(b, id, wire::Body::DeadLetterListReply, body.Union()), false);
 }
 
-void AdminRequests::DeadLetterReplay(uint64_t id, const wire::DeadLetterReplay& req, Reply reply) {
+void AdminRequests::DeadLetterReplay(const Connection& conn, uint64_t id,
+                                     const wire::DeadLetterReplay& req, Reply reply) {
   const auto* replay_keys = req.keys();
   if (absl::Status st = CheckCopyBudget(CopiedBytes(replay_keys), max_frame_bytes_); !st.ok()) {
     return reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument, std::string(st.message())),
@@ -190,6 +274,13 @@ void AdminRequests::DeadLetterReplay(uint64_t id, const wire::DeadLetterReplay& 
     return;
   }
   for (size_t i = 0; i < keys.size(); ++i) {
+    // Another tenant's key is refused in its place; the others go on.
+    if (absl::Status st = CheckTenant(conn, wire::Body::DeadLetterReplay, keys[i].tenant);
+        !st.ok()) {
+      (*results)[i] = std::move(st);
+      if (--*remaining == 0) finish();
+      continue;
+    }
     dispatcher_->ReplayDeadLetter(keys[i], [i, results, remaining, finish](absl::Status st) {
       (*results)[i] = st;
       if (--*remaining == 0) finish();

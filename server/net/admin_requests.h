@@ -10,6 +10,13 @@
 // frame, InvalidArgument, if the keys exceed the copy budget); Backup once
 // the copy is done, refused (FailedPrecondition) while another one runs.
 //
+// Tenants (tenant_access.h): with a token limited to some tenants, Stats
+// answers only their rows (by_tenant, tenants; the instance-wide counters
+// are 0), DeadLetterList only their letters; Inspect of another tenant's
+// key is an Error frame PermissionDenied, a DeadLetterReplay key of one is
+// refused in its place; Compact and Backup, which concern every tenant,
+// are an Error frame PermissionDenied.
+//
 // Thread: the io thread, like the engine. Backup is the exception: the copy
 // (mdb_env_copy2, as long as the live data takes to copy) runs on a thread
 // of its own, one backup at a time, and its reply is posted back to the io
@@ -25,6 +32,7 @@
 #include "protocol/framing.h"
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
+#include "server/net/connection.h"
 #include "server/net/request_wire.h"
 
 namespace rappel::server {
@@ -47,7 +55,7 @@ class AdminRequests {
 
   // True if `type` is one of ours (then `reply` is called exactly once).
   static bool Handles(protocol::wire::Body type);
-  void Handle(const protocol::wire::Frame& frame, Reply reply);
+  void Handle(const Connection& conn, const protocol::wire::Frame& frame, Reply reply);
 
   // True while a backup copy runs (its reply not yet sent).
   bool backup_running() const { return backup_running_; }
@@ -57,10 +65,15 @@ class AdminRequests {
 
  private:
   void Stats(uint64_t id, const protocol::wire::Stats& req, Reply reply);
+  // Stats for a token limited to `tenants`: their rows only.
+  void TenantStats(uint64_t id, const protocol::wire::Stats& req,
+                   const std::vector<TenantId>& tenants, Reply reply);
   void Compact(uint64_t id, Reply reply);
   void Inspect(uint64_t id, const protocol::wire::Inspect& req, Reply reply);
-  void DeadLetterList(uint64_t id, const protocol::wire::DeadLetterList& req, Reply reply);
-  void DeadLetterReplay(uint64_t id, const protocol::wire::DeadLetterReplay& req, Reply reply);
+  void DeadLetterList(const Connection& conn, uint64_t id,
+                      const protocol::wire::DeadLetterList& req, Reply reply);
+  void DeadLetterReplay(const Connection& conn, uint64_t id,
+                        const protocol::wire::DeadLetterReplay& req, Reply reply);
   void Backup(uint64_t id, std::string dir, Reply reply);
 
   Engine* engine_;

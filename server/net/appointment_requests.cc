@@ -1,6 +1,8 @@
 #include "server/net/appointment_requests.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/net/tenant_access.h"
+#include "server/plan/token.h"
 
 namespace rappel::server {
 
@@ -68,6 +70,33 @@ Offset<flatbuffers::Vector<Offset<wire::AppointmentResult>>> Results(
   return b.CreateVector(out);
 }
 
+// The one tenant a non-batched request is for; nullopt for the batched
+// ones (checked per item) and a TokenRedeem whose token is malformed (the
+// book refuses it, changing nothing).
+std::optional<uint32_t> SingleTenant(const wire::Frame& frame) {
+  switch (frame.body_type()) {
+    case wire::Body::ObjectPut: return frame.body_as_ObjectPut()->tenant();
+    case wire::Body::ObjectGet: return frame.body_as_ObjectGet()->tenant();
+    case wire::Body::CalendarAbsence: return frame.body_as_CalendarAbsence()->tenant();
+    case wire::Body::DelayAlert: return frame.body_as_DelayAlert()->tenant();
+    case wire::Body::PatientReply: return frame.body_as_PatientReply()->tenant();
+    case wire::Body::Credits: return frame.body_as_Credits()->tenant();
+    case wire::Body::AppointmentShow: {
+      const auto* req = frame.body_as_AppointmentShow();
+      return req->hypothetical() != nullptr ? req->hypothetical()->tenant() : req->tenant();
+    }
+    case wire::Body::TokenRedeem: {
+      const auto* token = frame.body_as_TokenRedeem()->token();
+      // The tenant is read from the payload without verifying it: the
+      // check must come before the book verifies and applies the token.
+      auto tenant = plan::TokenTenant(token != nullptr ? token->string_view() : std::string_view());
+      if (!tenant.ok()) return std::nullopt;
+      return *tenant;
+    }
+    default: return std::nullopt;
+  }
+}
+
 // Bounds on what one request may ask the book to do (each item is
 // validated, planned and written in one commit).
 constexpr size_t kMaxItems = 10'000;
@@ -96,8 +125,14 @@ bool AppointmentRequests::AllowedForProducer(wire::Body type) {
   return Handles(type) && type != wire::Body::AppointmentShow && type != wire::Body::Credits;
 }
 
-void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
+void AppointmentRequests::Handle(const Connection& conn, const wire::Frame& frame, Reply reply) {
   uint64_t id = frame.request_id();
+  if (std::optional<uint32_t> tenant = SingleTenant(frame)) {
+    if (absl::Status st = CheckTenant(conn, frame.body_type(), TenantId{*tenant}); !st.ok()) {
+      reply(ErrorFrame(id, wire::ErrorCode::PermissionDenied, std::string(st.message())), false);
+      return;
+    }
+  }
   switch (frame.body_type()) {
     case wire::Body::ObjectPut: {
       const auto* req = frame.body_as_ObjectPut();
@@ -131,7 +166,7 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
     case wire::Body::AppointmentUpsert: {
       const auto* items = frame.body_as_AppointmentUpsert()->items();
       std::vector<plan::Appointment> appts;
-      std::vector<std::pair<size_t, absl::Status>> bad;  // refused before the book
+      Refused bad;  // refused before the book
       if (items != nullptr) {
         if (items->size() > kMaxItems) {
           reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument,
@@ -146,14 +181,17 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
             bad.emplace_back(i, st);
             continue;
           }
+          if (absl::Status st = CheckTenant(conn, wire::Body::AppointmentUpsert, TenantId{a->tenant()});
+              !st.ok()) {
+            bad.emplace_back(i, std::move(st));
+            continue;
+          }
           appts.push_back(FromWire(*a));
         }
       }
       book_->Upsert(std::move(appts), [id, bad = std::move(bad),
                                        reply = std::move(reply)](auto results) {
-        for (const auto& [i, st] : bad) {
-          results.insert(results.begin() + static_cast<std::ptrdiff_t>(i), st);
-        }
+        results = PutBack(bad, std::move(results));
         FlatBufferBuilder b;
         auto body = wire::CreateAppointmentUpsertReply(b, Results(b, results));
         reply(Finish(b, id, wire::Body::AppointmentUpsertReply, body.Union()), false);
@@ -163,7 +201,7 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
     case wire::Body::AppointmentCommands: {
       const auto* items = frame.body_as_AppointmentCommands()->items();
       std::vector<plan::AppointmentCommand> commands;
-      std::vector<size_t> bad;  // refused before the book
+      Refused bad;  // refused before the book
       if (items != nullptr) {
         if (items->size() > kMaxItems) {
           reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument,
@@ -177,7 +215,14 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
           auto status = static_cast<uint8_t>(c->status());
           if (action > static_cast<uint8_t>(plan::AppointmentAction::kSetStatus) ||
               status > static_cast<uint8_t>(plan::VisitStatus::kExcused) || Size(c->id()) > 128) {
-            bad.push_back(i);
+            bad.emplace_back(i, absl::InvalidArgumentError(
+                                    "unknown action or status, or an id over 128 bytes"));
+            continue;
+          }
+          if (absl::Status st =
+                  CheckTenant(conn, wire::Body::AppointmentCommands, TenantId{c->tenant()});
+              !st.ok()) {
+            bad.emplace_back(i, std::move(st));
             continue;
           }
           commands.push_back(plan::AppointmentCommand{c->tenant(), Str(c->id()),
@@ -188,11 +233,7 @@ void AppointmentRequests::Handle(const wire::Frame& frame, Reply reply) {
       }
       book_->Commands(std::move(commands), [id, bad = std::move(bad),
                                             reply = std::move(reply)](auto results) {
-        // Put the refused items back in their places.
-        for (size_t i : bad) {
-          results.insert(results.begin() + static_cast<std::ptrdiff_t>(i),
-                         absl::InvalidArgumentError("unknown action or status, or an id over 128 bytes"));
-        }
+        results = PutBack(bad, std::move(results));
         FlatBufferBuilder b;
         auto body = wire::CreateAppointmentCommandsReply(b, Results(b, results));
         reply(Finish(b, id, wire::Body::AppointmentCommandsReply, body.Union()), false);

@@ -4,10 +4,18 @@
 // RequestHandler hands it every frame of those types, after Hello and the
 // role check.
 //
+// Tenants (tenant_access.h): an item of AppointmentUpsert or
+// AppointmentCommands for a tenant the token may not act for is refused in
+// its place (PermissionDenied), the others go on; any other request for
+// such a tenant (a TokenRedeem: the action token's tenant, read before
+// anything is verified or applied) is an Error frame PermissionDenied and
+// changes nothing.
+//
 // Thread: the io thread, like the book.
 #pragma once
 
 #include "protocol/framing.h"
+#include "server/net/connection.h"
 #include "server/net/request_wire.h"
 #include "server/plan/book.h"
 
@@ -24,7 +32,7 @@ class AppointmentRequests {
   // Which roles may send it: producers (platforms) all but AppointmentShow;
   // admins everything.
   static bool AllowedForProducer(protocol::wire::Body type);
-  void Handle(const protocol::wire::Frame& frame, Reply reply);
+  void Handle(const Connection& conn, const protocol::wire::Frame& frame, Reply reply);
 
  private:
   plan::AppointmentBook* book_;

@@ -1,6 +1,7 @@
 #include "server/net/rate_requests.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/net/tenant_access.h"
 
 namespace rappel::server {
 
@@ -39,7 +40,7 @@ bool RateRequests::Handles(wire::Body type) {
   return type == wire::Body::RateLimitSet || type == wire::Body::RateList;
 }
 
-void RateRequests::Handle(const wire::Frame& frame, Reply reply) {
+void RateRequests::Handle(const Connection& conn, const wire::Frame& frame, Reply reply) {
   uint64_t id = frame.request_id();
   if (frame.body_type() == wire::Body::RateLimitSet) {
     auto answer = [id](const Reply& reply, const absl::Status& st) {
@@ -55,7 +56,17 @@ void RateRequests::Handle(const wire::Frame& frame, Reply reply) {
                           "at most ", kMaxLimitsPerRequest, " limits per request")));
         return;
       }
-      for (const wire::RateLimit* l : *list) limits.push_back(FromWire(*l));
+      for (const wire::RateLimit* l : *list) {
+        absl::Status st = l->all_tenants()
+                              ? CheckAllTenants(conn, wire::Body::RateLimitSet)
+                              : CheckTenant(conn, wire::Body::RateLimitSet, TenantId{l->tenant()});
+        if (!st.ok()) {
+          reply(ErrorFrame(id, wire::ErrorCode::PermissionDenied, std::string(st.message())),
+                false);
+          return;
+        }
+        limits.push_back(FromWire(*l));
+      }
     }
     dispatcher_->SetRateLimits(std::move(limits),
                                [answer, reply = std::move(reply)](absl::Status st) {
@@ -67,6 +78,10 @@ void RateRequests::Handle(const wire::Frame& frame, Reply reply) {
   uint32_t max_rows = frame.body_as_RateList()->max_rows();
   if (max_rows == 0) max_rows = kDefaultMaxRows;
   std::vector<RateRow> rows = dispatcher_->RateRows();
+  if (conn.tenants) {
+    // A channel's own row sums every tenant's: only the token's tenants.
+    std::erase_if(rows, [&](const RateRow& r) { return !r.tenant || !conn.MayActFor(*r.tenant); });
+  }
   bool truncated = rows.size() > max_rows;
   if (truncated) rows.resize(max_rows);
   FlatBufferBuilder b;

@@ -5,8 +5,10 @@
 //
 // Replies, once the change is durable: Schedule and Cancel with one result
 // per item, in the request's order (an item whose key starts with "@",
-// which belongs to the appointment book, is refused in its place);
-// Reschedule with one status (at once for an "@" key). Schedule and Cancel
+// which belongs to the appointment book, or whose tenant the token may not
+// act for, is refused in its place); Reschedule with one status (at once
+// for an "@" key). A Reschedule for a tenant the token may not act for is
+// an Error frame (PermissionDenied) and changes nothing. Schedule and Cancel
 // answer an Error frame (InvalidArgument) instead, before anything is
 // copied, when the request names more bytes than the copy budget
 // (request_wire.h).
@@ -19,6 +21,7 @@
 #include "protocol/framing.h"
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
+#include "server/net/connection.h"
 #include "server/net/request_wire.h"
 
 namespace rappel::server {
@@ -34,12 +37,14 @@ class ReminderRequests {
 
   // True if `type` is one of ours (then `reply` is called exactly once).
   static bool Handles(protocol::wire::Body type);
-  void Handle(const protocol::wire::Frame& frame, Reply reply);
+  void Handle(const Connection& conn, const protocol::wire::Frame& frame, Reply reply);
 
  private:
-  void Schedule(uint64_t id, const protocol::wire::Schedule& req, Reply reply);
-  void Cancel(uint64_t id, const protocol::wire::Cancel& req, Reply reply);
-  void Reschedule(uint64_t id, const protocol::wire::Reschedule& req, Reply reply);
+  void Schedule(const Connection& conn, uint64_t id, const protocol::wire::Schedule& req,
+                Reply reply);
+  void Cancel(const Connection& conn, uint64_t id, const protocol::wire::Cancel& req, Reply reply);
+  void Reschedule(const Connection& conn, uint64_t id, const protocol::wire::Reschedule& req,
+                  Reply reply);
 
   Engine* engine_;
   Dispatcher* dispatcher_;  // Cancel goes through it (attempt counts)

@@ -110,14 +110,14 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     reply(Finish(b, id, wire::Body::Pong, wire::CreatePong(b).Union()), false);
     return;
   }
-  if (ReminderRequests::Handles(type)) return reminders_.Handle(frame, std::move(reply));
+  if (ReminderRequests::Handles(type)) return reminders_.Handle(conn, frame, std::move(reply));
   if (WorkerRequests::Handles(type)) return workers_.Handle(conn, frame, std::move(reply));
-  if (AdminRequests::Handles(type)) return admin_.Handle(frame, std::move(reply));
+  if (AdminRequests::Handles(type)) return admin_.Handle(conn, frame, std::move(reply));
   // Without a book the appointment requests fall through to "not a request".
   if (AppointmentRequests::Handles(type) && appointments_) {
-    return appointments_->Handle(frame, std::move(reply));
+    return appointments_->Handle(conn, frame, std::move(reply));
   }
-  if (RateRequests::Handles(type)) return rates_.Handle(frame, std::move(reply));
+  if (RateRequests::Handles(type)) return rates_.Handle(conn, frame, std::move(reply));
   // A reply or push type sent as a request (admins get this far).
   reply(ErrorFrame(id, wire::ErrorCode::UnknownRequest,
                    absl::StrCat(wire::EnumNameBody(type), " is not a request")),

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -50,6 +51,27 @@ flatbuffers::Offset<protocol::wire::Reminder> ReminderToWire(flatbuffers::FlatBu
 ReminderKey KeyFromWire(const protocol::wire::ReminderKey* k);
 std::vector<ReminderKey> KeysFromWire(
     const flatbuffers::Vector<flatbuffers::Offset<protocol::wire::ReminderKey>>* list);
+
+// Items of a batched request refused before the call (their index in the
+// request, ascending, and why). PutBack merges them with the results of
+// the others, so the reply has one result per item in request order.
+using Refused = std::vector<std::pair<size_t, absl::Status>>;
+template <typename Result>  // absl::Status or absl::StatusOr<...>
+std::vector<Result> PutBack(const Refused& refused, std::vector<Result> done) {
+  if (refused.empty()) return done;
+  std::vector<Result> out;
+  out.reserve(refused.size() + done.size());
+  size_t r = 0;
+  size_t d = 0;
+  while (r < refused.size() || d < done.size()) {
+    if (r < refused.size() && (refused[r].first == out.size() || d == done.size())) {
+      out.push_back(Result(refused[r++].second));
+    } else {
+      out.push_back(std::move(done[d++]));
+    }
+  }
+  return out;
+}
 
 // One wire Status per item, in order.
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<protocol::wire::Status>>> Statuses(
