@@ -409,6 +409,7 @@ class ConfigReader {
       auto read = ReadSecretFile(Resolve(path_, secret_file->as_string()->get()));
       if (!read.ok()) return Error(secret_file->source(), what, read.status().message());
       value = std::move(*read);
+      Wipe(*read);  // a short string's bytes stay in the moved-from buffer
     }
     if (!value.empty()) {
       if (auto it = seen_.find(HashSecret(value)); it != seen_.end()) {
