@@ -120,7 +120,9 @@ class TenantsTest : public ::testing::Test {
           confirm_token_[m.reminder.tenant] = link.substr(link.find("token=") + 6);
         }
       }
-      if (!acks.empty()) ASSERT_TRUE(worker_->Ack(acks).ok());
+      if (!acks.empty()) {
+        ASSERT_TRUE(worker_->Ack(acks).ok());
+      }
     }
     ASSERT_EQ(dead, 2u);
     ASSERT_EQ(notices, 4u);
