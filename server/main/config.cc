@@ -1,5 +1,6 @@
 #include "server/main/config.h"
 
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,8 +13,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <openssl/crypto.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -373,10 +372,11 @@ class ConfigReader {
       }
       bool tenants_type = key_name == "tenants" && node.is_array();
       if (!node.is_string() && !tenants_type) {
-        return Error(node.source(), absl::StrCat(what, " ", key_name),
-                     absl::StrCat(key_name == "tenants" ? "expected \"all\" or an array of tenant ids"
-                                                        : "expected a string",
-                                  ", got ", TomlTypeName(node)));
+        return Error(
+            node.source(), absl::StrCat(what, " ", key_name),
+            absl::StrCat(key_name == "tenants" ? "expected \"all\" or an array of tenant ids"
+                                               : "expected a string",
+                         ", got ", TomlTypeName(node)));
       }
       *slot = &node;
     }
@@ -418,8 +418,8 @@ class ConfigReader {
       }
       seen_.emplace(HashSecret(value), index);
     }
-    if (absl::Status st = AddToken(value, role->as_string()->get(), std::move(scope),
-                                   options_.handler);
+    if (absl::Status st =
+            AddToken(value, role->as_string()->get(), std::move(scope), options_.handler);
         !st.ok()) {
       return Error(source->source(), what, st.message());
     }
@@ -428,7 +428,7 @@ class ConfigReader {
 
   // tenants = "all" or [1, 2, ...].
   absl::StatusOr<std::optional<std::vector<TenantId>>> ReadTenants(const toml::node& node,
-                                                                  const std::string& what) {
+                                                                   const std::string& what) {
     if (node.is_string()) {
       if (node.as_string()->get() == "all") return std::nullopt;
       return Error(node.source(), what, "expected \"all\" or an array of tenant ids");
@@ -545,9 +545,9 @@ absl::StatusOr<std::optional<std::vector<TenantId>>> ParseTenants(std::string_vi
     uint32_t id = 0;
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), id);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tenants: '", std::string(part), "' is not a tenant id (0 to ", UINT32_MAX,
-          "); expected all or ids separated by commas"));
+      return absl::InvalidArgumentError(absl::StrCat("tenants: '", std::string(part),
+                                                     "' is not a tenant id (0 to ", UINT32_MAX,
+                                                     "); expected all or ids separated by commas"));
     }
     list.push_back(TenantId{id});
   }

@@ -80,7 +80,7 @@ absl::StatusOr<protocol::wire::Role> ParseRole(std::string_view name);
 
 // What a token has besides its secret and role.
 struct TokenScope {
-  std::string name;  // empty: "token #N", N its position
+  std::string name;                              // empty: "token #N", N its position
   std::optional<std::vector<TenantId>> tenants;  // nullopt: every tenant
 };
 

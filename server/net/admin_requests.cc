@@ -50,7 +50,8 @@ void AdminRequests::Handle(const Connection& conn, const wire::Frame& frame, Rep
   };
   switch (type) {
     case wire::Body::Stats:
-      if (conn.tenants) return TenantStats(id, *frame.body_as_Stats(), *conn.tenants, std::move(reply));
+      if (conn.tenants)
+        return TenantStats(id, *frame.body_as_Stats(), *conn.tenants, std::move(reply));
       return Stats(id, *frame.body_as_Stats(), std::move(reply));
     case wire::Body::Compact:
       if (absl::Status st = CheckAllTenants(conn, type); !st.ok()) return denied(st);
@@ -230,10 +231,9 @@ void AdminRequests::DeadLetterList(const Connection& conn, uint64_t id,
       for (DeadLetter& d : *some) letters->push_back(std::move(d));
     }
     if (letters.ok()) {
-      std::stable_sort(letters->begin(), letters->end(),
-                       [](const DeadLetter& a, const DeadLetter& b) {
-                         return a.dead_at_ms < b.dead_at_ms;
-                       });
+      std::stable_sort(
+          letters->begin(), letters->end(),
+          [](const DeadLetter& a, const DeadLetter& b) { return a.dead_at_ms < b.dead_at_ms; });
       if (letters->size() > limit) letters->resize(limit);
     }
   }

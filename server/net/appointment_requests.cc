@@ -181,7 +181,8 @@ void AppointmentRequests::Handle(const Connection& conn, const wire::Frame& fram
             bad.emplace_back(i, st);
             continue;
           }
-          if (absl::Status st = CheckTenant(conn, wire::Body::AppointmentUpsert, TenantId{a->tenant()});
+          if (absl::Status st =
+                  CheckTenant(conn, wire::Body::AppointmentUpsert, TenantId{a->tenant()});
               !st.ok()) {
             bad.emplace_back(i, std::move(st));
             continue;

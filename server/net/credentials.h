@@ -35,8 +35,7 @@ struct Credential {
 
 // A credential for `secret` (tests and embedders; rappeld builds them from
 // its configuration, server/main/config.h). An empty name stays empty.
-Credential MakeCredential(std::string_view secret, protocol::wire::Role role,
-                          std::string name = "",
+Credential MakeCredential(std::string_view secret, protocol::wire::Role role, std::string name = "",
                           std::optional<std::vector<TenantId>> tenants = std::nullopt);
 
 // The credential whose secret is `secret`, or null. Every credential's hash

@@ -78,7 +78,8 @@ class TenantsTest : public ::testing::Test {
     clinic1_ = Client("clinic-1-secret");
     admin13_ = Client("admin-1-3-secret");
     ASSERT_TRUE(platform_ && operator_ && worker_ && clinic1_ && admin13_);
-    ASSERT_TRUE(worker_->Subscribe({Channel::kSms, Channel::kEmail, Channel::kVoice}, 256, 64).ok());
+    ASSERT_TRUE(
+        worker_->Subscribe({Channel::kSms, Channel::kEmail, Channel::kVoice}, 256, 64).ok());
 
     // Tenants 1 and 2 alike: the objects, an appointment "a" in 5 hours
     // (its confirmation notices carry a confirm link), a reminder "r" due
@@ -88,7 +89,8 @@ class TenantsTest : public ::testing::Test {
       Put(ObjectKind::kTenant, t, "", R"({"name": "Cabinet", "time_zone": "Europe/Paris",
           "reminder_offsets": ["24h"], "min_lead": "0s", "action_url": "https://r.example/a"})");
       Put(ObjectKind::kCalendar, t, "dr", R"({"name": "Dr Martin"})");
-      Put(ObjectKind::kAppointmentType, t, "consult", R"({"name": "Consultation", "mode": "on_site"})");
+      Put(ObjectKind::kAppointmentType, t, "consult",
+          R"({"name": "Consultation", "mode": "on_site"})");
       Put(ObjectKind::kPatient, t, "p1", R"({"first_name": "Jeanne", "last_name": "Roux",
           "mobile": "+33612345678", "email": "jeanne@example.org"})");
       auto up = platform_->UpsertAppointment(Appt(t, "a", start_));
@@ -214,7 +216,8 @@ TEST_F(TenantsTest, HelloTakesTheRightSecretOnly) {
 TEST_F(TenantsTest, ReminderRequestsForAnotherTenantAreRefusedAndChangeNothing) {
   int64_t due = SystemNowMs() + 2 * kDay;
   // Schedule: the tenant-2 item is refused in its place, the other goes.
-  auto s = clinic1_->Schedule({Raw(2, "new", due, Channel::kSms), Raw(1, "new", due, Channel::kSms)});
+  auto s =
+      clinic1_->Schedule({Raw(2, "new", due, Channel::kSms), Raw(1, "new", due, Channel::kSms)});
   ASSERT_TRUE(s.ok()) << s.status();
   ASSERT_EQ(s->size(), 2u);
   ExpectDenied((*s)[0], 2);
@@ -376,9 +379,10 @@ TEST_F(TenantsTest, ListingsShowOnlyTheTokensTenants) {
   EXPECT_EQ(stats->dead_letters, 0u);
 
   // Rates: its tenants' rows only, not the channel's overall one.
-  ASSERT_TRUE(operator_->SetRateLimits({{Channel::kSms, true, 0, 1000, 1000, 0},
-                                        {Channel::kSms, false, 2, 100, 1000, 0},
-                                        {Channel::kSms, false, 1, 50, 1000, 0}})
+  ASSERT_TRUE(operator_
+                  ->SetRateLimits({{Channel::kSms, true, 0, 1000, 1000, 0},
+                                   {Channel::kSms, false, 2, 100, 1000, 0},
+                                   {Channel::kSms, false, 1, 50, 1000, 0}})
                   .ok());
   auto rates_all = operator_->Rates();
   ASSERT_TRUE(rates_all.ok());
@@ -394,8 +398,8 @@ TEST_F(TenantsTest, ListingsShowOnlyTheTokensTenants) {
 TEST_F(TenantsTest, RateLimitsOfAnotherTenantOrOfAChannelAreRefusedAndChangeNothing) {
   ASSERT_TRUE(operator_->SetRateLimits({{Channel::kSms, false, 2, 100, 1000, 0}}).ok());
   // One foreign item refuses the whole request: tenant 1's limit is not set.
-  ExpectDenied(admin13_->SetRateLimits({{Channel::kSms, false, 1, 7, 1000, 0},
-                                        {Channel::kSms, false, 2, 0, 1000, 0}}),
+  ExpectDenied(admin13_->SetRateLimits(
+                   {{Channel::kSms, false, 1, 7, 1000, 0}, {Channel::kSms, false, 2, 0, 1000, 0}}),
                2);
   ExpectAllTenantsNeeded(admin13_->SetRateLimits({{Channel::kSms, true, 0, 5, 1000, 0}}));
   auto rates = operator_->Rates();

@@ -45,7 +45,8 @@ std::string ReadFile(const std::string& path) {
 // The roles of the tokens whose secrets are `secrets` (each found by its
 // hash, as Hello finds it); a secret that is not a token is missing from
 // the map. Also checks there are no other tokens.
-std::map<std::string, Role> Roles(const HandlerOptions& h, const std::vector<std::string>& secrets) {
+std::map<std::string, Role> Roles(const HandlerOptions& h,
+                                  const std::vector<std::string>& secrets) {
   std::map<std::string, Role> out;
   for (const std::string& s : secrets) {
     if (const Credential* c = FindCredential(h.tokens, s)) out.emplace(s, c->role);
@@ -110,8 +111,8 @@ role = "worker"
   EXPECT_EQ(o.dispatch.max_attempts, 3u);
   EXPECT_EQ(o.dispatch.backoff_base_ms, 10);
   EXPECT_EQ(o.dispatch.backoff_max_ms, 1000);
-  EXPECT_EQ(Roles(o.handler, {"p", "w"}), (std::map<std::string, Role>{{"p", Role::Producer},
-                                                                        {"w", Role::Worker}}));
+  EXPECT_EQ(Roles(o.handler, {"p", "w"}),
+            (std::map<std::string, Role>{{"p", Role::Producer}, {"w", Role::Worker}}));
 }
 
 TEST(ConfigTest, EmptyFileKeepsTheDefaults) {
@@ -302,8 +303,9 @@ TEST(ConfigTest, RefusesBadNamesAndTenants) {
   EXPECT_THAT(ErrorOf(head + "tenants = [1, -2]\n"),
               AllOf(HasSubstr("test.toml:4:"), HasSubstr("-2 is not a tenant id")));
   EXPECT_THAT(ErrorOf(head + "tenants = [4294967296]\n"), HasSubstr("is not a tenant id"));
-  EXPECT_THAT(ErrorOf(head + "tenants = [\"1\"]\n"),
-              AllOf(HasSubstr("[[token]] #1 tenants"), HasSubstr("expected tenant ids (integers)")));
+  EXPECT_THAT(
+      ErrorOf(head + "tenants = [\"1\"]\n"),
+      AllOf(HasSubstr("[[token]] #1 tenants"), HasSubstr("expected tenant ids (integers)")));
   EXPECT_THAT(ErrorOf(head + "tenants = \"some\"\n"),
               AllOf(HasSubstr("test.toml:4:"), HasSubstr("expected \"all\" or an array")));
   EXPECT_THAT(ErrorOf(head + "tenants = 3\n"),
@@ -318,7 +320,7 @@ TEST(ConfigTest, RefusesBadNamesAndTenants) {
   EXPECT_THAT(ErrorOf(head + "name = 5\n"),
               AllOf(HasSubstr("[[token]] #1 name"), HasSubstr("expected a string")));
   EXPECT_THAT(ErrorOf(head + "name = \"x\"\n[[token]]\nsecret = \"t\"\nrole = \"admin\"\n"
-                      "name = \"x\"\n"),
+                             "name = \"x\"\n"),
               AllOf(HasSubstr("test.toml:8:"), HasSubstr("[[token]] #2 name"),
                     HasSubstr("duplicate token name 'x'")));
   EXPECT_THAT(ErrorOf(head + "tenant = [1]\n"),
@@ -348,7 +350,8 @@ TEST(ConfigTest, TokenFlagTakesTenantsAndName) {
   EXPECT_EQ(FindCredential(h.tokens, "x")->name, "name:with:colons");
 
   auto error = [&](std::string_view flag) { return std::string(AddTokenFlag(flag, h).message()); };
-  EXPECT_THAT(error("s3cret=producer:"), AllOf(HasSubstr("is not a tenant id"), Not(HasSubstr("s3cret"))));
+  EXPECT_THAT(error("s3cret=producer:"),
+              AllOf(HasSubstr("is not a tenant id"), Not(HasSubstr("s3cret"))));
   EXPECT_THAT(error("s3cret=producer:1,,2"), HasSubstr("'' is not a tenant id"));
   EXPECT_THAT(error("s3cret=producer:1,x"), HasSubstr("'x' is not a tenant id"));
   EXPECT_THAT(error("s3cret=producer:-1"), HasSubstr("'-1' is not a tenant id"));
