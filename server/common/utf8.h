@@ -1,7 +1,10 @@
-// UTF-8 decoding, one code point at a time, for the two places that read
-// text the platform sent: the JSON writer (render.cc), which passes valid
+// UTF-8 decoding, one code point at a time, for the places that read text
+// the platform sent: the JSON writer (render.cc), which passes valid
 // sequences through and replaces the rest, and SMS segment counting
-// (credits.cc), which needs the code points.
+// (credits.cc), which needs the code points. On top of it, whole strings:
+// the check of every text field of a request (FirstInvalidUtf8) and the
+// replacement of bad bytes in data stored before that check
+// (ReplaceInvalidUtf8).
 //
 // Valid means well-formed as RFC 3629 and Unicode's Table 3-7 define it:
 //
@@ -27,6 +30,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <string_view>
 
 namespace rappel::server {
@@ -69,6 +74,50 @@ constexpr Utf8Char DecodeUtf8(std::string_view s, size_t i) {
     return {(b0 & 0x07) << 18 | (b1 & 0x3F) << 12 | (b2 & 0x3F) << 6 | (b3 & 0x3F), 4, true};
   }
   return kInvalid;
+}
+
+// The offset of the first byte of `s` that does not start a valid sequence,
+// or s.size() when all of `s` is valid. ASCII runs go 8 bytes at a time:
+// this runs on every text field of every request.
+inline size_t FirstInvalidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    if (i + 8 <= s.size()) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, 8);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    Utf8Char ch = DecodeUtf8(s, i);
+    if (!ch.valid) return i;
+    i += ch.size;
+  }
+  return s.size();
+}
+
+inline bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == s.size(); }
+
+// `s` with every invalid byte replaced by U+FFFD (as DecodeUtf8 reads it:
+// one per byte of a bad sequence); valid sequences unchanged.
+inline std::string ReplaceInvalidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    Utf8Char ch = DecodeUtf8(s, i);
+    if (ch.valid) {
+      out.append(s.substr(i, ch.size));
+    } else {
+      out.append("\xEF\xBF\xBD");  // U+FFFD
+    }
+    i += ch.size;
+  }
+  return out;
 }
 
 }  // namespace rappel::server

@@ -151,5 +151,37 @@ TEST(Utf8Test, UsableAtCompileTime) {
   static_assert(!DecodeUtf8("\xED\xA0\x80", 0).valid);
 }
 
+// The word-at-a-time scan agrees with decoding one code point at a time,
+// wherever the bad byte falls relative to the 8-byte runs.
+TEST(Utf8Test, FirstInvalidAgreesWithTheDecoderAtEveryPosition) {
+  const std::string bads[] = {"\xFF", "\x80", "\xC3", "\xE2\x82", "\xED\xA0\x80", "\xC0\xAF"};
+  for (const std::string& bad : bads) {
+    for (size_t at = 0; at <= 20; ++at) {
+      std::string s = std::string(at, 'x') + bad + "\xC3\xA9tail";
+      size_t expect = s.size();
+      for (size_t i = 0; i < s.size();) {
+        Utf8Char c = DecodeUtf8(s, i);
+        if (!c.valid) {
+          expect = i;
+          break;
+        }
+        i += c.size;
+      }
+      EXPECT_EQ(FirstInvalidUtf8(s), expect) << at;
+      EXPECT_EQ(FirstInvalidUtf8(s), at) << at;
+      EXPECT_FALSE(IsValidUtf8(s));
+    }
+  }
+  EXPECT_TRUE(IsValidUtf8("0123456789abcdef\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));
+  EXPECT_TRUE(IsValidUtf8(""));
+}
+
+TEST(Utf8Test, ReplaceKeepsValidTextAndReplacesEachBadByte) {
+  EXPECT_EQ(ReplaceInvalidUtf8("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(ReplaceInvalidUtf8("a\xE2\x82" "b"), "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ReplaceInvalidUtf8("\xFF"), "\xEF\xBF\xBD");
+  EXPECT_TRUE(IsValidUtf8(ReplaceInvalidUtf8("\xC0\xAF\xED\xA0\x80\xF4\x90\x80\x80")));
+}
+
 }  // namespace
 }  // namespace rappel::server
