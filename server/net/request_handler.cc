@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "server/net/tenant_access.h"
 
+#include "server/net/text_fields.h"
+
 namespace rappel::server {
 
 namespace wire = protocol::wire;
@@ -77,6 +79,15 @@ void RequestHandler::Hello(Connection& conn, uint64_t id, const wire::Hello& hel
   reply(Finish(b, id, wire::Body::HelloReply, body.Union()), false);
 }
 
+bool RequestHandler::RefuseInvalidText(const wire::Frame& frame, Reply& reply, bool close) {
+  std::optional<TextFields::Invalid> bad = TextFields::Wire().FirstInvalid(frame);
+  if (!bad) return false;
+  reply(ErrorFrame(frame.request_id(), wire::ErrorCode::InvalidArgument,
+                   absl::StrCat(bad->path, " is not valid UTF-8 (byte ", bad->byte, ")")),
+        close);
+  return true;
+}
+
 void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply reply) {
   uint64_t id = frame.request_id();
   wire::Body type = frame.body_type();
@@ -85,6 +96,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
       reply(ErrorFrame(id, wire::ErrorCode::FailedPrecondition, "Hello was already sent"), false);
       return;
     }
+    if (RefuseInvalidText(frame, reply, /*close=*/true)) return;
     Hello(conn, id, *frame.body_as_Hello(), std::move(reply));
     return;
   }
@@ -105,6 +117,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
           false);
     return;
   }
+  if (RefuseInvalidText(frame, reply, /*close=*/false)) return;
   if (type == wire::Body::Ping) {
     FlatBufferBuilder b;
     reply(Finish(b, id, wire::Body::Pong, wire::CreatePong(b).Union()), false);

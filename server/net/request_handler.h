@@ -3,8 +3,10 @@
 // server example: connection vs request handler).
 //
 // It is a router: it answers Hello (authentication: the token's role, name
-// and tenants) and Ping itself, checks the role, and hands each other
-// request to its family, one file each:
+// and tenants) and Ping itself, checks the role, refuses a request with a
+// text field that is not valid UTF-8 (InvalidArgument naming the field,
+// TextFields: every string of the schema, so the families only ever see
+// valid text), and hands each other request to its family, one file each:
 //
 //   family               requests                                      role
 //   ReminderRequests     Schedule, Cancel, Reschedule                  producer
@@ -94,6 +96,9 @@ class RequestHandler {
  private:
   bool Allowed(const Connection& conn, protocol::wire::Body body) const;
   void Hello(Connection& conn, uint64_t id, const protocol::wire::Hello& hello, Reply reply);
+  // True when a text field is not valid UTF-8: then replied with
+  // InvalidArgument (and `close`).
+  bool RefuseInvalidText(const protocol::wire::Frame& frame, Reply& reply, bool close);
 
   HandlerOptions options_;
   ReminderRequests reminders_;
