@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/plan/audit.h"
+#include "server/plan/objects_json.h"
 #include "server/plan/credits.h"
 #include "server/plan/planner.h"
 #include "server/plan/state_keys.h"
@@ -118,7 +119,7 @@ absl::StatusOr<std::string> BookViews::Show(uint32_t tenant, const std::string& 
     in.stopped_channels = registry_.StoppedChannels(*patient);
     out["dry_run"] = DryRunJson(Plan(in));
   }
-  return out.dump();
+  return DumpJson(out, "appointment view");
 }
 
 absl::StatusOr<std::string> BookViews::DryRun(const Appointment& in) const {
@@ -143,7 +144,7 @@ absl::StatusOr<std::string> BookViews::DryRun(const Appointment& in) const {
   PlanInput input{*t, *cal, *type, *patient, a, event, now};
   input.stopped_channels = registry_.StoppedChannels(*patient);
   out["dry_run"] = DryRunJson(Plan(input));
-  return out.dump();
+  return DumpJson(out, "dry run");
 }
 
 absl::StatusOr<std::string> BookViews::Credits(uint32_t tenant, uint64_t waiting_for_credit) const {
@@ -185,7 +186,7 @@ absl::StatusOr<std::string> BookViews::Credits(uint32_t tenant, uint64_t waiting
       {"alert_below", t->credit_alert_below},
       {"forecast", {{"day", forecast[0]}, {"week", forecast[1]}, {"month", forecast[2]}}},
   };
-  return j.dump();
+  return DumpJson(j, "credits view");
 }
 
 }  // namespace rappel::server::plan

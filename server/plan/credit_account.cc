@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "server/plan/objects_json.h"
 #include "server/plan/registry.h"
 #include "server/plan/state_keys.h"
 
@@ -90,7 +91,7 @@ ReminderSpec CreditAccounts::Alert(const Tenant& t, std::string_view what, std::
                         {"text", text}};
   // Not an appointment's message ("@a/"): handed to an e-mail worker as it is.
   return ReminderSpec{TenantId{t.id}, absl::StrCat("@t/", std::string(what), "/", now, "/", alerts_++),
-                      Channel::kEmail, t.admin_email, now, 0, doc.dump()};
+                      Channel::kEmail, t.admin_email, now, 0, DumpJson(doc, "credit alert")};
 }
 
 void CreditAccounts::Write(const Tenant& t, Engine::StateWrites* writes,

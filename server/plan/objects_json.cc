@@ -4,9 +4,13 @@
 #include <array>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/common/log.h"
+#include "server/common/utf8.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -226,6 +230,61 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view text) {
         absl::StrCat("\"", std::string(text), "\" is not a duration (e.g. \"24h\", \"90m\")"));
   }
   return absl::ToInt64Milliseconds(d);
+}
+
+namespace {
+
+// Replaces the bad bytes of every string in `j` (keys too); how many
+// strings were changed.
+size_t ReplaceInvalidStrings(json& j) {
+  size_t changed = 0;
+  if (j.is_string()) {
+    auto& s = j.get_ref<std::string&>();
+    if (!IsValidUtf8(s)) {
+      s = ReplaceInvalidUtf8(s);
+      ++changed;
+    }
+  } else if (j.is_array()) {
+    for (json& v : j) changed += ReplaceInvalidStrings(v);
+  } else if (j.is_object()) {
+    json out = json::object();
+    for (auto& [k, v] : j.items()) {
+      changed += ReplaceInvalidStrings(v);
+      if (IsValidUtf8(k)) {
+        out[k] = std::move(v);
+      } else {
+        out[ReplaceInvalidUtf8(k)] = std::move(v);
+        ++changed;
+      }
+    }
+    j = std::move(out);
+  }
+  return changed;
+}
+
+}  // namespace
+
+std::string DumpJson(const json& j, std::string_view what) {
+  try {
+    return j.dump();
+  } catch (const json::type_error&) {
+    // Invalid UTF-8 (the only error dump reports): handled below.
+  }
+  json copy = j;
+  size_t changed = ReplaceInvalidStrings(copy);
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> logged;
+  {
+    std::lock_guard lock(mu);
+    if (logged.insert(std::string(what)).second) {
+      std::string name(what);
+      LogLine(absl::StrCat("stored text that is not valid UTF-8 replaced with U+FFFD in ", name,
+                           " (", changed, " strings; logged once per ", name, ")"));
+    }
+  }
+  // The replacement rule leaves only valid text, so this cannot throw; if a
+  // future nlohmann error did, the lossy handler still returns text.
+  return copy.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text) {

@@ -30,6 +30,14 @@ absl::Status FromJson(const nlohmann::json& j, Calendar* c);
 absl::Status FromJson(const nlohmann::json& j, AppointmentType* t);
 absl::Status FromJson(const nlohmann::json& j, Patient* p);
 
+// The one way the book writes JSON text (views, records, alerts). Text
+// from the wire is valid UTF-8 (the router checks it), but a record stored
+// before that check may not be, and nlohmann::json::dump throws on it:
+// then every string (keys included) has its bad bytes replaced with U+FFFD
+// (ReplaceInvalidUtf8) and one line is logged, once per `what` per process
+// ("appointment view"). Never throws.
+std::string DumpJson(const nlohmann::json& j, std::string_view what);
+
 // Parses text into a JSON object (InvalidArgument with the parser's message).
 absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text);
 

@@ -140,8 +140,8 @@ absl::StatusOr<ObjectRegistry::Prepared> ObjectRegistry::PreparePut(ObjectKind k
       if (absl::Status st = ValidateTimeZone(t.time_zone); !st.ok()) return st;
       const Tenant* old = FindTenant(tenant_id);
       t.secret = old != nullptr ? old->secret : NewSecret();
-      stored = ToJson(t, true).dump();
-      out.shown = ToJson(t).dump();
+      stored = DumpJson(ToJson(t, true), "tenant record");
+      out.shown = DumpJson(ToJson(t), "tenant view");
       out.apply = [this, t = std::move(t)]() mutable { tenants_[t.id] = std::move(t); };
       break;
     }
@@ -150,7 +150,7 @@ absl::StatusOr<ObjectRegistry::Prepared> ObjectRegistry::PreparePut(ObjectKind k
       c.tenant = tenant_id;
       c.id = id;
       if (absl::Status st = FromJson(*doc, &c); !st.ok()) return st;
-      stored = out.shown = ToJson(c).dump();
+      stored = out.shown = DumpJson(ToJson(c), "calendar record");
       out.apply = [this, c = std::move(c)]() mutable {
         calendars_[ObjKey(c.tenant, c.id)] = std::move(c);
       };
@@ -161,7 +161,7 @@ absl::StatusOr<ObjectRegistry::Prepared> ObjectRegistry::PreparePut(ObjectKind k
       t.tenant = tenant_id;
       t.id = id;
       if (absl::Status st = FromJson(*doc, &t); !st.ok()) return st;
-      stored = out.shown = ToJson(t).dump();
+      stored = out.shown = DumpJson(ToJson(t), "appointment type record");
       out.apply = [this, t = std::move(t)]() mutable { types_[ObjKey(t.tenant, t.id)] = std::move(t); };
       break;
     }
@@ -191,7 +191,7 @@ absl::StatusOr<ObjectRegistry::Prepared> ObjectRegistry::PreparePut(ObjectKind k
               "channel push switched on but the patient has no push token");
         }
       }
-      stored = out.shown = ToJson(p).dump();
+      stored = out.shown = DumpJson(ToJson(p), "patient record");
       out.apply = [this, p = std::move(p)]() mutable { SetPatient(std::move(p)); };
       break;
     }
@@ -223,7 +223,7 @@ absl::StatusOr<ObjectRegistry::Prepared> ObjectRegistry::PreparePut(ObjectKind k
       if (!subject.ok()) return subject.status();
       auto body = CompileTemplate(doc->value("body", ""));
       if (!body.ok()) return body.status();
-      stored = out.shown = doc->dump();
+      stored = out.shown = DumpJson(*doc, "template record");
       out.apply = [this, obj = ObjKey(tenant_id, id),
                    pair = TemplatePair{std::move(*subject), std::move(*body), stored}]() mutable {
         templates_[obj] = std::move(pair);
@@ -251,16 +251,16 @@ absl::StatusOr<std::string> ObjectRegistry::Get(ObjectKind kind, uint32_t tenant
   };
   switch (kind) {
     case ObjectKind::kTenant:
-      if (const Tenant* t = FindTenant(tenant)) return ToJson(*t).dump();
+      if (const Tenant* t = FindTenant(tenant)) return DumpJson(ToJson(*t), "tenant view");
       return absl::NotFoundError(absl::StrCat("unknown tenant ", tenant));
     case ObjectKind::kCalendar:
-      if (const Calendar* c = FindCalendar(tenant, id)) return ToJson(*c).dump();
+      if (const Calendar* c = FindCalendar(tenant, id)) return DumpJson(ToJson(*c), "calendar view");
       return missing("calendar");
     case ObjectKind::kType:
-      if (const AppointmentType* t = FindType(tenant, id)) return ToJson(*t).dump();
+      if (const AppointmentType* t = FindType(tenant, id)) return DumpJson(ToJson(*t), "appointment type view");
       return missing("appointment type");
     case ObjectKind::kPatient:
-      if (const Patient* p = FindPatient(tenant, id)) return ToJson(*p).dump();
+      if (const Patient* p = FindPatient(tenant, id)) return DumpJson(ToJson(*p), "patient view");
       return missing("patient");
     case ObjectKind::kTemplate:
       if (auto it = templates_.find(ObjKey(tenant, id)); it != templates_.end()) {
@@ -307,7 +307,7 @@ const ObjectRegistry::TemplatePair* ObjectRegistry::FindTemplate(uint32_t tenant
 }
 
 StateOp ObjectRegistry::PatientRecord(const Patient& p) {
-  return StatePut(StoreKey("pp/", p.tenant, p.id), ToJson(p).dump());
+  return StatePut(StoreKey("pp/", p.tenant, p.id), DumpJson(ToJson(p), "patient record"));
 }
 
 StateOp ObjectRegistry::AttendanceRecord(const Patient& p) {
