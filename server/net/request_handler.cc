@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/net/tenant_access.h"
-
 #include "server/net/text_fields.h"
 
 namespace rappel::server {
