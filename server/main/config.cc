@@ -80,13 +80,15 @@ const Setting kSettings[] = {
        o.server.tls.cert_file = Str(v);
        return "";
      },
-     [](const RappeldOptions& o) { return o.server.tls.cert_file; }},
+     [](const RappeldOptions& o) { return o.server.tls.cert_file; },
+     /*reloadable=*/true},
     {"server", "tls_key_file", Setting::Type::kString, "PEM private key of tls_cert_file", 0, 0,
      [](RappeldOptions& o, const Value& v) -> std::string {
        o.server.tls.key_file = Str(v);
        return "";
      },
-     [](const RappeldOptions& o) { return o.server.tls.key_file; }},
+     [](const RappeldOptions& o) { return o.server.tls.key_file; },
+     /*reloadable=*/true},
     {"server", "tls_client_ca_file", Setting::Type::kString,
      "PEM CA certificates: every client must present a certificate they sign (mutual TLS)", 0,
      0,
@@ -94,7 +96,8 @@ const Setting kSettings[] = {
        o.server.tls.client_ca_file = Str(v);
        return "";
      },
-     [](const RappeldOptions& o) { return o.server.tls.client_ca_file; }},
+     [](const RappeldOptions& o) { return o.server.tls.client_ca_file; },
+     /*reloadable=*/true},
     {"server", "plaintext", Setting::Type::kInteger,
      "1: listen beyond loopback without TLS (the network is protected otherwise); 0: refused", 0,
      1,

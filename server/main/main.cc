@@ -20,8 +20,9 @@ constexpr char kSignalsHelp[] =
     "Signals:\n"
     "  SIGTERM, SIGINT  finish the writes in flight, close the connections, exit 0\n"
     "  SIGHUP           read the configuration again (the --config file and the same flags)\n"
-    "                   and apply its tokens; connections stay open and keep the token\n"
-    "                   they said Hello with. A file that does not resolve is refused\n"
+    "                   and apply its tokens and TLS files; connections stay open and\n"
+    "                   keep the token they said Hello with. A file that does not\n"
+    "                   resolve, or a TLS file that does not load, is refused\n"
     "                   with a log line and the running configuration stays; settings\n"
     "                   that need a restart are logged and kept\n"
     "  SIGPIPE          ignored (a peer that went away is a closed connection)";
@@ -74,8 +75,12 @@ int main(int argc, char** argv) {
         for (const std::string& change : rappel::server::RestartOnlyChanges(options, *next)) {
           rappel::server::LogLine(absl::StrCat("SIGHUP: ", change, " needs a restart; kept"));
         }
-        server.Reload(*next);
-        rappel::server::LogLine("SIGHUP: configuration reloaded");
+        if (absl::Status st = server.Reload(*next); !st.ok()) {
+          rappel::server::LogLine(
+              absl::StrCat("SIGHUP: configuration refused, the running one stays: ", st.message()));
+        } else {
+          rappel::server::LogLine("SIGHUP: configuration reloaded");
+        }
       }
       await_reload();
     });

@@ -29,7 +29,16 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   return d;
 }
 
-void Rappeld::Reload(const RappeldOptions& next) { handler_->SetTokens(next.handler.tokens); }
+absl::Status Rappeld::Reload(const RappeldOptions& next) {
+  if (server_->tls() != next.server.tls.enabled()) {
+    return absl::FailedPreconditionError("turning TLS on or off needs a restart");
+  }
+  if (next.server.tls.enabled()) {
+    if (absl::Status st = server_->SetTls(next.server.tls); !st.ok()) return st;
+  }
+  handler_->SetTokens(next.handler.tokens);
+  return absl::OkStatus();
+}
 
 void Rappeld::Shutdown(std::function<void()> done) {
   server_->Stop();

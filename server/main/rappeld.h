@@ -39,13 +39,13 @@ class Rappeld {
   ~Rappeld();
 
   uint16_t port() const { return server_->port(); }
-  // SIGHUP: applies what can change while serving (the tokens, for the
-  // next Hello; connections already greeted keep theirs) from `next`, a
-  // resolved and checked configuration. Connections stay open.
-  void Reload(const RappeldOptions& next);
-  // Loads new TLS files for the connections to come (Server::SetTls); on
-  // error the running context stays. On the io thread.
-  absl::Status ReloadTls(const TlsOptions& tls) { return server_->SetTls(tls); }
+  // SIGHUP: applies what can change while serving from `next`, a resolved
+  // and checked configuration: the TLS files (read again, for the
+  // connections to come) and the tokens (for the next Hello; connections
+  // already greeted keep theirs). Connections stay open. All or nothing: a
+  // TLS file that does not load, or TLS turned on or off (a restart), is
+  // an error and nothing changes. On the io thread.
+  absl::Status Reload(const RappeldOptions& next);
 
   const Server& server() const { return *server_; }
   // Stops accepting, closes connections, waits until every commit in flight

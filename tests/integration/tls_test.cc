@@ -33,6 +33,7 @@ class TestServer {
   ~TestServer() { Stop(); }
 
   void Start(server::RappeldOptions options) {
+    options_ = options;
     io_ = std::make_unique<asio::io_context>();
     auto d = server::Rappeld::Start(*io_, std::move(options));
     ASSERT_TRUE(d.ok()) << d.status();
@@ -46,15 +47,18 @@ class TestServer {
     server_.reset();
     io_.reset();
   }
-  // Server::SetTls, on the io thread.
+  // A reload (SIGHUP's) with these TLS files, on the io thread.
   absl::Status ReloadTls(const server::TlsOptions& tls) {
+    server::RappeldOptions next = options_;
+    next.server.tls = tls;
     std::promise<absl::Status> done;
-    asio::post(*io_, [&] { done.set_value(server_->ReloadTls(tls)); });
+    asio::post(*io_, [&] { done.set_value(server_->Reload(next)); });
     return done.get_future().get();
   }
   uint16_t port() const { return server_->port(); }
 
  private:
+  server::RappeldOptions options_;
   std::unique_ptr<asio::io_context> io_;
   std::unique_ptr<server::Rappeld> server_;
   std::thread thread_;

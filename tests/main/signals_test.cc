@@ -1,6 +1,7 @@
 // rappeld's signals, on the built executable: SIGHUP reloads the tokens
-// from the configuration file without closing connections and refuses a
-// file that does not resolve; SIGPIPE does not kill it.
+// and the TLS files from the configuration file without closing
+// connections and refuses a file that does not resolve or load; SIGPIPE
+// does not kill it.
 #include <signal.h>
 
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "rappel/client.h"
 #include "tests/testing/rappeld_process.h"
+#include "tests/testing/test_pki.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel::server {
@@ -73,6 +75,47 @@ TEST(RappeldSignalsTest, SighupReloadsTokensAndRefusesABadFile) {
   EXPECT_THAT(rappeld.output().substr(mark), ::testing::HasSubstr("needs a restart; kept"));
   EXPECT_TRUE(Connect(rappeld.port(), "second-secret").ok());
 
+  EXPECT_EQ(rappeld.Stop(), 0) << rappeld.output();
+}
+
+// A certificate renewed on disk: SIGHUP serves it to the connections that
+// come after; a key that does not match refuses the reload.
+TEST(RappeldSignalsTest, SighupReloadsTlsFiles) {
+  rappel::testing::TempDir dir;
+  rappel::testing::TestPki pki(dir.path());
+  ASSERT_TRUE(pki.Make());
+  std::string config = dir.Sub("rappeld.toml");
+  auto tls_config = [&](const std::string& cert, const std::string& key) {
+    return "[server]\nport = 0\ntls_cert_file = \"" + cert + "\"\ntls_key_file = \"" + key +
+           "\"\n[store]\ndata_dir = \"db\"\n";
+  };
+  WriteFile(config, tls_config("server.pem", "server.key"));
+  RappeldProcess rappeld({"--config", config});
+  ASSERT_NE(rappeld.port(), 0) << "rappeld did not start: " << rappeld.output();
+  auto connect = [&](const std::string& ca) {
+    client::Options o;
+    o.port = rappeld.port();
+    o.timeout = std::chrono::milliseconds(5000);
+    o.tls.enabled = true;
+    o.tls.ca_file = pki(ca);
+    return client::BlockingClient::Connect(o);
+  };
+  auto before = connect("ca.pem");
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  WriteFile(config, tls_config("other-server.pem", "server.key"));
+  size_t mark = rappeld.output().size();
+  ASSERT_EQ(kill(rappeld.pid(), SIGHUP), 0);
+  ASSERT_TRUE(rappeld.WaitForOutput("SIGHUP: configuration refused", mark)) << rappeld.output();
+  EXPECT_TRUE(connect("ca.pem").ok()) << "the running certificate stays";
+
+  WriteFile(config, tls_config("other-server.pem", "other-server.key"));
+  mark = rappeld.output().size();
+  ASSERT_EQ(kill(rappeld.pid(), SIGHUP), 0);
+  ASSERT_TRUE(rappeld.WaitForOutput("SIGHUP: configuration reloaded", mark)) << rappeld.output();
+  EXPECT_TRUE(connect("other-ca.pem").ok());
+  EXPECT_FALSE(connect("ca.pem").ok());
+  EXPECT_TRUE((*before)->Ping().ok()) << "an open connection keeps its certificate";
   EXPECT_EQ(rappeld.Stop(), 0) << rappeld.output();
 }
 
