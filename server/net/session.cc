@@ -4,6 +4,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/clock.h"
+#include "server/common/log.h"
+#include "server/common/log_budget.h"
 #include "server/net/tls.h"
 
 namespace rappel::server {
@@ -214,6 +217,17 @@ void Session::DropLarge() {
 }
 
 void Session::AbortFrame(wire::ErrorCode code, const std::string& message) {
+  // Every connection shares it: a flood of offenders writes a few lines a
+  // second, the rest counted.
+  static LogBudget log_budget(10);
+  if (LogBudget::Grant g = log_budget.Take(SystemNowMs()); g.log) {
+    asio::error_code ec;
+    auto peer = socket_.remote_endpoint(ec);
+    LogLine(absl::StrCat("closing connection from ", ec ? std::string("?") : peer.address().to_string(),
+                         ": ", message,
+                         g.suppressed > 0 ? absl::StrCat(" (", g.suppressed, " more not logged)")
+                                          : std::string()));
+  }
   budget_->Release(id_);
   if (reading_) {
     // The read in flight writes into large_: end it at once (it returns
