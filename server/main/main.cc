@@ -20,9 +20,10 @@ constexpr char kSignalsHelp[] =
     "Signals:\n"
     "  SIGTERM, SIGINT  finish the writes in flight, close the connections, exit 0\n"
     "  SIGHUP           read the configuration again (the --config file and the same flags)\n"
-    "                   and apply its tokens and TLS files; connections stay open and\n"
-    "                   keep the token they said Hello with. A file that does not\n"
-    "                   resolve, or a TLS file that does not load, is refused\n"
+    "                   and apply its tokens and TLS files; connections stay open,\n"
+    "                   but those whose token was removed or changed (role, tenants)\n"
+    "                   are closed. A file that does not resolve, or a TLS file\n"
+    "                   that does not load, is refused\n"
     "                   with a log line and the running configuration stays; settings\n"
     "                   that need a restart are logged and kept\n"
     "  SIGPIPE          ignored (a peer that went away is a closed connection)";

@@ -1,5 +1,8 @@
 #include "server/main/rappeld.h"
 
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+
 namespace rappel::server {
 
 Rappeld::~Rappeld() {
@@ -37,6 +40,10 @@ absl::Status Rappeld::Reload(const RappeldOptions& next) {
     if (absl::Status st = server_->SetTls(next.server.tls); !st.ok()) return st;
   }
   handler_->SetTokens(next.handler.tokens);
+  if (size_t closed = server_->CloseRevoked(); closed > 0) {
+    LogLine(absl::StrCat("reload: closed ", closed,
+                         " connection(s) whose token was removed or changed"));
+  }
   return absl::OkStatus();
 }
 

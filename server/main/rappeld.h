@@ -41,8 +41,9 @@ class Rappeld {
   uint16_t port() const { return server_->port(); }
   // SIGHUP: applies what can change while serving from `next`, a resolved
   // and checked configuration: the TLS files (read again, for the
-  // connections to come) and the tokens (for the next Hello; connections
-  // already greeted keep theirs). Connections stay open. All or nothing: a
+  // connections to come) and the tokens (for the next Hello; a connection
+  // whose token was removed or now grants another role or other tenants is
+  // closed with Unauthenticated, the others stay open). All or nothing: a
   // TLS file that does not load, or TLS turned on or off (a restart), is
   // an error and nothing changes. On the io thread.
   absl::Status Reload(const RappeldOptions& next);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,8 +22,11 @@ namespace rappel::server {
 struct Connection {
   bool greeted = false;
   protocol::wire::Role role = protocol::wire::Role::Producer;
-  // The name of the token it said Hello with (for logs; never the secret).
+  // The name of the token it said Hello with (for logs; never the secret),
+  // and that token's SHA-256 (all zero: no token, the loopback default), by
+  // which a reload finds whether the token still grants what it did.
   std::string token_name;
+  std::array<uint8_t, 32> token_hash{};
   // The tenants its token may act for, sorted; nullopt: every tenant.
   std::optional<std::vector<TenantId>> tenants;
   uint64_t worker_id = 0;  // non-zero once subscribed

@@ -1,5 +1,7 @@
 #include "server/net/request_handler.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "server/net/tenant_access.h"
 #include "server/net/text_fields.h"
@@ -62,9 +64,11 @@ void RequestHandler::Hello(Connection& conn, uint64_t id, const wire::Hello& hel
     }
     role = c->role;
     conn.token_name = c->name;
+    conn.token_hash = c->hash;
     conn.tenants = c->tenants;
   } else {
     conn.token_name = "(no token: loopback default)";
+    conn.token_hash = {};
     conn.tenants.reset();
   }
   conn.greeted = true;
@@ -134,6 +138,23 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
   reply(ErrorFrame(id, wire::ErrorCode::UnknownRequest,
                    absl::StrCat(wire::EnumNameBody(type), " is not a request")),
         false);
+}
+
+bool RequestHandler::StillGranted(const Connection& conn) const {
+  if (!conn.greeted) return true;  // its Hello will be checked against the new tokens
+  if (options_.tokens.empty()) return conn.token_hash == SecretHash{};
+  for (const Credential& c : options_.tokens) {
+    if (c.hash != conn.token_hash) continue;
+    auto same = [](const std::optional<std::vector<TenantId>>& a,
+                   const std::optional<std::vector<TenantId>>& b) {
+      if (a.has_value() != b.has_value()) return false;
+      if (!a) return true;
+      return std::equal(a->begin(), a->end(), b->begin(), b->end(),
+                        [](TenantId x, TenantId y) { return x.value == y.value; });
+    };
+    return c.role == conn.role && same(c.tenants, conn.tenants);
+  }
+  return false;
 }
 
 void RequestHandler::OnClose(Connection& conn) { workers_.OnClose(conn); }

@@ -79,6 +79,11 @@ class RequestHandler {
   // The connection is gone: its leases go to other workers.
   void OnClose(Connection& conn);
 
+  // True if the tokens still grant `conn` what its Hello gave it: its token
+  // is there with the same role and tenants (or, with no tokens at all, it
+  // said Hello with none). A reload closes the connections for which it is
+  // false.
+  bool StillGranted(const Connection& conn) const;
   // Replaces the tokens (SIGHUP); the next Hello uses them.
   void SetTokens(decltype(HandlerOptions::tokens) tokens) { options_.tokens = std::move(tokens); }
 

@@ -94,6 +94,17 @@ void Server::Accept() {
   });
 }
 
+size_t Server::CloseRevoked() {
+  std::vector<std::shared_ptr<Session>> revoked;
+  for (const auto& [raw, session] : sessions_) {
+    if (!handler_->StillGranted(session->connection())) revoked.push_back(session);
+  }
+  for (const auto& session : revoked) {
+    session->Revoke("the token of this connection was revoked or changed by a reload");
+  }
+  return revoked.size();
+}
+
 void Server::Stop() {
   stopped_ = true;
   asio::error_code ec;

@@ -47,6 +47,10 @@ class Server {
   // Stops accepting and closes every connection.
   void Stop();
   uint16_t port() const { return port_; }
+  // After the handler's tokens changed: closes, with an Unauthenticated
+  // error, every connection they no longer grant what it had
+  // (RequestHandler::StillGranted). Returns how many.
+  size_t CloseRevoked();
   size_t connections() const { return sessions_.size(); }
   const PartialFrameBudget& partial_frame_budget() const { return *budget_; }
 

@@ -74,6 +74,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start();
   // Closes the socket; outstanding replies are dropped.
   void Close();
+  // Sends an Unauthenticated error saying why, then closes: its token was
+  // removed or changed by a reload.
+  void Revoke(const std::string& message) {
+    Fail(protocol::wire::ErrorCode::Unauthenticated, message);
+  }
+  const Connection& connection() const { return conn_; }
 
  private:
   struct Slot {

@@ -46,12 +46,20 @@ TEST(RappeldSignalsTest, SighupReloadsTokensAndRefusesABadFile) {
   ASSERT_TRUE(before.ok()) << before.status();
 
   // A new token replaces the old one for the next Hello; the connection
-  // greeted with the old one stays open and served.
-  WriteFile(config, Config("second-secret"));
+  // greeted with the removed one is closed, one whose token stays is not.
+  WriteFile(config, Config("first-secret") + "[[token]]\nsecret = \"kept-secret\"\nrole = \"admin\"\n");
   size_t mark = rappeld.output().size();
   ASSERT_EQ(kill(rappeld.pid(), SIGHUP), 0);
   ASSERT_TRUE(rappeld.WaitForOutput("SIGHUP: configuration reloaded", mark)) << rappeld.output();
-  EXPECT_TRUE((*before)->Ping().ok());
+  auto kept = Connect(rappeld.port(), "kept-secret");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  WriteFile(config, Config("second-secret") + "[[token]]\nsecret = \"kept-secret\"\nrole = \"admin\"\n");
+  mark = rappeld.output().size();
+  ASSERT_EQ(kill(rappeld.pid(), SIGHUP), 0);
+  ASSERT_TRUE(rappeld.WaitForOutput("SIGHUP: configuration reloaded", mark)) << rappeld.output();
+  EXPECT_THAT(rappeld.output().substr(mark), ::testing::HasSubstr("closed 1 connection(s)"));
+  EXPECT_FALSE((*before)->Ping().ok()) << "the removed token's connection is closed";
+  EXPECT_TRUE((*kept)->Ping().ok()) << "a token that stays keeps its connections";
   EXPECT_TRUE(Connect(rappeld.port(), "second-secret").ok());
   auto old_token = Connect(rappeld.port(), "first-secret");
   EXPECT_TRUE(absl::IsUnauthenticated(old_token.status())) << old_token.status();
@@ -63,7 +71,7 @@ TEST(RappeldSignalsTest, SighupReloadsTokensAndRefusesABadFile) {
   ASSERT_TRUE(rappeld.WaitForOutput("SIGHUP: configuration refused", mark)) << rappeld.output();
   EXPECT_THAT(rappeld.output().substr(mark), ::testing::HasSubstr("port"));
   EXPECT_TRUE(Connect(rappeld.port(), "second-secret").ok());
-  EXPECT_TRUE((*before)->Ping().ok());
+  EXPECT_TRUE((*kept)->Ping().ok());
 
   // A setting only a restart applies: logged and kept.
   WriteFile(config, Config("second-secret", rappeld.port() == 65535 ? 65534 : 65535));
