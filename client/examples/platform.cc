@@ -22,6 +22,8 @@ int64_t NowMs() {
       .count();
 }
 
+constexpr int64_t kMaxStartInS = int64_t{365} * 24 * 3600;
+
 int Fail(const char* what, const absl::Status& st) {
   std::fprintf(stderr, "rappel-platform: %s: %s\n", what, std::string(st.message()).c_str());
   return 1;
@@ -35,7 +37,8 @@ int main(int argc, char** argv) {
   options.client_name = "rappel-platform";
   uint32_t tenant = 1;
   std::string appointment_id = "demo-" + std::to_string(NowMs());
-  int start_in_s = 12;
+  // 64-bit: a year in milliseconds does not fit in an int.
+  int64_t start_in_s = 12;
   bool demo = true;
   CLI::App app{"rappel-platform: book and move an appointment, as a scheduling platform would"};
   app.add_option("--host", options.host)->capture_default_str();
@@ -44,13 +47,19 @@ int main(int argc, char** argv) {
   rappel::client::AddTlsFlags(app, options.tls);
   app.add_option("--tenant", tenant)->capture_default_str();
   app.add_option("--id", appointment_id, "appointment id")->capture_default_str();
-  app.add_option("--start-in", start_in_s, "the appointment starts in this many seconds")
+  app.add_option("--start-in", start_in_s,
+                 "the appointment starts in this many seconds, 1 to 31536000 (365 days)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 365 * 24 * 3600));
+      ->check(CLI::Range(int64_t{1}, kMaxStartInS));
   app.add_flag("--demo,!--no-demo", demo,
                "reminders 8 s and 4 s before the start (else the tenant's: 48 h and 24 h)")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Bad usage (a value out of range, not a number) exits 2, --help 0.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   auto client = BlockingClient::Connect(options);
   if (!client.ok()) return Fail("connect", client.status());
@@ -92,7 +101,7 @@ int main(int argc, char** argv) {
   a.calendar = "dr-martin";
   a.type = "consult";
   a.patient = "p-1001";
-  a.start_ms = NowMs() + start_in_s * 1000;
+  a.start_ms = NowMs() + start_in_s * int64_t{1000};
   a.end_ms = a.start_ms + 20 * 60 * 1000;
   a.location = "12 rue du Parc, Paris";
   a.booked_online = true;
