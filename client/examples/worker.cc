@@ -1,6 +1,8 @@
 // rappel-worker: a delivery worker on the asynchronous client. Subscribes
 // to every channel with a handler that "sends" each message by printing it
-// and answers its outcome (sent); the client acks each batch. If rappeld
+// and answers its outcome (--outcome: sent unless told otherwise, so a
+// failure, a retry or a delivery receipt can be tried by hand); the client
+// acks each batch. If rappeld
 // goes away, the client reconnects with backoff and subscribes again.
 //
 // A message of an appointment's plan comes as a JSON document rendered by
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -63,9 +66,10 @@ int main(int argc, char** argv) {
   int max_seconds = 0;
   Subscription subscription{
       {Channel::kSms, Channel::kEmail, Channel::kVoice, Channel::kPush}, 100, 50};
+  std::string outcome_name = "sent";
   CLI::App app{
-      "rappel-worker: receive due messages, print them, ack them as sent (an appointment's "
-      "message: its kind, channel, recipient and rendered text)"};
+      "rappel-worker: receive due messages, print them, ack them with one outcome (an "
+      "appointment's message: its kind, channel, recipient and rendered text)"};
   app.add_option("--host", options.host)->capture_default_str();
   app.add_option("--port", options.port)->capture_default_str();
   app.add_option("--token", options.token, "worker token, if rappeld requires one");
@@ -76,7 +80,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-seconds", max_seconds, "stop after this long, exit 1 (0: never)")
       ->capture_default_str();
+  // The protocol's AckOutcome values, by the names rappeld's audit uses.
+  const std::map<std::string, AckOutcome> outcomes{
+      {"sent", AckOutcome::kSent},
+      {"delivered", AckOutcome::kDelivered},
+      {"opened", AckOutcome::kOpened},
+      {"retry", AckOutcome::kFailedRetryable},
+      {"failed", AckOutcome::kFailedPermanent}};
+  app.add_option("--outcome", outcome_name,
+                 "the outcome every message is acked with: sent, delivered, opened, retry "
+                 "(failed, retried with backoff, then dead-lettered) or failed (permanent: "
+                 "dead-lettered at once)")
+      ->check(CLI::IsMember(outcomes))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  const AckOutcome outcome = outcomes.at(outcome_name);
 
   asio::io_context io;
   AsyncClient client(io, options);
@@ -111,7 +129,7 @@ int main(int argc, char** argv) {
         }
         std::fflush(stdout);
         ++handled;
-        return AckOutcome::kSent;
+        return outcome;
       },
       [&](absl::Status st) {
         if (!st.ok()) {
@@ -142,6 +160,6 @@ int main(int argc, char** argv) {
     });
   }
   io.run();
-  std::printf("worker: %d messages sent and acked\n", acked);
+  std::printf("worker: %d messages acked %s\n", acked, outcome_name.c_str());
   return rc;
 }
