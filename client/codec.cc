@@ -201,7 +201,8 @@ void EncodeAppointmentCommands(FlatBufferBuilder& b, uint64_t id,
   for (const AppointmentCommand& c : items) {
     cs.push_back(wire::CreateAppointmentCommand(
         b, c.tenant, b.CreateString(c.id), static_cast<wire::AppointmentAction>(c.action),
-        static_cast<wire::VisitStatus>(c.status), c.version));
+        static_cast<wire::VisitStatus>(c.status), c.version,
+        c.kind.empty() ? 0 : b.CreateString(c.kind)));
   }
   auto body = wire::CreateAppointmentCommands(b, b.CreateVector(cs));
   protocol::FinishFrame(b, id, wire::Body::AppointmentCommands, body.Union());

@@ -97,6 +97,16 @@ std::optional<uint32_t> SingleTenant(const wire::Frame& frame) {
   }
 }
 
+// "confirmation, change, ...": the kinds a SendNow may name, for its error.
+std::string KnownKinds() {
+  std::string out;
+  for (int k = 1; k <= plan::kMessageKindCount; ++k) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ",
+                    std::string(plan::KindName(static_cast<plan::MessageKind>(k))));
+  }
+  return out;
+}
+
 // Bounds on what one request may ask the book to do (each item is
 // validated, planned and written in one commit).
 constexpr size_t kMaxItems = 10'000;
@@ -214,11 +224,25 @@ void AppointmentRequests::Handle(const Connection& conn, const wire::Frame& fram
           const wire::AppointmentCommand* c = items->Get(static_cast<flatbuffers::uoffset_t>(i));
           auto action = static_cast<uint8_t>(c->action());
           auto status = static_cast<uint8_t>(c->status());
-          if (action > static_cast<uint8_t>(plan::AppointmentAction::kSetStatus) ||
+          if (action > static_cast<uint8_t>(plan::AppointmentAction::kSendNow) ||
               status > static_cast<uint8_t>(plan::VisitStatus::kExcused) || Size(c->id()) > 128) {
             bad.emplace_back(i, absl::InvalidArgumentError(
                                     "unknown action or status, or an id over 128 bytes"));
             continue;
+          }
+          // SendNow names its kind; the other actions ignore the field.
+          plan::MessageKind kind = plan::MessageKind::kReminder;
+          if (static_cast<plan::AppointmentAction>(action) == plan::AppointmentAction::kSendNow) {
+            // (A long name is no kind: not copied, not echoed.)
+            std::string name = Size(c->kind()) <= 64 ? Str(c->kind()) : std::string();
+            auto parsed = plan::ParseKind(name);
+            if (!parsed) {
+              bad.emplace_back(i, absl::InvalidArgumentError(absl::StrCat(
+                                      "SendNow: unknown message kind \"", name,
+                                      "\" (", KnownKinds(), ")")));
+              continue;
+            }
+            kind = *parsed;
           }
           if (absl::Status st =
                   CheckTenant(conn, wire::Body::AppointmentCommands, TenantId{c->tenant()});
@@ -229,7 +253,7 @@ void AppointmentRequests::Handle(const Connection& conn, const wire::Frame& fram
           commands.push_back(plan::AppointmentCommand{c->tenant(), Str(c->id()),
                                                       static_cast<plan::AppointmentAction>(action),
                                                       static_cast<plan::VisitStatus>(status),
-                                                      c->version()});
+                                                      c->version(), kind});
         }
       }
       book_->Commands(std::move(commands), [id, bad = std::move(bad),

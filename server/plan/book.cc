@@ -223,6 +223,12 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
     return absl::FailedPreconditionError(absl::StrCat(
         "stale: version ", c.version, " is older than the version held, ", a.version));
   }
+  if (c.action == AppointmentAction::kSendNow) {
+    auto sent = replanner_.SendNow(e, c.kind, change);
+    if (!sent.ok()) return sent.status();
+    return AppointmentResult{UpsertOutcome::kUpdated, a.revision,
+                             static_cast<uint32_t>(e.plan.size())};
+  }
   if (IsCancelled(a.lifecycle) && c.action != AppointmentAction::kSetStatus) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the appointment is already cancelled (", std::string(LifecycleName(a.lifecycle)), ")"));
@@ -280,6 +286,8 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
       event = Event::kStatusChanged;
       break;
     }
+    case AppointmentAction::kSendNow:
+      break;  // answered above
   }
   if (c.version > a.version) a.version = c.version;
   ++a.revision;

@@ -78,6 +78,7 @@ enum class AppointmentAction : uint8_t {
   kConfirm = 3,
   kArrived = 4,
   kSetStatus = 5,
+  kSendNow = 6,  // `kind`, now, with the appointment as it is (Replanner::SendNow)
 };
 struct AppointmentCommand {
   uint32_t tenant = 0;
@@ -85,6 +86,7 @@ struct AppointmentCommand {
   AppointmentAction action = AppointmentAction::kCancelByPractitioner;
   VisitStatus status = VisitStatus::kNone;
   uint64_t version = 0;  // 0: no check
+  MessageKind kind = MessageKind::kReminder;  // kSendNow
 };
 
 // kStop: the patient's mobile number gets nothing more (every patient who
@@ -133,8 +135,12 @@ class AppointmentBook : public MessageFilter {
   // before start, bad id), FailedPrecondition (a stale version; an inactive
   // type on creation).
   void Upsert(std::vector<Appointment> items, ResultsDone done);
-  // Cancel, confirm, arrival, status. NotFound for an unknown appointment;
-  // FailedPrecondition for a stale version or a cancelled appointment.
+  // Cancel, confirm, arrival, status, send a kind now. NotFound for an
+  // unknown appointment; FailedPrecondition for a stale version or a
+  // cancelled appointment (but a status, or sending a notice about the
+  // cancellation), and for a send-now that cannot go (the reason named).
+  // A send-now leaves the revision as it is (links already sent stay
+  // valid): its result is kUpdated.
   void Commands(std::vector<AppointmentCommand> items, ResultsDone done);
   // Cancels every active appointment of the calendar starting in [from, to),
   // each patient notified; `done` gets how many.

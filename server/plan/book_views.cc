@@ -52,6 +52,7 @@ json AppointmentJson(const Appointment& a) {
           {"notes", a.notes},
           {"booked_online", a.booked_online},
           {"booked_at_ms", a.booked_at_ms},
+          {"channels", a.channels},
           {"version", a.version},
           {"revision", a.revision},
           {"lifecycle", std::string(LifecycleName(a.lifecycle))},

@@ -270,6 +270,10 @@ struct PlanResult {
 // unique within the tenant. The "@" prefix is reserved: clients cannot
 // schedule raw reminders under it.
 inline constexpr std::string_view kReservedKeyPrefix = "@";
+// The occurrence bit of a message sent now on an operator's request
+// (AppointmentCommands SendNow), so it never shares a key with a planned
+// one: kSendNowOccurrence | the appointment's audit record count then.
+inline constexpr uint32_t kSendNowOccurrence = 1u << 31;
 std::string MessageKey(std::string_view appointment_id, MessageKind kind, Channel channel,
                        uint32_t occurrence);
 struct ParsedMessageKey {

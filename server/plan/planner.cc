@@ -76,6 +76,73 @@ class Planner {
               });
   }
 
+  // PlanSendNow (planner.h): the gates, then `kind` alone, due now.
+  void SendNow(MessageKind kind, uint32_t occurrence) {
+    const Tenant& t = in_.tenant;
+    const Appointment& a = in_.appointment;
+    if (!t.enabled) return Omit(kind, "tenant switched off");
+    if (kind == MessageKind::kPractitioner) {
+      if (!t.notify_practitioner) return Omit(kind, "the tenant does not notify practitioners");
+      if (OnlineOnlyOmits(kind)) return;
+      if (in_.calendar.email.empty()) {
+        return Omit(kind, "calendar has no e-mail address", Channel::kEmail);
+      }
+      if ((t.channels & ChannelBit(Channel::kEmail)) == 0) {
+        return Omit(kind, "switched off for the tenant", Channel::kEmail);
+      }
+      int64_t due = in_.now_ms;
+      if (!Placed(kind, &due, 0)) return;
+      out_.messages.push_back(
+          PlannedMessage{kind, Channel::kEmail, occurrence, due, 0, in_.calendar.email, moved_});
+      return;
+    }
+    if (!in_.patient.notifications) return Omit(kind, "patient has notifications switched off");
+    if (t.require_consent && !in_.patient.consent) {
+      return Omit(kind, "no consent: the tenant requires the patient's opt-in");
+    }
+    if (!SendsAutomated(in_.type.mode)) {
+      return Omit(kind, "appointment type mode " + std::string(ModeName(in_.type.mode)) +
+                            " sends nothing automated");
+    }
+    bool about_cancellation =
+        kind == MessageKind::kCancellation || kind == MessageKind::kPatientCancelAck;
+    if (about_cancellation != IsCancelled(a.lifecycle)) {
+      return Omit(kind, about_cancellation ? "appointment is not cancelled"
+                                           : "appointment is cancelled");
+    }
+    bool after_visit = kind == MessageKind::kPostVisit || kind == MessageKind::kRecall;
+    int64_t expiry = 0;  // post-visit and recall: none, as planned
+    if (!after_visit) {
+      expiry = kind == MessageKind::kCancellation ? std::max(a.end_ms, a.start_ms)
+               : kind == MessageKind::kDelayAlert
+                   ? a.start_ms + std::max<int64_t>(a.delay_ms, 0)
+                   : a.start_ms;
+      if (expiry <= in_.now_ms) {
+        return Omit(kind, kind == MessageKind::kCancellation ? "appointment is over"
+                                                             : "appointment has already started");
+      }
+    }
+    if (after_visit && AbsentOrExcused(a.status)) {
+      return Omit(kind, "visit status is " + std::string(VisitStatusName(a.status)));
+    }
+    if (kind == MessageKind::kDelayAlert) {
+      if (a.delay_ms <= 0) return Omit(kind, "no delay announced for the calendar");
+      if (a.status != VisitStatus::kNone) {
+        return Omit(kind, "visit status is " + std::string(VisitStatusName(a.status)));
+      }
+    }
+    if (kind == MessageKind::kPreVisit && in_.type.mode != Mode::kOnSite) {
+      return Omit(kind, "pre-visit questionnaire only for on-site appointments");
+    }
+    if (OnlineOnlyOmits(kind)) return;
+    int64_t due = in_.now_ms;
+    if (!Placed(kind, &due, expiry)) return;
+    EvaluateChannels();
+    ChannelMask candidates =
+        kind == MessageKind::kSecondReminder ? ChannelBit(Channel::kSms) : kAllChannels;
+    Emit(kind, candidates, occurrence, due, expiry);
+  }
+
  private:
   void Omit(MessageKind kind, std::string reason, std::optional<Channel> channel = std::nullopt) {
     out_.omitted.push_back(Omission{kind, channel, std::move(reason)});
@@ -346,6 +413,12 @@ class Planner {
 PlanResult Plan(const PlanInput& in) {
   PlanResult result;
   Planner(in, &result).Run();
+  return result;
+}
+
+PlanResult PlanSendNow(const PlanInput& in, MessageKind kind, uint32_t occurrence) {
+  PlanResult result;
+  Planner(in, &result).SendNow(kind, occurrence);
   return result;
 }
 

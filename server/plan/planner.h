@@ -92,4 +92,19 @@ namespace rappel::server::plan {
 
 PlanResult Plan(const PlanInput& in);
 
+// Send-now: one message of `kind` for the appointment as it is, asked for
+// by an operator (AppointmentCommands SendNow). in.event is ignored. The
+// same gates and channel switches as Plan() apply (the practitioner's
+// e-mail only with notify_practitioner), online_only, and the tenant's
+// sending hours (the message may be placed later, never before now_ms). The
+// kind must fit the appointment: the cancellation and patient_cancel_ack
+// only once it is cancelled, the others (but the practitioner's) only
+// while it is active; those about the visit to come only before it starts
+// (the cancellation until its end), pre_visit on site only, second_reminder
+// by SMS only, delay_alert only with a delay announced and no visit
+// status, post_visit and recall not once absent or excused. The occurrence
+// is the caller's (kSendNowOccurrence | n). An empty `messages` means it
+// was refused: `omitted` says why.
+PlanResult PlanSendNow(const PlanInput& in, MessageKind kind, uint32_t occurrence);
+
 }  // namespace rappel::server::plan

@@ -40,6 +40,18 @@ bool NoticeOutlivesReplan(MessageKind k, const Appointment& a, KindMask planned_
   return true;
 }
 
+constexpr size_t kMaxPendingForSendNow = 256;
+
+// A message sent now on request stays through a re-plan while it still fits
+// the appointment (the rules of PlanSendNow, planner.h).
+bool SentNowOutlivesReplan(MessageKind k, uint32_t occurrence, const Appointment& a) {
+  if ((occurrence & kSendNowOccurrence) == 0) return false;
+  if (k == MessageKind::kPractitioner) return true;
+  bool about_cancellation =
+      k == MessageKind::kCancellation || k == MessageKind::kPatientCancelAck;
+  return about_cancellation == IsCancelled(a.lifecycle);
+}
+
 }  // namespace
 
 absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view why,
@@ -150,7 +162,8 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
              next[i].occurrence == old.occurrence;
     }
     if (kept) continue;
-    if (NoticeOutlivesReplan(old.kind, a, planned_kinds)) {
+    if (NoticeOutlivesReplan(old.kind, a, planned_kinds) ||
+        SentNowOutlivesReplan(old.kind, old.occurrence, a)) {
       // Not yet sent: a later event does not take it back (a confirmation
       // still goes after a notes update); it is rendered as things are then.
       next.push_back(old);
@@ -170,6 +183,73 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
   if (!audit.empty()) change.Write(log_.NewAudit(entry, std::move(audit)));
   change.Write(log_.RecordWrite(entry, change));
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> Replanner::SendNow(BookEntry& entry, MessageKind kind,
+                                            Change& change) {
+  Appointment& a = entry.appt;
+  const Tenant* tenant = registry_.FindTenant(a.tenant);
+  const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
+  const AppointmentType* type = registry_.FindType(a.tenant, a.type);
+  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
+  if (tenant == nullptr || cal == nullptr || type == nullptr || patient == nullptr) {
+    return absl::FailedPreconditionError("the appointment refers to an object since deleted");
+  }
+  PlanInput input{*tenant, *cal, *type, *patient, a, Event::kUpdated,
+                  change.now, /*omit_tenant_channels=*/false};
+  input.stopped_channels = registry_.StoppedChannels(*patient);
+  // Each send-now writes an audit record, so the entry's count of them
+  // names this one apart from every earlier send.
+  auto occurrence = static_cast<uint32_t>(kSendNowOccurrence | (entry.audit.size() & ~kSendNowOccurrence));
+  PlanResult plan = PlanSendNow(input, kind, occurrence);
+  if (plan.messages.empty()) {
+    std::string why;
+    for (const Omission& o : plan.omitted) {
+      absl::StrAppend(&why, why.empty() ? "" : "; ",
+                      o.channel ? absl::StrCat(std::string(ChannelName(*o.channel)), ": ") : std::string(),
+                      o.reason);
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot send ", std::string(KindName(kind)), " now: ", why.empty() ? "no channel" : why));
+  }
+  // A record holds at most 1024 plan entries (appointment_record.h); sends
+  // nobody takes must not grow it there.
+  if (entry.plan.size() + plan.messages.size() > kMaxPendingForSendNow) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot send ", std::string(KindName(kind)), " now: ", entry.plan.size(),
+        " messages already pending for the appointment (at most ", kMaxPendingForSendNow, ")"));
+  }
+  change.Touch(ObjKey(a.tenant, a.id));
+  std::string audit;
+  MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX))};
+  std::string payload = EncodeMessageRef(ref);
+  for (const PlannedMessage& m : plan.messages) {
+    PlanRef out{m.kind, m.channel, m.occurrence, m.due_ms};
+    if (m.moved_by_quiet_hours) out.flags |= PlanRef::kMovedByQuietHours;
+    std::string note = "sent now on request";
+    if (tenant->metered && IsPaid(m.channel)) {
+      auto rendered = renderer_.Render(entry, m.kind, m.channel, std::string(), ref.delay_ms,
+                                       change.now, /*text_only=*/true);
+      out.credits = rendered.ok() ? MessageCost(*tenant, m.channel, rendered->text) : 1;
+      change.LedgerChanged(a.tenant);
+      if (credits_.Reserve(a.tenant, out, out.credits)) {
+        absl::StrAppend(&note, "; ", out.credits, " credit(s) reserved");
+      } else {
+        absl::StrAppend(&note, "; not enough credit yet (", out.credits, " needed, ",
+                        credits_.available(a.tenant), " available)");
+      }
+    }
+    entry.plan.push_back(out);
+    AppendAuditLine(&audit, change.now, "planned", m.kind, m.channel, m.occurrence, m.due_ms, note);
+    change.Schedule(ReminderSpec{TenantId{a.tenant}, MessageKey(a.id, m.kind, m.channel, m.occurrence),
+                                 m.channel, m.recipient, m.due_ms, m.expiry_ms, payload});
+  }
+  for (const Omission& o : plan.omitted) {
+    AppendAuditLine(&audit, change.now, "omitted", o.kind, o.channel, occurrence, 0, o.reason);
+  }
+  change.Write(log_.NewAudit(entry, std::move(audit)));
+  change.Write(log_.RecordWrite(entry, change));
+  return static_cast<uint32_t>(plan.messages.size());
 }
 
 }  // namespace rappel::server::plan

@@ -41,6 +41,14 @@ class Replanner {
   // object the appointment refers to is gone.
   absl::Status Replan(BookEntry& entry, Event event, std::string_view why, Change& change);
 
+  // Sends `kind` now for `entry` as it is (PlanSendNow, planner.h) and adds
+  // it to `change`: scheduled on each channel allowed (credits reserved as
+  // Replan does), the channels left out in the audit. It stays pending
+  // through later re-plans while it still fits the appointment. Returns how
+  // many messages; FailedPrecondition, naming why, when none can go (then
+  // nothing is added).
+  absl::StatusOr<uint32_t> SendNow(BookEntry& entry, MessageKind kind, Change& change);
+
  private:
   const ObjectRegistry& registry_;
   AppointmentLog& log_;

@@ -112,8 +112,12 @@ inline std::vector<RequestSample> RequestSamples(int64_t now_ms) {
     return wire::CreateAppointmentUpsert(b, b.CreateVector(as)).Union();
   }));
   out.push_back(Make(17, wire::Body::AppointmentCommands, [](B& b) {
-    std::vector<Offset<wire::AppointmentCommand>> cs = {wire::CreateAppointmentCommand(
-        b, 1, b.CreateString("a-1"), wire::AppointmentAction::Confirm)};
+    std::vector<Offset<wire::AppointmentCommand>> cs = {
+        wire::CreateAppointmentCommand(b, 1, b.CreateString("a-1"),
+                                       wire::AppointmentAction::Confirm),
+        wire::CreateAppointmentCommand(b, 1, b.CreateString("a-1"),
+                                       wire::AppointmentAction::SendNow, wire::VisitStatus::None,
+                                       0, b.CreateString("reminder"))};
     return wire::CreateAppointmentCommands(b, b.CreateVector(cs)).Union();
   }));
   out.push_back(Make(18, wire::Body::CalendarAbsence, [&](B& b) {

@@ -239,6 +239,7 @@ enum class AppointmentAction : uint8_t {
   kConfirm = 3,             // confirmed by the patient
   kArrived = 4,             // the patient says they have arrived
   kSetStatus = 5,           // AppointmentCommand::status (kNone clears it)
+  kSendNow = 6,             // AppointmentCommand::kind, now, with the appointment as it is
 };
 
 enum class VisitStatus : uint8_t { kNone, kSeen, kWaitingRoom, kAbsent, kExcused };
@@ -249,6 +250,10 @@ struct AppointmentCommand {
   AppointmentAction action = AppointmentAction::kCancelByPractitioner;
   VisitStatus status = VisitStatus::kNone;  // for kSetStatus
   uint64_t version = 0;     // 0: no version check; else refused if older than held
+  // kSendNow: the message kind ("confirmation", "change", "cancellation",
+  // "patient_cancel_ack", "confirm_ack", "reminder", "pre_visit",
+  // "second_reminder", "post_visit", "recall", "practitioner", "delay_alert").
+  std::string kind;
 };
 
 // Who cancels, for BlockingClient::CancelAppointment.
