@@ -15,36 +15,15 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Unix milliseconds, or an ISO 8601 / RFC 3339 time with its UTC offset
-// ("2026-03-02T14:00:00+01:00", "2026-03-02T13:00Z"): the offset is
-// required, rappelctl does not guess a time zone.
-absl::StatusOr<int64_t> ParseTimeMs(const std::string& text) {
-  size_t digits_from = !text.empty() && text[0] == '-' ? 1 : 0;
-  if (text.size() > digits_from && std::all_of(text.begin() + digits_from, text.end(),
-                                               [](char c) { return c >= '0' && c <= '9'; })) {
-    try {
-      return std::stoll(text);
-    } catch (const std::exception&) {
-      return absl::InvalidArgumentError("time out of range: " + text);
-    }
-  }
-  for (const char* format : {"%Y-%m-%d%ET%H:%M:%E*S%Ez", "%Y-%m-%d%ET%H:%M%Ez"}) {
-    absl::Time t;
-    std::string err;
-    if (absl::ParseTime(format, text, &t, &err)) return absl::ToUnixMillis(t);
-  }
-  return absl::InvalidArgumentError(
-      "bad time \"" + text +
-      "\": give unix milliseconds or YYYY-MM-DDTHH:MM[:SS] with a UTC offset (Z, +01:00)");
-}
-
 class AppointmentCommands final : public CommandGroup {
  public:
   explicit AppointmentCommands(CLI::App& app) {
     appointment_ = app.add_subcommand(
         "appointment", "show one appointment: state, pending messages, audit trail (JSON)");
-    appointment_->add_option("tenant", tenant_, "tenant id")->required();
-    appointment_->add_option("id", appointment_id_, "appointment id")->required();
+    // Not required by CLI11: `appointment book ...` and its siblings
+    // (appointment_ops.h) hang under it; Prepare asks for them.
+    show_tenant_ = appointment_->add_option("tenant", tenant_, "tenant id");
+    show_id_ = appointment_->add_option("id", appointment_id_, "appointment id");
     dry_run_ = app.add_subcommand(
         "dry-run",
         "what an appointment would send if booked now, when, on which channel, and "
@@ -85,12 +64,15 @@ class AppointmentCommands final : public CommandGroup {
   }
 
   bool Chosen() const override {
-    return appointment_->parsed() || dry_run_->parsed() || absence_->parsed() || delay_->parsed() ||
+    return Showing() || dry_run_->parsed() || absence_->parsed() || delay_->parsed() ||
            redeem_->parsed();
   }
 
-  // dry-run and absence: their times.
+  // appointment: its two arguments; dry-run and absence: their times.
   int Prepare() override {
+    if (Showing() && (show_tenant_->count() == 0 || show_id_->count() == 0)) {
+      return Usage("appointment: give TENANT ID, or a subcommand (rappelctl appointment --help)");
+    }
     if (dry_run_->parsed()) {
       auto start = ParseTimeMs(start_text_);
       if (!start.ok()) return Usage(std::string(start.status().message()));
@@ -112,7 +94,7 @@ class AppointmentCommands final : public CommandGroup {
   }
 
   int Run(client::BlockingClient& c, bool json) override {
-    if (appointment_->parsed()) {
+    if (Showing()) {
       auto r = c.ShowAppointment(tenant_, appointment_id_);
       if (!r.ok()) return Fail(r.status());
       PrintJson(*r);
@@ -168,7 +150,12 @@ class AppointmentCommands final : public CommandGroup {
     return 0;
   }
 
+  // `appointment TENANT ID` itself, not one of its subcommands.
+  bool Showing() const { return appointment_->parsed() && appointment_->get_subcommands().empty(); }
+
   CLI::App* appointment_ = nullptr;
+  CLI::Option* show_tenant_ = nullptr;
+  CLI::Option* show_id_ = nullptr;
   CLI::App* dry_run_ = nullptr;
   CLI::App* absence_ = nullptr;
   CLI::App* delay_ = nullptr;

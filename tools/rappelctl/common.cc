@@ -1,7 +1,10 @@
 #include "tools/rappelctl/common.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
 
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
 namespace rappel::ctl {
@@ -26,6 +29,26 @@ void PrintJson(const std::string& text) {
   } else {
     std::printf("%s\n", j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
   }
+}
+
+absl::StatusOr<int64_t> ParseTimeMs(const std::string& text) {
+  size_t digits_from = !text.empty() && text[0] == '-' ? 1 : 0;
+  if (text.size() > digits_from && std::all_of(text.begin() + digits_from, text.end(),
+                                               [](char c) { return c >= '0' && c <= '9'; })) {
+    try {
+      return std::stoll(text);
+    } catch (const std::exception&) {
+      return absl::InvalidArgumentError("time out of range: " + text);
+    }
+  }
+  for (const char* format : {"%Y-%m-%d%ET%H:%M:%E*S%Ez", "%Y-%m-%d%ET%H:%M%Ez"}) {
+    absl::Time t;
+    std::string err;
+    if (absl::ParseTime(format, text, &t, &err)) return absl::ToUnixMillis(t);
+  }
+  return absl::InvalidArgumentError(
+      "bad time \"" + text +
+      "\": give unix milliseconds or YYYY-MM-DDTHH:MM[:SS] with a UTC offset (Z, +01:00)");
 }
 
 }  // namespace rappel::ctl

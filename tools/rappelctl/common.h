@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace rappel::ctl {
 
@@ -21,6 +22,12 @@ int Fail(const absl::Status& st);
 
 // Prints `message` and returns kExitUsage.
 int Usage(const std::string& message);
+
+// Unix milliseconds, or an ISO 8601 / RFC 3339 time with its UTC offset
+// ("2026-03-02T14:00:00+01:00", "2026-03-02T13:00Z"): the offset is
+// required, rappelctl does not guess a time zone. InvalidArgument, saying
+// what is expected, otherwise.
+absl::StatusOr<int64_t> ParseTimeMs(const std::string& text);
 
 // Prints a JSON document from rappeld indented; as it came if it does not parse.
 void PrintJson(const std::string& text);

@@ -14,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "client/cli_tls.h"
 #include "rappel/client.h"
+#include "tools/rappelctl/appointment_ops.h"
 #include "tools/rappelctl/appointments.h"
 #include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/common.h"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   groups.push_back(ctl::AddRateCommands(app));
   groups.push_back(ctl::AddObjectCommands(app));
   groups.push_back(ctl::AddAppointmentCommands(app));
+  groups.push_back(ctl::AddAppointmentOpCommands(app));  // under `appointment`: after it
   groups.push_back(ctl::AddCreditCommands(app));
   groups.push_back(ctl::AddPatientReplyCommand(app));
 
