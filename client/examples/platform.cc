@@ -4,6 +4,9 @@
 // confirmation, the change notice and the reminders, which a worker
 // (rappel-worker) receives as rendered messages.
 //
+// Exit codes: 0 done, 1 rappeld refused or unreachable, 2 bad usage (a
+// --start-in outside 1 s to 365 days).
+//
 // With --demo (the default), the clinic's reminders are seconds before the
 // appointment instead of hours, so the whole plan plays out in ~15 s.
 #include <chrono>

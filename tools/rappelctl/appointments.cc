@@ -19,7 +19,9 @@ class AppointmentCommands final : public CommandGroup {
  public:
   explicit AppointmentCommands(CLI::App& app) {
     appointment_ = app.add_subcommand(
-        "appointment", "show one appointment: state, pending messages, audit trail (JSON)");
+        "appointment",
+        "show one appointment (TENANT ID): state, pending messages, audit trail (JSON); or "
+        "operate one: book, move, cancel, status, send-now");
     // Not required by CLI11: `appointment book ...` and its siblings
     // (appointment_ops.h) hang under it; Prepare asks for them.
     show_tenant_ = appointment_->add_option("tenant", tenant_, "tenant id");
