@@ -67,9 +67,9 @@ class Reader {
   bool ok_ = true;
 };
 
-// 4: varint integers; 3: a plan entry carries its credits and flags (2:
+// 5: the sent messages; 4: varint integers; 3: a plan entry carries its credits and flags (2:
 // without them).
-constexpr uint8_t kEntryFormat = 4;
+constexpr uint8_t kEntryFormat = 5;
 
 
 
@@ -109,6 +109,16 @@ std::string EncodeEntry(const BookEntry& e) {
   }
   w.U32(static_cast<uint32_t>(e.audit.size()));
   for (uint64_t n : e.audit) w.I64(static_cast<int64_t>(n));
+  w.U32(static_cast<uint32_t>(e.sent.size()));
+  for (const SentRef& m : e.sent) {
+    w.U8(static_cast<uint8_t>(m.kind));
+    w.U8(static_cast<uint8_t>(m.channel));
+    w.U32(m.occurrence);
+    w.I64(m.at_ms);
+    w.U8(m.state);
+    w.U8(m.drop_class);
+    w.U32(m.credits);
+  }
   return w.Take();
 }
 
@@ -160,6 +170,22 @@ absl::StatusOr<BookEntry> DecodeEntry(uint64_t seq, std::string_view bytes) {
   if (!r.ok() || audits > (1u << 20)) return absl::DataLossError("truncated appointment record");
   e.audit.reserve(audits);
   for (uint32_t i = 0; i < audits; ++i) e.audit.push_back(static_cast<uint64_t>(r.I64()));
+  if (format >= 5) {
+    uint32_t sent = r.U32();
+    if (!r.ok() || sent > (1u << 20)) return absl::DataLossError("truncated appointment record");
+    e.sent.reserve(sent);
+    for (uint32_t i = 0; i < sent; ++i) {
+      SentRef m;
+      m.kind = static_cast<MessageKind>(r.U8());
+      m.channel = static_cast<Channel>(r.U8());
+      m.occurrence = r.U32();
+      m.at_ms = r.I64();
+      m.state = r.U8();
+      m.drop_class = r.U8();
+      m.credits = r.U32();
+      e.sent.push_back(m);
+    }
+  }
   if (!r.ok() || !r.done()) return absl::DataLossError("malformed appointment record");
   return e;
 }

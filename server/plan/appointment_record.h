@@ -10,7 +10,9 @@
 //   channels, lifecycle, status, confirmed, arrived, delay_ms,
 //   plan: count, then per message kind, channel, occurrence, due_ms,
 //         credits, flags (credits and flags since format 3),
-//   audit: count, then the au/ numbers.
+//   audit: count, then the au/ numbers,
+//   sent (format 5 on): count, then per message kind, channel, occurrence,
+//         at_ms, state, drop class, credits.
 // Formats 2 and 3 had fixed big-endian integers and are still read.
 #pragma once
 
@@ -42,6 +44,19 @@ struct PlanRef {
   uint32_t held() const { return reserved() ? credits : 0; }
 };
 
+// A message of the appointment that left its plan: acked (sent or failed)
+// or dropped as it fell due (message_outcome.h). The message list and
+// late outcomes read it; kept until the tenant's audit retention.
+struct SentRef {
+  MessageKind kind;
+  Channel channel;
+  uint32_t occurrence;
+  int64_t at_ms = 0;        // when its ack (or drop) was submitted: its summary day
+  uint8_t state = 0;        // message_state bits
+  uint8_t drop_class = 0;   // DropClass, when dropped
+  uint32_t credits = 0;     // spent on it
+};
+
 // An appointment as the book holds it.
 struct BookEntry {
   Appointment appt;
@@ -50,6 +65,7 @@ struct BookEntry {
   uint64_t durable_seq = 0;     // its latest durable record (0: none yet)
   uint64_t oldest_seq = 0;      // its oldest record perhaps still stored
   std::vector<uint64_t> audit;  // its audit records: au/<n>, oldest first
+  std::vector<SentRef> sent;    // its messages out of the plan, oldest first
 };
 
 // The record of `e` (appt, plan and audit numbers; not the seqs).

@@ -30,6 +30,7 @@ absl::Status AppointmentBook::Load() {
   if (!reader.ok()) return reader.status();
   if (absl::Status st = registry_.Load(*reader); !st.ok()) return st;
   if (absl::Status st = credits_.Load(*reader); !st.ok()) return st;
+  if (absl::Status st = summary_.Load(*reader); !st.ok()) return st;
   return log_.Load(*reader);
 }
 
@@ -499,6 +500,37 @@ void AppointmentBook::Redeem(std::string_view token,
   SubmitThen(std::move(change), std::move(out), std::move(done));
 }
 
+// --- late outcomes ----------------------------------------------------------
+
+void AppointmentBook::ReportOutcomes(std::vector<OutcomeReport> items, OutcomesDone done) {
+  Change change;
+  change.now = engine_->NowMs();
+  auto results = std::make_shared<std::vector<absl::StatusOr<bool>>>();
+  results->reserve(items.size());
+  for (const OutcomeReport& item : items) {
+    auto key = ParseMessageKey(item.key);
+    Entry* e = key ? log_.Find(item.tenant, key->appointment_id) : nullptr;
+    if (e == nullptr) {
+      results->push_back(absl::NotFoundError(
+          absl::StrCat("no message \"", item.tenant, ":", item.key, "\"")));
+      continue;
+    }
+    std::string obj = ObjKey(item.tenant, e->appt.id);
+    change.Touch(obj);
+    auto changed = delivery_.ReportLate(*e, *key, item.outcome, item.detail, &change.writes);
+    if (changed.ok() && *changed) change.Write(log_.RecordWrite(*e, change));
+    results->push_back(std::move(changed));
+  }
+  Submit(std::move(change), [results, done = std::move(done)](absl::Status st) {
+    if (!st.ok()) {
+      for (auto& r : *results) {
+        if (r.ok()) r = st;
+      }
+    }
+    done(std::move(*results));
+  });
+}
+
 // --- views ----------------------------------------------------------------
 
 absl::StatusOr<std::string> AppointmentBook::Show(uint32_t tenant, const std::string& id) const {
@@ -535,6 +567,7 @@ size_t AppointmentBook::SweepGone(size_t limit) {
       if (credits_.Release(e.appt.tenant, p)) change.LedgerChanged(e.appt.tenant);
       AppendAuditLine(&audit, now, "expired", p.kind, p.channel, p.occurrence, p.due_ms,
                 "not sent before its expiry");
+      delivery_.NoteDropped(e, p, DropClass::kExpired, &change.writes);
       p.occurrence = UINT32_MAX;  // marked: removed below
       ++gone;
     }

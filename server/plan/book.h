@@ -37,6 +37,9 @@
 //                       its outcome
 //   message_renderer.h  what a message says (render.h) and its address
 //   book_views.h        what Show, DryRun and CreditsJson answer (JSON)
+//   message_summary.h   counts of what became of messages, by tenant,
+//                       local day, channel and kind (su/)
+//   message_views.h     the message summary and list (JSON)
 //   planner.h           what an event plans
 //
 // Thread: the owner (io) thread, like the engine.
@@ -55,6 +58,9 @@
 #include "server/plan/book_views.h"
 #include "server/plan/delivery.h"
 #include "server/plan/households.h"
+#include "server/plan/message_outcome.h"
+#include "server/plan/message_summary.h"
+#include "server/plan/message_views.h"
 #include "server/plan/reminder_cap.h"
 #include "server/plan/replanner.h"
 #include "server/plan/change.h"
@@ -97,6 +103,15 @@ struct Redeemed {
   uint32_t tenant = 0;
   std::string appointment;
   std::string action;  // "confirm", "cancel", "arrival"
+};
+
+// An outcome reported after a message's ack: `key` is its engine key
+// (MessageKey, the message id without its "<tenant>:").
+struct OutcomeReport {
+  uint32_t tenant = 0;
+  std::string key;
+  LateOutcome outcome = LateOutcome::kDelivered;
+  std::string detail;  // the provider's answer or reason
 };
 
 struct BookOptions {
@@ -158,6 +173,21 @@ class AppointmentBook : public MessageFilter {
   // FailedPrecondition when expired, already used or outdated, or outside its
   // window; the action is applied and re-planned in one commit.
   void Redeem(std::string_view token, std::function<void(absl::StatusOr<Redeemed>)> done);
+
+  // Outcomes reported after the ack (message_outcome.h), all in one
+  // commit; per item: true when it changed the message (an audit line, its
+  // summary row), false when it changed nothing (the same report again, or
+  // one the rules ignore). NotFound for a message never acked or dropped
+  // (or past the audit retention); FailedPrecondition for a dropped one.
+  using OutcomesDone = std::function<void(std::vector<absl::StatusOr<bool>>)>;
+  void ReportOutcomes(std::vector<OutcomeReport> items, OutcomesDone done);
+  // The tenant's message summary and message list (message_views.h).
+  absl::StatusOr<std::string> MessageSummaryJson(const SummaryQuery& q) const {
+    return message_views_.Summary(q);
+  }
+  absl::StatusOr<std::string> MessageListJson(const MessageListQuery& q) const {
+    return message_views_.List(q);
+  }
 
   // The appointment, its pending plan, its audit trail and its dry run (JSON).
   absl::StatusOr<std::string> Show(uint32_t tenant, const std::string& id) const;
@@ -226,7 +256,10 @@ class AppointmentBook : public MessageFilter {
   ReminderCap reminder_cap_;
   MessageRenderer renderer_{registry_};
   Replanner replanner_;
-  Delivery delivery_{*engine_, registry_, log_, credits_, households_, reminder_cap_, renderer_};
+  MessageSummary summary_;
+  MessageViews message_views_{*engine_, registry_, log_, summary_};
+  Delivery delivery_{*engine_,  registry_,     log_,      credits_,
+                     households_, reminder_cap_, renderer_, summary_};
 };
 
 }  // namespace rappel::server::plan

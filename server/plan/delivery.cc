@@ -48,13 +48,16 @@ bool Delivery::Claims(const ReminderSpec& r) {
 MessageFilter::Prepared Delivery::Prepare(const ReminderSpec& r) {
   MessageFilter::Prepared out;
   int64_t now = engine_.NowMs();
-  auto drop = [&](std::string reason, const ParsedMessageKey* key, BookEntry* e) {
+  auto drop = [&](std::string reason, const ParsedMessageKey* key, BookEntry* e,
+                  DropClass cls = DropClass::kCancelled) {
     out.deliver = false;
     out.drop_reason = reason;
     if (key != nullptr && e != nullptr) {
       std::string audit;
       AppendAuditLine(&audit, now, "suppressed", key->kind, key->channel, key->occurrence, r.due_ms,
                 reason);
+      NoteSent(*e, key->kind, key->channel, key->occurrence, message_state::kDropped, cls, 0,
+               &out.writes);
       RecordOutcome(*e, *key, std::move(audit), /*leaves_plan=*/true, &out.writes);
     }
     return out;
@@ -79,36 +82,40 @@ MessageFilter::Prepared Delivery::Prepare(const ReminderSpec& r) {
   if (a.status != VisitStatus::kNone && StopsPreVisit(key->kind)) {
     return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status)),
                              ": no further messages before the visit"),
-                &*key, e);
+                &*key, e, DropClass::kStatus);
   }
   if ((a.status == VisitStatus::kAbsent || a.status == VisitStatus::kExcused) &&
       (key->kind == MessageKind::kPostVisit || key->kind == MessageKind::kRecall)) {
-    return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status))), &*key, e);
+    return drop(absl::StrCat("status ", std::string(VisitStatusName(a.status))), &*key, e,
+                DropClass::kStatus);
   }
   const Tenant* t = registry_.FindTenant(a.tenant);
   const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
   if (t == nullptr || patient == nullptr) {
-    return drop("an object the appointment refers to is gone", &*key, e);
+    return drop("an object the appointment refers to is gone", &*key, e, DropClass::kNoAddress);
   }
   const Patient& p = *patient;
   if (key->kind != MessageKind::kPractitioner) {
-    if (!p.notifications) return drop("the patient's notifications are off", &*key, e);
+    if (!p.notifications) {
+      return drop("the patient's notifications are off", &*key, e, DropClass::kOptOut);
+    }
     if (t->require_consent && !p.consent) {
-      return drop("no consent: the tenant requires the patient's opt-in", &*key, e);
+      return drop("no consent: the tenant requires the patient's opt-in", &*key, e,
+                  DropClass::kOptOut);
     }
     if (registry_.AddressStopped(a.tenant, key->channel == Channel::kEmail ? p.email
                                  : key->channel == Channel::kPush ? p.push_token
                                                                   : p.mobile)) {
-      return drop("the address replied STOP", &*key, e);
+      return drop("the address replied STOP", &*key, e, DropClass::kOptOut);
     }
     if (std::string leader = households_.TakeLeader(*e, key->kind, key->channel, key->occurrence);
         !leader.empty()) {
       return drop(absl::StrCat("merged into the SMS of appointment ", leader,
                                " (same phone number, same day, same calendar)"),
-                  &*key, e);
+                  &*key, e, DropClass::kMerged);
     }
     if (std::string capped = cap_.Over(*t, *e, *key, now); !capped.empty()) {
-      return drop(std::move(capped), &*key, e);
+      return drop(std::move(capped), &*key, e, DropClass::kDailyCap);
     }
   }
   // The other appointments this SMS covers (a household's, same day):
@@ -117,8 +124,12 @@ MessageFilter::Prepared Delivery::Prepare(const ReminderSpec& r) {
   if (key->channel == Channel::kSms) covered = households_.Companions(*e, key->kind, key->occurrence);
   auto rendered = renderer_.Render(*e, key->kind, key->channel, households_.Note(*e, covered),
                             static_cast<int64_t>(ref->delay_ms), now, /*text_only=*/false);
-  if (!rendered.ok()) return drop(std::string(rendered.status().message()), &*key, e);
-  if (rendered->recipient.empty()) return drop("no address on this channel any more", &*key, e);
+  if (!rendered.ok()) {
+    return drop(std::string(rendered.status().message()), &*key, e, DropClass::kNoAddress);
+  }
+  if (rendered->recipient.empty()) {
+    return drop("no address on this channel any more", &*key, e, DropClass::kNoAddress);
+  }
 
   if (t->metered && IsPaid(key->channel)) {
     PlanRef* planned = FindPlanRef(*e, *key);
@@ -128,7 +139,7 @@ MessageFilter::Prepared Delivery::Prepare(const ReminderSpec& r) {
           FindPlanRef(*e, ParsedMessageKey{key->appointment_id, key->kind, Channel::kEmail,
                                            key->occurrence}) != nullptr) {
         return drop(absl::StrCat("not enough credit (", cost, " needed): the e-mail of this message goes"),
-                    &*key, e);
+                    &*key, e, DropClass::kCredit);
       }
       out.deliver = false;
       out.hold = true;
@@ -155,6 +166,7 @@ void Delivery::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_
   bool success = outcome == AckOutcome::kSent || outcome == AckOutcome::kDelivered ||
                  outcome == AckOutcome::kOpened;
   std::string what(detail);
+  uint32_t spent = 0;
   if (PlanRef* ref = FindPlanRef(*e, *key); ref != nullptr && (ref->lease_cost > 0 || ref->reserved())) {
     uint32_t cost = ref->lease_cost > 0 ? ref->lease_cost : ref->credits;
     if (outcome == AckOutcome::kFailedRetryable) {
@@ -163,6 +175,7 @@ void Delivery::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_
       credits_.Release(r.tenant.value, *ref);
       if (success) {
         credits_.Spend(r.tenant.value, cost);
+        spent = cost;
         what = what.empty() ? absl::StrCat(cost, " credit(s) spent")
                             : absl::StrCat(what, "; ", cost, " credit(s) spent");
       }
@@ -171,6 +184,14 @@ void Delivery::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_
   }
   AppendAuditLine(&audit, engine_.NowMs(), OutcomeName(outcome), key->kind, key->channel,
             key->occurrence, r.due_ms, what);
+  if (outcome != AckOutcome::kFailedRetryable) {
+    using namespace message_state;
+    uint8_t state = outcome == AckOutcome::kSent        ? kSent
+                    : outcome == AckOutcome::kDelivered ? kSent | kDelivered
+                    : outcome == AckOutcome::kOpened    ? kSent | kDelivered | kOpened
+                                                        : kFailed;
+    NoteSent(*e, key->kind, key->channel, key->occurrence, state, DropClass::kNone, spent, writes);
+  }
   // Done with unless it will be retried: it leaves the pending plan.
   RecordOutcome(*e, *key, std::move(audit), outcome != AckOutcome::kFailedRetryable, writes);
 }
@@ -197,6 +218,55 @@ void Delivery::RecordOutcome(BookEntry& e, const ParsedMessageKey& key, std::str
   }
   writes->push_back(log_.NewAudit(e, std::move(audit)));
   writes->push_back(AppointmentLog::Rewrite(e));
+}
+
+void Delivery::NoteSent(BookEntry& e, MessageKind kind, Channel channel, uint32_t occurrence,
+                        uint8_t state, DropClass cls, uint32_t credits,
+                        Engine::StateWrites* writes) {
+  int64_t now = engine_.NowMs();
+  const Tenant* t = registry_.FindTenant(e.appt.tenant);
+  int64_t retention = t != nullptr ? t->audit_retention_ms : 90 * kDayMs;
+  std::erase_if(e.sent, [&](const SentRef& m) { return m.at_ms < now - retention; });
+  e.sent.push_back(SentRef{kind, channel, occurrence, now, state, static_cast<uint8_t>(cls), credits});
+  MessageSummary::Key row{e.appt.tenant, t != nullptr ? LocalDayOf(*t, now) : 0, channel, kind};
+  summary_.Note(row, 0, state, cls, credits, writes);
+}
+
+void Delivery::NoteDropped(BookEntry& e, const PlanRef& p, DropClass cls,
+                           Engine::StateWrites* writes) {
+  NoteSent(e, p.kind, p.channel, p.occurrence, message_state::kDropped, cls, 0, writes);
+}
+
+absl::StatusOr<bool> Delivery::ReportLate(BookEntry& e, const ParsedMessageKey& key,
+                                          LateOutcome outcome, std::string_view detail,
+                                          Engine::StateWrites* writes) {
+  int64_t now = engine_.NowMs();
+  const Tenant* t = registry_.FindTenant(e.appt.tenant);
+  int64_t retention = t != nullptr ? t->audit_retention_ms : 90 * kDayMs;
+  SentRef* m = nullptr;
+  for (auto it = e.sent.rbegin(); it != e.sent.rend(); ++it) {  // the latest send
+    if (it->kind == key.kind && it->channel == key.channel && it->occurrence == key.occurrence) {
+      m = &*it;
+      break;
+    }
+  }
+  if (m == nullptr || m->at_ms < now - retention) {
+    return absl::NotFoundError("no message with that id was sent (or it is past the audit retention)");
+  }
+  if (m->state & message_state::kDropped) {
+    return absl::FailedPreconditionError("that message was dropped, never sent");
+  }
+  uint8_t after = ApplyLateOutcome(m->state, outcome);
+  if (after == m->state) return false;
+  MessageSummary::Key row{e.appt.tenant, t != nullptr ? LocalDayOf(*t, m->at_ms) : 0, key.channel,
+                          key.kind};
+  summary_.Note(row, m->state, after, DropClass::kNone, 0, writes);
+  m->state = after;
+  std::string audit;
+  AppendAuditLine(&audit, now, LateOutcomeName(outcome), key.kind, key.channel, key.occurrence,
+                  /*due_ms=*/0, detail);
+  writes->push_back(log_.NewAudit(e, std::move(audit)));
+  return true;
 }
 
 PlanRef* Delivery::FindPlanRef(BookEntry& e, const ParsedMessageKey& key) {

@@ -10,6 +10,10 @@
 //     else   rendered (MessageRenderer), its cost leased, counted
 //   OnOutcome (as its ack is committed): credits spent or released, an
 //     audit line, and the message leaves the pending plan unless retried.
+//   Every message that leaves the plan (acked, dropped, expired) is kept
+//   in the appointment's sent list and counted in the MessageSummary;
+//   ReportLate applies an outcome reported after the ack
+//   (message_outcome.h).
 // What a drop or an outcome changes is written in the commit that
 // completes the message (the writes it is given).
 //
@@ -24,6 +28,8 @@
 #include "server/plan/appointment_log.h"
 #include "server/plan/credit_account.h"
 #include "server/plan/households.h"
+#include "server/plan/message_outcome.h"
+#include "server/plan/message_summary.h"
 #include "server/plan/message_renderer.h"
 #include "server/plan/registry.h"
 #include "server/plan/reminder_cap.h"
@@ -35,20 +41,33 @@ class Delivery {
   // Each must outlive us.
   Delivery(Engine& engine, const ObjectRegistry& registry, AppointmentLog& log,
            CreditAccounts& credits, Households& households, ReminderCap& cap,
-           MessageRenderer& renderer)
+           MessageRenderer& renderer, MessageSummary& summary)
       : engine_(engine),
         registry_(registry),
         log_(log),
         credits_(credits),
         households_(households),
         cap_(cap),
-        renderer_(renderer) {}
+        renderer_(renderer),
+        summary_(summary) {}
 
   // Appointment messages ("@a/..."); other keys are not ours.
   static bool Claims(const ReminderSpec& r);
   MessageFilter::Prepared Prepare(const ReminderSpec& r);
   void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
                  Engine::StateWrites* writes);
+
+  // An outcome reported after the ack for the latest send of `key` of `e`:
+  // its state, summary row and audit line change (written into `writes`,
+  // with e's record); false when it changes nothing (the same report
+  // again, or one the rules ignore). NotFound when that message was never
+  // acked or dropped (or is past the audit retention); FailedPrecondition
+  // when it was dropped, never sent.
+  absl::StatusOr<bool> ReportLate(BookEntry& e, const ParsedMessageKey& key, LateOutcome outcome,
+                                  std::string_view detail, Engine::StateWrites* writes);
+  // `p` of `e` left the plan without being handed out (`cls`): kept in the
+  // sent list and counted. Its record is the caller's to write.
+  void NoteDropped(BookEntry& e, const PlanRef& p, DropClass cls, Engine::StateWrites* writes);
 
  private:
   // A message of `e` was sent, failed or suppressed: its audit record and
@@ -57,6 +76,10 @@ class Delivery {
   void RecordOutcome(BookEntry& e, const ParsedMessageKey& key, std::string audit,
                      bool leaves_plan, Engine::StateWrites* writes);
   static PlanRef* FindPlanRef(BookEntry& e, const ParsedMessageKey& key);
+  // Adds a message to e's sent list (forgetting those past the tenant's
+  // audit retention) and counts it in the summary.
+  void NoteSent(BookEntry& e, MessageKind kind, Channel channel, uint32_t occurrence,
+                uint8_t state, DropClass cls, uint32_t credits, Engine::StateWrites* writes);
 
   Engine& engine_;  // its clock
   const ObjectRegistry& registry_;
@@ -65,6 +88,7 @@ class Delivery {
   Households& households_;
   ReminderCap& cap_;
   MessageRenderer& renderer_;
+  MessageSummary& summary_;
 };
 
 }  // namespace rappel::server::plan

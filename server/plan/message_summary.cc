@@ -1,0 +1,109 @@
+#include "server/plan/message_summary.h"
+
+#include "server/common/bytes.h"
+#include "server/plan/registry.h"
+
+namespace rappel::server::plan {
+namespace {
+
+constexpr std::string_view kPrefix = "su/";
+constexpr int64_t kDayBias = int64_t{1} << 31;
+
+// Counters in a fixed order, a count first (so that counters can be added
+// at the end and older records still read).
+std::string EncodeCounts(const MessageSummary::Counts& c) {
+  std::string v;
+  PutVarint(&v, 6 + kDropClassCount - 1);
+  for (uint64_t n : {c.sent, c.delivered, c.opened, c.clicked, c.failed, c.credits}) PutVarint(&v, n);
+  for (int i = 1; i < kDropClassCount; ++i) PutVarint(&v, c.dropped[static_cast<size_t>(i)]);
+  return v;
+}
+
+bool DecodeCounts(std::string_view v, MessageSummary::Counts* c) {
+  uint64_t n = 0;
+  if (!GetVarint(&v, &n) || n > 64) return false;
+  uint64_t* fixed[] = {&c->sent, &c->delivered, &c->opened, &c->clicked, &c->failed, &c->credits};
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t x = 0;
+    if (!GetVarint(&v, &x)) return false;
+    if (i < 6) {
+      *fixed[i] = x;
+    } else if (i - 5 < static_cast<uint64_t>(kDropClassCount)) {
+      c->dropped[i - 5] = x;
+    }
+  }
+  return v.empty();
+}
+
+void Add(uint64_t* counter, int delta) {
+  if (delta > 0) {
+    ++*counter;
+  } else if (delta < 0 && *counter > 0) {
+    --*counter;
+  }
+}
+
+}  // namespace
+
+uint64_t MessageSummary::Counts::dropped_total() const {
+  uint64_t n = 0;
+  for (uint64_t d : dropped) n += d;
+  return n;
+}
+
+std::string MessageSummary::RecordKey(const Key& key) {
+  std::string k(kPrefix);
+  PutBE(&k, key.tenant, 4);
+  PutBE(&k, static_cast<uint64_t>(key.day + kDayBias), 4);
+  k.push_back(static_cast<char>(key.channel));
+  k.push_back(static_cast<char>(key.kind));
+  return k;
+}
+
+absl::Status MessageSummary::Load(Store::Reader& reader) {
+  return ScanByTenant(reader, kPrefix, [&](uint32_t tenant, std::string_view rest, std::string_view v) {
+    if (rest.size() != 6) return absl::DataLossError("malformed message summary key");
+    Key key;
+    key.tenant = tenant;
+    key.day = static_cast<int64_t>(GetBE(rest, 0, 4)) - kDayBias;
+    key.channel = static_cast<Channel>(rest[4]);
+    key.kind = static_cast<MessageKind>(rest[5]);
+    Counts c;
+    if (!DecodeCounts(v, &c)) return absl::DataLossError("malformed message summary record");
+    rows_[key] = c;
+    return absl::OkStatus();
+  });
+}
+
+void MessageSummary::Note(const Key& key, uint8_t before, uint8_t after, DropClass drop_class,
+                          uint32_t credits, Engine::StateWrites* writes) {
+  if (before == after && credits == 0) return;
+  using namespace message_state;
+  Counts& c = rows_[key];
+  auto bit = [&](uint8_t b) { return ((after & b) != 0) - ((before & b) != 0); };
+  Add(&c.sent, bit(kSent));
+  Add(&c.delivered, bit(kDelivered));
+  Add(&c.opened, bit(kOpened));
+  Add(&c.clicked, bit(kClicked));
+  Add(&c.failed, bit(kFailed));
+  if (int d = bit(kDropped); d != 0) {
+    auto cls = static_cast<size_t>(drop_class);
+    if (cls >= c.dropped.size() || cls == 0) cls = static_cast<size_t>(DropClass::kNoAddress);
+    Add(&c.dropped[cls], d);
+  }
+  c.credits += credits;
+  writes->push_back(StatePut(RecordKey(key), EncodeCounts(c)));
+}
+
+std::vector<std::pair<MessageSummary::Key, MessageSummary::Counts>> MessageSummary::Range(
+    uint32_t tenant, int64_t from_day, int64_t to_day) const {
+  std::vector<std::pair<Key, Counts>> out;
+  Key lo{tenant, from_day, static_cast<Channel>(0), static_cast<MessageKind>(0)};
+  for (auto it = rows_.lower_bound(lo); it != rows_.end(); ++it) {
+    if (it->first.tenant != tenant || it->first.day > to_day) break;
+    out.emplace_back(it->first, it->second);
+  }
+  return out;
+}
+
+}  // namespace rappel::server::plan
