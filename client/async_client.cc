@@ -739,6 +739,27 @@ void AsyncClient::Credits(uint32_t tenant, int64_t add, Callback<std::string> do
               wire::Body::ObjectReply, Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
 }
 
+void AsyncClient::ReportOutcomes(const std::vector<OutcomeItem>& items,
+                                 Callback<OutcomeResults> done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeOutcomeReport(b, id, items); },
+              wire::Body::OutcomeReportReply,
+              Decoded<OutcomeResults>(std::move(done), codec::DecodeOutcomeReportReply));
+}
+
+void AsyncClient::MessageSummary(uint32_t tenant, const std::string& from_day,
+                                 const std::string& to_day, Callback<std::string> done) {
+  impl_->Call(
+      [&](FlatBufferBuilder& b, uint64_t id) {
+        codec::EncodeMessageSummary(b, id, tenant, from_day, to_day);
+      },
+      wire::Body::ObjectReply, Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
+}
+
+void AsyncClient::MessageList(const MessageListQuery& query, Callback<std::string> done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeMessageList(b, id, query); },
+              wire::Body::ObjectReply, Decoded<std::string>(std::move(done), codec::DecodeJsonReply));
+}
+
 void AsyncClient::DryRun(const AppointmentInput& appointment, Callback<std::string> done) {
   impl_->Call(
       [&](FlatBufferBuilder& b, uint64_t id) {

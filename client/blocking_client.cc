@@ -197,6 +197,24 @@ absl::StatusOr<std::string> BlockingClient::Credits(uint32_t tenant, int64_t add
       [&](auto cb) { impl_->client->Credits(tenant, add, cb); });
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<bool>>> BlockingClient::ReportOutcomes(
+    const std::vector<OutcomeItem>& items) {
+  return impl_->Wait<absl::StatusOr<std::vector<absl::StatusOr<bool>>>>(
+      [&](auto cb) { impl_->client->ReportOutcomes(items, cb); });
+}
+
+absl::StatusOr<std::string> BlockingClient::MessageSummary(uint32_t tenant,
+                                                          const std::string& from_day,
+                                                          const std::string& to_day) {
+  return impl_->Wait<absl::StatusOr<std::string>>(
+      [&](auto cb) { impl_->client->MessageSummary(tenant, from_day, to_day, cb); });
+}
+
+absl::StatusOr<std::string> BlockingClient::MessageList(const MessageListQuery& query) {
+  return impl_->Wait<absl::StatusOr<std::string>>(
+      [&](auto cb) { impl_->client->MessageList(query, cb); });
+}
+
 absl::StatusOr<std::string> BlockingClient::DryRun(const AppointmentInput& appointment) {
   return impl_->Wait<absl::StatusOr<std::string>>(
       [&](auto cb) { impl_->client->DryRun(appointment, cb); });

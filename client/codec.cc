@@ -385,7 +385,7 @@ std::vector<Message> DecodeDelivery(const wire::Frame* f) {
     out.reserve(messages->size());
     for (const wire::Message* m : *messages) {
       out.push_back(Message{Str(m->message_id()), m->lease_id(), m->attempt(),
-                            m->lease_deadline_ms(), FromWire(m->reminder())});
+                            m->lease_deadline_ms(), FromWire(m->reminder()), m->track_opens()});
     }
   }
   return out;
@@ -393,6 +393,56 @@ std::vector<Message> DecodeDelivery(const wire::Frame* f) {
 
 void EncodeCredits(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, int64_t add) {
   protocol::FinishFrame(b, id, wire::Body::Credits, wire::CreateCredits(b, tenant, add).Union());
+}
+
+void EncodeOutcomeReport(FlatBufferBuilder& b, uint64_t id, const std::vector<OutcomeItem>& items) {
+  std::vector<Offset<wire::OutcomeItem>> is;
+  is.reserve(items.size());
+  for (const OutcomeItem& i : items) {
+    auto mid = b.CreateString(i.message_id);
+    auto detail = b.CreateString(i.detail);
+    is.push_back(wire::CreateOutcomeItem(b, mid, static_cast<wire::LateOutcome>(i.outcome), detail));
+  }
+  protocol::FinishFrame(b, id, wire::Body::OutcomeReport,
+                        wire::CreateOutcomeReport(b, b.CreateVector(is)).Union());
+}
+
+std::vector<absl::StatusOr<bool>> DecodeOutcomeReportReply(const wire::Frame* f) {
+  std::vector<absl::StatusOr<bool>> out;
+  if (const auto* results = f->body_as_OutcomeReportReply()->results()) {
+    out.reserve(results->size());
+    for (const wire::OutcomeResult* r : *results) {
+      absl::Status st = protocol::FromWireStatus(r->status());
+      if (st.ok()) {
+        out.push_back(r->changed());
+      } else {
+        out.push_back(std::move(st));
+      }
+    }
+  }
+  return out;
+}
+
+void EncodeMessageSummary(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                          const std::string& from_day, const std::string& to_day) {
+  auto from = b.CreateString(from_day);
+  auto to = b.CreateString(to_day);
+  protocol::FinishFrame(b, id, wire::Body::MessageSummary,
+                        wire::CreateMessageSummary(b, tenant, from, to).Union());
+}
+
+void EncodeMessageList(FlatBufferBuilder& b, uint64_t id, const MessageListQuery& q) {
+  auto day = b.CreateString(q.day);
+  auto patient = b.CreateString(q.patient);
+  auto appointment = b.CreateString(q.appointment);
+  auto kind = b.CreateString(q.kind);
+  auto status = b.CreateString(q.status);
+  auto cursor = b.CreateString(q.cursor);
+  protocol::FinishFrame(
+      b, id, wire::Body::MessageList,
+      wire::CreateMessageList(b, q.tenant, day, patient, appointment,
+                              static_cast<wire::Channel>(q.channel), kind, status, q.limit, cursor)
+          .Union());
 }
 
 absl::StatusOr<std::string> DecodeJsonReply(const wire::Frame* f) {

@@ -74,6 +74,12 @@ std::vector<Message> DecodeDelivery(const wire::Frame* f);
 // ObjectReply and AppointmentShowReply: the JSON document, or the error.
 absl::StatusOr<std::string> DecodeJsonReply(const wire::Frame* f);
 void EncodeCredits(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, int64_t add);
+void EncodeOutcomeReport(FlatBufferBuilder& b, uint64_t id, const std::vector<OutcomeItem>& items);
+// OutcomeReportReply: per item, whether it changed the message, or its error.
+std::vector<absl::StatusOr<bool>> DecodeOutcomeReportReply(const wire::Frame* f);
+void EncodeMessageSummary(FlatBufferBuilder& b, uint64_t id, uint32_t tenant,
+                          const std::string& from_day, const std::string& to_day);
+void EncodeMessageList(FlatBufferBuilder& b, uint64_t id, const MessageListQuery& q);
 // AppointmentUpsertReply and AppointmentCommandsReply: one result per item.
 std::vector<absl::StatusOr<AppointmentResult>> DecodeAppointmentResults(const wire::Frame* f);
 // The AppointmentCommandsReply to a PatientReply: its one result (DataLoss

@@ -277,7 +277,7 @@ void Dispatcher::AddLease(uint32_t slot, uint64_t worker, int64_t deadline,
   Lease& lease = lease_pool_[slot];
   lease.worker = worker;
   out->push_back(LeasedMessage{lease.content.message_id, lease_id, lease.attempt, deadline,
-                               &lease.content.due.reminder});
+                               &lease.content.due.reminder, lease.content.track_opens});
 }
 
 std::string Dispatcher::KeyOf(const WaitingMessage& msg) {
@@ -417,6 +417,7 @@ bool Dispatcher::PrepareForLease(uint32_t slot) {
   }
   lease.content.due.reminder.payload = std::move(p.payload);
   lease.content.due.reminder.recipient = std::move(p.recipient);
+  lease.content.track_opens = p.track_opens;
   lease.prepared = true;
   return true;
 }

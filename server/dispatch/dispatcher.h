@@ -146,6 +146,7 @@ struct LeasedMessage {
   uint32_t attempt = 1;
   int64_t deadline_ms = 0;
   const ReminderSpec* reminder = nullptr;
+  bool track_opens = false;  // its template asks the worker to track opens
 };
 
 struct DispatchStats {

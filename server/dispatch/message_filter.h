@@ -49,6 +49,7 @@ class MessageFilter {
     std::string drop_reason;    // !deliver: why (recorded in the audit)
     std::string payload;        // deliver: what the worker gets
     std::string recipient;      // deliver: the address, as it is now
+    bool track_opens = false;   // deliver: the worker is asked to track opens
     Engine::StateWrites writes; // written with the completion (drop) or ignored
   };
   virtual Prepared Prepare(const ReminderSpec& r) = 0;

@@ -23,6 +23,7 @@ namespace rappel::server {
 struct MessageContent {
   DueReminder due;
   std::string message_id;
+  bool track_opens = false;  // the filter's Prepared::track_opens
 };
 
 struct WaitingMessage {

@@ -20,6 +20,7 @@ RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatche
       admin_(engine, dispatcher, options_.frame_limits.max_frame_bytes, options_.post,
              options_.before_backup) {
   if (book != nullptr) appointments_.emplace(book);
+  if (book != nullptr) messages_.emplace(book);
 }
 
 // admin_'s destructor waits for the backup thread.
@@ -37,6 +38,7 @@ bool RequestHandler::Allowed(const Connection& conn, wire::Body body) const {
   if (body == wire::Body::Ping) return true;
   if (ReminderRequests::Handles(body)) return conn.role == wire::Role::Producer;
   if (WorkerRequests::Handles(body)) return conn.role == wire::Role::Worker;
+  if (MessageRequests::Handles(body)) return MessageRequests::Allowed(conn.role, body);
   if (AppointmentRequests::Handles(body)) {
     return conn.role == wire::Role::Producer && AppointmentRequests::AllowedForProducer(body);
   }
@@ -134,6 +136,9 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     return appointments_->Handle(conn, frame, std::move(reply));
   }
   if (RateRequests::Handles(type)) return rates_.Handle(conn, frame, std::move(reply));
+  if (MessageRequests::Handles(type) && messages_) {
+    return messages_->Handle(conn, frame, std::move(reply));
+  }
   // A reply or push type sent as a request (admins get this far).
   reply(ErrorFrame(id, wire::ErrorCode::UnknownRequest,
                    absl::StrCat(wire::EnumNameBody(type), " is not a request")),

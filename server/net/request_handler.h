@@ -16,6 +16,8 @@
 //   AppointmentRequests  objects, appointment events, tokens, show     producer
 //                        (AppointmentShow and Credits: admin)
 //   RateRequests         RateLimitSet, RateList                        admin
+//   MessageRequests      OutcomeReport                                 worker, producer
+//                        MessageSummary, MessageList                   producer
 //
 // Admins may send everything; every role may Ping. Each family checks the
 // tenants a request names against the token's (tenant_access.h). Each
@@ -38,6 +40,7 @@
 #include "server/net/admin_requests.h"
 #include "server/net/appointment_requests.h"
 #include "server/net/connection.h"
+#include "server/net/message_requests.h"
 #include "server/net/credentials.h"
 #include "server/net/rate_requests.h"
 #include "server/net/reminder_requests.h"
@@ -109,6 +112,7 @@ class RequestHandler {
   ReminderRequests reminders_;
   WorkerRequests workers_;
   std::optional<AppointmentRequests> appointments_;
+  std::optional<MessageRequests> messages_;
   RateRequests rates_;
   // Last, so destroyed first: it waits for a backup copy before anything
   // else goes.

@@ -24,7 +24,8 @@ FrameBytes DeliveryFrame(const std::vector<LeasedMessage>& batch) {
   for (const auto& m : batch) {
     auto mid = b.CreateString(m.message_id);
     auto rem = ReminderToWire(b, *m.reminder);
-    out.push_back(wire::CreateMessage(b, mid, m.lease_id, m.attempt, m.deadline_ms, rem));
+    out.push_back(
+        wire::CreateMessage(b, mid, m.lease_id, m.attempt, m.deadline_ms, rem, m.track_opens));
   }
   auto body = wire::CreateDelivery(b, b.CreateVector(out));
   return Finish(b, 0, wire::Body::Delivery, body.Union());

@@ -153,6 +153,7 @@ MessageFilter::Prepared Delivery::Prepare(const ReminderSpec& r) {
   households_.Cover(covered, key->kind, key->occurrence, a.id);
   out.payload = std::move(rendered->payload);
   out.recipient = std::move(rendered->recipient);
+  out.track_opens = rendered->track_opens;
   return out;
 }
 

@@ -66,6 +66,7 @@ absl::StatusOr<MessageRenderer::Rendered> MessageRenderer::Render(const BookEntr
                  custom != nullptr ? &custom->body : nullptr,
                  MessageLinks{confirm, cancel, arrival, t->rebook_url},
                  delay_ms, out.recipient, also};
+  out.track_opens = custom != nullptr && custom->track_opens;
   if (text_only) {
     if (absl::Status st = RenderText(in, &out.text); !st.ok()) return st;
     return out;

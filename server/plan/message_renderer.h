@@ -30,6 +30,7 @@ class MessageRenderer {
     std::string payload;    // what the worker gets (empty with text_only)
     std::string recipient;  // the address, as it is now
     std::string text;       // what its cost is counted on
+    bool track_opens = false;  // its template asks for open tracking
   };
   // `also`: appended to the text (a household's other appointments).
   // FailedPrecondition when an object the appointment refers to is gone;

@@ -98,8 +98,8 @@ absl::Status ObjectRegistry::Load(Store::Reader& reader) {
         auto body = CompileTemplate(j->value("body", ""));
         if (!subject.ok()) return subject.status();
         if (!body.ok()) return body.status();
-        templates_[ObjKey(tenant, id)] =
-            TemplatePair{std::move(*subject), std::move(*body), std::string(v)};
+        templates_[ObjKey(tenant, id)] = TemplatePair{std::move(*subject), std::move(*body),
+                                                      std::string(v), j->value("track_opens", false)};
         return absl::OkStatus();
       });
       !st.ok()) {
@@ -212,6 +212,12 @@ absl::StatusOr<ObjectRegistry::Prepared> ObjectRegistry::PreparePut(ObjectKind k
             "a template id is <kind>/<channel>/<locale>, e.g. reminder/sms/fr");
       }
       for (const auto& [field, value] : doc->items()) {
+        if (field == "track_opens") {
+          if (!value.is_boolean()) {
+            return absl::InvalidArgumentError("field \"track_opens\": expected true or false");
+          }
+          continue;
+        }
         if (field != "subject" && field != "body") {
           return absl::InvalidArgumentError(absl::StrCat("field \"", field, "\": unknown field"));
         }
@@ -225,7 +231,8 @@ absl::StatusOr<ObjectRegistry::Prepared> ObjectRegistry::PreparePut(ObjectKind k
       if (!body.ok()) return body.status();
       stored = out.shown = DumpJson(*doc, "template record");
       out.apply = [this, obj = ObjKey(tenant_id, id),
-                   pair = TemplatePair{std::move(*subject), std::move(*body), stored}]() mutable {
+                   pair = TemplatePair{std::move(*subject), std::move(*body), stored,
+                                       doc->value("track_opens", false)}]() mutable {
         templates_[obj] = std::move(pair);
       };
       break;

@@ -53,6 +53,7 @@ class ObjectRegistry {
     Template subject;
     Template body;
     std::string json;
+    bool track_opens = false;  // the worker is asked to track opens (Message.track_opens)
   };
 
   // Loads every object and STOP address from the store.

@@ -154,6 +154,18 @@ class AsyncClient {
   // the ledger, what waits, and the forecast, as JSON.
   void Credits(uint32_t tenant, int64_t add, Callback<std::string> done);
 
+  // Outcomes known after the ack (worker, producer or admin of the
+  // message's tenant); per item: whether it changed the message, or its
+  // error (NotFound, FailedPrecondition, PermissionDenied).
+  using OutcomeResults = std::vector<absl::StatusOr<bool>>;
+  void ReportOutcomes(const std::vector<OutcomeItem>& items, Callback<OutcomeResults> done);
+  // Producer or admin: the tenant's message summary over [from_day,
+  // to_day] (local dates; empty: the 30 days to today), as JSON.
+  void MessageSummary(uint32_t tenant, const std::string& from_day, const std::string& to_day,
+                      Callback<std::string> done);
+  // Producer or admin: one page of the tenant's message list, as JSON.
+  void MessageList(const MessageListQuery& query, Callback<std::string> done);
+
   class Impl;
 
  private:

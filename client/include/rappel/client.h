@@ -88,6 +88,12 @@ class BlockingClient {
   absl::StatusOr<std::string> ShowAppointment(uint32_t tenant, const std::string& id);
   absl::StatusOr<std::string> DryRun(const AppointmentInput& appointment);
   absl::StatusOr<std::string> Credits(uint32_t tenant, int64_t add = 0);
+  // Outcomes after the ack, message summary and list (AsyncClient's).
+  absl::StatusOr<std::vector<absl::StatusOr<bool>>> ReportOutcomes(
+      const std::vector<OutcomeItem>& items);
+  absl::StatusOr<std::string> MessageSummary(uint32_t tenant, const std::string& from_day = "",
+                                             const std::string& to_day = "");
+  absl::StatusOr<std::string> MessageList(const MessageListQuery& query);
 
   // The platform's calls (one appointment each), over the batched ones
   // above: the item's own error is returned as the call's.

@@ -47,6 +47,7 @@ struct Message {
   uint32_t attempt = 1;
   int64_t lease_deadline_ms = 0;
   Reminder reminder;
+  bool track_opens = false;  // its template asks for open tracking (report it: ReportOutcomes)
 };
 
 enum class AckOutcome { kSent, kDelivered, kOpened, kFailedRetryable, kFailedPermanent };
@@ -298,6 +299,27 @@ struct TlsOptions {
   // false: accept any certificate (tests and debugging only: anybody on the
   // path could then read and change the traffic).
   bool verify = true;
+};
+
+// An outcome known after the ack (protocol/README.md "Message outcomes").
+enum class LateOutcome { kDelivered, kOpened, kClicked, kFailed };
+struct OutcomeItem {
+  std::string message_id;  // Message::message_id
+  LateOutcome outcome = LateOutcome::kDelivered;
+  std::string detail;      // the provider's answer (a bounce's reason)
+};
+
+// A tenant's message list: each filter left empty matches every message.
+struct MessageListQuery {
+  uint32_t tenant = 0;
+  std::string day;          // local date YYYY-MM-DD
+  std::string patient;
+  std::string appointment;
+  uint8_t channel = 0;      // a Channel; 0: every channel
+  std::string kind;         // "reminder", ...
+  std::string status;       // sent, delivered, opened, clicked, failed, dropped
+  uint32_t limit = 0;       // 0: 50
+  std::string cursor;       // the previous page's next_cursor
 };
 
 struct Options {
