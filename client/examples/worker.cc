@@ -10,8 +10,13 @@
 // the worker prints its kind, channel, recipient and text, as a real worker
 // would hand them to an SMS or e-mail provider. Any other payload (a raw
 // reminder's) is printed as it came.
+//
+// --late-outcome OUTCOME plays the provider's receipt that comes after the
+// ack: once a batch's ack is answered, its messages' OUTCOME (delivered,
+// opened, clicked, failed) is reported with OutcomeReport.
 #include <asio.hpp>
 #include <chrono>
+#include <deque>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -93,8 +98,20 @@ int main(int argc, char** argv) {
                  "dead-lettered at once)")
       ->check(CLI::IsMember(outcomes))
       ->capture_default_str();
+  std::string late_outcome;
+  app.add_option("--late-outcome", late_outcome,
+                 "after each ack, report this outcome for the acked messages, as a provider's "
+                 "receipt would (OutcomeReport): delivered, opened, clicked or failed")
+      ->check(CLI::IsMember({"delivered", "opened", "clicked", "failed"}));
   CLI11_PARSE(app, argc, argv);
   const AckOutcome outcome = outcomes.at(outcome_name);
+  LateOutcome late = late_outcome == "opened"    ? LateOutcome::kOpened
+                     : late_outcome == "clicked" ? LateOutcome::kClicked
+                     : late_outcome == "failed"  ? LateOutcome::kFailed
+                                                 : LateOutcome::kDelivered;
+  // Ids of the messages handled, in ack order (acks are answered in order).
+  std::deque<std::string> awaiting_ack;
+  int late_reported = 0;
 
   asio::io_context io;
   AsyncClient client(io, options);
@@ -127,8 +144,10 @@ int main(int argc, char** argv) {
                       m.reminder.payload.c_str(), static_cast<long long>(now - m.reminder.due_ms),
                       m.attempt);
         }
+        if (m.track_opens) std::printf("  (its template asks for open tracking)\n");
         std::fflush(stdout);
         ++handled;
+        if (!late_outcome.empty()) awaiting_ack.push_back(m.message_id);
         return outcome;
       },
       [&](absl::Status st) {
@@ -140,8 +159,28 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       },
       [&](absl::StatusOr<AsyncClient::ItemStatuses> results) {
-        if (!results.ok()) return;  // the connection dropped: redelivered later
-        for (const absl::Status& st : *results) acked += st.ok() ? 1 : 0;
+        if (!results.ok()) {  // the connection dropped: redelivered later
+          awaiting_ack.clear();
+          return;
+        }
+        std::vector<OutcomeItem> reports;
+        for (const absl::Status& st : *results) {
+          acked += st.ok() ? 1 : 0;
+          if (awaiting_ack.empty()) continue;
+          if (st.ok()) reports.push_back(OutcomeItem{awaiting_ack.front(), late, "rappel-worker"});
+          awaiting_ack.pop_front();
+        }
+        if (!reports.empty()) {
+          client.ReportOutcomes(reports, [&, n = reports.size()](auto r) {
+            if (!r.ok()) {
+              std::fprintf(stderr, "rappel-worker: late outcomes: %s\n", r.status().ToString().c_str());
+              return;
+            }
+            for (const auto& item : *r) late_reported += item.ok() ? 1 : 0;
+            std::printf("worker: %zu late outcome(s) %s reported\n", n, late_outcome.c_str());
+            std::fflush(stdout);
+          });
+        }
         if (exit_after > 0 && acked >= exit_after) stop(0);
       });
 

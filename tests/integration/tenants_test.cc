@@ -66,6 +66,7 @@ class TenantsTest : public ::testing::Test {
         server::MakeCredential("worker-secret", Role::Worker, "worker"),
         server::MakeCredential("clinic-1-secret", Role::Producer, "clinic-1", Tenants({1})),
         server::MakeCredential("admin-1-3-secret", Role::Admin, "admin-1-3", Tenants({1, 3})),
+        server::MakeCredential("worker-1-secret", Role::Worker, "worker-1", Tenants({1})),
     };
     auto d = server::Rappeld::Start(io_, options);
     ASSERT_TRUE(d.ok()) << d.status();
@@ -303,6 +304,56 @@ TEST_F(TenantsTest, AppointmentRequestsForAnotherTenantAreRefusedAndChangeNothin
     json doc = json::parse(m.reminder.payload);
     EXPECT_EQ(doc.value("kind", ""), "confirm_ack") << m.reminder.payload;
   }
+}
+
+TEST_F(TenantsTest, MessageOutcomesSummaryAndListOfAnotherTenantAreRefused) {
+  // The SMS confirmation of "a" in each tenant, as the operator lists it.
+  auto sms_of = [&](uint32_t tenant) {
+    MessageListQuery q;
+    q.tenant = tenant;
+    q.channel = static_cast<uint8_t>(Channel::kSms);
+    q.kind = "confirmation";
+    auto l = operator_->MessageList(q);
+    EXPECT_TRUE(l.ok()) << l.status();
+    json doc = l.ok() ? json::parse(*l) : json();
+    EXPECT_EQ(doc["messages"].size(), 1u) << doc.dump();
+    return doc["messages"].empty() ? json() : doc["messages"][0];
+  };
+  json sms1 = sms_of(1), sms2 = sms_of(2);
+  ASSERT_EQ(sms2["status"], "sent");
+  std::string id1 = sms1["message_id"], id2 = sms2["message_id"];
+  ASSERT_EQ(id2.substr(0, 2), "2:");
+
+  auto worker1 = Client("worker-1-secret");
+  ASSERT_TRUE(worker1);
+  auto r = worker1->ReportOutcomes({{id2, LateOutcome::kDelivered, "DELIVRD"},
+                                    {id1, LateOutcome::kDelivered, "DELIVRD"},
+                                    {"1:@a/nope/confirmation/sms/1", LateOutcome::kDelivered, ""}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 3u);
+  ExpectDenied((*r)[0], 2);
+  ASSERT_TRUE((*r)[1].ok()) << (*r)[1].status();
+  EXPECT_TRUE(*(*r)[1]);
+  EXPECT_EQ((*r)[2].status().code(), absl::StatusCode::kNotFound);
+  // A producer of tenant 1 too; the same report again changes nothing.
+  auto again = clinic1_->ReportOutcomes({{id1, LateOutcome::kDelivered, ""}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*(*again)[0]);
+  EXPECT_EQ(sms_of(1)["status"], "delivered");
+  EXPECT_EQ(sms_of(2)["status"], "sent");
+
+  ExpectDenied(clinic1_->MessageSummary(2), 2);
+  MessageListQuery other;
+  other.tenant = 2;
+  ExpectDenied(clinic1_->MessageList(other), 2);
+  auto own = clinic1_->MessageSummary(1);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(json::parse(*own)["total"]["delivered"], 1);
+  auto theirs = operator_->MessageSummary(2);
+  ASSERT_TRUE(theirs.ok());
+  EXPECT_EQ(json::parse(*theirs)["total"]["delivered"], 0);
+  // Workers report; they do not read the clinic's summary or list.
+  EXPECT_EQ(worker1->MessageSummary(1).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(TenantsTest, AdminRequestsForAnotherTenantAreRefusedAndChangeNothing) {

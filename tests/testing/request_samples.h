@@ -145,6 +145,24 @@ inline std::vector<RequestSample> RequestSamples(int64_t now_ms) {
     return wire::CreateRateLimitSet(b, b.CreateVector(ls)).Union();
   }));
   out.push_back(Make(25, wire::Body::RateList, [](B& b) { return wire::CreateRateList(b).Union(); }));
+  // Message outcomes, summary and list.
+  out.push_back(Make(61, wire::Body::OutcomeReport, [](B& b) {
+    std::vector<Offset<wire::OutcomeItem>> is = {wire::CreateOutcomeItem(
+        b, b.CreateString("1:@a/demo-1/confirmation/email/0"), wire::LateOutcome::Failed,
+        b.CreateString("550 5.1.1 mailbox unknown"))};
+    return wire::CreateOutcomeReport(b, b.CreateVector(is)).Union();
+  }));
+  out.push_back(Make(62, wire::Body::MessageSummary, [](B& b) {
+    return wire::CreateMessageSummary(b, 1, b.CreateString("2026-06-01"), b.CreateString("2026-06-30"))
+        .Union();
+  }));
+  out.push_back(Make(63, wire::Body::MessageList, [](B& b) {
+    return wire::CreateMessageList(b, 1, b.CreateString("2026-06-01"), b.CreateString("p-1001"),
+                                   b.CreateString("demo-1"), wire::Channel::Sms,
+                                   b.CreateString("reminder"), b.CreateString("delivered"), 20,
+                                   b.CreateString("1780300000000:1:@a/demo-1/reminder/sms/0"))
+        .Union();
+  }));
   return out;
 }
 

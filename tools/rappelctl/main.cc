@@ -19,6 +19,7 @@
 #include "tools/rappelctl/command_group.h"
 #include "tools/rappelctl/common.h"
 #include "tools/rappelctl/credits.h"
+#include "tools/rappelctl/messages.h"
 #include "tools/rappelctl/objects.h"
 #include "tools/rappelctl/patient_reply.h"
 #include "tools/rappelctl/rates.h"
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   groups.push_back(ctl::AddAppointmentOpCommands(app));  // under `appointment`: after it
   groups.push_back(ctl::AddCreditCommands(app));
   groups.push_back(ctl::AddPatientReplyCommand(app));
+  groups.push_back(ctl::AddMessageCommands(app));
 
   try {
     app.parse(argc, argv);
