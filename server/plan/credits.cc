@@ -46,30 +46,44 @@ SmsEncoding CountSms(std::string_view utf8) {
   SmsEncoding e;
   uint32_t septets = 0;
   uint32_t utf16 = 0;
+  // Parts of a concatenated text, filled greedily in both encodings at once
+  // (the text's encoding is known only at its end): a character takes 1 or
+  // 2 units, and one of 2 (an escape pair, a surrogate pair) never straddles
+  // two parts (3GPP TS 23.040): it starts the next one.
+  uint32_t gsm_parts = 1, gsm_fill = 0, ucs_parts = 1, ucs_fill = 0;
+  auto fill = [](uint32_t width, uint32_t part, uint32_t* parts, uint32_t* used) {
+    if (*used + width > part) {
+      ++*parts;
+      *used = 0;
+    }
+    *used += width;
+  };
   // A byte that is not valid UTF-8 counts as one U+FFFD, which is what the
   // worker receives in its place (the JSON writer replaces it, render.cc).
   for (size_t i = 0; i < utf8.size();) {
     Utf8Char ch = DecodeUtf8(utf8, i);
     i += ch.size;
     char32_t c = ch.code_point;
-    utf16 += c > 0xFFFF ? 2 : 1;
-    if (InGsmBasic(c)) {
-      septets += 1;
-    } else if (InGsmExtension(c)) {
-      septets += 2;
-    } else {
+    uint32_t wide = c > 0xFFFF ? 2 : 1;
+    utf16 += wide;
+    fill(wide, kUcs2PerPart, &ucs_parts, &ucs_fill);
+    if (!e.gsm7) continue;
+    uint32_t septet_width = InGsmBasic(c) ? 1 : InGsmExtension(c) ? 2 : 0;
+    if (septet_width == 0) {
       e.gsm7 = false;
+      continue;
     }
+    septets += septet_width;
+    fill(septet_width, kGsm7PerPart, &gsm_parts, &gsm_fill);
   }
   e.units = e.gsm7 ? septets : utf16;
-  uint32_t single = e.gsm7 ? 160 : 70;
-  uint32_t part = e.gsm7 ? 153 : 67;
+  uint32_t single = e.gsm7 ? kGsm7Single : kUcs2Single;
   if (e.units == 0) {
     e.segments = 0;
   } else if (e.units <= single) {
     e.segments = 1;
   } else {
-    e.segments = (e.units + part - 1) / part;
+    e.segments = e.gsm7 ? gsm_parts : ucs_parts;
   }
   return e;
 }

@@ -1,12 +1,15 @@
 // Credits: what a message costs, and a tenant's ledger.
 //
-// SMS costs one credit per segment of its rendered text: GSM-7 text is 160
-// characters in one segment, 153 per segment when split (the rest carries
-// the concatenation header); any character outside GSM-7 makes the whole
-// text UCS-2: 70 in one, 67 per segment (counted in UTF-16 units, so an
-// emoji counts two). GSM-7's extension characters (^ { } \ [ ] ~ | €) take
-// two septets. Voice costs the tenant's `voice_credits` per message; e-mail
-// and push are free.
+// SMS costs one credit per segment (part) of its rendered text, as GSM 03.38
+// and 3GPP TS 23.040 concatenation count them: GSM-7 text is 160 septets in
+// one segment, 153 per segment when split (the rest carries the
+// concatenation header); any character outside GSM-7 makes the whole text
+// UCS-2: 70 UTF-16 units in one, 67 per segment (an emoji is a surrogate
+// pair, two units). GSM-7's extension characters (^ { } \ [ ] ~ | € and form
+// feed) take two septets (escape + character). A two-unit character is
+// never split across two segments: at a boundary it starts the next one, so
+// a split text may need more segments than units / per-segment. Voice costs
+// the tenant's `voice_credits` per message; e-mail and push are free.
 //
 // The ledger of a metered tenant, kept by the appointment book:
 //   balance   credits owned and not yet spent (spent on a successful ack)
@@ -29,6 +32,11 @@
 namespace rappel::server::plan {
 
 struct Tenant;
+
+inline constexpr uint32_t kGsm7Single = 160;
+inline constexpr uint32_t kGsm7PerPart = 153;
+inline constexpr uint32_t kUcs2Single = 70;
+inline constexpr uint32_t kUcs2PerPart = 67;
 
 struct SmsEncoding {
   bool gsm7 = true;
