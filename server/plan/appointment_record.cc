@@ -67,8 +67,9 @@ class Reader {
   bool ok_ = true;
 };
 
-// 5: the sent messages; 4: varint integers; 3: a plan entry carries its credits and flags (2:
-// without them).
+// 5: schedule_revision, links_used and scheduled_at_ms after delay_ms, and the
+// sent messages at the end; 4: varint integers; 3: a plan entry carries its
+// credits and flags (2: without them).
 constexpr uint8_t kEntryFormat = 5;
 
 
@@ -98,6 +99,9 @@ std::string EncodeEntry(const BookEntry& e) {
   w.U8(a.confirmed);
   w.U8(a.arrived);
   w.I64(a.delay_ms);
+  w.U32(a.schedule_revision);
+  w.U8(a.links_used);
+  w.I64(a.scheduled_at_ms);
   w.U32(static_cast<uint32_t>(e.plan.size()));
   for (const PlanRef& p : e.plan) {
     w.U8(static_cast<uint8_t>(p.kind));
@@ -151,6 +155,15 @@ absl::StatusOr<BookEntry> DecodeEntry(uint64_t seq, std::string_view bytes) {
   a.confirmed = r.U8() != 0;
   a.arrived = r.U8() != 0;
   a.delay_ms = r.I64();
+  if (format >= 5) {
+    a.schedule_revision = r.U32();
+    a.links_used = r.U8();
+    a.scheduled_at_ms = r.I64();
+  } else {
+    // Tokens issued before carry the revision: those of the latest one stay good.
+    a.schedule_revision = a.revision;
+    a.scheduled_at_ms = a.booked_at_ms;
+  }
   uint32_t n = r.U32();
   if (!r.ok() || n > 1024) return absl::DataLossError("truncated appointment record");
   e.plan.reserve(n);

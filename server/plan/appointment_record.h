@@ -8,6 +8,9 @@
 //   format, tenant, id, version, revision, calendar, type, patient,
 //   start_ms, end_ms, location, notes, booked_online, booked_at_ms,
 //   channels, lifecycle, status, confirmed, arrived, delay_ms,
+//   schedule_revision, links_used, scheduled_at_ms (since format 5; before,
+//   the schedule revision is the revision, no link is marked used and
+//   scheduled_at_ms is booked_at_ms),
 //   plan: count, then per message kind, channel, occurrence, due_ms,
 //         credits, flags (credits and flags since format 3),
 //   audit: count, then the au/ numbers,

@@ -149,6 +149,9 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
     Appointment& a = e.appt;
     if (a.booked_at_ms == 0) a.booked_at_ms = change.now;
     a.revision = 1;
+    a.schedule_revision = 1;
+    a.links_used = 0;
+    a.scheduled_at_ms = change.now;
     a.lifecycle = Lifecycle::kActive;
     a.status = VisitStatus::kNone;
     found = &log_.Add(obj, std::move(e));
@@ -183,6 +186,12 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
     if (in.booked_at_ms != 0) a.booked_at_ms = in.booked_at_ms;
     a.channels = in.channels;
     ++a.revision;
+    if (rebooked || moved) {
+      // The links sent so far were for the old time and place.
+      ++a.schedule_revision;
+      a.links_used = 0;
+      a.scheduled_at_ms = change.now;
+    }
     if (rebooked) {
       // A cancelled appointment booked again: a fresh start.
       a.lifecycle = Lifecycle::kActive;
@@ -458,11 +467,15 @@ void AppointmentBook::Redeem(std::string_view token,
   Entry* e = log_.Find(claims->tenant, claims->appointment_id);
   if (e == nullptr) return fail(absl::NotFoundError("the appointment no longer exists"));
   Appointment& a = e->appt;
-  if (a.revision != claims->revision) {
+  if (a.schedule_revision != claims->revision) {
     return fail(absl::FailedPreconditionError(
-        "the link was already used, or the appointment has changed since it was sent"));
+        "the appointment has changed since the link was sent (time, place or calendar)"));
   }
   if (IsCancelled(a.lifecycle)) return fail(absl::FailedPreconditionError("the appointment is cancelled"));
+  const auto used_bit = static_cast<uint8_t>(1u << static_cast<unsigned>(claims->action));
+  if ((a.links_used & used_bit) != 0) {
+    return fail(absl::FailedPreconditionError("the link was already used"));
+  }
   AppointmentCommand c{a.tenant, a.id, AppointmentAction::kConfirm, VisitStatus::kNone, 0};
   std::string action;
   int64_t until_start = a.start_ms - change.now;
@@ -494,8 +507,18 @@ void AppointmentBook::Redeem(std::string_view token,
       }
       break;
   }
+  // Marked before the command so that the record it writes carries the mark.
+  a.links_used |= used_bit;
   auto r = ApplyCommand(*e, c, change);
-  if (!r.ok()) return fail(r.status());
+  if (!r.ok()) {
+    a.links_used &= static_cast<uint8_t>(~used_bit);
+    return fail(r.status());
+  }
+  if (r->outcome == UpsertOutcome::kUnchanged) {
+    // Nothing re-planned (confirmed already by another way): the mark alone.
+    change.Touch(ObjKey(a.tenant, a.id));
+    change.Write(log_.RecordWrite(*e, change));
+  }
   Redeemed out{a.tenant, a.id, action};
   SubmitThen(std::move(change), std::move(out), std::move(done));
 }

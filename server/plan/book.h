@@ -170,8 +170,11 @@ class AppointmentBook : public MessageFilter {
   void PatientReply(uint32_t tenant, const std::string& patient, const std::string& appointment,
                     PatientReplyKind kind, std::function<void(absl::StatusOr<AppointmentResult>)> done);
   // Redeems a self-service token: PermissionDenied when forged;
-  // FailedPrecondition when expired, already used or outdated, or outside its
-  // window; the action is applied and re-planned in one commit.
+  // FailedPrecondition when expired, outdated (the appointment's time or
+  // place changed since: schedule_revision), its action already redeemed at
+  // this schedule revision, or outside its window; the action is applied and
+  // re-planned in one commit. Confirming or telling arrival leaves the other
+  // actions' links of the same message good.
   void Redeem(std::string_view token, std::function<void(absl::StatusOr<Redeemed>)> done);
 
   // Outcomes reported after the ack (message_outcome.h), all in one

@@ -55,6 +55,8 @@ json AppointmentJson(const Appointment& a) {
           {"channels", a.channels},
           {"version", a.version},
           {"revision", a.revision},
+          {"schedule_revision", a.schedule_revision},
+          {"scheduled_at_ms", a.scheduled_at_ms},
           {"lifecycle", std::string(LifecycleName(a.lifecycle))},
           {"status", std::string(VisitStatusName(a.status))},
           {"confirmed", a.confirmed},
@@ -139,6 +141,14 @@ absl::StatusOr<std::string> BookViews::DryRun(const Appointment& in) const {
   const BookEntry* held = in.id.empty() ? nullptr : log_.Find(in.tenant, in.id);
   Event event = held == nullptr ? Event::kCreated : Event::kModified;
   if (held != nullptr) a.revision = held->appt.revision + 1;
+  // As an upsert would: a hypothetical at the held time and place keeps the
+  // instant it was scheduled (its passed reminders stay as they were).
+  a.scheduled_at_ms = 0;
+  if (held != nullptr && held->appt.start_ms == a.start_ms &&
+      held->appt.calendar == a.calendar && held->appt.location == a.location &&
+      !IsCancelled(held->appt.lifecycle)) {
+    a.scheduled_at_ms = held->appt.scheduled_at_ms;
+  }
   json out;
   out["appointment"] = AppointmentJson(a);
   out["event"] = std::string(EventName(event));

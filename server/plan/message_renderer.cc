@@ -32,19 +32,20 @@ absl::StatusOr<MessageRenderer::Rendered> MessageRenderer::Render(const BookEntr
     }
   }
   if (out.recipient.empty()) return out;
-  // Self-service links, signed with the revision they were issued for. The
+  // Self-service links, signed with the schedule revision they were issued
+  // for (a confirmation does not outdate the cancel link). The
   // messages of one plan share them: the last ones are kept (a plan's
   // messages are costed one after the other, and three HMACs per message
   // were most of that cost).
   std::string links_key;
   if (!t->action_url.empty() && kind != MessageKind::kPractitioner && !IsCancelled(a.lifecycle)) {
-    links_key = absl::StrCat(a.tenant, "/", a.id, "/", a.revision, "/", a.confirmed, "/", now);
+    links_key = absl::StrCat(a.tenant, "/", a.id, "/", a.schedule_revision, "/", a.confirmed, "/", now);
   }
   if (links_key != links_cache_.key) {
     links_cache_ = LinksCache{links_key, {}, {}, {}};
     if (!links_key.empty()) {
       auto link = [&](Action action, int64_t expires) {
-        std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.revision, action, expires}, t->secret);
+        std::string token = IssueToken(TokenClaims{a.tenant, a.id, a.schedule_revision, action, expires}, t->secret);
         return absl::StrCat(t->action_url, "?token=", token);
       };
       if (!a.confirmed && a.start_ms > now) links_cache_.confirm = link(Action::kConfirm, a.start_ms);

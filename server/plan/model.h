@@ -196,9 +196,22 @@ struct Appointment {
   int64_t booked_at_ms = 0;    // 0: when rappel first heard of it
   ChannelMask channels = kAllChannels;
   uint64_t version = 0;        // the platform's; an older one is refused as stale
-  // rappel's own, bumped by every change (including self-service): action
-  // tokens and planned messages carry it.
+  // rappel's own, bumped by every change (including self-service): planned
+  // messages carry it.
   uint32_t revision = 0;
+  // Bumped only when what a self-service link acts on changes: created, time,
+  // calendar, location, patient or mode moved, or booked again after a
+  // cancellation. Action tokens carry it, so confirming or telling arrival
+  // leaves the other links of the same message good.
+  uint32_t schedule_revision = 0;
+  // Bit (1 << Action) per self-service action redeemed at schedule_revision:
+  // each token is good once for its own action. Cleared with a new
+  // schedule_revision.
+  uint8_t links_used = 0;
+  // When schedule_revision last changed (booked, moved, booked again): a
+  // reminder already due then is left out, whatever the sending hours say.
+  // 0: unknown (the planner takes its now).
+  int64_t scheduled_at_ms = 0;
   Lifecycle lifecycle = Lifecycle::kActive;
   VisitStatus status = VisitStatus::kNone;
   bool confirmed = false;

@@ -1,8 +1,9 @@
 // Signed action tokens, for patient self-service: the links in a message let
 // the patient confirm, cancel or announce arrival, each within a window the
 // tenant sets (Tenant in model.h); the platform hands the token back to
-// rappel, which verifies it here and then checks expiry, revision and the
-// tenant's windows against its own clock and state (not done here).
+// rappel, which verifies it here and then checks expiry, the schedule
+// revision, the action's used mark and the tenant's windows against its own
+// clock and state (book.cc, not done here).
 //
 // Format (URL-safe, no padding, nothing to escape in a query string):
 //   base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload)))
@@ -27,7 +28,7 @@ std::string_view ActionName(Action a);
 struct TokenClaims {
   uint32_t tenant = 0;
   std::string appointment_id;
-  uint32_t revision = 0;
+  uint32_t revision = 0;  // the appointment's schedule_revision (model.h) at issue
   Action action = Action::kConfirm;
   int64_t expires_ms = 0;
 

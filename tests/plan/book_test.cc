@@ -444,18 +444,67 @@ TEST_F(BookTest, SelfServiceWindowsAreTheTenantsSettings) {
   EXPECT_EQ(Redeem(cancel).status().code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(Redeem(confirm).ok());
   Deliveries();
-  // The confirmation moved the revision: the old arrival link is outdated;
-  // the reminder 3 h before carries a fresh one, good in the last 30 min.
+  // The confirmation leaves the time and place as they were: the arrival
+  // link of the same message stays good, in the last 30 min; the reminder
+  // 3 h before carries the same action, so once one is used the other is too.
   auto reminders = RunUntil(start - 3 * kHourMs);
   ASSERT_FALSE(reminders.empty());
-  std::string fresh_arrival = token_of(reminders[0].doc, "arrival");
+  std::string later_arrival = token_of(reminders[0].doc, "arrival");
   EXPECT_FALSE(reminders[0].doc["links"].contains("confirm"));  // already confirmed
   RunUntil(start - 20 * kMinuteMs);
-  EXPECT_EQ(Redeem(arrival).status().code(), absl::StatusCode::kFailedPrecondition);
-  auto arrived = Redeem(fresh_arrival);
+  auto arrived = Redeem(arrival);
   ASSERT_TRUE(arrived.ok()) << arrived.status();
   EXPECT_EQ(arrived->action, "arrival");
   EXPECT_EQ(Show("w")["appointment"]["status"], "waiting_room");
+  auto again = Redeem(later_arrival);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(again.status().message(), "the link was already used");
+}
+
+TEST_F(BookTest, ConfirmingFromAMessageLeavesItsCancelLinkGoodUntilTheTimeChanges) {
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 2, 15);  // tomorrow 15:00
+  ASSERT_TRUE(Upsert(Appt("c1", start)).ok());
+  ASSERT_TRUE(Upsert(Appt("c2", start)).ok());
+  auto sent = Deliveries();
+  std::map<std::string, json> links;  // appointment -> links of its e-mail confirmation
+  for (const Got& g : sent) {
+    if (g.doc["channel"] == "email") links[g.doc["appointment"]["id"]] = g.doc["links"];
+  }
+  ASSERT_EQ(links.size(), 2u);
+  auto token = [](const json& link) {
+    std::string s = link.get<std::string>();
+    return s.substr(s.find("token=") + 6);
+  };
+  // c1: confirm, then cancel from the same e-mail.
+  ASSERT_TRUE(Redeem(token(links["c1"]["confirm"])).ok());
+  auto twice = Redeem(token(links["c1"]["confirm"]));
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(twice.status().message(), "the link was already used");
+  auto cancelled = Redeem(token(links["c1"]["cancel"]));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->action, "cancel");
+  EXPECT_EQ(Show("c1")["appointment"]["lifecycle"], "cancelled_by_patient");
+  // The marks survive a restart (they are in the appointment's record).
+  Close();
+  Open();
+  EXPECT_EQ(Redeem(token(links["c1"]["confirm"])).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // c2: confirmed, then moved by the clinic: every link of the old time is refused.
+  ASSERT_TRUE(Redeem(token(links["c2"]["confirm"])).ok());
+  EXPECT_EQ(Show("c2")["appointment"]["schedule_revision"], 1);
+  ASSERT_TRUE(Upsert(Appt("c2", start + kHourMs, 2)).ok());
+  EXPECT_EQ(Show("c2")["appointment"]["schedule_revision"], 2);
+  auto moved = Redeem(token(links["c2"]["cancel"]));
+  EXPECT_EQ(moved.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(moved.status().message().find("changed since the link was sent"), std::string::npos);
+  // The change notice carries new links, good again for a confirmation.
+  std::string fresh;
+  for (const Got& g : Deliveries()) {
+    if (g.doc["channel"] == "email" && g.doc["kind"] == "change") fresh = token(g.doc["links"]["confirm"]);
+  }
+  ASSERT_FALSE(fresh.empty());
+  ASSERT_TRUE(Redeem(fresh).ok());
+  EXPECT_TRUE(Show("c2")["appointment"]["confirmed"]);
 }
 
 TEST_F(BookTest, EndedAppointmentsAreReclaimedAfterTheAuditRetention) {
