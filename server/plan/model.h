@@ -136,6 +136,13 @@ struct Tenant {
   uint32_t max_reminders_per_day = 0;  // per patient, in the tenant's local day; 0: no cap
   bool merge_household_sms = false;  // one SMS for same-day appointments of one phone number
   std::string secret;        // HMAC key of action tokens; generated, never sent out
+  // Which timing offsets were given in whole days ("2d", objects_json.h):
+  // those keep the local time of day across a daylight-saving change; the
+  // others are exact durations. Bit i: reminder_offsets_ms[i].
+  uint32_t reminder_offsets_in_days = 0;
+  bool pre_visit_offset_in_days = false;
+  bool second_reminder_offset_in_days = false;
+  bool post_visit_delay_in_days = false;
 };
 
 // The tenant's local day holding the instant (0 when its zone is unknown).
@@ -163,6 +170,9 @@ struct AppointmentType {
   std::string prerequisites;                                 // "fast 12 hours before"
   std::string price;
   int64_t duration_ms = 0;
+  // As the tenant's (bit i: (*reminder_offsets_ms)[i] was given in days).
+  uint32_t reminder_offsets_in_days = 0;
+  bool recall_interval_in_days = false;
 };
 
 struct Patient {

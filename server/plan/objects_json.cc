@@ -30,9 +30,11 @@ json ChannelsJson(ChannelMask mask) {
   return out;
 }
 
-json OffsetsJson(const std::vector<int64_t>& offsets) {
+json OffsetsJson(const std::vector<int64_t>& offsets, uint32_t in_days) {
   json out = json::array();
-  for (int64_t o : offsets) out.push_back(FormatDurationMs(o));
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    out.push_back(FormatOffsetMs(offsets[i], i < 32 && (in_days >> i & 1) != 0));
+  }
   return out;
 }
 
@@ -79,33 +81,41 @@ FieldReader Count(uint32_t* out) {
   };
 }
 
-// A duration string, at least 0 and at most `max_ms`.
-FieldReader Duration(int64_t* out, int64_t max_ms = 5 * 366 * kDayMs) {
-  return [out, max_ms](const json& v) {
+// A duration string, at least 0 and at most `max_ms`. `in_days` (if given):
+// whether it was written in whole days ("2d").
+FieldReader Duration(int64_t* out, int64_t max_ms = 5 * 366 * kDayMs, bool* in_days = nullptr) {
+  return [out, max_ms, in_days](const json& v) {
     if (!v.is_string()) return absl::InvalidArgumentError("expected a duration such as \"24h\"");
-    auto ms = ParseDurationMs(v.get_ref<const std::string&>());
+    const std::string& text = v.get_ref<const std::string&>();
+    auto ms = ParseDurationMs(text);
     if (!ms.ok()) return ms.status();
     if (*ms < 0 || *ms > max_ms) return absl::InvalidArgumentError("out of range");
     *out = *ms;
+    if (in_days != nullptr) *in_days = IsWholeDays(text);
     return absl::OkStatus();
   };
 }
 
-FieldReader Durations(std::vector<int64_t>* out) {
-  return [out](const json& v) {
+// `in_days` (if given): bit i set when offset i was written in whole days.
+FieldReader Durations(std::vector<int64_t>* out, uint32_t* in_days = nullptr) {
+  return [out, in_days](const json& v) {
     if (!v.is_array()) return absl::InvalidArgumentError("expected an array of durations");
     if (v.size() > 16) return absl::InvalidArgumentError("at most 16 offsets");
     std::vector<int64_t> values;
+    uint32_t days = 0;
     for (const auto& e : v) {
       int64_t ms = 0;
-      if (absl::Status st = Duration(&ms)(e); !st.ok()) return st;
+      bool whole_days = false;
+      if (absl::Status st = Duration(&ms, 5 * 366 * kDayMs, &whole_days)(e); !st.ok()) return st;
       if (ms <= 0) return absl::InvalidArgumentError("an offset must be positive");
       for (int64_t seen : values) {
         if (seen == ms) return absl::InvalidArgumentError("an offset appears twice");
       }
+      if (whole_days) days |= 1u << values.size();
       values.push_back(ms);
     }
     *out = std::move(values);
+    if (in_days != nullptr) *in_days = days;
     return absl::OkStatus();
   };
 }
@@ -223,7 +233,25 @@ FieldReader ClosedDates(QuietHours* out) {
 
 std::string FormatDurationMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
 
+bool IsWholeDays(std::string_view text) {
+  if (text.size() < 2 || text.size() > 6 || text.back() != 'd') return false;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+  }
+  return true;
+}
+
+std::string FormatOffsetMs(int64_t ms, bool in_days) {
+  if (in_days && ms % kDayMs == 0) return absl::StrCat(ms / kDayMs, "d");
+  return FormatDurationMs(ms);
+}
+
 absl::StatusOr<int64_t> ParseDurationMs(std::string_view text) {
+  if (IsWholeDays(text)) {
+    int64_t days = 0;
+    for (size_t i = 0; i + 1 < text.size(); ++i) days = days * 10 + (text[i] - '0');
+    return days * kDayMs;
+  }
   absl::Duration d;
   if (!absl::ParseDuration(absl::string_view(text.data(), text.size()), &d)) {
     return absl::InvalidArgumentError(
@@ -307,13 +335,14 @@ json ToJson(const Tenant& t, bool with_secrets) {
       {"locale", t.locale},
       {"enabled", t.enabled},
       {"channels", ChannelsJson(t.channels)},
-      {"reminder_offsets", OffsetsJson(t.reminder_offsets_ms)},
-      {"pre_visit_offset", FormatDurationMs(t.pre_visit_offset_ms)},
+      {"reminder_offsets", OffsetsJson(t.reminder_offsets_ms, t.reminder_offsets_in_days)},
+      {"pre_visit_offset", FormatOffsetMs(t.pre_visit_offset_ms, t.pre_visit_offset_in_days)},
       {"min_lead", FormatDurationMs(t.min_lead_ms)},
       {"second_reminder", std::string(PolicyName(t.second_reminder))},
-      {"second_reminder_offset", FormatDurationMs(t.second_reminder_offset_ms)},
+      {"second_reminder_offset",
+       FormatOffsetMs(t.second_reminder_offset_ms, t.second_reminder_offset_in_days)},
       {"no_show_threshold", t.no_show_threshold},
-      {"post_visit_delay", FormatDurationMs(t.post_visit_delay_ms)},
+      {"post_visit_delay", FormatOffsetMs(t.post_visit_delay_ms, t.post_visit_delay_in_days)},
       {"confirm_window", FormatDurationMs(t.confirm_window_ms)},
       {"patient_cancel_allowed", t.patient_cancel_allowed},
       {"cancel_until", FormatDurationMs(t.cancel_until_ms)},
@@ -355,11 +384,12 @@ absl::Status FromJson(const json& j, Tenant* t) {
       {"locale", Locale(&t->locale, false)},
       {"enabled", Bool(&t->enabled)},
       {"channels", Channels(&t->channels)},
-      {"reminder_offsets", Durations(&t->reminder_offsets_ms)},
-      {"pre_visit_offset", Duration(&t->pre_visit_offset_ms, 30 * kDayMs)},
+      {"reminder_offsets", Durations(&t->reminder_offsets_ms, &t->reminder_offsets_in_days)},
+      {"pre_visit_offset", Duration(&t->pre_visit_offset_ms, 30 * kDayMs, &t->pre_visit_offset_in_days)},
       {"min_lead", Duration(&t->min_lead_ms, 30 * kDayMs)},
       {"second_reminder", Enum(&t->second_reminder, &ParsePolicy, "off, everybody, unreliable")},
-      {"second_reminder_offset", Duration(&t->second_reminder_offset_ms, 30 * kDayMs)},
+      {"second_reminder_offset",
+       Duration(&t->second_reminder_offset_ms, 30 * kDayMs, &t->second_reminder_offset_in_days)},
       {"no_show_threshold",
        [t](const json& v) {
          if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) {
@@ -368,7 +398,8 @@ absl::Status FromJson(const json& j, Tenant* t) {
          t->no_show_threshold = v.get<double>();
          return absl::OkStatus();
        }},
-      {"post_visit_delay", Duration(&t->post_visit_delay_ms, 366 * kDayMs)},
+      {"post_visit_delay",
+       Duration(&t->post_visit_delay_ms, 366 * kDayMs, &t->post_visit_delay_in_days)},
       {"confirm_window", Duration(&t->confirm_window_ms, 366 * kDayMs)},
       {"patient_cancel_allowed", Bool(&t->patient_cancel_allowed)},
       {"cancel_until", Duration(&t->cancel_until_ms, 366 * kDayMs)},
@@ -443,11 +474,13 @@ json ToJson(const AppointmentType& t) {
             {"mode", std::string(ModeName(t.mode))},
             {"active", t.active},
             {"channels", ChannelsJson(t.channels)},
-            {"recall_interval", FormatDurationMs(t.recall_interval_ms)},
+            {"recall_interval", FormatOffsetMs(t.recall_interval_ms, t.recall_interval_in_days)},
             {"prerequisites", t.prerequisites},
             {"price", t.price},
             {"duration", FormatDurationMs(t.duration_ms)}};
-  if (t.reminder_offsets_ms) j["reminder_offsets"] = OffsetsJson(*t.reminder_offsets_ms);
+  if (t.reminder_offsets_ms) {
+    j["reminder_offsets"] = OffsetsJson(*t.reminder_offsets_ms, t.reminder_offsets_in_days);
+  }
   return j;
 }
 
@@ -463,14 +496,18 @@ absl::Status FromJson(const json& j, AppointmentType* t) {
            [t](const json& v) {
              if (v.is_null()) {
                t->reminder_offsets_ms.reset();
+               t->reminder_offsets_in_days = 0;
                return absl::OkStatus();
              }
              std::vector<int64_t> offsets;
-             if (absl::Status st = Durations(&offsets)(v); !st.ok()) return st;
+             if (absl::Status st = Durations(&offsets, &t->reminder_offsets_in_days)(v); !st.ok()) {
+               return st;
+             }
              t->reminder_offsets_ms = std::move(offsets);
              return absl::OkStatus();
            }},
-          {"recall_interval", Duration(&t->recall_interval_ms)},
+          {"recall_interval",
+           Duration(&t->recall_interval_ms, 5 * 366 * kDayMs, &t->recall_interval_in_days)},
           {"prerequisites", String(&t->prerequisites)},
           {"price", String(&t->price, 64)},
           {"duration", Duration(&t->duration_ms, kDayMs)}});
