@@ -81,12 +81,59 @@ bool ParseHm(std::string_view s, size_t at, bool allow_24, int* out) {
   return true;
 }
 
+// Every weekday open 00:00-24:00: no sending hours, only closed dates.
+bool AllDay(const QuietHours& q) {
+  for (const std::vector<TimeRange>& ranges : q.allowed) {
+    if (ranges.size() != 1 || ranges[0].start_minute != 0 || ranges[0].end_minute != 1440) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Placement Dropped(std::string reason) {
   Placement p;
   p.kind = Placement::Kind::kDropped;
   p.at_ms = 0;
   p.reason = std::move(reason);
   return p;
+}
+
+// Closed dates without sending hours (see Place): the same local time of
+// day on another day, so nothing goes at a time the clinic would not send at.
+Placement PlaceOnClosedDate(const QuietHours& q, const TenantZone& zone, int64_t due_ms,
+                            int64_t due_day, int64_t deadline_ms, int64_t now_ms) {
+  const int64_t time_of_day = due_ms + zone.OffsetMsAt(due_ms) - due_day * kDayMs;
+  const std::string closed = "closed date " + FormatLocalDate(static_cast<int32_t>(due_day));
+  auto same_time_on = [&](int64_t day) {
+    return zone.ToInstant(day * kDayMs + time_of_day, /*earliest=*/true);
+  };
+  auto placed = [&](Placement::Kind kind, int64_t at, const char* verb) {
+    Placement p;
+    p.kind = kind;
+    p.at_ms = at;
+    p.reason = "quiet hours: " + closed + ": " + verb + Describe(zone, at);
+    return p;
+  };
+  if (deadline_ms != 0 && due_ms > now_ms) {
+    // Before the start: back to the last open day before, if still ahead.
+    for (int64_t day = due_day - 1; day >= due_day - kSearchDays; --day) {
+      if (Closed(q, day)) continue;
+      int64_t at = same_time_on(day);
+      if (at > now_ms && at < deadline_ms) return placed(Placement::Kind::kAdvanced, at, "moved back to ");
+      break;
+    }
+    return Dropped("quiet hours: " + closed +
+                   ": the same time on the last open day before has passed");
+  }
+  // Due now (a notice) or after the visit: forward to the next open day.
+  for (int64_t day = due_day + 1; day <= due_day + kSearchDays; ++day) {
+    if (Closed(q, day)) continue;
+    int64_t at = same_time_on(day);
+    if (deadline_ms == 0 || at < deadline_ms) return placed(Placement::Kind::kDeferred, at, "moved to ");
+    break;
+  }
+  return Dropped("quiet hours: " + closed + ": no open day before the deadline");
 }
 
 }  // namespace
@@ -168,6 +215,10 @@ Placement Place(const QuietHours& q, const TenantZone& zone, int64_t due_ms,
   if (!q.enabled) return p;
   if (!zone.ok()) return Dropped("quiet hours: unknown time zone \"" + zone.name() + "\"");
   const int64_t due_day = zone.LocalDay(due_ms);
+  if (AllDay(q)) {
+    if (!Closed(q, due_day)) return p;
+    return PlaceOnClosedDate(q, zone, due_ms, due_day, deadline_ms, now_ms);
+  }
 
   // Forward: the first interval ending after due. The day before is looked
   // at too (a range ending at 24:00 before a fall-back at midnight).

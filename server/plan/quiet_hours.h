@@ -61,6 +61,15 @@ struct Placement {
 
 // Where a message due at due_ms goes:
 // - kAsIs if quiet hours are disabled or due_ms is in an allowed interval;
+// - with closed dates but no sending hours (every weekday 00:00-24:00), a
+//   message due on a closed date keeps its local time of day: before the
+//   start (a deadline, due after now_ms), kAdvanced to that time on the
+//   last open day before, if after now_ms, else kDropped; due now (a notice)
+//   or without a deadline (after the visit), kDeferred to that time on the
+//   next open day if before the deadline, else kDropped. A local time the
+//   day skips is its transition. Reasons: "quiet hours: closed date
+//   2026-12-25: moved back to 10:00 on Thu 2026-12-24", "quiet hours: closed
+//   date 2026-12-25: the same time on the last open day before has passed";
 // - else kDeferred to the start of the next allowed interval, if there is one
 //   within 400 days and it is before deadline_ms (0: no deadline);
 // - else kAdvanced to the start of the last minute of the latest allowed
