@@ -313,6 +313,37 @@ class Planner {
     return true;
   }
 
+  // `offset` before `start`: the same local time `offset` / 24 h days
+  // before when it was given in days (across a daylight-saving change too;
+  // a local time the change skips is its transition, a repeated one its
+  // first occurrence), else exactly `offset` earlier.
+  int64_t Before(int64_t start, int64_t offset, bool in_days) const {
+    const TenantZone& zone = in_.tenant.zone;
+    if (!in_days || !zone.ok()) return start - offset;
+    return zone.ToInstant(start + zone.OffsetMsAt(start) - offset, /*earliest=*/true);
+  }
+  int64_t After(int64_t end, int64_t delay, bool in_days) const {
+    const TenantZone& zone = in_.tenant.zone;
+    if (!in_days || !zone.ok()) return end + delay;
+    return zone.ToInstant(end + zone.OffsetMsAt(end) + delay, /*earliest=*/true);
+  }
+
+  // A reminder already due when the appointment was booked or last moved
+  // is not sent, even if the sending hours would hold it to a later
+  // opening (it would go out with the confirmation).
+  bool PassedAtBookingOmits(MessageKind kind, int64_t due, int64_t offset, bool in_days) {
+    const Appointment& a = in_.appointment;
+    int64_t scheduled = a.scheduled_at_ms != 0 ? a.scheduled_at_ms : in_.now_ms;
+    if (due > scheduled) return false;
+    // (Said the same way as a reminder found past at a re-plan, and marked
+    // when the booking or move was earlier than this plan.)
+    Omit(kind, "due time has passed (" +
+                   (in_days ? std::to_string(offset / kDayMs) + " d" : FormatDuration(offset)) +
+                   " before the start)" +
+                   (scheduled < in_.now_ms ? " when the appointment was booked or moved" : ""));
+    return true;
+  }
+
   bool PastOmits(MessageKind kind, int64_t due) {
     if (due > in_.now_ms) return false;
     Omit(kind, "due time has passed");
@@ -325,6 +356,9 @@ class Planner {
 
     const auto& offsets = in_.type.reminder_offsets_ms ? *in_.type.reminder_offsets_ms
                                                        : t.reminder_offsets_ms;
+    const uint32_t offsets_in_days = in_.type.reminder_offsets_ms
+                                         ? in_.type.reminder_offsets_in_days
+                                         : t.reminder_offsets_in_days;
     if (!offsets.empty() && !OnlineOnlyOmits(MessageKind::kReminder) &&
         !LeadTimeOmits(MessageKind::kReminder)) {
       for (size_t i = 0; i < offsets.size(); ++i) {
@@ -340,7 +374,9 @@ class Planner {
           repeated = offsets[j] > 0 && offsets[j] / 1000 == offset / 1000;
         }
         if (repeated) continue;
-        int64_t due = a.start_ms - offset;
+        bool in_days = i < 32 && (offsets_in_days >> i & 1) != 0;
+        int64_t due = Before(a.start_ms, offset, in_days);
+        if (PassedAtBookingOmits(MessageKind::kReminder, due, offset, in_days)) continue;
         // Placed first: a reminder due at night but held to the morning is
         // still ahead (and still planned) at a re-plan before the morning.
         if (!Placed(MessageKind::kReminder, &due, a.start_ms)) continue;
@@ -354,10 +390,12 @@ class Planner {
     }
 
     if (t.pre_visit_offset_ms > 0 && !OnlineOnlyOmits(MessageKind::kPreVisit)) {
-      int64_t due = a.start_ms - t.pre_visit_offset_ms;
+      int64_t due = Before(a.start_ms, t.pre_visit_offset_ms, t.pre_visit_offset_in_days);
       if (in_.type.mode != Mode::kOnSite) {
         Omit(MessageKind::kPreVisit, "pre-visit questionnaire only for on-site appointments");
       } else if (!LeadTimeOmits(MessageKind::kPreVisit) &&
+                 !PassedAtBookingOmits(MessageKind::kPreVisit, due, t.pre_visit_offset_ms,
+                                       t.pre_visit_offset_in_days) &&
                  Placed(MessageKind::kPreVisit, &due, a.start_ms) &&
                  !PastOmits(MessageKind::kPreVisit, due)) {
         Emit(MessageKind::kPreVisit, kAllChannels, 0, due, a.start_ms);
@@ -367,7 +405,8 @@ class Planner {
     if (t.second_reminder != SecondReminderPolicy::kOff &&
         !OnlineOnlyOmits(MessageKind::kSecondReminder)) {
       const Patient& p = in_.patient;
-      int64_t due = a.start_ms - t.second_reminder_offset_ms;
+      int64_t due =
+          Before(a.start_ms, t.second_reminder_offset_ms, t.second_reminder_offset_in_days);
       if (a.confirmed) {
         Omit(MessageKind::kSecondReminder, "confirmed by the patient");
       } else if (t.second_reminder == SecondReminderPolicy::kUnreliable &&
@@ -377,24 +416,28 @@ class Planner {
              p.appointments == 0 ? "only for unreliable patients; no attendance history yet"
                                  : "only for unreliable patients; no-show rate under the threshold");
       } else if (!LeadTimeOmits(MessageKind::kSecondReminder) &&
+                 !PassedAtBookingOmits(MessageKind::kSecondReminder, due,
+                                       t.second_reminder_offset_ms,
+                                       t.second_reminder_offset_in_days) &&
                  Placed(MessageKind::kSecondReminder, &due, a.start_ms) &&
                  !PastOmits(MessageKind::kSecondReminder, due)) {
         Emit(MessageKind::kSecondReminder, ChannelBit(Channel::kSms), 0, due, a.start_ms);
       }
     }
 
-    PlanAfterVisit(MessageKind::kPostVisit, t.post_visit_delay_ms);
-    PlanAfterVisit(MessageKind::kRecall, in_.type.recall_interval_ms);
+    PlanAfterVisit(MessageKind::kPostVisit, t.post_visit_delay_ms, t.post_visit_delay_in_days);
+    PlanAfterVisit(MessageKind::kRecall, in_.type.recall_interval_ms,
+                   in_.type.recall_interval_in_days);
   }
 
-  void PlanAfterVisit(MessageKind kind, int64_t delay) {
+  void PlanAfterVisit(MessageKind kind, int64_t delay, bool in_days) {
     const Appointment& a = in_.appointment;
     if (delay <= 0 || OnlineOnlyOmits(kind)) return;
     if (AbsentOrExcused(a.status)) {
       Omit(kind, "visit status is " + std::string(VisitStatusName(a.status)));
       return;
     }
-    int64_t due = a.end_ms + delay;
+    int64_t due = After(a.end_ms, delay, in_days);
     if (!Placed(kind, &due, 0) || PastOmits(kind, due)) return;
     // No expiry: a thank-you or a recall sent late is still worth sending.
     Emit(kind, kAllChannels, 0, due, 0);

@@ -294,6 +294,48 @@ TEST_F(BookTest, SelfServiceTokensConfirmOnceInTheirWindowAndForgeriesAreRefused
   EXPECT_EQ(Redeem("not-a-token").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(BookTest, ARemindersDueBeforeTheBookingOrTheMoveIsNotSentAtTheNextOpening) {
+  PutObject(ObjectKind::kTenant, 1, "", R"({"time_zone": "Europe/Paris",
+      "reminder_offsets": ["48h", "24h"], "sending_hours": {"mon": ["08:00-19:00"],
+      "tue": ["08:00-19:00"], "wed": ["08:00-19:00"], "thu": ["08:00-19:00"],
+      "fri": ["08:00-19:00"], "sat": ["08:00-19:00"], "sun": ["08:00-19:00"]}})");
+  // Booked Monday 21:00 for Wednesday 20:00: 48 h before (Monday 20:00) has
+  // passed; it does not go on Tuesday 08:00 with the held confirmation.
+  clock_.Set(LocalMs("Europe/Paris", 2026, 6, 1, 21));
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 3, 20);
+  ASSERT_TRUE(Upsert(Appt("late", start)).ok());
+  const std::string why = "due time has passed (48 h before the start)";
+  json shown = Show("late");
+  EXPECT_NE(shown["audit"].dump().find(why), std::string::npos) << shown["audit"];
+  EXPECT_NE(shown["dry_run"].dump().find(why), std::string::npos) << shown["dry_run"];
+  EXPECT_EQ(Kinds(RunUntil(LocalMs("Europe/Paris", 2026, 6, 2, 8))),
+            (std::vector<std::string>{"confirmation/email", "confirmation/sms"}));
+  // The dry run later says it was already so at the booking.
+  EXPECT_NE(Show("late")["dry_run"].dump().find(why + " when the appointment was booked or moved"),
+            std::string::npos);
+  // Moved on Tuesday 09:00 to Thursday 08:30: 48 h before (Tuesday 08:30)
+  // has passed; 24 h before, Wednesday 08:30, is planned.
+  RunUntil(LocalMs("Europe/Paris", 2026, 6, 2, 9));
+  int64_t moved = LocalMs("Europe/Paris", 2026, 6, 4, 8, 30);
+  ASSERT_TRUE(Upsert(Appt("late", moved, 2)).ok());
+  shown = Show("late");
+  int reminders = 0;  // 24 h before, SMS and e-mail
+  for (const auto& p : shown["pending"]) {
+    if (p["kind"] != "reminder") continue;
+    ++reminders;
+    EXPECT_EQ(p["due_ms"], moved - kDayMs);
+  }
+  EXPECT_EQ(reminders, 2);
+  int omitted = 0;
+  for (const auto& e : shown["audit"]) {
+    omitted += e.dump().find(why) != std::string::npos;
+  }
+  EXPECT_EQ(omitted, 2);  // at the booking and at the move
+  EXPECT_EQ(Kinds(Deliveries()), (std::vector<std::string>{"change/email", "change/sms"}));
+  EXPECT_EQ(Kinds(RunUntil(moved - kDayMs)),
+            (std::vector<std::string>{"reminder/email", "reminder/sms"}));
+}
+
 TEST_F(BookTest, SecondReminderGoesToUnreliablePatientsOnlyUntilTheyConfirm) {
   PutObject(ObjectKind::kTenant, 1, "", R"({"time_zone": "Europe/Paris", "reminder_offsets": ["24h"],
       "second_reminder": "unreliable", "second_reminder_offset": "2h"})");
