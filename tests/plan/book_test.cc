@@ -835,6 +835,9 @@ TEST_F(BookTest, RecordsOfTheOlderFormatsAreStillRead) {
   EXPECT_EQ(shown["appointment"]["location"], "3 place du Marché");
   EXPECT_EQ(shown["appointment"]["notes"], "à jeun");
   EXPECT_EQ(shown["appointment"]["confirmed"], true);
+  // Before format 5: the links of the latest revision stay good, none used.
+  EXPECT_EQ(shown["appointment"]["schedule_revision"], 2);
+  EXPECT_EQ(shown["appointment"]["scheduled_at_ms"], shown["appointment"]["booked_at_ms"]);
   ASSERT_EQ(shown["pending"].size(), 1u);
   EXPECT_EQ(shown["pending"][0]["kind"], "reminder");
   EXPECT_EQ(shown["pending"][0]["due_ms"], start - kDayMs);
@@ -849,6 +852,7 @@ TEST_F(BookTest, RecordsOfTheOlderFormatsAreStillRead) {
   shown = Show("old");
   EXPECT_EQ(shown["appointment"]["version"], 8);
   EXPECT_EQ(shown["appointment"]["start_ms"], start + kHourMs);
+  EXPECT_EQ(shown["appointment"]["schedule_revision"], 3);  // moved
   EXPECT_GE(shown["audit"].size(), 2u);
   EXPECT_EQ(shown["audit"][0]["what"], "planned");
 }
