@@ -8,6 +8,7 @@
 // tenant's IANA time zone (render.h).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -88,6 +89,35 @@ inline constexpr ChannelMask ChannelBit(Channel c) { return ChannelMask(1u << st
 inline constexpr ChannelMask kAllChannels = 0b11110;
 inline constexpr ChannelMask kDefaultChannels = (1u << 1) | (1u << 2);  // sms, email
 
+// The channels each message kind goes by, before the five switches narrow
+// them; indexed by MessageKind (index 0 unused).
+using KindChannels = std::array<ChannelMask, kMessageKindCount + 1>;
+// The default grid: notices by e-mail, the cancellation (urgent, with its
+// rebook link) by SMS and e-mail, reminders by SMS, what comes after the
+// visit by e-mail, the delay alert by SMS; push with the urgent ones. With
+// the tenant's channel_fallback a kind none of whose channels reaches the
+// patient goes on another (planner.h), so nobody reachable loses a message.
+inline constexpr KindChannels kDefaultKindChannels = [] {
+  constexpr ChannelMask sms = 1u << 1, email = 1u << 2, push = 1u << 4;
+  KindChannels g{};
+  g[1] = email;                 // confirmation
+  g[2] = email;                 // change
+  g[3] = sms | email | push;    // cancellation
+  g[4] = email;                 // patient_cancel_ack
+  g[5] = email;                 // confirm_ack
+  g[6] = sms | push;            // reminder
+  g[7] = email;                 // pre_visit
+  g[8] = sms;                   // second_reminder (SMS only)
+  g[9] = email;                 // post_visit
+  g[10] = email;                // recall
+  g[11] = email;                // practitioner (e-mail only)
+  g[12] = sms | push;           // delay_alert
+  return g;
+}();
+// The kinds that carry the tenant's message to patients by default.
+inline constexpr KindMask kDefaultMessageKinds =
+    (1u << 1) | (1u << 2) | (1u << 6) | (1u << 7) | (1u << 8);
+
 struct Tenant {
   uint32_t id = 0;
   std::string name;        // establishment name, as patients see it
@@ -98,6 +128,12 @@ struct Tenant {
   std::string locale = "fr";               // "fr" or "en"
   bool enabled = true;                     // master switch
   ChannelMask channels = kDefaultChannels;
+  // The channels of each kind (overridable per appointment type); the
+  // switches then narrow them.
+  KindChannels kind_channels = kDefaultKindChannels;
+  // A kind none of whose channels can reach the patient (switched off, no
+  // address) goes on the first that can of sms, email, push (planner.h).
+  bool channel_fallback = true;
   std::vector<int64_t> reminder_offsets_ms = {24 * kHourMs};
   int64_t pre_visit_offset_ms = 0;       // 0: no pre-visit reminder
   int64_t min_lead_ms = 12 * kHourMs;    // booked later than this before the start: no reminder
@@ -115,6 +151,7 @@ struct Tenant {
   bool notify_practitioner = false;
   std::string message_fr;    // the tenant's message to patients
   std::string message_en;
+  KindMask message_kinds = kDefaultMessageKinds;  // the kinds it goes in ({tenant_message})
   std::string sender_name;   // sender identity
   std::string sender_email;
   std::string sender_sms;    // SMS sender id
@@ -165,6 +202,9 @@ struct AppointmentType {
   Mode mode = Mode::kNoAutomated;  // the seeds' default: no automated communication
   bool active = true;              // inactive types cannot be booked
   ChannelMask channels = kAllChannels;
+  // Overrides the tenant's kind_channels for the kinds in kind_channels_set.
+  KindChannels kind_channels{};
+  KindMask kind_channels_set = 0;
   std::optional<std::vector<int64_t>> reminder_offsets_ms;  // overrides the tenant's
   int64_t recall_interval_ms = 0;                            // 0: no recall
   std::string prerequisites;                                 // "fast 12 hours before"
@@ -247,6 +287,16 @@ std::string_view EventName(Event e);
 inline bool IsReminderKind(MessageKind k) {
   return k == MessageKind::kReminder || k == MessageKind::kSecondReminder ||
          k == MessageKind::kPreVisit;
+}
+
+// The channels `kind` goes by for an appointment of `type`: the type's
+// override if it has one for the kind (*from_type set), else the tenant's.
+inline ChannelMask KindChannelsOf(const Tenant& t, const AppointmentType& type, MessageKind kind,
+                                  bool* from_type = nullptr) {
+  auto k = static_cast<size_t>(kind);
+  bool own = (type.kind_channels_set & KindBit(kind)) != 0;
+  if (from_type != nullptr) *from_type = own;
+  return own ? type.kind_channels[k] : t.kind_channels[k];
 }
 
 // Everything the planner reads. References stay valid during Plan().

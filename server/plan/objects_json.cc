@@ -138,6 +138,89 @@ FieldReader Channels(ChannelMask* out) {
   };
 }
 
+constexpr std::string_view kKindChoices =
+    "confirmation, change, cancellation, patient_cancel_ack, confirm_ack, reminder, pre_visit, "
+    "second_reminder, post_visit, recall, practitioner, delay_alert";
+
+absl::StatusOr<MessageKind> KindNamed(const json& e) {
+  std::optional<MessageKind> k;
+  if (e.is_string()) k = ParseKind(e.get_ref<const std::string&>());
+  if (!k) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown message kind ", e.dump(), " (", std::string(kKindChoices), ")"));
+  }
+  return *k;
+}
+
+FieldReader Kinds(KindMask* out) {
+  return [out](const json& v) {
+    if (!v.is_array()) return absl::InvalidArgumentError("expected an array of message kinds");
+    KindMask mask = 0;
+    for (const auto& e : v) {
+      absl::StatusOr<MessageKind> k = KindNamed(e);
+      if (!k.ok()) return k.status();
+      mask |= KindBit(*k);
+    }
+    *out = mask;
+    return absl::OkStatus();
+  };
+}
+
+json KindsJson(KindMask mask) {
+  json out = json::array();
+  for (int k = 1; k <= kMessageKindCount; ++k) {
+    if (mask & (1u << k)) out.push_back(std::string(KindName(static_cast<MessageKind>(k))));
+  }
+  return out;
+}
+
+// {"confirmation": ["email"], "reminder": ["sms"], ...}: the kinds listed
+// get their channels (into `grid`, their bits into `*set`); null resets
+// `set` (a type's override) to none.
+FieldReader KindChannelsReader(KindChannels* grid, KindMask* set) {
+  return [grid, set](const json& v) {
+    if (v.is_null() && set != nullptr) {
+      *set = 0;
+      return absl::OkStatus();
+    }
+    if (!v.is_object()) {
+      return absl::InvalidArgumentError(
+          "expected {\"<message kind>\": [\"<channel>\", ...], ...}");
+    }
+    KindChannels next = *grid;
+    KindMask listed = 0;
+    for (const auto& [name, channels] : v.items()) {
+      absl::StatusOr<MessageKind> k = KindNamed(json(name));
+      if (!k.ok()) return k.status();
+      ChannelMask mask = 0;
+      if (absl::Status st = Channels(&mask)(channels); !st.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(name, ": ", st.message()));
+      }
+      if (*k == MessageKind::kPractitioner && (mask & ~ChannelBit(Channel::kEmail)) != 0) {
+        return absl::InvalidArgumentError("practitioner: goes by e-mail only ([\"email\"] or [])");
+      }
+      if (*k == MessageKind::kSecondReminder && (mask & ~ChannelBit(Channel::kSms)) != 0) {
+        return absl::InvalidArgumentError("second_reminder: goes by SMS only ([\"sms\"] or [])");
+      }
+      next[static_cast<size_t>(*k)] = mask;
+      listed |= KindBit(*k);
+    }
+    *grid = next;
+    if (set != nullptr) *set = listed;
+    return absl::OkStatus();
+  };
+}
+
+json KindChannelsJson(const KindChannels& grid, KindMask kinds) {
+  json out = json::object();
+  for (int k = 1; k <= kMessageKindCount; ++k) {
+    if (kinds & (1u << k)) out[std::string(KindName(static_cast<MessageKind>(k)))] = ChannelsJson(grid[k]);
+  }
+  return out;
+}
+
+constexpr KindMask kEveryKind = KindMask(((1u << (kMessageKindCount + 1)) - 1) & ~1u);
+
 template <typename E>
 FieldReader Enum(E* out, std::optional<E> (*parse)(std::string_view), std::string_view choices) {
   return [out, parse, choices](const json& v) {
@@ -335,6 +418,8 @@ json ToJson(const Tenant& t, bool with_secrets) {
       {"locale", t.locale},
       {"enabled", t.enabled},
       {"channels", ChannelsJson(t.channels)},
+      {"channels_by_kind", KindChannelsJson(t.kind_channels, kEveryKind)},
+      {"channel_fallback", t.channel_fallback},
       {"reminder_offsets", OffsetsJson(t.reminder_offsets_ms, t.reminder_offsets_in_days)},
       {"pre_visit_offset", FormatOffsetMs(t.pre_visit_offset_ms, t.pre_visit_offset_in_days)},
       {"min_lead", FormatDurationMs(t.min_lead_ms)},
@@ -352,6 +437,7 @@ json ToJson(const Tenant& t, bool with_secrets) {
       {"notify_practitioner", t.notify_practitioner},
       {"message_fr", t.message_fr},
       {"message_en", t.message_en},
+      {"message_kinds", KindsJson(t.message_kinds)},
       {"sender_name", t.sender_name},
       {"sender_email", t.sender_email},
       {"sender_sms", t.sender_sms},
@@ -384,6 +470,8 @@ absl::Status FromJson(const json& j, Tenant* t) {
       {"locale", Locale(&t->locale, false)},
       {"enabled", Bool(&t->enabled)},
       {"channels", Channels(&t->channels)},
+      {"channels_by_kind", KindChannelsReader(&t->kind_channels, nullptr)},
+      {"channel_fallback", Bool(&t->channel_fallback)},
       {"reminder_offsets", Durations(&t->reminder_offsets_ms, &t->reminder_offsets_in_days)},
       {"pre_visit_offset", Duration(&t->pre_visit_offset_ms, 30 * kDayMs, &t->pre_visit_offset_in_days)},
       {"min_lead", Duration(&t->min_lead_ms, 30 * kDayMs)},
@@ -421,6 +509,7 @@ absl::Status FromJson(const json& j, Tenant* t) {
       {"notify_practitioner", Bool(&t->notify_practitioner)},
       {"message_fr", String(&t->message_fr)},
       {"message_en", String(&t->message_en)},
+      {"message_kinds", Kinds(&t->message_kinds)},
       {"sender_name", String(&t->sender_name)},
       {"sender_email", String(&t->sender_email)},
       {"sender_sms", String(&t->sender_sms, 16)},
@@ -474,6 +563,7 @@ json ToJson(const AppointmentType& t) {
             {"mode", std::string(ModeName(t.mode))},
             {"active", t.active},
             {"channels", ChannelsJson(t.channels)},
+            {"channels_by_kind", KindChannelsJson(t.kind_channels, t.kind_channels_set)},
             {"recall_interval", FormatOffsetMs(t.recall_interval_ms, t.recall_interval_in_days)},
             {"prerequisites", t.prerequisites},
             {"price", t.price},
@@ -492,6 +582,7 @@ absl::Status FromJson(const json& j, AppointmentType* t) {
                         "no_communication, hidden")},
           {"active", Bool(&t->active)},
           {"channels", Channels(&t->channels)},
+          {"channels_by_kind", KindChannelsReader(&t->kind_channels, &t->kind_channels_set)},
           {"reminder_offsets",
            [t](const json& v) {
              if (v.is_null()) {

@@ -9,6 +9,9 @@ namespace {
 
 constexpr std::array<Channel, kChannelCount> kChannels = {Channel::kSms, Channel::kEmail,
                                                           Channel::kVoice, Channel::kPush};
+// Where a kind goes when none of its channels reaches the patient: never
+// a phone call nobody asked for.
+constexpr std::array<Channel, 3> kFallbackOrder = {Channel::kSms, Channel::kEmail, Channel::kPush};
 
 // "24 h", "90 min", "45 s": durations in reasons users read.
 std::string FormatDuration(int64_t ms) {
@@ -211,6 +214,15 @@ class Planner {
       Omit(MessageKind::kPractitioner, "calendar has no e-mail address", Channel::kEmail);
       return;
     }
+    bool from_type = false;
+    if ((KindChannelsOf(t, in_.type, MessageKind::kPractitioner, &from_type) &
+         ChannelBit(Channel::kEmail)) == 0) {
+      Omit(MessageKind::kPractitioner,
+           from_type ? "left out by the kind channels of the appointment type"
+                     : "left out by the kind channels of the tenant",
+           Channel::kEmail);
+      return;
+    }
     if ((t.channels & ChannelBit(Channel::kEmail)) == 0) {
       Omit(MessageKind::kPractitioner, "switched off for the tenant", Channel::kEmail);
       return;
@@ -254,19 +266,58 @@ class Planner {
     }
   }
 
-  // One message per usable channel of `candidates`; the channels left out
-  // are recorded once per kind.
+  // One message per channel of `candidates` that the kind's channels (the
+  // type's override, else the tenant's) list and the switches allow; when
+  // none of them can go, the fallback channel (channel_fallback). The
+  // channels left out are recorded once per kind.
   void Emit(MessageKind kind, ChannelMask candidates, uint32_t occurrence, int64_t due,
             int64_t expiry) {
     bool record = (channels_omitted_ & KindBit(kind)) == 0;
     channels_omitted_ |= KindBit(kind);
+    bool from_type = false;
+    ChannelMask grid = KindChannelsOf(in_.tenant, in_.type, kind, &from_type) & candidates;
+    Channel fallback{};
+    bool has_fallback = false;
+    if (grid != 0 && in_.tenant.channel_fallback) {
+      bool reached = false, stopped = false;
+      for (Channel c : kChannels) {
+        if ((grid & ChannelBit(c)) == 0) continue;
+        reached |= off_reason_[static_cast<int>(c)].empty();
+        stopped |= (in_.stopped_channels & ChannelBit(c)) != 0;
+      }
+      // (The patient's STOP on a channel of the kind is not a reason to
+      // reach them elsewhere.)
+      for (Channel c : kFallbackOrder) {
+        if (reached || stopped || has_fallback) break;
+        if ((candidates & ChannelBit(c)) != 0 && (grid & ChannelBit(c)) == 0 &&
+            off_reason_[static_cast<int>(c)].empty()) {
+          fallback = c;
+          has_fallback = true;
+        }
+      }
+    }
     for (Channel c : kChannels) {
       if ((candidates & ChannelBit(c)) == 0) continue;
       int i = static_cast<int>(c);
-      if (off_reason_[i].empty()) {
+      bool listed = (grid & ChannelBit(c)) != 0;
+      if ((listed && off_reason_[i].empty()) || (has_fallback && c == fallback)) {
         out_.messages.push_back(
             PlannedMessage{kind, c, occurrence, due, expiry, *address_[i], moved_});
-      } else if (record && (in_.omit_tenant_channels || (in_.tenant.channels & ChannelBit(c)) != 0)) {
+        continue;
+      }
+      if (!record || (!in_.omit_tenant_channels && (in_.tenant.channels & ChannelBit(c)) == 0)) {
+        continue;
+      }
+      if (!listed) {
+        Omit(kind, from_type ? "left out by the kind channels of the appointment type"
+                             : "left out by the kind channels of the tenant",
+             c);
+      } else if (has_fallback) {
+        Omit(kind,
+             std::string(off_reason_[i]) + ": sent by " + std::string(ChannelName(fallback)) +
+                 " instead",
+             c);
+      } else {
         Omit(kind, std::string(off_reason_[i]), c);
       }
     }

@@ -73,13 +73,24 @@
 // online_only: a kind whose bit is set in tenant.online_only is left out
 // for an appointment not booked online (any kind, practitioner included).
 //
-// Channels: each message goes on every channel that the tenant, calendar,
-// type, patient and appointment switches all allow and for which the
-// patient has an address (sms, voice: mobile; email: email; push:
-// push_token); the recipient is that address. Each channel left out gets
-// one Omission per kind, naming the first switch that is off (tenant
-// first) or the missing address; reminders on a kind that is left out
-// altogether (e.g. by lead time) do not repeat channel omissions.
+// Channels: a kind's channels are the appointment type's kind_channels for
+// it when the type overrides the kind, else the tenant's (model.h,
+// kDefaultKindChannels). Each message goes on every one of them that the
+// tenant, calendar, type, patient and appointment switches all allow and
+// for which the patient has an address (sms, voice: mobile; email: email;
+// push: push_token), not stopped; the recipient is that address. When the
+// kind lists channels but none of them can go, and the tenant's
+// channel_fallback is on, it goes on the first of sms, email, push (never
+// voice) that can, unless a listed channel's address replied STOP. The
+// second reminder goes by SMS only; the practitioner notification by
+// e-mail only, when its kind lists e-mail. Each channel left out gets one
+// Omission per kind: "left out by the kind channels of the tenant" (or
+// "of the appointment type") when the kind does not list it, else the
+// first switch that is off (tenant first) or the missing address ("...:
+// sent by sms instead" when the fallback went); reminders on a kind that
+// is left out altogether (e.g. by lead time) do not repeat channel
+// omissions. Without omit_tenant_channels, channels the tenant switched
+// off are not listed.
 //
 // Output: messages sorted by (due, kind, channel, occurrence), without
 // duplicates (repeated reminder offsets plan one message); omissions in the

@@ -49,6 +49,9 @@ struct World {
     appointment.end_ms = kEnd;
     appointment.booked_at_ms = kNow - kDayMs;
     appointment.revision = 3;
+    // Every kind on every channel: these cases are about the rules, not
+    // the kind channels (kind_channels_test.cc).
+    tenant.kind_channels.fill(kAllChannels);
   }
 
   PlanResult Run(Event event) const {
@@ -719,6 +722,7 @@ namespace {
 TEST(PlannerOmissionsTest, ChannelsTheTenantDoesNotUseAreLeftOutOfTheListOnRequest) {
   Tenant tenant;
   tenant.channels = ChannelBit(Channel::kSms) | ChannelBit(Channel::kEmail);
+  tenant.kind_channels.fill(kAllChannels);
   Calendar calendar;
   AppointmentType type;
   type.mode = Mode::kOnSite;
