@@ -138,10 +138,10 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
   Entry* found = log_.Find(in.tenant, in.id);
   Event event;
   UpsertOutcome outcome;
+  Replanner::Told told;
   if (found == nullptr) {
     if (!type->active) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "appointment type \"", in.type, "\" is inactive: it cannot be booked"));
+      return InactiveType(in.type);
     }
     Entry e;
     std::string obj = ObjKey(in.tenant, in.id);
@@ -168,6 +168,9 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
                                static_cast<uint32_t>(found->plan.size())};
     }
     log_.Index(*found, false);
+    if (a.start_ms != in.start_ms || a.end_ms != in.end_ms) {
+      told = Replanner::Told{false, a.start_ms, a.end_ms};  // the notice says from when
+    }
     bool rebooked = IsCancelled(a.lifecycle);
     bool moved = a.start_ms != in.start_ms || a.end_ms != in.end_ms ||
                  a.calendar != in.calendar || a.location != in.location ||
@@ -212,7 +215,10 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
   // (A new entry is indexed here; a changed one was taken out above.)
   Entry& e = *found;
   log_.Index(e, true);
-  if (absl::Status st = replanner_.Replan(e, event, EventName(event), change); !st.ok()) return st;
+  if (event != Event::kModified) told = {};  // (a rebooking is told as new)
+  if (absl::Status st = replanner_.Replan(e, event, EventName(event), change, told); !st.ok()) {
+    return st;
+  }
   return AppointmentResult{outcome, e.appt.revision, static_cast<uint32_t>(e.plan.size())};
 }
 
@@ -301,7 +307,11 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyCommand(Entry& e,
   }
   if (c.version > a.version) a.version = c.version;
   ++a.revision;
-  if (absl::Status st = replanner_.Replan(e, event, EventName(event), change); !st.ok()) return st;
+  Replanner::Told told;
+  told.absence = c.absence;
+  if (absl::Status st = replanner_.Replan(e, event, EventName(event), change, told); !st.ok()) {
+    return st;
+  }
   return AppointmentResult{UpsertOutcome::kModified, a.revision,
                            static_cast<uint32_t>(e.plan.size())};
 }
@@ -338,7 +348,8 @@ void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int6
   uint32_t cancelled = 0;
   for (Entry* e : log_.OfCalendar(tenant, calendar, from_ms, to_ms)) {
     if (IsCancelled(e->appt.lifecycle)) continue;
-    AppointmentCommand c{tenant, e->appt.id, AppointmentAction::kCancelByPractitioner, VisitStatus::kNone, 0};
+    AppointmentCommand c{tenant, e->appt.id, AppointmentAction::kCancelByPractitioner,
+                         VisitStatus::kNone, 0, /*absence=*/true};
     if (ApplyCommand(*e, c, change).ok()) ++cancelled;
   }
   SubmitThen(std::move(change), cancelled, std::move(done));

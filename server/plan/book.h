@@ -93,6 +93,7 @@ struct AppointmentCommand {
   VisitStatus status = VisitStatus::kNone;
   uint64_t version = 0;  // 0: no check
   MessageKind kind = MessageKind::kReminder;  // kSendNow
+  bool absence = false;  // a cancellation caused by the practitioner's absence (notices say so)
 };
 
 // kStop: the patient's mobile number gets nothing more (every patient who
@@ -254,10 +255,10 @@ class AppointmentBook : public MessageFilter {
   ObjectRegistry registry_;
   CreditAccounts credits_{engine_};
   AppointmentLog log_;
-  BookViews views_{*engine_, registry_, log_, credits_};
   Households households_{registry_, log_};
   ReminderCap reminder_cap_;
   MessageRenderer renderer_{registry_};
+  BookViews views_{*engine_, registry_, log_, credits_, households_, renderer_};
   Replanner replanner_;
   MessageSummary summary_;
   MessageViews message_views_{*engine_, registry_, log_, summary_};

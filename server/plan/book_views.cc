@@ -1,10 +1,14 @@
 #include "server/plan/book_views.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "server/plan/audit.h"
 #include "server/plan/objects_json.h"
 #include "server/plan/credits.h"
+#include "server/plan/plan_cost.h"
 #include "server/plan/planner.h"
+#include "server/plan/replanner.h"
 #include "server/plan/state_keys.h"
 
 namespace rappel::server::plan {
@@ -38,7 +42,55 @@ json BookViews::PlanJson(const BookEntry& e) const {
   return plan;
 }
 
+absl::Status InactiveType(std::string_view type_id) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "appointment type \"", std::string(type_id), "\" is inactive: it cannot be booked"));
+}
+
+json BookViews::DryRunJson(const BookEntry& e, const PlanResult& plan, const MessageRef& ref,
+                           int64_t now) const {
+  const Tenant* t = registry_.FindTenant(e.appt.tenant);
+  int64_t total = 0;
+  json messages = json::array();
+  for (const PlannedMessage& m : plan.messages) {
+    uint32_t credits = t == nullptr ? 0
+                                    : PlannedCost(*t, renderer_, households_, e, m.kind, m.channel,
+                                                  m.occurrence, ref, now);
+    total += credits;
+    messages.push_back({{"kind", std::string(KindName(m.kind))},
+                        {"channel", std::string(ChannelName(m.channel))},
+                        {"occurrence", m.occurrence},
+                        {"due_ms", m.due_ms},
+                        {"expiry_ms", m.expiry_ms},
+                        {"to", m.recipient},
+                        {"credits", credits}});
+  }
+  json omitted = json::array();
+  for (const Omission& o : plan.omitted) {
+    omitted.push_back({{"kind", std::string(KindName(o.kind))},
+                       {"channel", o.channel ? std::string(ChannelName(*o.channel)) : "*"},
+                       {"reason", o.reason}});
+  }
+  return {{"messages", messages},
+          {"omitted", omitted},
+          {"metered", t != nullptr && t->metered},
+          {"credits_total", total}};
+}
+
 namespace {
+
+// The payload the replanner would give the messages (replanner.cc), so the
+// text costed is the text reserved.
+MessageRef RefFor(const Appointment& a, Event event, const BookEntry* held) {
+  MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX)),
+                 Replanner::CauseOf(event, a, false)};
+  if (held != nullptr && event == Event::kModified &&
+      (held->appt.start_ms != a.start_ms || held->appt.end_ms != a.end_ms)) {
+    ref.previous_start_ms = held->appt.start_ms;
+    ref.previous_end_ms = held->appt.end_ms;
+  }
+  return ref;
+}
 
 json AppointmentJson(const Appointment& a) {
   return {{"tenant", a.tenant},
@@ -62,25 +114,6 @@ json AppointmentJson(const Appointment& a) {
           {"confirmed", a.confirmed},
           {"arrived", a.arrived},
           {"delay_ms", a.delay_ms}};
-}
-
-json DryRunJson(const PlanResult& plan) {
-  json messages = json::array();
-  for (const PlannedMessage& m : plan.messages) {
-    messages.push_back({{"kind", std::string(KindName(m.kind))},
-                        {"channel", std::string(ChannelName(m.channel))},
-                        {"occurrence", m.occurrence},
-                        {"due_ms", m.due_ms},
-                        {"expiry_ms", m.expiry_ms},
-                        {"to", m.recipient}});
-  }
-  json omitted = json::array();
-  for (const Omission& o : plan.omitted) {
-    omitted.push_back({{"kind", std::string(KindName(o.kind))},
-                       {"channel", o.channel ? std::string(ChannelName(*o.channel)) : "*"},
-                       {"reason", o.reason}});
-  }
-  return {{"messages", messages}, {"omitted", omitted}};
 }
 
 }  // namespace
@@ -120,7 +153,7 @@ absl::StatusOr<std::string> BookViews::Show(uint32_t tenant, const std::string& 
   if (t != nullptr && cal != nullptr && type != nullptr && patient != nullptr) {
     PlanInput in{*t, *cal, *type, *patient, e->appt, Event::kUpdated, engine_.NowMs()};
     in.stopped_channels = registry_.StoppedChannels(*patient);
-    out["dry_run"] = DryRunJson(Plan(in));
+    out["dry_run"] = DryRunJson(*e, Plan(in), RefFor(e->appt, Event::kUpdated, nullptr), in.now_ms);
   }
   return DumpJson(out, "appointment view");
 }
@@ -139,8 +172,10 @@ absl::StatusOr<std::string> BookViews::DryRun(const Appointment& in) const {
   int64_t now = engine_.NowMs();
   if (a.booked_at_ms == 0) a.booked_at_ms = now;
   const BookEntry* held = in.id.empty() ? nullptr : log_.Find(in.tenant, in.id);
+  if (held == nullptr && !type->active) return InactiveType(in.type);
   Event event = held == nullptr ? Event::kCreated : Event::kModified;
-  if (held != nullptr) a.revision = held->appt.revision + 1;
+  // (As booking numbers it: a new appointment's first revision is 1.)
+  a.revision = held == nullptr ? 1 : held->appt.revision + 1;
   // As an upsert would: a hypothetical at the held time and place keeps the
   // instant it was scheduled (its passed reminders stay as they were).
   a.scheduled_at_ms = 0;
@@ -154,7 +189,9 @@ absl::StatusOr<std::string> BookViews::DryRun(const Appointment& in) const {
   out["event"] = std::string(EventName(event));
   PlanInput input{*t, *cal, *type, *patient, a, event, now};
   input.stopped_channels = registry_.StoppedChannels(*patient);
-  out["dry_run"] = DryRunJson(Plan(input));
+  BookEntry entry;
+  entry.appt = a;
+  out["dry_run"] = DryRunJson(entry, Plan(input), RefFor(a, event, held), now);
   return DumpJson(out, "dry run");
 }
 

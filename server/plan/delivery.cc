@@ -123,7 +123,7 @@ MessageFilter::Prepared Delivery::Prepare(const ReminderSpec& r) {
   std::vector<const BookEntry*> covered;
   if (key->channel == Channel::kSms) covered = households_.Companions(*e, key->kind, key->occurrence);
   auto rendered = renderer_.Render(*e, key->kind, key->channel, households_.Note(*e, covered),
-                            static_cast<int64_t>(ref->delay_ms), now, /*text_only=*/false);
+                            *ref, now, /*text_only=*/false);
   if (!rendered.ok()) {
     return drop(std::string(rendered.status().message()), &*key, e, DropClass::kNoAddress);
   }

@@ -29,7 +29,9 @@ std::vector<const BookEntry*> Households::Companions(const BookEntry& e, Message
     for (BookEntry* other :
          log_.OfPatient(a.tenant, who, a.start_ms - 2 * kDayMs, a.start_ms + 2 * kDayMs)) {
       const Appointment& o = other->appt;
-      if (other == &e || o.calendar != a.calendar || IsCancelled(o.lifecycle) ||
+      // (The dry run asks about a copy of a held appointment: not its own
+      // companion.)
+      if (other == &e || o.id == a.id || o.calendar != a.calendar || IsCancelled(o.lifecycle) ||
           o.status != VisitStatus::kNone || LocalDayOf(*t, o.start_ms) != day) {
         continue;
       }

@@ -9,7 +9,8 @@ absl::StatusOr<MessageRenderer::Rendered> MessageRenderer::Render(const BookEntr
                                                                   MessageKind kind,
                                                                   Channel channel,
                                                                   std::string_view also,
-                                                                  int64_t delay_ms, int64_t now,
+                                                                  const MessageRef& ref,
+                                                                  int64_t now,
                                                                   bool text_only) {
   const Appointment& a = e.appt;
   const Tenant* t = registry_.FindTenant(a.tenant);
@@ -66,7 +67,8 @@ absl::StatusOr<MessageRenderer::Rendered> MessageRenderer::Render(const BookEntr
                  custom != nullptr ? &custom->subject : nullptr,
                  custom != nullptr ? &custom->body : nullptr,
                  MessageLinks{confirm, cancel, arrival, t->rebook_url},
-                 delay_ms, out.recipient, also};
+                 static_cast<int64_t>(ref.delay_ms), out.recipient, also,
+                 ref.cause, ref.previous_start_ms};
   out.track_opens = custom != nullptr && custom->track_opens;
   if (text_only) {
     if (absl::Status st = RenderText(in, &out.text); !st.ok()) return st;

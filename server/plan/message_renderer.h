@@ -32,11 +32,12 @@ class MessageRenderer {
     std::string text;       // what its cost is counted on
     bool track_opens = false;  // its template asks for open tracking
   };
-  // `also`: appended to the text (a household's other appointments).
+  // `also`: appended to the text (a household's other appointments);
+  // `ref`: the message's payload (its delay, what happened).
   // FailedPrecondition when an object the appointment refers to is gone;
   // the renderer's errors (a bad template variable, a time out of range).
   absl::StatusOr<Rendered> Render(const BookEntry& e, MessageKind kind, Channel channel,
-                                  std::string_view also, int64_t delay_ms, int64_t now,
+                                  std::string_view also, const MessageRef& ref, int64_t now,
                                   bool text_only);
 
  private:

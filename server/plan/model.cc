@@ -107,22 +107,71 @@ std::optional<ParsedMessageKey> ParseMessageKey(std::string_view key) {
   return parsed;
 }
 
+std::string_view CauseName(Cause c) {
+  switch (c) {
+    case Cause::kNone: return "";
+    case Cause::kCreated: return "created";
+    case Cause::kModified: return "modified";
+    case Cause::kCancelledByPractitioner: return "cancelled_by_practitioner";
+    case Cause::kToReschedule: return "to_reschedule";
+    case Cause::kAbsence: return "absence";
+    case Cause::kCancelledByPatient: return "cancelled_by_patient";
+    case Cause::kConfirmed: return "confirmed";
+    case Cause::kDelay: return "delay";
+    case Cause::kUpdated: return "updated";
+    case Cause::kStatusChanged: return "status_changed";
+  }
+  return "";
+}
+
 std::string EncodeMessageRef(const MessageRef& ref) {
-  return absl::StrCat("r", ref.revision, ";d", ref.delay_ms);  // e.g. "r3;d0"
+  std::string out = absl::StrCat("r", ref.revision, ";d", ref.delay_ms);  // e.g. "r3;d0"
+  if (ref.cause != Cause::kNone) absl::StrAppend(&out, ";c", static_cast<int>(ref.cause));
+  if (ref.previous_start_ms != 0) {
+    absl::StrAppend(&out, ";p", ref.previous_start_ms, ";q", ref.previous_end_ms);
+  }
+  return out;
 }
 
 std::optional<MessageRef> DecodeMessageRef(std::string_view payload) {
   // (Debian's Abseil has its own string_view: split by hand.)
-  size_t semi = payload.find(';');
-  if (semi == std::string_view::npos) return std::nullopt;
-  std::string_view parts[2] = {payload.substr(0, semi), payload.substr(semi + 1)};
-  if (parts[0].empty() || parts[1].empty() || parts[0][0] != 'r' ||
-      parts[1][0] != 'd') {
-    return std::nullopt;
+  std::vector<std::string_view> parts;
+  while (true) {
+    size_t semi = payload.find(';');
+    parts.push_back(payload.substr(0, semi));
+    if (semi == std::string_view::npos) break;
+    payload.remove_prefix(semi + 1);
   }
+  if (parts.size() < 2 || parts.size() > 5) return std::nullopt;
+  for (std::string_view p : parts) {
+    if (p.size() < 2) return std::nullopt;
+  }
+  if (parts[0][0] != 'r' || parts[1][0] != 'd') return std::nullopt;
   MessageRef ref;
   if (!ParseUint(parts[0].substr(1), &ref.revision) || !ParseUint(parts[1].substr(1), &ref.delay_ms)) {
     return std::nullopt;
+  }
+  auto parse_ms = [](std::string_view s, int64_t* out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return ec == std::errc() && p == s.data() + s.size();
+  };
+  for (size_t i = 2; i < parts.size(); ++i) {
+    std::string_view v = parts[i].substr(1);
+    uint32_t cause = 0;
+    switch (parts[i][0]) {
+      case 'c':
+        if (!ParseUint(v, &cause) || cause > kMaxCause) return std::nullopt;
+        ref.cause = static_cast<Cause>(cause);
+        break;
+      case 'p':
+        if (!parse_ms(v, &ref.previous_start_ms)) return std::nullopt;
+        break;
+      case 'q':
+        if (!parse_ms(v, &ref.previous_end_ms)) return std::nullopt;
+        break;
+      default:
+        return std::nullopt;
+    }
   }
   return ref;
 }

@@ -357,11 +357,38 @@ struct ParsedMessageKey {
 };
 std::optional<ParsedMessageKey> ParseMessageKey(std::string_view key);
 
+// What happened, as a notice tells it (the {event} template variables,
+// render.h): the planner's Event, with who cancelled and the absence told
+// apart.
+enum class Cause : uint8_t {
+  kNone = 0,  // not told (a payload of an older version): taken from the kind
+  kCreated = 1,
+  kModified = 2,
+  kCancelledByPractitioner = 3,
+  kToReschedule = 4,
+  kAbsence = 5,  // cancelled by the practitioner's absence
+  kCancelledByPatient = 6,
+  kConfirmed = 7,
+  kDelay = 8,
+  kUpdated = 9,
+  kStatusChanged = 10,
+};
+inline constexpr int kMaxCause = 10;
+// "created", "modified", "cancelled_by_practitioner", "to_reschedule",
+// "absence", "cancelled_by_patient", "confirmed", "delay", "updated",
+// "status_changed"; "" for kNone.
+std::string_view CauseName(Cause c);
+
 // The payload of a planned message in the engine: small, so ingest stays
 // cheap; the text is rendered when the message is handed to a worker.
+// "r<revision>;d<delay>", then ";c<cause>" when told, then
+// ";p<previous start>;q<previous end>" when the event moved the time.
 struct MessageRef {
   uint32_t revision = 0;  // the appointment revision it was planned for
   uint32_t delay_ms = 0;  // kDelayAlert: the announced delay
+  Cause cause = Cause::kNone;
+  int64_t previous_start_ms = 0;  // 0: the time did not move
+  int64_t previous_end_ms = 0;
 };
 std::string EncodeMessageRef(const MessageRef& ref);
 std::optional<MessageRef> DecodeMessageRef(std::string_view payload);

@@ -55,7 +55,8 @@ std::string FullName(const Patient& p) {
   return p.first_name + " " + p.last_name;
 }
 
-std::string_view TenantMessage(const Tenant& t, bool en) {
+std::string_view TenantMessage(const Tenant& t, MessageKind kind, bool en) {
+  if ((t.message_kinds & KindBit(kind)) == 0) return {};
   // A clinic that wrote only one message still gets it sent.
   const std::string& mine = en ? t.message_en : t.message_fr;
   const std::string& other = en ? t.message_fr : t.message_en;
@@ -88,7 +89,8 @@ std::string Recipient(const RenderInput& in) {
 struct Times {
   LocalTime start;
   LocalTime end;
-  LocalTime arrival;  // start + delay
+  LocalTime arrival;   // start + delay
+  LocalTime previous;  // the start before a move (when RenderInput has one)
 };
 
 absl::StatusOr<Times> LocalTimes(const RenderInput& in) {
@@ -103,7 +105,64 @@ absl::StatusOr<Times> LocalTimes(const RenderInput& in) {
   int64_t arrival_ms = in.appointment.start_ms + std::clamp<int64_t>(in.delay_ms, 0, kDayMs);
   auto arrival = arrival_ms == in.appointment.start_ms ? start : zone.ToLocal(arrival_ms);
   if (!arrival.ok()) return arrival.status();
-  return Times{*start, *end, *arrival};
+  Times times{*start, *end, *arrival, {}};
+  if (in.previous_start_ms != 0) {
+    auto previous = zone.ToLocal(in.previous_start_ms);
+    if (!previous.ok()) return previous.status();
+    times.previous = *previous;
+  }
+  return times;
+}
+
+std::string_view EventText(Cause c, bool en) {
+  switch (c) {
+    case Cause::kCreated: return en ? "New appointment" : "Nouveau rendez-vous";
+    case Cause::kModified: return en ? "Appointment changed" : "Rendez-vous modifié";
+    case Cause::kCancelledByPractitioner:
+    case Cause::kAbsence:
+    case Cause::kCancelledByPatient: return en ? "Appointment cancelled" : "Rendez-vous annulé";
+    case Cause::kToReschedule:
+      return en ? "Appointment cancelled, to be rescheduled" : "Rendez-vous annulé, à reporter";
+    case Cause::kConfirmed: return en ? "Appointment confirmed" : "Rendez-vous confirmé";
+    case Cause::kDelay: return en ? "Running late" : "Retard";
+    case Cause::kUpdated: return en ? "Appointment updated" : "Rendez-vous mis à jour";
+    case Cause::kStatusChanged: return en ? "Visit status" : "Statut de la visite";
+    case Cause::kNone: return "";
+  }
+  return "";
+}
+
+std::string_view CancelledBy(Cause c, bool en) {
+  switch (c) {
+    case Cause::kCancelledByPractitioner:
+    case Cause::kToReschedule: return en ? "by the practitioner" : "par le praticien";
+    case Cause::kCancelledByPatient: return en ? "by the patient" : "par le patient";
+    case Cause::kAbsence:
+      return en ? "because the practitioner is absent" : "en raison d'une absence du praticien";
+    default: return "";
+  }
+}
+
+std::string_view StatusText(VisitStatus s, bool en) {
+  switch (s) {
+    case VisitStatus::kNone: return "";
+    case VisitStatus::kSeen: return en ? "seen" : "vu";
+    case VisitStatus::kWaitingRoom: return en ? "in the waiting room" : "en salle d'attente";
+    case VisitStatus::kAbsent: return en ? "absent" : "absent";
+    case VisitStatus::kExcused: return en ? "excused" : "excusé";
+  }
+  return "";
+}
+
+// "lundi 3 juin" / "Monday 3 June".
+std::string DateLong(const LocalTime& t, bool en) {
+  const auto& weekdays = en ? kWeekdaysEn : kWeekdaysFr;
+  const auto& months = en ? kMonthsEn : kMonthsFr;
+  std::string out(weekdays[static_cast<size_t>(t.weekday)]);
+  out.append(" ").append(std::to_string(t.day));
+  if (!en && t.day == 1) out.append("er");  // "lundi 1er juin"
+  out.append(" ").append(months[static_cast<size_t>(t.month - 1)]);
+  return out;
 }
 
 void Fill(const RenderInput& in, const Times& times, bool en, VariableValues* values) {
@@ -142,11 +201,21 @@ void Fill(const RenderInput& in, const Times& times, bool en, VariableValues* va
   At(v, Var::kPrerequisites) = in.type.prerequisites;
   At(v, Var::kLocation) = in.appointment.location;
   At(v, Var::kModeText) = ModeText(in.type.mode, en);
-  At(v, Var::kTenantMessage) = std::string(TenantMessage(in.tenant, en));
+  At(v, Var::kTenantMessage) = std::string(TenantMessage(in.tenant, in.kind, en));
   At(v, Var::kConfirmLink) = std::string(in.links.confirm);
   At(v, Var::kCancelLink) = std::string(in.links.cancel);
   At(v, Var::kArrivalLink) = std::string(in.links.arrival);
   At(v, Var::kRebookLink) = std::string(in.links.rebook);
+  Cause cause = NoticeCause(in.kind, in.cause, in.appointment);
+  At(v, Var::kEvent) = std::string(CauseName(cause));
+  At(v, Var::kEventText) = std::string(EventText(cause, en));
+  At(v, Var::kCancelledBy) = std::string(CancelledBy(cause, en));
+  bool moved = in.previous_start_ms != 0 && cause == Cause::kModified;
+  const LocalTime& p = times.previous;
+  At(v, Var::kPreviousDate) = moved ? Format("%02d/%02d/%04d", p.day, p.month, p.year) : "";
+  At(v, Var::kPreviousDateLong) = moved ? DateLong(p, en) : "";
+  At(v, Var::kPreviousStartTime) = moved ? HourMinute(p) : "";
+  At(v, Var::kStatus) = std::string(StatusText(in.appointment.status, en));
 }
 
 // The document has a fixed shape, so it is written directly: building it
@@ -254,6 +323,36 @@ class JsonWriter {
 };
 
 }  // namespace
+
+Cause NoticeCause(MessageKind kind, Cause told, const Appointment& a) {
+  auto from_lifecycle = [&](Cause active) {
+    switch (a.lifecycle) {
+      case Lifecycle::kActive: return active;
+      case Lifecycle::kCancelledByPractitioner: return Cause::kCancelledByPractitioner;
+      case Lifecycle::kCancelledByPatient: return Cause::kCancelledByPatient;
+      case Lifecycle::kToReschedule: return Cause::kToReschedule;
+    }
+    return active;
+  };
+  switch (kind) {
+    case MessageKind::kReminder:
+    case MessageKind::kPreVisit:
+    case MessageKind::kSecondReminder:
+    case MessageKind::kPostVisit:
+    case MessageKind::kRecall: return Cause::kNone;
+    default: break;
+  }
+  if (told != Cause::kNone) return told;
+  switch (kind) {
+    case MessageKind::kConfirmation: return Cause::kCreated;
+    case MessageKind::kChange: return Cause::kModified;
+    case MessageKind::kCancellation: return from_lifecycle(Cause::kCancelledByPractitioner);
+    case MessageKind::kPatientCancelAck: return Cause::kCancelledByPatient;
+    case MessageKind::kConfirmAck: return Cause::kConfirmed;
+    case MessageKind::kDelayAlert: return Cause::kDelay;
+    default: return from_lifecycle(Cause::kCreated);  // the practitioner's
+  }
+}
 
 std::string IsoLocal(const LocalTime& t) {
   int off = t.offset_minutes;
@@ -380,6 +479,15 @@ absl::StatusOr<std::string> RenderMessage(const RenderInput& in, std::string* te
   w.Str("email", in.patient.email);
   w.Close();
   w.Str("tenant_message", At(v, Var::kTenantMessage));
+  if (!At(v, Var::kEvent).empty()) {
+    w.Open("event");
+    w.Str("name", At(v, Var::kEvent));
+    if (!At(v, Var::kPreviousStartTime).empty()) {
+      w.Int("previous_start_ms", in.previous_start_ms);
+      w.Str("previous_start_local", IsoLocal(times->previous));
+    }
+    w.Close();
+  }
   w.Open("sender");
   w.Str("name", in.tenant.sender_name.empty() ? in.tenant.name : in.tenant.sender_name);
   w.Str("email", in.tenant.sender_email);

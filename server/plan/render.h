@@ -17,7 +17,9 @@
 //     "duration_minutes", "status", "lifecycle", "confirmed", "revision",
 //     "delay_minutes", "new_arrival_time" (these two: delay alerts only)},
 //   "patient": {"id", "first_name", "last_name", "full_name", "mobile", "email"},
-//   "tenant_message": "...",
+//   "tenant_message": "..." (empty unless the tenant's message_kinds has the kind),
+//   "event": {"name": "modified", "previous_start_ms", "previous_start_local"}
+//     (notices only; the previous time only when the event moved it),
 //   "sender": {"name", "email", "sms"},
 //   "links": {"confirm", "cancel", "arrival", "rebook"}  (only those given),
 //   "subject": "..." (e-mail only), "text": "..."
@@ -61,7 +63,14 @@ struct RenderInput {
                                // (the calendar's e-mail for kPractitioner)
   std::string_view also;       // appended to the text on a line of its own (a
                                // household's other appointments, merged SMS)
+  Cause cause = Cause::kNone;  // what happened (notices); kNone: taken from the kind
+  int64_t previous_start_ms = 0;  // the time before a move; 0: it did not move
 };
+
+// What a message of `kind` tells happened ({event}): kNone for the messages
+// that are not notices (reminders, pre-visit, post-visit, recall), else
+// `told`, or, when not told, what the kind and the appointment imply.
+Cause NoticeCause(MessageKind kind, Cause told, const Appointment& a);
 
 // "2026-03-29T10:00:00+02:00".
 std::string IsoLocal(const LocalTime& t);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/plan/audit.h"
+#include "server/plan/plan_cost.h"
 #include "server/plan/planner.h"
 
 namespace rappel::server::plan {
@@ -54,8 +55,25 @@ bool SentNowOutlivesReplan(MessageKind k, uint32_t occurrence, const Appointment
 
 }  // namespace
 
+Cause Replanner::CauseOf(Event event, const Appointment& a, bool absence) {
+  switch (event) {
+    case Event::kCreated: return Cause::kCreated;
+    case Event::kModified: return Cause::kModified;
+    case Event::kUpdated: return Cause::kUpdated;
+    case Event::kCancelled:
+      if (absence) return Cause::kAbsence;
+      return a.lifecycle == Lifecycle::kToReschedule ? Cause::kToReschedule
+                                                     : Cause::kCancelledByPractitioner;
+    case Event::kPatientCancelled: return Cause::kCancelledByPatient;
+    case Event::kConfirmed: return Cause::kConfirmed;
+    case Event::kStatusChanged: return Cause::kStatusChanged;
+    case Event::kDelayAlert: return Cause::kDelay;
+  }
+  return Cause::kNone;
+}
+
 absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view why,
-                               Change& change) {
+                               Change& change, const Told& told) {
   Appointment& a = entry.appt;
   const Tenant* tenant = registry_.FindTenant(a.tenant);
   const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
@@ -72,7 +90,8 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
   std::string audit;
   std::vector<PlanRef> next;
   next.reserve(plan.messages.size());
-  MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX))};
+  MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX)),
+                 CauseOf(event, a, told.absence), told.previous_start_ms, told.previous_end_ms};
   std::string payload = EncodeMessageRef(ref);
   auto has_twin = [&](const PlannedMessage& m, Channel c) {
     for (const PlannedMessage& o : plan.messages) {
@@ -110,12 +129,8 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
     std::string note(EventName(event));
     PlannedMessage fallback;
     if (tenant->metered && IsPaid(m->channel)) {
-      std::string also = m->channel == Channel::kSms
-                             ? households_.Note(entry, households_.Companions(entry, m->kind, m->occurrence))
-                             : std::string();
-      auto rendered = renderer_.Render(entry, m->kind, m->channel, also, ref.delay_ms, change.now,
-                                /*text_only=*/true);
-      out.credits = rendered.ok() ? MessageCost(*tenant, m->channel, rendered->text) : 1;
+      out.credits = PlannedCost(*tenant, renderer_, households_, entry, m->kind, m->channel,
+                                m->occurrence, ref, change.now);
       // (Written even when nothing moved: a balance under the alert
       // threshold is noticed here.)
       change.LedgerChanged(a.tenant);

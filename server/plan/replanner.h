@@ -23,6 +23,13 @@
 
 namespace rappel::server::plan {
 
+// What the notices of an event tell beyond the event itself.
+struct ReplanTold {
+  bool absence = false;           // a cancellation caused by the practitioner's absence
+  int64_t previous_start_ms = 0;  // the time before a move (0: the time did not move)
+  int64_t previous_end_ms = 0;
+};
+
 class Replanner {
  public:
   // Each must outlive us. Due times further than `horizon_ms` from now are
@@ -36,10 +43,15 @@ class Replanner {
         renderer_(renderer),
         horizon_ms_(horizon_ms) {}
 
+  using Told = ReplanTold;
   // Plans `entry` after `event` and adds its re-plan to `change` (`why`:
-  // the audit's reason for what is dropped). FailedPrecondition when an
-  // object the appointment refers to is gone.
-  absl::Status Replan(BookEntry& entry, Event event, std::string_view why, Change& change);
+  // the audit's reason for what is dropped). The messages planned carry
+  // the event's Cause and `told` (MessageRef), for their text.
+  // FailedPrecondition when an object the appointment refers to is gone.
+  absl::Status Replan(BookEntry& entry, Event event, std::string_view why, Change& change,
+                      const Told& told = {});
+  // The Cause a notice of `event` tells.
+  static Cause CauseOf(Event event, const Appointment& a, bool absence);
 
   // Sends `kind` now for `entry` as it is (PlanSendNow, planner.h) and adds
   // it to `change`: scheduled on each channel allowed (credits reserved as

@@ -219,52 +219,62 @@ constexpr Row kRows[] = {
      {"", "Rendez-vous enregistré : {date_long} à {start_time} avec {practitioner}."},
      {"", "Appointment booked: {date_long} at {start_time} with {practitioner}."}},
     {K::kChange, C::kSms,
-     {"", "{establishment_name} : votre rendez-vous est modifié : le {date_long} à {start_time} "
+     {"", "{establishment_name} : votre rendez-vous {?previous_start_time}du {previous_date_long} à "
+          "{previous_start_time} {/previous_start_time}est modifié : le {date_long} à {start_time} "
           "avec {practitioner} {mode_text}."},
-     {"", "{establishment_name}: your appointment has changed: {date_long} at {start_time} with "
-          "{practitioner} {mode_text}."}},
+     {"", "{establishment_name}: your appointment {?previous_start_time}on {previous_date_long} at "
+          "{previous_start_time} {/previous_start_time}has changed: {date_long} at {start_time} "
+          "with {practitioner} {mode_text}."}},
     {K::kChange, C::kEmail,
      {"Rendez-vous modifié : {date_long} à {start_time}",
-      "Bonjour {patient_first_name},\n\nVotre rendez-vous a été modifié. Il aura lieu le "
-      "{date_long} à {start_time} avec {practitioner} {mode_text}.\n"
+      "Bonjour {patient_first_name},\n\nVotre rendez-vous {?previous_start_time}du "
+      "{previous_date_long} à {previous_start_time} {/previous_start_time}a été modifié. Il aura "
+      "lieu le {date_long} à {start_time} avec {practitioner} {mode_text}.\n"
       "{?service}Prestation : {service}\n{/service}{?location}Lieu : {location}\n"
       "{/location}{prerequisites}\n{tenant_message}\n\n{?cancel_link}Annuler : {cancel_link}\n"
       "{/cancel_link}\n{establishment_name}\n{establishment_phone}\n"},
      {"Appointment changed: {date_long} at {start_time}",
-      "Hello {patient_first_name},\n\nYour appointment has changed. It is now on {date_long} at "
-      "{start_time} with {practitioner} {mode_text}.\n{?service}Service: {service}\n"
+      "Hello {patient_first_name},\n\nYour appointment {?previous_start_time}on "
+      "{previous_date_long} at {previous_start_time} {/previous_start_time}has changed. It is now "
+      "on {date_long} at {start_time} with {practitioner} {mode_text}.\n"
+      "{?service}Service: {service}\n"
       "{/service}{?location}Where: {location}\n{/location}{prerequisites}\n"
       "{tenant_message}\n\n{?cancel_link}Cancel: {cancel_link}\n"
       "{/cancel_link}\n{establishment_name}\n{establishment_phone}\n"}},
     {K::kChange, C::kVoice,
-     {"", "Bonjour, ici {establishment_name}. Votre rendez-vous a été déplacé au {date_long} à "
-          "{start_time} avec {practitioner}."},
-     {"", "Hello, this is {establishment_name}. Your appointment has moved to {date_long} at "
-          "{start_time} with {practitioner}."}},
+     {"", "Bonjour, ici {establishment_name}. Votre rendez-vous {?previous_start_time}du "
+          "{previous_date_long} à {previous_start_time} {/previous_start_time}a été modifié : le "
+          "{date_long} à {start_time} avec {practitioner}."},
+     {"", "Hello, this is {establishment_name}. Your appointment {?previous_start_time}on "
+          "{previous_date_long} at {previous_start_time} {/previous_start_time}has changed: "
+          "{date_long} at {start_time} with {practitioner}."}},
     {K::kChange, C::kPush,
-     {"", "Rendez-vous modifié : {date_long} à {start_time}."},
-     {"", "Appointment changed: {date_long} at {start_time}."}},
+     {"", "Rendez-vous modifié : {?previous_start_time}{previous_date_long} à "
+          "{previous_start_time} → {/previous_start_time}{date_long} à {start_time}."},
+     {"", "Appointment changed: {?previous_start_time}{previous_date_long} at "
+          "{previous_start_time} → {/previous_start_time}{date_long} at {start_time}."}},
     {K::kCancellation, C::kSms,
-     {"", "{establishment_name} : votre rendez-vous du {date_long} à {start_time} est "
-          "annulé.{?rebook_link} Reprendre rendez-vous : {rebook_link}{/rebook_link}"},
-     {"", "{establishment_name}: your appointment on {date_long} at {start_time} is "
-          "cancelled.{?rebook_link} Book again: {rebook_link}{/rebook_link}"}},
+     {"", "{establishment_name} : votre rendez-vous du {date_long} à {start_time} est annulé "
+          "{cancelled_by}.{?rebook_link} Reprendre rendez-vous : {rebook_link}{/rebook_link}"},
+     {"", "{establishment_name}: your appointment on {date_long} at {start_time} is cancelled "
+          "{cancelled_by}.{?rebook_link} Book again: {rebook_link}{/rebook_link}"}},
     {K::kCancellation, C::kEmail,
      {"Rendez-vous annulé : {date_long} à {start_time}",
       "Bonjour {patient_first_name},\n\nNous sommes désolés : votre rendez-vous du {date_long} à "
-      "{start_time} avec {practitioner} est annulé.\n{?rebook_link}Pour reprendre rendez-vous : "
+      "{start_time} avec {practitioner} est annulé {cancelled_by}.\n{?rebook_link}Pour reprendre "
+      "rendez-vous : "
       "{rebook_link}\n{/rebook_link}{tenant_message}\n\n{establishment_name}\n"
       "{establishment_phone}\n"},
      {"Appointment cancelled: {date_long} at {start_time}",
       "Hello {patient_first_name},\n\nWe are sorry: your appointment on {date_long} at "
-      "{start_time} with {practitioner} is cancelled.\n{?rebook_link}To book again: "
+      "{start_time} with {practitioner} is cancelled {cancelled_by}.\n{?rebook_link}To book again: "
       "{rebook_link}\n{/rebook_link}{tenant_message}\n\n{establishment_name}\n"
       "{establishment_phone}\n"}},
     {K::kCancellation, C::kVoice,
      {"", "Bonjour, ici {establishment_name}. Votre rendez-vous du {date_long} à {start_time} "
-          "avec {practitioner} est annulé. Merci de reprendre rendez-vous."},
+          "avec {practitioner} est annulé {cancelled_by}. Merci de reprendre rendez-vous."},
      {"", "Hello, this is {establishment_name}. Your appointment on {date_long} at {start_time} "
-          "with {practitioner} is cancelled. Please book again."}},
+          "with {practitioner} is cancelled {cancelled_by}. Please book again."}},
     {K::kCancellation, C::kPush,
      {"", "Rendez-vous du {date_long} à {start_time} annulé.{?rebook_link} Reprendre rendez-vous "
           ": {rebook_link}{/rebook_link}"},
@@ -449,28 +459,36 @@ constexpr Row kRows[] = {
      {"", "Il est temps de prendre votre prochain rendez-vous avec {practitioner}."},
      {"", "It is time to book your next appointment with {practitioner}."}},
     {K::kPractitioner, C::kSms,
-     {"", "Rendez-vous le {date_long} à {start_time} : {patient_full_name} "
-          "{mode_text}.{?service} {service}{/service}"},
-     {"", "Appointment on {date_long} at {start_time}: {patient_full_name} "
-          "{mode_text}.{?service} {service}{/service}"}},
+     {"", "{event_text} {cancelled_by} : le {date_long} à {start_time}{?previous_start_time} "
+          "(au lieu du {previous_date_long} à {previous_start_time}){/previous_start_time}, "
+          "{patient_full_name} {mode_text}.{?service} {service}{/service}"},
+     {"", "{event_text} {cancelled_by}: {date_long} at {start_time}{?previous_start_time} "
+          "(was {previous_date_long} at {previous_start_time}){/previous_start_time}, "
+          "{patient_full_name} {mode_text}.{?service} {service}{/service}"}},
     {K::kPractitioner, C::kEmail,
-     {"Rendez-vous : {patient_full_name}, {date_long} à {start_time}",
-      "Rendez-vous le {date_long} de {start_time} à {end_time} {mode_text}.\n"
+     {"{event_text} : {patient_full_name}, {date_long} à {start_time}",
+      "{event_text} {cancelled_by} : rendez-vous du {date_long} de {start_time} à {end_time} "
+      "{mode_text}.\n{?previous_start_time}Ancien horaire : {previous_date_long} à "
+      "{previous_start_time}\n{/previous_start_time}"
       "Patient : {patient_full_name}\n{?patient_mobile}Mobile : {patient_mobile}\n"
       "{/patient_mobile}{?service}Prestation : {service}\n"
       "{/service}{?location}Lieu : {location}\n{/location}{?notes}Notes : {notes}\n"
       "{/notes}"},
-     {"Appointment: {patient_full_name}, {date_long} at {start_time}",
-      "Appointment on {date_long} from {start_time} to {end_time} {mode_text}.\n"
+     {"{event_text}: {patient_full_name}, {date_long} at {start_time}",
+      "{event_text} {cancelled_by}: appointment on {date_long} from {start_time} to {end_time} "
+      "{mode_text}.\n{?previous_start_time}Previously: {previous_date_long} at "
+      "{previous_start_time}\n{/previous_start_time}"
       "Patient: {patient_full_name}\n{?patient_mobile}Mobile: {patient_mobile}\n"
       "{/patient_mobile}{?service}Service: {service}\n{/service}{?location}Where: {location}\n"
       "{/location}{?notes}Notes: {notes}\n{/notes}"}},
     {K::kPractitioner, C::kVoice,
-     {"", "Rendez-vous le {date_long} à {start_time} avec {patient_full_name}."},
-     {"", "Appointment on {date_long} at {start_time} with {patient_full_name}."}},
+     {"", "{event_text} {cancelled_by} : rendez-vous du {date_long} à {start_time} avec "
+          "{patient_full_name}."},
+     {"", "{event_text} {cancelled_by}: appointment on {date_long} at {start_time} with "
+          "{patient_full_name}."}},
     {K::kPractitioner, C::kPush,
-     {"", "Rendez-vous : {patient_full_name}, {date_long} à {start_time}."},
-     {"", "Appointment: {patient_full_name}, {date_long} at {start_time}."}},
+     {"", "{event_text} : {patient_full_name}, {date_long} à {start_time}."},
+     {"", "{event_text}: {patient_full_name}, {date_long} at {start_time}."}},
     {K::kDelayAlert, C::kSms,
      {"", "{establishment_name} : {practitioner} a du retard. Merci de vous présenter à "
           "{new_arrival_time} au lieu de {start_time}."},

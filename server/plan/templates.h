@@ -51,9 +51,16 @@ enum class Var : uint8_t {
   kCancelLink,
   kArrivalLink,
   kRebookLink,
+  kEvent,
+  kEventText,
+  kCancelledBy,
+  kPreviousDate,
+  kPreviousDateLong,
+  kPreviousStartTime,
+  kStatus,
 };
-inline constexpr int kVarCount = 29;
-static_assert(static_cast<int>(Var::kRebookLink) + 1 == kVarCount);
+inline constexpr int kVarCount = 36;
+static_assert(static_cast<int>(Var::kStatus) + 1 == kVarCount);
 static_assert(kVarCount <= 64, "Template::uses is a 64-bit mask");
 
 struct VariableInfo {
@@ -92,6 +99,16 @@ inline constexpr std::array<VariableInfo, kVarCount> kVariables = {{
     {"cancel_link", "self-service link to cancel"},
     {"arrival_link", "self-service link to announce arrival"},
     {"rebook_link", "link to book again"},
+    {"event", "what happened (notices only): created, modified, cancelled_by_practitioner, "
+              "to_reschedule, absence, cancelled_by_patient, confirmed, delay; empty otherwise"},
+    {"event_text", "the same, as a heading: \"Rendez-vous annulé\" / \"Appointment cancelled\""},
+    {"cancelled_by", "cancellations only: \"par le praticien\" / \"by the practitioner\", "
+                     "\"by the patient\", \"because the practitioner is absent\""},
+    {"previous_date", "before a move: the old date, dd/mm/yyyy (empty if the time did not move)"},
+    {"previous_date_long", "before a move: the old weekday, day and month"},
+    {"previous_start_time", "before a move: the old start time, HH:MM"},
+    {"status", "the visit status: \"vu\" / \"seen\", \"in the waiting room\", \"absent\", "
+               "\"excused\"; empty when none"},
 }};
 
 // Var by name, or false.

@@ -15,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "server/plan/book.h"
 #include "server/runtime/core.h"
+#include "tests/testing/every_channel.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/task_queue.h"
 #include "tests/testing/temp_dir.h"
@@ -94,8 +95,18 @@ class BookTest : public ::testing::Test {
     Open();
   }
 
+  // A tenant document that does not set channels_by_kind gets every
+  // channel per kind (testing/every_channel.h) unless a test clears
+  // every_channel_per_kind_: these tests are about other rules.
   std::string PutObject(ObjectKind kind, uint32_t tenant, const std::string& id,
-                        const std::string& doc, absl::StatusCode expect = absl::StatusCode::kOk) {
+                        std::string doc, absl::StatusCode expect = absl::StatusCode::kOk) {
+    if (kind == ObjectKind::kTenant && every_channel_per_kind_) {
+      json j = json::parse(doc, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && !j.contains("channels_by_kind")) {
+        j.update(json::parse("{" + std::string(rappel::testing::kEveryChannelPerKind) + "}"));
+        doc = j.dump();
+      }
+    }
     absl::StatusOr<std::string> out = absl::UnknownError("not answered");
     bool done = false;
     book_->PutObject(kind, tenant, id, doc, [&](auto r) {
@@ -208,6 +219,7 @@ class BookTest : public ::testing::Test {
     return s.ok() ? json::parse(*s) : json();
   }
 
+  bool every_channel_per_kind_ = true;
   BookOptions book_options_;
   TempDir dir_;
   FakeClock clock_;

@@ -248,3 +248,25 @@ TEST(KindChannelsJsonTest, ParsedValidatedAndRoundTripped) {
 
 }  // namespace
 }  // namespace rappel::server::plan
+
+#include "tests/testing/every_channel.h"
+
+namespace rappel::server::plan {
+namespace {
+
+TEST(KindChannelsJsonTest, TheTestsEveryChannelGridListsEveryChannelItMay) {
+  Tenant t;
+  absl::Status st = FromJson(
+      nlohmann::json::parse("{" + std::string(rappel::testing::kEveryChannelPerKind) + "}"), &t);
+  ASSERT_TRUE(st.ok()) << st;
+  for (int k = 1; k <= kMessageKindCount; ++k) {
+    auto kind = static_cast<MessageKind>(k);
+    ChannelMask want = kind == MessageKind::kSecondReminder ? ChannelBit(kSms)
+                       : kind == MessageKind::kPractitioner ? ChannelBit(kEmail)
+                                                            : kAllChannels;
+    EXPECT_EQ(t.kind_channels[static_cast<size_t>(k)], want) << KindName(kind);
+  }
+}
+
+}  // namespace
+}  // namespace rappel::server::plan

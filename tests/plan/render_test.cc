@@ -231,11 +231,19 @@ TEST(RenderTest, LocaleIsThePatientsElseTheTenants) {
 TEST(RenderTest, EveryVariableRendersSomethingForAFullInput) {
   Fixture f;
   f.At(Utc(2026, 6, 1, 8, 0));
+  f.tenant.message_kinds |= KindBit(MessageKind::kDelayAlert);
+  f.appointment.status = VisitStatus::kWaitingRoom;
   RenderInput in = f.Input(MessageKind::kDelayAlert, Channel::kSms);
   in.delay_ms = 25 * kMinuteMs;
   VariableValues v;
   ASSERT_TRUE(FillVariables(in, &v).ok());
   for (int i = 0; i < kVarCount; ++i) {
+    // (Told only by a cancellation or a move: RenderTest.EventVariables.)
+    Var var = static_cast<Var>(i);
+    if (var == Var::kCancelledBy || var == Var::kPreviousDate || var == Var::kPreviousDateLong ||
+        var == Var::kPreviousStartTime) {
+      continue;
+    }
     EXPECT_FALSE(v[static_cast<size_t>(i)].empty()) << kVariables[static_cast<size_t>(i)].name;
     // And through a template of its own.
     std::string text = "{" + std::string(kVariables[static_cast<size_t>(i)].name) + "}";
@@ -313,8 +321,8 @@ TEST(RenderTest, SmsTextsReadWell) {
   f.type.mode = Mode::kPhone;
   f.patient.locale = "en";
   EXPECT_EQ(f.Render(MessageKind::kCancellation, Channel::kSms)["text"],
-            "Cabinet du Parc: your appointment on Monday 1 June at 10:00 is cancelled. Book "
-            "again: https://c.example/book");
+            "Cabinet du Parc: your appointment on Monday 1 June at 10:00 is cancelled by the "
+            "practitioner. Book again: https://c.example/book");
   EXPECT_NE(std::string(f.Render(MessageKind::kReminder, Channel::kSms)["text"]).find("by phone"),
             std::string::npos);
 }
@@ -486,6 +494,121 @@ TEST(RenderTest, ToLocalAndIsoLocal) {
   auto before_epoch = TenantZone("UTC").ToLocal(-1);
   ASSERT_TRUE(before_epoch.ok());
   EXPECT_EQ(IsoLocal(*before_epoch), "1969-12-31T23:59:59+00:00");
+}
+
+}  // namespace
+}  // namespace rappel::server::plan
+
+namespace rappel::server::plan {
+namespace {
+
+TEST(RenderTest, EventVariablesSayWhatHappened) {
+  Fixture f;
+  f.At(Utc(2026, 6, 1, 8, 0));  // Monday 1 June, 10:00 Paris
+  auto render = [&](MessageKind kind, Channel channel, Cause cause, int64_t previous = 0) {
+    RenderInput in = f.Input(kind, channel);
+    in.cause = cause;
+    in.previous_start_ms = previous;
+    auto out = RenderMessage(in);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? nlohmann::json::parse(*out) : nlohmann::json();
+  };
+  // Moved: from -> to, in the patient's notice and the practitioner's.
+  int64_t before = Utc(2026, 5, 29, 7, 30);  // Friday 29 May, 09:30 Paris
+  nlohmann::json moved = render(MessageKind::kChange, Channel::kSms, Cause::kModified, before);
+  EXPECT_EQ(moved["text"],
+            "Cabinet du Parc : votre rendez-vous du vendredi 29 mai à 09:30 est modifié : le "
+            "lundi 1er juin à 10:00 avec Dr Martin sur place.");
+  EXPECT_EQ(moved["event"]["name"], "modified");
+  EXPECT_EQ(moved["event"]["previous_start_ms"], before);
+  EXPECT_EQ(moved["event"]["previous_start_local"], "2026-05-29T09:30:00+02:00");
+  nlohmann::json moved_dr = render(MessageKind::kPractitioner, Channel::kEmail, Cause::kModified, before);
+  EXPECT_EQ(moved_dr["subject"], "Rendez-vous modifié : Jeanne Dupont, lundi 1er juin à 10:00");
+  EXPECT_NE(std::string(moved_dr["text"]).find("Ancien horaire : vendredi 29 mai à 09:30"),
+            std::string::npos)
+      << moved_dr["text"];
+  // Modified without moving (the place changed): no "from".
+  nlohmann::json placed = render(MessageKind::kChange, Channel::kSms, Cause::kModified);
+  EXPECT_EQ(placed["text"],
+            "Cabinet du Parc : votre rendez-vous est modifié : le lundi 1er juin à 10:00 avec Dr "
+            "Martin sur place.");
+  EXPECT_FALSE(placed["event"].contains("previous_start_ms"));
+
+  // The practitioner's cancellation e-mail is not the booking's.
+  nlohmann::json booked = render(MessageKind::kPractitioner, Channel::kEmail, Cause::kCreated);
+  nlohmann::json cancelled =
+      render(MessageKind::kPractitioner, Channel::kEmail, Cause::kCancelledByPatient);
+  EXPECT_EQ(booked["subject"], "Nouveau rendez-vous : Jeanne Dupont, lundi 1er juin à 10:00");
+  EXPECT_EQ(cancelled["subject"], "Rendez-vous annulé : Jeanne Dupont, lundi 1er juin à 10:00");
+  EXPECT_NE(booked["text"], cancelled["text"]);
+  EXPECT_EQ(std::string(cancelled["text"]).rfind("Rendez-vous annulé par le patient : ", 0), 0u)
+      << cancelled["text"];
+  EXPECT_EQ(std::string(booked["text"]).rfind("Nouveau rendez-vous : rendez-vous du", 0), 0u)
+      << booked["text"];
+  EXPECT_EQ(cancelled["event"]["name"], "cancelled_by_patient");
+
+  // Who cancelled, in the patient's cancellation.
+  EXPECT_NE(std::string(render(MessageKind::kCancellation, Channel::kSms, Cause::kAbsence)["text"])
+                .find("est annulé en raison d'une absence du praticien."),
+            std::string::npos);
+  f.patient.locale = "en";
+  EXPECT_NE(std::string(render(MessageKind::kCancellation, Channel::kEmail,
+                               Cause::kCancelledByPractitioner)["text"])
+                .find("is cancelled by the practitioner."),
+            std::string::npos);
+  nlohmann::json dr_en = render(MessageKind::kPractitioner, Channel::kEmail, Cause::kAbsence);
+  EXPECT_EQ(dr_en["subject"], "Appointment cancelled: Jeanne Dupont, Monday 1 June at 10:00");
+  EXPECT_EQ(std::string(dr_en["text"])
+                .rfind("Appointment cancelled because the practitioner is absent: appointment", 0),
+            0u)
+      << dr_en["text"];
+
+  // Not told (a payload of an older version): taken from the kind and the
+  // appointment.
+  f.appointment.lifecycle = Lifecycle::kToReschedule;
+  EXPECT_EQ(render(MessageKind::kCancellation, Channel::kSms, Cause::kNone)["event"]["name"],
+            "to_reschedule");
+  // Reminders are not notices: no event.
+  f.appointment.lifecycle = Lifecycle::kActive;
+  nlohmann::json reminder = render(MessageKind::kReminder, Channel::kSms, Cause::kModified, before);
+  EXPECT_FALSE(reminder.contains("event"));
+  VariableValues v;
+  RenderInput in = f.Input(MessageKind::kReminder, Channel::kSms);
+  in.cause = Cause::kModified;
+  in.previous_start_ms = before;
+  ASSERT_TRUE(FillVariables(in, &v).ok());
+  EXPECT_EQ(At(v, Var::kEvent), "");
+  EXPECT_EQ(At(v, Var::kPreviousStartTime), "");
+  // The visit status, in the patient's language.
+  f.appointment.status = VisitStatus::kExcused;
+  ASSERT_TRUE(FillVariables(f.Input(MessageKind::kPractitioner, Channel::kEmail), &v).ok());
+  EXPECT_EQ(At(v, Var::kStatus), "excused");
+}
+
+TEST(RenderTest, TheTenantsMessageGoesOnlyInTheKindsItIsFor) {
+  Fixture f;
+  f.At(Utc(2026, 6, 1, 8, 0));
+  const std::string message = "Merci d'arriver 10 minutes en avance.";
+  auto has = [&](MessageKind kind) {
+    nlohmann::json j = f.Render(kind, Channel::kEmail);
+    bool in_text = std::string(j["text"]).find(message) != std::string::npos;
+    EXPECT_EQ(in_text, j["tenant_message"] == message) << KindName(kind);
+    return in_text;
+  };
+  // By default: confirmation, change, the reminders.
+  EXPECT_TRUE(has(MessageKind::kConfirmation));
+  EXPECT_TRUE(has(MessageKind::kChange));
+  EXPECT_TRUE(has(MessageKind::kReminder));
+  EXPECT_TRUE(has(MessageKind::kPreVisit));
+  EXPECT_FALSE(has(MessageKind::kPostVisit));
+  f.appointment.lifecycle = Lifecycle::kCancelledByPractitioner;
+  EXPECT_FALSE(has(MessageKind::kCancellation));
+  f.appointment.lifecycle = Lifecycle::kActive;
+  // As the tenant sets it.
+  f.tenant.message_kinds = KindBit(MessageKind::kPostVisit);
+  EXPECT_TRUE(has(MessageKind::kPostVisit));
+  EXPECT_FALSE(has(MessageKind::kConfirmation));
+  EXPECT_FALSE(has(MessageKind::kReminder));
 }
 
 }  // namespace
