@@ -16,6 +16,7 @@
 #include "rappel/client.h"
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
+#include "tests/testing/every_channel.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel::client {
@@ -125,7 +126,17 @@ class AppointmentsTest : public ::testing::Test {
     Put(ObjectKind::kPatient, tenant, "p1", R"({"first_name": "Jeanne", "last_name": "Roux",
         "mobile": "+33612345678", "email": "jeanne@example.org"})");
   }
-  json Put(ObjectKind kind, uint32_t tenant, const std::string& id, const std::string& doc) {
+  // A tenant document that does not set channels_by_kind gets every
+  // channel per kind (testing/every_channel.h): these tests are about the
+  // lifecycle over the wire, not the kind channels (plan/notices_test.cc).
+  json Put(ObjectKind kind, uint32_t tenant, const std::string& id, std::string doc) {
+    if (kind == ObjectKind::kTenant) {
+      json j = json::parse(doc, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && !j.contains("channels_by_kind")) {
+        j.update(json::parse("{" + std::string(rappel::testing::kEveryChannelPerKind) + "}"));
+        doc = j.dump();
+      }
+    }
     auto r = producer_->PutObject(kind, tenant, id, doc);
     EXPECT_TRUE(r.ok()) << ObjectKindName(kind) << ": " << r.status();
     return r.ok() ? json::parse(*r) : json();

@@ -88,7 +88,8 @@ class TenantsTest : public ::testing::Test {
     start_ = (SystemNowMs() + 5 * kHour) / kMinute * kMinute;
     for (uint32_t t : {1u, 2u}) {
       Put(ObjectKind::kTenant, t, "", R"({"name": "Cabinet", "time_zone": "Europe/Paris",
-          "reminder_offsets": ["24h"], "min_lead": "0s", "action_url": "https://r.example/a"})");
+          "reminder_offsets": ["24h"], "min_lead": "0s", "action_url": "https://r.example/a",
+          "channels_by_kind": {"confirmation": ["sms", "email"]}})");
       Put(ObjectKind::kCalendar, t, "dr", R"({"name": "Dr Martin"})");
       Put(ObjectKind::kAppointmentType, t, "consult",
           R"({"name": "Consultation", "mode": "on_site"})");

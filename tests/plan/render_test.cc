@@ -613,3 +613,31 @@ TEST(RenderTest, TheTenantsMessageGoesOnlyInTheKindsItIsFor) {
 
 }  // namespace
 }  // namespace rappel::server::plan
+
+namespace rappel::server::plan {
+namespace {
+
+TEST(MessageRefTest, CarriesTheEventAndReadsThePayloadsOfOlderVersions) {
+  MessageRef moved{7, 0, Cause::kModified, 1'780'000'000'000, 1'780'001'800'000};
+  EXPECT_EQ(EncodeMessageRef(moved), "r7;d0;c2;p1780000000000;q1780001800000");
+  auto back = DecodeMessageRef(EncodeMessageRef(moved));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->revision, 7u);
+  EXPECT_EQ(back->cause, Cause::kModified);
+  EXPECT_EQ(back->previous_start_ms, moved.previous_start_ms);
+  EXPECT_EQ(back->previous_end_ms, moved.previous_end_ms);
+  // Nothing told: as small as before.
+  EXPECT_EQ(EncodeMessageRef(MessageRef{3, 1200000}), "r3;d1200000");
+  // A payload written before the event was told: read, cause kNone.
+  auto old = DecodeMessageRef("r3;d0");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->cause, Cause::kNone);
+  EXPECT_EQ(old->previous_start_ms, 0);
+  for (const char* bad : {"r3", "r3;d0;c99", "r3;d0;x1", "r3;d0;p", "r3;d0;pabc", "r3;d0;c1;c1;c1;c1",
+                          "", "rx;d0"}) {
+    EXPECT_FALSE(DecodeMessageRef(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace rappel::server::plan
