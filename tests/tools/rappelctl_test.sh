@@ -162,8 +162,16 @@ ctl calendar get 1 nobody > /dev/null 2>&1; code=$?
 start=$(( $(date +%s) * 1000 + 7 * 86400000 ))
 ctl dry-run 1 --calendar dr-martin --type consult --patient p1 --start "$start" > "$work/dry.out" \
   || fail "dry-run: $(cat "$work/dry.out")"
-grep -q '"confirmation"' "$work/dry.out" || fail "dry-run lists no confirmation: $(cat "$work/dry.out")"
-grep -q '"no e-mail address"' "$work/dry.out" || fail "dry-run gives no reason for e-mail: $(cat "$work/dry.out")"
+# A table: the confirmation by SMS (the patient has no e-mail address: the
+# fallback), the reminder's e-mail left out by the tenant's kind channels.
+grep -Eq 'confirmation +sms' "$work/dry.out" || fail "dry-run lists no SMS confirmation: $(cat "$work/dry.out")"
+grep -q 'no e-mail address: sent by sms instead' "$work/dry.out" || fail "dry-run gives no reason for e-mail: $(cat "$work/dry.out")"
+grep -Eq 'reminder +email +left out by the kind channels of the tenant' "$work/dry.out" \
+  || fail "dry-run does not say which rule left the reminder's e-mail out: $(cat "$work/dry.out")"
+grep -q '^credits: 0 (not metered)' "$work/dry.out" || fail "dry-run gives no total: $(cat "$work/dry.out")"
+ctl --json dry-run 1 --calendar dr-martin --type consult --patient p1 --start "$start" > "$work/dry.json" \
+  || fail "dry-run --json: $(cat "$work/dry.json")"
+grep -q '"credits_total": 0' "$work/dry.json" || fail "dry-run --json has no total: $(cat "$work/dry.json")"
 ctl dry-run 1 --calendar nobody --type consult --patient p1 --start "$start" > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "dry-run on an unknown calendar exited $code, not 4"
 ctl dry-run 1 --calendar dr-martin --type consult --patient p1 --start tomorrow > /dev/null 2>&1; code=$?

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "tools/rappelctl/common.h"
+#include "tools/rappelctl/dry_run_view.h"
 
 namespace rappel::ctl {
 namespace {
@@ -28,8 +29,9 @@ class AppointmentCommands final : public CommandGroup {
     show_id_ = appointment_->add_option("id", appointment_id_, "appointment id");
     dry_run_ = app.add_subcommand(
         "dry-run",
-        "what an appointment would send if booked now, when, on which channel, and "
-        "why any message is left out (JSON; nothing is written)");
+        "what an appointment would send if booked now: when, which kind on which channel, "
+        "its credits (metered tenants) and the total, and which rule left any message or "
+        "channel out (a table; --json: the document; nothing is written)");
     dry_run_->add_option("tenant", hypothetical_.tenant, "tenant id")->required();
     dry_run_->add_option("--calendar", hypothetical_.calendar, "calendar id")->required();
     dry_run_->add_option("--type", hypothetical_.type, "appointment type id")->required();
@@ -105,7 +107,7 @@ class AppointmentCommands final : public CommandGroup {
     if (dry_run_->parsed()) {
       auto r = c.DryRun(hypothetical_);
       if (!r.ok()) return Fail(r.status());
-      PrintJson(*r);
+      PrintDryRun(*r, json);
       return 0;
     }
     if (absence_->parsed()) return Absence(c, json);

@@ -1,6 +1,6 @@
 // rappelctl: the admin CLI of rappeld. Human-readable tables by default,
-// --json for scripts (configuration objects and appointments are JSON
-// either way). Exit codes: 0 done, 1 the server refused or failed, 2 bad
+// --json for scripts (configuration objects and appointment views are JSON
+// either way; the dry run is a table). Exit codes: 0 done, 1 the server refused or failed, 2 bad
 // usage (or an unreadable or invalid input file), 3 rappeld unreachable,
 // 4 not found (reminder, dead letter, configuration object, appointment,
 // calendar).
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--token", options.token, "admin token, if rappeld requires one");
   rappel::client::AddTlsFlags(app, options.tls);
   app.add_flag("--json", json,
-               "print JSON instead of tables (objects and appointments are always JSON)");
+               "print JSON instead of tables (objects and appointment views are always JSON)");
   app.require_subcommand(1);
 
   // Added in the order `rappelctl --help` lists them.
