@@ -1,12 +1,14 @@
 // The channels of each message kind: the tenant's grid, the appointment
 // type's override, the five switches that narrow them, the fallback, and
 // the omissions that say which rule left a channel out; their JSON form.
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "server/plan/objects_json.h"
 #include "server/plan/planner.h"
+#include "tests/testing/every_channel.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -249,7 +251,6 @@ TEST(KindChannelsJsonTest, ParsedValidatedAndRoundTripped) {
 }  // namespace
 }  // namespace rappel::server::plan
 
-#include "tests/testing/every_channel.h"
 
 namespace rappel::server::plan {
 namespace {
