@@ -92,7 +92,10 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
   next.reserve(plan.messages.size());
   MessageRef ref{a.revision, static_cast<uint32_t>(std::clamp<int64_t>(a.delay_ms, 0, UINT32_MAX)),
                  CauseOf(event, a, told.absence), told.previous_start_ms, told.previous_end_ms};
-  std::string payload = EncodeMessageRef(ref);
+  // What happened is told only to notices: the other messages keep the
+  // short payload (every byte is in the engine's log).
+  std::string notice_payload = EncodeMessageRef(ref);
+  std::string payload = EncodeMessageRef(MessageRef{ref.revision, ref.delay_ms});
   auto has_twin = [&](const PlannedMessage& m, Channel c) {
     for (const PlannedMessage& o : plan.messages) {
       if (o.kind == m.kind && o.channel == c && o.occurrence == m.occurrence) return true;
@@ -163,7 +166,8 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
     AppendAuditLine(&audit, change.now, "planned", m->kind, m->channel, m->occurrence, m->due_ms, note);
     change.Schedule(ReminderSpec{TenantId{a.tenant}, MessageKey(a.id, m->kind, m->channel, m->occurrence),
                                  m->channel, m->recipient,
-                                 m->due_ms, m->expiry_ms, payload});
+                                 m->due_ms, m->expiry_ms,
+                                 IsNotice(m->kind) ? notice_payload : payload});
   }
   KindMask planned_kinds = 0;
   for (const PlannedMessage& m : plan.messages) planned_kinds |= KindBit(m.kind);

@@ -45,7 +45,7 @@ class Replanner {
 
   using Told = ReplanTold;
   // Plans `entry` after `event` and adds its re-plan to `change` (`why`:
-  // the audit's reason for what is dropped). The messages planned carry
+  // the audit's reason for what is dropped). The notices planned carry
   // the event's Cause and `told` (MessageRef), for their text.
   // FailedPrecondition when an object the appointment refers to is gone.
   absl::Status Replan(BookEntry& entry, Event event, std::string_view why, Change& change,
