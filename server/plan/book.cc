@@ -349,7 +349,8 @@ void AppointmentBook::Absence(uint32_t tenant, const std::string& calendar, int6
   for (Entry* e : log_.OfCalendar(tenant, calendar, from_ms, to_ms)) {
     if (IsCancelled(e->appt.lifecycle)) continue;
     AppointmentCommand c{tenant, e->appt.id, AppointmentAction::kCancelByPractitioner,
-                         VisitStatus::kNone, 0, /*absence=*/true};
+                         VisitStatus::kNone, 0, MessageKind::kReminder,
+                         /*absence=*/true};
     if (ApplyCommand(*e, c, change).ok()) ++cancelled;
   }
   SubmitThen(std::move(change), cancelled, std::move(done));

@@ -247,9 +247,8 @@ absl::StatusOr<uint32_t> Replanner::SendNow(BookEntry& entry, MessageKind kind,
     if (m.moved_by_quiet_hours) out.flags |= PlanRef::kMovedByQuietHours;
     std::string note = "sent now on request";
     if (tenant->metered && IsPaid(m.channel)) {
-      auto rendered = renderer_.Render(entry, m.kind, m.channel, std::string(), ref.delay_ms,
-                                       change.now, /*text_only=*/true);
-      out.credits = rendered.ok() ? MessageCost(*tenant, m.channel, rendered->text) : 1;
+      out.credits = PlannedCost(*tenant, renderer_, households_, entry, m.kind, m.channel,
+                                m.occurrence, ref, change.now);
       change.LedgerChanged(a.tenant);
       if (credits_.Reserve(a.tenant, out, out.credits)) {
         absl::StrAppend(&note, "; ", out.credits, " credit(s) reserved");

@@ -26,7 +26,7 @@ ctl appointment book --tenant 1 --id A1 --calendar cal --type consult --patient 
   --start "$start" --duration 30m > "$work/book.txt" || fail "book: $(cat "$work/book.txt")"
 grep -q '^book 1/A1: created, revision 1, ' "$work/book.txt" || fail "book line: $(cat "$work/book.txt")"
 grep -Eq '^planned +confirmation +sms ' "$work/book.txt" || fail "book table: $(cat "$work/book.txt")"
-grep -Eq '^omitted +confirmation +email +- +no e-mail address$' "$work/book.txt" || fail "book omitted"
+grep -Eq '^omitted +confirmation +email +- +no e-mail address: sent by sms instead$' "$work/book.txt" || fail "book omitted"
 grep -Eq '^planned +reminder +sms ' "$work/book.txt" || fail "book: reminders"
 [[ $(ctl appointment 1 A1 | jf '["appointment"]["end_ms"] - '"$start") == 1800000 ]] || fail "book: --duration"
 
@@ -70,7 +70,7 @@ ctl appointment status --tenant 1 --id A1 --clear | grep -q '^status cleared 1/A
   || fail "status --clear"
 [[ $(ctl appointment 1 A1 | jf '["appointment"]["status"]') == none ]] || fail "status not cleared"
 
-# Send a kind now: planned now on sms, the e-mail left out; --json.
+# Send a kind now: planned now on sms, the e-mail left out by the default grid; --json.
 ctl --json appointment send-now --tenant 1 --id A1 --kind reminder > "$work/send.json" \
   || fail "send-now: $(cat "$work/send.json")"
 python3 - "$work/send.json" <<'EOF' || fail "send-now --json: $(cat "$work/send.json")"
@@ -79,7 +79,7 @@ d = json.load(open(sys.argv[1]))
 assert d["outcome"] == "updated" and d["revision"] == 4, d
 m = [(x["what"], x["kind"], x["channel"], x["reason"]) for x in d["messages"]]
 assert ("planned", "reminder", "sms", "sent now on request") in m, m
-assert ("omitted", "reminder", "email", "no e-mail address") in m, m
+assert ("omitted", "reminder", "email", "left out by the kind channels of the tenant") in m, m
 assert all(x["occurrence"] >= 2**31 for x in d["messages"]), d
 EOF
 ctl appointment send-now --tenant 1 --id A1 --kind practitioner | grep -Eq '^planned +practitioner +email ' \
