@@ -7,6 +7,15 @@
 #include "server/common/check.h"
 
 namespace rappel::server {
+namespace {
+
+// What a message adds to a Delivery, about (WorkerRequests' own estimate).
+size_t ContentBytes(const MessageContent& c) {
+  const ReminderSpec& r = c.due.reminder;
+  return 96 + c.message_id.size() + r.key.size() + r.recipient.size() + r.payload.size();
+}
+
+}  // namespace
 
 Dispatcher::Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions options,
                        std::function<int64_t()> clock, std::function<void()> wake)
@@ -133,6 +142,7 @@ void Dispatcher::Pump() {
         continue;
       }
       out.clear();
+      batch_bytes_ = 0;
       int64_t deadline = clock_() + options_.lease_timeout_ms;
       for (Channel c : w.channels) {
         if (rate_lane_.Gated(c)) {
@@ -146,6 +156,7 @@ void Dispatcher::Pump() {
       stats_.delivered += out.size();
       progress = true;
       w.deliver(out);  // may not call back into the dispatcher
+      for (const LeasedMessage& m : out) Slim(m.lease_id);
     }
   }
 }
@@ -182,20 +193,25 @@ void Dispatcher::LeaseFifo(Channel c, uint32_t room, uint64_t id, Worker& w, int
   };
   std::vector<uint32_t> loaded;
   bool more = true;
-  while (more && out->size() < room) {
+  while (more && out->size() < room && batch_bytes_ < options_.max_batch_bytes) {
     // The contents of a batch are read under one snapshot, closed before
     // the filter runs (it may reach the engine, which opens its own).
     loaded.clear();
     {
       std::optional<Store::Reader> reader;
-      while (out->size() + loaded.size() < room) {
+      size_t loaded_bytes = 0;
+      while (out->size() + loaded.size() < room &&
+             batch_bytes_ + loaded_bytes < options_.max_batch_bytes) {
         std::optional<WaitingMessage> msg = next();
         if (!msg) {
           more = false;
           break;
         }
         uint32_t slot;
-        if (Load(std::move(*msg), &reader, &slot)) loaded.push_back(slot);
+        if (Load(std::move(*msg), &reader, &slot)) {
+          loaded.push_back(slot);
+          loaded_bytes += ContentBytes(*lease_pool_[slot].content);
+        }
       }
     }
     for (uint32_t slot : loaded) {
@@ -212,6 +228,65 @@ uint32_t Dispatcher::NewLeaseSlot() {
   uint32_t slot = free_lease_slots_.back();
   free_lease_slots_.pop_back();
   return slot;
+}
+
+void Dispatcher::FreeLeaseSlot(uint32_t slot) {
+  Lease& lease = lease_pool_[slot];
+  if (lease.content) Recycle(std::move(lease.content));
+  free_lease_slots_.push_back(slot);
+}
+
+std::unique_ptr<MessageContent> Dispatcher::SpareContent() {
+  if (spare_contents_.empty()) return std::make_unique<MessageContent>();
+  std::unique_ptr<MessageContent> c = std::move(spare_contents_.back());
+  spare_contents_.pop_back();
+  c->track_opens = false;  // set again only by the filter's Prepare
+  return c;
+}
+
+void Dispatcher::Recycle(std::unique_ptr<MessageContent> content) {
+  // Enough for a few full batches; a large payload's buffer is not kept.
+  constexpr size_t kSpares = 2 * WorkerOptions::kMaxBatchSize;
+  constexpr size_t kLargest = 4096;
+  if (spare_contents_.size() >= kSpares || content->due.reminder.payload.capacity() > kLargest ||
+      content->due.reminder.recipient.capacity() > kLargest) {
+    return;
+  }
+  spare_contents_.push_back(std::move(content));
+}
+
+void Dispatcher::Slim(uint64_t lease_id) {
+  uint32_t slot = leases_.Find(lease_id);
+  if (slot == LeaseTable::kNone) return;
+  Lease& lease = lease_pool_[slot];
+  if (lease.prepared || !lease.content) return;
+  lease.key.swap(lease.content->due.reminder.key);
+  Recycle(std::move(lease.content));
+}
+
+CompletionRef Dispatcher::CompletionOf(const Lease& lease) {
+  if (lease.content) return CompletionRef::Of(lease.content->due);
+  return CompletionRef{{lease.ref.tenant, lease.key}, lease.ref.seq, lease.ref.slot, lease.ref.hash};
+}
+
+std::string Dispatcher::MessageIdOf(const Lease& lease) const {
+  if (lease.content) return lease.content->message_id;
+  if (const std::string* retried = retries_.MessageIdOf(lease.ref.hash)) return *retried;
+  return absl::StrCat(lease.ref.tenant.value, ":", lease.key, ":", lease.ref.seq);
+}
+
+absl::Status Dispatcher::Refill(Lease* lease) {
+  if (lease->content) return absl::OkStatus();
+  std::unique_ptr<MessageContent> content = SpareContent();
+  absl::Status st;
+  {
+    std::optional<Store::Reader> reader;
+    st = engine_->ReadDue(lease->ref, &reader, &content->due);
+  }
+  if (!st.ok()) return st;
+  content->message_id = MessageIdOf(*lease);
+  lease->content = std::move(content);
+  return absl::OkStatus();
 }
 
 bool Dispatcher::ReadContent(const DueRef& ref, std::optional<Store::Reader>* reader,
@@ -250,10 +325,13 @@ bool Dispatcher::Load(WaitingMessage&& msg, std::optional<Store::Reader>* reader
   uint32_t s = NewLeaseSlot();
   Lease& lease = lease_pool_[s];
   if (msg.content) {
-    lease.content = std::move(*msg.content);
-  } else if (!ReadContent(msg.ref, reader, &lease.content)) {
-    free_lease_slots_.push_back(s);
-    return false;
+    lease.content = std::move(msg.content);
+  } else {
+    lease.content = SpareContent();
+    if (!ReadContent(msg.ref, reader, lease.content.get())) {
+      FreeLeaseSlot(s);
+      return false;
+    }
   }
   lease.ref = msg.ref;
   lease.attempt = msg.attempt;
@@ -265,8 +343,9 @@ bool Dispatcher::Load(WaitingMessage&& msg, std::optional<Store::Reader>* reader
 
 WaitingMessage Dispatcher::Unload(uint32_t slot) {
   Lease& lease = lease_pool_[slot];
-  WaitingMessage msg{lease.ref, lease.attempt, lease.prepared,
-                     std::make_unique<MessageContent>(std::move(lease.content))};
+  // A slim lease's message waits as a reference again (read anew when
+  // leased).
+  WaitingMessage msg{lease.ref, lease.attempt, lease.prepared, std::move(lease.content)};
   free_lease_slots_.push_back(slot);
   return msg;
 }
@@ -276,8 +355,9 @@ void Dispatcher::AddLease(uint32_t slot, uint64_t worker, int64_t deadline,
   uint64_t lease_id = leases_.Add(slot, &deadline);
   Lease& lease = lease_pool_[slot];
   lease.worker = worker;
-  out->push_back(LeasedMessage{lease.content.message_id, lease_id, lease.attempt, deadline,
-                               &lease.content.due.reminder, lease.content.track_opens});
+  batch_bytes_ += ContentBytes(*lease.content);
+  out->push_back(LeasedMessage{lease.content->message_id, lease_id, lease.attempt, deadline,
+                               &lease.content->due.reminder, lease.content->track_opens});
 }
 
 std::string Dispatcher::KeyOf(const WaitingMessage& msg) {
@@ -315,7 +395,7 @@ void Dispatcher::LeaseRateLimited(Channel c, uint32_t room, uint64_t id, Worker&
     }
     return std::nullopt;
   };
-  while (out->size() < room) {
+  while (out->size() < room && batch_bytes_ < options_.max_batch_bytes) {
     std::optional<RateLimitedLane::Popped> popped = pop();
     if (!popped) break;
     WaitingMessage& msg = popped->msg;
@@ -397,27 +477,27 @@ std::vector<RateRow> Dispatcher::RateRows() { return rate_lane_.Rows(clock_()); 
 
 bool Dispatcher::PrepareForLease(uint32_t slot) {
   Lease& lease = lease_pool_[slot];
-  const ReminderSpec& r = lease.content.due.reminder;
+  const ReminderSpec& r = lease.content->due.reminder;
   if (lease.prepared || filter_ == nullptr || !filter_->Claims(r)) return true;
   MessageFilter::Prepared p = filter_->Prepare(r);
   if (p.hold) {
     uint32_t tenant = r.tenant.value;
     WaitingMessage msg = Unload(slot);
-    msg.content.reset();  // read again when released
+    Recycle(std::move(msg.content));  // read again when released
     ++held_count_;
     held_[tenant].push_back(std::move(msg));
     return false;
   }
   if (!p.deliver) {
     ++stats_.filter_dropped;
-    engine_->Complete({CompletionRef::Of(lease.content.due)}, [](absl::Status) {},
+    engine_->Complete({CompletionRef::Of(lease.content->due)}, [](absl::Status) {},
                       std::move(p.writes));
-    free_lease_slots_.push_back(slot);
+    FreeLeaseSlot(slot);
     return false;
   }
-  lease.content.due.reminder.payload = std::move(p.payload);
-  lease.content.due.reminder.recipient = std::move(p.recipient);
-  lease.content.track_opens = p.track_opens;
+  lease.content->due.reminder.payload = std::move(p.payload);
+  lease.content->due.reminder.recipient = std::move(p.recipient);
+  lease.content->track_opens = p.track_opens;
   lease.prepared = true;
   return true;
 }
@@ -467,7 +547,7 @@ absl::StatusOr<Dispatcher::Lease> Dispatcher::TakeLease(uint64_t worker_id, uint
   absl::StatusOr<uint32_t> slot = TakeLeaseSlot(worker_id, lease_id);
   if (!slot.ok()) return slot.status();
   Lease lease = std::move(lease_pool_[*slot]);
-  free_lease_slots_.push_back(*slot);
+  FreeLeaseSlot(*slot);
   return lease;
 }
 
@@ -500,15 +580,14 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
       (*results)[i] = slot.status();
       continue;
     }
-    absl::Cleanup free_slot = [this, s = *slot] { free_lease_slots_.push_back(s); };
+    absl::Cleanup free_slot = [this, s = *slot] { FreeLeaseSlot(s); };
     const Lease* lease = &lease_pool_[*slot];
-    const ReminderSpec& r = lease->content.due.reminder;
-    if (FilterHears(*lease)) {
-      filter_->OnOutcome(r, item.outcome, item.detail, &extra);
+    if (FilterHears(*lease)) {  // prepared: it has its content
+      filter_->OnOutcome(lease->content->due.reminder, item.outcome, item.detail, &extra);
     }
     // A message that failed before ends its attempt count in the same commit.
     if (retries_.EndIn(lease->ref.hash, &extra)) retried.push_back(lease->ref.hash);
-    refs.push_back(CompletionRef::Of(lease->content.due));
+    refs.push_back(CompletionOf(*lease));
     ref_items.push_back(i);
   }
   if (!refs.empty()) {
@@ -547,8 +626,7 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
     return;
   }
   Lease lease = std::move(*taken);
-  const ReminderSpec& r = lease.content.due.reminder;
-  ReminderKey key{r.tenant, r.key};
+  ReminderKey key{lease.ref.tenant, KeyOf(lease)};
   KeyHash hash = lease.ref.hash;
   switch (outcome) {
     case AckOutcome::kSent:
@@ -556,9 +634,11 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
     case AckOutcome::kOpened: {
       Engine::StateWrites extra;
       bool had_attempts = retries_.EndIn(hash, &extra);
-      if (FilterHears(lease)) filter_->OnOutcome(r, outcome, detail, &extra);
+      if (FilterHears(lease)) {  // prepared: it has its content
+        filter_->OnOutcome(lease.content->due.reminder, outcome, detail, &extra);
+      }
       engine_->Complete(
-          {CompletionRef::Of(lease.content.due)},
+          {CompletionOf(lease)},
           [this, hash, had_attempts, done = std::move(done)](absl::Status st) {
             if (st.ok() && had_attempts) retries_.Forget(hash);
             done(st);
@@ -572,14 +652,16 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
         DeadLetterIt(std::move(lease), std::move(detail), std::move(done));
         break;
       }
-      RetryRecords::Attempts a{failures, lease.content.message_id};
+      RetryRecords::Attempts a{failures, MessageIdOf(lease)};
       int64_t backoff = retries_.BackoffMs(failures);
       ++stats_.retried;
       // The new due time and the failure count land in one commit: after a
       // crash the retry comes back with its attempt number.
       Engine::StateWrites extra;
       retries_.RecordIn(hash, a, &extra);
-      if (FilterHears(lease)) filter_->OnOutcome(r, outcome, detail, &extra);
+      if (FilterHears(lease)) {
+        filter_->OnOutcome(lease.content->due.reminder, outcome, detail, &extra);
+      }
       engine_->Reschedule(
           key, clock_() + backoff,
           [this, hash, a, done = std::move(done)](absl::Status st) {
@@ -598,8 +680,30 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
 
 void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
                               std::function<void(absl::Status)> done) {
-  const ReminderSpec& r = lease.content.due.reminder;
   KeyHash hash = lease.ref.hash;
+  // A slim lease: the dead letter keeps the whole message, read again.
+  if (absl::Status st = Refill(&lease); !st.ok()) {
+    if (!absl::IsNotFound(st)) {
+      ++stats_.read_retried;
+      engine_->ReturnDue(lease.ref);  // handed out again later, not lost
+      done(st);
+      return;
+    }
+    // Replaced or cancelled since it was leased: nothing to keep; its
+    // attempt count ends.
+    ++stats_.stale_dropped;
+    Engine::StateWrites end;
+    if (!retries_.EndIn(hash, &end)) {
+      done(absl::OkStatus());
+      return;
+    }
+    engine_->WriteState(std::move(end), [this, hash, done = std::move(done)](absl::Status st) {
+      if (st.ok()) retries_.Forget(hash);
+      done(st);
+    });
+    return;
+  }
+  const ReminderSpec& r = lease.content->due.reminder;
   DeadLetter letter{r, lease.attempt, std::move(detail), clock_()};
   // One commit: the completion tombstone (the reminder leaves the log and
   // the wheel), the dead letter, and the end of its attempt count.
@@ -610,7 +714,7 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
   }
   bool had_attempts = retries_.EndIn(hash, &extra);
   engine_->Complete(
-      {CompletionRef::Of(lease.content.due)},
+      {CompletionRef::Of(lease.content->due)},
       [this, hash, added, had_attempts, done = std::move(done)](absl::Status st) {
         if (st.ok()) {
           if (had_attempts) retries_.Forget(hash);
@@ -676,7 +780,7 @@ void Dispatcher::ExpireDue(int64_t now_ms) {
     if (retries_.Exhausted(failures)) {
       leases_.Erase(oldest->first);
       Lease dead = std::move(lease_pool_[slot]);
-      free_lease_slots_.push_back(slot);
+      FreeLeaseSlot(slot);
       DeadLetterIt(std::move(dead),
                    absl::StrCat("lease expired: attempt ", failures, " of ",
                                 options_.max_attempts, " not acked within ",
@@ -688,7 +792,7 @@ void Dispatcher::ExpireDue(int64_t now_ms) {
     // count must see it, and its commit comes after this pass's. (A stale
     // one is dropped when next loaded: no count for it.)
     if (engine_->IsCurrent(lease.ref)) {
-      RetryRecords::Attempts a{failures, lease.content.message_id};
+      RetryRecords::Attempts a{failures, MessageIdOf(lease)};
       retries_.RecordIn(lease.ref.hash, a, &records);
       retries_.Remember(lease.ref.hash, std::move(a));
     }

@@ -25,8 +25,14 @@
 // Memory. A due message waits as a reference (DueRef, ~72 bytes with its
 // queue entry; waiting_message.h), not its content: Pump reads the key,
 // recipient and payload from the log (Engine::ReadDue) as it leases, into
-// the lease's slot, whose strings are reused. So a burst of due messages
-// costs little while it waits, however large the payloads.
+// a MessageContent taken from a small pool of spares whose strings keep
+// their capacity. Once its Delivery is encoded, a lease keeps only its
+// reference and key (~120 bytes with its LeaseTable entry): the content
+// goes back to the pool, and is read from the log again if the lease
+// expires and the message is leased anew, or dies (its dead letter holds
+// the whole message). A message the filter prepared keeps its content (it
+// is not prepared twice). So neither a burst of due messages nor a window
+// of leases that are never acked costs their payloads.
 //
 // Tenants. A worker scoped to some tenants (WorkerOptions::tenants) is
 // leased only their messages, in both lanes: it takes from those tenants'
@@ -44,7 +50,9 @@
 // unsent pushes keep its window shut, and the expired message is not
 // handed to it again), it is leased nothing until its connection reports
 // that it has written everything (Drained). So a worker that never reads
-// costs at most max_unsent_bytes and one batch of output, once.
+// costs at most max_unsent_bytes and one batch of output, once; a batch
+// stops at max_batch_bytes of content (at least one message), so that is
+// ~128 KiB a worker however large batch_size is.
 //
 // Fairness between workers of a channel: round robin. A channel with a rate
 // limit is leased from its RateLimitedLane instead of its FIFO; when tokens,
@@ -114,6 +122,9 @@ struct DispatchOptions {
   // A worker whose connection holds more than this many bytes it has not
   // yet written to the socket gets no leases until it has written them all.
   size_t max_unsent_bytes = 64u << 10;
+  // A delivery holds messages up to this many bytes of content (key,
+  // recipient, payload, id), and at least one, whatever batch_size says.
+  size_t max_batch_bytes = 64u << 10;
   // Lateness reports of rate-limited messages (rate_gate.h).
   RateGateOptions rate;
 };
@@ -269,14 +280,16 @@ class Dispatcher : public DueSink, public HeldMessages {
     bool held_back = false;
     uint32_t turn = 0;  // where the round robin over its tenants starts
   };
-  // A slot of the lease pool. `content` is read into it in place, so a
-  // reused slot's strings keep their capacity: no allocation per message.
+  // A slot of the lease pool. `content` is set from Load until its
+  // Delivery is encoded (Slim), and kept after if the filter prepared it;
+  // once slim, `key` holds what the completion names.
   struct Lease {  // its deadline is in leases_
     DueRef ref;
     uint32_t attempt = 1;
     bool prepared = false;
-    MessageContent content;
     uint64_t worker = 0;
+    std::unique_ptr<MessageContent> content;
+    std::string key;  // when content is null
   };
   void Pump();
   // Removes and returns the lease, or NotFound when this worker does not hold it.
@@ -291,6 +304,27 @@ class Dispatcher : public DueSink, public HeldMessages {
 
   // A free slot of lease_pool_ (not yet in leases_).
   uint32_t NewLeaseSlot();
+  // Puts `slot` back on the free list, its content (if any) in the pool.
+  void FreeLeaseSlot(uint32_t slot);
+  // A MessageContent from the pool of spares (strings with their capacity),
+  // or a new one; and one given back to it (kept if the pool has room and
+  // its strings are not large).
+  std::unique_ptr<MessageContent> SpareContent();
+  void Recycle(std::unique_ptr<MessageContent> content);
+  // Its Delivery is encoded: an unprepared lease gives its content back,
+  // keeping its key.
+  void Slim(uint64_t lease_id);
+  // What a lease's completion, key and message id are, with or without its
+  // content (the id as ReadContent made it: an unprepared message is not
+  // the filter's).
+  static const std::string& KeyOf(const Lease& lease) {
+    return lease.content ? lease.content->due.reminder.key : lease.key;
+  }
+  static CompletionRef CompletionOf(const Lease& lease);
+  std::string MessageIdOf(const Lease& lease) const;
+  // The whole message of a slim lease, read from the log again into
+  // lease->content. NotFound: replaced or cancelled since; else unreadable.
+  absl::Status Refill(Lease* lease);
   // Moves `msg` into a new lease slot with its content (read from the log
   // unless it has it), in *slot. False, nothing held: stale, or the store
   // could not give it back (the engine took it back). `reader` is kept
@@ -343,6 +377,8 @@ class Dispatcher : public DueSink, public HeldMessages {
   // leases_ maps a lease id to its slot and holds the deadlines.
   std::deque<Lease> lease_pool_;
   std::vector<uint32_t> free_lease_slots_;
+  std::vector<std::unique_ptr<MessageContent>> spare_contents_;
+  size_t batch_bytes_ = 0;  // content in the delivery being built
   LeaseTable leases_;
   RetryRecords retries_;
   DeadLetters dead_letters_;

@@ -4,8 +4,9 @@
 //
 // A message due for the first time holds only its reference (DueRef): its
 // content stays in the log until it is leased, so a burst of a million due
-// messages costs ~64 bytes each while it waits. One back from a lease keeps
-// its content (a message the filter prepared must not be prepared twice).
+// messages costs ~64 bytes each while it waits. One back from a lease (its
+// lease expired, its worker left) keeps its content only if the filter
+// prepared it (it must not be prepared twice); the others are read again.
 //
 // Plain values; the owner's (the dispatcher's io) thread.
 #pragma once
