@@ -15,6 +15,11 @@
 // (default 5 000 ms) come from RAPPEL_HOSTILE_CONNECTIONS,
 // RAPPEL_HOSTILE_MESSAGES and RAPPEL_HOSTILE_HOLD_MS, for a longer run.
 // RSS means nothing under AddressSanitizer: skipped there.
+//
+// To profile rappeld during the attack (e.g. under heaptrack), start it
+// yourself with --lease-timeout-ms 1000 and enough --max-connections, and
+// give its pid and port in RAPPEL_HOSTILE_PID and RAPPEL_HOSTILE_PORT: the
+// test measures that one instead of forking its own (and leaves it running).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -150,12 +155,17 @@ TEST(HostileClientsTest, RssStaysBoundedAndANormalClientIsServed) {
   }
 
   TempDir dir;
-  auto [pid, port] = testing::StartRappeldChild(dir.Sub("db"), [n](RappeldOptions& o) {
-    o.server.max_connections = static_cast<size_t>(5 * n + 100);
-    o.dispatch.lease_timeout_ms = 1000;  // leases expire and are handed again during the test
-  });
+  const bool external = EnvOr("RAPPEL_HOSTILE_PID", 0) > 0;
+  auto [pid, port] =
+      external ? std::pair<pid_t, uint16_t>(static_cast<pid_t>(EnvOr("RAPPEL_HOSTILE_PID", 0)),
+                                            static_cast<uint16_t>(EnvOr("RAPPEL_HOSTILE_PORT", 0)))
+               : testing::StartRappeldChild(dir.Sub("db"), [n](RappeldOptions& o) {
+                   o.server.max_connections = static_cast<size_t>(5 * n + 100);
+                   // leases expire and are handed again during the test
+                   o.dispatch.lease_timeout_ms = 1000;
+                 });
   ASSERT_GT(pid, 0);
-  ChildGuard guard{pid};
+  ChildGuard guard{pid, /*reaped=*/external};
   ASSERT_NE(port, 0) << "rappeld did not start";
   const uint32_t max_frame = protocol::FrameLimits{}.max_frame_bytes;
 
@@ -326,8 +336,10 @@ TEST(HostileClientsTest, RssStaysBoundedAndANormalClientIsServed) {
   EXPECT_EQ(unanswered.load(), 0);
   EXPECT_LT(worst_ping_ms.load(), 2000);
   EXPECT_GT(pings.load(), 0);
-  kill(pid, SIGKILL);
-  guard.Reap();
+  if (!external) {
+    kill(pid, SIGKILL);
+    guard.Reap();
+  }
 }
 
 }  // namespace
