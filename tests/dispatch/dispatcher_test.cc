@@ -512,5 +512,114 @@ TEST_F(DispatcherTest, ALeaseWhoseRecordCompactionMovedIsNotDeliveredTwice) {
   EXPECT_EQ(engine_->stats().live, 0u);
 }
 
+// A lease keeps only its reference and key once delivered: every later
+// use of the message reads it again from the log, and must get all of it.
+ReminderSpec ScheduleLong(Engine* engine, TaskQueue* queue, int64_t due_ms) {
+  ReminderSpec r;
+  r.tenant = TenantId{1};
+  r.key = "a-key-longer-than-the-small-string-buffer";
+  r.channel = Channel::kSms;
+  r.recipient = "+33611223344 (a recipient past the small buffer)";
+  r.due_ms = due_ms;
+  r.payload = std::string(300, 'p') + "end";
+  bool done = false;
+  engine->Schedule({r}, [&](auto results) {
+    EXPECT_TRUE(results[0].ok()) << results[0].status();
+    done = true;
+  });
+  EXPECT_TRUE(queue->RunUntil([&] { return done; }));
+  return r;
+}
+
+TEST_F(DispatcherTest, AMessageLeasedAgainCarriesTheContentOfItsFirstLease) {
+  ReminderSpec r = ScheduleLong(engine_.get(), &queue_, clock_.now_ms());
+  auto first = Deliveries();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].reminder, r);
+  // Its lease expires: leased again (to the same worker, whose output is
+  // not backed up).
+  clock_.Advance(dispatch_options_.lease_timeout_ms + 1);
+  dispatcher_->ExpireLeases(clock_.now_ms());
+  auto again = Deliveries();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 2u);
+  EXPECT_EQ(again[0].reminder, r);
+  EXPECT_EQ(again[0].message_id, first[0].message_id);
+  // A retryable failure of a slim lease: rescheduled by its key, same id.
+  ASSERT_TRUE(Ack(again[0], AckOutcome::kFailedRetryable).ok());
+  clock_.Advance(60'000);
+  auto third = Deliveries();
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].attempt, 3u);
+  EXPECT_EQ(third[0].reminder.payload, r.payload);
+  EXPECT_EQ(third[0].reminder.recipient, r.recipient);
+  EXPECT_EQ(third[0].message_id, first[0].message_id);
+  // Its worker leaves: leased to another, whole again.
+  uint64_t other = AddWorker();
+  dispatcher_->RemoveWorker(worker_);
+  worker_ = other;
+  auto fourth = Deliveries();
+  ASSERT_EQ(fourth.size(), 1u);
+  EXPECT_EQ(fourth[0].reminder.payload, r.payload);
+  EXPECT_EQ(fourth[0].reminder.recipient, r.recipient);
+  EXPECT_EQ(fourth[0].message_id, first[0].message_id);
+  ASSERT_TRUE(Ack(fourth[0], AckOutcome::kSent).ok());
+  EXPECT_EQ(engine_->stats().live, 0u);
+}
+
+TEST_F(DispatcherTest, ADeadLetterOfExpiredLeasesKeepsAndReplaysTheWholeMessage) {
+  ReminderSpec r = ScheduleLong(engine_.get(), &queue_, clock_.now_ms());
+  std::string id;
+  for (uint32_t attempt = 1; attempt <= dispatch_options_.max_attempts; ++attempt) {
+    auto got = Deliveries();
+    ASSERT_EQ(got.size(), 1u) << "attempt " << attempt;
+    EXPECT_EQ(got[0].reminder, r);
+    clock_.Advance(dispatch_options_.lease_timeout_ms + 1);
+    dispatcher_->ExpireLeases(clock_.now_ms());
+  }
+  queue_.RunUntil([&] { return engine_->idle(); });
+  EXPECT_FALSE(Live(r.key));
+  auto letters = DeadLetters();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reminder, r);
+  EXPECT_EQ(letters[0].attempts, dispatch_options_.max_attempts);
+  EXPECT_NE(letters[0].last_detail.find("lease expired"), std::string::npos);
+  ASSERT_TRUE(Replay(r.key).ok());
+  auto replayed = Deliveries();
+  ASSERT_EQ(replayed.size(), 1u);
+  ReminderSpec want = r;
+  want.due_ms = replayed[0].reminder.due_ms;  // due again at the replay
+  EXPECT_EQ(replayed[0].reminder, want);
+  EXPECT_EQ(replayed[0].reminder.recipient, r.recipient);
+  EXPECT_EQ(replayed[0].reminder.payload, r.payload);
+}
+
+TEST_F(DispatcherTest, ADeliveryStopsAtMaxBatchBytes) {
+  Close();
+  // ~130 bytes each short message (96 of frame overhead): 3 a batch.
+  dispatch_options_.max_batch_bytes = 300;
+  Open();
+  dispatcher_->RemoveWorker(worker_);
+  for (int i = 0; i < 10; ++i) Schedule("k" + std::to_string(i), 0);
+  Poll();
+  std::vector<size_t> batches;
+  absl::StatusOr<uint64_t> id = dispatcher_->AddWorker(
+      WorkerOptions{{Channel::kSms}, 100, 100, std::nullopt, {}},
+      [&](const std::vector<LeasedMessage>& b) { batches.push_back(b.size()); });
+  ASSERT_TRUE(id.ok());
+  size_t total = 0;
+  for (size_t n : batches) {
+    EXPECT_LE(n, 3u) << "a batch stops past max_batch_bytes";
+    total += n;
+  }
+  EXPECT_EQ(total, 10u);
+  EXPECT_GE(batches.size(), 4u);
+  // A message larger than the bound still goes, alone.
+  batches.clear();
+  ScheduleLong(engine_.get(), &queue_, clock_.now_ms());
+  Poll();
+  EXPECT_EQ(batches, std::vector<size_t>{1u});
+}
+
 }  // namespace
 }  // namespace rappel::server
