@@ -325,9 +325,10 @@ TEST(HostileClientsTest, RssStaysBoundedAndANormalClientIsServed) {
   }
   std::printf("  normal client: %d pings, worst %lld ms, %d unanswered\n", pings.load(),
               static_cast<long long>(worst_ping_ms.load()), unanswered.load());
-  // Kind c is not held to the 64 MiB yet: the 100 000 messages leased,
-  // expired and dead-lettered cost ~1.5 KiB each with any worker that does
-  // not ack (bench/RESULTS.md has the breakdown); the io thread still
+  // Kind c is not held to the 64 MiB yet: on top of b's frames and the
+  // messages' own storage, the expiry pass that dead-letters all 100 000
+  // at once queues ~1 KiB of writes each for the commit thread
+  // (bench/RESULTS.md has the heaptrack breakdown); the io thread still
   // answers the normal client, checked below.
   for (const Kind& k : kinds) {
     if (k.name.rfind("c:", 0) == 0) continue;
