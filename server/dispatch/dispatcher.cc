@@ -678,8 +678,8 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
   Pump();
 }
 
-void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
-                              std::function<void(absl::Status)> done) {
+size_t Dispatcher::DeadLetterIt(Lease lease, std::string detail,
+                                std::function<void(absl::Status)> done) {
   KeyHash hash = lease.ref.hash;
   // A slim lease: the dead letter keeps the whole message, read again.
   if (absl::Status st = Refill(&lease); !st.ok()) {
@@ -687,7 +687,7 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
       ++stats_.read_retried;
       engine_->ReturnDue(lease.ref);  // handed out again later, not lost
       done(st);
-      return;
+      return 0;
     }
     // Replaced or cancelled since it was leased: nothing to keep; its
     // attempt count ends.
@@ -695,15 +695,16 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
     Engine::StateWrites end;
     if (!retries_.EndIn(hash, &end)) {
       done(absl::OkStatus());
-      return;
+      return 0;
     }
     engine_->WriteState(std::move(end), [this, hash, done = std::move(done)](absl::Status st) {
       if (st.ok()) retries_.Forget(hash);
       done(st);
     });
-    return;
+    return 0;
   }
   const ReminderSpec& r = lease.content->due.reminder;
+  size_t bytes = ContentBytes(*lease.content) + detail.size();
   DeadLetter letter{r, lease.attempt, std::move(detail), clock_()};
   // One commit: the completion tombstone (the reminder leaves the log and
   // the wheel), the dead letter, and the end of its attempt count.
@@ -723,6 +724,7 @@ void Dispatcher::DeadLetterIt(Lease lease, std::string detail,
         done(st);
       },
       std::move(extra));
+  return bytes;
 }
 
 void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done) {
@@ -750,59 +752,6 @@ void Dispatcher::Cancel(std::vector<ReminderKey> keys, Engine::StatusesDone done
       std::move(extra));
 }
 
-void Dispatcher::ExpireLeases(int64_t now_ms) {
-  std::optional<std::pair<uint64_t, int64_t>> oldest = leases_.Oldest();
-  bool any = oldest && oldest->second <= now_ms;
-  if (any) ExpireDue(now_ms);
-  // Tokens due: cleared here, set again by Pump if tokens still hold
-  // messages back (so a wake with no worker room does not spin).
-  if (rate_lane_.ClearWakesDue(now_ms)) any = true;
-  if (any) Pump();
-}
-
-void Dispatcher::ExpireDue(int64_t now_ms) {
-  // The attempt counts of the whole pass in one commit.
-  Engine::StateWrites records;
-  for (auto oldest = leases_.Oldest(); oldest && oldest->second <= now_ms;
-       oldest = leases_.Oldest()) {
-    uint32_t slot = leases_.Find(oldest->first);
-    if (auto w = workers_.find(lease_pool_[slot].worker); w != workers_.end()) {
-      Worker& worker = w->second;
-      --worker.in_flight;
-      // Its earlier frames are still unsent: it is not handed this message
-      // (nor any other) again until it has written them; the unsent pushes
-      // keep its window shut meanwhile.
-      if (worker.unsent_bytes && worker.unsent_bytes() > 0) worker.held_back = true;
-    }
-    ++stats_.redelivered;
-    const Lease& lease = lease_pool_[slot];
-    uint32_t failures = lease.attempt;  // the attempt that expired
-    if (retries_.Exhausted(failures)) {
-      leases_.Erase(oldest->first);
-      Lease dead = std::move(lease_pool_[slot]);
-      FreeLeaseSlot(slot);
-      DeadLetterIt(std::move(dead),
-                   absl::StrCat("lease expired: attempt ", failures, " of ",
-                                options_.max_attempts, " not acked within ",
-                                options_.lease_timeout_ms, " ms"),
-                   [](absl::Status) {});
-      continue;
-    }
-    // Remembered at once, not when durable: an ack or cancel that ends the
-    // count must see it, and its commit comes after this pass's. (A stale
-    // one is dropped when next loaded: no count for it.)
-    if (engine_->IsCurrent(lease.ref)) {
-      RetryRecords::Attempts a{failures, MessageIdOf(lease)};
-      retries_.RecordIn(lease.ref.hash, a, &records);
-      retries_.Remember(lease.ref.hash, std::move(a));
-    }
-    WaitingMessage msg = ReleaseLease(oldest->first);
-    ++msg.attempt;
-    Requeue(std::move(msg), now_ms, /*front=*/true);
-  }
-  if (!records.empty()) engine_->WriteState(std::move(records), [](absl::Status) {});
-}
-
 std::optional<int64_t> Dispatcher::NextDeadlineMs() const {
   std::optional<int64_t> next;
   if (auto oldest = leases_.Oldest()) next = oldest->second;
@@ -826,6 +775,7 @@ DispatchStats Dispatcher::stats() const {
   s.dead_letters = dead_letters_.size();
   s.dead_letters_dropped = dead_letters_.dropped();
   s.retrying = retries_.size();
+  s.expired_unsettled = expired_.size();
   s.held = held_count_;
   for (int c = 1; c <= kChannelCount; ++c) {
     s.ready_by_channel[c] = ready_[c].size();

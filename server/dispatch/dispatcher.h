@@ -74,9 +74,12 @@
 //   - replay: the reminder scheduled again (log) and the dl/ delete, one
 //     commit; cancel: the tombstone and the rt/ delete;
 //   - lease expired: its rt/ record (the attempt that expired counts as a
-//     failure), one commit for every lease of an expiry pass; at
+//     failure), one commit for a slice of the leases of an expiry pass; at
 //     max_attempts a dead letter ("lease expired: attempt n of n not acked
-//     within ... ms"), as for a failed-retryable ack.
+//     within ... ms"), as for a failed-retryable ack. Settled only while
+//     the expiry writes not yet durable stay under expiry_slice_messages
+//     and _bytes, the rest waiting, so a pass's writes in flight are
+//     bounded; dispatcher_expiry.cc.
 // Memory follows a commit only once it is durable, and Recover() rebuilds it
 // from the state database at start. The per-pending memory is unchanged:
 // nothing is added to the engine's index entries; the dispatcher holds a
@@ -84,6 +87,7 @@
 // letter (capped by max_dead_letters).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -125,6 +129,14 @@ struct DispatchOptions {
   // A delivery holds messages up to this many bytes of content (key,
   // recipient, payload, id), and at least one, whatever batch_size says.
   size_t max_batch_bytes = 64u << 10;
+  // Expired leases are settled (re-queued with the attempt counted, or
+  // dead-lettered) while the writes of those settled before and not yet
+  // durable are under this many messages and this many bytes: the rest
+  // wait, slim, and go as those writes become durable. So one pass over
+  // many leases does not queue all their writes for the commit thread at
+  // once. At least 1 message.
+  size_t expiry_slice_messages = 1'000;
+  size_t expiry_slice_bytes = 256u << 10;
   // Lateness reports of rate-limited messages (rate_gate.h).
   RateGateOptions rate;
 };
@@ -168,6 +180,7 @@ struct DispatchStats {
   uint64_t acked = 0;
   uint64_t retried = 0;
   uint64_t redelivered = 0;  // lease expired or worker gone
+  uint64_t expired_unsettled = 0;  // expired leases waiting for their slice
   uint64_t dead_letters = 0;
   uint64_t dead_letters_dropped = 0;  // deleted beyond max_dead_letters
   uint64_t retrying = 0;              // reminders with a durable failure count
@@ -217,7 +230,9 @@ class Dispatcher : public DueSink, public HeldMessages {
   // `done` runs once what the ack decided is durable (the completion, the
   // retry's new due time), so an acked message never comes back after a
   // crash. NotFound for an unknown lease or one held by another worker
-  // (e.g. it expired and went elsewhere): the ack is ignored.
+  // (e.g. it expired and went elsewhere): the ack is ignored. A lease is
+  // expired from the ExpireLeases pass that finds its deadline passed,
+  // even while it still waits for its slice to be settled.
   void Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome, std::string detail,
            std::function<void(absl::Status)> done);
   // The items of one Ack request, answered together with one status each.
@@ -300,7 +315,8 @@ class Dispatcher : public DueSink, public HeldMessages {
   // Removes a lease (which must be there), frees its slot and returns its
   // message.
   WaitingMessage ReleaseLease(uint64_t lease_id);
-  void DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
+  // Returns the bytes of the message it submitted (0: none, e.g. stale).
+  size_t DeadLetterIt(Lease lease, std::string detail, std::function<void(absl::Status)> done);
 
   // A free slot of lease_pool_ (not yet in leases_).
   uint32_t NewLeaseSlot();
@@ -354,9 +370,17 @@ class Dispatcher : public DueSink, public HeldMessages {
   // the worker's tenants only.
   void LeaseRateLimited(Channel c, uint32_t room, uint64_t id, Worker& w, int64_t deadline,
                         std::vector<LeasedMessage>* out);
-  // Leases the expired: back to ready, their attempt counted (durably, one
-  // commit for the pass), dead letters at max_attempts.
+  // Leases past their deadline leave the lease table (an ack of one is
+  // NotFound from then on) and join expired_, to be settled in slices.
   void ExpireDue(int64_t now_ms);
+  // Settles expired leases while the writes in flight leave room: back to
+  // ready with their attempt counted (one commit a slice), or dead letters
+  // at max_attempts (dispatcher_expiry.cc).
+  void SettleExpired();
+  void SubmitExpirySlice();
+  // Writes of `messages` expired leases (`bytes`) are durable, or failed.
+  void ExpiryWriteDone(size_t messages, size_t bytes);
+  size_t ExpiryMaxMessages() const { return std::max<size_t>(options_.expiry_slice_messages, 1); }
   // Its expiry passed while it waited for a token: completed, not sent.
   void DropExpired(WaitingMessage msg);
   // Where a waiting message goes: its channel's fair queue when gated (with
@@ -380,6 +404,12 @@ class Dispatcher : public DueSink, public HeldMessages {
   std::vector<std::unique_ptr<MessageContent>> spare_contents_;
   size_t batch_bytes_ = 0;  // content in the delivery being built
   LeaseTable leases_;
+  // Slots of leases that expired and are not settled yet, oldest first;
+  // the settled ones whose writes are not durable yet.
+  std::deque<uint32_t> expired_;
+  size_t expiry_messages_in_flight_ = 0;
+  size_t expiry_bytes_in_flight_ = 0;
+  bool settling_ = false;
   RetryRecords retries_;
   DeadLetters dead_letters_;
   absl::flat_hash_map<uint32_t, std::vector<WaitingMessage>> held_;  // by tenant (Prepared::hold)
