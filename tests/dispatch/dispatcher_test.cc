@@ -2,7 +2,9 @@
 // are durable (they survive a reopen, and compaction), replay is durable.
 #include "server/dispatch/dispatcher.h"
 
+#include <map>
 #include <memory>
+#include <set>
 
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
@@ -619,6 +621,106 @@ TEST_F(DispatcherTest, ADeliveryStopsAtMaxBatchBytes) {
   ScheduleLong(engine_.get(), &queue_, clock_.now_ms());
   Poll();
   EXPECT_EQ(batches, std::vector<size_t>{1u});
+}
+
+// Leases that expire in one pass are settled a slice at a time, each slice
+// once the previous one is durable: each message re-queued once, then
+// dead-lettered once; an ack of a lease whose deadline the pass found
+// passed is NotFound even while it waits for its slice, and a lease not
+// yet expired is acked as usual meanwhile.
+TEST_F(DispatcherTest, LeasesExpiringTogetherAreSettledInSlicesEachOnce) {
+  Close();
+  dispatch_options_.max_attempts = 2;
+  dispatch_options_.expiry_slice_messages = 4;
+  Open();
+  constexpr int kCount = 30;
+  for (int i = 0; i < kCount; ++i) Schedule("e" + std::to_string(i), 0);
+  auto first = Deliveries();
+  ASSERT_EQ(first.size(), static_cast<size_t>(kCount));
+  clock_.Advance(dispatch_options_.lease_timeout_ms / 2);
+  Schedule("later", 0);
+  auto later = Deliveries();
+  ASSERT_EQ(later.size(), 1u);
+  clock_.Advance(dispatch_options_.lease_timeout_ms / 2 + 1);
+
+  // First expiry: one slice submitted, the rest wait.
+  dispatcher_->ExpireLeases(clock_.now_ms());
+  EXPECT_EQ(dispatcher_->stats().expired_unsettled, static_cast<uint64_t>(kCount - 4));
+  EXPECT_TRUE(absl::IsNotFound(Ack(first.back(), AckOutcome::kSent)))
+      << "a lease whose deadline the pass found passed is expired, settled or not";
+  ASSERT_TRUE(Ack(later[0], AckOutcome::kSent).ok()) << "not expired: acked as usual";
+  ASSERT_TRUE(queue_.RunUntil([&] {
+    return dispatcher_->stats().expired_unsettled == 0 && engine_->idle();
+  }));
+  std::map<std::string, uint32_t> again;
+  for (const Delivered& d : Deliveries()) {
+    EXPECT_EQ(d.attempt, 2u) << d.reminder.key;
+    ++again[d.reminder.key];
+  }
+  ASSERT_EQ(again.size(), static_cast<size_t>(kCount));
+  for (const auto& [key, times] : again) EXPECT_EQ(times, 1u) << key << " leased again once";
+  EXPECT_EQ(dispatcher_->stats().retrying, static_cast<uint64_t>(kCount));
+
+  // Second expiry, at max_attempts: dead letters, a slice at a time.
+  clock_.Advance(dispatch_options_.lease_timeout_ms + 1);
+  dispatcher_->ExpireLeases(clock_.now_ms());
+  EXPECT_EQ(dispatcher_->stats().expired_unsettled, static_cast<uint64_t>(kCount - 4));
+  EXPECT_EQ(dispatcher_->stats().dead_letters, 0u) << "none durable yet";
+  ASSERT_TRUE(queue_.RunUntil([&] {
+    return dispatcher_->stats().expired_unsettled == 0 && engine_->idle();
+  }));
+  EXPECT_TRUE(Deliveries().empty());
+  std::vector<DeadLetter> letters = DeadLetters(std::nullopt, 1000);
+  std::set<std::string> keys;
+  for (const DeadLetter& l : letters) {
+    EXPECT_EQ(l.attempts, 2u);
+    EXPECT_EQ(l.reminder.payload, "hello " + l.reminder.key);
+    keys.insert(l.reminder.key);
+  }
+  EXPECT_EQ(letters.size(), static_cast<size_t>(kCount));
+  EXPECT_EQ(keys.size(), static_cast<size_t>(kCount)) << "one dead letter each";
+  EXPECT_FALSE(Live("later"));
+  EXPECT_EQ(engine_->stats().live, 0u);
+  EXPECT_EQ(dispatcher_->stats().retrying, 0u);
+  EXPECT_EQ(dispatcher_->stats().leased, 0u);
+}
+
+// Stopped while slices of dead letters are still to go (the engine closed
+// with one slice in flight; what it had not been given is lost from
+// memory): after a reopen every message is either live or a whole dead
+// letter, never both, never neither.
+TEST_F(DispatcherTest, StoppedMidExpiryEveryMessageIsLiveOrOneDeadLetter) {
+  Close();
+  dispatch_options_.max_attempts = 1;
+  dispatch_options_.expiry_slice_messages = 3;
+  Open();
+  constexpr int kCount = 30;
+  for (int i = 0; i < kCount; ++i) Schedule("x" + std::to_string(i), 0);
+  ASSERT_EQ(Deliveries().size(), static_cast<size_t>(kCount));
+  clock_.Advance(dispatch_options_.lease_timeout_ms + 1);
+  dispatcher_->ExpireLeases(clock_.now_ms());
+  ASSERT_TRUE(queue_.RunUntil([&] { return dispatcher_->stats().dead_letters >= 6; }));
+  ASSERT_GT(dispatcher_->stats().expired_unsettled, 0u);
+  engine_.reset();  // commits what it was given; later completions are dropped
+  queue_.RunPending();
+  dispatcher_.reset();
+  delivered_.clear();
+  Open();
+  std::set<std::string> dead;
+  for (const DeadLetter& l : DeadLetters(std::nullopt, 1000)) {
+    EXPECT_EQ(l.reminder.payload, "hello " + l.reminder.key);
+    EXPECT_TRUE(dead.insert(l.reminder.key).second) << l.reminder.key << " dead twice";
+  }
+  size_t live = 0;
+  for (int i = 0; i < kCount; ++i) {
+    std::string key = "x" + std::to_string(i);
+    bool is_live = Live(key);
+    EXPECT_NE(is_live, dead.count(key) == 1) << key << ": live xor a dead letter";
+    live += is_live ? 1 : 0;
+  }
+  EXPECT_GE(dead.size(), 6u);
+  EXPECT_GT(live, 0u) << "the slices still to go were not written";
+  EXPECT_EQ(live + dead.size(), static_cast<size_t>(kCount));
 }
 
 }  // namespace
