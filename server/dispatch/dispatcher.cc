@@ -118,6 +118,11 @@ void Dispatcher::Requeue(WaitingMessage msg, int64_t now_ms, bool front) {
 
 void Dispatcher::Pump() {
   if (workers_.empty()) return;
+  // The first leases since none were held: their deadline is the earliest
+  // one, which the owner's timer may not be set for.
+  absl::Cleanup wake_for_deadline = [this, had_leases = leases_.size() > 0] {
+    if (!had_leases && leases_.size() > 0 && wake_hook_) wake_hook_();
+  };
   std::vector<LeasedMessage> out;
   bool progress = true;
   while (progress) {

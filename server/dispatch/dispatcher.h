@@ -205,9 +205,12 @@ class Dispatcher : public DueSink, public HeldMessages {
 
   // `engine` must outlive the dispatcher. `filter` (null: none) too; the
   // dispatcher gives it its HeldMessages handle. `wake` (may be empty) is
-  // called when rate limits hold messages back until a time NextDeadlineMs
-  // now reports, from inside a Pump that may run within Engine::Poll: the
-  // owner re-arms its timer (posted, not at once).
+  // called when NextDeadlineMs now reports a time the owner may not have
+  // armed its timer for: rate limits hold messages back until a token, or
+  // a Pump outside a Poll or commit (a worker subscribing to a backlog)
+  // leased when no lease was held, whose deadline nothing else would
+  // notice. It is called from inside a Pump that may run within
+  // Engine::Poll: the owner re-arms its timer (posted, not at once).
   Dispatcher(Engine* engine, MessageFilter* filter, DispatchOptions options,
              std::function<int64_t()> clock, std::function<void()> wake = {});
   ~Dispatcher() override;
