@@ -42,7 +42,8 @@ class DispatcherTest : public ::testing::Test {
     auto engine = Engine::Open(engine_options_, queue_.Poster());
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
-    dispatcher_ = std::make_unique<Dispatcher>(engine_.get(), filter_for_open_, dispatch_options_, clock_.AsFunction());
+    dispatcher_ = std::make_unique<Dispatcher>(engine_.get(), filter_for_open_, dispatch_options_,
+                                               clock_.AsFunction(), [this] { ++wakes_; });
     ASSERT_TRUE(dispatcher_->Recover().ok());
     queue_.RunUntil([&] { return engine_->idle(); });
     worker_ = AddWorker();
@@ -149,6 +150,7 @@ class DispatcherTest : public ::testing::Test {
   EngineOptions engine_options_;
   DispatchOptions dispatch_options_;
   MessageFilter* filter_for_open_ = nullptr;  // given to the dispatcher by Open
+  int wakes_ = 0;  // the owner was asked to re-arm its timer
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<Engine> engine_;
   uint64_t worker_ = 0;
@@ -621,6 +623,26 @@ TEST_F(DispatcherTest, ADeliveryStopsAtMaxBatchBytes) {
   ScheduleLong(engine_.get(), &queue_, clock_.now_ms());
   Poll();
   EXPECT_EQ(batches, std::vector<size_t>{1u});
+}
+
+// A worker subscribing to a backlog (outside any Poll or commit) is leased
+// while no lease was held: the owner is woken to arm its timer for their
+// deadline, else they would never expire; further leases need no wake.
+TEST_F(DispatcherTest, FirstLeasesOutsideAPollWakeTheOwnerForTheirDeadline) {
+  dispatcher_->RemoveWorker(worker_);
+  for (int i = 0; i < 3; ++i) Schedule("b" + std::to_string(i), 0);
+  Poll();
+  ASSERT_EQ(dispatcher_->stats().ready, 3u);
+  int before = wakes_;
+  worker_ = AddWorker(WorkerOptions{{Channel::kSms}, 2, 2, std::nullopt, {}});
+  EXPECT_EQ(wakes_, before + 1);
+  ASSERT_EQ(dispatcher_->stats().leased, 2u);
+  EXPECT_EQ(dispatcher_->NextDeadlineMs(), clock_.now_ms() + dispatch_options_.lease_timeout_ms);
+  auto got = Deliveries();
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_TRUE(Ack(got[0], AckOutcome::kSent).ok());  // leases the third; one was held
+  EXPECT_EQ(dispatcher_->stats().leased, 2u);
+  EXPECT_EQ(wakes_, before + 1);
 }
 
 // Leases that expire in one pass are settled a slice at a time, each slice
