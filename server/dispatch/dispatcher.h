@@ -87,7 +87,6 @@
 // letter (capped by max_dead_letters).
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -134,7 +133,7 @@ struct DispatchOptions {
   // durable are under this many messages and this many bytes: the rest
   // wait, slim, and go as those writes become durable. So one pass over
   // many leases does not queue all their writes for the commit thread at
-  // once. At least 1 message.
+  // once. With nothing in flight, one goes whatever they say.
   size_t expiry_slice_messages = 1'000;
   size_t expiry_slice_bytes = 256u << 10;
   // Lateness reports of rate-limited messages (rate_gate.h).
@@ -383,7 +382,8 @@ class Dispatcher : public DueSink, public HeldMessages {
   void SubmitExpirySlice();
   // Writes of `messages` expired leases (`bytes`) are durable, or failed.
   void ExpiryWriteDone(size_t messages, size_t bytes);
-  size_t ExpiryMaxMessages() const { return std::max<size_t>(options_.expiry_slice_messages, 1); }
+  // Another expired lease may be settled now.
+  bool ExpiryRoom() const;
   // Its expiry passed while it waited for a token: completed, not sent.
   void DropExpired(WaitingMessage msg);
   // Where a waiting message goes: its channel's fair queue when gated (with

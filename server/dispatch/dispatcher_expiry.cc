@@ -61,11 +61,15 @@ void Dispatcher::SettleExpired() {
   settling_ = true;
   // Writes that end at once (stale messages) free their room at once, so
   // this goes on until expired_ is empty or the room is taken.
-  while (!expired_.empty() && expiry_messages_in_flight_ < ExpiryMaxMessages() &&
-         expiry_bytes_in_flight_ < options_.expiry_slice_bytes) {
-    SubmitExpirySlice();
-  }
+  while (!expired_.empty() && ExpiryRoom()) SubmitExpirySlice();
   settling_ = false;
+}
+
+bool Dispatcher::ExpiryRoom() const {
+  // Nothing in flight: room for one, whatever the bounds say.
+  return expiry_messages_in_flight_ == 0 ||
+         (expiry_messages_in_flight_ < options_.expiry_slice_messages &&
+          expiry_bytes_in_flight_ < options_.expiry_slice_bytes);
 }
 
 void Dispatcher::ExpiryWriteDone(size_t messages, size_t bytes) {
@@ -82,8 +86,7 @@ void Dispatcher::SubmitExpirySlice() {
   size_t record_messages = 0;
   size_t record_bytes = 0;
   int64_t now_ms = clock_();
-  while (!expired_.empty() && expiry_messages_in_flight_ < ExpiryMaxMessages() &&
-         expiry_bytes_in_flight_ < options_.expiry_slice_bytes) {
+  while (!expired_.empty() && ExpiryRoom()) {
     uint32_t slot = expired_.front();
     expired_.pop_front();
     const Lease& lease = lease_pool_[slot];
