@@ -24,6 +24,8 @@ struct Row {
   uint32_t units;
   uint32_t segments;
 };
+// Names the row in test names instead of its bytes (which hold pointers).
+void PrintTo(const Row& r, std::ostream* os) { *os << r.name; }
 
 class SegmentTest : public ::testing::TestWithParam<Row> {};
 
