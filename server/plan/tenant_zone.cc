@@ -3,7 +3,10 @@
 #include <date/date.h>
 #include <date/tz.h>
 
+#include <array>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <exception>
 
 #include "absl/container/flat_hash_map.h"
@@ -47,9 +50,39 @@ TenantZone::TenantZone(std::string_view iana_name) : name_(iana_name) {
 
 absl::Status TenantZone::status() const { return ok() ? absl::OkStatus() : FindZone(name_).status(); }
 
+namespace {
+
+// The offset holds for a whole period between two transitions (months,
+// usually): the last period seen per zone is kept, so that the hot paths
+// (a local day per ack, a local time per rendered message) are two
+// comparisons instead of a search of the zone's transitions. Per thread
+// (TenantZone is "thread: any"), a few zones at a time (direct-mapped).
+struct OffsetPeriod {
+  const date::time_zone* zone = nullptr;
+  int64_t begin_ms = 0, end_ms = 0;  // [begin, end)
+  int64_t offset_ms = 0;
+};
+
+int64_t SaturatedMs(date::sys_seconds s) {
+  int64_t sec = s.time_since_epoch().count();
+  if (sec <= kMinMs / 1000) return std::numeric_limits<int64_t>::min();
+  if (sec >= kMaxMs / 1000 + 1) return std::numeric_limits<int64_t>::max();
+  return sec * 1000;
+}
+
+}  // namespace
+
 int64_t TenantZone::OffsetMsAt(int64_t unix_ms) const {
+  thread_local std::array<OffsetPeriod, 8> periods;
+  OffsetPeriod& p = periods[(reinterpret_cast<uintptr_t>(zone_) >> 4) % periods.size()];
+  if (p.zone == zone_ && unix_ms >= p.begin_ms && unix_ms < p.end_ms) return p.offset_ms;
   date::sys_seconds s{std::chrono::seconds{FloorDiv(unix_ms, 1000)}};
-  return std::chrono::duration_cast<std::chrono::milliseconds>(zone_->get_info(s).offset).count();
+  date::sys_info info = zone_->get_info(s);
+  p.zone = zone_;
+  p.begin_ms = SaturatedMs(info.begin);
+  p.end_ms = SaturatedMs(info.end);
+  p.offset_ms = std::chrono::duration_cast<std::chrono::milliseconds>(info.offset).count();
+  return p.offset_ms;
 }
 
 absl::StatusOr<LocalTime> TenantZone::ToLocal(int64_t unix_ms) const {
@@ -58,9 +91,9 @@ absl::StatusOr<LocalTime> TenantZone::ToLocal(int64_t unix_ms) const {
   }
   using Ms = std::chrono::milliseconds;
   date::sys_time<Ms> tp{Ms{unix_ms}};
-  // One get_info gives the offset; local = UTC + offset (what zoned_time does).
-  date::sys_info info = zone_->get_info(date::floor<std::chrono::seconds>(tp));
-  date::local_time<Ms> local{tp.time_since_epoch() + info.offset};
+  // local = UTC + offset (what zoned_time does).
+  Ms offset{OffsetMsAt(unix_ms)};
+  date::local_time<Ms> local{tp.time_since_epoch() + offset};
   date::local_days day = date::floor<date::days>(local);
   date::year_month_day ymd{day};
   date::hh_mm_ss<Ms> hms{local - day};
@@ -73,7 +106,7 @@ absl::StatusOr<LocalTime> TenantZone::ToLocal(int64_t unix_ms) const {
   t.minute = static_cast<int>(hms.minutes().count());
   t.second = static_cast<int>(hms.seconds().count());
   t.offset_minutes =
-      static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(info.offset).count());
+      static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(offset).count());
   return t;
 }
 

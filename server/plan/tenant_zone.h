@@ -14,7 +14,8 @@
 //     EndOfLocalDay(01:30 UTC)      = 22:00 UTC (local midnight, the 30th)
 //
 // Thread: any. Zone lookups are cached per thread (locate_zone searches
-// the whole database).
+// the whole database), and so is the offset period of the last instants
+// asked (an offset is then two comparisons).
 #pragma once
 
 #include <cstdint>
