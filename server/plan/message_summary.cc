@@ -92,7 +92,28 @@ void MessageSummary::Note(const Key& key, uint8_t before, uint8_t after, DropCla
     Add(&c.dropped[cls], d);
   }
   c.credits += credits;
-  writes->push_back(StatePut(RecordKey(key), EncodeCounts(c)));
+  std::string record_key = RecordKey(key);
+  if (writes != open_writes_) {
+    open_writes_ = writes;
+    open_rows_.clear();
+  }
+  for (auto& [k, index] : open_rows_) {
+    if (k != key) continue;
+    if (index < writes->size()) {
+      WriteBatch::StateOp& op = (*writes)[index];
+      if (!op.is_delete && op.copy_from.empty() && op.key == record_key) {
+        op.value = EncodeCounts(c);
+        return;
+      }
+    }
+    index = writes->size();
+    writes->push_back(StatePut(std::move(record_key), EncodeCounts(c)));
+    return;
+  }
+  // A batch touches a few rows (its tenants' channels and kinds); past
+  // this many, rows are put again rather than searched for.
+  if (open_rows_.size() < 64) open_rows_.emplace_back(key, writes->size());
+  writes->push_back(StatePut(std::move(record_key), EncodeCounts(c)));
 }
 
 std::vector<std::pair<MessageSummary::Key, MessageSummary::Counts>> MessageSummary::Range(

@@ -51,7 +51,10 @@ class MessageSummary {
   // A message of (tenant, day, channel, kind) went from state `before` to
   // `after` (message_state bits; `drop_class` when it is dropped) and
   // `credits` were spent on it: the row is counted and its record written
-  // into `writes`.
+  // into `writes`, once: if `writes` already holds a put of the row (an ack
+  // batch's successes share one), that put takes the new value instead of
+  // a second one being added (rows are absolute values, and the last put
+  // of a key in a commit is the one that lands).
   void Note(const Key& key, uint8_t before, uint8_t after, DropClass drop_class, uint32_t credits,
             Engine::StateWrites* writes);
 
@@ -63,6 +66,11 @@ class MessageSummary {
 
  private:
   absl::btree_map<Key, Counts> rows_;
+  // Where each row was put in the last `writes` Note was given (checked
+  // before use: the vector may since have moved, been committed, or be a
+  // new one at the same address).
+  const Engine::StateWrites* open_writes_ = nullptr;
+  std::vector<std::pair<Key, size_t>> open_rows_;
 };
 
 }  // namespace rappel::server::plan
