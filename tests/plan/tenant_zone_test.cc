@@ -6,6 +6,8 @@
 #include <date/tz.h>
 
 #include <chrono>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -64,6 +66,45 @@ TEST(TenantZoneTest, LocalDaysAndDayEndsAgreeWithDateTz) {
       ASSERT_TRUE(t.ok());
       date::year_month_day ymd{day};
       ASSERT_EQ(t->day, static_cast<int>(static_cast<unsigned>(ymd.day()))) << name << " " << at;
+    }
+  }
+}
+
+TEST(TenantZoneTest, OffsetsAtEachSideOfTransitionsAskedOutOfOrderAcrossZones) {
+  // The offset period kept per zone must never answer for an instant
+  // outside it: zones alternate, instants jump back and forth, and each
+  // transition is asked at its last millisecond before and its first.
+  const char* names[] = {"Europe/Paris", "America/New_York", "Australia/Lord_Howe",
+                         "Pacific/Chatham"};
+  std::vector<std::pair<const char*, int64_t>> asks;
+  for (const char* name : names) {
+    const date::time_zone* tz = date::locate_zone(name);
+    auto t = date::sys_seconds{std::chrono::seconds{Utc(2026, 1, 1, 0) / 1000}};
+    for (int i = 0; i < 6; ++i) {
+      date::sys_info info = tz->get_info(t);
+      int64_t end_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           info.end.time_since_epoch()).count();
+      for (int64_t at : {end_ms - 1, end_ms, end_ms - kHourMs, end_ms + 1}) asks.emplace_back(name, at);
+      t = info.end;
+    }
+  }
+  // Far from each other first, then interleaved: every lookup moves.
+  std::vector<std::pair<const char*, int64_t>> order;
+  for (size_t i = 0; i < asks.size(); ++i) {
+    order.push_back(asks[(i * 37) % asks.size()]);
+  }
+  ASSERT_EQ(order.size(), asks.size());
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& [name, at] : order) {
+      TenantZone zone(name);
+      const date::time_zone* tz = date::locate_zone(name);
+      using Ms = std::chrono::milliseconds;
+      auto info = tz->get_info(date::floor<std::chrono::seconds>(date::sys_time<Ms>(Ms(at))));
+      ASSERT_EQ(zone.OffsetMsAt(at), std::chrono::duration_cast<Ms>(info.offset).count())
+          << name << " " << at;
+      auto local = tz->to_local(date::sys_time<Ms>(Ms(at)));
+      ASSERT_EQ(zone.LocalDay(at), date::floor<date::days>(local).time_since_epoch().count())
+          << name << " " << at;
     }
   }
 }
