@@ -1,9 +1,11 @@
 // Messages after they leave the plan: late outcomes (out of order,
 // repeated), the per-tenant summary by local day (a day boundary, a DST
-// change), the message list (filters, paging), and both across a restart.
+// change), the message list (filters, paging), and both across a restart;
+// a summary row put once per ack batch.
 #include <set>
 
 #include "server/plan/message_outcome.h"
+#include "server/plan/message_summary.h"
 #include "tests/plan/book_fixture.h"
 
 namespace rappel::server::plan {
@@ -26,6 +28,61 @@ TEST(LateOutcomeRules, OnlyForwardAndIdempotent) {
   EXPECT_EQ(ApplyLateOutcome(kDropped, LateOutcome::kDelivered), kDropped);
   EXPECT_EQ(MessageStateName(bounced), "failed");
   EXPECT_EQ(MessageStateName(kSent | kDelivered), "delivered");
+}
+
+// The su/ puts in `writes`.
+std::vector<const WriteBatch::StateOp*> SummaryPuts(const Engine::StateWrites& writes) {
+  std::vector<const WriteBatch::StateOp*> out;
+  for (const auto& op : writes) {
+    if (!op.is_delete && op.key.starts_with("su/")) out.push_back(&op);
+  }
+  return out;
+}
+
+TEST(MessageSummaryWrites, ARowIsPutOncePerWritesWithItsLatestValue) {
+  MessageSummary summary, reference;
+  MessageSummary::Key a{1, 20541, Channel::kSms, MessageKind::kReminder};
+  MessageSummary::Key b{1, 20541, Channel::kEmail, MessageKind::kReminder};
+  Engine::StateWrites batch;
+  std::string last_a, last_b;
+  for (int i = 0; i < 5; ++i) {  // acks of one batch, other writes between
+    summary.Note(a, 0, kSent, DropClass::kNone, 1, &batch);
+    batch.push_back(StatePut("pa/x" + std::to_string(i), "record"));
+    summary.Note(b, 0, kSent, DropClass::kNone, 0, &batch);
+    Engine::StateWrites one;
+    reference.Note(a, 0, kSent, DropClass::kNone, 1, &one);
+    reference.Note(b, 0, kSent, DropClass::kNone, 0, &one);
+    last_a = one.at(0).value;
+    last_b = one.at(1).value;
+  }
+  auto puts = SummaryPuts(batch);
+  ASSERT_EQ(puts.size(), 2u);
+  EXPECT_EQ(puts[0]->key, MessageSummary::RecordKey(a));
+  EXPECT_EQ(puts[0]->value, last_a);  // 5 sent, 5 credits
+  EXPECT_EQ(puts[1]->key, MessageSummary::RecordKey(b));
+  EXPECT_EQ(puts[1]->value, last_b);
+  EXPECT_EQ(batch.size(), 7u);
+  EXPECT_EQ(summary.Range(1, 20541, 20541), reference.Range(1, 20541, 20541));
+
+  // The next writes (here: the same vector, emptied and refilled by others,
+  // so the remembered place holds another key) get their own put.
+  batch.clear();
+  batch.push_back(StatePut("pa/y", "record"));
+  summary.Note(a, kSent, kSent | kDelivered, DropClass::kNone, 0, &batch);
+  Engine::StateWrites one;
+  reference.Note(a, kSent, kSent | kDelivered, DropClass::kNone, 0, &one);
+  puts = SummaryPuts(batch);
+  ASSERT_EQ(puts.size(), 1u);
+  EXPECT_EQ(batch.at(0).key, "pa/y");
+  EXPECT_EQ(puts[0]->value, one.at(0).value);
+  // And another vector between: back to the first, the row is put again
+  // there only if its put there is gone.
+  Engine::StateWrites other;
+  summary.Note(b, kSent, kSent | kFailed, DropClass::kNone, 0, &other);
+  summary.Note(a, kSent | kDelivered, kSent | kDelivered | kOpened, DropClass::kNone, 0, &batch);
+  EXPECT_EQ(SummaryPuts(other).size(), 1u);
+  EXPECT_EQ(SummaryPuts(batch).size(), 2u);  // a's earlier put here was not remembered
+  EXPECT_EQ(SummaryPuts(batch).back()->key, MessageSummary::RecordKey(a));
 }
 
 class OutcomesTest : public BookTest {
