@@ -1,5 +1,7 @@
 #include "server/plan/message_summary.h"
 
+#include <algorithm>
+
 #include "server/common/bytes.h"
 #include "server/plan/registry.h"
 
@@ -10,13 +12,22 @@ constexpr std::string_view kPrefix = "su/";
 constexpr int64_t kDayBias = int64_t{1} << 31;
 
 // Counters in a fixed order, a count first (so that counters can be added
-// at the end and older records still read).
-std::string EncodeCounts(const MessageSummary::Counts& c) {
-  std::string v;
-  PutVarint(&v, 6 + kDropClassCount - 1);
-  for (uint64_t n : {c.sent, c.delivered, c.opened, c.clicked, c.failed, c.credits}) PutVarint(&v, n);
-  for (int i = 1; i < kDropClassCount; ++i) PutVarint(&v, c.dropped[static_cast<size_t>(i)]);
-  return v;
+// at the end and older records still read). Into `out`, reusing its
+// capacity (a row is encoded per ack).
+void EncodeCounts(const MessageSummary::Counts& c, std::string* out) {
+  char buf[(6 + kDropClassCount) * 10];
+  size_t n = 0;
+  auto var = [&](uint64_t v) {  // PutVarint's encoding
+    while (v >= 0x80) {
+      buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    buf[n++] = static_cast<char>(v);
+  };
+  var(6 + kDropClassCount - 1);
+  for (uint64_t v : {c.sent, c.delivered, c.opened, c.clicked, c.failed, c.credits}) var(v);
+  for (int i = 1; i < kDropClassCount; ++i) var(c.dropped[static_cast<size_t>(i)]);
+  out->assign(buf, n);
 }
 
 bool DecodeCounts(std::string_view v, MessageSummary::Counts* c) {
@@ -92,7 +103,6 @@ void MessageSummary::Note(const Key& key, uint8_t before, uint8_t after, DropCla
     Add(&c.dropped[cls], d);
   }
   c.credits += credits;
-  std::string record_key = RecordKey(key);
   if (writes != open_writes_) {
     open_writes_ = writes;
     open_rows_.clear();
@@ -101,19 +111,22 @@ void MessageSummary::Note(const Key& key, uint8_t before, uint8_t after, DropCla
     if (k != key) continue;
     if (index < writes->size()) {
       WriteBatch::StateOp& op = (*writes)[index];
-      if (!op.is_delete && op.copy_from.empty() && op.key == record_key) {
-        op.value = EncodeCounts(c);
+      if (!op.is_delete && op.copy_from.empty() && op.key == RecordKey(key)) {
+        EncodeCounts(c, &op.value);
         return;
       }
     }
     index = writes->size();
-    writes->push_back(StatePut(std::move(record_key), EncodeCounts(c)));
-    return;
+    break;
   }
   // A batch touches a few rows (its tenants' channels and kinds); past
   // this many, rows are put again rather than searched for.
-  if (open_rows_.size() < 64) open_rows_.emplace_back(key, writes->size());
-  writes->push_back(StatePut(std::move(record_key), EncodeCounts(c)));
+  if (open_rows_.size() < 64 &&
+      std::none_of(open_rows_.begin(), open_rows_.end(), [&](const auto& r) { return r.first == key; })) {
+    open_rows_.emplace_back(key, writes->size());
+  }
+  WriteBatch::StateOp& op = writes->emplace_back(StatePut(RecordKey(key), {}));
+  EncodeCounts(c, &op.value);
 }
 
 std::vector<std::pair<MessageSummary::Key, MessageSummary::Counts>> MessageSummary::Range(
