@@ -110,7 +110,7 @@ struct CompletionRef {
   ReminderKey key;
   SeqNo seq = 0;
   uint32_t slot = kNoSlot;
-  std::optional<KeyHash> hash;  // DueReminder::hash, when it came from one
+  std::optional<KeyHash> hash{};  // DueReminder::hash, when it came from one
   static CompletionRef Of(const DueReminder& d) {
     return CompletionRef{{d.reminder.tenant, d.reminder.key}, d.seq, d.slot, d.hash};
   }

@@ -254,7 +254,7 @@ struct AppointmentCommand {
   // kSendNow: the message kind ("confirmation", "change", "cancellation",
   // "patient_cancel_ack", "confirm_ack", "reminder", "pre_visit",
   // "second_reminder", "post_visit", "recall", "practitioner", "delay_alert").
-  std::string kind;
+  std::string kind{};
 };
 
 // Who cancels, for BlockingClient::CancelAppointment.
