@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
+#include "tests/testing/rappeld_thread.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel::client {
@@ -21,27 +22,21 @@ class BlockingClientTest : public ::testing::Test {
     options.handler.tokens = {server::MakeCredential("p-secret", protocol::wire::Role::Producer),
                               server::MakeCredential("w-secret", protocol::wire::Role::Worker),
                               server::MakeCredential("a-secret", protocol::wire::Role::Admin)};
-    auto d = server::Rappeld::Start(io_, options);
-    ASSERT_TRUE(d.ok()) << d.status();
-    server_ = std::move(*d);
-    thread_ = std::thread([this] { io_.run(); });
+    absl::Status started = server_.Start(options);
+    ASSERT_TRUE(started.ok()) << started;
   }
   void TearDown() override {
-    asio::post(io_, [this] { server_->Shutdown([this] { io_.stop(); }); });
-    thread_.join();
-    server_.reset();
+    server_.Stop();
   }
   Options For(const std::string& token) {
     Options o;
-    o.port = server_->port();
+    o.port = server_.port();
     o.token = token;
     return o;
   }
 
   rappel::testing::TempDir dir_;
-  asio::io_context io_;
-  std::unique_ptr<server::Rappeld> server_;
-  std::thread thread_;
+  rappel::testing::RappeldThread server_;
 };
 
 TEST_F(BlockingClientTest, ProducerAndWorkerRoundTrip) {

@@ -17,6 +17,7 @@
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
 #include "tests/testing/every_channel.h"
+#include "tests/testing/rappeld_thread.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel::client {
@@ -70,22 +71,16 @@ class AppointmentsTest : public ::testing::Test {
     options.handler.tokens = {server::MakeCredential("p-secret", protocol::wire::Role::Producer),
                               server::MakeCredential("w-secret", protocol::wire::Role::Worker),
                               server::MakeCredential("a-secret", protocol::wire::Role::Admin)};
-    auto d = server::Rappeld::Start(io_, options);
-    ASSERT_TRUE(d.ok()) << d.status();
-    server_ = std::move(*d);
-    thread_ = std::thread([this] { io_.run(); });
+    absl::Status started = server_.Start(options);
+    ASSERT_TRUE(started.ok()) << started;
   }
   // Clean shutdown: every commit in flight completes first.
   void StopServer() {
-    if (!server_) return;
-    asio::post(io_, [this] { server_->Shutdown([this] { io_.stop(); }); });
-    thread_.join();
-    server_.reset();
-    io_.restart();
+    server_.Stop();
   }
   Options For(const std::string& token) {
     Options o;
-    o.port = server_->port();
+    o.port = server_.port();
     o.token = token;
     o.reconnect.enabled = false;
     return o;
@@ -239,9 +234,7 @@ class AppointmentsTest : public ::testing::Test {
   }
 
   rappel::testing::TempDir dir_;
-  asio::io_context io_;
-  std::unique_ptr<server::Rappeld> server_;
-  std::thread thread_;
+  rappel::testing::RappeldThread server_;
   std::unique_ptr<BlockingClient> producer_, admin_, worker_;
 };
 

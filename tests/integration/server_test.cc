@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
+#include "tests/testing/rappeld_thread.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wire_client.h"
 
@@ -37,18 +38,12 @@ class ServerTest : public ::testing::Test {
     options.dispatch.max_attempts = 2;
     options.server.session.frame_limits.max_frame_bytes = 1 << 20;
     options.handler.before_backup = before_backup_;
-    auto d = Rappeld::Start(io_, options);
-    ASSERT_TRUE(d.ok()) << d.status();
-    server_ = std::move(*d);
-    port_ = server_->port();
-    thread_ = std::thread([this] { io_.run(); });
+    absl::Status started = server_.Start(options);
+    ASSERT_TRUE(started.ok()) << started;
+    port_ = server_.port();
   }
   void StopServer() {
-    if (!server_) return;
-    asio::post(io_, [this] { server_->Shutdown([this] { io_.stop(); }); });
-    thread_.join();
-    server_.reset();
-    io_.restart();
+    server_.Stop();
   }
 
   static void Schedule(WireClient& c, uint64_t id, const std::vector<std::pair<std::string, int64_t>>& items,
@@ -87,9 +82,7 @@ class ServerTest : public ::testing::Test {
 
   std::function<void()> before_backup_;
   TempDir dir_;
-  asio::io_context io_;
-  std::unique_ptr<Rappeld> server_;
-  std::thread thread_;
+  rappel::testing::RappeldThread server_;
   uint16_t port_ = 0;
 };
 

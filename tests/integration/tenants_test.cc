@@ -17,6 +17,7 @@
 #include "server/common/log_budget.h"
 #include "server/main/rappeld.h"
 #include "server/net/tenant_access.h"
+#include "tests/testing/rappeld_thread.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel::client {
@@ -68,10 +69,8 @@ class TenantsTest : public ::testing::Test {
         server::MakeCredential("admin-1-3-secret", Role::Admin, "admin-1-3", Tenants({1, 3})),
         server::MakeCredential("worker-1-secret", Role::Worker, "worker-1", Tenants({1})),
     };
-    auto d = server::Rappeld::Start(io_, options);
-    ASSERT_TRUE(d.ok()) << d.status();
-    server_ = std::move(*d);
-    thread_ = std::thread([this] { io_.run(); });
+    absl::Status started = server_.Start(options);
+    ASSERT_TRUE(started.ok()) << started;
 
     platform_ = Client("platform-secret");
     operator_ = Client("operator-secret");
@@ -139,10 +138,7 @@ class TenantsTest : public ::testing::Test {
     worker_.reset();
     clinic1_.reset();
     admin13_.reset();
-    if (!server_) return;
-    asio::post(io_, [this] { server_->Shutdown([this] { io_.stop(); }); });
-    thread_.join();
-    server_.reset();
+    server_.Stop();
   }
 
   std::unique_ptr<BlockingClient> Client(const std::string& token) {
@@ -152,7 +148,7 @@ class TenantsTest : public ::testing::Test {
   }
   absl::StatusOr<std::unique_ptr<BlockingClient>> Connect(const std::string& token) {
     Options o;
-    o.port = server_->port();
+    o.port = server_.port();
     o.token = token;
     o.reconnect.enabled = false;
     return BlockingClient::Connect(o);
@@ -197,9 +193,7 @@ class TenantsTest : public ::testing::Test {
   }
 
   rappel::testing::TempDir dir_;
-  asio::io_context io_;
-  std::unique_ptr<server::Rappeld> server_;
-  std::thread thread_;
+  rappel::testing::RappeldThread server_;
   std::unique_ptr<BlockingClient> platform_, operator_, worker_, clinic1_, admin13_;
   int64_t start_ = 0;
   std::map<uint32_t, std::string> confirm_token_;

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
+#include "tests/testing/rappeld_thread.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wire_client.h"
 
@@ -37,24 +38,18 @@ class SessionTest : public ::testing::Test {
     options.server.session.frame_limits.max_frame_bytes = 1 << 20;
     options.server.partial_frame_budget_bytes = 1536 * kKiB;
     if (tweak) tweak(options);
-    auto d = Rappeld::Start(io_, options);
-    ASSERT_TRUE(d.ok()) << d.status();
-    server_ = std::move(*d);
-    port_ = server_->port();
-    thread_ = std::thread([this] { io_.run(); });
+    absl::Status started = server_.Start(options);
+    ASSERT_TRUE(started.ok()) << started;
+    port_ = server_.port();
   }
   void StopServer() {
-    if (!server_) return;
-    asio::post(io_, [this] { server_->Shutdown([this] { io_.stop(); }); });
-    thread_.join();
-    server_.reset();
-    io_.restart();
+    server_.Stop();
   }
   // The budget's figures, read on the io thread.
   std::pair<size_t, size_t> Budget() {
     std::promise<std::pair<size_t, size_t>> p;
-    asio::post(io_, [&] {
-      const auto& b = server_->server().partial_frame_budget();
+    asio::post(server_.io(), [&] {
+      const auto& b = server_.rappeld().server().partial_frame_budget();
       p.set_value({b.held_bytes(), b.holders()});
     });
     return p.get_future().get();
@@ -103,9 +98,7 @@ class SessionTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  asio::io_context io_;
-  std::unique_ptr<Rappeld> server_;
-  std::thread thread_;
+  rappel::testing::RappeldThread server_;
   uint16_t port_ = 0;
 };
 
