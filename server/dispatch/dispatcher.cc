@@ -446,12 +446,12 @@ void Dispatcher::DropExpired(WaitingMessage msg) {
   KeyHash hash = msg.ref.hash;
   bool had_attempts = retries_.EndIn(hash, &extra);
   if (filter_ != nullptr && msg.prepared) {
-    filter_->OnOutcome(r, AckOutcome::kFailedPermanent, "expired waiting for the rate limit",
-                       &extra);
+    filter_->OnOutcome(r, AckOutcome::kExpired, "expired waiting for the rate limit", &extra);
   }
   engine_->Complete(
       {CompletionRef::Of(msg.content->due)},
-      [this, hash, had_attempts](absl::Status st) {
+      [this, hash, had_attempts, seal = SealFilter()](absl::Status st) {
+        SettleFilter(seal, st);
         if (st.ok() && had_attempts) retries_.Forget(hash);
       },
       std::move(extra));
@@ -495,7 +495,8 @@ bool Dispatcher::PrepareForLease(uint32_t slot) {
   }
   if (!p.deliver) {
     ++stats_.filter_dropped;
-    engine_->Complete({CompletionRef::Of(lease.content->due)}, [](absl::Status) {},
+    engine_->Complete({CompletionRef::Of(lease.content->due)},
+                      [this, seal = SealFilter()](absl::Status st) { SettleFilter(seal, st); },
                       std::move(p.writes));
     FreeLeaseSlot(slot);
     return false;
@@ -599,8 +600,9 @@ void Dispatcher::AckBatch(uint64_t worker_id, std::vector<AckRequest> items,
     ++*remaining;
     engine_->Complete(
         std::move(refs),
-        [this, results, ref_items = std::move(ref_items), retried = std::move(retried),
-         finish](absl::Status st) {
+        [this, results, ref_items = std::move(ref_items), retried = std::move(retried), finish,
+         seal = SealFilter()](absl::Status st) {
+          SettleFilter(seal, st);
           if (st.ok()) {
             for (const KeyHash& hash : retried) retries_.Forget(hash);
           }
@@ -644,7 +646,9 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       }
       engine_->Complete(
           {CompletionOf(lease)},
-          [this, hash, had_attempts, done = std::move(done)](absl::Status st) {
+          [this, hash, had_attempts, done = std::move(done),
+           seal = SealFilter()](absl::Status st) {
+            SettleFilter(seal, st);
             if (st.ok() && had_attempts) retries_.Forget(hash);
             done(st);
           },
@@ -669,7 +673,8 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       }
       engine_->Reschedule(
           key, clock_() + backoff,
-          [this, hash, a, done = std::move(done)](absl::Status st) {
+          [this, hash, a, done = std::move(done), seal = SealFilter()](absl::Status st) {
+            SettleFilter(seal, st);
             if (st.ok()) retries_.Remember(hash, a);
             done(st);
           },
@@ -677,6 +682,7 @@ void Dispatcher::Ack(uint64_t worker_id, uint64_t lease_id, AckOutcome outcome,
       break;
     }
     case AckOutcome::kFailedPermanent:
+    case AckOutcome::kExpired:  // not a worker's (the wire refuses it)
       DeadLetterIt(std::move(lease), std::move(detail), std::move(done));
       break;
   }
@@ -721,7 +727,9 @@ size_t Dispatcher::DeadLetterIt(Lease lease, std::string detail,
   bool had_attempts = retries_.EndIn(hash, &extra);
   engine_->Complete(
       {CompletionRef::Of(lease.content->due)},
-      [this, hash, added, had_attempts, done = std::move(done)](absl::Status st) {
+      [this, hash, added, had_attempts, done = std::move(done),
+       seal = SealFilter()](absl::Status st) {
+        SettleFilter(seal, st);
         if (st.ok()) {
           if (had_attempts) retries_.Forget(hash);
           dead_letters_.Committed(added);

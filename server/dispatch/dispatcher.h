@@ -358,6 +358,12 @@ class Dispatcher : public DueSink, public HeldMessages {
   bool PrepareForLease(uint32_t slot);
   // The filter hears the outcome of a lease it prepared, if still current.
   bool FilterHears(const Lease& lease) const;
+  // The filter's Seal and Settled (MessageFilter) around a commit that may
+  // carry its writes.
+  uint64_t SealFilter() { return filter_ != nullptr ? filter_->Seal() : 0; }
+  void SettleFilter(uint64_t seal, const absl::Status& st) {
+    if (filter_ != nullptr) filter_->Settled(seal, st);
+  }
   // Leases the loaded `slot` to the worker; appends it to `out`.
   void AddLease(uint32_t slot, uint64_t worker, int64_t deadline, std::vector<LeasedMessage>* out);
 

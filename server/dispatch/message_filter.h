@@ -5,6 +5,7 @@
 //
 //   Dispatcher ── Claims / Prepare ──▶ filter   (as a message is leased)
 //   Dispatcher ── OnOutcome ─────────▶ filter   (as its ack is committed)
+//   Dispatcher ── Seal / Settled ────▶ filter   (that commit landed or failed)
 //   filter ─────── held()->Release ──▶ Dispatcher (e.g. credit was added)
 //
 // Thread: the owner (io) thread, like the engine and the dispatcher.
@@ -14,11 +15,21 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "server/engine/engine.h"
 
 namespace rappel::server {
 
-enum class AckOutcome : uint8_t { kSent, kDelivered, kOpened, kFailedRetryable, kFailedPermanent };
+// A worker's outcome of a message, or kExpired: the dispatcher let it expire
+// waiting for a rate token, never handed out (not a worker's to say).
+enum class AckOutcome : uint8_t {
+  kSent,
+  kDelivered,
+  kOpened,
+  kFailedRetryable,
+  kFailedPermanent,
+  kExpired
+};
 
 // The messages a filter held back (Prepared::hold), by tenant. Implemented
 // by the dispatcher, which gives it to its filter when it takes it.
@@ -59,6 +70,14 @@ class MessageFilter {
   // accepted and ignored.
   virtual void OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_view detail,
                          Engine::StateWrites* writes) = 0;
+  // What the filter changed in memory for the writes it gave since the
+  // last Seal (OnOutcome, Prepared::writes) rides in the commit submitted
+  // next: Seal names that commit, and Settled is called with its status.
+  // When it failed, the filter reads that state back from the store (the
+  // engine fails every commit queued behind a failed one, so the store holds
+  // what memory must return to).
+  virtual uint64_t Seal() { return 0; }
+  virtual void Settled(uint64_t /*seal*/, const absl::Status& /*st*/) {}
 
  protected:
   // The dispatcher's held messages; null until a dispatcher takes this

@@ -164,10 +164,14 @@ StateOp AppointmentLog::Rewrite(const BookEntry& e) {
   return StatePut(NumberedKey("pa/", e.seq), EncodeEntry(e));
 }
 
-StateOp AppointmentLog::NewAudit(BookEntry& e, std::string lines) {
+void AppointmentLog::NewAudit(BookEntry& e, std::string lines, Engine::StateWrites* writes) {
+  while (e.audit.size() >= kMaxAuditPerAppointment) {
+    writes->push_back(StateDelete(NumberedKey("au/", e.audit.front())));
+    e.audit.erase(e.audit.begin());
+  }
   uint64_t n = next_audit_++;
   e.audit.push_back(n);
-  return StatePut(NumberedKey("au/", n), std::move(lines));
+  writes->push_back(StatePut(NumberedKey("au/", n), std::move(lines)));
 }
 
 void AppointmentLog::Committed(const std::vector<std::pair<std::string, uint64_t>>& records) {

@@ -92,9 +92,10 @@ class AppointmentLog : private NumberedLog {
   // The write of `e`'s record under its current number (an outcome noted
   // in the commit of an ack).
   static StateOp Rewrite(const BookEntry& e);
-  // A new audit record of `e` (its number is added to e.audit, so encode
-  // the entry after this).
-  StateOp NewAudit(BookEntry& e, std::string lines);
+  // Puts a new audit record of `e` into `writes` (its number is added to
+  // e.audit, so encode the entry after this), and the delete of its oldest
+  // past kMaxAuditPerAppointment.
+  void NewAudit(BookEntry& e, std::string lines, Engine::StateWrites* writes);
 
   // The records `change` wrote are durable.
   void Committed(const std::vector<std::pair<std::string, uint64_t>>& records);

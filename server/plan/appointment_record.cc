@@ -97,10 +97,10 @@ class Reader {
   bool ok_ = true;
 };
 
-// 5: schedule_revision, links_used and scheduled_at_ms after delay_ms, and the
-// sent messages at the end; 4: varint integers; 3: a plan entry carries its
+// 6: a sent message's day; 5: schedule_revision, links_used and
+// scheduled_at_ms after delay_ms, and the sent messages at the end; 4: varint integers; 3: a plan entry carries its
 // credits and flags (2: without them).
-constexpr uint8_t kEntryFormat = 5;
+constexpr uint8_t kEntryFormat = 6;
 
 
 
@@ -112,7 +112,7 @@ std::string EncodeEntry(const BookEntry& e) {
   // the writer grows if not.
   Writer w(160 + a.id.size() + a.calendar.size() + a.type.size() + a.patient.size() +
            a.location.size() + a.notes.size() + 24 * e.plan.size() + 6 * e.audit.size() +
-           16 * e.sent.size());
+           20 * e.sent.size());
   w.U8(kEntryFormat);
   w.U32(a.tenant);
   w.Str(a.id);
@@ -156,6 +156,7 @@ std::string EncodeEntry(const BookEntry& e) {
     w.U8(m.state);
     w.U8(m.drop_class);
     w.U32(m.credits);
+    w.I64(m.day);
   }
   return w.Take();
 }
@@ -230,6 +231,7 @@ absl::StatusOr<BookEntry> DecodeEntry(uint64_t seq, std::string_view bytes) {
       m.state = r.U8();
       m.drop_class = r.U8();
       m.credits = r.U32();
+      if (format >= 6) m.day = r.I64();
       e.sent.push_back(m);
     }
   }

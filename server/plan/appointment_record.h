@@ -15,7 +15,8 @@
 //         credits, flags (credits and flags since format 3),
 //   audit: count, then the au/ numbers,
 //   sent (format 5 on): count, then per message kind, channel, occurrence,
-//         at_ms, state, drop class, credits.
+//         at_ms, state, drop class, credits, day (format 6 on; before, the
+//         day is unknown: kUnknownDay).
 // Formats 2 and 3 had fixed big-endian integers and are still read.
 #pragma once
 
@@ -49,16 +50,36 @@ struct PlanRef {
 
 // A message of the appointment that left its plan: acked (sent or failed)
 // or dropped as it fell due (message_outcome.h). The message list and
-// late outcomes read it; kept until the tenant's audit retention.
+// late outcomes read it; kept until the tenant's audit retention, the
+// newest kMaxSentPerAppointment of them.
 struct SentRef {
+  static constexpr int64_t kUnknownDay = INT64_MIN;  // stored before format 6
+
   MessageKind kind;
   Channel channel;
   uint32_t occurrence;
-  int64_t at_ms = 0;        // when its ack (or drop) was submitted: its summary day
+  int64_t at_ms = 0;        // when its ack (or drop) was submitted
   uint8_t state = 0;        // message_state bits
   uint8_t drop_class = 0;   // DropClass, when dropped
   uint32_t credits = 0;     // spent on it
+  // The tenant's local day it is counted in (MessageSummary), as it was
+  // when counted: its late outcomes go to the same row whatever the zone
+  // is since.
+  int64_t day = kUnknownDay;
 };
+
+// The tenant's local day `m` is counted in (before format 6, the day of its
+// at_ms in the tenant's zone as it is now).
+inline int64_t DayOf(const Tenant& t, const SentRef& m) {
+  return m.day != SentRef::kUnknownDay ? m.day : LocalDayOf(t, m.at_ms);
+}
+
+// Bounds of one appointment's record, so that a record is always small
+// enough to rewrite on every ack and to read back (DecodeEntry accepts far
+// more, for records written before the bounds): the newest messages and
+// audit records are kept, the oldest forgotten (their au/ records deleted).
+inline constexpr size_t kMaxSentPerAppointment = 1024;
+inline constexpr size_t kMaxAuditPerAppointment = 1024;
 
 // An appointment as the book holds it.
 struct BookEntry {

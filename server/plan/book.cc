@@ -43,7 +43,9 @@ void AppointmentBook::Submit(Change change, std::function<void(absl::Status)> do
   std::vector<std::string> touched = std::move(change.touched);
   engine_->Mutate(std::move(change.schedule), std::move(change.drop), std::move(change.writes),
                   [this, touched = std::move(touched), ledgers = std::move(change.ledgers),
-                   records = std::move(change.records), done = std::move(done)](absl::Status st) {
+                   records = std::move(change.records), done = std::move(done),
+                   seal = delivery_.Seal()](absl::Status st) {
+                    delivery_.Settled(seal, st);
                     if (st.ok()) {
                       log_.Committed(records);
                     } else {
@@ -542,6 +544,7 @@ void AppointmentBook::ReportOutcomes(std::vector<OutcomeReport> items, OutcomesD
   change.now = engine_->NowMs();
   auto results = std::make_shared<std::vector<absl::StatusOr<bool>>>();
   results->reserve(items.size());
+  std::vector<Entry*> rewrite;
   for (const OutcomeReport& item : items) {
     auto key = ParseMessageKey(item.key);
     Entry* e = key ? log_.Find(item.tenant, key->appointment_id) : nullptr;
@@ -550,11 +553,17 @@ void AppointmentBook::ReportOutcomes(std::vector<OutcomeReport> items, OutcomesD
           absl::StrCat("no message \"", item.tenant, ":", item.key, "\"")));
       continue;
     }
-    std::string obj = ObjKey(item.tenant, e->appt.id);
-    change.Touch(obj);
     auto changed = delivery_.ReportLate(*e, *key, item.outcome, item.detail, &change.writes);
-    if (changed.ok() && *changed) change.Write(log_.RecordWrite(*e, change));
+    if (changed.ok() && *changed && std::find(rewrite.begin(), rewrite.end(), e) == rewrite.end()) {
+      rewrite.push_back(e);
+    }
     results->push_back(std::move(changed));
+  }
+  // Each changed record once, after all its items (a batch may report many
+  // messages of one appointment).
+  for (Entry* e : rewrite) {
+    change.Touch(ObjKey(e->appt.tenant, e->appt.id));
+    change.Write(log_.RecordWrite(*e, change));
   }
   Submit(std::move(change), [results, done = std::move(done)](absl::Status st) {
     if (!st.ok()) {
@@ -609,7 +618,7 @@ size_t AppointmentBook::SweepGone(size_t limit) {
     if (audit.empty()) continue;
     std::erase_if(e.plan, [](const PlanRef& p) { return p.occurrence == UINT32_MAX; });
     change.Touch(obj);
-    change.Write(log_.NewAudit(e, std::move(audit)));
+    log_.NewAudit(e, std::move(audit), &change.writes);
     change.Write(log_.RecordWrite(e, change));
   }
   if (gone > 0) Submit(std::move(change), [](absl::Status) {});

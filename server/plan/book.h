@@ -216,6 +216,8 @@ class AppointmentBook : public MessageFilter {
                  Engine::StateWrites* writes) override {
     delivery_.OnOutcome(r, outcome, detail, writes);
   }
+  uint64_t Seal() override { return delivery_.Seal(); }
+  void Settled(uint64_t seal, const absl::Status& st) override { delivery_.Settled(seal, st); }
 
   // Adds credits to a metered or unmetered tenant's balance (durable before
   // `done`, which gets the ledger as CreditsJson); the messages held for

@@ -15,6 +15,7 @@ const char* OutcomeName(AckOutcome o) {
     case AckOutcome::kOpened: return "opened";
     case AckOutcome::kFailedRetryable: return "failed (will retry)";
     case AckOutcome::kFailedPermanent: return "failed";
+    case AckOutcome::kExpired: return "expired";
   }
   return "?";
 }
@@ -190,8 +191,10 @@ void Delivery::OnOutcome(const ReminderSpec& r, AckOutcome outcome, std::string_
     uint8_t state = outcome == AckOutcome::kSent        ? kSent
                     : outcome == AckOutcome::kDelivered ? kSent | kDelivered
                     : outcome == AckOutcome::kOpened    ? kSent | kDelivered | kOpened
+                    : outcome == AckOutcome::kExpired   ? kDropped
                                                         : kFailed;
-    NoteSent(*e, key->kind, key->channel, key->occurrence, state, DropClass::kNone, spent, writes);
+    NoteSent(*e, key->kind, key->channel, key->occurrence, state,
+             outcome == AckOutcome::kExpired ? DropClass::kExpired : DropClass::kNone, spent, writes);
   }
   // Done with unless it will be retried: it leaves the pending plan.
   RecordOutcome(*e, *key, std::move(audit), outcome != AckOutcome::kFailedRetryable, writes);
@@ -217,8 +220,9 @@ void Delivery::RecordOutcome(BookEntry& e, const ParsedMessageKey& key, std::str
                               }),
                plan.end());
   }
-  writes->push_back(log_.NewAudit(e, std::move(audit)));
+  log_.NewAudit(e, std::move(audit), writes);
   writes->push_back(AppointmentLog::Rewrite(e));
+  NoteUnsettled(e, nullptr);
 }
 
 void Delivery::NoteSent(BookEntry& e, MessageKind kind, Channel channel, uint32_t occurrence,
@@ -228,9 +232,15 @@ void Delivery::NoteSent(BookEntry& e, MessageKind kind, Channel channel, uint32_
   const Tenant* t = registry_.FindTenant(e.appt.tenant);
   int64_t retention = t != nullptr ? t->audit_retention_ms : 90 * kDayMs;
   std::erase_if(e.sent, [&](const SentRef& m) { return m.at_ms < now - retention; });
-  e.sent.push_back(SentRef{kind, channel, occurrence, now, state, static_cast<uint8_t>(cls), credits});
-  MessageSummary::Key row{e.appt.tenant, t != nullptr ? LocalDayOf(*t, now) : 0, channel, kind};
+  if (e.sent.size() >= kMaxSentPerAppointment) {
+    e.sent.erase(e.sent.begin(), e.sent.end() - (kMaxSentPerAppointment - 1));
+  }
+  int64_t day = t != nullptr ? LocalDayOf(*t, now) : 0;
+  e.sent.push_back(
+      SentRef{kind, channel, occurrence, now, state, static_cast<uint8_t>(cls), credits, day});
+  MessageSummary::Key row{e.appt.tenant, day, channel, kind};
   summary_.Note(row, 0, state, cls, credits, writes);
+  NoteUnsettled(e, &row);
 }
 
 void Delivery::NoteDropped(BookEntry& e, const PlanRef& p, DropClass cls,
@@ -259,15 +269,46 @@ absl::StatusOr<bool> Delivery::ReportLate(BookEntry& e, const ParsedMessageKey& 
   }
   uint8_t after = ApplyLateOutcome(m->state, outcome);
   if (after == m->state) return false;
-  MessageSummary::Key row{e.appt.tenant, t != nullptr ? LocalDayOf(*t, m->at_ms) : 0, key.channel,
-                          key.kind};
+  MessageSummary::Key row{e.appt.tenant, t != nullptr ? DayOf(*t, *m) : 0, key.channel, key.kind};
   summary_.Note(row, m->state, after, DropClass::kNone, 0, writes);
+  NoteUnsettled(e, &row);
   m->state = after;
   std::string audit;
   AppendAuditLine(&audit, now, LateOutcomeName(outcome), key.kind, key.channel, key.occurrence,
                   /*due_ms=*/0, detail);
-  writes->push_back(log_.NewAudit(e, std::move(audit)));
+  log_.NewAudit(e, std::move(audit), writes);
   return true;
+}
+
+void Delivery::NoteUnsettled(const BookEntry& e, const MessageSummary::Key* row) {
+  Unsettled& u = unsettled_.emplace_back();
+  u.seal = next_seal_;
+  u.tenant = e.appt.tenant;
+  u.obj = ObjKey(e.appt.tenant, e.appt.id);
+  if (row != nullptr) u.row = *row;
+}
+
+void Delivery::Settled(uint64_t seal, const absl::Status& st) {
+  if (st.ok()) {
+    while (!unsettled_.empty() && unsettled_.front().seal <= seal) unsettled_.pop_front();
+    return;
+  }
+  std::vector<std::string> objs;
+  std::vector<uint32_t> tenants;
+  std::vector<MessageSummary::Key> rows;
+  while (!unsettled_.empty() && unsettled_.front().seal <= seal) {
+    Unsettled& u = unsettled_.front();
+    objs.push_back(std::move(u.obj));
+    if (std::find(tenants.begin(), tenants.end(), u.tenant) == tenants.end()) {
+      tenants.push_back(u.tenant);
+    }
+    if (u.row) rows.push_back(*u.row);
+    unsettled_.pop_front();
+  }
+  if (objs.empty()) return;
+  log_.Reload(objs);
+  credits_.Reload(tenants);
+  if (auto reader = engine_.store().NewReader(); reader.ok()) summary_.Reload(*reader, rows);
 }
 
 PlanRef* Delivery::FindPlanRef(BookEntry& e, const ParsedMessageKey& key) {

@@ -20,6 +20,8 @@
 // Thread: the owner (io) thread.
 #pragma once
 
+#include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -69,7 +71,23 @@ class Delivery {
   // sent list and counted. Its record is the caller's to write.
   void NoteDropped(BookEntry& e, const PlanRef& p, DropClass cls, Engine::StateWrites* writes);
 
+  // MessageFilter::Seal and Settled, for every commit carrying writes of
+  // the calls above (the dispatcher's, and the book's Submit): after a
+  // failed one, the entries, ledgers and summary rows they changed are read
+  // back from the store.
+  uint64_t Seal() { return next_seal_++; }
+  void Settled(uint64_t seal, const absl::Status& st);
+
  private:
+  // What a call changed in memory, until the commit sealed `seal` settles.
+  struct Unsettled {
+    uint64_t seal;
+    uint32_t tenant;
+    std::string obj;  // the entry's ObjKey
+    std::optional<MessageSummary::Key> row;
+  };
+  void NoteUnsettled(const BookEntry& e, const MessageSummary::Key* row);
+
   // A message of `e` was sent, failed or suppressed: its audit record and
   // the entry's record, rewritten (without the message when it leaves the
   // plan), go into `writes`.
@@ -89,6 +107,8 @@ class Delivery {
   ReminderCap& cap_;
   MessageRenderer& renderer_;
   MessageSummary& summary_;
+  std::deque<Unsettled> unsettled_;  // oldest first
+  uint64_t next_seal_ = 1;
 };
 
 }  // namespace rappel::server::plan

@@ -129,6 +129,20 @@ void MessageSummary::Note(const Key& key, uint8_t before, uint8_t after, DropCla
   EncodeCounts(c, &op.value);
 }
 
+void MessageSummary::Reload(Store::Reader& reader, const std::vector<Key>& keys) {
+  open_writes_ = nullptr;
+  open_rows_.clear();
+  for (const Key& key : keys) {
+    auto bytes = reader.GetState(RecordKey(key));
+    Counts c;
+    if (bytes.ok() && bytes->has_value() && DecodeCounts(**bytes, &c)) {
+      rows_[key] = c;
+    } else if (bytes.ok() && !bytes->has_value()) {
+      rows_.erase(key);
+    }
+  }
+}
+
 std::vector<std::pair<MessageSummary::Key, MessageSummary::Counts>> MessageSummary::Range(
     uint32_t tenant, int64_t from_day, int64_t to_day) const {
   std::vector<std::pair<Key, Counts>> out;

@@ -11,7 +11,8 @@
 // counters follow its state bits, so a bounce after "delivered" moves the
 // message from delivered to failed. The row's new value is written in the
 // commit that changes the message (an ack, a drop, a late outcome): the
-// counters are exactly as durable as the messages they count. Rows are
+// counters are exactly as durable as the messages they count (memory runs
+// ahead until the commit lands, and is read back if it fails). Rows are
 // kept (a few dozen bytes per tenant, day, channel and kind in use).
 //
 // Thread: the owner (io) thread.
@@ -57,6 +58,10 @@ class MessageSummary {
   // of a key in a commit is the one that lands).
   void Note(const Key& key, uint8_t before, uint8_t after, DropClass drop_class, uint32_t credits,
             Engine::StateWrites* writes);
+
+  // A commit that carried these rows failed: they are read back from the
+  // store (what Note changed in memory for them is forgotten).
+  void Reload(Store::Reader& reader, const std::vector<Key>& keys);
 
   // The tenant's rows for days in [from_day, to_day], in key order.
   std::vector<std::pair<Key, Counts>> Range(uint32_t tenant, int64_t from_day,

@@ -199,7 +199,7 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
     }
   }
   entry.plan = std::move(next);
-  if (!audit.empty()) change.Write(log_.NewAudit(entry, std::move(audit)));
+  if (!audit.empty()) log_.NewAudit(entry, std::move(audit), &change.writes);
   change.Write(log_.RecordWrite(entry, change));
   return absl::OkStatus();
 }
@@ -265,7 +265,7 @@ absl::StatusOr<uint32_t> Replanner::SendNow(BookEntry& entry, MessageKind kind,
   for (const Omission& o : plan.omitted) {
     AppendAuditLine(&audit, change.now, "omitted", o.kind, o.channel, occurrence, 0, o.reason);
   }
-  change.Write(log_.NewAudit(entry, std::move(audit)));
+  log_.NewAudit(entry, std::move(audit), &change.writes);
   change.Write(log_.RecordWrite(entry, change));
   return static_cast<uint32_t>(plan.messages.size());
 }

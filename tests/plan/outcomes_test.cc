@@ -317,6 +317,189 @@ TEST_F(OutcomesTest, SummaryListAndStatesSurviveARestart) {
   EXPECT_EQ(Summary("2026-06-01", "2026-06-01")["total"]["opened"], 1);
 }
 
+// A full store fails commits: what they would have counted must not stay in
+// memory (the summary is a view of the store), and a report or an ack
+// retried after the refusal counts once.
+TEST_F(OutcomesTest, AFailedCommitCountsNothingAndARetryCountsOnce) {
+  Close();
+  engine_options_.store.initial_map_bytes = 1 << 20;
+  engine_options_.store.max_map_bytes = 3 << 20;
+  Open();
+  const int64_t start = LocalMs("Europe/Paris", 2026, 6, 20, 10);
+  std::vector<std::string> sms;  // the confirmations' message keys
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Upsert(Appt("s" + std::to_string(i), start + i * kHourMs)).ok());
+  }
+  for (const Got& g : Deliveries()) {
+    if (g.doc["channel"] == "sms") sms.push_back(g.key);
+  }
+  ASSERT_EQ(sms.size(), 10u);
+  // Filled with smaller and smaller writes, until even a small one fails.
+  int filler = 0;
+  for (size_t notes : {4000, 400, 40, 0}) {
+    absl::Status full;
+    for (int i = 0; i < 100'000 && full.ok(); ++i, ++filler) {
+      Appointment a = Appt("f" + std::to_string(filler), start + kDayMs + filler * kMinuteMs);
+      a.notes = std::string(notes, 'n');
+      full = Upsert(a).status();
+    }
+    ASSERT_TRUE(absl::IsResourceExhausted(full) || absl::IsAborted(full)) << full;
+  }
+
+  // Late outcomes, all in one report (with the longest details a client may
+  // send: a commit too big for what is left), then each refused one again.
+  int landed = 0, refused = 0;
+  std::vector<OutcomeReport> batch;
+  for (const std::string& key : sms) {
+    batch.push_back(OutcomeReport{1, key, LateOutcome::kDelivered, std::string(1024, 'd')});
+  }
+  auto first = Report(batch);
+  for (size_t i = 0; i < sms.size(); ++i) {
+    if (first[i].ok()) {
+      EXPECT_TRUE(*first[i]);
+      ++landed;
+      continue;
+    }
+    EXPECT_TRUE(absl::IsResourceExhausted(first[i].status()) || absl::IsAborted(first[i].status()))
+        << first[i].status();
+    ++refused;
+    auto again = Report1(sms[i], LateOutcome::kDelivered, "DELIVRD");
+    if (again.ok()) {
+      EXPECT_TRUE(*again) << sms[i];
+      ++landed;
+    }
+  }
+  ASSERT_GT(refused, 0) << "no report was refused: the store was not full enough";
+  auto delivered_in = [&](const json& summary) {
+    json row = Row(summary, "2026-06-01", "sms", "confirmation");
+    return row.is_null() ? -1 : row["delivered"].get<int>();
+  };
+  EXPECT_EQ(delivered_in(Summary("2026-06-01", "2026-06-01")), landed);
+  EXPECT_EQ(List({.status = "delivered"})["messages"].size(), static_cast<size_t>(landed));
+
+  // Acks: the filler's confirmations fall due; each commit that fails counts
+  // nothing, and the message stays pending (it is handed out again).
+  int acked = 0;
+  while (!core_->Poll(clock_.now_ms(), 1 << 16)) {
+  }
+  queue_.RunPending();
+  std::vector<Got> leased = std::move(got_);
+  got_.clear();
+  ASSERT_FALSE(leased.empty());
+  for (const Got& g : leased) {
+    bool done = false;
+    absl::Status st;
+    dispatcher_->AckBatch(worker_, {{g.lease_id, AckOutcome::kSent, "ok"}}, [&](auto results) {
+      st = results.at(0);
+      done = true;
+    });
+    ASSERT_TRUE(queue_.RunUntil([&] { return done; }));
+    if (st.ok()) ++acked;
+  }
+  json s = Summary("2026-06-01", "2026-06-01");
+  EXPECT_EQ(s["total"]["sent"].get<int>(), 20 + acked) << s.dump();
+
+  // What memory showed is what the store holds.
+  json before = Summary("2026-06-01", "2026-06-01");
+  Close();
+  engine_options_.store.max_map_bytes = 256 << 20;
+  Open();
+  EXPECT_EQ(Summary("2026-06-01", "2026-06-01"), before);
+  // The refused ones can be reported now, once.
+  int late = 0;
+  for (const std::string& key : sms) {
+    auto r = Report1(key, LateOutcome::kDelivered);
+    ASSERT_TRUE(r.ok()) << r.status();
+    late += *r;
+  }
+  EXPECT_EQ(late, 10 - landed);
+  EXPECT_EQ(delivered_in(Summary("2026-06-01", "2026-06-01")), 10);
+}
+
+TEST_F(OutcomesTest, ALateOutcomeCountsInTheDayItsMessageWasCountedIn) {
+  ASSERT_TRUE(Upsert(Appt("a1", LocalMs("Europe/Paris", 2026, 7, 1, 10))).ok());
+  ASSERT_EQ(Deliveries().size(), 2u);  // 1 June, 09:00 in Paris
+  // The tenant moves its zone: 09:00 in Paris was 31 May, 21:00 in Honolulu.
+  PutObject(ObjectKind::kTenant, 1, "", R"({"name": "Cabinet Dupont", "time_zone": "Pacific/Honolulu",
+      "reminder_offsets": ["48h", "24h"], "action_url": "https://r.example/a"})");
+  ASSERT_EQ(*Report1("@a/a1/confirmation/sms/0", LateOutcome::kDelivered), true);
+  json s = Summary("2026-05-31", "2026-06-01");
+  json row = Row(s, "2026-06-01", "sms", "confirmation");
+  ASSERT_FALSE(row.is_null()) << s.dump();
+  EXPECT_EQ(row["sent"], 1);
+  EXPECT_EQ(row["delivered"], 1);
+  EXPECT_TRUE(Row(s, "2026-05-31", "sms", "confirmation").is_null()) << s.dump();
+}
+
+TEST_F(OutcomesTest, AMessageExpiredWaitingForARateTokenIsDroppedAsExpired) {
+  bool set = false;
+  dispatcher_->SetRateLimits({RateLimit{Channel::kSms, TenantId{1}, 1, 86'400'000, 1}},
+                             [&](absl::Status st) {
+                               EXPECT_TRUE(st.ok()) << st;
+                               set = true;
+                             });
+  ASSERT_TRUE(queue_.RunUntil([&] { return set; }));
+  ASSERT_TRUE(Upsert(Appt("a1", LocalMs("Europe/Paris", 2026, 6, 3, 10))).ok());
+  ASSERT_TRUE(Upsert(Appt("a2", LocalMs("Europe/Paris", 2026, 6, 3, 11))).ok());
+  Deliveries();  // one SMS goes, the other waits for tomorrow's token
+  RunUntil(LocalMs("Europe/Paris", 2026, 6, 3, 12));  // past both appointments
+  // (Those never prepared for a worker leave the engine unheard of: the
+  // sweep finds them.)
+  book_->SweepGone();
+  json s = Summary("2026-06-01", "2026-06-03");
+  EXPECT_EQ(s["total"]["failed"], 0) << s.dump();
+  ASSERT_TRUE(s["total"]["dropped_by_reason"].contains("expired")) << s.dump();
+  EXPECT_GE(s["total"]["dropped_by_reason"]["expired"].get<int>(), 1) << s.dump();
+  json dropped = List({.channel = "sms", .status = "dropped"});
+  ASSERT_FALSE(dropped["messages"].empty()) << dropped.dump();
+  EXPECT_EQ(dropped["messages"][0]["drop_reason"], "expired");
+  EXPECT_TRUE(List({.status = "failed"})["messages"].empty());
+}
+
+// An appointment changed without end keeps a bounded record: the newest
+// messages and audit records, the oldest audit records deleted.
+TEST_F(OutcomesTest, AnAppointmentsSentListAndAuditAreBounded) {
+  Close();
+  engine_options_.store.sync = false;  // thousands of commits; durability is not the point
+  Open();
+  int64_t start = LocalMs("Europe/Paris", 2026, 9, 1, 10);
+  size_t moves = kMaxSentPerAppointment / 2 + 50;  // two change notices per move
+  for (size_t i = 0; i < moves; ++i) {
+    ASSERT_TRUE(Upsert(Appt("a1", start + static_cast<int64_t>(i % 2) * kHourMs, i + 1)).ok());
+    Deliveries();
+  }
+  queue_.RunUntil([&] { return engine_->idle(); });
+  auto count_audit = [&] {
+    auto reader = engine_->store().NewReader();
+    EXPECT_TRUE(reader.ok());
+    size_t n = 0;
+    EXPECT_TRUE(reader
+                    ->ScanState("au/", [&](std::string_view k, std::string_view) {
+                      if (k.substr(0, 3) != "au/") return false;
+                      ++n;
+                      return true;
+                    })
+                    .ok());
+    return n;
+  };
+  EXPECT_EQ(count_audit(), kMaxAuditPerAppointment);
+  json listed = List({.appointment = "a1", .limit = 100});
+  ASSERT_EQ(listed["messages"].size(), 100u);
+  // The newest is kept: the last move's notices.
+  EXPECT_EQ(listed["messages"][0]["kind"], "change");
+  Restart();  // and the record reads back
+  EXPECT_EQ(Show("a1")["appointment"]["version"], moves);
+  EXPECT_EQ(count_audit(), kMaxAuditPerAppointment);
+  size_t sent = 0;
+  std::string cursor;
+  do {
+    json page = List({.appointment = "a1", .limit = 1000, .cursor = cursor});
+    sent += page["messages"].size();
+    cursor = page["next_cursor"];
+  } while (!cursor.empty());
+  EXPECT_EQ(sent, kMaxSentPerAppointment);
+}
+
 TEST_F(OutcomesTest, TemplateAsksForOpenTracking) {
   PutObject(ObjectKind::kTemplate, 1, "confirmation/email/fr",
             R"({"subject": "RDV", "body": "Votre rendez-vous", "track_opens": true})");
