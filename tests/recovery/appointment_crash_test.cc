@@ -20,6 +20,7 @@
 #include "rappel/client.h"
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
+#include "tests/recovery/crash_round.h"
 #include "tests/testing/rappeld_child.h"
 #include "tests/testing/temp_dir.h"
 
@@ -62,21 +63,10 @@ TEST(AppointmentCrashTest, AChangeAndItsReplanSurviveSigkillTogether) {
     ASSERT_GT(pid, 0);
     ChildGuard guard{pid};
     ASSERT_NE(port, 0) << "rappeld did not start";
-    client::Options o;
-    o.port = port;
-    o.timeout = std::chrono::milliseconds(3000);
-    auto c = BlockingClient::Connect(o);
+    auto c = testing::ConnectTo(port);
     ASSERT_TRUE(c.ok()) << c.status();
     BlockingClient& platform = **c;
-    if (round == 0) {
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kTenant, 1, "",
-                                     R"({"reminder_offsets": ["48h", "24h"]})").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kCalendar, 1, "cal", "{}").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kAppointmentType, 1, "t",
-                                     R"({"mode": "on_site"})").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kPatient, 1, "p",
-                                     R"({"mobile": "+33600000000"})").ok());
-    }
+    if (round == 0) ASSERT_NO_FATAL_FAILURE(testing::PutClinic(platform, R"({"reminder_offsets": ["48h", "24h"]})"));
 
     // Check what this life recovered against what was acknowledged.
     for (const auto& [id, k] : known) {
@@ -113,11 +103,7 @@ TEST(AppointmentCrashTest, AChangeAndItsReplanSurviveSigkillTogether) {
 
     std::atomic<bool> killed{false};
     int delay_ms = 40 + static_cast<int>(rng() % 150);
-    std::thread killer([pid = pid, delay_ms, &killed] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      kill(pid, SIGKILL);
-      killed = true;
-    });
+    std::thread killer = testing::KillAfter(pid, delay_ms, &killed);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!killed && std::chrono::steady_clock::now() < deadline) {
       // A batch: some new appointments, some moves of known ones.

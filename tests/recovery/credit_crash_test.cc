@@ -27,6 +27,7 @@
 #include "nlohmann/json.hpp"
 #include "rappel/client.h"
 #include "server/common/clock.h"
+#include "tests/recovery/crash_round.h"
 #include "tests/testing/rappeld_child.h"
 #include "tests/testing/temp_dir.h"
 
@@ -79,22 +80,11 @@ TEST(CreditCrashTest, NoCreditIsCreatedOrLostAcrossSigkill) {
     ASSERT_GT(pid, 0);
     ChildGuard guard{pid};
     ASSERT_NE(port, 0) << "rappeld did not start";
-    client::Options o;
-    o.port = port;
-    o.timeout = std::chrono::milliseconds(3000);
-    auto c = BlockingClient::Connect(o);
+    auto c = testing::ConnectTo(port);
     ASSERT_TRUE(c.ok()) << c.status();
     BlockingClient& platform = **c;
-    if (round == 0) {
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kTenant, 1, "",
-                                     R"({"reminder_offsets": ["48h", "24h"], "metered": true,
-                                         "channels": ["sms"]})").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kCalendar, 1, "cal", "{}").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kAppointmentType, 1, "t",
-                                     R"({"mode": "on_site"})").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kPatient, 1, "p",
-                                     R"({"first_name": "Zoë", "mobile": "+33600000000"})").ok());
-    }
+    if (round == 0) ASSERT_NO_FATAL_FAILURE(testing::PutClinic(platform, R"({"reminder_offsets": ["48h", "24h"], "metered": true,
+                                         "channels": ["sms"]})"));
 
     // What this life recovered.
     auto credits = platform.Credits(1);
@@ -137,10 +127,7 @@ TEST(CreditCrashTest, NoCreditIsCreatedOrLostAcrossSigkill) {
     // A worker acking what it gets: mostly sent, one in five a permanent failure.
     std::atomic<bool> killed{false};
     std::thread worker([&, port = port] {
-      client::Options wo;
-      wo.port = port;
-      wo.timeout = std::chrono::milliseconds(3000);
-      auto w = BlockingClient::Connect(wo);
+      auto w = testing::ConnectTo(port);
       if (!w.ok() || !(*w)->Subscribe({client::Channel::kSms}, 256, 64).ok()) return;
       std::mt19937 wrng(round);
       while (!killed) {
@@ -166,11 +153,7 @@ TEST(CreditCrashTest, NoCreditIsCreatedOrLostAcrossSigkill) {
       }
     });
     int delay_ms = 60 + static_cast<int>(rng() % 200);
-    std::thread killer([pid = pid, delay_ms, &killed] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      kill(pid, SIGKILL);
-      killed = true;
-    });
+    std::thread killer = testing::KillAfter(pid, delay_ms, &killed);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!killed && std::chrono::steady_clock::now() < deadline) {
       if (rng() % 4 == 0) {

@@ -23,6 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "rappel/client.h"
 #include "server/common/clock.h"
+#include "tests/recovery/crash_round.h"
 #include "tests/testing/rappeld_child.h"
 #include "tests/testing/temp_dir.h"
 
@@ -70,20 +71,10 @@ TEST(OutcomeCrashTest, AckedOutcomesAndTheSummarySurviveSigkillTogether) {
     ASSERT_GT(pid, 0);
     ChildGuard guard{pid};
     ASSERT_NE(port, 0) << "rappeld did not start";
-    client::Options o;
-    o.port = port;
-    o.timeout = std::chrono::milliseconds(3000);
-    auto c = BlockingClient::Connect(o);
+    auto c = testing::ConnectTo(port);
     ASSERT_TRUE(c.ok()) << c.status();
     BlockingClient& platform = **c;
-    if (round == 0) {
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kTenant, 1, "",
-                                     R"({"reminder_offsets": ["24h"], "channels": ["sms"]})").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kCalendar, 1, "cal", "{}").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kAppointmentType, 1, "t", R"({"mode": "on_site"})").ok());
-      ASSERT_TRUE(platform.PutObject(ObjectKind::kPatient, 1, "p",
-                                     R"({"first_name": "Zoë", "mobile": "+33600000000"})").ok());
-    }
+    if (round == 0) ASSERT_NO_FATAL_FAILURE(testing::PutClinic(platform, R"({"reminder_offsets": ["24h"], "channels": ["sms"]})"));
 
     // What this life recovered.
     std::map<std::string, std::string> listed = ListAll(platform);
@@ -114,10 +105,7 @@ TEST(OutcomeCrashTest, AckedOutcomesAndTheSummarySurviveSigkillTogether) {
 
     std::atomic<bool> killed{false};
     std::thread worker([&, port = port] {
-      client::Options wo;
-      wo.port = port;
-      wo.timeout = std::chrono::milliseconds(3000);
-      auto w = BlockingClient::Connect(wo);
+      auto w = testing::ConnectTo(port);
       if (!w.ok() || !(*w)->Subscribe({client::Channel::kSms}, 256, 64).ok()) return;
       while (!killed) {
         auto got = (*w)->Receive(std::chrono::milliseconds(50));
@@ -145,11 +133,7 @@ TEST(OutcomeCrashTest, AckedOutcomesAndTheSummarySurviveSigkillTogether) {
       }
     });
     int delay_ms = 80 + static_cast<int>(rng() % 200);
-    std::thread killer([pid = pid, delay_ms, &killed] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      kill(pid, SIGKILL);
-      killed = true;
-    });
+    std::thread killer = testing::KillAfter(pid, delay_ms, &killed);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!killed && std::chrono::steady_clock::now() < deadline) {
       std::vector<AppointmentInput> batch;
