@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "server/plan/objects_json.h"
 #include "server/plan/planner.h"
+#include "tests/plan/plan_world.h"
 #include "tests/testing/every_channel.h"
 
 namespace rappel::server::plan {
@@ -18,32 +19,14 @@ constexpr Channel kSms = Channel::kSms;
 constexpr Channel kEmail = Channel::kEmail;
 constexpr Channel kVoice = Channel::kVoice;
 constexpr Channel kPush = Channel::kPush;
-constexpr int64_t kNow = 1'800'000'000'000;
+constexpr int64_t kNow = PlanWorld::kNow;
 
-struct World {
-  Tenant tenant;  // the default grid
-  Calendar calendar;
-  AppointmentType type;
-  Patient patient;
-  Appointment appointment;
-
+// Every channel on at the tenant; the default grid per kind.
+struct World : PlanWorld {
   World() {
     tenant.channels = kAllChannels;
-    calendar.email = "dr@example.org";
-    type.mode = Mode::kOnSite;
-    patient.mobile = "+33600000001";
-    patient.email = "pat@example.org";
     patient.push_token = "push-1";
-    appointment.id = "apt";
-    appointment.start_ms = kNow + 3 * kDayMs;
-    appointment.end_ms = appointment.start_ms + 30 * kMinuteMs;
-    appointment.booked_at_ms = kNow - kDayMs;
     appointment.revision = 2;
-  }
-  PlanResult Run(Event e, ChannelMask stopped = 0) const {
-    PlanInput in{tenant, calendar, type, patient, appointment, e, kNow};
-    in.stopped_channels = stopped;
-    return Plan(in);
   }
 };
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/plan/plan_world.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -18,44 +19,18 @@ constexpr Channel kEmail = Channel::kEmail;
 constexpr Channel kVoice = Channel::kVoice;
 constexpr Channel kPush = Channel::kPush;
 
-// Plain unix ms; time zones are tested with rendering.
-constexpr int64_t kNow = 1'800'000'000'000;
+constexpr int64_t kNow = PlanWorld::kNow;
 constexpr int64_t kStart = kNow + 3 * kDayMs;
 constexpr int64_t kEnd = kStart + 30 * kMinuteMs;
 
-// Everything a case may change before planning. The defaults: a tenant on
-// sms + e-mail with one reminder 24 h before and a 12 h lead time, an on-site
-// type, a patient with a mobile and an e-mail, an appointment in three days
-// booked yesterday.
-struct World {
-  Tenant tenant;
-  Calendar calendar;
-  AppointmentType type;
-  Patient patient;
-  Appointment appointment;
-  int64_t now = kNow;
-
+// The defaults (plan_world.h) on a tenant on sms + e-mail with one reminder
+// 24 h before and a 12 h lead time.
+struct World : PlanWorld {
   World() {
-    tenant.id = 1;
-    calendar.id = "cal";
-    calendar.email = "dr@example.org";
-    type.id = "consult";
-    type.mode = Mode::kOnSite;
-    patient.id = "pat";
-    patient.mobile = "+33600000001";
-    patient.email = "pat@example.org";
-    appointment.id = "apt";
-    appointment.start_ms = kStart;
-    appointment.end_ms = kEnd;
-    appointment.booked_at_ms = kNow - kDayMs;
     appointment.revision = 3;
     // Every kind on every channel: these cases are about the rules, not
     // the kind channels (kind_channels_test.cc).
     tenant.kind_channels.fill(kAllChannels);
-  }
-
-  PlanResult Run(Event event) const {
-    return Plan(PlanInput{tenant, calendar, type, patient, appointment, event, now});
   }
 };
 
