@@ -11,6 +11,7 @@
 #include "server/common/clock.h"
 #include "server/engine/engine.h"
 #include "tests/testing/task_queue.h"
+#include "server/common/program.h"
 
 using rappel::server::Channel;
 using rappel::server::CompletionRef;
@@ -47,6 +48,7 @@ class PrintingSink : public rappel::server::DueSink {
 
 int main(int argc, char** argv) {
   CLI::App app{"rappel-engine-demo: schedule, fire and complete reminders in a local store"};
+  rappel::AddVersionFlag(app, "rappel-engine-demo");
   std::string data_dir = "rappel-data";
   int count = 5;
   int spacing_ms = 700;
@@ -56,7 +58,7 @@ int main(int argc, char** argv) {
       CLI::Range(0, 100000));
   app.add_option("--spacing-ms", spacing_ms, "time between due times")->capture_default_str()->check(
       CLI::Range(1, 60000));
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = rappel::ParseCommandLine(app, argc, argv)) return *rc;
 
   rappel::testing::TaskQueue owner;
   PrintingSink sink;

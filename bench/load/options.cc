@@ -4,6 +4,7 @@
 
 #include "CLI/CLI.hpp"
 #include "client/cli_tls.h"
+#include "server/common/program.h"
 
 namespace rappel::bench {
 
@@ -17,6 +18,7 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
   std::string names;
   for (const std::string& s : scenarios) names += (names.empty() ? "" : " | ") + s;
   CLI::App app{"rappel-load: load generator for rappeld (throughput, latency percentiles)"};
+  rappel::AddVersionFlag(app, "rappel-load");
   app.add_option("scenario", c.scenario, names)->required()->check(CLI::IsMember(scenarios));
   app.add_option("--host", c.host)->capture_default_str();
   app.add_option("--port", c.port)->capture_default_str();
@@ -99,11 +101,7 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
   app.add_flag("--json", c.json, "print the results as JSON on stdout");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress line");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto rc = rappel::ParseCommandLine(app, argc, argv)) return *rc;
   // Defaults that depend on the scenario, where the option was not given.
   if (IsAppointmentScenario(c.scenario)) {
     if (connections->count() == 0) c.connections = 1;

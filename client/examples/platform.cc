@@ -16,6 +16,7 @@
 #include "CLI/CLI.hpp"
 #include "client/cli_tls.h"
 #include "rappel/client.h"
+#include "server/common/program.h"
 
 namespace {
 
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   int64_t start_in_s = 12;
   bool demo = true;
   CLI::App app{"rappel-platform: book and move an appointment, as a scheduling platform would"};
+  rappel::AddVersionFlag(app, "rappel-platform");
   app.add_option("--host", options.host)->capture_default_str();
   app.add_option("--port", options.port)->capture_default_str();
   app.add_option("--token", options.token, "producer token, if rappeld requires one");
@@ -57,12 +59,7 @@ int main(int argc, char** argv) {
   app.add_flag("--demo,!--no-demo", demo,
                "reminders 8 s and 4 s before the start (else the tenant's: 48 h and 24 h)")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // Bad usage (a value out of range, not a number) exits 2, --help 0.
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (auto rc = rappel::ParseCommandLine(app, argc, argv)) return *rc;
 
   auto client = BlockingClient::Connect(options);
   if (!client.ok()) return Fail("connect", client.status());

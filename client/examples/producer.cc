@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "client/cli_tls.h"
 #include "rappel/client.h"
+#include "server/common/program.h"
 
 int main(int argc, char** argv) {
   rappel::client::Options options;
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   int spacing_ms = 1000;
   uint32_t tenant = 1;
   CLI::App app{"rappel-producer: schedule reminders due within seconds"};
+  rappel::AddVersionFlag(app, "rappel-producer");
   app.add_option("--host", options.host)->capture_default_str();
   app.add_option("--port", options.port)->capture_default_str();
   app.add_option("--token", options.token, "producer token, if rappeld requires one");
@@ -21,7 +23,7 @@ int main(int argc, char** argv) {
   app.add_option("--tenant", tenant)->capture_default_str();
   app.add_option("--count", count)->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--spacing-ms", spacing_ms, "time between due times")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = rappel::ParseCommandLine(app, argc, argv)) return *rc;
 
   auto client = rappel::client::BlockingClient::Connect(options);
   if (!client.ok()) {

@@ -26,6 +26,7 @@
 #include "client/cli_tls.h"
 #include "nlohmann/json.hpp"
 #include "rappel/async_client.h"
+#include "server/common/program.h"
 
 namespace {
 
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "rappel-worker: receive due messages, print them, ack them with one outcome (an "
       "appointment's message: its kind, channel, recipient and rendered text)"};
+  rappel::AddVersionFlag(app, "rappel-worker");
   app.add_option("--host", options.host)->capture_default_str();
   app.add_option("--port", options.port)->capture_default_str();
   app.add_option("--token", options.token, "worker token, if rappeld requires one");
@@ -103,7 +105,7 @@ int main(int argc, char** argv) {
                  "after each ack, report this outcome for the acked messages, as a provider's "
                  "receipt would (OutcomeReport): delivered, opened, clicked or failed")
       ->check(CLI::IsMember({"delivered", "opened", "clicked", "failed"}));
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = rappel::ParseCommandLine(app, argc, argv)) return *rc;
   const AckOutcome outcome = outcomes.at(outcome_name);
   LateOutcome late = late_outcome == "opened"    ? LateOutcome::kOpened
                      : late_outcome == "clicked" ? LateOutcome::kClicked

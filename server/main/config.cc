@@ -708,6 +708,16 @@ CommandLine::CommandLine(CLI::App& app) {
                  "[store], [engine], [dispatch] and [[token]] tables (see "
                  "rappeld.example.toml); the flags given override it")
       ->type_name("FILE");
+  app.add_option_function<std::string>(
+         "--check-config",
+         [this](const std::string& path) {
+           config_path_ = path;
+           checking_ = true;
+         },
+         "check the configuration file FILE (with the flags given) and exit: 0 when it is "
+         "valid, 1 when it is not, saying why")
+      ->type_name("FILE")
+      ->excludes("--config");
   app.add_option("--token", tokens_,
                  "SECRET=ROLE[:TENANTS[:NAME]], repeatable; ROLE is producer, worker or admin; "
                  "TENANTS the tenant ids it may act for, '1,2,7', or 'all' (the default); NAME "

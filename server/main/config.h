@@ -144,6 +144,10 @@ class CommandLine {
   CommandLine& operator=(const CommandLine&) = delete;
 
   absl::StatusOr<RappeldOptions> Resolve() const;
+  // --check-config FILE was given: resolve that file (with the flags) and
+  // say whether it is valid, instead of starting.
+  bool checking() const { return checking_; }
+  const std::string& config_path() const { return config_path_; }
 
  private:
   struct Flag {
@@ -153,6 +157,7 @@ class CommandLine {
     std::string string;
   };
   std::string config_path_;
+  bool checking_ = false;
   std::vector<std::string> tokens_;
   std::vector<Flag> flags_;  // sized once: the CLI11 options point into it
 };

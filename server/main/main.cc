@@ -13,6 +13,7 @@
 #include "server/common/log.h"
 #include "server/main/config.h"
 #include "server/main/rappeld.h"
+#include "server/common/program.h"
 
 namespace {
 
@@ -32,13 +33,26 @@ constexpr char kSignalsHelp[] =
 
 int main(int argc, char** argv) {
   CLI::App app{"rappeld: the rappel server (appointment reminders, durable delay queue)"};
+  rappel::AddVersionFlag(app, "rappeld");
   app.footer(kSignalsHelp);
   rappel::server::CommandLine command_line(app);
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = rappel::ParseCommandLine(app, argc, argv)) return *rc;
   auto resolved = command_line.Resolve();
+  if (command_line.checking()) {
+    if (!resolved.ok()) {
+      std::fprintf(stderr, "rappeld: %s: %s\n", command_line.config_path().c_str(),
+                   std::string(resolved.status().message()).c_str());
+      return 1;
+    }
+    std::printf("rappeld: %s is valid: listen %s:%u, store %s, %zu token(s)\n",
+                command_line.config_path().c_str(), resolved->server.listen_address.c_str(),
+                resolved->server.port, resolved->engine.store.path.c_str(),
+                resolved->handler.tokens.size());
+    return 0;
+  }
   if (!resolved.ok()) {
     std::fprintf(stderr, "rappeld: %s\n", std::string(resolved.status().message()).c_str());
-    return 2;
+    return rappel::kExitUsage;
   }
   rappel::server::RappeldOptions options = *resolved;
   std::signal(SIGPIPE, SIG_IGN);

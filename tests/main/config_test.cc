@@ -613,6 +613,41 @@ TEST(RappeldConfigEndToEndTest, RefusesABadFileAtStart) {
   EXPECT_THAT(typo.output(), HasSubstr(config + ":2:1: [server] prot: unknown key"));
 }
 
+TEST(RappeldConfigEndToEndTest, CheckConfigSaysWhetherAFileIsValidWithoutStarting) {
+  rappel::testing::TempDir dir;
+  std::string config = dir.Sub("rappeld.toml");
+  WriteFile(config, "[server]\nport = 7411\n[store]\ndata_dir = \"db\"\n");
+  RappeldProcess good({"--check-config", config});
+  EXPECT_EQ(good.Stop(), 0) << good.output();
+  EXPECT_THAT(good.output(), AllOf(HasSubstr("is valid"), HasSubstr(":7411")));
+  struct stat st;
+  EXPECT_NE(stat(dir.Sub("db").c_str(), &st), 0) << "a check opens no store";
+
+  WriteFile(config, "[server]\nprot = 0\n");
+  RappeldProcess typo({"--check-config", config});
+  EXPECT_EQ(typo.Stop(), 1);
+  EXPECT_THAT(typo.output(), HasSubstr("[server] prot: unknown key"));
+  // The flags given are checked with it.
+  WriteFile(config, "[server]\nport = 0\n");
+  RappeldProcess flags({"--check-config", config, "--listen", "0.0.0.0"});
+  EXPECT_EQ(flags.Stop(), 1);
+  EXPECT_THAT(flags.output(), HasSubstr("refusing to listen on 0.0.0.0"));
+
+  RappeldProcess example({"--check-config", RAPPEL_EXAMPLE_CONFIG});
+  EXPECT_EQ(example.Stop(), 0) << example.output();
+}
+
+TEST(RappeldConfigEndToEndTest, VersionAndBadUsage) {
+  RappeldProcess version({"--version"});
+  EXPECT_EQ(version.Stop(), 0);
+  EXPECT_THAT(version.output(), ::testing::ContainsRegex("^rappeld [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit [0-9a-f]+"));
+  RappeldProcess unknown({"--no-such-flag"});
+  EXPECT_EQ(unknown.Stop(), 2);
+  EXPECT_THAT(unknown.output(), HasSubstr("--no-such-flag"));
+  RappeldProcess range({"--port", "70000"});
+  EXPECT_EQ(range.Stop(), 2);
+}
+
 TEST(RappeldConfigEndToEndTest, HelpDocumentsConfig) {
   RappeldProcess help({"--help"});
   EXPECT_EQ(help.Stop(), 0);

@@ -26,6 +26,7 @@
 #include "tools/rappelctl/reminders.h"
 #include "tools/rappelctl/server.h"
 #include "tools/rappelctl/status.h"
+#include "server/common/program.h"
 
 int main(int argc, char** argv) {
   namespace ctl = rappel::ctl;
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   options.client_name = "rappelctl";
   bool json = false;
   CLI::App app{"rappelctl: look after a running rappeld"};
+  rappel::AddVersionFlag(app, "rappelctl");
   app.add_option("--host", options.host, "rappeld's address")->capture_default_str();
   app.add_option("--port", options.port, "rappeld's port")->capture_default_str();
   app.add_option("--token", options.token, "admin token, if rappeld requires one");
@@ -54,11 +56,7 @@ int main(int argc, char** argv) {
   groups.push_back(ctl::AddPatientReplyCommand(app));
   groups.push_back(ctl::AddMessageCommands(app));
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : ctl::kExitUsage;
-  }
+  if (auto rc = rappel::ParseCommandLine(app, argc, argv)) return *rc;
   // require_subcommand(1): exactly one group was chosen.
   auto chosen =
       std::find_if(groups.begin(), groups.end(), [](const auto& g) { return g->Chosen(); });
