@@ -46,13 +46,13 @@ absl::Status AppointmentLog::Load(Store::Reader& reader) {
     if (auto old = entries_.find(obj); old != entries_.end()) {
       oldest = old->second.oldest_seq;
       Index(old->second, false);
-      entries_.erase(old);
+      Forget(old);
       ++garbage_records_;
     }
     if (tombstone) return true;
     e->durable_seq = seq;
     e->oldest_seq = oldest;
-    BookEntry& held = entries_[obj] = std::move(*e);
+    BookEntry& held = Hold(obj, std::move(*e));
     Index(held, true);
     return true;
   });
@@ -73,8 +73,26 @@ const BookEntry* AppointmentLog::Find(uint32_t tenant, std::string_view id) cons
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-BookEntry& AppointmentLog::Add(const std::string& obj, BookEntry e) {
-  return entries_.emplace(obj, std::move(e)).first->second;
+BookEntry& AppointmentLog::Add(const std::string& obj, BookEntry e) { return Hold(obj, std::move(e)); }
+
+const absl::flat_hash_set<BookEntry*>& AppointmentLog::OfTenant(uint32_t tenant) const {
+  static const absl::flat_hash_set<BookEntry*> kNone;
+  auto it = by_tenant_.find(tenant);
+  return it == by_tenant_.end() ? kNone : it->second;
+}
+
+BookEntry& AppointmentLog::Hold(const std::string& obj, BookEntry e) {
+  auto [it, added] = entries_.emplace(obj, std::move(e));
+  if (added) by_tenant_[it->second.appt.tenant].insert(&it->second);
+  return it->second;
+}
+
+void AppointmentLog::Forget(absl::node_hash_map<std::string, BookEntry>::iterator it) {
+  if (auto t = by_tenant_.find(it->second.appt.tenant); t != by_tenant_.end()) {
+    t->second.erase(&it->second);
+    if (t->second.empty()) by_tenant_.erase(t);
+  }
+  entries_.erase(it);
 }
 
 void AppointmentLog::Index(const BookEntry& e, bool add) {
@@ -194,7 +212,7 @@ void AppointmentLog::Reload(const std::vector<std::string>& entry_keys) {
     uint64_t seq = it->second.durable_seq;
     uint64_t oldest = it->second.oldest_seq;
     Index(it->second, false);
-    entries_.erase(it);
+    Forget(it);
     if (!reader.ok() || seq == 0) continue;  // 0: its creation failed
     auto bytes = reader->GetState(NumberedKey("pa/", seq));
     if (!bytes.ok() || !bytes->has_value()) continue;  // its creation failed
@@ -202,7 +220,7 @@ void AppointmentLog::Reload(const std::vector<std::string>& entry_keys) {
     if (!e.ok()) continue;
     e->durable_seq = seq;
     e->oldest_seq = oldest != 0 ? std::min(oldest, seq) : seq;
-    BookEntry& held = entries_[obj] = std::move(*e);
+    BookEntry& held = Hold(obj, std::move(*e));
     Index(held, true);
   }
 }
@@ -222,7 +240,7 @@ void AppointmentLog::Purge(const std::vector<std::string>& objs, Engine::StateWr
     }
     for (uint64_t n : e.audit) writes->push_back(StateDelete(NumberedKey("au/", n)));
     Index(e, false);
-    entries_.erase(it);
+    Forget(it);
   }
 }
 

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "server/engine/engine.h"
@@ -69,12 +70,18 @@ class AppointmentLog : private NumberedLog {
   // Null when unknown.
   BookEntry* Find(uint32_t tenant, std::string_view id);
   const BookEntry* Find(uint32_t tenant, std::string_view id) const;
-  // Every entry, keyed by ObjKey(tenant, id).
+  // Every entry of every tenant, keyed by ObjKey(tenant, id). (Entries are
+  // added and removed only through the log: the tenant index follows them.)
   absl::node_hash_map<std::string, BookEntry>& entries() { return entries_; }
   const absl::node_hash_map<std::string, BookEntry>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
+  // One tenant's entries, in no order (empty for an unknown tenant). Kept
+  // as entries are added, reloaded and purged; valid until the next of
+  // those.
+  const absl::flat_hash_set<BookEntry*>& OfTenant(uint32_t tenant) const;
 
-  // A new entry, not yet indexed (Index it once its start is set).
+  // A new entry, not yet in the calendar and patient indexes (Index it
+  // once its start is set).
   BookEntry& Add(const std::string& obj, BookEntry e);
   // Adds or removes an entry in the calendar and patient indexes (take it
   // out before its calendar, patient or start changes, and back after).
@@ -131,6 +138,11 @@ class AppointmentLog : private NumberedLog {
     absl::flat_hash_map<std::string, absl::flat_hash_map<int64_t, std::vector<BookEntry*>>> owners_;
   };
 
+  // Every insert into and erase from entries_ goes through these two,
+  // which keep by_tenant_.
+  BookEntry& Hold(const std::string& obj, BookEntry e);
+  void Forget(absl::node_hash_map<std::string, BookEntry>::iterator it);
+
   // NumberedLog (the reclaim of superseded records).
   bool HasGarbage() const override;
   absl::StatusOr<Step> PrepareStep(uint64_t lo, uint64_t bound) override;
@@ -144,6 +156,9 @@ class AppointmentLog : private NumberedLog {
   absl::node_hash_map<std::string, BookEntry> entries_;
   StartIndex by_calendar_{kDayMs};
   StartIndex by_patient_{0};
+  // Each tenant's entries (a tenant's message list walks only its own).
+  // Changed only when an entry is created or erased, not on its updates.
+  absl::flat_hash_map<uint32_t, absl::flat_hash_set<BookEntry*>> by_tenant_;
   uint64_t next_record_ = 1;      // pa/ numbers
   uint64_t next_audit_ = 1;       // au/ numbers
   uint64_t garbage_records_ = 0;  // superseded pa/ records (an estimate)
