@@ -1,7 +1,11 @@
 #include "server/plan/message_views.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <span>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -38,25 +42,95 @@ void AddCounts(MessageSummary::Counts* to, const MessageSummary::Counts& c) {
   for (size_t i = 0; i < c.dropped.size(); ++i) to->dropped[i] += c.dropped[i];
 }
 
-// A list position, newest first: (at_ms, message id) descending.
-struct Position {
-  int64_t at_ms = 0;
-  std::string id;
-  bool Before(const Position& o) const {  // comes first in the list
-    return at_ms != o.at_ms ? at_ms > o.at_ms : id > o.id;
+// A message's id, "<tenant>:@a/<appointment>/<kind>/<channel>/<occurrence>"
+// (MessageKey), held as its pieces: compared byte for byte exactly as the
+// string would be, without building it (the list builds ids only for the
+// messages of the page).
+class IdPieces {
+ public:
+  IdPieces(uint32_t tenant, std::string_view appointment, MessageKind kind, Channel channel,
+           uint32_t occurrence) {
+    char* t = std::to_chars(tenant_, tenant_ + sizeof(tenant_) - 1, tenant).ptr;
+    *t++ = ':';
+    char* o = std::to_chars(occurrence_, occurrence_ + sizeof(occurrence_), occurrence).ptr;
+    parts_ = {std::string_view(tenant_, static_cast<size_t>(t - tenant_)),
+              kReservedKeyPrefix,
+              "a/",
+              appointment,
+              "/",
+              KindName(kind),
+              "/",
+              ChannelName(channel),
+              "/",
+              std::string_view(occurrence_, static_cast<size_t>(o - occurrence_))};
+  }
+  IdPieces(const BookEntry& e, const SentRef& m)
+      : IdPieces(e.appt.tenant, e.appt.id, m.kind, m.channel, m.occurrence) {}
+  IdPieces(const IdPieces&) = delete;  // parts_ points into itself
+  IdPieces& operator=(const IdPieces&) = delete;
+
+  // <0, 0 or >0 as std::string::compare of the two ids.
+  int Compare(const IdPieces& o) const { return ComparePieces(parts_, o.parts_); }
+  int Compare(std::string_view id) const {
+    std::string_view whole[1] = {id};
+    return ComparePieces(parts_, whole);
+  }
+
+ private:
+  static int ComparePieces(std::span<const std::string_view> a,
+                           std::span<const std::string_view> b) {
+    size_t ai = 0, bi = 0, ao = 0, bo = 0;  // piece, and offset in it
+    for (;;) {
+      while (ai < a.size() && ao == a[ai].size()) ++ai, ao = 0;
+      while (bi < b.size() && bo == b[bi].size()) ++bi, bo = 0;
+      if (ai == a.size() || bi == b.size()) {
+        return (ai == a.size() ? 0 : 1) - (bi == b.size() ? 0 : 1);  // a prefix comes first
+      }
+      size_t n = std::min(a[ai].size() - ao, b[bi].size() - bo);
+      if (int c = a[ai].substr(ao, n).compare(b[bi].substr(bo, n)); c != 0) return c;
+      ao += n;
+      bo += n;
+    }
+  }
+
+  char tenant_[11];      // up to 10 digits and ':'
+  char occurrence_[10];  // up to 10 digits
+  std::array<std::string_view, 10> parts_;
+};
+
+// A message of the list, newest first: (at_ms, message id) descending.
+struct Listed {
+  int64_t at_ms;
+  const BookEntry* e;
+  const SentRef* m;
+  bool Before(const Listed& o) const {  // comes first in the list
+    if (at_ms != o.at_ms) return at_ms > o.at_ms;
+    return IdPieces(*e, *m).Compare(IdPieces(*o.e, *o.m)) > 0;
   }
 };
 
 // Cursor: "<at_ms>:<message id>" of the last message of the previous page.
-absl::StatusOr<Position> ParseCursor(std::string_view c) {
+struct Cursor {
+  int64_t at_ms = 0;
+  std::string id;
+  bool Before(const Listed& l) const {
+    return at_ms != l.at_ms ? at_ms > l.at_ms : IdPieces(*l.e, *l.m).Compare(id) < 0;
+  }
+};
+
+absl::StatusOr<Cursor> ParseCursor(std::string_view c) {
   size_t colon = c.find(':');
-  Position p;
+  Cursor p;
   if (colon == std::string_view::npos ||
       std::from_chars(c.data(), c.data() + colon, p.at_ms).ptr != c.data() + colon) {
     return absl::InvalidArgumentError("bad cursor: pass the next_cursor of the previous page");
   }
   p.id = std::string(c.substr(colon + 1));
   return p;
+}
+
+std::string MessageId(const BookEntry& e, const SentRef& m) {
+  return absl::StrCat(e.appt.tenant, ":", MessageKey(e.appt.id, m.kind, m.channel, m.occurrence));
 }
 
 }  // namespace
@@ -124,7 +198,7 @@ absl::StatusOr<std::string> MessageViews::List(const MessageListQuery& q) const 
   }
   if (q.limit > 1000) return absl::InvalidArgumentError("a page holds at most 1000 messages");
   size_t limit = q.limit == 0 ? 50 : q.limit;
-  std::optional<Position> after;
+  std::optional<Cursor> after;
   if (!q.cursor.empty()) {
     auto c = ParseCursor(q.cursor);
     if (!c.ok()) return c.status();
@@ -132,12 +206,11 @@ absl::StatusOr<std::string> MessageViews::List(const MessageListQuery& q) const 
   }
   const int64_t oldest = engine_.NowMs() - t->audit_retention_ms;
 
-  struct Found {
-    Position pos;
-    const BookEntry* e;
-    const SentRef* m;
-  };
-  std::vector<Found> found;
+  // The first limit + 1 in list order (one more tells whether a next page
+  // exists), in a heap whose top is the last of them.
+  auto later = [](const Listed& a, const Listed& b) { return a.Before(b); };
+  std::vector<Listed> page;
+  page.reserve(limit + 1);
   auto consider = [&](const BookEntry& e) {
     if (e.appt.tenant != q.tenant || e.sent.empty()) return;
     if (!q.patient.empty() && e.appt.patient != q.patient) return;
@@ -149,10 +222,16 @@ absl::StatusOr<std::string> MessageViews::List(const MessageListQuery& q) const 
       // also "opened"), as the list shows it.
       if (status_bit != 0 && MessageStateName(m.state) != q.status) continue;
       if (day && LocalDayOf(*t, m.at_ms) != *day) continue;
-      Position pos{m.at_ms, absl::StrCat(e.appt.tenant, ":",
-                                         MessageKey(e.appt.id, m.kind, m.channel, m.occurrence))};
-      if (after && !after->Before(pos)) continue;
-      found.push_back(Found{std::move(pos), &e, &m});
+      Listed l{m.at_ms, &e, &m};
+      if (after && !after->Before(l)) continue;
+      if (page.size() == limit + 1) {
+        if (!l.Before(page.front())) continue;
+        std::pop_heap(page.begin(), page.end(), later);
+        page.back() = l;
+      } else {
+        page.push_back(l);
+      }
+      std::push_heap(page.begin(), page.end(), later);
     }
   };
   if (!q.appointment.empty()) {
@@ -160,19 +239,15 @@ absl::StatusOr<std::string> MessageViews::List(const MessageListQuery& q) const 
   } else if (!q.patient.empty()) {
     for (const BookEntry* e : log_.OfPatient(q.tenant, q.patient, INT64_MIN, INT64_MAX)) consider(*e);
   } else {
-    for (const auto& [obj, e] : log_.entries()) consider(e);
+    for (const BookEntry* e : log_.OfTenant(q.tenant)) consider(*e);
   }
-  auto newer = [](const Found& a, const Found& b) { return a.pos.Before(b.pos); };
-  bool more = found.size() > limit;
-  if (more) {
-    std::nth_element(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(limit), found.end(), newer);
-    found.resize(limit);
-  }
-  std::sort(found.begin(), found.end(), newer);
+  std::sort_heap(page.begin(), page.end(), later);
+  bool more = page.size() > limit;
+  if (more) page.pop_back();
   json messages = json::array();
-  for (const Found& f : found) {
+  for (const Listed& f : page) {
     const SentRef& m = *f.m;
-    json row = {{"message_id", f.pos.id},
+    json row = {{"message_id", MessageId(*f.e, m)},
                 {"appointment", f.e->appt.id},
                 {"patient", f.e->appt.patient},
                 {"calendar", f.e->appt.calendar},
@@ -189,7 +264,9 @@ absl::StatusOr<std::string> MessageViews::List(const MessageListQuery& q) const 
     messages.push_back(std::move(row));
   }
   std::string next;
-  if (more && !found.empty()) next = absl::StrCat(found.back().pos.at_ms, ":", found.back().pos.id);
+  if (more && !page.empty()) {
+    next = absl::StrCat(page.back().at_ms, ":", MessageId(*page.back().e, *page.back().m));
+  }
   json out = {{"tenant", q.tenant}, {"messages", std::move(messages)}, {"next_cursor", next}};
   return out.dump();
 }
