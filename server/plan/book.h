@@ -207,7 +207,9 @@ class AppointmentBook : public MessageFilter {
   // many. Reclaim calls it first.
   size_t SweepGone(size_t limit = 100'000);
 
+  // Every tenant's appointments held, or one tenant's.
   size_t appointments() const { return log_.size(); }
+  size_t appointments(uint32_t tenant) const { return log_.OfTenant(tenant).size(); }
 
   // MessageFilter (delivery.h)
   bool Claims(const ReminderSpec& r) const override { return Delivery::Claims(r); }

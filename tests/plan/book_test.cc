@@ -438,6 +438,7 @@ TEST_F(BookTest, AFullStoreRefusesClearlyAndKeepsWhatWasAcknowledged) {
   // The refused creation is not held; a refused move leaves the appointment
   // as acknowledged.
   EXPECT_EQ(book_->appointments(), acked.size());
+  EXPECT_EQ(book_->appointments(1), acked.size());  // (the tenant's index too)
   // Moves until one is refused (a failed commit may free a few pages, so
   // the next write can fit): the refused one keeps its acknowledged time.
   std::string refused;
@@ -454,6 +455,8 @@ TEST_F(BookTest, AFullStoreRefusesClearlyAndKeepsWhatWasAcknowledged) {
     break;
   }
   ASSERT_FALSE(refused.empty());
+  // Reloaded: the tenant's index holds the entry read back, once.
+  EXPECT_EQ(book_->appointments(1), acked.size());
   EXPECT_EQ(Show(refused)["appointment"]["start_ms"], acked[refused]);
   EXPECT_EQ(Show(refused)["appointment"]["revision"], 1);
   // With room again (a restart with a larger map), everything acknowledged
@@ -574,6 +577,7 @@ TEST_F(BookTest, EndedAppointmentsAreReclaimedAfterTheAuditRetention) {
   EXPECT_EQ(count("pa/"), 2);
   EXPECT_EQ(book_->Reclaim(), 1u);  // "old" ended more than 10 days ago
   queue_.RunUntil([&] { return engine_->idle(); });
+  EXPECT_EQ(book_->appointments(1), 1u);
   EXPECT_TRUE(absl::IsNotFound(book_->Show(1, "old").status()));
   EXPECT_TRUE(book_->Show(1, "recent").ok());
   Restart();
