@@ -1,7 +1,10 @@
 // Messages after they leave the plan: late outcomes (out of order,
 // repeated), the per-tenant summary by local day (a day boundary, a DST
-// change), the message list (filters, paging), and both across a restart;
+// change), the message list (filters, paging, one tenant's only, ties at one
+// at_ms, after a purge), and both across a restart;
 // a summary row put once per ack batch.
+#include <algorithm>
+#include <functional>
 #include <set>
 
 #include "server/plan/message_outcome.h"
@@ -281,6 +284,115 @@ TEST_F(OutcomesTest, MessageListPagesNewestFirstWithFilters) {
   PutObject(ObjectKind::kTenant, 2, "", R"({"time_zone": "Europe/Paris"})");
   EXPECT_EQ(List({.tenant = 2})["messages"].size(), 0u);
   EXPECT_EQ(Summary("2026-06-01", "2026-06-01", 2)["rows"].size(), 0u);
+}
+
+TEST_F(OutcomesTest, MessageListShowsOnlyItsTenantsMessagesThoughAnotherHasMore) {
+  PutObject(ObjectKind::kTenant, 2, "", R"({"time_zone": "Europe/Paris"})");
+  PutObject(ObjectKind::kCalendar, 2, "dr-martin", R"({"name": "Dr Martin"})");
+  PutObject(ObjectKind::kType, 2, "consult", R"({"name": "Consultation", "mode": "on_site"})");
+  PutObject(ObjectKind::kPatient, 2, "p1", R"({"first_name": "Paul", "mobile": "+33698765432",
+      "email": "paul@example.org"})");
+  int64_t start = LocalMs("Europe/Paris", 2026, 7, 1, 10);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Upsert(Appt("mine" + std::to_string(i), start)).ok());
+  ASSERT_EQ(Deliveries().size(), 6u);
+  clock_.Advance(kMinuteMs);
+  // Tenant 2's messages are newer and far more: a list walking them would
+  // page them first.
+  std::vector<Appointment> theirs;
+  for (int i = 0; i < 60; ++i) {
+    theirs.push_back(Appt("theirs" + std::to_string(i), start + i * kMinuteMs));
+    theirs.back().tenant = 2;
+  }
+  for (const auto& r : UpsertAll(theirs)) ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(Deliveries().size(), 120u);
+  EXPECT_EQ(book_->appointments(1), 3u);
+  EXPECT_EQ(book_->appointments(2), 60u);
+
+  json all = List({.limit = 1000});
+  ASSERT_EQ(all["messages"].size(), 6u) << all.dump();
+  for (const json& m : all["messages"]) {
+    EXPECT_EQ(m["message_id"].get<std::string>().substr(0, 2), "1:") << m.dump();
+    EXPECT_EQ(m["appointment"].get<std::string>().substr(0, 4), "mine") << m.dump();
+  }
+  std::string cursor;
+  size_t seen = 0;
+  for (int pages = 0; pages < 10; ++pages) {
+    json page = List({.limit = 2, .cursor = cursor});
+    for (const json& m : page["messages"]) {
+      EXPECT_EQ(m["message_id"].get<std::string>().substr(0, 2), "1:") << m.dump();
+      ++seen;
+    }
+    cursor = page["next_cursor"];
+    if (cursor.empty()) break;
+  }
+  EXPECT_EQ(seen, 6u);
+  EXPECT_EQ(List({.tenant = 2, .limit = 1000})["messages"].size(), 120u);
+}
+
+TEST_F(OutcomesTest, MessageListPagesEveryMessageOnceWhenAllShareOneMillisecond) {
+  // Ids whose order as strings differs from their pieces' order: a prefix
+  // ("x" and "x/y"), a '/' inside, digits ("10" before "9"), a byte above
+  // 0x7f, a long one.
+  std::vector<std::string> ids = {"x",  "x/y", "x/y/z",    "x0",           "x.", "X",
+                                  "9",  "10",  "\xc3\xa9", "x/confirmation", "a",  std::string(120, 'a')};
+  std::vector<Appointment> appts;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    appts.push_back(Appt(ids[i], LocalMs("Europe/Paris", 2026, 7, 1, 10) +
+                                         static_cast<int64_t>(i) * kHourMs));
+  }
+  for (const auto& r : UpsertAll(appts)) ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(Deliveries().size(), 2 * ids.size());  // acked in one batch: one at_ms
+
+  // Newest first, and at one at_ms by message id, descending (as strings).
+  json all = List({.limit = 1000});
+  std::vector<std::string> expected;
+  for (const json& m : all["messages"]) {
+    EXPECT_EQ(m["at_ms"], all["messages"][0]["at_ms"]);
+    expected.push_back(m["message_id"]);
+  }
+  ASSERT_EQ(expected.size(), 2 * ids.size());
+  std::vector<std::string> sorted = expected;
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  EXPECT_EQ(expected, sorted);
+
+  for (uint32_t limit = 1; limit <= 3; ++limit) {
+    std::vector<std::string> seen;
+    std::string cursor;
+    for (size_t pages = 0; pages <= expected.size(); ++pages) {
+      json page = List({.limit = limit, .cursor = cursor});
+      EXPECT_LE(page["messages"].size(), limit);
+      for (const json& m : page["messages"]) seen.push_back(m["message_id"]);
+      cursor = page["next_cursor"];
+      if (cursor.empty()) break;
+    }
+    EXPECT_EQ(seen, expected) << "limit " << limit;
+  }
+}
+
+TEST_F(OutcomesTest, MessageListAfterAppointmentsAreReclaimed) {
+  PutObject(ObjectKind::kTenant, 1, "", R"({"time_zone": "Europe/Paris", "audit_retention": "240h",
+      "reminder_offsets": ["48h", "24h"]})");
+  int64_t start = clock_.now_ms() + 2 * kDayMs;
+  ASSERT_TRUE(Upsert(Appt("old", start)).ok());
+  ASSERT_TRUE(Upsert(Appt("recent", start + 5 * kDayMs)).ok());
+  RunUntil(start + 11 * kDayMs);
+  ASSERT_EQ(book_->appointments(1), 2u);
+  EXPECT_EQ(book_->Reclaim(), 1u);  // "old" ended more than 10 days ago
+  EXPECT_EQ(book_->appointments(1), 1u);
+  json after = List({.limit = 1000});
+  ASSERT_FALSE(after["messages"].empty());
+  for (const json& m : after["messages"]) EXPECT_EQ(m["appointment"], "recent") << m.dump();
+  // A new appointment after the purge is listed (first: it is the newest).
+  clock_.Advance(kMinuteMs);
+  ASSERT_TRUE(Upsert(Appt("new", start + 20 * kDayMs)).ok());
+  ASSERT_EQ(Deliveries().size(), 2u);
+  EXPECT_EQ(book_->appointments(1), 2u);
+  json with_new = List({.limit = 1000});
+  ASSERT_EQ(with_new["messages"].size(), after["messages"].size() + 2);
+  EXPECT_EQ(with_new["messages"][0]["appointment"], "new");
+  Restart();
+  EXPECT_EQ(book_->appointments(1), 2u);
+  EXPECT_EQ(List({.limit = 1000}), with_new);
 }
 
 TEST_F(OutcomesTest, DroppedMessagesAreListedAndCountedByReason) {
