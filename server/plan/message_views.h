@@ -4,9 +4,12 @@
 // documents (fields in protocol/README.md, "Message summary and list").
 // Reads only.
 //
-// The list walks the tenant's appointments held in memory (one patient's or
-// one appointment's when the query names them) and keeps the newest
-// `limit` after the cursor: O(messages of the tenant) per page, for an
+// The list walks the tenant's own appointments held in memory (one
+// patient's or one appointment's when the query names them), never another
+// tenant's, and keeps the first `limit` + 1 after the cursor in a heap: a
+// page costs a look at every message the tenant's appointments hold
+// (O(messages of the tenant) time, O(limit) memory; message ids are built
+// for the page's messages only). It runs on the io thread: for an
 // operator's or a clinic's screen, not a hot path.
 //
 // Thread: the owner (io) thread.
