@@ -70,7 +70,8 @@ Easy NewPost(const std::string& url, const std::string& body, curl_slist* header
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_PROXY, "");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, connect_timeout_ms)));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(1, connect_timeout_ms)));
   return e;
 }
 
@@ -165,7 +166,8 @@ class FieldReader {
  private:
   void Fail(const char* name) {
     if (status_.ok()) {
-      status_ = absl::InternalError(absl::StrCat("etcd ", Sv(what_), ": malformed field '", name, "'"));
+      status_ =
+          absl::InternalError(absl::StrCat("etcd ", Sv(what_), ": malformed field '", name, "'"));
     }
   }
   std::string what_;
@@ -175,8 +177,8 @@ class FieldReader {
 absl::StatusOr<json> ParseObject(std::string_view path, std::string_view text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) {
-    return absl::InternalError(absl::StrCat("etcd ", Sv(path), ": answer is not a JSON object: ",
-                                            Sv(text.substr(0, 200))));
+    return absl::InternalError(absl::StrCat(
+        "etcd ", Sv(path), ": answer is not a JSON object: ", Sv(text.substr(0, 200))));
   }
   return j;
 }
@@ -195,7 +197,8 @@ absl::StatusOr<json> FirstStreamResult(std::string_view path, std::string_view t
     if (j->contains("error")) return GatewayError(path, *j, 200);
     if (j->contains("result") && (*j)["result"].is_object()) return (*j)["result"];
   }
-  return absl::UnavailableError(absl::StrCat("etcd ", Sv(path), ": the stream ended without a result"));
+  return absl::UnavailableError(
+      absl::StrCat("etcd ", Sv(path), ": the stream ended without a result"));
 }
 
 json KeyJson(std::string_view key, bool prefix) {
@@ -231,10 +234,18 @@ json CompareJson(const EtcdCompare& c) {
   json j;
   j["key"] = EtcdBase64Encode(c.key);
   switch (c.result) {
-    case EtcdCompare::Result::kEqual: j["result"] = "EQUAL"; break;
-    case EtcdCompare::Result::kNotEqual: j["result"] = "NOT_EQUAL"; break;
-    case EtcdCompare::Result::kGreater: j["result"] = "GREATER"; break;
-    case EtcdCompare::Result::kLess: j["result"] = "LESS"; break;
+    case EtcdCompare::Result::kEqual:
+      j["result"] = "EQUAL";
+      break;
+    case EtcdCompare::Result::kNotEqual:
+      j["result"] = "NOT_EQUAL";
+      break;
+    case EtcdCompare::Result::kGreater:
+      j["result"] = "GREATER";
+      break;
+    case EtcdCompare::Result::kLess:
+      j["result"] = "LESS";
+      break;
   }
   switch (c.target) {
     case EtcdCompare::Target::kCreateRevision:
@@ -284,7 +295,8 @@ absl::StatusOr<std::string> EtcdBase64Decode(std::string_view text) {
   if (n < 0) return absl::InvalidArgumentError("base64: invalid character");
   // EVP_DecodeBlock counts the padding as zero bytes.
   size_t pad = 0;
-  if (!text.empty() && text.back() == '=') pad = text.size() >= 2 && text[text.size() - 2] == '=' ? 2 : 1;
+  if (!text.empty() && text.back() == '=')
+    pad = text.size() >= 2 && text[text.size() - 2] == '=' ? 2 : 1;
   out.resize(static_cast<size_t>(n) - pad);
   return out;
 }
@@ -331,10 +343,9 @@ absl::StatusOr<std::string> EtcdClient::Post(std::string_view path, const std::s
       if (http_status == 200) return answer;
       json j = json::parse(answer, nullptr, /*allow_exceptions=*/false);
       if (j.is_object()) return GatewayError(path, j, http_status);
-      return absl::Status(http_status == 404 ? absl::StatusCode::kUnimplemented
-                                             : absl::StatusCode::kUnknown,
-                          absl::StrCat("etcd ", url, ": HTTP ", http_status, ": ",
-                                       answer.substr(0, 200)));
+      return absl::Status(
+          http_status == 404 ? absl::StatusCode::kUnimplemented : absl::StatusCode::kUnknown,
+          absl::StrCat("etcd ", url, ": HTTP ", http_status, ": ", answer.substr(0, 200)));
     }
     if (rc == CURLE_WRITE_ERROR) {
       return absl::ResourceExhaustedError(
@@ -454,7 +465,8 @@ absl::StatusOr<EtcdTxnResult> EtcdClient::Txn(const std::vector<EtcdCompare>& co
   out.revision = r.Revision(*j);
   if (j->contains("responses") && (*j)["responses"].is_array()) {
     for (const json& resp : (*j)["responses"]) {
-      if (resp.is_object() && resp.contains("response_range")) r.Kvs(resp["response_range"], out.kvs);
+      if (resp.is_object() && resp.contains("response_range"))
+        r.Kvs(resp["response_range"], out.kvs);
     }
   }
   if (!r.status().ok()) return r.status();
@@ -500,7 +512,8 @@ struct WatchStream {
     if (res.contains("events") && res["events"].is_array()) {
       for (const json& ev : res["events"]) {
         EtcdWatchEvent event;
-        std::string type = ev.contains("type") && ev["type"].is_string() ? ev["type"].get<std::string>() : "PUT";
+        std::string type =
+            ev.contains("type") && ev["type"].is_string() ? ev["type"].get<std::string>() : "PUT";
         event.type = type == "DELETE" ? EtcdWatchEvent::Type::kDelete : EtcdWatchEvent::Type::kPut;
         if (ev.contains("kv")) event.kv = r.Kv(ev["kv"]);
         if (!r.status().ok()) break;
@@ -605,8 +618,8 @@ absl::Status EtcdClient::Watch(std::string_view prefix, int64_t start_revision,
       if (j.is_object()) return GatewayError(kPath, j, http_status);
       return absl::UnknownError(absl::StrCat("etcd ", url, ": HTTP ", http_status));
     }
-    return absl::UnavailableError(absl::StrCat("etcd ", url, ": watch stream ended (",
-                                               curl_easy_strerror(rc), ")"));
+    return absl::UnavailableError(
+        absl::StrCat("etcd ", url, ": watch stream ended (", curl_easy_strerror(rc), ")"));
   }
   return absl::UnavailableError(
       absl::StrCat("etcd /v3/watch: no endpoint could be reached (", errors, ")"));

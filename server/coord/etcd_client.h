@@ -97,8 +97,8 @@ struct EtcdOp {
   enum class Kind { kPut, kRange, kDelete };
   Kind kind = Kind::kRange;
   std::string key;
-  std::string value;  // kPut
-  int64_t lease = 0;  // kPut
+  std::string value;    // kPut
+  int64_t lease = 0;    // kPut
   bool prefix = false;  // kRange, kDelete: every key starting with `key`
 
   static EtcdOp Put(std::string key, std::string value, int64_t lease = 0) {

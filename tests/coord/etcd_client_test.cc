@@ -291,8 +291,10 @@ TEST(EtcdClient, DeadEndpointFirstThenTheLiveOne) {
   std::stop_source stop;
   std::promise<void> created;
   std::thread watcher([&] {
-    EXPECT_TRUE(client.Watch("/e", range->revision + 1, [&](const EtcdWatchEvent&) { created.set_value(); },
-                             stop.get_token())
+    EXPECT_TRUE(client
+                    .Watch(
+                        "/e", range->revision + 1,
+                        [&](const EtcdWatchEvent&) { created.set_value(); }, stop.get_token())
                     .ok());
   });
   ASSERT_TRUE(client.Put("/e", "w").ok());

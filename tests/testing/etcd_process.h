@@ -8,6 +8,7 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,7 +16,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -65,15 +65,24 @@ class EtcdProcess {
     const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
     std::vector<std::string> args = {kBinary,
-                                     "--name", "n",
-                                     "--data-dir", dir_.Sub("data"),
-                                     "--listen-client-urls", client,
-                                     "--advertise-client-urls", client,
-                                     "--listen-peer-urls", peer,
-                                     "--initial-advertise-peer-urls", peer,
-                                     "--initial-cluster", "n=" + peer,
-                                     "--logger", "zap",
-                                     "--log-outputs", "stderr"};
+                                     "--name",
+                                     "n",
+                                     "--data-dir",
+                                     dir_.Sub("data"),
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
+                                     "n=" + peer,
+                                     "--logger",
+                                     "zap",
+                                     "--log-outputs",
+                                     "stderr"};
     const std::string log = dir_.Sub("etcd.log");
     // The environment minus ETCD_* (etcd reads its flags from them too).
     std::vector<std::string> env_strings;
@@ -156,8 +165,8 @@ class EtcdProcess {
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Append);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    bool healthy = curl_easy_perform(c) == CURLE_OK &&
-                   body.find("\"health\":\"true\"") != std::string::npos;
+    bool healthy =
+        curl_easy_perform(c) == CURLE_OK && body.find("\"health\":\"true\"") != std::string::npos;
     curl_easy_cleanup(c);
     return healthy;
   }
