@@ -221,7 +221,7 @@ absl::StatusOr<std::string> MessageViews::List(const MessageListQuery& q) const 
       // A status names the message's furthest step ("delivered" is not
       // also "opened"), as the list shows it.
       if (status_bit != 0 && MessageStateName(m.state) != q.status) continue;
-      if (day && LocalDayOf(*t, m.at_ms) != *day) continue;
+      if (day && DayOf(*t, m) != *day) continue;
       Listed l{m.at_ms, &e, &m};
       if (after && !after->Before(l)) continue;
       if (page.size() == limit + 1) {
@@ -255,7 +255,7 @@ absl::StatusOr<std::string> MessageViews::List(const MessageListQuery& q) const 
                 {"channel", std::string(ChannelName(m.channel))},
                 {"occurrence", m.occurrence},
                 {"at_ms", m.at_ms},
-                {"day", FormatLocalDate(static_cast<int32_t>(LocalDayOf(*t, m.at_ms)))},
+                {"day", FormatLocalDate(static_cast<int32_t>(DayOf(*t, m)))},
                 {"status", std::string(MessageStateName(m.state))},
                 {"credits", m.credits}};
     if (m.state & message_state::kDropped) {

@@ -541,6 +541,10 @@ TEST_F(OutcomesTest, ALateOutcomeCountsInTheDayItsMessageWasCountedIn) {
   EXPECT_EQ(row["sent"], 1);
   EXPECT_EQ(row["delivered"], 1);
   EXPECT_TRUE(Row(s, "2026-05-31", "sms", "confirmation").is_null()) << s.dump();
+  // The list says the same day, and finds it under it.
+  json listed = List({.day = "2026-06-01", .channel = "sms"});
+  ASSERT_EQ(listed["messages"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["messages"][0]["day"], "2026-06-01");
 }
 
 TEST_F(OutcomesTest, AMessageExpiredWaitingForARateTokenIsDroppedAsExpired) {
