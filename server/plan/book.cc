@@ -174,11 +174,9 @@ absl::StatusOr<AppointmentResult> AppointmentBook::ApplyUpsert(Appointment in, C
       told = Replanner::Told{false, a.start_ms, a.end_ms};  // the notice says from when
     }
     bool rebooked = IsCancelled(a.lifecycle);
-    bool moved = a.start_ms != in.start_ms || a.end_ms != in.end_ms ||
-                 a.calendar != in.calendar || a.location != in.location ||
-                 a.patient != in.patient ||
-                 (a.type != in.type &&
-                  registry_.FindType(a.tenant, a.type)->mode != type->mode);
+    const AppointmentType* held_type = registry_.FindType(a.tenant, a.type);
+    bool moved = IsScheduleChange(a, held_type != nullptr ? held_type->mode : type->mode, in,
+                                  type->mode);
     a.version = in.version;
     a.calendar = std::move(in.calendar);
     a.type = std::move(in.type);

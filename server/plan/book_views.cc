@@ -173,16 +173,19 @@ absl::StatusOr<std::string> BookViews::DryRun(const Appointment& in) const {
   if (a.booked_at_ms == 0) a.booked_at_ms = now;
   const BookEntry* held = in.id.empty() ? nullptr : log_.Find(in.tenant, in.id);
   if (held == nullptr && !type->active) return InactiveType(in.type);
-  Event event = held == nullptr ? Event::kCreated : Event::kModified;
   // (As booking numbers it: a new appointment's first revision is 1.)
   a.revision = held == nullptr ? 1 : held->appt.revision + 1;
-  // As an upsert would: a hypothetical at the held time and place keeps the
-  // instant it was scheduled (its passed reminders stay as they were).
+  // As an upsert would (book.cc): new, or booked again after a
+  // cancellation, is a creation; a move is scheduled now; anything else
+  // keeps the instant it was scheduled (its passed reminders stay out).
+  Event event = Event::kCreated;
   a.scheduled_at_ms = 0;
-  if (held != nullptr && held->appt.start_ms == a.start_ms &&
-      held->appt.calendar == a.calendar && held->appt.location == a.location &&
-      !IsCancelled(held->appt.lifecycle)) {
-    a.scheduled_at_ms = held->appt.scheduled_at_ms;
+  if (held != nullptr && !IsCancelled(held->appt.lifecycle)) {
+    const AppointmentType* held_type = registry_.FindType(in.tenant, held->appt.type);
+    bool moved = IsScheduleChange(held->appt, held_type != nullptr ? held_type->mode : type->mode,
+                                  a, type->mode);
+    event = moved ? Event::kModified : Event::kUpdated;
+    if (!moved) a.scheduled_at_ms = held->appt.scheduled_at_ms;
   }
   json out;
   out["appointment"] = AppointmentJson(a);

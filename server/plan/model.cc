@@ -176,4 +176,11 @@ std::optional<MessageRef> DecodeMessageRef(std::string_view payload) {
   return ref;
 }
 
+bool IsScheduleChange(const Appointment& before, Mode before_mode, const Appointment& after,
+                      Mode after_mode) {
+  return before.start_ms != after.start_ms || before.end_ms != after.end_ms ||
+         before.calendar != after.calendar || before.location != after.location ||
+         before.patient != after.patient || before_mode != after_mode;
+}
+
 }  // namespace rappel::server::plan

@@ -269,6 +269,15 @@ struct Appointment {
   int64_t delay_ms = 0;        // the calendar's running delay, from the last delay alert
 };
 
+// Whether `after` moves `before`: a new start or end, calendar, location,
+// patient, or mode of its type (`before_mode`, `after_mode`: the modes of
+// their types). A move takes a new schedule_revision and scheduled_at_ms
+// and is told by a change notice; anything else is a plain update. The
+// upsert and its dry run decide by this one test, so the dry run plans
+// what the upsert will.
+bool IsScheduleChange(const Appointment& before, Mode before_mode, const Appointment& after,
+                      Mode after_mode);
+
 // What happened to an appointment: the planner's input event.
 enum class Event : uint8_t {
   kCreated,

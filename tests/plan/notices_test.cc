@@ -1,6 +1,8 @@
 // Through the appointment book: the channels each kind goes by (the audit
 // and the dry run say which rule left one out), notices that tell the
 // event, and the dry run's cost, equal to what booking reserves.
+#include <set>
+
 #include "server/plan/credits.h"
 #include "tests/plan/book_fixture.h"
 
@@ -207,6 +209,59 @@ TEST_F(NoticesTest, ADryRunOfAnInactiveTypeIsRefusedAsBookingIs) {
   ASSERT_EQ(booked.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(refused.get<std::string>(), std::string(booked.status().message()));
   EXPECT_NE(refused.get<std::string>().find("inactive"), std::string::npos);
+}
+
+// A move of the end, the patient or the mode only is still a move: the
+// dry run plans what the upsert then does. Here the 24 h reminder (Tuesday
+// 06:00, held by the sending hours to 08:00) was ahead when booked but is
+// due when moved on Tuesday 07:00, so the move leaves it out; a dry run
+// that kept the booking's instant would plan it at 08:00.
+TEST_F(NoticesTest, TheDryRunOfAMoveOfTheEndPatientOrModePlansWhatTheUpsertDoes) {
+  Tenant(R"("sending_hours": {"mon": ["08:00-19:00"], "tue": ["08:00-19:00"], "wed": ["08:00-19:00"],
+            "thu": ["08:00-19:00"], "fri": ["08:00-19:00"], "sat": ["08:00-19:00"], "sun": ["08:00-19:00"]})");
+  PutObject(ObjectKind::kType, 1, "tele", R"({"name": "Téléconsultation", "mode": "telemedicine"})");
+  for (int i = 2; i <= 4; ++i) {
+    PutObject(ObjectKind::kPatient, 1, "p" + std::to_string(i),
+              R"({"first_name": "P", "last_name": "N", "mobile": "+3361234567)" + std::to_string(i) +
+                  R"(", "email": "p)" + std::to_string(i) + R"(@example.org"})");
+  }
+  int64_t start = LocalMs("Europe/Paris", 2026, 6, 3, 6);  // Wednesday 06:00
+  Appointment by_end = Appt("a1", start);
+  Appointment by_patient = Appt("a2", start);
+  by_patient.patient = "p2";
+  Appointment by_mode = Appt("a3", start);
+  by_mode.patient = "p3";
+  for (const Appointment& a : {by_end, by_patient, by_mode}) ASSERT_TRUE(Upsert(a).ok());
+  for (const std::string id : {"a1", "a2", "a3"}) {
+    EXPECT_EQ(CreditsByMessage(Pending(id)).count("reminder/sms/86400"), 1u) << Pending(id);
+  }
+  RunUntil(LocalMs("Europe/Paris", 2026, 6, 2, 7));  // the confirmations go
+  by_end.end_ms += 15 * kMinuteMs;
+  by_patient.patient = "p4";
+  by_mode.type = "tele";
+  for (Appointment a : {by_end, by_patient, by_mode}) {
+    a.version = 2;
+    json dry = DryRun(a);
+    EXPECT_EQ(dry["event"], "modified") << a.id;
+    ASSERT_TRUE(Upsert(a).ok()) << a.id;
+    std::set<std::string> planned, pending;
+    for (const json& m : dry["dry_run"]["messages"]) {
+      planned.insert(m["kind"].get<std::string>() + "/" + m["channel"].get<std::string>() + "/" +
+                     std::to_string(m["occurrence"].get<int64_t>()) + "@" +
+                     std::to_string(m["due_ms"].get<int64_t>()));
+    }
+    for (const json& m : Pending(a.id)) {
+      pending.insert(m["kind"].get<std::string>() + "/" + m["channel"].get<std::string>() + "/" +
+                     std::to_string(m["occurrence"].get<int64_t>()) + "@" +
+                     std::to_string(m["due_ms"].get<int64_t>()));
+    }
+    EXPECT_EQ(planned, pending) << a.id;
+    EXPECT_NE(Reasons(dry["dry_run"]["omitted"], "reminder", "*")
+                  .find("due time has passed (24 h before the start)"),
+              std::string::npos)
+        << dry;
+    for (const std::string& m : pending) EXPECT_EQ(m.find("reminder/"), std::string::npos) << a.id;
+  }
 }
 
 }  // namespace
