@@ -72,9 +72,8 @@ Cause Replanner::CauseOf(Event event, const Appointment& a, bool absence) {
   return Cause::kNone;
 }
 
-absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view why,
-                               Change& change, const Told& told) {
-  Appointment& a = entry.appt;
+absl::StatusOr<PlanInput> Replanner::InputFor(const Appointment& a, Event event,
+                                               int64_t now_ms) const {
   const Tenant* tenant = registry_.FindTenant(a.tenant);
   const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
   const AppointmentType* type = registry_.FindType(a.tenant, a.type);
@@ -82,10 +81,20 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
   if (tenant == nullptr || cal == nullptr || type == nullptr || patient == nullptr) {
     return absl::FailedPreconditionError("the appointment refers to an object since deleted");
   }
-  PlanInput input{*tenant, *cal, *type, *patient, a, event,
-                  change.now, /*omit_tenant_channels=*/false};
+  PlanInput input{*tenant, *cal, *type, *patient, a, event, now_ms,
+                  /*omit_tenant_channels=*/false};
   input.stopped_channels = registry_.StoppedChannels(*patient);
-  PlanResult plan = Plan(input);
+  return input;
+}
+
+absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view why,
+                               Change& change, const Told& told) {
+  Appointment& a = entry.appt;
+  absl::StatusOr<PlanInput> input = InputFor(a, event, change.now);
+  if (!input.ok()) return input.status();
+  const Tenant* tenant = &input->tenant;
+  const Patient* patient = &input->patient;
+  PlanResult plan = Plan(*input);
   change.Touch(ObjKey(a.tenant, a.id));
   std::string audit;
   std::vector<PlanRef> next;
@@ -207,20 +216,13 @@ absl::Status Replanner::Replan(BookEntry& entry, Event event, std::string_view w
 absl::StatusOr<uint32_t> Replanner::SendNow(BookEntry& entry, MessageKind kind,
                                             Change& change) {
   Appointment& a = entry.appt;
-  const Tenant* tenant = registry_.FindTenant(a.tenant);
-  const Calendar* cal = registry_.FindCalendar(a.tenant, a.calendar);
-  const AppointmentType* type = registry_.FindType(a.tenant, a.type);
-  const Patient* patient = registry_.FindPatient(a.tenant, a.patient);
-  if (tenant == nullptr || cal == nullptr || type == nullptr || patient == nullptr) {
-    return absl::FailedPreconditionError("the appointment refers to an object since deleted");
-  }
-  PlanInput input{*tenant, *cal, *type, *patient, a, Event::kUpdated,
-                  change.now, /*omit_tenant_channels=*/false};
-  input.stopped_channels = registry_.StoppedChannels(*patient);
+  absl::StatusOr<PlanInput> input = InputFor(a, Event::kUpdated, change.now);
+  if (!input.ok()) return input.status();
+  const Tenant* tenant = &input->tenant;
   // Each send-now writes an audit record, so the entry's count of them
   // names this one apart from every earlier send.
   auto occurrence = static_cast<uint32_t>(kSendNowOccurrence | (entry.audit.size() & ~kSendNowOccurrence));
-  PlanResult plan = PlanSendNow(input, kind, occurrence);
+  PlanResult plan = PlanSendNow(*input, kind, occurrence);
   if (plan.messages.empty()) {
     std::string why;
     for (const Omission& o : plan.omitted) {

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "server/plan/appointment_log.h"
 #include "server/plan/change.h"
 #include "server/plan/credit_account.h"
@@ -62,6 +63,12 @@ class Replanner {
   absl::StatusOr<uint32_t> SendNow(BookEntry& entry, MessageKind kind, Change& change);
 
  private:
+  // The planner's input for `a` after `event` at `now_ms` (its objects
+  // looked up, STOP replies applied). FailedPrecondition when an object it
+  // refers to is gone. Its references live as long as the registry's
+  // objects and `a`.
+  absl::StatusOr<PlanInput> InputFor(const Appointment& a, Event event, int64_t now_ms) const;
+
   const ObjectRegistry& registry_;
   AppointmentLog& log_;
   CreditAccounts& credits_;
