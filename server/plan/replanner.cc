@@ -1,6 +1,7 @@
 #include "server/plan/replanner.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/plan/audit.h"
@@ -42,6 +43,43 @@ bool NoticeOutlivesReplan(MessageKind k, const Appointment& a, KindMask planned_
 }
 
 constexpr size_t kMaxPendingForSendNow = 256;
+
+// Sends on request per appointment per tenant-local day. A clinic resends a
+// message a patient says they did not get, a few times at most; a producer
+// looping SendNow with a worker that acks would otherwise grow the
+// appointment's sent list and audit (and each ack's record rewrite) without
+// end.
+constexpr size_t kMaxSendNowPerDay = 20;
+
+// The day of `at_ms` in the tenant's zone (UTC days if it has none).
+int64_t DayOf(const Tenant& t, int64_t at_ms) {
+  return t.zone.ok() ? t.zone.LocalDay(at_ms) : at_ms / kDayMs;
+}
+
+// How many sends on request `entry` has on `day`, up to `limit`: each is
+// one occurrence (kSendNowOccurrence set) on one or more channels, counted
+// while pending and once out of the plan (acked or dropped) on that day.
+// A send requested on `day` is one of those until the day ends, so no more
+// than `limit` are accepted in a day. Derived from the record as it is: no
+// count to store.
+size_t SendNowsOn(const BookEntry& entry, const Tenant& t, int64_t day, size_t limit) {
+  std::vector<uint32_t> seen;
+  auto count = [&](uint32_t occurrence) {
+    if ((occurrence & kSendNowOccurrence) == 0) return;
+    if (std::find(seen.begin(), seen.end(), occurrence) == seen.end()) seen.push_back(occurrence);
+  };
+  for (const PlanRef& p : entry.plan) {
+    count(p.occurrence);
+    if (seen.size() >= limit) return seen.size();
+  }
+  // Newest first (the list is in the order messages left the plan): stop at
+  // an earlier day.
+  for (auto it = entry.sent.rbegin(); it != entry.sent.rend() && seen.size() < limit; ++it) {
+    if (DayOf(t, it->at_ms) < day) break;
+    count(it->occurrence);
+  }
+  return seen.size();
+}
 
 // A message sent now on request stays through a re-plan while it still fits
 // the appointment (the rules of PlanSendNow, planner.h).
@@ -219,6 +257,13 @@ absl::StatusOr<uint32_t> Replanner::SendNow(BookEntry& entry, MessageKind kind,
   absl::StatusOr<PlanInput> input = InputFor(a, Event::kUpdated, change.now);
   if (!input.ok()) return input.status();
   const Tenant* tenant = &input->tenant;
+  if (SendNowsOn(entry, *tenant, DayOf(*tenant, change.now), kMaxSendNowPerDay) >=
+      kMaxSendNowPerDay) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot send ", std::string(KindName(kind)), " now: the appointment already had ",
+        kMaxSendNowPerDay, " sends on request today (at most ", kMaxSendNowPerDay,
+        " per appointment per day, in the tenant's time zone)"));
+  }
   // Each send-now writes an audit record, so the entry's count of them
   // names this one apart from every earlier send.
   auto occurrence = static_cast<uint32_t>(kSendNowOccurrence | (entry.audit.size() & ~kSendNowOccurrence));

@@ -58,8 +58,9 @@ class Replanner {
   // it to `change`: scheduled on each channel allowed (credits reserved as
   // Replan does), the channels left out in the audit. It stays pending
   // through later re-plans while it still fits the appointment. Returns how
-  // many messages; FailedPrecondition, naming why, when none can go (then
-  // nothing is added).
+  // many messages; FailedPrecondition, naming why, when none can go;
+  // ResourceExhausted past 20 sends on request of the appointment in the
+  // tenant's local day (then nothing is added).
   absl::StatusOr<uint32_t> SendNow(BookEntry& entry, MessageKind kind, Change& change);
 
  private:

@@ -150,5 +150,40 @@ TEST_F(SendNowTest, APendingSendNowOutlivesAReplanAndARestart) {
   for (const Got& g : got) EXPECT_EQ(g.doc["appointment"]["date"], "2026-06-05");
 }
 
+// A producer looping SendNow (a worker acking each) is refused past 20
+// sends on request of the appointment in the tenant's local day, whether
+// they are still pending or already sent; the next day it may again.
+TEST_F(SendNowTest, SendsOnRequestAreCappedPerAppointmentPerLocalDay) {
+  ASSERT_TRUE(Upsert(Appt("a1", start_)).ok());
+  Deliveries();  // the confirmation
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(SendNow("a1", MessageKind::kReminder).ok()) << i;
+    if (i < 12) EXPECT_EQ(Deliveries().size(), 2u) << i;  // the last 8 stay pending
+  }
+  size_t pending = Pending("a1").size();
+  size_t audit = Audit("a1").size();
+  auto refused = SendNow("a1", MessageKind::kConfirmation);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_NE(refused.status().message().find("at most 20 per appointment per day"), std::string::npos)
+      << refused.status();
+  // Refused: nothing planned, nothing told.
+  EXPECT_EQ(Pending("a1").size(), pending);
+  EXPECT_EQ(Audit("a1").size(), audit);
+  // Sent since, they still count today.
+  EXPECT_EQ(Deliveries().size(), 16u);
+  EXPECT_EQ(SendNow("a1", MessageKind::kReminder).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // Another appointment has its own count.
+  ASSERT_TRUE(Upsert(Appt("a2", start_)).ok());
+  EXPECT_TRUE(SendNow("a2", MessageKind::kReminder).ok());
+  // Past local midnight (23:30 Paris is still Monday; 00:30 is Tuesday).
+  clock_.Set(LocalMs("Europe/Paris", 2026, 6, 1, 23, 30));
+  EXPECT_EQ(SendNow("a1", MessageKind::kReminder).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  clock_.Set(LocalMs("Europe/Paris", 2026, 6, 2, 0, 30));
+  auto next_day = SendNow("a1", MessageKind::kReminder);
+  EXPECT_TRUE(next_day.ok()) << next_day.status();
+}
+
 }  // namespace
 }  // namespace rappel::server::plan
