@@ -172,7 +172,8 @@ class AppointmentOps final : public CommandGroup {
     send_now_ = parent->add_subcommand(
         "send-now",
         "send one message kind now, with the appointment as it is (the gates, channel switches "
-        "and sending hours apply; refused, with the reason, when nothing can go)");
+        "and sending hours apply; refused, with the reason, when nothing can go or past 20 a day "
+        "for the appointment)");
     target(send_now_);
     send_now_->add_option("--kind", kind_, "the message kind")
         ->required()
