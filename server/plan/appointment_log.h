@@ -103,6 +103,8 @@ class AppointmentLog : private NumberedLog {
   // e.audit, so encode the entry after this), and the delete of its oldest
   // past kMaxAuditPerAppointment.
   void NewAudit(BookEntry& e, std::string lines, Engine::StateWrites* writes);
+  // The number the next NewAudit gives (numbers only grow).
+  uint64_t next_audit_number() const { return next_audit_; }
 
   // The records `change` wrote are durable.
   void Committed(const std::vector<std::pair<std::string, uint64_t>>& records);

@@ -354,7 +354,9 @@ struct PlanResult {
 inline constexpr std::string_view kReservedKeyPrefix = "@";
 // The occurrence bit of a message sent now on an operator's request
 // (AppointmentCommands SendNow), so it never shares a key with a planned
-// one: kSendNowOccurrence | the appointment's audit record count then.
+// one: kSendNowOccurrence | the number of the audit record it writes (those
+// only grow: each send's id is new, however many records the appointment
+// keeps).
 inline constexpr uint32_t kSendNowOccurrence = 1u << 31;
 std::string MessageKey(std::string_view appointment_id, MessageKind kind, Channel channel,
                        uint32_t occurrence);

@@ -264,9 +264,10 @@ absl::StatusOr<uint32_t> Replanner::SendNow(BookEntry& entry, MessageKind kind,
         kMaxSendNowPerDay, " sends on request today (at most ", kMaxSendNowPerDay,
         " per appointment per day, in the tenant's time zone)"));
   }
-  // Each send-now writes an audit record, so the entry's count of them
+  // Each send-now writes an audit record, whose number (they only grow)
   // names this one apart from every earlier send.
-  auto occurrence = static_cast<uint32_t>(kSendNowOccurrence | (entry.audit.size() & ~kSendNowOccurrence));
+  auto occurrence =
+      static_cast<uint32_t>(kSendNowOccurrence | (log_.next_audit_number() & ~kSendNowOccurrence));
   PlanResult plan = PlanSendNow(*input, kind, occurrence);
   if (plan.messages.empty()) {
     std::string why;
