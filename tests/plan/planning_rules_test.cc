@@ -12,6 +12,7 @@
 #include "server/plan/objects_json.h"
 #include "server/plan/planner.h"
 #include "server/plan/quiet_hours.h"
+#include "tests/plan/plan_world.h"
 
 namespace rappel::server::plan {
 namespace {
@@ -29,24 +30,13 @@ int64_t Utc(int y, unsigned m, unsigned d, int h, int min = 0) {
   return day * kDayMs + h * kHourMs + min * kMinuteMs;
 }
 
-struct World {
-  Tenant tenant;
-  Calendar calendar;
-  AppointmentType type;
-  Patient patient;
-  Appointment appointment;
-  int64_t now = 0;
-
+// SMS only, no lead time, no e-mail addresses: the timing rules alone.
+struct World : PlanWorld {
   World() {
-    tenant.id = 1;
     tenant.channels = ChannelBit(Channel::kSms);
     tenant.min_lead_ms = 0;
-    calendar.id = "cal";
-    type.id = "consult";
-    type.mode = Mode::kOnSite;
-    patient.id = "pat";
-    patient.mobile = "+33600000001";
-    appointment.id = "apt";
+    calendar.email.clear();
+    patient.email.clear();
   }
   // The tenant as a JSON document would set it (durations as written).
   void Configure(const std::string& json) {
@@ -63,9 +53,7 @@ struct World {
     appointment.scheduled_at_ms = at;
     now = at;
   }
-  PlanResult Run(Event event = Event::kCreated) const {
-    return Plan(PlanInput{tenant, calendar, type, patient, appointment, event, now});
-  }
+  PlanResult Run(Event event = Event::kCreated) const { return PlanWorld::Run(event); }
 };
 
 std::vector<int64_t> DueOf(const PlanResult& r, MessageKind kind) {
