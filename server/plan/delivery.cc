@@ -281,11 +281,18 @@ absl::StatusOr<bool> Delivery::ReportLate(BookEntry& e, const ParsedMessageKey& 
 }
 
 void Delivery::NoteUnsettled(const BookEntry& e, const MessageSummary::Key* row) {
-  Unsettled& u = unsettled_.emplace_back();
-  u.seal = next_seal_;
-  u.tenant = e.appt.tenant;
-  u.obj = ObjKey(e.appt.tenant, e.appt.id);
-  if (row != nullptr) u.row = *row;
+  // An outcome notes its entry twice (its row, then its record): once is
+  // enough.
+  bool repeat = !unsettled_.empty() && unsettled_.back().seal == next_seal_ &&
+                unsettled_.back().entry == &e && (row == nullptr || !unsettled_.back().row);
+  if (!repeat) {
+    Unsettled& u = unsettled_.emplace_back();
+    u.seal = next_seal_;
+    u.entry = &e;
+    u.tenant = e.appt.tenant;
+    u.obj = ObjKey(e.appt.tenant, e.appt.id);
+  }
+  if (row != nullptr) unsettled_.back().row = *row;
 }
 
 void Delivery::Settled(uint64_t seal, const absl::Status& st) {

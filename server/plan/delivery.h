@@ -82,6 +82,7 @@ class Delivery {
   // What a call changed in memory, until the commit sealed `seal` settles.
   struct Unsettled {
     uint64_t seal;
+    const BookEntry* entry;  // only to tell a repeat of the last one (never read)
     uint32_t tenant;
     std::string obj;  // the entry's ObjKey
     std::optional<MessageSummary::Key> row;
