@@ -13,6 +13,7 @@
 #include "server/common/log.h"
 #include "server/main/config.h"
 #include "server/main/rappeld.h"
+#include "server/main/service_notify.h"
 #include "server/common/program.h"
 
 namespace {
@@ -63,9 +64,11 @@ int main(int argc, char** argv) {
   asio::signal_set stop(io, SIGINT, SIGTERM);
   asio::signal_set reload(io, SIGHUP);
 
+  rappel::server::NotifyStatus(absl::StrCat("recovering the store ", options.engine.store.path));
   auto started = rappel::server::Rappeld::Start(io, options);
   if (!started.ok()) {
     std::fprintf(stderr, "rappeld: %s\n", std::string(started.status().message()).c_str());
+    rappel::server::NotifyStatus(absl::StrCat("failed to start: ", started.status().message()));
     return 1;
   }
   rappel::server::Rappeld& server = **started;
@@ -78,12 +81,20 @@ int main(int argc, char** argv) {
               options.engine.store.path.c_str(), static_cast<unsigned long long>(stats.live),
               static_cast<long long>(stats.recovery_ms), transport);
   std::fflush(stdout);
+  // Ready only now: the store is recovered and the listener accepts.
+  const std::string serving =
+      absl::StrCat("serving on ", options.server.listen_address, ":", server.port(), ", ",
+                   stats.live, " pending at start, recovered in ", stats.recovery_ms, " ms");
+  rappel::server::NotifyReady(serving);
 
   std::function<void()> await_reload = [&] {
     reload.async_wait([&](asio::error_code ec, int) {
       if (ec) return;
+      rappel::server::NotifyReloading("reloading the configuration (SIGHUP)");
+      std::string outcome = "configuration reloaded";
       auto next = command_line.Resolve();
       if (!next.ok()) {
+        outcome = "configuration refused";
         rappel::server::LogLine(absl::StrCat(
             "SIGHUP: configuration refused, the running one stays: ", next.status().message()));
       } else {
@@ -91,12 +102,14 @@ int main(int argc, char** argv) {
           rappel::server::LogLine(absl::StrCat("SIGHUP: ", change, " needs a restart; kept"));
         }
         if (absl::Status st = server.Reload(*next); !st.ok()) {
+          outcome = "configuration refused";
           rappel::server::LogLine(
               absl::StrCat("SIGHUP: configuration refused, the running one stays: ", st.message()));
         } else {
           rappel::server::LogLine("SIGHUP: configuration reloaded");
         }
       }
+      rappel::server::NotifyReady(absl::StrCat(serving, "; last SIGHUP: ", outcome));
       await_reload();
     });
   };
@@ -105,6 +118,7 @@ int main(int argc, char** argv) {
   stop.async_wait([&](asio::error_code ec, int signo) {
     if (ec) return;
     std::printf("rappeld: signal %d: finishing the writes in flight\n", signo);
+    rappel::server::NotifyStopping("stopping: finishing the writes in flight");
     reload.cancel();
     server.Shutdown([&] {
       std::printf("rappeld: stopped\n");
