@@ -15,6 +15,12 @@ cmake --install "$build" --prefix "$work/prefix" > "$work/install.log" \
 for f in bin/rappeld include/rappel/client.h share/doc/rappel/rappeld.example.toml; do
   [[ -e $work/prefix/$f ]] || fail "$f was not installed"
 done
+for f in lib/systemd/system/rappeld.service lib/sysusers.d/rappel.conf; do
+  [[ -e $work/prefix/$f ]] || fail "$f was not installed"
+done
+# The unit starts the rappeld of the prefix it was installed to.
+grep -q "^ExecStart=$work/prefix/bin/rappeld " "$work/prefix/lib/systemd/system/rappeld.service" ||
+  fail "ExecStart= is not the installed rappeld: $(grep ^ExecStart= "$work"/prefix/lib/systemd/system/rappeld.service)"
 ls "$work"/prefix/lib*/cmake/rappel/rappelConfig.cmake > /dev/null || fail "no rappelConfig.cmake"
 ls "$work"/prefix/lib*/cmake/rappel/rappelConfigVersion.cmake > /dev/null || fail "no version file"
 
