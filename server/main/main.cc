@@ -28,7 +28,10 @@ constexpr char kSignalsHelp[] =
     "                   that does not load, is refused\n"
     "                   with a log line and the running configuration stays; settings\n"
     "                   that need a restart are logged and kept\n"
-    "  SIGPIPE          ignored (a peer that went away is a closed connection)";
+    "  SIGPIPE          ignored (a peer that went away is a closed connection)\n"
+    "Under systemd (Type=notify, NOTIFY_SOCKET set) it reports READY=1 once the store is\n"
+    "recovered and the port accepts, RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1\n"
+    "at SIGTERM or SIGINT, each with a STATUS= line (packaging/systemd/rappeld.service.in)";
 
 }  // namespace
 
