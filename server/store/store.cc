@@ -26,6 +26,8 @@ namespace {
 
 constexpr char kMetaSchemaVersion[] = "schema_version";
 constexpr char kMetaNextSeq[] = "next_seq";
+constexpr char kMetaReplPos[] = "repl_pos";
+constexpr char kMetaReplTerms[] = "repl_terms";
 
 MDB_val ToVal(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view FromVal(const MDB_val& v) {
@@ -45,6 +47,17 @@ std::optional<uint64_t> DecodeU64(std::string_view s) {
   return v;
 }
 
+// A ReplPos in meta: term then index, fixed-width little-endian. The term
+// history is a run of them.
+void AppendReplPos(std::string& out, ReplPos pos) {
+  out += EncodeU64(pos.term);
+  out += EncodeU64(pos.index);
+}
+std::optional<ReplPos> DecodeReplPos(std::string_view s) {
+  if (s.size() != 16) return std::nullopt;
+  return ReplPos{*DecodeU64(s.substr(0, 8)), *DecodeU64(s.substr(8))};
+}
+
 absl::Status LmdbError(int rc, const std::string& what) {
   return absl::InternalError(absl::StrCat("lmdb: ", what, ": ", mdb_strerror(rc)));
 }
@@ -56,6 +69,11 @@ struct Store::Impl {
     uint64_t epoch;
     std::shared_ptr<const WriteBatch> batch;
     Done done;
+    // SubmitGroup: the next entry belongs to the same group (same
+    // transaction); the group's last entry carries its position.
+    bool continues = false;
+    bool group_end = false;
+    ReplPos pos;
   };
 
   MDB_env* env = nullptr;
@@ -65,6 +83,7 @@ struct Store::Impl {
   int lock_fd = -1;
   std::string path;
   Poster post;
+  CommitHook* hook = nullptr;
 
   // Submission queue: owner pushes, writer drains.
   std::mutex queue_mu;
@@ -84,6 +103,8 @@ struct Store::Impl {
   uint64_t map_bytes = 0;
   uint64_t max_map_bytes = 0;
   SeqNo last_seq_written = 0;  // highest log key ever appended
+  ReplPos repl_pos;            // durable meta repl_pos
+  std::string repl_terms;      // durable meta repl_terms
 
   // Owner thread only: one read transaction reused through reset/renew,
   // and one log cursor reused through renew.
@@ -129,8 +150,8 @@ struct Store::Impl {
     return true;
   }
 
-  int WriteGroup(MDB_txn* txn, const std::vector<Pending*>& group, uint64_t* appended,
-                 SeqNo* max_seq, bool* deleted_any) {
+  int WriteGroup(MDB_txn* txn, const std::vector<Pending*>& group, const ReplPos* pos,
+                 std::string* new_terms, uint64_t* appended, SeqNo* max_seq, bool* deleted_any) {
     MDB_cursor* cursor = nullptr;
     int rc = mdb_cursor_open(txn, log_dbi, &cursor);
     if (rc != 0) return rc;
@@ -205,7 +226,24 @@ struct Store::Impl {
       MDB_val val = ToVal(next);
       rc = mdb_put(txn, meta_dbi, &key, &val, 0);
     }
+    if (rc == 0 && pos != nullptr) rc = WriteReplPos(txn, *pos, new_terms);
     return rc;
+  }
+
+  // The position of the transaction, in it; a new term starts a new entry
+  // of the history.
+  int WriteReplPos(MDB_txn* txn, ReplPos pos, std::string* new_terms) {
+    std::string value;
+    AppendReplPos(value, pos);
+    MDB_val key = ToVal(kMetaReplPos);
+    MDB_val val = ToVal(value);
+    int rc = mdb_put(txn, meta_dbi, &key, &val, 0);
+    if (rc != 0 || pos.term == repl_pos.term) return rc;
+    *new_terms = repl_terms;
+    AppendReplPos(*new_terms, pos);
+    key = ToVal(kMetaReplTerms);
+    val = ToVal(*new_terms);
+    return mdb_put(txn, meta_dbi, &key, &val, 0);
   }
 
   // Deletes the state keys in [lo, hi) in key order.
@@ -227,7 +265,8 @@ struct Store::Impl {
   }
 
   // Writes and commits one group, growing the map when it fills.
-  absl::Status Commit(const std::vector<Pending*>& group) {
+  // `pos`, when not null, is written as the transaction's repl_pos.
+  absl::Status Commit(const std::vector<Pending*>& group, const ReplPos* pos) {
     uint64_t group_bytes = 0;
     for (const Pending* p : group) group_bytes += p->batch->byte_size();
     // Grow before the transaction when the group would not comfortably fit:
@@ -244,7 +283,8 @@ struct Store::Impl {
       uint64_t appended = 0;
       SeqNo max_seq = 0;
       bool deleted_any = false;
-      rc = WriteGroup(txn, group, &appended, &max_seq, &deleted_any);
+      std::string new_terms;
+      rc = WriteGroup(txn, group, pos, &new_terms, &appended, &max_seq, &deleted_any);
       if (rc == 0) {
         rc = mdb_txn_commit(txn);  // frees txn whatever it returns
       } else {
@@ -252,6 +292,10 @@ struct Store::Impl {
       }
       if (rc == 0) {
         last_seq_written = std::max(last_seq_written, max_seq);
+        if (pos != nullptr) {
+          if (pos->term != repl_pos.term) repl_terms = std::move(new_terms);
+          repl_pos = *pos;
+        }
         std::lock_guard s(stats_mu);
         ++stats.commits;
         stats.batches_committed += group.size();
@@ -272,7 +316,8 @@ struct Store::Impl {
       }
       // LMDB reports a short write as EIO: on a full file system that is
       // the disk being full, not the disk failing.
-      if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && FreeDiskBytes() < group_bytes + (1 << 20))) {
+      if (rc == ENOSPC || rc == EDQUOT ||
+          (rc == EIO && FreeDiskBytes() < group_bytes + (1 << 20))) {
         return absl::ResourceExhaustedError(
             absl::StrCat("disk full writing the store in ", path, " (", mdb_strerror(rc),
                          "); writes are refused until space is freed"));
@@ -296,7 +341,9 @@ struct Store::Impl {
         queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
         if (queue.empty()) return;  // stopping and drained
         size_t records = 0;
-        while (!queue.empty() && (taken.empty() || records < max_records)) {
+        // A received group is never split across transactions.
+        while (!queue.empty() &&
+               (taken.empty() || records < max_records || taken.back().continues)) {
           records += queue.front().batch->log_records().size();
           taken.push_back(std::move(queue.front()));
           queue.pop_front();
@@ -314,8 +361,23 @@ struct Store::Impl {
           to_commit.push_back(&taken[i]);
         }
       }
+      bool committed = false;
+      ReplPos pos;
       if (!to_commit.empty()) {
-        absl::Status st = Commit(to_commit);
+        const ReplPos* pos_ptr = nullptr;
+        if (hook != nullptr) {
+          pos = hook->NextPosition();
+          pos_ptr = &pos;
+        } else {
+          for (const Pending* p : to_commit) {
+            if (p->group_end) {
+              pos = p->pos;
+              pos_ptr = &pos;
+            }
+          }
+        }
+        absl::Status st = Commit(to_commit, pos_ptr);
+        committed = st.ok();
         if (!st.ok()) {
           uint64_t max_epoch = 0;
           for (const Pending* p : to_commit) max_epoch = std::max(max_epoch, p->epoch);
@@ -334,6 +396,22 @@ struct Store::Impl {
       if (failed != 0) {
         std::lock_guard s(stats_mu);
         stats.failed_batches += failed;
+      }
+      if (hook != nullptr) {
+        CommitCompletions dones;
+        dones.reserve(taken.size());
+        for (size_t i = 0; i < taken.size(); ++i) {
+          dones.emplace_back(std::move(taken[i].done), std::move(results[i]));
+        }
+        if (committed) {
+          std::vector<std::shared_ptr<const WriteBatch>> group;
+          group.reserve(to_commit.size());
+          for (Pending* p : to_commit) group.push_back(std::move(p->batch));
+          hook->Committed(pos, std::move(group), std::move(dones));
+        } else {
+          hook->Refused(std::move(dones));
+        }
+        continue;
       }
       // One post per group: completions run in submission order.
       auto dones = std::make_shared<std::vector<std::pair<Done, absl::Status>>>();
@@ -354,6 +432,7 @@ Store::Store(const StoreOptions& options, Poster post)
     : options_(options), impl_(std::make_unique<Impl>()) {
   impl_->post = std::move(post);
   impl_->path = options.path;
+  impl_->hook = options.hook;
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Poster post) {
@@ -426,10 +505,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, 
   } else {
     auto version = DecodeU64(FromVal(val));
     if (!version || *version != kStoreSchemaVersion) {
-      return fail(absl::FailedPreconditionError(absl::StrCat(
-          "store in ", options.path, " has schema version ",
-          version ? absl::StrCat(*version) : "(unreadable)", "; this build of rappel reads version ",
-          kStoreSchemaVersion, ": restore a backup made by a matching version")));
+      return fail(absl::FailedPreconditionError(
+          absl::StrCat("store in ", options.path, " has schema version ",
+                       version ? absl::StrCat(*version) : "(unreadable)",
+                       "; this build of rappel reads version ", kStoreSchemaVersion,
+                       ": restore a backup made by a matching version")));
     }
   }
 
@@ -450,6 +530,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, 
     if (auto meta_next = DecodeU64(FromVal(val))) next = std::max(next, *meta_next);
   }
   store->next_seq_at_open_ = next;
+  key = ToVal(kMetaReplPos);
+  if (mdb_get(txn, im.meta_dbi, &key, &val) == 0) {
+    auto pos = DecodeReplPos(FromVal(val));
+    if (!pos)
+      return fail(absl::DataLossError(
+          absl::StrCat("store in ", options.path, " has an unreadable repl_pos")));
+    im.repl_pos = *pos;
+  }
+  key = ToVal(kMetaReplTerms);
+  if (mdb_get(txn, im.meta_dbi, &key, &val) == 0) im.repl_terms = std::string(FromVal(val));
   im.last_seq_written = next - 1;
   rc = mdb_txn_commit(txn);
   if (rc != 0) return LmdbError(rc, "commit at open");
@@ -473,7 +563,23 @@ void Store::Submit(uint64_t epoch, std::shared_ptr<const WriteBatch> batch, Done
   {
     std::lock_guard lock(impl_->queue_mu);
     RAPPEL_CHECK(!impl_->stopping);
-    impl_->queue.push_back({epoch, std::move(batch), std::move(done)});
+    impl_->queue.push_back({epoch, std::move(batch), std::move(done), false, false, {}});
+  }
+  impl_->queue_cv.notify_one();
+}
+
+void Store::SubmitGroup(uint64_t epoch, std::vector<std::shared_ptr<const WriteBatch>> group,
+                        ReplPos pos, Done done) {
+  // The primary's hook numbers its own commits; a store has one role.
+  RAPPEL_CHECK(impl_->hook == nullptr);
+  if (group.empty()) group.push_back(std::make_shared<const WriteBatch>());
+  {
+    std::lock_guard lock(impl_->queue_mu);
+    RAPPEL_CHECK(!impl_->stopping);
+    for (size_t i = 0; i + 1 < group.size(); ++i) {
+      impl_->queue.push_back({epoch, std::move(group[i]), nullptr, true, false, {}});
+    }
+    impl_->queue.push_back({epoch, std::move(group.back()), std::move(done), false, true, pos});
   }
   impl_->queue_cv.notify_one();
 }
@@ -602,6 +708,31 @@ absl::Status Store::Reader::ScanState(
   mdb_cursor_close(cursor);
   if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "scan state");
   return absl::OkStatus();
+}
+
+absl::StatusOr<ReplPos> Store::Reader::GetReplPos() const {
+  MDB_val key = ToVal(kMetaReplPos);
+  MDB_val val;
+  int rc = mdb_get(static_cast<MDB_txn*>(txn_), store_->impl_->meta_dbi, &key, &val);
+  if (rc == MDB_NOTFOUND) return ReplPos{};
+  if (rc != 0) return LmdbError(rc, "get repl_pos");
+  auto pos = DecodeReplPos(FromVal(val));
+  if (!pos) return absl::DataLossError("unreadable repl_pos in the store's meta");
+  return *pos;
+}
+
+absl::StatusOr<std::vector<ReplPos>> Store::Reader::GetReplTerms() const {
+  MDB_val key = ToVal(kMetaReplTerms);
+  MDB_val val;
+  int rc = mdb_get(static_cast<MDB_txn*>(txn_), store_->impl_->meta_dbi, &key, &val);
+  std::vector<ReplPos> out;
+  if (rc == MDB_NOTFOUND) return out;
+  if (rc != 0) return LmdbError(rc, "get repl_terms");
+  std::string_view terms = FromVal(val);
+  if (terms.size() % 16 != 0)
+    return absl::DataLossError("unreadable repl_terms in the store's meta");
+  for (size_t i = 0; i < terms.size(); i += 16) out.push_back(*DecodeReplPos(terms.substr(i, 16)));
+  return out;
 }
 
 void Store::PrepareFullScan() {

@@ -5,7 +5,9 @@
 //          live is decided by the owner's in-memory index, not here (Bitcask);
 //          the owner reclaims the garbage with a LogCompactor (log_compactor.h).
 //   state  small B-tree of low-volume settings (tenants, balances, ...).
-//   meta   schema version and the next sequence number.
+//   meta   schema version, the next sequence number and, on a replicated
+//          shard, the replication position (`repl_pos`) and term history
+//          (`repl_terms`), written in the transaction they describe.
 //
 // Threads. The owner thread (the engine's) submits batches, opens Readers and
 // receives completions. One writer thread, private to the Store, owns every
@@ -36,6 +38,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/store/commit_hook.h"
 #include "server/store/write_batch.h"
 
 namespace rappel::server {
@@ -57,6 +60,10 @@ struct StoreOptions {
   // Upper bound on records written in one transaction, so one commit does
   // not hold every ack behind an unbounded amount of work.
   size_t max_records_per_commit = 200'000;
+  // A replicating primary's hook (commit_hook.h): positions every commit
+  // and holds its completions until they may be answered. Not owned; must
+  // outlive the Store. Null: completions are posted right after the commit.
+  CommitHook* hook = nullptr;
 };
 
 struct StoreStats {
@@ -68,11 +75,11 @@ struct StoreStats {
   uint64_t max_group_batches = 0;
   uint64_t last_group_records = 0;  // log records in the last commit
   uint64_t max_group_records = 0;
-  uint64_t map_bytes = 0;       // current map size
+  uint64_t map_bytes = 0;  // current map size
   uint64_t map_grows = 0;
-  uint64_t log_entries = 0;     // records in the log database now
-  uint64_t used_bytes = 0;      // pages in use (last page number * page size)
-  std::string fatal_error;      // non-empty once writes are refused for good
+  uint64_t log_entries = 0;  // records in the log database now
+  uint64_t used_bytes = 0;   // pages in use (last page number * page size)
+  std::string fatal_error;   // non-empty once writes are refused for good
 };
 
 class Store {
@@ -99,6 +106,15 @@ class Store {
   // is the owner's current epoch (see the file comment); it never decreases.
   void Submit(uint64_t epoch, std::shared_ptr<const WriteBatch> batch, Done done);
 
+  // Owner thread, standby side (a store without a hook). Queues a group
+  // received from the primary: its batches land in ONE transaction (maybe
+  // with other queued work), which also sets meta `repl_pos` to `pos` (and
+  // extends `repl_terms` when pos.term is new), so after a crash `repl_pos`
+  // says exactly which groups the store holds. `done` as for Submit; on an
+  // error nothing of the group is written.
+  void SubmitGroup(uint64_t epoch, std::vector<std::shared_ptr<const WriteBatch>> group,
+                   ReplPos pos, Done done);
+
   // The first sequence number never used by this store (last log key + 1, or
   // higher if the log was emptied by compaction). Valid right after Open.
   SeqNo next_seq_at_open() const { return next_seq_at_open_; }
@@ -123,6 +139,11 @@ class Store {
     // order, until fn returns false. Views valid while this Reader lives.
     absl::Status ScanState(std::string_view from,
                            absl::FunctionRef<bool(std::string_view, std::string_view)> fn) const;
+    // The replication position of this snapshot: that of the last group
+    // committed through a hook or SubmitGroup; {0, 0} when there was none.
+    absl::StatusOr<ReplPos> GetReplPos() const;
+    // The term history: (term, first index of that term), in commit order.
+    absl::StatusOr<std::vector<ReplPos>> GetReplTerms() const;
 
    private:
     friend class Store;
