@@ -2,7 +2,6 @@
 // held completions, the position written in the same transaction) and
 // SubmitGroup of a standby (one transaction per received group).
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,90 +9,16 @@
 #include "gtest/gtest.h"
 #include "server/store/commit_hook.h"
 #include "server/store/store.h"
+#include "tests/testing/recording_commit_hook.h"
 #include "tests/testing/task_queue.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel::server {
 namespace {
 
+using rappel::testing::RecordingHook;
 using rappel::testing::TaskQueue;
 using rappel::testing::TempDir;
-
-// A hook numbering commits from `first` in `term`. It either posts every
-// completion at once (release_at_once) or holds them until Release().
-class RecordingHook : public CommitHook {
- public:
-  RecordingHook(TaskQueue* queue, uint64_t term, uint64_t first, bool release_at_once)
-      : queue_(queue), next_{term, first}, release_at_once_(release_at_once) {}
-
-  ReplPos NextPosition() override {
-    std::lock_guard lock(mu_);
-    ++asked_;
-    return next_;
-  }
-  void Committed(ReplPos pos, std::vector<std::shared_ptr<const WriteBatch>> group,
-                 CommitCompletions dones) override {
-    std::lock_guard lock(mu_);
-    positions_.push_back(pos);
-    for (auto& b : group) batches_.push_back(std::move(b));
-    next_.index = pos.index + 1;
-    Park(std::move(dones));
-  }
-  void Refused(CommitCompletions dones) override {
-    std::lock_guard lock(mu_);
-    ++refused_;
-    Park(std::move(dones));
-  }
-
-  // Posts every held completion, in order.
-  void Release() {
-    std::lock_guard lock(mu_);
-    PostHeld();
-  }
-
-  size_t committed_groups() {
-    std::lock_guard lock(mu_);
-    return positions_.size();
-  }
-  std::vector<ReplPos> positions() {
-    std::lock_guard lock(mu_);
-    return positions_;
-  }
-  std::vector<std::shared_ptr<const WriteBatch>> batches() {
-    std::lock_guard lock(mu_);
-    return batches_;
-  }
-  int refused() {
-    std::lock_guard lock(mu_);
-    return refused_;
-  }
-  int asked() {
-    std::lock_guard lock(mu_);
-    return asked_;
-  }
-
- private:
-  void Park(CommitCompletions dones) {
-    for (auto& d : dones) held_.push_back(std::move(d));
-    if (release_at_once_) PostHeld();
-  }
-  void PostHeld() {
-    if (held_.empty()) return;
-    auto dones = std::make_shared<CommitCompletions>(std::move(held_));
-    held_.clear();
-    queue_->Post([dones] { RunCompletions(*dones); });
-  }
-
-  TaskQueue* queue_;
-  std::mutex mu_;
-  ReplPos next_;
-  bool release_at_once_;
-  CommitCompletions held_;
-  std::vector<ReplPos> positions_;
-  std::vector<std::shared_ptr<const WriteBatch>> batches_;
-  int refused_ = 0;
-  int asked_ = 0;
-};
 
 class StoreReplTest : public ::testing::Test {
  protected:
