@@ -150,8 +150,9 @@ struct Store::Impl {
     return true;
   }
 
-  int WriteGroup(MDB_txn* txn, const std::vector<Pending*>& group, const ReplPos* pos,
-                 std::string* new_terms, uint64_t* appended, SeqNo* max_seq, bool* deleted_any) {
+  int WriteGroup(MDB_txn* txn, const std::vector<Pending*>& group,
+                 const std::vector<ReplPos>& positions, std::string* new_terms, uint64_t* appended,
+                 SeqNo* max_seq, bool* deleted_any) {
     MDB_cursor* cursor = nullptr;
     int rc = mdb_cursor_open(txn, log_dbi, &cursor);
     if (rc != 0) return rc;
@@ -226,21 +227,29 @@ struct Store::Impl {
       MDB_val val = ToVal(next);
       rc = mdb_put(txn, meta_dbi, &key, &val, 0);
     }
-    if (rc == 0 && pos != nullptr) rc = WriteReplPos(txn, *pos, new_terms);
+    if (rc == 0 && !positions.empty()) rc = WriteReplPos(txn, positions, new_terms);
     return rc;
   }
 
-  // The position of the transaction, in it; a new term starts a new entry
-  // of the history.
-  int WriteReplPos(MDB_txn* txn, ReplPos pos, std::string* new_terms) {
+  // The positions of the groups in the transaction, in order: the last one
+  // is the store's position, and each group that starts a term (its first
+  // index) extends the term history. Several received groups can share
+  // a transaction, so a term may start at any of them.
+  int WriteReplPos(MDB_txn* txn, const std::vector<ReplPos>& positions, std::string* new_terms) {
     std::string value;
-    AppendReplPos(value, pos);
+    AppendReplPos(value, positions.back());
     MDB_val key = ToVal(kMetaReplPos);
     MDB_val val = ToVal(value);
     int rc = mdb_put(txn, meta_dbi, &key, &val, 0);
-    if (rc != 0 || pos.term == repl_pos.term) return rc;
-    *new_terms = repl_terms;
-    AppendReplPos(*new_terms, pos);
+    if (rc != 0) return rc;
+    uint64_t term = repl_pos.term;
+    for (const ReplPos& pos : positions) {
+      if (pos.term == term) continue;
+      if (new_terms->empty()) *new_terms = repl_terms;
+      AppendReplPos(*new_terms, pos);
+      term = pos.term;
+    }
+    if (new_terms->empty()) return 0;
     key = ToVal(kMetaReplTerms);
     val = ToVal(*new_terms);
     return mdb_put(txn, meta_dbi, &key, &val, 0);
@@ -265,8 +274,9 @@ struct Store::Impl {
   }
 
   // Writes and commits one group, growing the map when it fills.
-  // `pos`, when not null, is written as the transaction's repl_pos.
-  absl::Status Commit(const std::vector<Pending*>& group, const ReplPos* pos) {
+  // `positions`: those of the replicated groups in the transaction (none
+  // for a store that does not replicate).
+  absl::Status Commit(const std::vector<Pending*>& group, const std::vector<ReplPos>& positions) {
     uint64_t group_bytes = 0;
     for (const Pending* p : group) group_bytes += p->batch->byte_size();
     // Grow before the transaction when the group would not comfortably fit:
@@ -284,7 +294,7 @@ struct Store::Impl {
       SeqNo max_seq = 0;
       bool deleted_any = false;
       std::string new_terms;
-      rc = WriteGroup(txn, group, pos, &new_terms, &appended, &max_seq, &deleted_any);
+      rc = WriteGroup(txn, group, positions, &new_terms, &appended, &max_seq, &deleted_any);
       if (rc == 0) {
         rc = mdb_txn_commit(txn);  // frees txn whatever it returns
       } else {
@@ -292,9 +302,9 @@ struct Store::Impl {
       }
       if (rc == 0) {
         last_seq_written = std::max(last_seq_written, max_seq);
-        if (pos != nullptr) {
-          if (pos->term != repl_pos.term) repl_terms = std::move(new_terms);
-          repl_pos = *pos;
+        if (!positions.empty()) {
+          if (!new_terms.empty()) repl_terms = std::move(new_terms);
+          repl_pos = positions.back();
         }
         std::lock_guard s(stats_mu);
         ++stats.commits;
@@ -334,6 +344,7 @@ struct Store::Impl {
 
   void WriterLoop(size_t max_records) {
     std::vector<Pending> taken;
+    std::vector<ReplPos> positions;  // of the replicated groups in this round
     for (;;) {
       taken.clear();
       {
@@ -362,21 +373,16 @@ struct Store::Impl {
         }
       }
       bool committed = false;
-      ReplPos pos;
+      positions.clear();  // stays empty, unallocated, without replication
       if (!to_commit.empty()) {
-        const ReplPos* pos_ptr = nullptr;
         if (hook != nullptr) {
-          pos = hook->NextPosition();
-          pos_ptr = &pos;
+          positions.push_back(hook->NextPosition());
         } else {
           for (const Pending* p : to_commit) {
-            if (p->group_end) {
-              pos = p->pos;
-              pos_ptr = &pos;
-            }
+            if (p->group_end) positions.push_back(p->pos);
           }
         }
-        absl::Status st = Commit(to_commit, pos_ptr);
+        absl::Status st = Commit(to_commit, positions);
         committed = st.ok();
         if (!st.ok()) {
           uint64_t max_epoch = 0;
@@ -407,7 +413,7 @@ struct Store::Impl {
           std::vector<std::shared_ptr<const WriteBatch>> group;
           group.reserve(to_commit.size());
           for (Pending* p : to_commit) group.push_back(std::move(p->batch));
-          hook->Committed(pos, std::move(group), std::move(dones));
+          hook->Committed(positions.back(), std::move(group), std::move(dones));
         } else {
           hook->Refused(std::move(dones));
         }

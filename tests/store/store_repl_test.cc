@@ -239,6 +239,30 @@ TEST_F(StoreReplTest, SubmitGroupAppliesEveryOpKindAndRecordsThePosition) {
   EXPECT_FALSE(reader->GetState("r2")->has_value());
 }
 
+// Received groups queued together share transactions; the term history
+// still names the first group of each term.
+TEST_F(StoreReplTest, TermHistoryNamesTheFirstGroupOfEachTermWhateverTheTransactions) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::vector<ReplPos> positions = {{1, 1}, {1, 2}, {2, 3}, {2, 4}, {2, 5}, {5, 6}, {5, 7}};
+  // A large first group keeps the writer busy while the others queue up.
+  int applied = -1;
+  store->SubmitGroup(1, {Records(1, 2000, 10'000)}, {1, 1}, [&](absl::Status st) {
+    EXPECT_TRUE(st.ok()) << st;
+    ++applied;
+  });
+  for (size_t i = 1; i < positions.size(); ++i) {
+    store->SubmitGroup(1, {Records(10'000 + 10 * i, 2)}, positions[i], [&](absl::Status st) {
+      EXPECT_TRUE(st.ok()) << st;
+      ++applied;
+    });
+  }
+  ASSERT_TRUE(queue_.RunUntil([&] { return applied == 6; }));
+  EXPECT_EQ(PosOf(*store), (ReplPos{5, 7}));
+  EXPECT_EQ(TermsOf(*store), (std::vector<ReplPos>{{1, 1}, {2, 3}, {5, 6}}));
+  EXPECT_LT(store->stats().commits, 7u);  // groups did share transactions
+}
+
 TEST_F(StoreReplTest, AGroupIsOneTransactionEvenPastTheRecordLimit) {
   StoreOptions options;
   options.max_records_per_commit = 1;
