@@ -326,8 +326,7 @@ struct Store::Impl {
       }
       // LMDB reports a short write as EIO: on a full file system that is
       // the disk being full, not the disk failing.
-      if (rc == ENOSPC || rc == EDQUOT ||
-          (rc == EIO && FreeDiskBytes() < group_bytes + (1 << 20))) {
+      if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && FreeDiskBytes() < group_bytes + (1 << 20))) {
         return absl::ResourceExhaustedError(
             absl::StrCat("disk full writing the store in ", path, " (", mdb_strerror(rc),
                          "); writes are refused until space is freed"));
@@ -511,11 +510,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, 
   } else {
     auto version = DecodeU64(FromVal(val));
     if (!version || *version != kStoreSchemaVersion) {
-      return fail(absl::FailedPreconditionError(
-          absl::StrCat("store in ", options.path, " has schema version ",
-                       version ? absl::StrCat(*version) : "(unreadable)",
-                       "; this build of rappel reads version ", kStoreSchemaVersion,
-                       ": restore a backup made by a matching version")));
+      return fail(absl::FailedPreconditionError(absl::StrCat(
+          "store in ", options.path, " has schema version ",
+          version ? absl::StrCat(*version) : "(unreadable)", "; this build of rappel reads version ",
+          kStoreSchemaVersion, ": restore a backup made by a matching version")));
     }
   }
 

@@ -14,7 +14,9 @@
 // write transaction: it takes every batch queued since its last commit,
 // writes them in one transaction, commits (fsync), then posts each batch's
 // completion to the owner, in submission order. A completion with an OK
-// status means the batch is durable.
+// status means the batch is durable. With a CommitHook (commit_hook.h) the
+// writer hands each round's completions to the hook instead, which posts
+// them once the group may be answered (durable on the standbys too).
 //
 // Errors.
 //   - A commit that fails (disk full, map at its maximum) fails every batch in
@@ -75,11 +77,11 @@ struct StoreStats {
   uint64_t max_group_batches = 0;
   uint64_t last_group_records = 0;  // log records in the last commit
   uint64_t max_group_records = 0;
-  uint64_t map_bytes = 0;  // current map size
+  uint64_t map_bytes = 0;       // current map size
   uint64_t map_grows = 0;
-  uint64_t log_entries = 0;  // records in the log database now
-  uint64_t used_bytes = 0;   // pages in use (last page number * page size)
-  std::string fatal_error;   // non-empty once writes are refused for good
+  uint64_t log_entries = 0;     // records in the log database now
+  uint64_t used_bytes = 0;      // pages in use (last page number * page size)
+  std::string fatal_error;      // non-empty once writes are refused for good
 };
 
 class Store {
@@ -106,7 +108,8 @@ class Store {
   // is the owner's current epoch (see the file comment); it never decreases.
   void Submit(uint64_t epoch, std::shared_ptr<const WriteBatch> batch, Done done);
 
-  // Owner thread, standby side (a store without a hook). Queues a group
+  // Owner thread, standby side (a store opened without a hook: checked).
+  // Queues a group
   // received from the primary: its batches land in ONE transaction (maybe
   // with other queued work), which also sets meta `repl_pos` to `pos` (and
   // extends `repl_terms` when pos.term is new), so after a crash `repl_pos`
