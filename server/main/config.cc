@@ -214,6 +214,26 @@ const Setting kSettings[] = {
        return "";
      },
      [](const RappeldOptions& o) { return std::to_string(o.dispatch.rate.late_after_ms); }},
+    // The Prometheus / health listener (server/metrics/); loopback only
+    // until it has TLS and a token (CheckOptions).
+    {"metrics", "listen", Setting::Type::kString,
+     "address of the HTTP listener for /metrics, /healthz and /readyz (loopback only)", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       asio::error_code ec;
+       asio::ip::make_address(Str(v), ec);
+       if (ec) return absl::StrCat("'", Str(v), "' is not an IP address");
+       o.metrics.listen = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.metrics.listen; }, false, "metrics-listen"},
+    {"metrics", "port", Setting::Type::kInteger,
+     "TCP port of the metrics listener (-1: off; 0: any free port, printed at start)", -1, 65535,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.metrics.port = static_cast<int32_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.metrics.port); }, false,
+     "metrics-port"},
 };
 
 const char* TypeName(Setting::Type t) {
@@ -299,7 +319,7 @@ class ConfigReader {
                                [&](const Setting& s) { return name == s.section; });
       if (!known) {
         return Error(key.source(), absl::StrCat("[", name, "]"),
-                     "unknown section (expected server, store, engine, dispatch or [[token]])");
+                     "unknown section (expected server, store, engine, dispatch, metrics or [[token]])");
       }
       if (!node.is_table()) {
         return Error(node.source(), name,
@@ -462,7 +482,10 @@ class ConfigReader {
 
 }  // namespace
 
-std::string Setting::flag() const { return absl::StrCat("--", absl::StrReplaceAll(key, {{"_", "-"}})); }
+std::string Setting::flag() const {
+  if (flag_name != nullptr) return absl::StrCat("--", flag_name);
+  return absl::StrCat("--", absl::StrReplaceAll(key, {{"_", "-"}}));
+}
 
 std::span<const Setting> Settings() { return kSettings; }
 
@@ -674,6 +697,12 @@ absl::Status CheckOptions(const RappeldOptions& options) {
         " without tokens: anybody could read and write every reminder. Give tokens "
         "([[token]] in the configuration file or --token SECRET=ROLE[:TENANTS[:NAME]]), or "
         "listen on 127.0.0.1."));
+  }
+  if (options.metrics.enabled() && !IsLoopback(options.metrics.listen)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve metrics on ", options.metrics.listen,
+        ": the metrics listener has neither TLS nor a token yet; listen on 127.0.0.1 ([metrics] "
+        "listen or --metrics-listen)"));
   }
   const TlsOptions& tls = options.server.tls;
   if (tls.cert_file.empty() != tls.key_file.empty()) {

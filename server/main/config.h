@@ -11,6 +11,7 @@
 //   [engine]   horizon_days
 //   [dispatch] lease_timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms,
 //              rate_late_after_ms
+//   [metrics]  listen, port (flags --metrics-listen, --metrics-port)
 //   [[token]]  secret = "..." or secret_file = "path", role = "producer" | "worker" | "admin",
 //              optional: name = "clinic-a" (for logs; default "token #N"),
 //              tenants = [1, 2] or "all" (default: all, as before tenants existed)
@@ -20,7 +21,7 @@
 // does not resolve is refused and the running settings stay.
 //
 // Every setting but the tokens is also a flag: --KEY with '_' written '-'
-// (--max-connections). Tokens on the command line
+// (--max-connections); [metrics] keys take a metrics- prefix. Tokens on the command line
 // (--token SECRET=ROLE[:TENANTS[:NAME]]) replace the file's tokens.
 // Relative paths in the file (data_dir, secret_file, tls_*_file) are
 // relative to the file's directory. Secrets are hashed as they are read
@@ -60,6 +61,8 @@ struct Setting {
   // SIGHUP applies a new value to the running server (Rappeld::Reload);
   // the others take effect at the next start.
   bool reloadable = false;
+  // The flag's name when --KEY would be ambiguous ("metrics-port").
+  const char* flag_name = nullptr;
 
   std::string flag() const;  // "--max-connections"
 };

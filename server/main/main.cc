@@ -83,6 +83,10 @@ int main(int argc, char** argv) {
               options.server.listen_address.c_str(), server.port(),
               options.engine.store.path.c_str(), static_cast<unsigned long long>(stats.live),
               static_cast<long long>(stats.recovery_ms), transport);
+  if (server.metrics_port() != 0) {
+    std::printf("rappeld: metrics on http://%s:%u/metrics\n", options.metrics.listen.c_str(),
+                server.metrics_port());
+  }
   std::fflush(stdout);
   // Ready only now: the store is recovered and the listener accepts.
   const std::string serving =

@@ -6,6 +6,7 @@
 namespace rappel::server {
 
 Rappeld::~Rappeld() {
+  metrics_.reset();  // first: its snapshots read the engine and the server
   if (server_) server_->Stop();
   if (handler_) handler_->JoinBackup();  // the copy reads the store
   server_.reset();
@@ -29,6 +30,23 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
                                                  c.book());
   d->server_ = std::make_unique<Server>(io, options.server, d->handler_.get());
   if (absl::Status st = d->server_->Start(); !st.ok()) return st;
+  // Last: /readyz answering means the store is recovered and the port open.
+  if (options.metrics.enabled()) {
+    Rappeld* self = d.get();
+    auto exporter = metrics::MetricsExporter::Start(io, options.metrics, [self] {
+      metrics::ServerSnapshot s;
+      s.engine = self->engine().stats();
+      s.dispatch = self->dispatcher().stats();
+      int64_t now = self->engine().NowMs();
+      constexpr int64_t kHourMs = 3'600'000;
+      s.due_next_hour = self->engine().DueBetween(now, now + kHourMs);
+      s.due_next_day = self->engine().DueBetween(now, now + 24 * kHourMs);
+      s.connections = self->server_->connections();
+      return s;
+    });
+    if (!exporter.ok()) return exporter.status();
+    d->metrics_ = std::move(*exporter);
+  }
   return d;
 }
 

@@ -12,6 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "server/net/request_handler.h"
+#include "server/metrics/exporter.h"
+#include "server/metrics/metrics_options.h"
 #include "server/net/server.h"
 #include "server/runtime/loop.h"
 
@@ -28,6 +30,8 @@ struct RappeldOptions {
   bool plaintext = false;
   // How often ended appointments past their audit retention are reclaimed.
   int64_t reclaim_every_ms = 3'600'000;
+  // The Prometheus / health listener; off unless a port is set.
+  metrics::MetricsOptions metrics;
 };
 
 class Rappeld {
@@ -39,6 +43,8 @@ class Rappeld {
   ~Rappeld();
 
   uint16_t port() const { return server_->port(); }
+  // The metrics listener's port; 0 when metrics are off.
+  uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   // SIGHUP: applies what can change while serving from `next`, a resolved
   // and checked configuration: the TLS files (read again, for the
   // connections to come) and the tokens (for the next Hello; a connection
@@ -63,6 +69,7 @@ class Rappeld {
   std::unique_ptr<Loop> loop_;
   std::unique_ptr<RequestHandler> handler_;
   std::unique_ptr<Server> server_;
+  std::unique_ptr<metrics::MetricsExporter> metrics_;  // reads the three above
 };
 
 }  // namespace rappel::server
