@@ -451,6 +451,33 @@ TEST(CommandLineTest, FlagErrorsNameTheFlag) {
               HasSubstr("cannot read configuration file /nonexistent/r.toml"));
 }
 
+TEST(CommandLineTest, MetricsListenerIsOffByDefaultAndLoopbackOnly) {
+  auto o = Parse("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->metrics.enabled());
+  EXPECT_EQ(o->metrics.listen, "127.0.0.1");
+
+  rappel::testing::TempDir dir;
+  std::string config = dir.Sub("rappeld.toml");
+  WriteFile(config, "[metrics]\nlisten = \"::1\"\nport = 9100\n");
+  o = Parse("--config " + config);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->metrics.listen, "::1");
+  EXPECT_EQ(o->metrics.port, 9100);
+  o = Parse("--config " + config + " --metrics-port 0");  // the flag over the file
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->metrics.port, 0);
+  EXPECT_TRUE(o->metrics.enabled());
+
+  EXPECT_THAT(std::string(Parse("--metrics-port 65536").status().message()),
+              HasSubstr("--metrics-port: 65536 is out of range (-1 to 65535)"));
+  auto wide = Parse("--metrics-port 9100 --metrics-listen 0.0.0.0");
+  EXPECT_EQ(wide.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(wide.status().message()), HasSubstr("refusing to serve metrics on 0.0.0.0"));
+  // Off, the address does not matter.
+  EXPECT_TRUE(Parse("--metrics-listen 0.0.0.0").ok());
+}
+
 TEST(CommandLineTest, NonLoopbackNeedsATokenFromEitherSource) {
   rappel::testing::TempDir dir;
   std::string open = dir.Sub("open.toml");
