@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "server/common/log.h"
 #include "toml++/toml.h"
 
 namespace rappel::server {
@@ -147,6 +148,29 @@ const Setting kSettings[] = {
        return "";
      },
      [](const RappeldOptions& o) { return std::to_string(o.server.session.frame_timeout_ms); }},
+    // The log (server/common/log.h): stderr, one line per event.
+    {"server", "log_format", Setting::Type::kString,
+     "text (timestamp, level, message) or json (one {\"ts\",\"level\",\"msg\"} object per line)", 0,
+     0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       auto format = ParseLogFormat(Str(v));
+       if (!format) return absl::StrCat("'", Str(v), "' is not a log format (text or json)");
+       o.log.format = *format;
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::string(LogFormatName(o.log.format)); }},
+    {"server", "log_level", Setting::Type::kString,
+     "lines below it are dropped: trace, debug, info, warn, error or off", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       auto level = ParseLogLevel(Str(v));
+       if (!level) {
+         return absl::StrCat("'", Str(v),
+                             "' is not a log level (trace, debug, info, warn, error or off)");
+       }
+       o.log.level = *level;
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::string(LogLevelName(o.log.level)); }},
     {"store", "data_dir", Setting::Type::kString, "store directory (created if missing)", 0, 0,
      [](RappeldOptions& o, const Value& v) -> std::string {
        if (Str(v).empty()) return "must not be empty";

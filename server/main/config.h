@@ -6,7 +6,7 @@
 //
 //   [server]   listen, port, tls_cert_file, tls_key_file, tls_client_ca_file, plaintext,
 //              max_connections, idle_timeout_ms, max_frame_bytes,
-//              partial_frame_budget_bytes, frame_timeout_ms
+//              partial_frame_budget_bytes, frame_timeout_ms, log_format, log_level
 //   [store]    data_dir, max_map_bytes
 //   [engine]   horizon_days
 //   [dispatch] lease_timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms,

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     return rappel::kExitUsage;
   }
   rappel::server::RappeldOptions options = *resolved;
+  rappel::server::ConfigureLog(options.log);
   std::signal(SIGPIPE, SIG_IGN);
 
   asio::io_context io(1);

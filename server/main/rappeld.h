@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "server/common/log.h"
 #include "server/net/request_handler.h"
 #include "server/metrics/exporter.h"
 #include "server/metrics/metrics_options.h"
@@ -28,6 +29,8 @@ struct RappeldOptions {
   // Listening beyond loopback without TLS was asked for explicitly
   // ([server] plaintext = 1); checked by CheckOptions, not by Rappeld.
   bool plaintext = false;
+  // rappeld's log lines (main() calls ConfigureLog with it).
+  LogOptions log;
   // How often ended appointments past their audit retention are reclaimed.
   int64_t reclaim_every_ms = 3'600'000;
   // The Prometheus / health listener; off unless a port is set.
