@@ -42,7 +42,4 @@ void LogInfo(std::string_view message);   // lifecycle: start, reload, stop
 void LogWarn(std::string_view message);   // refusals, failures a client or peer caused
 void LogError(std::string_view message);  // the server itself failed
 
-// The former single-level entry point, at info.
-inline void LogLine(std::string_view message) { LogInfo(message); }
-
 }  // namespace rappel::server

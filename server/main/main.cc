@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   rappel::server::NotifyStatus(absl::StrCat("recovering the store ", options.engine.store.path));
   auto started = rappel::server::Rappeld::Start(io, options);
   if (!started.ok()) {
-    std::fprintf(stderr, "rappeld: %s\n", std::string(started.status().message()).c_str());
+    rappel::server::LogError(absl::StrCat("failed to start: ", started.status().message()));
     rappel::server::NotifyStatus(absl::StrCat("failed to start: ", started.status().message()));
     return 1;
   }
@@ -103,18 +103,18 @@ int main(int argc, char** argv) {
       auto next = command_line.Resolve();
       if (!next.ok()) {
         outcome = "configuration refused";
-        rappel::server::LogLine(absl::StrCat(
+        rappel::server::LogWarn(absl::StrCat(
             "SIGHUP: configuration refused, the running one stays: ", next.status().message()));
       } else {
         for (const std::string& change : rappel::server::RestartOnlyChanges(options, *next)) {
-          rappel::server::LogLine(absl::StrCat("SIGHUP: ", change, " needs a restart; kept"));
+          rappel::server::LogWarn(absl::StrCat("SIGHUP: ", change, " needs a restart; kept"));
         }
         if (absl::Status st = server.Reload(*next); !st.ok()) {
           outcome = "configuration refused";
-          rappel::server::LogLine(
+          rappel::server::LogWarn(
               absl::StrCat("SIGHUP: configuration refused, the running one stays: ", st.message()));
         } else {
-          rappel::server::LogLine("SIGHUP: configuration reloaded");
+          rappel::server::LogInfo("SIGHUP: configuration reloaded");
         }
       }
       rappel::server::NotifyReady(absl::StrCat(serving, "; last SIGHUP: ", outcome));
@@ -125,11 +125,11 @@ int main(int argc, char** argv) {
 
   stop.async_wait([&](asio::error_code ec, int signo) {
     if (ec) return;
-    std::printf("rappeld: signal %d: finishing the writes in flight\n", signo);
+    rappel::server::LogInfo(absl::StrCat("signal ", signo, ": finishing the writes in flight"));
     rappel::server::NotifyStopping("stopping: finishing the writes in flight");
     reload.cancel();
     server.Shutdown([&] {
-      std::printf("rappeld: stopped\n");
+      rappel::server::LogInfo("stopped");
       io.stop();
     });
   });

@@ -59,7 +59,7 @@ absl::Status Rappeld::Reload(const RappeldOptions& next) {
   }
   handler_->SetTokens(next.handler.tokens);
   if (size_t closed = server_->CloseRevoked(); closed > 0) {
-    LogLine(absl::StrCat("reload: closed ", closed,
+    LogInfo(absl::StrCat("reload: closed ", closed,
                          " connection(s) whose token was removed or changed"));
   }
   return absl::OkStatus();

@@ -24,7 +24,7 @@ void Notify(std::string_view state, std::string_view status) {
   int rc = sd_notify(/*unset_environment=*/0, message.c_str());
   // 0: no NOTIFY_SOCKET, nothing to do. Negative: the manager could not be
   // told, which it will see as a start or reload that never ends.
-  if (rc < 0) LogLine(std::string("sd_notify failed: ") + std::strerror(-rc));
+  if (rc < 0) LogError(std::string("sd_notify failed: ") + std::strerror(-rc));
 }
 
 }  // namespace

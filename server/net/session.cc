@@ -223,7 +223,7 @@ void Session::AbortFrame(wire::ErrorCode code, const std::string& message) {
   if (LogBudget::Grant g = log_budget.Take(SystemNowMs()); g.log) {
     asio::error_code ec;
     auto peer = socket_.remote_endpoint(ec);
-    LogLine(absl::StrCat("closing connection from ", ec ? std::string("?") : peer.address().to_string(),
+    LogWarn(absl::StrCat("closing connection from ", ec ? std::string("?") : peer.address().to_string(),
                          ": ", message,
                          g.suppressed > 0 ? absl::StrCat(" (", g.suppressed, " more not logged)")
                                           : std::string()));

@@ -28,10 +28,10 @@ void LogRefusal(std::string_view line) {
   LogBudget::Grant g = RefusalBudget().Take(now_ms);
   if (!g.log) return;
   if (g.suppressed > 0) {
-    LogLine(absl::StrCat(std::string(line), " (", g.suppressed,
+    LogWarn(absl::StrCat(std::string(line), " (", g.suppressed,
                          " more refusals not logged before this one)"));
   } else {
-    LogLine(line);
+    LogWarn(line);
   }
 }
 

@@ -86,7 +86,7 @@ void LogHandshakeFailure(const asio::ip::tcp::endpoint& peer, const asio::error_
     absl::StrAppend(&line, " (", left_out, " earlier failures not logged)");
     left_out = 0;
   }
-  LogLine(line);
+  LogWarn(line);
 }
 
 }  // namespace rappel::server

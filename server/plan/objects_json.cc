@@ -389,7 +389,7 @@ std::string DumpJson(const json& j, std::string_view what) {
     std::lock_guard lock(mu);
     if (logged.insert(std::string(what)).second) {
       std::string name(what);
-      LogLine(absl::StrCat("stored text that is not valid UTF-8 replaced with U+FFFD in ", name,
+      LogWarn(absl::StrCat("stored text that is not valid UTF-8 replaced with U+FFFD in ", name,
                            " (", changed, " strings; logged once per ", name, ")"));
     }
   }
