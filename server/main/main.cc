@@ -60,6 +60,11 @@ int main(int argc, char** argv) {
   }
   rappel::server::RappeldOptions options = *resolved;
   rappel::server::ConfigureLog(options.log);
+  // Before recovery, which may take a while: what is starting, from what.
+  rappel::server::LogInfo(absl::StrCat(
+      "starting ", rappel::VersionLine("rappeld"), ", config ",
+      command_line.config_path().empty() ? "none (defaults and flags)" : command_line.config_path(),
+      ", data dir ", options.engine.store.path));
   std::signal(SIGPIPE, SIG_IGN);
 
   asio::io_context io(1);
@@ -89,6 +94,11 @@ int main(int argc, char** argv) {
                 server.metrics_port());
   }
   std::fflush(stdout);
+  rappel::server::LogInfo(absl::StrCat("listening on ", options.server.listen_address, ":",
+                                       server.port(), transport, ", data dir ",
+                                       options.engine.store.path, ", ", stats.live,
+                                       " pending reminders recovered in ", stats.recovery_ms,
+                                       " ms"));
   // Ready only now: the store is recovered and the listener accepts.
   const std::string serving =
       absl::StrCat("serving on ", options.server.listen_address, ":", server.port(), ", ",
