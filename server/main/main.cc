@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
                 server.metrics_port());
   }
   std::fflush(stdout);
-  rappel::server::LogInfo(absl::StrCat("listening on ", options.server.listen_address, ":",
+  rappel::server::LogInfo(absl::StrCat("serving on ", options.server.listen_address, ":",
                                        server.port(), transport, ", data dir ",
                                        options.engine.store.path, ", ", stats.live,
                                        " pending reminders recovered in ", stats.recovery_ms,

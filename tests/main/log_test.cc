@@ -1,7 +1,8 @@
 // rappeld's log, on the built executable: the text and json formats, the
 // start-up summary, --log-level filtering, and bad values refused (exit 2).
 // Its stdout and stderr share one pipe: the lines starting "rappeld: " are
-// the stdout ones (the "listening on" line tools read), every other line
+// the stdout ones (the "listening on" line tools read; the log's summary
+// says "serving on", so that line stays the only match), every other line
 // is a log line.
 #include <signal.h>
 
@@ -67,9 +68,11 @@ TEST(RappeldLogTest, JsonLinesParseAndHoldTheStartUpSummary) {
   EXPECT_TRUE(logged(VersionLine("rappeld"))) << rappeld.output();
   EXPECT_TRUE(logged("config none")) << rappeld.output();
   EXPECT_TRUE(logged("data dir " + data_dir)) << rappeld.output();
-  EXPECT_TRUE(logged("listening on 127.0.0.1:" + std::to_string(rappeld.port()))) << rappeld.output();
+  EXPECT_TRUE(logged("serving on 127.0.0.1:" + std::to_string(rappeld.port()))) << rappeld.output();
   EXPECT_TRUE(logged("0 pending reminders recovered in ")) << rappeld.output();
   EXPECT_TRUE(logged("stopped")) << rappeld.output();
+  // The tools read the port from the one "listening on" line (stdout).
+  EXPECT_EQ(rappeld.output().find("listening on"), rappeld.output().rfind("listening on"));
 }
 
 TEST(RappeldLogTest, TextLinesStartWithATimestampAndALevel) {
