@@ -94,15 +94,13 @@ int main(int argc, char** argv) {
                 server.metrics_port());
   }
   std::fflush(stdout);
-  rappel::server::LogInfo(absl::StrCat("serving on ", options.server.listen_address, ":",
-                                       server.port(), transport, ", data dir ",
-                                       options.engine.store.path, ", ", stats.live,
-                                       " pending reminders recovered in ", stats.recovery_ms,
-                                       " ms"));
-  // Ready only now: the store is recovered and the listener accepts.
-  const std::string serving =
-      absl::StrCat("serving on ", options.server.listen_address, ":", server.port(), ", ",
-                   stats.live, " pending at start, recovered in ", stats.recovery_ms, " ms");
+  // The log's summary, and systemd's status: ready only now, the store is
+  // recovered and the listener accepts.
+  const std::string serving = absl::StrCat(
+      "serving on ", options.server.listen_address, ":", server.port(), transport, ", data dir ",
+      options.engine.store.path, ", ", stats.live, " pending reminders recovered in ",
+      stats.recovery_ms, " ms");
+  rappel::server::LogInfo(serving);
   rappel::server::NotifyReady(serving);
 
   std::function<void()> await_reload = [&] {
