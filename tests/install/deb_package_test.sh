@@ -2,7 +2,8 @@
 # The Debian packages (packaging/CMakeLists.txt): cpack -G DEB from the build
 # tree, lintian without errors, then each package unpacked (dpkg -x) into a
 # scratch root: the installed rappeld and rappelctl answer --version, the
-# configuration is a conffile, the unit starts /usr/bin/rappeld,
+# configuration is a conffile, the unit starts /usr/bin/rappeld, the
+# maintainer scripts run (on the scratch root),
 # rappel-client.pc works from the scratch root and a program built with it
 # links the shared library and runs, the bash completion completes.
 # Exit 77 (skipped) only when the packages cannot be built from this tree:
@@ -71,6 +72,16 @@ for f in usr/lib/sysusers.d/rappel.conf usr/share/man/man8/rappeld.8.gz usr/shar
          usr/include/rappel/client.h; do
   [[ -s $root/$f ]] || fail "$f is not in the packages"
 done
+
+# The maintainer scripts, on the scratch root (DPKG_ROOT, as dpkg --root
+# runs them): postinst creates the rappel user there; prerm and postrm pass.
+dpkg-deb -e "$rappel_deb" "$work/control"
+DPKG_ROOT=$root sh -e "$work/control/postinst" configure > "$work/postinst.log" 2>&1 ||
+  fail "postinst configure: $(cat "$work/postinst.log")"
+grep -q '^rappel:x:[0-9]*:[0-9]*:.*:/var/lib/rappel:' "$root/etc/passwd" ||
+  fail "postinst did not create the rappel user: $(cat "$work/postinst.log")"
+DPKG_ROOT=$root sh -e "$work/control/prerm" remove || fail "prerm remove failed"
+DPKG_ROOT=$root sh -e "$work/control/postrm" remove || fail "postrm remove failed"
 
 # The shared library: its SONAME, and a program built from the scratch root
 # with pkg-config only (the blocking and the Asio client) runs on it.
