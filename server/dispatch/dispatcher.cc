@@ -360,6 +360,11 @@ void Dispatcher::AddLease(uint32_t slot, uint64_t worker, int64_t deadline,
   uint64_t lease_id = leases_.Add(slot, &deadline);
   Lease& lease = lease_pool_[slot];
   lease.worker = worker;
+  // The deadline is now + lease_timeout_ms (Pump): no second clock read.
+  lease.leased_at_ms = deadline - options_.lease_timeout_ms;
+  int64_t lag_ms = std::max<int64_t>(0, lease.leased_at_ms - lease.ref.due_ms);
+  stats_.handed_out_lag_seconds.Observe(static_cast<double>(lag_ms) / 1000.0);
+  if (lag_ms > DispatchStats::kLateMs) ++stats_.late_by_channel[static_cast<int>(lease.ref.channel)];
   batch_bytes_ += ContentBytes(*lease.content);
   out->push_back(LeasedMessage{lease.content->message_id, lease_id, lease.attempt, deadline,
                                &lease.content->due.reminder, lease.content->track_opens});
@@ -546,6 +551,8 @@ absl::StatusOr<uint32_t> Dispatcher::TakeLeaseSlot(uint64_t worker_id, uint64_t 
   leases_.Erase(lease_id);
   if (auto w = workers_.find(worker_id); w != workers_.end()) --w->second.in_flight;
   ++stats_.acked;
+  int64_t held_ms = std::max<int64_t>(0, clock_() - lease_pool_[slot].leased_at_ms);
+  stats_.lease_ack_seconds.Observe(static_cast<double>(held_ms) / 1000.0);
   return slot;
 }
 

@@ -99,6 +99,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/common/histogram.h"
 #include "server/dispatch/dead_letters.h"
 #include "server/dispatch/lease_table.h"
 #include "server/dispatch/message_filter.h"
@@ -196,6 +197,13 @@ struct DispatchStats {
   uint64_t rate_waiting_by_channel[kChannelCount + 1] = {};
   uint64_t rate_late = 0;
   uint64_t rate_expired = 0;
+  // Handed to a worker more than kLateMs after their due time (any lane).
+  static constexpr int64_t kLateMs = 1'000;
+  uint64_t late_by_channel[kChannelCount + 1] = {};
+  // Seconds from due to handed to a worker (each lease, redeliveries too),
+  // and from handed out to the worker's outcome (each ack taken).
+  WaitHistogram handed_out_lag_seconds;
+  WaitHistogram lease_ack_seconds;
 };
 
 class Dispatcher : public DueSink, public HeldMessages {
@@ -305,6 +313,7 @@ class Dispatcher : public DueSink, public HeldMessages {
     uint32_t attempt = 1;
     bool prepared = false;
     uint64_t worker = 0;
+    int64_t leased_at_ms = 0;
     std::unique_ptr<MessageContent> content;
     std::string key;  // when content is null
   };

@@ -258,6 +258,15 @@ const Setting kSettings[] = {
      },
      [](const RappeldOptions& o) { return std::to_string(o.metrics.port); }, false,
      "metrics-port"},
+    {"metrics", "top_tenants", Setting::Type::kInteger,
+     "per-tenant series for this many busiest tenants (by live reminders), the rest as "
+     "tenant=\"other\"", 0, 10'000,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.metrics.top_tenants = static_cast<uint32_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.metrics.top_tenants); }, false,
+     "metrics-top-tenants"},
 };
 
 const char* TypeName(Setting::Type t) {

@@ -11,7 +11,8 @@
 //   [engine]   horizon_days
 //   [dispatch] lease_timeout_ms, max_attempts, backoff_base_ms, backoff_max_ms,
 //              rate_late_after_ms
-//   [metrics]  listen, port (flags --metrics-listen, --metrics-port)
+//   [metrics]  listen, port, top_tenants (flags --metrics-listen, --metrics-port,
+//              --metrics-top-tenants)
 //   [[token]]  secret = "..." or secret_file = "path", role = "producer" | "worker" | "admin",
 //              optional: name = "clinic-a" (for logs; default "token #N"),
 //              tenants = [1, 2] or "all" (default: all, as before tenants existed)

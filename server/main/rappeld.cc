@@ -1,5 +1,7 @@
 #include "server/main/rappeld.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 
@@ -33,7 +35,8 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   // Last: /readyz answering means the store is recovered and the port open.
   if (options.metrics.enabled()) {
     Rappeld* self = d.get();
-    auto exporter = metrics::MetricsExporter::Start(io, options.metrics, [self] {
+    size_t top_tenants = options.metrics.top_tenants;
+    auto exporter = metrics::MetricsExporter::Start(io, options.metrics, [self, top_tenants] {
       metrics::ServerSnapshot s;
       s.engine = self->engine().stats();
       s.dispatch = self->dispatcher().stats();
@@ -42,6 +45,18 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
       s.due_next_hour = self->engine().DueBetween(now, now + kHourMs);
       s.due_next_day = self->engine().DueBetween(now, now + 24 * kHourMs);
       s.connections = self->server_->connections();
+      s.connections_by_role = self->server_->connections_by_role();
+      s.requests = self->server_->request_latencies();
+      uint64_t top_live = 0, top_dead = 0;
+      for (const auto& [tenant, live] : self->engine().TopTenants(top_tenants)) {
+        uint64_t dead = self->dispatcher().dead_letters_of(tenant);
+        s.top_tenants.push_back({tenant.value, live, dead});
+        top_live += live;
+        top_dead += dead;
+      }
+      s.other_tenants.live = s.engine.live - std::min(s.engine.live, top_live);
+      s.other_tenants.dead_letters =
+          s.dispatch.dead_letters - std::min<uint64_t>(s.dispatch.dead_letters, top_dead);
       return s;
     });
     if (!exporter.ok()) return exporter.status();

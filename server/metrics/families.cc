@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <limits>
 #include <string>
 
 namespace rappel::server::metrics {
@@ -14,6 +15,24 @@ using prometheus::MetricType;
 
 // Indexed by Channel (protocol/rappel.fbs); 0 is never valid.
 constexpr const char* kChannelNames[kChannelCount + 1] = {"", "sms", "email", "voice", "push"};
+
+// Prometheus's histogram: cumulative counts per upper bound, +Inf last.
+template <int MinExp, int MaxExp>
+ClientMetric HistogramMetric(const Histogram<MinExp, MaxExp>& h) {
+  using H = Histogram<MinExp, MaxExp>;
+  constexpr auto bounds = H::Bounds();
+  ClientMetric m;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < H::kBounds; ++i) {
+    cumulative += h.bucket(i);
+    m.histogram.bucket.push_back({cumulative, bounds[i]});
+  }
+  cumulative += h.bucket(H::kBounds);
+  m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  m.histogram.sample_count = h.count();
+  m.histogram.sample_sum = h.sum();
+  return m;
+}
 
 class Families {
  public:
@@ -33,6 +52,28 @@ class Families {
       f.metric.push_back(std::move(m));
     }
   }
+  // One counter per channel, labelled channel="sms"...
+  void ChannelCounter(const char* name, const char* help,
+                      const uint64_t (&by)[kChannelCount + 1]) {
+    MetricFamily& f = Add(name, help, MetricType::Counter);
+    for (int c = 1; c <= kChannelCount; ++c) {
+      ClientMetric m;
+      m.label.push_back({"channel", kChannelNames[c]});
+      m.counter.value = static_cast<double>(by[c]);
+      f.metric.push_back(std::move(m));
+    }
+  }
+  // A gauge with one labelled sample per (label value, value).
+  MetricFamily& LabelledGauges(const char* name, const char* help) {
+    return Add(name, help, MetricType::Gauge);
+  }
+  MetricFamily& Histograms(const char* name, const char* help) {
+    return Add(name, help, MetricType::Histogram);
+  }
+  template <int MinExp, int MaxExp>
+  void OneHistogram(const char* name, const char* help, const Histogram<MinExp, MaxExp>& h) {
+    Histograms(name, help).metric.push_back(HistogramMetric(h));
+  }
   std::vector<MetricFamily> Take() { return std::move(out_); }
 
  private:
@@ -49,6 +90,13 @@ class Families {
 };
 
 double D(uint64_t v) { return static_cast<double>(v); }
+
+void AddGauge(MetricFamily& f, const char* label, std::string value, double v) {
+  ClientMetric m;
+  m.label.push_back({label, std::move(value)});
+  m.gauge.value = v;
+  f.metric.push_back(std::move(m));
+}
 
 }  // namespace
 
@@ -118,6 +166,50 @@ std::vector<MetricFamily> SnapshotFamilies(const ServerSnapshot& s) {
           static_cast<double>(e.recovery_ms) / 1000.0);
   f.Gauge("rappel_memory_index_bytes", "Memory of the wheel, the index and their metadata",
           D(e.memory_bytes));
+  // Connections by the role of their Hello.
+  MetricFamily& roles = f.LabelledGauges("rappel_connections_by_role",
+                                         "Client connections open, by role (none: no Hello yet)");
+  AddGauge(roles, "role", "none", D(s.connections_by_role.none));
+  AddGauge(roles, "role", "producer", D(s.connections_by_role.producer));
+  AddGauge(roles, "role", "worker", D(s.connections_by_role.worker));
+  AddGauge(roles, "role", "admin", D(s.connections_by_role.admin));
+  // Per channel.
+  f.ChannelCounter("rappel_messages_late_total",
+                   "Messages handed to a worker more than 1 s after their due time",
+                   d.late_by_channel);
+  // Per tenant: the busiest by live reminders, then the rest as "other".
+  MetricFamily& live = f.LabelledGauges("rappel_tenant_live_reminders",
+                                        "Live reminders of the busiest tenants; other: the rest");
+  MetricFamily& dead = f.LabelledGauges("rappel_tenant_dead_letters",
+                                        "Dead letters of the busiest tenants; other: the rest");
+  for (const ServerSnapshot::Tenant& t : s.top_tenants) {
+    AddGauge(live, "tenant", std::to_string(t.tenant), D(t.live));
+    AddGauge(dead, "tenant", std::to_string(t.tenant), D(t.dead_letters));
+  }
+  AddGauge(live, "tenant", "other", D(s.other_tenants.live));
+  AddGauge(dead, "tenant", "other", D(s.other_tenants.dead_letters));
+  // Histograms.
+  MetricFamily& requests = f.Histograms(
+      "rappel_request_duration_seconds",
+      "Requests from the frame's arrival to its reply queued, by request type");
+  for (size_t t = 1; t < RequestLatencies::kTypes; ++t) {
+    const LatencyHistogram& h = s.requests.by_type[t];
+    if (h.count() == 0) continue;  // types never requested make no series
+    ClientMetric m = HistogramMetric(h);
+    m.label.push_back(
+        {"type", protocol::wire::EnumNameBody(static_cast<protocol::wire::Body>(t))});
+    requests.metric.push_back(std::move(m));
+  }
+  f.OneHistogram("rappel_store_commit_duration_seconds",
+                 "Store commits: writing the group to the commit's return, fsync included",
+                 e.store.commit_seconds);
+  f.OneHistogram("rappel_store_commit_records", "Log records written per store commit",
+                 e.store.records_per_commit);
+  f.OneHistogram("rappel_handout_lag_seconds",
+                 "Due time to handed to a worker, per lease (redeliveries included)",
+                 d.handed_out_lag_seconds);
+  f.OneHistogram("rappel_lease_ack_seconds", "Handed to a worker to its outcome, per ack",
+                 d.lease_ack_seconds);
   return f.Take();
 }
 

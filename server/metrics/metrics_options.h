@@ -17,6 +17,9 @@ struct MetricsOptions {
   // A scrape waits this long for the io thread's figures; past it, it
   // serves the last ones and counts a miss.
   int64_t snapshot_timeout_ms = 2000;
+  // Per-tenant series: the busiest this many tenants by live reminders,
+  // the others summed under tenant="other" (a bound on the series).
+  uint32_t top_tenants = 20;
 
   bool enabled() const { return port >= 0; }
 };

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
+#include "server/net/request_stats.h"
 
 namespace rappel::server::metrics {
 
@@ -16,6 +18,17 @@ struct ServerSnapshot {
   uint64_t due_next_hour = 0;
   uint64_t due_next_day = 0;
   uint64_t connections = 0;  // client connections open
+  ConnectionsByRole connections_by_role;
+  RequestLatencies requests;
+  // The busiest tenants by live reminders (at most MetricsOptions::
+  // top_tenants), and the rest summed.
+  struct Tenant {
+    uint32_t tenant = 0;
+    uint64_t live = 0;
+    uint64_t dead_letters = 0;
+  };
+  std::vector<Tenant> top_tenants;
+  Tenant other_tenants;
 };
 
 }  // namespace rappel::server::metrics

@@ -85,7 +85,8 @@ void Server::Accept() {
                                                    if (auto a = alive.lock(); a && *a) {
                                                      sessions_.erase(s);
                                                    }
-                                                 });
+                                                 },
+                                                 latencies_);
         sessions_[session.get()] = session;
         session->Start();
       }
@@ -112,6 +113,23 @@ void Server::Stop() {
   auto sessions = sessions_;  // Close() erases from sessions_
   for (auto& [ptr, session] : sessions) session->Close();
   sessions_.clear();
+}
+
+ConnectionsByRole Server::connections_by_role() const {
+  ConnectionsByRole by;
+  for (const auto& [ptr, session] : sessions_) {
+    const Connection& c = session->connection();
+    if (!c.greeted) {
+      ++by.none;
+      continue;
+    }
+    switch (c.role) {
+      case protocol::wire::Role::Producer: ++by.producer; break;
+      case protocol::wire::Role::Worker: ++by.worker; break;
+      case protocol::wire::Role::Admin: ++by.admin; break;
+    }
+  }
+  return by;
 }
 
 }  // namespace rappel::server

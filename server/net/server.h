@@ -52,6 +52,9 @@ class Server {
   // (RequestHandler::StillGranted). Returns how many.
   size_t CloseRevoked();
   size_t connections() const { return sessions_.size(); }
+  ConnectionsByRole connections_by_role() const;
+  // Shared with the sessions; read on the io thread.
+  const RequestLatencies& request_latencies() const { return *latencies_; }
   const PartialFrameBudget& partial_frame_budget() const { return *budget_; }
 
  private:
@@ -66,6 +69,7 @@ class Server {
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
   // Shared with the sessions, which may outlive the server by a handler.
   std::shared_ptr<PartialFrameBudget> budget_;
+  std::shared_ptr<RequestLatencies> latencies_ = std::make_shared<RequestLatencies>();
   uint64_t next_session_id_ = 1;  // accept order: the budget closes the newest first
   bool stopped_ = false;
   // Handlers still queued when the server is destroyed (the aborted accept,

@@ -17,14 +17,16 @@ using Clock = std::chrono::steady_clock;
 Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
                  RequestHandler* handler, SessionOptions options,
                  std::shared_ptr<PartialFrameBudget> budget, uint64_t id,
-                 std::function<void(Session*)> on_close)
+                 std::function<void(Session*)> on_close,
+                 std::shared_ptr<RequestLatencies> latencies)
     : socket_(std::move(socket), std::move(tls)),
       idle_timer_(socket_.get_executor()),
       handler_(handler),
       options_(options),
       budget_(std::move(budget)),
       id_(id),
-      on_close_(std::move(on_close)) {}
+      on_close_(std::move(on_close)),
+      latencies_(std::move(latencies)) {}
 
 Session::~Session() { budget_->Release(id_); }
 
@@ -248,7 +250,9 @@ void Session::OnFrame(const uint8_t* data, size_t size) {
     return;
   }
   uint64_t seq = first_slot_seq_ + slots_.size();
-  slots_.emplace_back();
+  Slot& slot = slots_.emplace_back();
+  slot.type = (*frame)->body_type();
+  slot.arrived = Clock::now();
   std::weak_ptr<Session> weak = weak_from_this();
   // The handler copies what it keeps: the frame's buffer is reused or freed
   // as soon as it returns.
@@ -277,6 +281,8 @@ void Session::CompleteSlot(uint64_t seq, FrameBytes bytes, bool close) {
   slot.ready = true;
   slot.close = close;
   slot.bytes = std::move(bytes);
+  latencies_->by_type[static_cast<size_t>(slot.type)].Observe(
+      std::chrono::duration<double>(Clock::now() - slot.arrived).count());
   while (!slots_.empty() && slots_.front().ready) {
     Slot s = std::move(slots_.front());
     slots_.pop_front();

@@ -37,6 +37,7 @@
 #include "protocol/stream.h"
 #include "server/net/partial_frame_budget.h"
 #include "server/net/request_handler.h"
+#include "server/net/request_stats.h"
 
 namespace rappel::server {
 
@@ -67,7 +68,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
           RequestHandler* handler, SessionOptions options,
           std::shared_ptr<PartialFrameBudget> budget, uint64_t id,
-          std::function<void(Session*)> on_close);
+          std::function<void(Session*)> on_close,
+          std::shared_ptr<RequestLatencies> latencies);
   ~Session();
   // The TLS handshake (if any), then reading. A failed handshake is logged
   // (rate-limited) and closes the connection.
@@ -85,6 +87,8 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Slot {
     bool ready = false;
     bool close = false;
+    protocol::wire::Body type = protocol::wire::Body::NONE;
+    std::chrono::steady_clock::time_point arrived;
     FrameBytes bytes;
   };
   void ReadPrefix();
@@ -111,6 +115,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t id_;
   std::function<void(Session*)> on_close_;
   Connection conn_;
+  std::shared_ptr<RequestLatencies> latencies_;
   // The frame being read: 4 + N bytes, `received_` of them so far, in
   // reused_ until it is full, then in large_ (large_capacity_ bytes, charged
   // to the budget). FlatBuffers needs the frame 8-aligned.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -277,6 +278,7 @@ struct Store::Impl {
   // `positions`: those of the replicated groups in the transaction (none
   // for a store that does not replicate).
   absl::Status Commit(const std::vector<Pending*>& group, const std::vector<ReplPos>& positions) {
+    const auto started = std::chrono::steady_clock::now();
     uint64_t group_bytes = 0;
     for (const Pending* p : group) group_bytes += p->batch->byte_size();
     // Grow before the transaction when the group would not comfortably fit:
@@ -306,6 +308,8 @@ struct Store::Impl {
           if (!new_terms.empty()) repl_terms = std::move(new_terms);
           repl_pos = positions.back();
         }
+        const double took =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         std::lock_guard s(stats_mu);
         ++stats.commits;
         stats.batches_committed += group.size();
@@ -314,6 +318,8 @@ struct Store::Impl {
         stats.max_group_batches = std::max<uint64_t>(stats.max_group_batches, group.size());
         stats.last_group_records = appended;
         stats.max_group_records = std::max<uint64_t>(stats.max_group_records, appended);
+        stats.commit_seconds.Observe(took);
+        stats.records_per_commit.Observe(static_cast<double>(appended));
         return absl::OkStatus();
       }
       if (rc == MDB_MAP_FULL) {

@@ -40,6 +40,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/common/histogram.h"
 #include "server/store/commit_hook.h"
 #include "server/store/write_batch.h"
 
@@ -81,6 +82,11 @@ struct StoreStats {
   uint64_t map_grows = 0;
   uint64_t log_entries = 0;     // records in the log database now
   uint64_t used_bytes = 0;      // pages in use (last page number * page size)
+  // Successful commits: seconds from the start of writing the group to the
+  // commit's return (fsync included), and log records in each. Kept by the
+  // writer thread under the lock it takes once per commit anyway.
+  LatencyHistogram commit_seconds;
+  CountHistogram records_per_commit;
   std::string fatal_error;      // non-empty once writes are refused for good
 };
 
