@@ -88,6 +88,7 @@ class MetricsTest : public ::testing::Test {
     options.server.port = 0;
     options.metrics.port = 0;
     options.metrics.snapshot_timeout_ms = 300;
+    options.metrics.top_tenants = top_tenants_;
     absl::Status started = server_.Start(options);
     ASSERT_TRUE(started.ok()) << started;
     ASSERT_NE(server_.rappeld().metrics_port(), 0);
@@ -116,7 +117,39 @@ class MetricsTest : public ::testing::Test {
 
   rappel::testing::TempDir dir_;
   rappel::testing::RappeldThread server_;
+  uint32_t top_tenants_ = 20;
 };
+
+class MetricsTopTenantsTest : public MetricsTest {
+ protected:
+  void SetUp() override {
+    top_tenants_ = 1;
+    MetricsTest::SetUp();
+  }
+};
+
+// top_tenants = 1 and two tenants: one series for the busiest, one "other".
+TEST_F(MetricsTopTenantsTest, CapsAtNPlusOther) {
+  client::Options o;
+  o.port = server_.port();
+  auto c = client::BlockingClient::Connect(o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  int64_t due = server::SystemNowMs() + 3'600'000;
+  std::vector<client::Reminder> batch;
+  for (int i = 0; i < 3; ++i) batch.push_back({5, "k" + std::to_string(i), client::Channel::kSms, "1", due, 0, "x"});
+  batch.push_back({9, "k", client::Channel::kSms, "1", due, 0, "x"});
+  ASSERT_TRUE((*c)->Schedule(batch).ok());
+  std::string m = Get(Url("/metrics")).body;
+  EXPECT_EQ(Sample(m, "rappel_tenant_live_reminders{tenant=\"5\"}"), 3.0) << m;
+  EXPECT_EQ(Sample(m, "rappel_tenant_live_reminders{tenant=\"other\"}"), 1.0);
+  EXPECT_EQ(Sample(m, "rappel_tenant_live_reminders{tenant=\"9\"}"), std::nullopt);
+  EXPECT_EQ(Sample(m, "rappel_tenant_dead_letters{tenant=\"5\"}"), 0.0);
+  size_t series = 0;
+  std::istringstream in(m);
+  std::string line;
+  while (std::getline(in, line)) series += line.rfind("rappel_tenant_live_reminders{", 0) == 0;
+  EXPECT_EQ(series, 2u);
+}
 
 TEST_F(MetricsTest, CountersMatchWhatWasDone) {
   auto client = ScheduleSome(5);
@@ -176,6 +209,64 @@ TEST_F(MetricsTest, AStuckIoThreadServesTheLastSnapshot) {
   EXPECT_EQ(Sample(m.body, "rappel_live_reminders"), 2.0);
   EXPECT_GE(Sample(m.body, "rappel_metrics_snapshot_misses_total").value_or(0), 1.0);
   EXPECT_GT(Sample(m.body, "rappel_metrics_snapshot_age_seconds").value_or(0), 0.2);
+}
+
+// Reminders due now (one 5 s late) go to a worker that acks them: the
+// histograms count exactly what was done, and the late one is counted.
+TEST_F(MetricsTest, HistogramsCountWhatWasDone) {
+  client::Options o;
+  o.port = server_.port();
+  auto producer = client::BlockingClient::Connect(o);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  int64_t now = server::SystemNowMs();
+  std::vector<client::Reminder> batch = {
+      {7, "a", client::Channel::kEmail, "a@b.c", now, 0, "x"},
+      {7, "b", client::Channel::kEmail, "a@b.c", now, 0, "x"},
+      {7, "c", client::Channel::kEmail, "a@b.c", now - 5'000, 0, "x"}};
+  ASSERT_TRUE((*producer)->Schedule(batch).ok());
+  auto worker = client::BlockingClient::Connect(o);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_TRUE((*worker)->Subscribe({client::Channel::kEmail}, 16, 16).ok());
+  size_t acked = 0;
+  int acks_sent = 0;
+  for (int i = 0; i < 50 && acked < batch.size(); ++i) {
+    auto got = (*worker)->Receive(std::chrono::milliseconds(100));
+    ASSERT_TRUE(got.ok()) << got.status();
+    if (got->empty()) continue;
+    std::vector<client::AckItem> items;
+    for (const client::Message& m : *got) items.push_back({m.lease_id, client::AckOutcome::kSent, ""});
+    ASSERT_TRUE((*worker)->Ack(items).ok());
+    ++acks_sent;
+    acked += items.size();
+  }
+  ASSERT_EQ(acked, batch.size());
+
+  std::string m = Get(Url("/metrics")).body;
+  EXPECT_EQ(Sample(m, "rappel_handout_lag_seconds_count"), 3.0) << m;
+  EXPECT_EQ(Sample(m, "rappel_lease_ack_seconds_count"), 3.0);
+  // Two were handed out within 1 s of due, the third 5 s late.
+  EXPECT_EQ(Sample(m, "rappel_handout_lag_seconds_bucket{le=\"1\"}"), 2.0);
+  EXPECT_EQ(Sample(m, "rappel_handout_lag_seconds_bucket{le=\"+Inf\"}"), 3.0);
+  EXPECT_GE(Sample(m, "rappel_handout_lag_seconds_sum").value_or(0), 5.0);
+  EXPECT_EQ(Sample(m, "rappel_messages_late_total{channel=\"email\"}"), 1.0);
+  EXPECT_EQ(Sample(m, "rappel_messages_late_total{channel=\"sms\"}"), 0.0);
+  EXPECT_EQ(Sample(m, "rappel_request_duration_seconds_count{type=\"Hello\"}"), 2.0);
+  EXPECT_EQ(Sample(m, "rappel_request_duration_seconds_count{type=\"Schedule\"}"), 1.0);
+  EXPECT_EQ(Sample(m, "rappel_request_duration_seconds_count{type=\"Subscribe\"}"), 1.0);
+  EXPECT_EQ(Sample(m, "rappel_request_duration_seconds_count{type=\"Ack\"}"),
+            static_cast<double>(acks_sent));
+  EXPECT_EQ(Sample(m, "rappel_request_duration_seconds_count{type=\"Cancel\"}"), std::nullopt);
+  EXPECT_GT(Sample(m, "rappel_store_commit_duration_seconds_count").value_or(0), 0.0);
+  EXPECT_GT(Sample(m, "rappel_store_commit_duration_seconds_sum").value_or(0), 0.0);
+  EXPECT_EQ(Sample(m, "rappel_store_commit_records_count"),
+            Sample(m, "rappel_store_commit_duration_seconds_count"));
+  EXPECT_GE(Sample(m, "rappel_store_commit_records_sum").value_or(0), 3.0);
+  // No tokens configured: every Hello is admin.
+  EXPECT_EQ(Sample(m, "rappel_connections_by_role{role=\"admin\"}"), 2.0);
+  EXPECT_EQ(Sample(m, "rappel_connections_by_role{role=\"worker\"}"), 0.0);
+  // Tenant 7 has none live left: only "other" remains.
+  EXPECT_EQ(Sample(m, "rappel_tenant_live_reminders{tenant=\"7\"}"), std::nullopt);
+  EXPECT_EQ(Sample(m, "rappel_tenant_live_reminders{tenant=\"other\"}"), 0.0);
 }
 
 // A real Prometheus scrapes rappeld every second; its query API returns the
