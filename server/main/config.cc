@@ -561,8 +561,9 @@ absl::StatusOr<protocol::wire::Role> ParseRole(std::string_view name) {
   if (name == "producer") return Role::Producer;
   if (name == "worker") return Role::Worker;
   if (name == "admin") return Role::Admin;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown role '", std::string(name), "' (expected producer, worker or admin)"));
+  if (name == "replica") return Role::Replica;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown role '", std::string(name), "' (expected producer, worker, admin or replica)"));
 }
 
 namespace {
