@@ -1,13 +1,22 @@
 #include "server/main/rappeld.h"
 
-#include <algorithm>
+#include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "server/common/log.h"
 
 namespace rappel::server {
 
 Rappeld::~Rappeld() {
+  replication_.reset();
+  applier_.reset();
+  standby_store_.reset();  // commits what the applier queued
   metrics_.reset();  // first: its snapshots read the engine and the server
   if (server_) server_->Stop();
   if (handler_) handler_->JoinBackup();  // the copy reads the store
@@ -19,6 +28,15 @@ Rappeld::~Rappeld() {
 absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
                                                         RappeldOptions options) {
   std::unique_ptr<Rappeld> d(new Rappeld());
+  d->io_ = &io;
+  if (options.replication.standby()) {
+    if (absl::Status st = d->StartStandby(io, options); !st.ok()) return st;
+    return d;
+  }
+  if (options.replication.port >= 0) {
+    d->hook_ = std::make_unique<PrimaryHook>(options.replication.backlog_bytes);
+    options.engine.store.hook = d->hook_.get();
+  }
   CoreOptions core{options.engine, options.dispatch, options.book};
   auto loop = Loop::Start(io, std::move(core), options.reclaim_every_ms);
   if (!loop.ok()) return loop.status();
@@ -32,6 +50,16 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
                                                  c.book());
   d->server_ = std::make_unique<Server>(io, options.server, d->handler_.get());
   if (absl::Status st = d->server_->Start(); !st.ok()) return st;
+  if (d->hook_) {
+    ReplicationServerOptions ro;
+    ro.listen_address = options.replication.listen;
+    ro.port = static_cast<uint16_t>(options.replication.port);
+    for (const Credential& c : options.handler.tokens) {
+      if (c.role == protocol::wire::Role::Replica) ro.tokens.push_back(c);
+    }
+    d->replication_ = std::make_unique<ReplicationServer>(io, std::move(ro), d->hook_.get());
+    if (absl::Status st = d->replication_->Start(); !st.ok()) return st;
+  }
   // Last: /readyz answering means the store is recovered and the port open.
   if (options.metrics.enabled()) {
     Rappeld* self = d.get();
@@ -65,7 +93,52 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   return d;
 }
 
+absl::Status Rappeld::StartStandby(asio::io_context& io, const RappeldOptions& options) {
+  const ReplicationOptions& r = options.replication;
+  ReplicaApplierOptions ao;
+  std::string_view target = r.replica_of;
+  size_t colon = target.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string_view::npos || !absl::SimpleAtoi(std::string(target.substr(colon + 1)), &port) ||
+      port == 0 || port > 65535 || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("replica_of '", r.replica_of, "' is not HOST:PORT"));
+  }
+  ao.primary_host = std::string(target.substr(0, colon));
+  ao.primary_port = static_cast<uint16_t>(port);
+  if (r.token_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a standby needs the token it sends the primary (role replica): [replication] "
+        "token_file or --replication-token-file");
+  }
+  std::ifstream in(r.token_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the replication token file ", r.token_file));
+  }
+  ao.token = std::string(absl::StripAsciiWhitespace(text.str()));
+  if (ao.token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the replication token file ", r.token_file, " is empty"));
+  }
+  ao.node = r.node;
+  if (ao.node.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    ao.node = host;
+  }
+  auto store = Store::Open(options.engine.store,
+                           [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });
+  if (!store.ok()) return store.status();
+  standby_store_ = std::move(*store);
+  applier_ = std::make_unique<ReplicaApplier>(io, std::move(ao), standby_store_.get());
+  return applier_->Start();
+}
+
 absl::Status Rappeld::Reload(const RappeldOptions& next) {
+  if (standby()) return absl::OkStatus();  // a standby has no tokens nor TLS of its own yet
   if (server_->tls() != next.server.tls.enabled()) {
     return absl::FailedPreconditionError("turning TLS on or off needs a restart");
   }
@@ -81,6 +154,13 @@ absl::Status Rappeld::Reload(const RappeldOptions& next) {
 }
 
 void Rappeld::Shutdown(std::function<void()> done) {
+  if (standby()) {
+    // The store's destructor commits what is queued.
+    applier_->Stop();
+    asio::post(*io_, std::move(done));
+    return;
+  }
+  if (replication_) replication_->Stop();
   server_->Stop();
   loop_->Shutdown([this] { return handler_->backup_running(); }, std::move(done));
 }

@@ -16,9 +16,29 @@
 #include "server/metrics/exporter.h"
 #include "server/metrics/metrics_options.h"
 #include "server/net/server.h"
+#include "server/replication/primary_hook.h"
+#include "server/replication/replica_applier.h"
+#include "server/replication/replication_server.h"
 #include "server/runtime/loop.h"
 
 namespace rappel::server {
+
+// Log shipping ([replication]): a primary listens for standbys on its
+// replication port; a standby (replica_of set) follows a primary instead of
+// serving clients.
+struct ReplicationOptions {
+  std::string listen = "127.0.0.1";
+  int32_t port = -1;  // -1: no replication listener; 0: any free port
+  // "HOST:PORT" of a primary's replication listener: run as its standby.
+  std::string replica_of;
+  // The file holding the token (role replica on the primary) a standby sends.
+  std::string token_file;
+  // The standby's name in the primary's logs (default: the host name).
+  std::string node;
+  uint64_t backlog_bytes = uint64_t{256} << 20;
+
+  bool standby() const { return !replica_of.empty(); }
+};
 
 struct RappeldOptions {
   EngineOptions engine;
@@ -35,17 +55,30 @@ struct RappeldOptions {
   int64_t reclaim_every_ms = 3'600'000;
   // The Prometheus / health listener; off unless a port is set.
   metrics::MetricsOptions metrics;
+  ReplicationOptions replication;
 };
 
 class Rappeld {
  public:
-  // Opens the store (recovering it), then listens. Must be called on the
+  // Opens the store (recovering it), then listens. A standby
+  // (options.replication.replica_of) opens only its store and follows the
+  // primary: no core, no client listener, no metrics listener. Must be called on the
   // io_context's thread (or before it runs).
   static absl::StatusOr<std::unique_ptr<Rappeld>> Start(asio::io_context& io,
                                                         RappeldOptions options);
   ~Rappeld();
 
-  uint16_t port() const { return server_->port(); }
+  // The client port; 0 on a standby (it has no client listener).
+  uint16_t port() const { return server_ ? server_->port() : 0; }
+  bool standby() const { return applier_ != nullptr; }
+  // The replication listener's port; 0 when there is none.
+  uint16_t replication_port() const { return replication_ ? replication_->port() : 0; }
+  // Null unless this is a primary with a replication listener.
+  const ReplicationServer* replication() const { return replication_.get(); }
+  // The position of the last local commit (primary with a listener).
+  ReplPos replication_position() const { return hook_ ? hook_->last() : ReplPos{}; }
+  // Null unless this is a standby.
+  const ReplicaApplier* applier() const { return applier_.get(); }
   // The metrics listener's port; 0 when metrics are off.
   uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   // SIGHUP: applies what can change while serving from `next`, a resolved
@@ -68,11 +101,19 @@ class Rappeld {
 
  private:
   Rappeld() = default;
+  absl::Status StartStandby(asio::io_context& io, const RappeldOptions& options);
 
+  asio::io_context* io_ = nullptr;
+  // Declared before the loop, whose store holds it.
+  std::unique_ptr<PrimaryHook> hook_;
   std::unique_ptr<Loop> loop_;
   std::unique_ptr<RequestHandler> handler_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<metrics::MetricsExporter> metrics_;  // reads the three above
+  std::unique_ptr<ReplicationServer> replication_;     // reads hook_
+  // A standby: its store and what feeds it.
+  std::unique_ptr<Store> standby_store_;
+  std::unique_ptr<ReplicaApplier> applier_;
 };
 
 }  // namespace rappel::server

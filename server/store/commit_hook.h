@@ -8,8 +8,9 @@
 // on the owner thread once the group may be answered (e.g. when a standby
 // has it too).
 //
-// Thread: every method is called on the Store's writer thread, one call at
-// a time. The hook posts completions through the same Poster the Store was
+// Thread: Opened is called on the thread calling Store::Open, before the
+// writer starts; every other method on the Store's writer thread, one call
+// at a time. The hook posts completions through the same Poster the Store was
 // opened with, from whichever thread decides to release them.
 #pragma once
 
@@ -49,6 +50,14 @@ inline void RunCompletions(CommitCompletions& dones) {
 class CommitHook {
  public:
   virtual ~CommitHook() = default;
+
+  // The store is open: `last` is its durable meta repl_pos ({0, 0}: none),
+  // `post` runs a closure on the owner thread (the Poster the store was
+  // opened with; completions go through it). Before any other call.
+  virtual void Opened(ReplPos last, std::function<void(std::function<void()>)> post) {
+    (void)last;
+    (void)post;
+  }
 
   // The position the group about to be committed gets. Must be greater than
   // every position already passed to Committed. Not consumed by a failed

@@ -555,6 +555,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, 
   if (rc != 0) return LmdbError(rc, "commit at open");
 
   im.stats.map_bytes = im.map_bytes;
+  if (im.hook != nullptr) im.hook->Opened(im.repl_pos, im.post);
   size_t max_records = options.max_records_per_commit;
   im.writer = std::thread([&im, max_records] { im.WriterLoop(max_records); });
   return store;

@@ -1,0 +1,276 @@
+#include "server/replication/replica_applier.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+#include "server/replication/batch_codec.h"
+
+namespace rappel::server {
+namespace {
+
+namespace wire = protocol::wire;
+
+}  // namespace
+
+ReplicaApplier::ReplicaApplier(asio::io_context& io, ReplicaApplierOptions options, Store* store)
+    : io_(io),
+      options_(std::move(options)),
+      store_(store),
+      timer_(io),
+      backoff_ms_(options_.initial_backoff_ms) {}
+
+ReplicaApplier::~ReplicaApplier() {
+  *alive_ = false;
+  Stop();
+}
+
+absl::Status ReplicaApplier::Start() {
+  auto reader = store_->NewReader();
+  if (!reader.ok()) return reader.status();
+  auto pos = reader->GetReplPos();
+  if (!pos.ok()) return pos.status();
+  status_.durable = *pos;
+  status_.received = *pos;
+  Connect();
+  return absl::OkStatus();
+}
+
+void ReplicaApplier::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  timer_.cancel();
+  if (conn_io_) conn_io_->Close();
+  connected_ = false;
+}
+
+void ReplicaApplier::Connect() {
+  if (stopped_) return;
+  ++conn_;
+  uint64_t conn = conn_;
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(io_);
+  std::weak_ptr<bool> alive = alive_;
+  resolver->async_resolve(
+      options_.primary_host, std::to_string(options_.primary_port),
+      [this, alive, conn, resolver](asio::error_code ec,
+                                    asio::ip::tcp::resolver::results_type results) {
+        if (alive.expired() || stopped_ || conn != conn_) return;
+        if (ec) return Drop(absl::UnavailableError(absl::StrCat("resolve: ", ec.message())));
+        auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
+        asio::async_connect(*socket, results,
+                            [this, alive, conn, socket](asio::error_code ec, const auto&) {
+                              if (alive.expired() || stopped_ || conn != conn_) return;
+                              if (ec) {
+                                return Drop(absl::UnavailableError(
+                                    absl::StrCat("connect: ", ec.message())));
+                              }
+                              socket->set_option(asio::ip::tcp::no_delay(true), ec);
+                              protocol::FrameLimits limits;
+                              limits.max_frame_bytes = options_.max_frame_bytes;
+                              conn_io_ = std::make_shared<FrameIo>(std::move(*socket), limits);
+                              OnConnected();
+                            });
+      });
+}
+
+void ReplicaApplier::OnConnected() {
+  flatbuffers::FlatBufferBuilder b;
+  auto token = b.CreateString(options_.token);
+  auto name = b.CreateString(absl::StrCat("standby ", options_.node));
+  auto hello = wire::CreateHello(b, protocol::kProtocolVersion, token, name);
+  protocol::FinishFrame(b, 1, wire::Body::Hello, hello.Union());
+  conn_io_->Write(b);
+  std::weak_ptr<bool> alive = alive_;
+  uint64_t conn = conn_;
+  conn_io_->Read([this, alive, conn](absl::Status st, const wire::Frame* frame) {
+    if (alive.expired() || stopped_ || conn != conn_) return;
+    if (!st.ok()) return Drop(st);
+    OnHelloReply(frame);
+  });
+}
+
+void ReplicaApplier::OnHelloReply(const wire::Frame* frame) {
+  if (frame->body_type() == wire::Body::Error) {
+    return Drop(protocol::FromWireStatus(frame->body_as_Error()->status()));
+  }
+  if (frame->body_type() != wire::Body::HelloReply) {
+    return Drop(absl::InvalidArgumentError("the primary did not answer Hello with HelloReply"));
+  }
+  flatbuffers::FlatBufferBuilder b;
+  auto node = b.CreateString(options_.node);
+  auto start = wire::CreateReplicaStart(b, node, status_.durable.term, status_.durable.index);
+  protocol::FinishFrame(b, 2, wire::Body::ReplicaStart, start.Union());
+  conn_io_->Write(b);
+  std::weak_ptr<bool> alive = alive_;
+  uint64_t conn = conn_;
+  conn_io_->Read([this, alive, conn](absl::Status st, const wire::Frame* frame) {
+    if (alive.expired() || stopped_ || conn != conn_) return;
+    if (!st.ok()) return Drop(st);
+    OnStartReply(frame);
+  });
+}
+
+void ReplicaApplier::OnStartReply(const wire::Frame* frame) {
+  const wire::ReplicaStartReply* reply = frame->body_as_ReplicaStartReply();
+  if (reply == nullptr) {
+    if (frame->body_type() == wire::Body::Error) {
+      return Drop(protocol::FromWireStatus(frame->body_as_Error()->status()));
+    }
+    return Drop(absl::InvalidArgumentError("expected ReplicaStartReply"));
+  }
+  absl::Status st = protocol::FromWireStatus(reply->status());
+  if (!st.ok()) return Drop(st);
+  if (reply->from_index() != status_.durable.index + 1) {
+    return Drop(absl::InvalidArgumentError(absl::StrCat(
+        "the primary offers index ", reply->from_index(), ", the standby needs ",
+        status_.durable.index + 1)));
+  }
+  connected_ = true;
+  status_.streaming = true;
+  status_.received = status_.durable;
+  ++status_.connects;
+  backoff_ms_ = options_.initial_backoff_ms;
+  LogInfo(absl::StrCat("standby: streaming from ", options_.primary_host, ":",
+                       options_.primary_port, " at index ", reply->from_index(), " (term ",
+                       reply->term(), ")"));
+  ReadGroups();
+}
+
+void ReplicaApplier::ReadGroups() {
+  if (!connected_ || stopped_) return;
+  if (in_flight_bytes_ > options_.max_in_flight_bytes) {
+    reading_paused_ = true;  // OnDurable resumes
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  uint64_t conn = conn_;
+  conn_io_->Read([this, alive, conn](absl::Status st, const wire::Frame* frame) {
+    if (alive.expired() || stopped_ || conn != conn_) return;
+    if (!st.ok()) return Drop(st);
+    const wire::CommitGroup* group = frame->body_as_CommitGroup();
+    if (group == nullptr) return Drop(absl::InvalidArgumentError("expected CommitGroup"));
+    if (absl::Status applied = Apply(*group); !applied.ok()) return Drop(applied);
+    ReadGroups();
+  });
+}
+
+absl::Status ReplicaApplier::Apply(const wire::CommitGroup& frame) {
+  const ReplPos last = status_.received;
+  if (frame.index() != last.index + 1 || frame.prev_index() != last.index) {
+    return absl::InvalidArgumentError(absl::StrCat("CommitGroup index ", frame.index(), " (prev ",
+                                                   frame.prev_index(), ") does not follow ",
+                                                   last.index));
+  }
+  if (frame.term() < last.term) {
+    return absl::InvalidArgumentError(absl::StrCat("CommitGroup term ", frame.term(),
+                                                   " is below the last term ", last.term));
+  }
+  if (frame.data() == nullptr) return absl::InvalidArgumentError("CommitGroup without data");
+  std::string_view bytes(reinterpret_cast<const char*>(frame.data()->data()),
+                         frame.data()->size());
+  auto group = DecodeGroup(bytes);
+  if (!group.ok()) {
+    return absl::Status(group.status().code(),
+                        absl::StrCat("CommitGroup ", frame.index(), ": ", group.status().message()));
+  }
+  if (group->pos != ReplPos{frame.term(), frame.index()} || group->prev.index != last.index) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CommitGroup ", frame.index(), ": its data names another position (", group->pos.term,
+        "/", group->pos.index, ")"));
+  }
+  ReplPos pos = group->pos;
+  status_.received = pos;
+  ++in_flight_groups_;
+  in_flight_bytes_ += bytes.size();
+  std::weak_ptr<bool> alive = alive_;
+  uint64_t conn = conn_;
+  int64_t commit_ms = frame.commit_ms();
+  size_t size = bytes.size();
+  store_->SubmitGroup(epoch_, std::move(group->batches), pos,
+                      [this, alive, conn, pos, commit_ms, size](absl::Status st) {
+                        if (alive.expired()) return;
+                        OnDurable(conn, pos, commit_ms, size, std::move(st));
+                      });
+  return absl::OkStatus();
+}
+
+void ReplicaApplier::OnDurable(uint64_t conn, ReplPos pos, int64_t commit_ms, size_t bytes,
+                               absl::Status st) {
+  --in_flight_groups_;
+  in_flight_bytes_ -= bytes;
+  if (st.ok()) {
+    status_.durable = pos;
+    status_.primary_commit_ms = commit_ms;
+  } else {
+    // Every later group of this epoch fails too: ask again from what is
+    // durable once they have all come back, under a new epoch.
+    ++epoch_;
+  }
+  if (!st.ok() && conn == conn_ && connected_) {
+    Drop(absl::Status(st.code(), absl::StrCat("commit of index ", pos.index, ": ", st.message())));
+  }
+  if (conn == conn_ && connected_) {
+    SendAck();
+    if (reading_paused_ && in_flight_bytes_ <= options_.max_in_flight_bytes) {
+      reading_paused_ = false;
+      ReadGroups();
+    }
+  }
+  MaybeReconnect();
+}
+
+void ReplicaApplier::SendAck() {
+  if (acking_) {
+    ack_again_ = true;
+    return;
+  }
+  acking_ = true;
+  flatbuffers::FlatBufferBuilder b;
+  auto ack = wire::CreatePositionAck(b, status_.durable.term, status_.durable.index);
+  protocol::FinishFrame(b, 0, wire::Body::PositionAck, ack.Union());
+  std::weak_ptr<bool> alive = alive_;
+  uint64_t conn = conn_;
+  conn_io_->Write(b, [this, alive, conn](absl::Status st) {
+    if (alive.expired() || conn != conn_) return;
+    acking_ = false;
+    if (!st.ok()) return Drop(st);
+    if (ack_again_) {
+      ack_again_ = false;
+      SendAck();
+    }
+  });
+}
+
+void ReplicaApplier::Drop(const absl::Status& why) {
+  if (stopped_) return;
+  if (why.message() != status_.last_error || connected_) {
+    LogWarn(absl::StrCat("standby: replication from ", options_.primary_host, ":",
+                         options_.primary_port, " ended: ", why.message(),
+                         "; retrying in ", backoff_ms_, " ms"));
+  }
+  status_.last_error = std::string(why.message());
+  status_.streaming = false;
+  connected_ = false;
+  reading_paused_ = false;
+  acking_ = false;
+  ack_again_ = false;
+  if (conn_io_) conn_io_->Close();
+  ++conn_;  // late handlers of this connection are ignored
+  reconnect_pending_ = true;
+  MaybeReconnect();
+}
+
+void ReplicaApplier::MaybeReconnect() {
+  if (!reconnect_pending_ || stopped_ || in_flight_groups_ > 0) return;
+  reconnect_pending_ = false;
+  status_.received = status_.durable;
+  timer_.expires_after(std::chrono::milliseconds(backoff_ms_));
+  backoff_ms_ = std::min(backoff_ms_ * 2, options_.max_backoff_ms);
+  std::weak_ptr<bool> alive = alive_;
+  timer_.async_wait([this, alive](asio::error_code ec) {
+    if (ec || alive.expired()) return;
+    Connect();
+  });
+}
+
+}  // namespace rappel::server
