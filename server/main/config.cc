@@ -267,6 +267,60 @@ const Setting kSettings[] = {
      },
      [](const RappeldOptions& o) { return std::to_string(o.metrics.top_tenants); }, false,
      "metrics-top-tenants"},
+    // Log shipping to standbys (server/replication/): asynchronous, static.
+    {"replication", "listen", Setting::Type::kString,
+     "address of the replication listener standbys connect to", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       asio::error_code ec;
+       asio::ip::make_address(Str(v), ec);
+       if (ec) return absl::StrCat("'", Str(v), "' is not an IP address");
+       o.replication.listen = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.replication.listen; }, false, "replication-listen"},
+    {"replication", "port", Setting::Type::kInteger,
+     "TCP port of the replication listener (-1: off; 0: any free port, printed at start); "
+     "standbys authenticate with a token of role replica",
+     -1, 65535,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.replication.port = static_cast<int32_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.replication.port); }, false,
+     "replication-port"},
+    {"replication", "replica_of", Setting::Type::kString,
+     "HOST:PORT of a primary's replication listener: run as its standby (store only, no "
+     "client listener)",
+     0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.replication.replica_of = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.replication.replica_of; }, false, "replica-of"},
+    {"replication", "token_file", Setting::Type::kString,
+     "file holding the token (role replica on the primary) a standby sends", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.replication.token_file = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.replication.token_file; }, false,
+     "replication-token-file"},
+    {"replication", "node", Setting::Type::kString,
+     "this standby's name in the primary's logs (default: the host name)", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.replication.node = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.replication.node; }, false, "replication-node"},
+    {"replication", "backlog_bytes", Setting::Type::kInteger,
+     "bytes of recent groups the primary keeps for standbys that reconnect", 1 << 20,
+     int64_t{1} << 40,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.replication.backlog_bytes = static_cast<uint64_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.replication.backlog_bytes); }, false,
+     "replication-backlog-bytes"},
 };
 
 const char* TypeName(Setting::Type t) {
@@ -352,7 +406,8 @@ class ConfigReader {
                                [&](const Setting& s) { return name == s.section; });
       if (!known) {
         return Error(key.source(), absl::StrCat("[", name, "]"),
-                     "unknown section (expected server, store, engine, dispatch, metrics or [[token]])");
+                     "unknown section (expected server, store, engine, dispatch, metrics, replication or "
+                     "[[token]])");
       }
       if (!node.is_table()) {
         return Error(node.source(), name,
@@ -738,6 +793,20 @@ absl::Status CheckOptions(const RappeldOptions& options) {
         ": the metrics listener has neither TLS nor a token yet; listen on 127.0.0.1 ([metrics] "
         "listen or --metrics-listen)"));
   }
+  if (options.replication.port >= 0 && !options.replication.standby() &&
+      std::none_of(options.handler.tokens.begin(), options.handler.tokens.end(),
+                   [](const Credential& c) { return c.role == protocol::wire::Role::Replica; })) {
+    return absl::FailedPreconditionError(
+        "the replication listener needs a token with role replica for its standbys ([[token]] "
+        "role = \"replica\", or --token SECRET=replica)");
+  }
+  if (options.replication.port >= 0 && !IsLoopback(options.replication.listen) &&
+      !options.plaintext) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen for replication on ", options.replication.listen,
+        ": the replication port has no TLS yet and the whole store would cross the network in "
+        "clear; listen on 127.0.0.1, or set plaintext = 1 if the network is protected otherwise"));
+  }
   const TlsOptions& tls = options.server.tls;
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     return absl::InvalidArgumentError(
@@ -768,7 +837,7 @@ CommandLine::CommandLine(CLI::App& app) {
   const RappeldOptions defaults = DefaultRappeldOptions();
   app.add_option("--config", config_path_,
                  "TOML configuration file with any of the settings below, in sections [server], "
-                 "[store], [engine], [dispatch] and [[token]] tables (see "
+                 "[store], [engine], [dispatch], [metrics], [replication] and [[token]] tables (see "
                  "rappeld.example.toml); the flags given override it")
       ->type_name("FILE");
   app.add_option_function<std::string>(

@@ -13,7 +13,11 @@
 //              rate_late_after_ms
 //   [metrics]  listen, port, top_tenants (flags --metrics-listen, --metrics-port,
 //              --metrics-top-tenants)
-//   [[token]]  secret = "..." or secret_file = "path", role = "producer" | "worker" | "admin",
+//   [replication] listen, port, replica_of, token_file, node, backlog_bytes (flags
+//              --replication-listen, --replication-port, --replica-of,
+//              --replication-token-file, --replication-node, --replication-backlog-bytes)
+//   [[token]]  secret = "..." or secret_file = "path",
+//              role = "producer" | "worker" | "admin" | "replica",
 //              optional: name = "clinic-a" (for logs; default "token #N"),
 //              tenants = [1, 2] or "all" (default: all, as before tenants existed)
 //

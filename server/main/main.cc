@@ -81,6 +81,31 @@ int main(int argc, char** argv) {
     return 1;
   }
   rappel::server::Rappeld& server = **started;
+  if (server.standby()) {
+    const auto& st = server.applier()->status();
+    std::printf("rappeld: standby of %s, store %s at index %llu (term %llu); no client listener\n",
+                options.replication.replica_of.c_str(), options.engine.store.path.c_str(),
+                static_cast<unsigned long long>(st.durable.index),
+                static_cast<unsigned long long>(st.durable.term));
+    std::fflush(stdout);
+    const std::string following =
+        absl::StrCat("standby of ", options.replication.replica_of, ", data dir ",
+                     options.engine.store.path, ", at index ", st.durable.index);
+    rappel::server::LogInfo(following);
+    rappel::server::NotifyReady(following);
+    stop.async_wait([&](asio::error_code ec, int signo) {
+      if (ec) return;
+      rappel::server::LogInfo(absl::StrCat("signal ", signo, ": stopping the standby"));
+      rappel::server::NotifyStopping("stopping the standby");
+      reload.cancel();
+      server.Shutdown([&] {
+        rappel::server::LogInfo("stopped");
+        io.stop();
+      });
+    });
+    io.run();
+    return 0;
+  }
   auto stats = server.engine().stats();
   const char* transport = !options.server.tls.enabled()               ? ""
                           : options.server.tls.client_ca_file.empty() ? ", TLS"
@@ -89,6 +114,10 @@ int main(int argc, char** argv) {
               options.server.listen_address.c_str(), server.port(),
               options.engine.store.path.c_str(), static_cast<unsigned long long>(stats.live),
               static_cast<long long>(stats.recovery_ms), transport);
+  if (server.replication_port() != 0) {
+    std::printf("rappeld: replication on %s:%u\n", options.replication.listen.c_str(),
+                server.replication_port());
+  }
   if (server.metrics_port() != 0) {
     std::printf("rappeld: metrics on http://%s:%u/metrics\n", options.metrics.listen.c_str(),
                 server.metrics_port());
