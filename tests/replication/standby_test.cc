@@ -66,6 +66,7 @@ class StandbyTest : public ::testing::Test {
     p.replication.port = 0;
     p.handler.tokens = {MakeCredential("p", protocol::wire::Role::Producer),
                         MakeCredential("w", protocol::wire::Role::Worker),
+                        MakeCredential("a", protocol::wire::Role::Admin),
                         MakeCredential("r", protocol::wire::Role::Replica)};
     ASSERT_TRUE(primary_.Start(p).ok());
     std::ofstream(dir_.Sub("token")) << "r\n";
@@ -119,7 +120,13 @@ TEST_F(StandbyTest, ConvergesUnderLoadAcrossAStandbyRestart) {
   ASSERT_TRUE(StartStandby(dir_.Sub("token")).ok());
   auto producer = Connect("p");
   auto worker = Connect("w");
-  ASSERT_TRUE(producer && worker);
+  auto admin = Connect("a");
+  ASSERT_TRUE(producer && worker && admin);
+  // State writes too: a rate limit (high enough not to slow the test) and
+  // the dead letters of the permanent failures below.
+  ASSERT_TRUE(admin->SetRateLimits({client::RateLimit{client::Channel::kSms, true, 0, 100'000,
+                                                      1000, 10'000}})
+                  .ok());
   ASSERT_TRUE(worker->Subscribe({client::Channel::kSms}, 1000, 100).ok());
   const int64_t now = SystemNowMs();
   size_t acked = 0;
@@ -129,7 +136,12 @@ TEST_F(StandbyTest, ConvergesUnderLoadAcrossAStandbyRestart) {
       ASSERT_TRUE(m.ok()) << m.status();
       if (m->empty()) return;
       std::vector<client::AckItem> items;
-      for (const auto& msg : *m) items.push_back({msg.lease_id, client::AckOutcome::kSent, ""});
+      for (const auto& msg : *m) {
+        items.push_back({msg.lease_id,
+                         items.size() % 10 == 0 ? client::AckOutcome::kFailedPermanent
+                                                : client::AckOutcome::kSent,
+                         "test"});
+      }
       ASSERT_TRUE(worker->Ack(items).ok());
       acked += items.size();
     }
@@ -161,6 +173,7 @@ TEST_F(StandbyTest, ConvergesUnderLoadAcrossAStandbyRestart) {
 
   producer.reset();
   worker.reset();
+  admin.reset();
   standby_.Stop();
   primary_.Stop();
   StoreDump a = Dump(dir_.Sub("primary"));
