@@ -141,7 +141,7 @@ void PrimaryLink::ReadAcks() {
 }
 
 void PrimaryLink::Pump() {
-  if (!streaming_ || closed_ || io_->writing()) return;
+  if (!streaming_ || closed_ || sending_) return;
   Backlog* backlog = hook_->backlog();
   auto frames = backlog->ReadFrom(next_, kMaxEntriesPerWrite, kMaxBytesPerWrite);
   if (frames.empty()) {
@@ -154,8 +154,10 @@ void PrimaryLink::Pump() {
   }
   size_t n = frames.size();
   queued_end_ = next_ + n;
+  sending_ = true;
   auto self = shared_from_this();
   io_->Write(std::move(frames), [self, n](absl::Status st) {
+    self->sending_ = false;
     if (!st.ok()) return self->Close(st);
     self->next_ += n;
     self->Pump();

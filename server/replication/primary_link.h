@@ -61,6 +61,7 @@ class PrimaryLink : public std::enable_shared_from_this<PrimaryLink> {
   std::string node_;
   bool streaming_ = false;
   bool closed_ = false;
+  bool sending_ = false;  // a write of backlog entries is in flight
   uint64_t next_ = 0;        // the next index to send
   uint64_t queued_end_ = 0;  // one past the last index handed to the socket
   ReplPos acked_;
