@@ -64,6 +64,13 @@ void RequestHandler::Hello(Connection& conn, uint64_t id, const wire::Hello& hel
       reply(ErrorFrame(id, wire::ErrorCode::Unauthenticated, "unknown token"), true);
       return;
     }
+    if (c->role == wire::Role::Replica) {
+      LogRefusal("refused Hello: a replica token on the client port");
+      reply(ErrorFrame(id, wire::ErrorCode::Unauthenticated,
+                       "a replica token is for the replication port only"),
+            true);
+      return;
+    }
     role = c->role;
     conn.token_name = c->name;
     conn.token_hash = c->hash;

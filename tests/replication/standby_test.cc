@@ -263,6 +263,13 @@ TEST_F(StandbyTest, RefusesOtherTokensAndGarbageAndGoesOnServing) {
   ASSERT_TRUE(StartStandby(dir_.Sub("token")).ok());
   EXPECT_TRUE(CaughtUp()) << StandbyStatus().last_error;
   EXPECT_TRUE(producer->Ping().ok());
+  // And the replica token opens nothing on the client port.
+  client::Options o;
+  o.port = primary_.port();
+  o.token = "r";
+  auto replica_on_client_port = BlockingClient::Connect(o);
+  EXPECT_TRUE(absl::IsUnauthenticated(replica_on_client_port.status()))
+      << replica_on_client_port.status();
 }
 
 }  // namespace
