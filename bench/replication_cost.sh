@@ -30,12 +30,12 @@ run() {  # single | standby
   "$build/server/rappeld" --data-dir "$work/db" --port "$port" --token p=producer \
     --token replica-secret=replica "${rflags[@]}" > "$work/primary.out" 2>&1 &
   primary_pid=$!
-  for _ in $(seq 1 100); do grep -q listening "$work/primary.out" && break; sleep 0.1; done
+  for _ in $(seq 1 100); do grep -qs listening "$work/primary.out" && break; sleep 0.1; done
   if [[ $setup == standby ]]; then
     "$build/server/rappeld" --data-dir "$work/standby" --replica-of "127.0.0.1:$rport" \
       --replication-token-file "$work/token" --log-level info > "$work/standby.out" 2>&1 &
     standby_pid=$!
-    for _ in $(seq 1 100); do grep -q "streaming from" "$work/standby.out" && break; sleep 0.1; done
+    for _ in $(seq 1 100); do grep -qs "streaming from" "$work/standby.out" && break; sleep 0.1; done
   fi
   local p0 s0=0 p1 s1=0
   p0=$(cpu "$primary_pid"); [[ -n $standby_pid ]] && s0=$(cpu "$standby_pid")
