@@ -851,7 +851,8 @@ CommandLine::CommandLine(CLI::App& app) {
       ->type_name("FILE")
       ->excludes("--config");
   app.add_option("--token", tokens_,
-                 "SECRET=ROLE[:TENANTS[:NAME]], repeatable; ROLE is producer, worker or admin; "
+                 "SECRET=ROLE[:TENANTS[:NAME]], repeatable; ROLE is producer, worker, admin or replica "
+                 "(a standby, on the replication port only); "
                  "TENANTS the tenant ids it may act for, '1,2,7', or 'all' (the default); NAME "
                  "names it in the log (default 'token #N'). Replaces the tokens of the "
                  "configuration file. Visible to local users in the process list: prefer "
