@@ -127,6 +127,7 @@ ConnectionsByRole Server::connections_by_role() const {
       case protocol::wire::Role::Producer: ++by.producer; break;
       case protocol::wire::Role::Worker: ++by.worker; break;
       case protocol::wire::Role::Admin: ++by.admin; break;
+      case protocol::wire::Role::Replica: break;  // refused at Hello on this port
     }
   }
   return by;
