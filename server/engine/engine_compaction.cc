@@ -2,7 +2,9 @@
 
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "server/common/check.h"
+#include "server/common/log.h"
 
 namespace rappel::server {
 
@@ -55,6 +57,8 @@ absl::StatusOr<NumberedLog::Step> Engine::Compaction::PrepareStep(uint64_t lo, u
 void Engine::Compaction::CommitCopies(uint64_t, uint64_t, bool and_delete, Done done) {
   RAPPEL_CHECK(!and_delete);  // two commits a step (file comment)
   ++engine_.stats_.compaction_steps;
+  if (!pass_) pass_ = Pass{std::chrono::steady_clock::now()};
+  ++pass_->steps;
   Pending p = std::move(copies_);
   copies_ = Pending{};
   p.finish = std::move(done);
@@ -71,8 +75,10 @@ void Engine::Compaction::CommitDelete(uint64_t lo, uint64_t hi, Done done) {
     if (h && engine_.index_.meta(*h).seq == seq) {
       // The write that was to supersede it failed: it is still the live
       // version. Keep the range; a later step will relocate it.
-      done(
-          absl::AbortedError("compaction step abandoned: a write it waited for failed; try again"));
+      absl::Status st =
+          absl::AbortedError("compaction step abandoned: a write it waited for failed; try again");
+      done(st);
+      EndPassIfIdle(st);
       return;
     }
   }
@@ -85,10 +91,33 @@ void Engine::Compaction::CommitDelete(uint64_t lo, uint64_t hi, Done done) {
       engine_.stats_.log_records -= scanned;
       engine_.counts_.LogReclaimed(scanned_bytes);
       relocated_total_ += relocated;
+      if (pass_) {
+        pass_->dropped += scanned - relocated;
+        pass_->dropped_bytes += scanned_bytes;
+        pass_->relocated += relocated;
+      }
     }
-    done(st);
+    done(st);  // chains the next step, if any
+    EndPassIfIdle(st);
   };
   engine_.Submit(std::move(p));
+}
+
+void Engine::Compaction::EndPassIfIdle(const absl::Status& st) {
+  if (!pass_ || compactor_.running()) return;
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_->started).count();
+  std::string line = absl::StrCat("compaction: dropped ", pass_->dropped, " records (",
+                                  pass_->dropped_bytes, " bytes scanned), relocated ",
+                                  pass_->relocated, " live, in ", pass_->steps, " steps, ",
+                                  absl::SixDigits(took), " s; log now ",
+                                  engine_.stats_.log_records, " records");
+  pass_.reset();
+  if (st.ok()) {
+    LogInfo(line);
+  } else {
+    LogWarn(absl::StrCat(line, "; stopped: ", st.message()));
+  }
 }
 
 void Engine::Compaction::CompactNow(std::function<void(absl::StatusOr<CompactionResult>)> done) {

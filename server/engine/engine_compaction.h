@@ -20,8 +20,10 @@
 // Thread: the engine's owner thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -57,6 +59,17 @@ class Engine::Compaction final : public NumberedLog {
   uint64_t relocated_ = 0;
   // Live records re-appended by steps whose range is deleted, since open.
   uint64_t relocated_total_ = 0;
+  // The pass under way (steps chained from the first until the compactor
+  // stops): one info line when it ends, with what it reclaimed.
+  struct Pass {
+    std::chrono::steady_clock::time_point started;
+    uint64_t steps = 0;
+    uint64_t dropped = 0;  // garbage records deleted
+    uint64_t dropped_bytes = 0;
+    uint64_t relocated = 0;
+  };
+  std::optional<Pass> pass_;
+  void EndPassIfIdle(const absl::Status& st);
 };
 
 }  // namespace rappel::server

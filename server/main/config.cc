@@ -186,6 +186,15 @@ const Setting kSettings[] = {
        return "";
      },
      [](const RappeldOptions& o) { return std::to_string(o.engine.store.max_map_bytes); }},
+    {"store", "slow_commit_ms", Setting::Type::kInteger,
+     "a commit taking this long or longer is logged as a warning", 0, 3'600'000,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.engine.store.slow_commit_seconds = static_cast<double>(Int(v)) / 1000.0;
+       return "";
+     },
+     [](const RappeldOptions& o) {
+       return std::to_string(static_cast<int64_t>(o.engine.store.slow_commit_seconds * 1000.0 + 0.5));
+     }},
     {"engine", "horizon_days", Setting::Type::kInteger, "due times further ahead are refused", 1,
      18'000,
      [](RappeldOptions& o, const Value& v) -> std::string {

@@ -31,6 +31,9 @@ struct Connection {
   std::optional<std::vector<TenantId>> tenants;
   uint64_t worker_id = 0;  // non-zero once subscribed
   std::string client_name;
+  // The client's address ("203.0.113.7:52144"), set by the session; for
+  // the refusal lines in the log.
+  std::string peer;
   // Sends a server push (a Delivery) on this connection.
   std::function<void(FrameBytes)> push;
   // Set by the session: the bytes queued on this connection and not yet

@@ -60,7 +60,8 @@ void RequestHandler::Hello(Connection& conn, uint64_t id, const wire::Hello& hel
         hello.token() != nullptr ? hello.token()->string_view() : std::string_view();
     const Credential* c = FindCredential(options_.tokens, token);
     if (c == nullptr) {
-      LogRefusal("refused Hello: unknown token");
+      LogRefusal(absl::StrCat("authentication failed from ", conn.peer, ": ",
+                              token.empty() ? "no token" : "unknown token"));
       reply(ErrorFrame(id, wire::ErrorCode::Unauthenticated, "unknown token"), true);
       return;
     }
@@ -123,6 +124,8 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
     return;
   }
   if (!Allowed(conn, type)) {
+    LogRefusal(absl::StrCat("refused ", wire::EnumNameBody(type), " from ", conn.peer, ": token '",
+                            conn.token_name, "' has role ", wire::EnumNameRole(conn.role)));
     reply(ErrorFrame(id, wire::ErrorCode::PermissionDenied,
                      absl::StrCat(wire::EnumNameBody(type), " is not allowed for role ",
                                   wire::EnumNameRole(conn.role))),

@@ -1,6 +1,10 @@
 #include "server/net/server.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/common/clock.h"
+#include "server/common/log.h"
+#include "server/common/log_budget.h"
+#include "server/net/tenant_access.h"
 
 namespace rappel::server {
 
@@ -58,6 +62,18 @@ void Server::Accept() {
     if (stopped_) return;
     if (!ec) {
       if (sessions_.size() >= options_.max_connections) {
+        // A client reconnecting in a loop must not flood the log.
+        static LogBudget log_budget(kRefusalLinesPerSecond);
+        if (LogBudget::Grant g = log_budget.Take(SystemNowMs()); g.log) {
+          asio::error_code pe;
+          auto peer = socket.remote_endpoint(pe);
+          LogWarn(absl::StrCat(
+              "refused a connection from ",
+              pe ? std::string("?") : absl::StrCat(peer.address().to_string(), ":", peer.port()),
+              ": connection limit of ", options_.max_connections, " reached",
+              g.suppressed > 0 ? absl::StrCat(" (", g.suppressed, " more not logged)")
+                               : std::string()));
+        }
         // Say why before closing, so the client can report it (after the
         // handshake on the TLS port, or it could not read it).
         auto frame = std::make_shared<FrameBytes>(RequestHandler::ErrorFrame(

@@ -44,6 +44,7 @@ void Session::Start() {
   ArmIdleTimer();
   // Taken now: a handshake that timed out has closed the socket.
   asio::ip::tcp::endpoint peer = socket_.remote_endpoint(ec);
+  conn_.peer = ec ? std::string("?") : absl::StrCat(peer.address().to_string(), ":", peer.port());
   socket_.AsyncHandshake(asio::ssl::stream_base::server,
                          std::chrono::milliseconds(options_.handshake_timeout_ms),
                          [self = shared_from_this(), peer](asio::error_code ec) {

@@ -38,14 +38,16 @@ void LogRefusal(std::string_view line) {
 absl::Status CheckTenant(const Connection& conn, wire::Body request, TenantId tenant) {
   if (conn.MayActFor(tenant)) return absl::OkStatus();
   LogRefusal(absl::StrCat("refused ", wire::EnumNameBody(request), " for tenant ", tenant.value,
-                          ": token '", conn.token_name, "' may not act for it"));
+                          " from ", conn.peer, ": token '", conn.token_name,
+                          "' may not act for it"));
   return absl::PermissionDeniedError(
       absl::StrCat("this token may not act for tenant ", tenant.value));
 }
 
 absl::Status CheckAllTenants(const Connection& conn, wire::Body request) {
   if (conn.AllTenants()) return absl::OkStatus();
-  LogRefusal(absl::StrCat("refused ", wire::EnumNameBody(request), ": token '", conn.token_name,
+  LogRefusal(absl::StrCat("refused ", wire::EnumNameBody(request), " from ", conn.peer,
+                          ": token '", conn.token_name,
                           "' is limited to some tenants and the request concerns all of them"));
   return absl::PermissionDeniedError(absl::StrCat(
       wire::EnumNameBody(request), " concerns every tenant: it needs a token for all tenants"));

@@ -2,8 +2,9 @@
 // refusal when it may not. A refusal is a PermissionDenied status naming the
 // tenant (the family replies with it: in place for an item of a batched
 // request, as an Error frame for a whole request), and one log line naming
-// the token (never its secret), the request type and the tenant; at most
-// kRefusalLinesPerSecond such lines a second, the rest counted and reported
+// the token (never its secret), the client's address, the request type and
+// the tenant; at most kRefusalLinesPerSecond such lines a second (shared with
+// the failed Hellos and the role refusals), the rest counted and reported
 // with the next line.
 //
 // Thread: the io thread (the log budget itself is thread-safe).

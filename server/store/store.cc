@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/check.h"
+#include "server/common/log.h"
 
 namespace rappel::server {
 namespace {
@@ -101,6 +102,8 @@ struct Store::Impl {
   std::optional<uint64_t> poisoned_epoch;
   absl::Status poison_status;
   absl::Status fatal_status;
+  bool full = false;  // the last commit failed for want of room (logged once)
+  double slow_commit_seconds = 1.0;
   uint64_t map_bytes = 0;
   uint64_t max_map_bytes = 0;
   SeqNo last_seq_written = 0;  // highest log key ever appended
@@ -320,6 +323,11 @@ struct Store::Impl {
         stats.max_group_records = std::max<uint64_t>(stats.max_group_records, appended);
         stats.commit_seconds.Observe(took);
         stats.records_per_commit.Observe(static_cast<double>(appended));
+        if (took >= slow_commit_seconds) {
+          LogWarn(absl::StrCat("slow commit: ", appended, " records in ", group.size(),
+                               " batches took ", absl::SixDigits(took), " s (threshold ",
+                               absl::SixDigits(slow_commit_seconds), " s) in ", path));
+        }
         return absl::OkStatus();
       }
       if (rc == MDB_MAP_FULL) {
@@ -389,6 +397,13 @@ struct Store::Impl {
         }
         absl::Status st = Commit(to_commit, positions);
         committed = st.ok();
+        if (absl::IsResourceExhausted(st) && !full) {
+          full = true;
+          LogError(absl::StrCat("writes refused: ", st.message()));
+        } else if (st.ok() && full) {
+          full = false;
+          LogInfo(absl::StrCat("store in ", path, " writable again: a commit landed"));
+        }
         if (!st.ok()) {
           uint64_t max_epoch = 0;
           for (const Pending* p : to_commit) max_epoch = std::max(max_epoch, p->epoch);
@@ -396,6 +411,8 @@ struct Store::Impl {
           poison_status = st;
           if (!absl::IsResourceExhausted(st) && !absl::IsInvalidArgument(st)) {
             fatal_status = st;
+            LogError(absl::StrCat("store in ", path, " failed; every write refused until restart: ",
+                                  st.message()));
             std::lock_guard s(stats_mu);
             stats.fatal_error = std::string(st.message());
           }
@@ -444,6 +461,7 @@ Store::Store(const StoreOptions& options, Poster post)
   impl_->post = std::move(post);
   impl_->path = options.path;
   impl_->hook = options.hook;
+  impl_->slow_commit_seconds = options.slow_commit_seconds;
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Poster post) {
@@ -768,12 +786,22 @@ absl::Status Store::Backup(const std::string& dir) {
   if (std::filesystem::exists(dir + "/data.mdb", ec)) {
     return absl::AlreadyExistsError(absl::StrCat("backup target ", dir, " already holds a store"));
   }
+  LogInfo(absl::StrCat("backup to ", dir, " started"));
+  const auto started = std::chrono::steady_clock::now();
   std::shared_lock lock(impl_->map_mu);
   int rc = mdb_env_copy2(impl_->env, dir.c_str(), MDB_CP_COMPACT);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (rc != 0) {
-    if (rc == ENOSPC) return absl::ResourceExhaustedError("disk full writing the backup");
-    return LmdbError(rc, absl::StrCat("backup to ", dir));
+    absl::Status st = rc == ENOSPC ? absl::ResourceExhaustedError("disk full writing the backup")
+                                   : LmdbError(rc, absl::StrCat("backup to ", dir));
+    LogError(absl::StrCat("backup to ", dir, " failed after ", absl::SixDigits(took),
+                          " s: ", st.message()));
+    return st;
   }
+  uintmax_t bytes = std::filesystem::file_size(dir + "/data.mdb", ec);
+  LogInfo(absl::StrCat("backup to ", dir, " done: ", ec ? 0 : bytes, " bytes in ",
+                       absl::SixDigits(took), " s"));
   return absl::OkStatus();
 }
 

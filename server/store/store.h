@@ -28,6 +28,10 @@
 //   - An I/O error or LMDB panic is fatal and sticky: every later write is
 //     refused with the same status, reads go on (LevelDB's rule: once a sync
 //     failed, nothing pretends).
+//
+// Log (server/common/log.h): the first write refused for a full store or
+// disk (error) and the first commit that lands after it (info), never each
+// refused write; a fatal error once; slow commits (warn); backups (info).
 #pragma once
 
 #include <cstdint>
@@ -63,6 +67,9 @@ struct StoreOptions {
   // Upper bound on records written in one transaction, so one commit does
   // not hold every ack behind an unbounded amount of work.
   size_t max_records_per_commit = 200'000;
+  // A commit taking this long or longer (writing the group through fsync)
+  // is logged as a warning: the disk is too slow for the load.
+  double slow_commit_seconds = 1.0;
   // A replicating primary's hook (commit_hook.h): positions every commit
   // and holds its completions until they may be answered. Not owned; must
   // outlive the Store. Null: completions are posted right after the commit.
