@@ -115,13 +115,29 @@ void Driver::Drive(Phase* phase, uint64_t count, const SendBatch& send,
       next = hi;
       ++in_flight[p];
       auto sent = Steady::now();
+      // When --rate meant this batch to go: a send held back by a slow
+      // answer still counts from here (coordinated omission).
+      auto intended = start + std::chrono::duration_cast<Steady::duration>(
+                                  std::chrono::duration<double>(static_cast<double>(lo) /
+                                                                std::max(c_.rate, 1e-9)));
       send(*producers_[p], lo, hi,
-           [&, p, sent, n = hi - lo, gen](uint64_t ok, uint64_t failed, const absl::Status& error) {
+           [&, p, sent, intended, n = hi - lo, gen](uint64_t ok, uint64_t failed,
+                                                    const absl::Status& error) {
              // An answer after this Drive gave up (--max-seconds): its
              // locals are gone.
              if (gen != drive_generation_) return;
-             phase->latency.Add(
-                 std::chrono::duration<double, std::micro>(Steady::now() - sent).count());
+             auto now = Steady::now();
+             double us = std::chrono::duration<double, std::micro>(now - sent).count();
+             phase->latency.Add(us);
+             if (c_.rate > 0) {
+               phase->corrected.Add(
+                   std::chrono::duration<double, std::micro>(now - intended).count());
+             }
+             size_t second = static_cast<size_t>(Seconds(now - start));
+             if (phase->series.size() <= second) phase->series.resize(second + 1);
+             phase->series[second].ok += ok;
+             phase->series[second].failed += failed;
+             phase->series[second].latency.Add(us);
              phase->ok += ok;
              phase->failed += failed;
              if (!error.ok() && phase->first_error.empty()) phase->first_error = error.ToString();

@@ -25,6 +25,7 @@ class LatencySamples {
     samples_.insert(samples_.end(), other.samples_.begin(), other.samples_.end());
   }
   size_t size() const { return samples_.size(); }
+  const std::vector<uint32_t>& samples() const { return samples_; }
 
   // Sorts the samples in place.
   Percentiles Summarize() {

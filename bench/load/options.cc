@@ -52,7 +52,8 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
           ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
   app.add_option("--rate", c.rate,
                  "reminders per second to send (0: as fast as answered; "
-                 "mixed: default 20000)")
+                 "mixed: default 20000); latency is then also reported from each batch's "
+                 "intended send time (\"corrected\": coordinated omission corrected)")
       ->capture_default_str();
   app.add_option("--duration", c.duration_s, "seconds of sending (mixed)")->capture_default_str();
   app.add_option("--max-seconds", c.max_seconds, "give up after this long (exit 1)")
@@ -99,6 +100,12 @@ std::optional<int> ParseCommandLine(int argc, char** argv,
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
   app.add_flag("--json", c.json, "print the results as JSON on stdout");
+  app.add_option("--histogram", c.histogram_path,
+                 "write each phase's latency histogram to FILE (CSV of log-linear buckets: "
+                 "phase,latency,lo_us,hi_us,count)");
+  app.add_option("--series-csv", c.series_path,
+                 "write the per-second series to FILE (CSV: phase,second,ok,failed,requests,"
+                 "p50_us,p99_us,max_us)");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress line");
   if (auto rc = rappel::ParseCommandLine(app, argc, argv)) return *rc;

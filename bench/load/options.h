@@ -44,6 +44,8 @@ struct Config {
   uint32_t sms_rate = 2000;  // messages per second, all tenants
   uint64_t b_count = 300;
   bool json = false;
+  std::string histogram_path;  // --histogram: log-linear latency buckets (histogram.h)
+  std::string series_path;     // --series-csv: per-second series
   bool progress = true;
 };
 

@@ -14,6 +14,7 @@
 
 #include "bench/context.h"
 #include "bench/load/driver.h"
+#include "bench/load/histogram.h"
 #include "bench/load/options.h"
 #include "bench/load/report.h"
 #include "bench/load/scenario.h"
@@ -51,6 +52,15 @@ int Run(const Config& c, const Scenario& scenario, nlohmann::json* report) {
   scenario.run(d, &o, report);
   d.Close();
 
+  // Before PhasesJson, which sorts the samples (the files do not care).
+  for (const auto& [path, write] :
+       {std::pair{c.histogram_path, &WriteHistograms}, std::pair{c.series_path, &WriteSeries}}) {
+    if (path.empty()) continue;
+    if (absl::Status st = write(path, o.phases); !st.ok()) {
+      std::fprintf(stderr, "rappel-load: %s\n", std::string(st.message()).c_str());
+      return 1;
+    }
+  }
   uint64_t failed = 0;
   (*report)["phases"] = PhasesJson(o.phases, &failed);
   if (o.tracks_deliveries) (*report)["deliveries"] = d.DeliveriesJson(o.expected_deliveries);

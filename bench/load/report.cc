@@ -27,6 +27,11 @@ nlohmann::json PhaseJson(Phase& p) {
                         {"p99", q.p99_us},
                         {"p999", q.p999_us},
                         {"max", q.max_us}}}};
+  if (p.corrected.size() > 0) {
+    Percentiles c = p.corrected.Summarize();
+    j["corrected_latency_us"] = {{"count", c.count}, {"p50", c.p50_us}, {"p99", c.p99_us},
+                                 {"p999", c.p999_us}, {"max", c.max_us}};
+  }
   if (!p.first_error.empty()) j["first_error"] = p.first_error;
   if (p.cpu_seconds >= 0) {
     j["client_cpu_s"] = p.cpu_seconds;
@@ -63,6 +68,13 @@ void PrintPhases(const nlohmann::json& phases) {
                 p["per_second"].get<double>(), l["p50"].get<double>() / 1000,
                 l["p99"].get<double>() / 1000, l["p999"].get<double>() / 1000,
                 l["max"].get<double>() / 1000, p["latency_of"].get<std::string>().c_str());
+    if (p.contains("corrected_latency_us")) {
+      const auto& c = p["corrected_latency_us"];
+      std::printf("%-12s %12s %8s %9s %12s   %10.3f %10.3f %10.3f %10.3f  %s\n", "  corrected", "",
+                  "", "", "", c["p50"].get<double>() / 1000, c["p99"].get<double>() / 1000,
+                  c["p999"].get<double>() / 1000, c["max"].get<double>() / 1000,
+                  "the same from the intended send time (--rate; coordinated omission corrected)");
+    }
     if (p.contains("first_error")) {
       std::printf("           first error: %s\n", p["first_error"].get<std::string>().c_str());
     }

@@ -8,11 +8,14 @@
 // JSON of one phase:
 //   {"name", "ok", "failed", "seconds", "per_second", "latency_of",
 //    "latency_us": {"count", "p50", "p99", "p999", "max"},
+//    "corrected_latency_us" (under --rate: the same from the intended send
+//    time, coordinated omission corrected),
 //    "first_error" (if any), "client_cpu_s" and "client_wall_s" (if measured)}
 //
 // Human table (latencies in ms):
 //   phase                  ok   failed   seconds   per second       p50 ms ...  latency of
 //   ingest               3000        0      0.01       280147        8.599 ...  request (...)
+//     corrected                                                     9.120 ...  from the intended send time (--rate)
 #pragma once
 
 #include <cstdint>
@@ -39,6 +42,18 @@ struct Phase {
   double cpu_seconds = -1;  // this process's CPU time over the phase (-1: not measured)
   double wall_seconds = 0;  // the wall time cpu_seconds was measured over
   LatencySamples latency;   // per request (schedule, cancel) or due -> delivered
+  // Under --rate: each request's latency from its intended send time (the
+  // schedule --rate sets), so a stall delays the measure of every request
+  // held behind it (coordinated omission corrected, as wrk2 does). Empty
+  // without --rate.
+  LatencySamples corrected;
+  // Per second since the phase began: requests answered and their latency.
+  struct Second {
+    uint64_t ok = 0;
+    uint64_t failed = 0;
+    LatencySamples latency;
+  };
+  std::vector<Second> series;
   std::string latency_of;
   std::string first_error;
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rappel-load against a real rappeld on 127.0.0.1 (any free port): every
 # scenario (appointments too) runs small, reports what it did (--json), and exits 0; nothing is
-# lost or delivered twice; an unreachable server exits 3.
+# lost or delivered twice; an unreachable server exits 3; --histogram and
+# --series-csv files add up to the requests made.
 # Usage: rappel_load_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -57,6 +58,25 @@ grep -q '"gates": true' "$work/afire.json" || fail "appointment-fire: gates off"
 grep -q '"messages_planned": 3000' "$work/afire.json" || fail "appointment-fire planned: $(cat "$work/afire.json")"
 grep -q '"acked": 3000' "$work/afire.json" || fail "appointment-fire acks: $(cat "$work/afire.json")"
 grep -q '"errors": {}' "$work/afire.json" || fail "appointment-fire errors: $(cat "$work/afire.json")"
+
+# --rate with --histogram and --series-csv: 40 requests of 100; each
+# latency's buckets sum to the requests made, the corrected one (from the
+# intended send time) too; the series counts every item once.
+load ingest --count 4000 --batch 100 --rate 20000 --histogram "$work/hist.csv" \
+  --series-csv "$work/series.csv" --json > "$work/rate.json" || fail "ingest --rate: $(cat "$work/rate.json")"
+[[ -s "$work/hist.csv" ]] || fail "no histogram file"
+grep -qx 'phase,latency,lo_us,hi_us,count' "$work/hist.csv" || fail "histogram header: $(head -3 "$work/hist.csv")"
+awk -F, '!/^#/ && NR > 2 && !($3 ~ /^[0-9]+$/ && $4 > $3 && $5 > 0) {bad = 1} END {exit bad}' "$work/hist.csv" \
+  || fail "histogram rows do not parse: $(cat "$work/hist.csv")"
+for latency in request corrected; do
+  total=$(awk -F, -v l="$latency" '$1 == "ingest" && $2 == l {n += $5} END {print n + 0}' "$work/hist.csv")
+  [[ $total -eq 40 ]] || fail "histogram $latency total $total, not 40 requests: $(cat "$work/hist.csv")"
+done
+grep -q '"corrected_latency_us"' "$work/rate.json" || fail "no corrected latency under --rate"
+read -r items requests < <(awk -F, '$1 == "ingest" {o += $3; r += $5} END {print o + 0, r + 0}' "$work/series.csv")
+[[ $items -eq 4000 && $requests -eq 40 ]] || fail "series: $items items, $requests requests: $(cat "$work/series.csv")"
+load ingest --count 1000 --batch 100 --rate 10000 > "$work/rate.txt" || fail "ingest --rate human"
+grep -q '^  corrected .*intended send time' "$work/rate.txt" || fail "no corrected row: $(cat "$work/rate.txt")"
 
 # The human report has the header and a row per phase.
 load ingest --count 1000 > "$work/human.txt" || fail "human report"
