@@ -75,6 +75,12 @@ done
 grep -q '"corrected_latency_us"' "$work/rate.json" || fail "no corrected latency under --rate"
 read -r items requests < <(awk -F, '$1 == "ingest" {o += $3; r += $5} END {print o + 0, r + 0}' "$work/series.csv")
 [[ $items -eq 4000 && $requests -eq 40 ]] || fail "series: $items items, $requests requests: $(cat "$work/series.csv")"
+if command -v gnuplot > /dev/null; then
+  python3 "$(dirname "$0")/../../bench/plot_histogram.py" "$work/hist.csv" --out "$work/hist.png" \
+    > "$work/plot.txt" || fail "plot_histogram: $(cat "$work/plot.txt")"
+  grep -q '^ingest  *request  *count  *40 ' "$work/plot.txt" || fail "plot_histogram counts: $(cat "$work/plot.txt")"
+  [[ -s "$work/hist.png" ]] || fail "plot_histogram wrote no PNG"
+fi
 load ingest --count 1000 --batch 100 --rate 10000 > "$work/rate.txt" || fail "ingest --rate human"
 grep -q '^  corrected .*intended send time' "$work/rate.txt" || fail "no corrected row: $(cat "$work/rate.txt")"
 
