@@ -117,9 +117,9 @@ void Driver::Drive(Phase* phase, uint64_t count, const SendBatch& send,
       auto sent = Steady::now();
       // When --rate meant this batch to go: a send held back by a slow
       // answer still counts from here (coordinated omission).
-      auto intended = start + std::chrono::duration_cast<Steady::duration>(
-                                  std::chrono::duration<double>(static_cast<double>(lo) /
-                                                                std::max(c_.rate, 1e-9)));
+      auto intended =
+          start + std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(
+                      static_cast<double>(lo) / std::max(c_.rate, 1e-9)));
       send(*producers_[p], lo, hi,
            [&, p, sent, intended, n = hi - lo, gen](uint64_t ok, uint64_t failed,
                                                     const absl::Status& error) {

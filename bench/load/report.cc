@@ -29,8 +29,11 @@ nlohmann::json PhaseJson(Phase& p) {
                         {"max", q.max_us}}}};
   if (p.corrected.size() > 0) {
     Percentiles c = p.corrected.Summarize();
-    j["corrected_latency_us"] = {{"count", c.count}, {"p50", c.p50_us}, {"p99", c.p99_us},
-                                 {"p999", c.p999_us}, {"max", c.max_us}};
+    j["corrected_latency_us"] = {{"count", c.count},
+                                 {"p50", c.p50_us},
+                                 {"p99", c.p99_us},
+                                 {"p999", c.p999_us},
+                                 {"max", c.max_us}};
   }
   if (!p.first_error.empty()) j["first_error"] = p.first_error;
   if (p.cpu_seconds >= 0) {

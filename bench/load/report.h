@@ -15,7 +15,7 @@
 // Human table (latencies in ms):
 //   phase                  ok   failed   seconds   per second       p50 ms ...  latency of
 //   ingest               3000        0      0.01       280147        8.599 ...  request (...)
-//     corrected                                                     9.120 ...  from the intended send time (--rate)
+//     corrected                                                     9.120 ...  the same from ...
 #pragma once
 
 #include <cstdint>

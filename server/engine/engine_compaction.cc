@@ -107,11 +107,10 @@ void Engine::Compaction::EndPassIfIdle(const absl::Status& st) {
   if (!pass_ || compactor_.running()) return;
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_->started).count();
-  std::string line = absl::StrCat("compaction: dropped ", pass_->dropped, " records (",
-                                  pass_->dropped_bytes, " bytes scanned), relocated ",
-                                  pass_->relocated, " live, in ", pass_->steps, " steps, ",
-                                  absl::SixDigits(took), " s; log now ",
-                                  engine_.stats_.log_records, " records");
+  std::string line = absl::StrCat(
+      "compaction: dropped ", pass_->dropped, " records (", pass_->dropped_bytes,
+      " bytes scanned), relocated ", pass_->relocated, " live, in ", pass_->steps, " steps, ",
+      absl::SixDigits(took), " s; log now ", engine_.stats_.log_records, " records");
   pass_.reset();
   if (st.ok()) {
     LogInfo(line);

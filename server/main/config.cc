@@ -193,7 +193,8 @@ const Setting kSettings[] = {
        return "";
      },
      [](const RappeldOptions& o) {
-       return std::to_string(static_cast<int64_t>(o.engine.store.slow_commit_seconds * 1000.0 + 0.5));
+       return std::to_string(
+           static_cast<int64_t>(o.engine.store.slow_commit_seconds * 1000.0 + 0.5));
      }},
     {"engine", "horizon_days", Setting::Type::kInteger, "due times further ahead are refused", 1,
      18'000,

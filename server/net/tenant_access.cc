@@ -46,8 +46,8 @@ absl::Status CheckTenant(const Connection& conn, wire::Body request, TenantId te
 
 absl::Status CheckAllTenants(const Connection& conn, wire::Body request) {
   if (conn.AllTenants()) return absl::OkStatus();
-  LogRefusal(absl::StrCat("refused ", wire::EnumNameBody(request), " from ", conn.peer,
-                          ": token '", conn.token_name,
+  LogRefusal(absl::StrCat("refused ", wire::EnumNameBody(request), " from ", conn.peer, ": token '",
+                          conn.token_name,
                           "' is limited to some tenants and the request concerns all of them"));
   return absl::PermissionDeniedError(absl::StrCat(
       wire::EnumNameBody(request), " concerns every tenant: it needs a token for all tenants"));

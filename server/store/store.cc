@@ -411,8 +411,8 @@ struct Store::Impl {
           poison_status = st;
           if (!absl::IsResourceExhausted(st) && !absl::IsInvalidArgument(st)) {
             fatal_status = st;
-            LogError(absl::StrCat("store in ", path, " failed; every write refused until restart: ",
-                                  st.message()));
+            LogError(absl::StrCat("store in ", path,
+                                  " failed; every write refused until restart: ", st.message()));
             std::lock_guard s(stats_mu);
             stats.fatal_error = std::string(st.message());
           }

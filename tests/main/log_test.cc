@@ -253,8 +253,9 @@ TEST(RappeldLogTest, RefusalsBackupsCompactionsAndSlowCommitsAreLoggedAtTheirLev
   EXPECT_EQ(Logged(out, "info", "backup to " + backup + " started").size(), 1u) << out;
   std::vector<std::string> backed = Logged(out, "info", "backup to " + backup + " done: ");
   ASSERT_EQ(backed.size(), 1u) << out;
-  EXPECT_THAT(backed[0], HasSubstr(std::to_string(std::filesystem::file_size(backup + "/data.mdb")) +
-                                   " bytes in "));
+  EXPECT_THAT(
+      backed[0],
+      HasSubstr(std::to_string(std::filesystem::file_size(backup + "/data.mdb")) + " bytes in "));
   std::vector<std::string> compaction = Logged(out, "info", "compaction: dropped ");
   ASSERT_GE(compaction.size(), 1u) << out;
   EXPECT_THAT(compaction.back(), Not(HasSubstr("dropped 0 records"))) << out;
@@ -285,8 +286,10 @@ TEST(RappeldLogTest, AFullStoreLogsTheFirstRefusalAndTheRecoveryOnly) {
   int next = 0;
   auto schedule = [&]() -> absl::Status {
     for (auto& r : batch) {
-      r = client::Reminder{.tenant = 1, .key = "k" + std::to_string(next++),
-                           .recipient = "+15550100", .due_ms = TomorrowMs(),
+      r = client::Reminder{.tenant = 1,
+                           .key = "k" + std::to_string(next++),
+                           .recipient = "+15550100",
+                           .due_ms = TomorrowMs(),
                            .payload = std::string(1000, 'p')};
     }
     auto s = (*c)->Schedule(batch);
@@ -294,7 +297,8 @@ TEST(RappeldLogTest, AFullStoreLogsTheFirstRefusalAndTheRecoveryOnly) {
     return s->at(0).status();
   };
   absl::Status st;
-  for (int i = 0; i < 200 && (st = schedule()).ok(); ++i) {}
+  for (int i = 0; i < 200 && (st = schedule()).ok(); ++i) {
+  }
   ASSERT_TRUE(absl::IsResourceExhausted(st)) << st;
   // Refused again and again: still one line.
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(schedule().ok());
