@@ -467,8 +467,9 @@ TEST_F(TenantsTest, RefusalsAreLoggedWithTheTokensNameNeverItsSecret) {
   ExpectDenied(clinic1_->Reschedule({2, "r"}, SystemNowMs() + kDay), 2);
   EXPECT_EQ(Connect("not-a-token").status().code(), absl::StatusCode::kUnauthenticated);
   std::string log = ::testing::internal::GetCapturedStderr();
-  EXPECT_THAT(log, HasSubstr("refused Reschedule for tenant 2: token 'clinic-1'"));
-  EXPECT_THAT(log, HasSubstr("refused Hello: unknown token"));
+  EXPECT_THAT(log, HasSubstr("refused Reschedule for tenant 2 from 127.0.0.1:"));
+  EXPECT_THAT(log, HasSubstr(": token 'clinic-1' may not act for it"));
+  EXPECT_THAT(log, HasSubstr("authentication failed from 127.0.0.1:"));
   EXPECT_THAT(log, Not(HasSubstr("clinic-1-secret")));
   EXPECT_THAT(log, Not(HasSubstr("not-a-token")));
 }
