@@ -620,6 +620,11 @@ void AsyncClient::Inspect(const Key& key, Callback<ReminderState> done) {
               Decoded<ReminderState>(std::move(done), codec::DecodeInspectReply));
 }
 
+void AsyncClient::ListKeys(const KeyListQuery& query, Callback<KeyPage> done) {
+  impl_->Call([&](FlatBufferBuilder& b, uint64_t id) { codec::EncodeKeyList(b, id, query); },
+              wire::Body::KeyListReply, Decoded<KeyPage>(std::move(done), codec::DecodeKeyListReply));
+}
+
 void AsyncClient::ListDeadLetters(uint32_t tenant, uint32_t limit,
                                   Callback<std::vector<DeadLetter>> done) {
   impl_->Call(

@@ -120,6 +120,11 @@ absl::StatusOr<ReminderState> BlockingClient::Inspect(const Key& key) {
       [&](auto cb) { impl_->client->Inspect(key, cb); });
 }
 
+absl::StatusOr<KeyPage> BlockingClient::ListKeys(const KeyListQuery& query) {
+  return impl_->Wait<absl::StatusOr<KeyPage>>(
+      [&](auto cb) { impl_->client->ListKeys(query, cb); });
+}
+
 absl::StatusOr<std::vector<DeadLetter>> BlockingClient::ListDeadLetters(uint32_t tenant,
                                                                        uint32_t limit) {
   return impl_->Wait<absl::StatusOr<std::vector<DeadLetter>>>(

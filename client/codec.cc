@@ -140,6 +140,13 @@ void EncodeInspect(FlatBufferBuilder& b, uint64_t id, const Key& key) {
   protocol::FinishFrame(b, id, wire::Body::Inspect, wire::CreateInspect(b, k).Union());
 }
 
+void EncodeKeyList(FlatBufferBuilder& b, uint64_t id, const KeyListQuery& q) {
+  auto prefix = b.CreateString(q.prefix);
+  auto after = b.CreateString(q.after);
+  protocol::FinishFrame(b, id, wire::Body::KeyList,
+                        wire::CreateKeyList(b, q.tenant, prefix, after, q.limit).Union());
+}
+
 void EncodeDeadLetterList(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, uint32_t limit) {
   protocol::FinishFrame(b, id, wire::Body::DeadLetterList,
                         wire::CreateDeadLetterList(b, tenant, limit).Union());
@@ -366,6 +373,17 @@ absl::StatusOr<ReminderState> DecodeInspectReply(const wire::Frame* f) {
   const wire::InspectReply* r = f->body_as_InspectReply();
   if (absl::Status st = protocol::FromWireStatus(r->status()); !st.ok()) return st;
   return ReminderState{FromWire(r->reminder()), r->version(), r->leased()};
+}
+
+absl::StatusOr<KeyPage> DecodeKeyListReply(const wire::Frame* f) {
+  const wire::KeyListReply* r = f->body_as_KeyListReply();
+  if (absl::Status st = protocol::FromWireStatus(r->status()); !st.ok()) return st;
+  KeyPage page;
+  if (r->keys() != nullptr) {
+    for (const flatbuffers::String* k : *r->keys()) page.keys.push_back(Str(k));
+  }
+  page.next_cursor = Str(r->next_cursor());
+  return page;
 }
 
 std::vector<DeadLetter> DecodeDeadLetterListReply(const wire::Frame* f) {

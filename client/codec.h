@@ -30,6 +30,7 @@ void EncodeAck(FlatBufferBuilder& b, uint64_t id, const std::vector<AckItem>& it
 void EncodeStats(FlatBufferBuilder& b, uint64_t id, uint32_t max_tenants);
 void EncodeCompact(FlatBufferBuilder& b, uint64_t id);
 void EncodeInspect(FlatBufferBuilder& b, uint64_t id, const Key& key);
+void EncodeKeyList(FlatBufferBuilder& b, uint64_t id, const KeyListQuery& q);
 void EncodeDeadLetterList(FlatBufferBuilder& b, uint64_t id, uint32_t tenant, uint32_t limit);
 void EncodeDeadLetterReplay(FlatBufferBuilder& b, uint64_t id, const std::vector<Key>& keys);
 void EncodeBackup(FlatBufferBuilder& b, uint64_t id, const std::string& dir);
@@ -69,6 +70,7 @@ RateList DecodeRateListReply(const wire::Frame* f);
 ServerStats DecodeStatsReply(const wire::Frame* f);
 absl::StatusOr<CompactResult> DecodeCompactReply(const wire::Frame* f);
 absl::StatusOr<ReminderState> DecodeInspectReply(const wire::Frame* f);
+absl::StatusOr<KeyPage> DecodeKeyListReply(const wire::Frame* f);
 std::vector<DeadLetter> DecodeDeadLetterListReply(const wire::Frame* f);
 std::vector<Message> DecodeDelivery(const wire::Frame* f);
 // ObjectReply and AppointmentShowReply: the JSON document, or the error.

@@ -21,7 +21,7 @@
 // to records, submission, apply), engine_recovery.cc (the log replayed at
 // Open), engine_fire.cc (Poll, ReadDue, ReturnDue), engine_compaction.h/.cc
 // (Engine::Compaction: the log as a NumberedLog for LogCompactor),
-// engine_stats.cc (stats, TopTenants, DueBetween); their state in
+// engine_stats.cc (stats, TopTenants, DueBetween, ListKeys); their state in
 // key_index.h (KeyIndex: key -> handle, per-handle metadata, shapes and the
 // in-flight-tombstone mark) and live_counts.h (LiveCounts: the counters).
 //
@@ -266,6 +266,18 @@ class Engine {
   // counts whole, so the result may include a few reminders due up to a
   // minute before from_ms (e.g. fired and leased, not yet acked).
   uint64_t DueBetween(int64_t from_ms, int64_t to_ms) const;
+  // One page of a tenant's live keys in byte order: those starting with
+  // `prefix` and greater than `after`, at most `limit`; `more` when others
+  // follow. Durable versions only, those not being ended (FindUnended).
+  // There is no ordered key index (KeyIndex holds hashes), so this reads
+  // every live record's header once: O(live reminders) per page, a tool
+  // for operators. Errors: the store's, reading a record.
+  struct KeyPage {
+    std::vector<std::string> keys;
+    bool more = false;
+  };
+  absl::StatusOr<KeyPage> ListKeys(TenantId tenant, std::string_view prefix,
+                                   std::string_view after, size_t limit);
   Store& store() { return *store_; }
 
  private:

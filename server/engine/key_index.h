@@ -115,6 +115,12 @@ class KeyIndex {
     return h;
   }
 
+  // Calls f(h) for every handle in the index, in no particular order.
+  template <typename F>
+  void ForEach(F f) const {
+    for (uint32_t h : set_) f(h);
+  }
+
   // The in-flight-tombstone mark (file comment).
   bool Ending(uint32_t h) const { return (shape(h) & kShapeEnding) != 0; }
   void MarkEnding(uint32_t h) { shape(h) |= kShapeEnding; }

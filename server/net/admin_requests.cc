@@ -33,6 +33,7 @@ bool AdminRequests::Handles(wire::Body type) {
     case wire::Body::Stats:
     case wire::Body::Compact:
     case wire::Body::Inspect:
+    case wire::Body::KeyList:
     case wire::Body::DeadLetterList:
     case wire::Body::DeadLetterReplay:
     case wire::Body::Backup:
@@ -61,6 +62,13 @@ void AdminRequests::Handle(const Connection& conn, const wire::Frame& frame, Rep
       TenantId tenant{req.key() != nullptr ? req.key()->tenant() : 0};
       if (absl::Status st = CheckTenant(conn, type, tenant); !st.ok()) return denied(st);
       return Inspect(id, req, std::move(reply));
+    }
+    case wire::Body::KeyList: {
+      const wire::KeyList& req = *frame.body_as_KeyList();
+      if (absl::Status st = CheckTenant(conn, type, TenantId{req.tenant()}); !st.ok()) {
+        return denied(st);
+      }
+      return KeyList(id, req, std::move(reply));
     }
     case wire::Body::DeadLetterList: {
       const wire::DeadLetterList& req = *frame.body_as_DeadLetterList();
@@ -209,6 +217,31 @@ void AdminRequests::Inspect(uint64_t id, const wire::Inspect& req, Reply reply) 
     body = wire::CreateInspectReply(b, 0, rem, (*state)->seq, !(*state)->in_wheel);
   }
   reply(Finish(b, id, wire::Body::InspectReply, body.Union()), false);
+}
+
+void AdminRequests::KeyList(uint64_t id, const wire::KeyList& req, Reply reply) {
+  // A page is bounded so that its reply stays far below any frame limit
+  // (1 000 keys of at most 256 bytes).
+  constexpr uint32_t kMaxLimit = 1000;
+  if (req.limit() > kMaxLimit) {
+    reply(ErrorFrame(id, wire::ErrorCode::InvalidArgument,
+                     "KeyList limit " + std::to_string(req.limit()) + " is over 1000"),
+          false);
+    return;
+  }
+  uint32_t limit = req.limit() == 0 ? 100 : req.limit();
+  auto page = engine_->ListKeys(TenantId{req.tenant()}, Str(req.prefix()), Str(req.after()), limit);
+  FlatBufferBuilder b;
+  Offset<wire::KeyListReply> body;
+  if (!page.ok()) {
+    body = wire::CreateKeyListReply(b, protocol::ToWireStatus(b, page.status()));
+  } else {
+    std::vector<Offset<flatbuffers::String>> keys;
+    for (const std::string& k : page->keys) keys.push_back(b.CreateString(k));
+    auto next = page->more ? b.CreateString(page->keys.back()) : b.CreateString("");
+    body = wire::CreateKeyListReply(b, 0, b.CreateVector(keys), next);
+  }
+  reply(Finish(b, id, wire::Body::KeyListReply, body.Union()), false);
 }
 
 void AdminRequests::DeadLetterList(const Connection& conn, uint64_t id,

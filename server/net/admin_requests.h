@@ -1,11 +1,11 @@
 // AdminRequests: the operator part of the protocol (Stats, Compact,
-// Inspect, DeadLetterList, DeadLetterReplay, Backup), turned into engine,
+// Inspect, KeyList, DeadLetterList, DeadLetterReplay, Backup), turned into engine,
 // store and dispatcher calls and their results into reply frames. The
 // RequestHandler hands it every frame of those types, after Hello and the
 // role check (admins only).
 //
-// Replies: Stats, Inspect and DeadLetterList at once (a failed list is an
-// Error frame); Compact once the pass has committed; DeadLetterReplay with
+// Replies: Stats, Inspect, KeyList and DeadLetterList at once (a failed
+// list is an Error frame; a KeyList limit over 1 000 is InvalidArgument); Compact once the pass has committed; DeadLetterReplay with
 // one status per key, in order, once every replay is durable (an Error
 // frame, InvalidArgument, if the keys exceed the copy budget); Backup once
 // the copy is done, refused (FailedPrecondition) while another one runs.
@@ -13,7 +13,7 @@
 // Tenants (tenant_access.h): with a token limited to some tenants, Stats
 // answers only their rows (by_tenant, tenants; the instance-wide counters
 // are 0), DeadLetterList only their letters; Inspect of another tenant's
-// key is an Error frame PermissionDenied, a DeadLetterReplay key of one is
+// key, and KeyList of another tenant, is an Error frame PermissionDenied, a DeadLetterReplay key of one is
 // refused in its place; Compact and Backup, which concern every tenant,
 // are an Error frame PermissionDenied.
 //
@@ -70,6 +70,7 @@ class AdminRequests {
                    const std::vector<TenantId>& tenants, Reply reply);
   void Compact(uint64_t id, Reply reply);
   void Inspect(uint64_t id, const protocol::wire::Inspect& req, Reply reply);
+  void KeyList(uint64_t id, const protocol::wire::KeyList& req, Reply reply);
   void DeadLetterList(const Connection& conn, uint64_t id,
                       const protocol::wire::DeadLetterList& req, Reply reply);
   void DeadLetterReplay(const Connection& conn, uint64_t id,

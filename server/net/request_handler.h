@@ -11,8 +11,8 @@
 //   family               requests                                      role
 //   ReminderRequests     Schedule, Cancel, Reschedule                  producer
 //   WorkerRequests       Subscribe, Ack (and the Delivery pushes)      worker
-//   AdminRequests        Stats, Compact, Inspect, DeadLetterList,      admin
-//                        DeadLetterReplay, Backup
+//   AdminRequests        Stats, Compact, Inspect, KeyList,             admin
+//                        DeadLetterList, DeadLetterReplay, Backup
 //   AppointmentRequests  objects, appointment events, tokens, show     producer
 //                        (AppointmentShow and Credits: admin)
 //   RateRequests         RateLimitSet, RateList                        admin

@@ -441,6 +441,52 @@ TEST_F(TenantsTest, ListingsShowOnlyTheTokensTenants) {
   EXPECT_EQ(rates->rows[0].limit.count, 50u);
 }
 
+TEST_F(TenantsTest, KeyListingIsScopedToTheTokensTenantsAndPaged) {
+  // Five keys "k/T-i" in each of tenants 1 and 2, one of tenant 1's cancelled.
+  for (uint32_t t : {1u, 2u}) {
+    std::vector<Reminder> batch;
+    for (int i = 0; i < 5; ++i) {
+      batch.push_back(Raw(t, "k/" + std::to_string(t) + "-" + std::to_string(i),
+                          SystemNowMs() + kDay, Channel::kSms));
+    }
+    ASSERT_TRUE(platform_->Schedule(batch).ok());
+  }
+  ASSERT_TRUE(platform_->Cancel({{1, "k/1-2"}}).ok());
+
+  ExpectDenied(admin13_->ListKeys({.tenant = 2}), 2);
+  EXPECT_EQ(clinic1_->ListKeys({.tenant = 1}).status().code(),  // a producer: its role
+            absl::StatusCode::kPermissionDenied);
+  auto over = admin13_->ListKeys({.tenant = 1, .limit = 1001});
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kInvalidArgument) << over.status();
+
+  // Tenant 1 by pages of 2: its own live keys, in order, the cursor the last key.
+  std::vector<std::string> seen;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    auto p = admin13_->ListKeys({.tenant = 1, .prefix = "k/", .after = after, .limit = 2});
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_LE(p->keys.size(), 2u);
+    seen.insert(seen.end(), p->keys.begin(), p->keys.end());
+    if (p->next_cursor.empty()) break;
+    EXPECT_EQ(p->next_cursor, p->keys.back());
+    after = p->next_cursor;
+  }
+  EXPECT_THAT(seen, ::testing::ElementsAre("k/1-0", "k/1-1", "k/1-3", "k/1-4"));
+
+  // Without a prefix, the fixture's reminder "r" too; tenant 2's keys never.
+  auto all1 = operator_->ListKeys({.tenant = 1, .limit = 1000});
+  ASSERT_TRUE(all1.ok()) << all1.status();
+  EXPECT_TRUE(all1->next_cursor.empty());
+  EXPECT_THAT(all1->keys, ::testing::Contains("r"));
+  EXPECT_THAT(all1->keys, ::testing::Not(::testing::Contains(HasSubstr("k/2-"))));
+  auto two = operator_->ListKeys({.tenant = 2, .prefix = "k/2-3"});
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_THAT(two->keys, ::testing::ElementsAre("k/2-3"));
+  auto none = operator_->ListKeys({.tenant = 7});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->keys.empty());
+}
+
 TEST_F(TenantsTest, RateLimitsOfAnotherTenantOrOfAChannelAreRefusedAndChangeNothing) {
   ASSERT_TRUE(operator_->SetRateLimits({{Channel::kSms, false, 2, 100, 1000, 0}}).ok());
   // One foreign item refuses the whole request: tenant 1's limit is not set.

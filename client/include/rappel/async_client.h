@@ -99,6 +99,8 @@ class AsyncClient {
   void Stats(Callback<ServerStats> done, uint32_t max_tenants = 0);
   // NotFound when there is no such reminder.
   void Inspect(const Key& key, Callback<ReminderState> done);
+  // One page of a tenant's live keys (protocol/README.md "Key listing").
+  void ListKeys(const KeyListQuery& query, Callback<KeyPage> done);
   void ListDeadLetters(uint32_t tenant, uint32_t limit, Callback<std::vector<DeadLetter>> done);
   void ReplayDeadLetters(const std::vector<Key>& keys, Callback<ItemStatuses> done);
   // Hot backup into `dir` on the server's machine (must exist, empty).

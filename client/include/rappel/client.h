@@ -54,6 +54,8 @@ class BlockingClient {
   // server's default, 20).
   absl::StatusOr<ServerStats> Stats(uint32_t max_tenants = 0);
   absl::StatusOr<ReminderState> Inspect(const Key& key);
+  // One page of a tenant's live keys (protocol/README.md "Key listing").
+  absl::StatusOr<KeyPage> ListKeys(const KeyListQuery& query);
   absl::StatusOr<std::vector<DeadLetter>> ListDeadLetters(uint32_t tenant, uint32_t limit);
   absl::StatusOr<std::vector<absl::Status>> ReplayDeadLetters(const std::vector<Key>& keys);
   // Hot backup into `dir` on the server's machine (must exist, empty).

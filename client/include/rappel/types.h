@@ -154,6 +154,18 @@ struct ReminderState {
   bool leased = false;
 };
 
+// One page of a tenant's live reminder keys (KeyList), in byte order.
+struct KeyListQuery {
+  uint32_t tenant = 0;
+  std::string prefix;  // empty: every key
+  std::string after;   // the previous page's next_cursor; empty: the first page
+  uint32_t limit = 0;  // 0: 100; at most 1000
+};
+struct KeyPage {
+  std::vector<std::string> keys;
+  std::string next_cursor;  // empty on the last page
+};
+
 struct DeadLetter {
   Reminder reminder;
   uint32_t attempts = 0;
