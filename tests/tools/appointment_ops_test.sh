@@ -28,7 +28,7 @@ grep -q '^book 1/A1: created, revision 1, ' "$work/book.txt" || fail "book line:
 grep -Eq '^planned +confirmation +sms ' "$work/book.txt" || fail "book table: $(cat "$work/book.txt")"
 grep -Eq '^omitted +confirmation +email +- +no e-mail address: sent by sms instead$' "$work/book.txt" || fail "book omitted"
 grep -Eq '^planned +reminder +sms ' "$work/book.txt" || fail "book: reminders"
-[[ $(ctl appointment 1 A1 | jf '["appointment"]["end_ms"] - '"$start") == 1800000 ]] || fail "book: --duration"
+[[ $(ctl --json appointment 1 A1 | jf '["appointment"]["end_ms"] - '"$start") == 1800000 ]] || fail "book: --duration"
 
 # Book from JSON (an AppointmentUpsert of two items, on stdin), --json out.
 printf '{"items": [{"tenant": 1, "id": "A2", "calendar": "cal", "type": "consult", "patient": "p1",
@@ -50,7 +50,7 @@ assert all(d["outcome"] == "created" for d in docs)
 kinds = {(m["what"], m["kind"], m["channel"]) for m in docs[0]["messages"]}
 assert ("planned", "confirmation", "sms") in kinds and ("planned", "practitioner", "email") in kinds, kinds
 EOF
-[[ $(ctl appointment 1 A2 | jf '["appointment"]["notes"]') == fasting ]] || fail "book --from-json: notes"
+[[ $(ctl --json appointment 1 A2 | jf '["appointment"]["notes"]') == fasting ]] || fail "book --from-json: notes"
 
 # Move: the change notice; the version goes up by itself.
 ctl appointment move --tenant 1 --id A1 --start "$((start + 86400000))" > "$work/move.txt" \
@@ -58,7 +58,7 @@ ctl appointment move --tenant 1 --id A1 --start "$((start + 86400000))" > "$work
 grep -q '^move 1/A1: modified, revision 2' "$work/move.txt" || fail "move line: $(cat "$work/move.txt")"
 grep -Eq '^planned +change +sms ' "$work/move.txt" || fail "move table: $(cat "$work/move.txt")"
 grep -Eq '^planned +reminder +sms ' "$work/move.txt" || fail "move: reminders re-timed"
-ctl appointment 1 A1 > "$work/a1.json"
+ctl --json appointment 1 A1 > "$work/a1.json"
 [[ $(jf '["appointment"]["version"]' < "$work/a1.json") == 2 ]] || fail "move: version"
 [[ $(jf '["appointment"]["end_ms"] - '"$((start + 86400000))" < "$work/a1.json") == 1800000 ]] \
   || fail "move: the duration kept"
@@ -68,7 +68,7 @@ ctl --json appointment status --tenant 1 --id A1 --set waiting_room > "$work/sta
 [[ $(jf '["status"]' < "$work/status.json") == waiting_room ]] || fail "status --set: $(cat "$work/status.json")"
 ctl appointment status --tenant 1 --id A1 --clear | grep -q '^status cleared 1/A1: modified' \
   || fail "status --clear"
-[[ $(ctl appointment 1 A1 | jf '["appointment"]["status"]') == none ]] || fail "status not cleared"
+[[ $(ctl --json appointment 1 A1 | jf '["appointment"]["status"]') == none ]] || fail "status not cleared"
 
 # Send a kind now: planned now on sms, the e-mail left out by the default grid; --json.
 ctl --json appointment send-now --tenant 1 --id A1 --kind reminder > "$work/send.json" \
@@ -92,9 +92,9 @@ for by in practitioner patient reschedule; do
   kind=cancellation; [[ $by == patient ]] && kind=patient_cancel_ack
   grep -Eq "^planned +$kind +sms " "$work/cancel.txt" || fail "cancel --by $by: $(cat "$work/cancel.txt")"
 done
-[[ $(ctl appointment 1 A1 | jf '["appointment"]["lifecycle"]') == cancelled_by_practitioner ]] || fail "lifecycle 1"
-[[ $(ctl appointment 1 A2 | jf '["appointment"]["lifecycle"]') == cancelled_by_patient ]] || fail "lifecycle 2"
-[[ $(ctl appointment 1 A3 | jf '["appointment"]["lifecycle"]') == to_reschedule ]] || fail "lifecycle 3"
+[[ $(ctl --json appointment 1 A1 | jf '["appointment"]["lifecycle"]') == cancelled_by_practitioner ]] || fail "lifecycle 1"
+[[ $(ctl --json appointment 1 A2 | jf '["appointment"]["lifecycle"]') == cancelled_by_patient ]] || fail "lifecycle 2"
+[[ $(ctl --json appointment 1 A3 | jf '["appointment"]["lifecycle"]') == to_reschedule ]] || fail "lifecycle 3"
 
 # Refusals: the server's with exit 1 and the reason; bad input 2, before
 # connecting; an unknown appointment 4.
@@ -151,7 +151,7 @@ schedule_one; worker retry
 # product overflowed), beyond it exit 2 with a message.
 "$build/client/rappel-platform" --port "$port" --tenant 9 --id far --start-in 31536000 --no-demo > "$work/platform.out" \
   || fail "platform --start-in 365 days: $(cat "$work/platform.out")"
-far=$(ctl appointment 9 far | jf '["appointment"]["start_ms"]')
+far=$(ctl --json appointment 9 far | jf '["appointment"]["start_ms"]')
 now=$(python3 -c "import time; print(int(time.time()*1000))")
 python3 -c "import sys; d = ($far - $now) / 1000 - 31536000; sys.exit(0 if -60 < d < 60 else 1)" \
   || fail "platform: start $far is not 365 days from now ($now)"

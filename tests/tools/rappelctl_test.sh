@@ -44,7 +44,29 @@ ctl --json status | grep -q '"rate_waiting": 0' || fail "status --json rate_wait
 ctl rate clear sms --tenant 7 | grep -qx 'sms, tenant 7: no limit' || fail "rate clear --tenant"
 ctl rate clear sms > /dev/null || fail "rate clear"
 ctl rates | grep -qx '(no rate limits set)' || fail "rates after clear"
-ctl inspect 1 "$key" | grep -q "recipient" || fail "inspect"
+ctl inspect 1 "$key" > "$work/inspect.txt"
+grep -Eq "^key +$key\$" "$work/inspect.txt" || fail "inspect table: $(cat "$work/inspect.txt")"
+grep -Eq '^leased +no$' "$work/inspect.txt" || fail "inspect table: leased"
+# Key listing: tenant 1's 3 keys, in order, by pages of 2 with the cursor.
+ctl keys 1 > "$work/keys.txt"
+[[ $(head -1 "$work/keys.txt") == KEY && $(wc -l < "$work/keys.txt") -eq 4 ]] || fail "keys: $(cat "$work/keys.txt")"
+grep -qxF -- "$key" "$work/keys.txt" || fail "keys lacks $key"
+sort -c <(tail -n +2 "$work/keys.txt") || fail "keys not in order"
+ctl keys 1 --limit 2 > "$work/page1.txt"
+cursor=$(sed -n "s/^more: --cursor '\(.*\)'\$/\1/p" "$work/page1.txt")
+[[ $cursor == "$(sed -n 3p "$work/keys.txt")" ]] || fail "keys page 1: $(cat "$work/page1.txt")"
+ctl keys 1 --limit 2 --cursor "$cursor" > "$work/page2.txt"
+[[ $(tail -n 1 "$work/page2.txt") == "$(tail -n 1 "$work/keys.txt")" ]] || fail "keys page 2: $(cat "$work/page2.txt")"
+grep -q '^more:' "$work/page2.txt" && fail "keys: a third page announced"
+ctl --json keys 1 --prefix "$key" | grep -q "\"$key\"" || fail "keys --json --prefix"
+[[ $(ctl keys 2 | wc -l) -eq 1 ]] || fail "keys of a tenant with none"
+# --watch: status twice, the second under a time line; rates --json as JSON Lines.
+ctl status --watch 0.2 --count 2 > "$work/watch.txt" || fail "status --watch"
+[[ $(grep -c '^pending ' "$work/watch.txt") -eq 2 ]] || fail "status --watch: $(cat "$work/watch.txt")"
+grep -Eq '^-- [0-9-]+ [0-9:]+ UTC --$' "$work/watch.txt" || fail "status --watch: no time line"
+ctl --json rates --watch 0.1 --count 2 > "$work/watch.json" || fail "rates --watch"
+[[ $(grep -c '^{"rows":' "$work/watch.json") -eq 2 && $(wc -l < "$work/watch.json") -eq 2 ]] \
+  || fail "rates --json --watch: $(cat "$work/watch.json")"
 ctl --json inspect 1 "$key" | grep -q "\"key\": \"$key\"" || fail "inspect --json"
 
 set +e
@@ -53,8 +75,19 @@ ctl inspect 1 no-such-key > /dev/null 2>&1; code=$?
 ctl cancel 1 "$key" | grep -qx cancelled || fail "cancel"
 ctl cancel 1 "$key" > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "second cancel exited $code, not 4"
-ctl frobnicate > /dev/null 2>&1; code=$?
+ctl frobnicate > /dev/null 2> "$work/err"; code=$?
 [[ $code -eq 2 ]] || fail "bad usage exited $code, not 2"
+grep -q 'unknown command "frobnicate" (commands: status, keys, inspect' "$work/err" || fail "unknown command: $(cat "$work/err")"
+# Under --json an error is one JSON object on stderr, stdout empty, the exit code kept.
+ctl --json frobnicate > "$work/out" 2> "$work/err"; code=$?
+[[ $code -eq 2 && ! -s $work/out ]] || fail "--json unknown command exited $code"
+grep -q '^{"error":{"code":"INVALID_ARGUMENT","message":"unknown command' "$work/err" || fail "--json usage: $(cat "$work/err")"
+ctl --json inspect 1 no-such-key > "$work/out" 2> "$work/err"; code=$?
+[[ $code -eq 4 && ! -s $work/out ]] || fail "--json not found exited $code"
+[[ $(wc -l < "$work/err") -eq 1 ]] && grep -q '^{"error":{"code":"NOT_FOUND","message":"' "$work/err" \
+  || fail "--json not found: $(cat "$work/err")"
+ctl --json status --tenants x > /dev/null 2> "$work/err"; code=$?
+[[ $code -eq 2 ]] && grep -q '"code":"INVALID_ARGUMENT"' "$work/err" || fail "--json parse error: $code $(cat "$work/err")"
 ctl compact extra > /dev/null 2>&1; code=$?
 [[ $code -eq 2 ]] || fail "compact with an argument exited $code, not 2"
 "$build/tools/rappelctl" --port 1 ping > /dev/null 2>&1; code=$?
@@ -122,41 +155,44 @@ cat > "$work/tenant.json" <<'JSON'
 {"name": "Cabinet Dupont", "time_zone": "Europe/Paris", "reminder_offsets": ["48h", "24h"],
  "action_url": "https://r.example/a", "rebook_url": "https://book.example"}
 JSON
-ctl tenant put 1 --file "$work/tenant.json" > "$work/tenant.out" || fail "tenant put: $(cat "$work/tenant.out")"
+ctl --json tenant put 1 --file "$work/tenant.json" > "$work/tenant.out" || fail "tenant put: $(cat "$work/tenant.out")"
 grep -q '"name": "Cabinet Dupont"' "$work/tenant.out" || fail "tenant put echo: $(cat "$work/tenant.out")"
 grep -q '"time_zone": "Europe/Paris"' "$work/tenant.out" || fail "tenant put echo: time zone"
 grep -q '"48h' "$work/tenant.out" || fail "tenant put echo: offsets: $(cat "$work/tenant.out")"
 grep -q '"secret"' "$work/tenant.out" && fail "tenant put echoed its token secret"
-ctl tenant get 1 | grep -q '"name": "Cabinet Dupont"' || fail "tenant get"
-echo '{"name": "Dr Martin"}' | ctl calendar put 1 dr-martin --file - | grep -q '"name": "Dr Martin"' || fail "calendar put"
-echo '{"name": "Consultation", "mode": "on_site"}' | ctl type put 1 consult --file - | grep -q '"Consultation"' || fail "type put"
+ctl --json tenant get 1 | grep -q '"name": "Cabinet Dupont"' || fail "tenant get"
+ctl tenant get 1 > "$work/tenant.txt"
+grep -Eq '^FIELD +VALUE$' "$work/tenant.txt" && grep -Eq '^name +Cabinet Dupont$' "$work/tenant.txt" \
+  && grep -Eq '^reminder_offsets +48h, 24h$' "$work/tenant.txt" || fail "tenant get table: $(cat "$work/tenant.txt")"
+echo '{"name": "Dr Martin"}' | ctl --json calendar put 1 dr-martin --file - | grep -q '"name": "Dr Martin"' || fail "calendar put"
+echo '{"name": "Consultation", "mode": "on_site"}' | ctl --json type put 1 consult --file - | grep -q '"Consultation"' || fail "type put"
 echo '{"first_name": "Jeanne", "last_name": "Roux", "mobile": "+33612345678"}' \
-  | ctl patient put 1 p1 --file - | grep -q '"Jeanne"' || fail "patient put"
-ctl calendar get 1 dr-martin | grep -q '"Dr Martin"' || fail "calendar get"
+  | ctl --json patient put 1 p1 --file - | grep -q '"Jeanne"' || fail "patient put"
+ctl --json calendar get 1 dr-martin | grep -q '"Dr Martin"' || fail "calendar get"
 ctl --json absence 1 dr-martin --from 2026-03-02T08:00:00+01:00 --to 2026-03-02T12:00Z \
   | grep -q '"cancelled":0' || fail "absence over an empty calendar"
 set +e
 # Refused by rappelctl before sending (2), by rappeld (1), or unknown (4).
 ctl tenant put 1 --file "$work/array.json" > /dev/null 2>&1; code=$?
 [[ $code -eq 2 ]] || fail "tenant put of a JSON array exited $code, not 2"
-echo '{"time_zone": "Mars/Olympus"}' | ctl tenant put 2 --file - > /dev/null 2> "$work/err"; code=$?
+echo '{"time_zone": "Mars/Olympus"}' | ctl --json tenant put 2 --file - > /dev/null 2> "$work/err"; code=$?
 [[ $code -eq 1 ]] || fail "tenant put with a bad time zone exited $code, not 1"
 grep -q INVALID_ARGUMENT "$work/err" || fail "bad time zone: $(cat "$work/err")"
-echo '{"time_zone": "Europe/Paris", "remindr": ["2h"]}' | ctl tenant put 1 --file - > /dev/null 2>&1; code=$?
+echo '{"time_zone": "Europe/Paris", "remindr": ["2h"]}' | ctl --json tenant put 1 --file - > /dev/null 2>&1; code=$?
 [[ $code -eq 1 ]] || fail "tenant put with an unknown field exited $code, not 1"
-ctl tenant get 1 | grep -q '"name": "Cabinet Dupont"' || fail "a refused put changed the tenant"
+ctl --json tenant get 1 | grep -q '"name": "Cabinet Dupont"' || fail "a refused put changed the tenant"
 # Sending hours (quiet hours) and closed dates, set with rappelctl.
 echo '{"time_zone": "Europe/Paris", "sending_hours": {"mon": ["08:00-12:00", "14:00-19:00"]},
-       "closed_dates": ["2026-12-25"]}' | ctl tenant put 3 --file - > "$work/hours.out" \
+       "closed_dates": ["2026-12-25"]}' | ctl --json tenant put 3 --file - > "$work/hours.out" \
   || fail "tenant put with sending hours: $(cat "$work/hours.out")"
 grep -q '"14:00-19:00"' "$work/hours.out" || fail "sending hours echo: $(cat "$work/hours.out")"
 grep -q '"2026-12-25"' "$work/hours.out" || fail "closed dates echo: $(cat "$work/hours.out")"
-echo '{"sending_hours": {"mon": ["12:00-08:00"]}}' | ctl tenant put 3 --file - > /dev/null 2> "$work/err"; code=$?
+echo '{"sending_hours": {"mon": ["12:00-08:00"]}}' | ctl --json tenant put 3 --file - > /dev/null 2> "$work/err"; code=$?
 [[ $code -eq 1 ]] || fail "tenant put with a backwards range exited $code, not 1"
 grep -q sending_hours "$work/err" || fail "backwards range: $(cat "$work/err")"
-echo '{"name": "x"}' | ctl calendar put 9 c --file - > /dev/null 2>&1; code=$?
+echo '{"name": "x"}' | ctl --json calendar put 9 c --file - > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "calendar put for an unknown tenant exited $code, not 4"
-ctl calendar get 1 nobody > /dev/null 2>&1; code=$?
+ctl --json calendar get 1 nobody > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "get of an unknown calendar exited $code, not 4"
 # A dry run of a hypothetical appointment a week ahead: what it would send.
 start=$(( $(date +%s) * 1000 + 7 * 86400000 ))
@@ -182,22 +218,65 @@ ctl absence 1 nobody --from 1772434800000 --to 1772449200000 > /dev/null 2>&1; c
 [[ $code -eq 4 ]] || fail "absence on an unknown calendar exited $code, not 4"
 ctl redeem not-a-token > /dev/null 2>&1; code=$?
 [[ $code -eq 1 ]] || fail "redeem of garbage exited $code, not 1"
-ctl credits show 77 > /dev/null 2>&1; code=$?
+ctl --json credits show 77 > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "credits of an unknown tenant exited $code, not 4"
 ctl patient-reply 1 nobody stop > /dev/null 2>&1; code=$?
 [[ $code -eq 4 ]] || fail "patient-reply of an unknown patient exited $code, not 4"
 set -e
 # Credits: a metered tenant, credits added, the ledger shown; STOP and START.
 echo '{"time_zone": "Europe/Paris", "metered": true, "credit_alert_below": 10}' \
-  | ctl tenant put 4 --file - > /dev/null || fail "metered tenant put"
-ctl credits add 4 250 > "$work/credits.out" || fail "credits add: $(cat "$work/credits.out")"
+  | ctl --json tenant put 4 --file - > /dev/null || fail "metered tenant put"
+ctl --json credits add 4 250 > "$work/credits.out" || fail "credits add: $(cat "$work/credits.out")"
 grep -q '"balance": 250' "$work/credits.out" || fail "credits add: $(cat "$work/credits.out")"
-ctl credits show 4 | grep -q '"forecast"' || fail "credits show has no forecast"
-ctl credits add 4 50 | grep -q '"added": 300' || fail "credits add does not add up"
+ctl --json credits show 4 | grep -q '"forecast"' || fail "credits show has no forecast"
+ctl --json credits add 4 50 | grep -q '"added": 300' || fail "credits add does not add up"
 ctl patient-reply 1 p1 stop | grep -q "stop applied" || fail "patient-reply stop"
 ctl patient-reply 1 p1 start | grep -q "start applied" || fail "patient-reply start"
 ctl ping | grep -qx pong || fail "ping after the refusals"
 ctl --help | grep -q compact || fail "--help does not list compact"
+# Every positional of every subcommand says what it is: a line under
+# POSITIONALS with a description after the name, type and REQUIRED.
+for sub in keys inspect cancel replay backup "rate set" "rate clear" "tenant get" "calendar put" \
+           appointment dry-run absence delay redeem "credits show" "credits add" patient-reply \
+           "messages summary" "messages list" "messages outcome"; do
+  # (CLI11 puts a description after two spaces or more, or on the next,
+  # deeper indented line.)
+  ctl $sub --help | awk '/^[A-Z]/ { if (undescribed) bad = 1; undescribed = 0; p = /^POSITIONALS:/; next }
+    p && /^  [a-z]/ { if (undescribed) bad = 1; undescribed = split($0, parts, /  +/) < 3; next }
+    p && /^      +[^ ]/ { undescribed = 0 }
+    END { exit bad || undescribed }' || fail "$sub --help: a positional without a description"
+done
+ctl --help | grep -q 'RAPPEL_TOKEN' || fail "--help does not name RAPPEL_TOKEN"
+ctl --help | grep -q 'shows in `ps`' || fail "--help does not warn about --token"
+
+# The environment: RAPPEL_PORT, the flag over it.
+RAPPEL_PORT=$port "$build/tools/rappelctl" ping | grep -qx pong || fail "RAPPEL_PORT"
+RAPPEL_HOST=127.0.0.1 RAPPEL_PORT=1 "$build/tools/rappelctl" --port "$port" ping | grep -qx pong \
+  || fail "--port does not win over RAPPEL_PORT"
+# Tokens: rappeld again, on the same store, with an admin token and one
+# for tenant 2 only.
+kill -TERM "$rappeld_pid"; wait "$rappeld_pid" || true
+start_rappeld --token adm1n=admin --token t2=admin:2
+export RAPPEL_PORT=$port
+ctl0() { "$build/tools/rappelctl" "$@"; }
+set +e
+ctl0 ping > /dev/null 2> "$work/err"; code=$?
+[[ $code -eq 1 ]] && grep -q 'unknown token' "$work/err" || fail "no token: exit $code $(cat "$work/err")"
+RAPPEL_TOKEN=adm1n ctl0 ping | grep -qx pong || fail "RAPPEL_TOKEN"
+printf 'adm1n\n' > "$work/token"
+ctl0 --token-file "$work/token" ping | grep -qx pong || fail "--token-file"
+RAPPEL_TOKEN_FILE=$work/token ctl0 ping | grep -qx pong || fail "RAPPEL_TOKEN_FILE"
+RAPPEL_TOKEN=wrong ctl0 --token-file "$work/token" ping | grep -qx pong || fail "--token-file over RAPPEL_TOKEN"
+RAPPEL_TOKEN=adm1n ctl0 --token wrong ping > /dev/null 2>&1; code=$?
+[[ $code -eq 1 ]] || fail "--token does not win over RAPPEL_TOKEN: $code"
+ctl0 --token-file "$work/missing" ping > /dev/null 2>&1; code=$?
+[[ $code -eq 2 ]] || fail "a missing token file exited $code, not 2"
+# A token for tenant 2 lists tenant 2's keys, not tenant 1's.
+RAPPEL_TOKEN=t2 ctl0 keys 2 > /dev/null || fail "keys with a tenant-2 token"
+RAPPEL_TOKEN=t2 ctl0 --json keys 1 > /dev/null 2> "$work/err"; code=$?
+[[ $code -eq 1 ]] && grep -q '"code":"PERMISSION_DENIED"' "$work/err" || fail "keys 1 with a tenant-2 token: $code $(cat "$work/err")"
+[[ $(RAPPEL_TOKEN=adm1n ctl0 keys 1 | wc -l) -eq 3 ]] || fail "keys after the restart"
+set -e
 for sub in tenant calendar type patient template appointment absence delay redeem credits patient-reply; do
   ctl --help | grep -q "^  $sub " || fail "--help does not list $sub"
 done

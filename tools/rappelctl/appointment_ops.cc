@@ -138,8 +138,9 @@ class AppointmentOps final : public CommandGroup {
     book_->add_option("--end", end_text_, "unix ms or ISO 8601 with offset")
         ->excludes(json_in)
         ->excludes(duration);
-    book_->add_option("--location", input_.location)->excludes(json_in);
-    book_->add_option("--notes", input_.notes)->excludes(json_in);
+    book_->add_option("--location", input_.location, "where the appointment is")->excludes(json_in);
+    book_->add_option("--notes", input_.notes, "free text for the message templates")
+        ->excludes(json_in);
     book_->add_flag("--online", input_.booked_online, "booked online")->excludes(json_in);
     book_->add_option("--channels", channels_text_,
                       "the appointment's own switches: sms,email,voice,push (default: all)")

@@ -21,7 +21,8 @@ class AppointmentCommands final : public CommandGroup {
   explicit AppointmentCommands(CLI::App& app) {
     appointment_ = app.add_subcommand(
         "appointment",
-        "show one appointment (TENANT ID): state, pending messages, audit trail (JSON); or "
+        "show one appointment (TENANT ID): state, pending messages, audit trail (tables; --json: "
+        "the document); or "
         "operate one: book, move, cancel, status, send-now");
     // Not required by CLI11: `appointment book ...` and its siblings
     // (appointment_ops.h) hang under it; Prepare asks for them.
@@ -41,7 +42,7 @@ class AppointmentCommands final : public CommandGroup {
                          "unix ms or ISO 8601 with offset (default: the start)");
     dry_run_->add_option("--id", hypothetical_.id,
                          "an appointment held: the dry run of moving it there");
-    dry_run_->add_option("--location", hypothetical_.location);
+    dry_run_->add_option("--location", hypothetical_.location, "where the appointment is");
     dry_run_->add_flag("--online", hypothetical_.booked_online, "booked online");
     absence_ = app.add_subcommand(
         "absence",
@@ -64,7 +65,7 @@ class AppointmentCommands final : public CommandGroup {
         ->check(CLI::Range(int64_t{1}, int64_t{24 * 60}));
     redeem_ =
         app.add_subcommand("redeem", "redeem a self-service action token (from a message's link)");
-    redeem_->add_option("token", token_)->required();
+    redeem_->add_option("token", token_, "the token= value of the link")->required();
   }
 
   bool Chosen() const override {
@@ -101,7 +102,11 @@ class AppointmentCommands final : public CommandGroup {
     if (Showing()) {
       auto r = c.ShowAppointment(tenant_, appointment_id_);
       if (!r.ok()) return Fail(r.status());
-      PrintJson(*r);
+      if (json) {
+        PrintJson(*r);
+      } else {
+        PrintDocumentTables(*r);
+      }
       return 0;
     }
     if (dry_run_->parsed()) {

@@ -1,5 +1,5 @@
 // Appointments and their calendars:
-//   appointment TENANT ID   state, pending messages, audit trail (JSON);
+//   appointment TENANT ID   state, pending messages, audit trail (tables; --json);
 //                           its subcommands (book, move, ...): appointment_ops.h
 //   dry-run TENANT --calendar --type --patient --start [...]   what booking
 //                           it now would send, and why any message is left

@@ -27,8 +27,8 @@ class CommandGroup {
   virtual int Prepare() { return 0; }
 
   // Runs the chosen subcommand against rappeld and prints its result: JSON
-  // when `json`, else a table or a line (objects and appointments are JSON
-  // either way). Returns the exit code (common.h).
+  // when `json`, else a table or a line (a server's JSON document as
+  // tables: PrintDocumentTables). Returns the exit code (common.h).
   virtual int Run(client::BlockingClient& c, bool json) = 0;
 };
 

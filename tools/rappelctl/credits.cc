@@ -14,7 +14,7 @@ class CreditCommands final : public CommandGroup {
     auto* credits = app.add_subcommand(
         "credits",
         "a tenant's credits: balance, reservations, what waits for credit or for "
-        "sending hours, forecast cost of the pending plan (JSON)");
+        "sending hours, forecast cost of the pending plan (tables; --json: the document)");
     credits->require_subcommand(1);
     show_ = credits->add_subcommand("show", "the ledger, what waits, the forecast");
     show_->add_option("tenant", tenant_, "tenant id")->required();
@@ -28,12 +28,15 @@ class CreditCommands final : public CommandGroup {
 
   bool Chosen() const override { return show_->parsed() || add_->parsed(); }
 
-  // The view is JSON either way: `json` changes nothing.
-  int Run(client::BlockingClient& c, bool /*json*/) override {
+  int Run(client::BlockingClient& c, bool json) override {
     // An amount of 0 asks for the view alone.
     auto r = c.Credits(tenant_, add_->parsed() ? amount_ : 0);
     if (!r.ok()) return Fail(r.status());
-    PrintJson(*r);
+    if (json) {
+      PrintJson(*r);
+    } else {
+      PrintDocumentTables(*r);
+    }
     return 0;
   }
 

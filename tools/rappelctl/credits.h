@@ -1,7 +1,7 @@
 // A tenant's SMS credits:
 //   credits show TENANT         the ledger and its reservations, what waits
 //                               for credit or for sending hours, the
-//                               forecast cost of the pending plan (JSON)
+//                               forecast cost of the pending plan (tables; --json)
 //   credits add TENANT AMOUNT   add to the balance, releasing what waited
 //                               for credit; prints the same view
 #pragma once

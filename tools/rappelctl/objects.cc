@@ -55,8 +55,8 @@ struct ObjectCommand {
         app.add_subcommand(client::ObjectKindName(k), "put or get " + what + " (" + document + ")");
     cmd->require_subcommand(1);
     put = cmd->add_subcommand(
-        "put", "create or replace " + what + " from a JSON file; prints it as stored");
-    get = cmd->add_subcommand("get", "print " + what + " as stored (secrets left out)");
+        "put", "create or replace " + what + " from a JSON file; prints it as stored (a table; --json: the document)");
+    get = cmd->add_subcommand("get", "print " + what + " as stored, secrets left out (a table; --json: the document)");
     for (CLI::App* sub : {put, get}) {
       sub->add_option("tenant", tenant, "tenant id")->required();
       if (!is_tenant) sub->add_option("id", id, id_help)->required();
@@ -89,11 +89,15 @@ struct ObjectCommand {
     return 0;
   }
 
-  int Run(client::BlockingClient& c) const {
+  int Run(client::BlockingClient& c, bool json) const {
     auto reply =
         put->parsed() ? c.PutObject(kind, tenant, id, document) : c.GetObject(kind, tenant, id);
     if (!reply.ok()) return Fail(reply.status());
-    PrintJson(*reply);
+    if (json) {
+      PrintJson(*reply);
+    } else {
+      PrintDocumentTables(*reply);
+    }
     return 0;
   }
 };
@@ -118,8 +122,7 @@ class ObjectCommands final : public CommandGroup {
 
   int Prepare() override { return chosen().Prepare(); }
 
-  // Objects are JSON either way: `json` changes nothing.
-  int Run(client::BlockingClient& c, bool /*json*/) override { return chosen().Run(c); }
+  int Run(client::BlockingClient& c, bool json) override { return chosen().Run(c, json); }
 
  private:
   // Only called once Chosen().

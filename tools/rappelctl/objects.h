@@ -1,5 +1,6 @@
-// The configuration objects, as JSON documents (fields and defaults:
-// protocol/README.md), one subcommand per kind:
+// The configuration objects, JSON documents (fields and defaults:
+// protocol/README.md) printed as tables, or as JSON under --json; one
+// subcommand per kind:
 //   tenant put|get TENANT [--file F]
 //   calendar | type | patient | template put|get TENANT ID [--file F]
 // put reads F ("-": standard input), which must hold a JSON object, before

@@ -106,6 +106,7 @@ class RateCommands final : public CommandGroup {
         "reported late, dropped expired");
     rates_->add_option("--max-rows", max_rows_,
                        "at most this many rows (0: the server's default, 1000)");
+    AddWatchOptions(rates_, &watch_seconds_, &watch_count_);
   }
 
   bool Chosen() const override { return set_->parsed() || clear_->parsed() || rates_->parsed(); }
@@ -129,7 +130,9 @@ class RateCommands final : public CommandGroup {
   }
 
   int Run(client::BlockingClient& c, bool json) override {
-    return rates_->parsed() ? ShowRates(c, json) : SetLimit(c, json);
+    if (!rates_->parsed()) return SetLimit(c, json);
+    if (watch_seconds_ <= 0) return ShowRates(c, json, 2);
+    return Watch(watch_seconds_, watch_count_, json, [&] { return ShowRates(c, json, -1); });
   }
 
  private:
@@ -157,7 +160,8 @@ class RateCommands final : public CommandGroup {
     return 0;
   }
 
-  int ShowRates(client::BlockingClient& c, bool json) {
+  // `indent`: the JSON's (-1: one line).
+  int ShowRates(client::BlockingClient& c, bool json, int indent) {
     auto r = c.Rates(max_rows_);
     if (!r.ok()) return Fail(r.status());
     if (json) {
@@ -176,7 +180,7 @@ class RateCommands final : public CommandGroup {
                        {"late", row.late},
                        {"expired", row.expired}});
       }
-      std::printf("%s\n", Json{{"rows", out}, {"truncated", r->truncated}}.dump(2).c_str());
+      std::printf("%s\n", Json{{"rows", out}, {"truncated", r->truncated}}.dump(indent).c_str());
     } else {
       auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
       std::printf("%-7s %-10s %-22s %10s %10s %8s %8s\n", "CHANNEL", "TENANT", "LIMIT", "TOKENS",
@@ -201,6 +205,8 @@ class RateCommands final : public CommandGroup {
   uint32_t burst_ = 0;
   int64_t tenant_ = -1;  // -1: the channel overall, all tenants
   uint32_t max_rows_ = 0;
+  double watch_seconds_ = 0;
+  uint32_t watch_count_ = 0;
   client::RateLimit limit_;  // set and clear: filled by Prepare
 };
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "tools/rappelctl/common.h"
 
@@ -27,25 +28,35 @@ Json ReminderJson(const client::Reminder& r) {
 class ReminderCommands final : public CommandGroup {
  public:
   explicit ReminderCommands(CLI::App& app) {
-    inspect_ = app.add_subcommand("inspect", "show one reminder");
-    inspect_->add_option("tenant", tenant_)->required();
-    inspect_->add_option("key", key_)->required();
+    keys_ = app.add_subcommand(
+        "keys", "list a tenant's live reminder keys in order, one page (the keys inspect takes)");
+    keys_->add_option("tenant", key_query_.tenant, "tenant id")->required();
+    keys_->add_option("--prefix", key_query_.prefix, "only keys starting with this");
+    keys_->add_option("--limit", key_query_.limit, "keys per page (default 100, at most 1000)")
+        ->check(CLI::Range(1, 1000));
+    keys_->add_option("--cursor", key_query_.after,
+                      "the page after this key (printed under the list)");
+    inspect_ = app.add_subcommand("inspect", "show one reminder (keys lists them)");
+    inspect_->add_option("tenant", tenant_, "tenant id")->required();
+    inspect_->add_option("key", key_, "reminder key (rappelctl keys TENANT)")->required();
     cancel_ = app.add_subcommand("cancel", "cancel one reminder");
-    cancel_->add_option("tenant", tenant_)->required();
-    cancel_->add_option("key", key_)->required();
+    cancel_->add_option("tenant", tenant_, "tenant id")->required();
+    cancel_->add_option("key", key_, "reminder key")->required();
     dead_ = app.add_subcommand("dead-letters", "list dead letters, oldest first");
     dead_->add_option("--tenant", tenant_, "only this tenant (0: all)")->capture_default_str();
-    dead_->add_option("--limit", limit_)->capture_default_str();
+    dead_->add_option("--limit", limit_, "at most this many")->capture_default_str();
     replay_ = app.add_subcommand("replay", "schedule a dead letter again, due now");
-    replay_->add_option("tenant", tenant_)->required();
-    replay_->add_option("key", key_)->required();
+    replay_->add_option("tenant", tenant_, "tenant id")->required();
+    replay_->add_option("key", key_, "the dead letter's reminder key")->required();
   }
 
   bool Chosen() const override {
-    return inspect_->parsed() || cancel_->parsed() || dead_->parsed() || replay_->parsed();
+    return keys_->parsed() || inspect_->parsed() || cancel_->parsed() || dead_->parsed() ||
+           replay_->parsed();
   }
 
   int Run(client::BlockingClient& c, bool json) override {
+    if (keys_->parsed()) return Keys(c, json);
     if (inspect_->parsed()) return Inspect(c, json);
     if (cancel_->parsed()) return Cancel(c, json);
     if (dead_->parsed()) return DeadLetters(c, json);
@@ -61,9 +72,42 @@ class ReminderCommands final : public CommandGroup {
     j["leased"] = r->leased;
     if (json) {
       std::printf("%s\n", j.dump(2).c_str());
-    } else {
-      for (auto& [k, v] : j.items()) std::printf("%-14s %s\n", k.c_str(), v.dump().c_str());
+      return 0;
     }
+    auto time = [](int64_t ms) {
+      return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms),
+                              absl::UTCTimeZone()) +
+             " (" + std::to_string(ms) + ")";
+    };
+    const client::Reminder& m = r->reminder;
+    Table t({"FIELD", "VALUE"});
+    t.Add({"tenant", std::to_string(m.tenant)});
+    t.Add({"key", m.key});
+    t.Add({"channel", client::ChannelName(m.channel)});
+    t.Add({"recipient", m.recipient});
+    t.Add({"due", time(m.due_ms)});
+    t.Add({"expiry", m.expiry_ms == 0 ? std::string("none") : time(m.expiry_ms)});
+    t.Add({"payload bytes", std::to_string(m.payload.size())});
+    t.Add({"version", std::to_string(r->version)});
+    t.Add({"leased", r->leased ? "yes" : "no"});
+    t.Print();
+    return 0;
+  }
+
+  int Keys(client::BlockingClient& c, bool json) {
+    auto page = c.ListKeys(key_query_);
+    if (!page.ok()) return Fail(page.status());
+    if (json) {
+      std::printf("%s\n",
+                  Json{{"keys", page->keys}, {"next_cursor", page->next_cursor}}
+                      .dump(2, ' ', false, Json::error_handler_t::replace)
+                      .c_str());
+      return 0;
+    }
+    Table t({"KEY"});
+    for (const std::string& k : page->keys) t.Add({k});
+    t.Print();
+    if (!page->next_cursor.empty()) std::printf("more: --cursor '%s'\n", page->next_cursor.c_str());
     return 0;
   }
 
@@ -106,6 +150,7 @@ class ReminderCommands final : public CommandGroup {
     return 0;
   }
 
+  CLI::App* keys_ = nullptr;
   CLI::App* inspect_ = nullptr;
   CLI::App* cancel_ = nullptr;
   CLI::App* dead_ = nullptr;
@@ -113,6 +158,7 @@ class ReminderCommands final : public CommandGroup {
   uint32_t tenant_ = 0;  // --tenant of dead-letters: 0 for all
   std::string key_;
   uint32_t limit_ = 100;
+  client::KeyListQuery key_query_;
 };
 
 }  // namespace

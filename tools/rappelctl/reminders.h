@@ -1,4 +1,5 @@
 // One reminder and the dead letters, by tenant and key:
+//   keys TENANT [--prefix P] [--limit N] [--cursor K]   a page of its live keys, in order
 //   inspect TENANT KEY       the reminder, its version and whether it is leased
 //   cancel TENANT KEY        cancel it
 //   dead-letters [--tenant N] [--limit N]   oldest first, with attempts and last detail

@@ -18,7 +18,7 @@ class ServerCommands final : public CommandGroup {
   explicit ServerCommands(CLI::App& app) {
     backup_ = app.add_subcommand(
         "backup", "hot backup with compaction into DIR (on the server; one at a time)");
-    backup_->add_option("dir", dir_)->required();
+    backup_->add_option("dir", dir_, "an empty directory on rappeld's machine")->required();
     compact_ = app.add_subcommand(
         "compact", "compact the store's log now; prints records and bytes before and after");
     ping_ = app.add_subcommand("ping", "check that rappeld answers");

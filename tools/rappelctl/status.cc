@@ -22,11 +22,19 @@ class StatusCommand final : public CommandGroup {
         ->add_option("--tenants", max_tenants_,
                      "show at most this many tenants, largest first (0: the server's default, 20)")
         ->capture_default_str();
+    AddWatchOptions(status_, &watch_seconds_, &watch_count_);
   }
 
   bool Chosen() const override { return status_->parsed(); }
 
   int Run(client::BlockingClient& c, bool json) override {
+    if (watch_seconds_ <= 0) return Once(c, json, 2);
+    return Watch(watch_seconds_, watch_count_, json, [&] { return Once(c, json, -1); });
+  }
+
+ private:
+  // One report; `indent`: the JSON's (-1: one line).
+  int Once(client::BlockingClient& c, bool json, int indent) {
     auto s = c.Stats(max_tenants_);
     if (!s.ok()) return Fail(s.status());
     auto channel = [](int i) { return client::ChannelName(static_cast<client::Channel>(i)); };
@@ -77,7 +85,7 @@ class StatusCommand final : public CommandGroup {
                {"max_records_per_commit", s->max_records_per_commit},
                {"max_batches_per_commit", s->max_batches_per_commit},
                {"fatal_error", s->fatal_error}};
-      std::printf("%s\n", out.dump(2).c_str());
+      std::printf("%s\n", out.dump(indent).c_str());
     } else {
       auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
       std::printf("pending           %llu\n", u(s->pending));
@@ -115,9 +123,10 @@ class StatusCommand final : public CommandGroup {
     return s->fatal_error.empty() ? 0 : kExitFailed;
   }
 
- private:
   CLI::App* status_ = nullptr;
   uint32_t max_tenants_ = 20;
+  double watch_seconds_ = 0;
+  uint32_t watch_count_ = 0;
 };
 
 }  // namespace

@@ -3,7 +3,7 @@
 // reminders by channel and by tenant (largest first, --tenants N); due in
 // the next hour and day; the log's records and bytes, live and garbage; the
 // store's size; group commit figures. Exits 1 when the server refuses
-// writes (its fatal error is printed).
+// writes (its fatal error is printed). --watch SECONDS reprints it.
 #pragma once
 
 #include <memory>
