@@ -48,7 +48,7 @@ std::string CommandWord(CLI::App& app, int argc, char** argv) {
     if (arg.size() < 2 || arg[0] != '-') return arg;
     if (arg.find('=') != std::string::npos) continue;
     const CLI::Option* opt = app.get_option_no_throw(arg);
-    if (opt != nullptr && opt->get_type_size() != 0) ++i;  // its value
+    if (opt != nullptr && opt->get_items_expected_max() != 0) ++i;  // its value
   }
   return "";
 }
