@@ -68,7 +68,13 @@ void Table::Print() const {
 namespace {
 using Json = nlohmann::json;
 
-std::string Cell(const Json& v) {
+// `name` ending in "_ms" with a value past 1973 is a time: shown in UTC
+// (a duration in ms, such as delay_ms, stays a number).
+std::string Cell(const std::string& name, const Json& v) {
+  if (name.ends_with("_ms") && v.is_number_integer() && v.get<int64_t>() >= 100'000'000'000) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(v.get<int64_t>()),
+                            absl::UTCTimeZone());
+  }
   if (v.is_string()) return v.get<std::string>();
   if (v.is_null()) return "-";
   return v.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -90,10 +96,10 @@ void Flatten(const Json& j, const std::string& prefix, Table* fields,
       lists->emplace_back(path, &v);
     } else if (v.is_array()) {
       std::string joined;
-      for (const Json& e : v) joined += (joined.empty() ? "" : ", ") + Cell(e);
+      for (const Json& e : v) joined += (joined.empty() ? "" : ", ") + Cell(name, e);
       fields->Add({path, joined.empty() ? "-" : joined});
     } else {
-      fields->Add({path, Cell(v)});
+      fields->Add({path, Cell(name, v)});
     }
   }
 }
@@ -125,7 +131,7 @@ void PrintDocumentTables(const std::string& text) {
     Table t(headers);
     for (const Json& e : *list) {
       std::vector<std::string> row;
-      for (const auto& c : columns) row.push_back(e.contains(c) ? Cell(e[c]) : "");
+      for (const auto& c : columns) row.push_back(e.contains(c) ? Cell(c, e[c]) : "");
       t.Add(row);
     }
     std::printf("%s%s (%zu)\n", first ? "" : "\n", name.c_str(), list->size());

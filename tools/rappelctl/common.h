@@ -61,7 +61,8 @@ class Table {
 // A JSON document from rappeld as tables: its scalar fields (nested
 // objects as dotted names, arrays of scalars joined) as FIELD VALUE rows,
 // then each array of objects as a table of its own under its name, one
-// column per field. As it came if it does not parse.
+// column per field; a time in ms ("due_ms") in UTC. As it came if it does
+// not parse.
 void PrintDocumentTables(const std::string& text);
 
 // Runs `once` (which prints one report and returns its exit code) every
