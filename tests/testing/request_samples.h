@@ -163,6 +163,9 @@ inline std::vector<RequestSample> RequestSamples(int64_t now_ms) {
                                    b.CreateString("1780300000000:1:@a/demo-1/reminder/sms/0"))
         .Union();
   }));
+  out.push_back(Make(64, wire::Body::KeyList, [](B& b) {
+    return wire::CreateKeyList(b, 1, b.CreateString("r-"), b.CreateString("r-0"), 10).Union();
+  }));
   return out;
 }
 
