@@ -81,6 +81,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   rappel::server::Rappeld& server = **started;
+  // SIGINT or SIGTERM: finish what is in flight, then leave io.run().
+  auto stop_on_signal = [&](std::string what) {
+    stop.async_wait([&, what](asio::error_code ec, int signo) {
+      if (ec) return;
+      rappel::server::LogInfo(absl::StrCat("signal ", signo, ": ", what));
+      rappel::server::NotifyStopping(what);
+      reload.cancel();
+      server.Shutdown([&] {
+        rappel::server::LogInfo("stopped");
+        io.stop();
+      });
+    });
+  };
   if (server.standby()) {
     const auto& st = server.applier()->status();
     std::printf("rappeld: standby of %s, store %s at index %llu (term %llu); no client listener\n",
@@ -93,16 +106,7 @@ int main(int argc, char** argv) {
                      options.engine.store.path, ", at index ", st.durable.index);
     rappel::server::LogInfo(following);
     rappel::server::NotifyReady(following);
-    stop.async_wait([&](asio::error_code ec, int signo) {
-      if (ec) return;
-      rappel::server::LogInfo(absl::StrCat("signal ", signo, ": stopping the standby"));
-      rappel::server::NotifyStopping("stopping the standby");
-      reload.cancel();
-      server.Shutdown([&] {
-        rappel::server::LogInfo("stopped");
-        io.stop();
-      });
-    });
+    stop_on_signal("stopping the standby");
     io.run();
     return 0;
   }
@@ -160,16 +164,7 @@ int main(int argc, char** argv) {
   };
   await_reload();
 
-  stop.async_wait([&](asio::error_code ec, int signo) {
-    if (ec) return;
-    rappel::server::LogInfo(absl::StrCat("signal ", signo, ": finishing the writes in flight"));
-    rappel::server::NotifyStopping("stopping: finishing the writes in flight");
-    reload.cancel();
-    server.Shutdown([&] {
-      rappel::server::LogInfo("stopped");
-      io.stop();
-    });
-  });
+  stop_on_signal("stopping: finishing the writes in flight");
   io.run();
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "server/common/clock.h"
 #include "server/common/log.h"
 #include "server/common/log_budget.h"
+#include "server/net/listen.h"
 #include "server/net/tenant_access.h"
 
 namespace rappel::server {
@@ -23,20 +24,10 @@ absl::Status Server::Start() {
     if (!tls.ok()) return tls.status();
     tls_ = std::move(*tls);
   }
-  asio::error_code ec;
-  auto address = asio::ip::make_address(options_.listen_address, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad listen address ", options_.listen_address, ": ", ec.message()));
-  }
-  asio::ip::tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen_address, ":",
-                                               options_.port, ": ", ec.message()));
+  if (absl::Status st =
+          OpenListener(acceptor_, options_.listen_address, options_.port, "the client port");
+      !st.ok()) {
+    return st;
   }
   port_ = acceptor_.local_endpoint().port();
   Accept();

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/net/listen.h"
 
 namespace rappel::server {
 
@@ -12,21 +13,10 @@ ReplicationServer::ReplicationServer(asio::io_context& io, ReplicationServerOpti
 ReplicationServer::~ReplicationServer() { Stop(); }
 
 absl::Status ReplicationServer::Start() {
-  asio::error_code ec;
-  auto address = asio::ip::make_address(options_.listen_address, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("replication listen address '", options_.listen_address, "': ", ec.message()));
-  }
-  asio::ip::tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for replication on ",
-                                               options_.listen_address, ":", options_.port, ": ",
-                                               ec.message()));
+  if (absl::Status st = OpenListener(acceptor_, options_.listen_address, options_.port,
+                                     "replication");
+      !st.ok()) {
+    return st;
   }
   port_ = acceptor_.local_endpoint().port();
   // From the writer thread: one post at a time, whatever the commit rate.
