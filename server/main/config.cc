@@ -14,8 +14,13 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "server/common/log.h"
 #include "toml++/toml.h"
 
@@ -331,6 +336,52 @@ const Setting kSettings[] = {
      },
      [](const RappeldOptions& o) { return std::to_string(o.replication.backlog_bytes); }, false,
      "replication-backlog-bytes"},
+    // A replicated shard: leadership through etcd (server/main/shard_node.h).
+    {"shard", "name", Setting::Type::kString,
+     "the replicated shard this node belongs to (empty: a single node, no etcd)", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       for (char c : Str(v)) {
+         if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+           return "a shard name takes letters, digits, '-' and '_' only";
+         }
+       }
+       o.shard.name = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.shard.name; }, false, "shard"},
+    {"shard", "etcd_endpoints", Setting::Type::kString,
+     "etcd's client URLs, comma-separated (http://127.0.0.1:2379)", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.shard.etcd_endpoints.clear();
+       for (absl::string_view e : absl::StrSplit(Str(v), ',', absl::SkipWhitespace())) {
+         e = absl::StripAsciiWhitespace(e);
+         if (!absl::StartsWith(e, "http://") && !absl::StartsWith(e, "https://")) {
+           return absl::StrCat("'", std::string(e), "' is not an http:// or https:// URL");
+         }
+         o.shard.etcd_endpoints.emplace_back(e);
+       }
+       return "";
+     },
+     [](const RappeldOptions& o) { return absl::StrJoin(o.shard.etcd_endpoints, ","); }, false,
+     "etcd-endpoints"},
+    {"shard", "etcd_prefix", Setting::Type::kString,
+     "the etcd key prefix under which shards keep their leader, term and nodes", 0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       if (!absl::StartsWith(Str(v), "/")) return "the prefix starts with '/'";
+       o.shard.etcd_prefix = Str(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.shard.etcd_prefix; }, false, "etcd-prefix"},
+    {"shard", "lease_ttl_s", Setting::Type::kInteger,
+     "seconds the leader's etcd lease lives without renewal: a dead leader is replaced "
+     "about this long after it stops",
+     2, 300,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.shard.lease_ttl_s = Int(v);
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.shard.lease_ttl_s); }, false,
+     "lease-ttl-s"},
 };
 
 const char* TypeName(Setting::Type t) {
@@ -416,7 +467,7 @@ class ConfigReader {
                                [&](const Setting& s) { return name == s.section; });
       if (!known) {
         return Error(key.source(), absl::StrCat("[", name, "]"),
-                     "unknown section (expected server, store, engine, dispatch, metrics, replication or "
+                     "unknown section (expected server, store, engine, dispatch, metrics, replication, shard or "
                      "[[token]])");
       }
       if (!node.is_table()) {
@@ -816,6 +867,35 @@ absl::Status CheckOptions(const RappeldOptions& options) {
         "refusing to listen for replication on ", options.replication.listen,
         ": the replication port has no TLS yet and the whole store would cross the network in "
         "clear; listen on 127.0.0.1, or set plaintext = 1 if the network is protected otherwise"));
+  }
+  if (options.shard.enabled()) {
+    const ReplicationOptions& r = options.replication;
+    if (options.shard.etcd_endpoints.empty()) {
+      return absl::InvalidArgumentError(
+          "a shard needs etcd: [shard] etcd_endpoints or --etcd-endpoints");
+    }
+    if (!r.replica_of.empty()) {
+      return absl::InvalidArgumentError(
+          "replica_of and a shard exclude each other: in a shard, etcd says whom to follow");
+    }
+    if (r.port <= 0 || options.server.port == 0) {
+      return absl::InvalidArgumentError(
+          "a shard node publishes its addresses: set fixed ports for the client listener "
+          "([server] port) and the replication listener ([replication] port, not -1 nor 0)");
+    }
+    if (r.token_file.empty()) {
+      return absl::InvalidArgumentError(
+          "a shard node follows the leader as a standby: it needs the replica token it sends, "
+          "[replication] token_file or --replication-token-file");
+    }
+    for (const std::string* address : {&options.server.listen_address, &r.listen}) {
+      asio::error_code ec;
+      if (asio::ip::make_address(*address, ec).is_unspecified()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "a shard node publishes the addresses it listens on, and ", *address,
+            " names no host: listen on an address the other nodes and the clients reach"));
+      }
+    }
   }
   const TlsOptions& tls = options.server.tls;
   if (tls.cert_file.empty() != tls.key_file.empty()) {

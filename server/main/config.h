@@ -16,6 +16,8 @@
 //   [replication] listen, port, replica_of, token_file, node, backlog_bytes (flags
 //              --replication-listen, --replication-port, --replica-of,
 //              --replication-token-file, --replication-node, --replication-backlog-bytes)
+//   [shard]    name, etcd_endpoints, etcd_prefix, lease_ttl_s (flags --shard,
+//              --etcd-endpoints, --etcd-prefix, --lease-ttl-s)
 //   [[token]]  secret = "..." or secret_file = "path",
 //              role = "producer" | "worker" | "admin" | "replica",
 //              optional: name = "clinic-a" (for logs; default "token #N"),
