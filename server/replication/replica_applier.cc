@@ -44,6 +44,17 @@ void ReplicaApplier::Stop() {
   connected_ = false;
 }
 
+void ReplicaApplier::Retarget(std::string host, uint16_t port) {
+  if (stopped_ || (host == options_.primary_host && port == options_.primary_port)) return;
+  LogInfo(absl::StrCat("standby: following ", host, ":", port, " (was ", options_.primary_host,
+                       ":", options_.primary_port, ")"));
+  options_.primary_host = std::move(host);
+  options_.primary_port = port;
+  backoff_ms_ = options_.initial_backoff_ms;
+  timer_.cancel();  // a reconnect waiting on the old address
+  Drop(absl::UnavailableError("the shard's leader changed"));
+}
+
 void ReplicaApplier::Connect() {
   if (stopped_) return;
   ++conn_;
@@ -120,6 +131,11 @@ void ReplicaApplier::OnStartReply(const wire::Frame* frame) {
   }
   absl::Status st = protocol::FromWireStatus(reply->status());
   if (!st.ok()) return Drop(st);
+  if (reply->term() < min_term_) {
+    return Drop(absl::FailedPreconditionError(absl::StrCat(
+        "the primary's term ", reply->term(), " is below the shard's term ", min_term_,
+        ": it was deposed")));
+  }
   if (reply->from_index() != status_.durable.index + 1) {
     return Drop(absl::InvalidArgumentError(absl::StrCat(
         "the primary offers index ", reply->from_index(), ", the standby needs ",

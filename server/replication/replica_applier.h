@@ -16,6 +16,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -59,6 +60,13 @@ class ReplicaApplier {
   // complete (the store commits its queue).
   void Stop();
 
+  // Follows another primary (a new shard leader): drops the stream and
+  // reconnects there once every submitted group has completed.
+  void Retarget(std::string host, uint16_t port);
+  // Refuses a primary whose term is below `term` (the shard's current term
+  // in etcd: a lower one is a deposed leader).
+  void SetMinTerm(uint64_t term) { min_term_ = std::max(min_term_, term); }
+
   const ReplicaStatus& status() const { return status_; }
 
  private:
@@ -85,6 +93,7 @@ class ReplicaApplier {
   bool reading_paused_ = false;
   bool acking_ = false;
   bool ack_again_ = false;
+  uint64_t min_term_ = 0;
   uint64_t epoch_ = 1;            // the store's failure epoch (a failed commit moves it)
   size_t in_flight_groups_ = 0;
   size_t in_flight_bytes_ = 0;
