@@ -118,6 +118,7 @@ void Dispatcher::Requeue(WaitingMessage msg, int64_t now_ms, bool front) {
 
 void Dispatcher::Pump() {
   if (workers_.empty()) return;
+  if (options_.may_dispatch && !options_.may_dispatch()) return;
   // The first leases since none were held: their deadline is the earliest
   // one, which the owner's timer may not be set for.
   absl::Cleanup wake_for_deadline = [this, had_leases = leases_.size() > 0] {

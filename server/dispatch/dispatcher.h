@@ -139,6 +139,9 @@ struct DispatchOptions {
   size_t expiry_slice_bytes = 256u << 10;
   // Lateness reports of rate-limited messages (rate_gate.h).
   RateGateOptions rate;
+  // Asked before each hand-out pass; false: nothing is handed out (a shard
+  // leader whose etcd lease can no longer be proven). Empty: always.
+  std::function<bool()> may_dispatch;
 };
 
 // What a worker takes (Subscribe's fields, and its connection's state).
