@@ -41,9 +41,9 @@ Election::Election(EtcdClient* etcd, ElectionOptions options, ElectionCallbacks 
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
       base_(absl::StrCat(options_.prefix, "/", options_.shard, "/")),
-      lease_ttl_ms_(options_.ttl_s * 1000),
       guard_(options_.margin_ms > 0 ? options_.margin_ms
-                                    : LeaseGuard::DefaultMarginMs(options_.ttl_s * 1000)) {}
+                                    : LeaseGuard::DefaultMarginMs(options_.ttl_s * 1000)),
+      lease_ttl_ms_(options_.ttl_s * 1000) {}
 
 Election::~Election() { Stop(); }
 
