@@ -2,9 +2,13 @@
 // ./rappel-data and listens on 127.0.0.1:7411 with no tokens (any local
 // client is admin); see --help. --config FILE reads a TOML file
 // (server/main/config.h, rappeld.example.toml); the flags override it.
+#include <unistd.h>
+
 #include <asio.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -32,6 +36,19 @@ constexpr char kSignalsHelp[] =
     "Under systemd (Type=notify, NOTIFY_SOCKET set) it reports READY=1 once the store is\n"
     "recovered and the port accepts, RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1\n"
     "at SIGTERM or SIGINT, each with a STATUS= line (packaging/systemd/rappeld.service.in)";
+
+// A fenced shard leader starts again from its store, as a standby: the same
+// process image and arguments, nothing of the old state but what is
+// durable. The descriptors are marked close-on-exec rather than closed, so
+// that no other thread meets a closed descriptor before the exec.
+int RestartAsStandby(char** argv) {
+  rappel::server::NotifyStatus("fenced: restarting as a standby");
+  std::fflush(stdout);
+  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  execv("/proc/self/exe", argv);
+  rappel::server::LogError(absl::StrCat("cannot restart: execv: ", std::strerror(errno)));
+  return 1;
+}
 
 }  // namespace
 
@@ -94,6 +111,21 @@ int main(int argc, char** argv) {
       });
     });
   };
+  if (server.shard()) {
+    const rappel::server::ShardNode& shard = *server.shard();
+    const std::string joined = absl::StrCat(
+        "shard ", options.shard.name, ", node ", shard.options().node, ", data dir ",
+        options.engine.store.path, ": a standby until etcd names a leader; clients at ",
+        shard.options().client, ", standbys at ", shard.options().replication);
+    std::printf("rappeld: %s\n", joined.c_str());
+    std::fflush(stdout);
+    rappel::server::LogInfo(joined);
+    rappel::server::NotifyReady(joined);
+    stop_on_signal("stopping: finishing the writes in flight, resigning");
+    io.run();
+    if (server.restart_requested()) return RestartAsStandby(argv);
+    return 0;
+  }
   if (server.standby()) {
     const auto& st = server.applier()->status();
     std::printf("rappeld: standby of %s, store %s at index %llu (term %llu); no client listener\n",

@@ -12,8 +12,41 @@
 #include "server/common/log.h"
 
 namespace rappel::server {
+namespace {
+
+absl::StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) {
+  size_t colon = text.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string_view::npos || colon == 0 ||
+      !absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port) || port == 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("'", std::string(text), "' is not HOST:PORT"));
+  }
+  return std::make_pair(std::string(text.substr(0, colon)), static_cast<uint16_t>(port));
+}
+
+std::string NodeName(const ReplicationOptions& r) {
+  if (!r.node.empty()) return r.node;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+ReplicaApplierOptions ApplierOptions(const RappeldOptions& options, const std::string& token,
+                                     const std::pair<std::string, uint16_t>& primary) {
+  ReplicaApplierOptions ao;
+  ao.primary_host = primary.first;
+  ao.primary_port = primary.second;
+  ao.token = token;
+  ao.node = NodeName(options.replication);
+  if (options.shard.enabled()) ao.initial_backoff_ms = 20;  // a new leader is up at once
+  return ao;
+}
+
+}  // namespace
 
 Rappeld::~Rappeld() {
+  shard_.reset();
   replication_.reset();
   applier_.reset();
   standby_store_.reset();  // commits what the applier queued
@@ -29,13 +62,31 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
                                                         RappeldOptions options) {
   std::unique_ptr<Rappeld> d(new Rappeld());
   d->io_ = &io;
+  if (options.shard.enabled()) {
+    if (absl::Status st = d->StartShard(options); !st.ok()) return st;
+    return d;
+  }
   if (options.replication.standby()) {
     if (absl::Status st = d->StartStandby(io, options); !st.ok()) return st;
     return d;
   }
+  if (absl::Status st = d->StartPrimary(std::move(options), 0); !st.ok()) return st;
+  return d;
+}
+
+absl::Status Rappeld::StartPrimary(RappeldOptions options, uint64_t term) {
+  asio::io_context& io = *io_;
+  Rappeld* d = this;
   if (options.replication.port >= 0) {
     d->hook_ = std::make_unique<PrimaryHook>(options.replication.backlog_bytes);
+    (void)term;  // TODO(merge sync): PrimaryHook term + answer gate
     options.engine.store.hook = d->hook_.get();
+  }
+  if (shard_) {
+    // Nothing is handed out once the lease cannot be proven (ShardNode
+    // fences the node soon after).
+    const coord::LeaseGuard* guard = &shard_->guard();
+    options.dispatch.may_dispatch = [guard] { return guard->Valid(); };
   }
   CoreOptions core{options.engine, options.dispatch, options.book};
   auto loop = Loop::Start(io, std::move(core), options.reclaim_every_ms);
@@ -62,7 +113,7 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
   }
   // Last: /readyz answering means the store is recovered and the port open.
   if (options.metrics.enabled()) {
-    Rappeld* self = d.get();
+    Rappeld* self = d;
     size_t top_tenants = options.metrics.top_tenants;
     auto exporter = metrics::MetricsExporter::Start(io, options.metrics, [self, top_tenants] {
       metrics::ServerSnapshot s;
@@ -90,22 +141,24 @@ absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
     if (!exporter.ok()) return exporter.status();
     d->metrics_ = std::move(*exporter);
   }
-  return d;
+  return absl::OkStatus();
 }
 
 absl::Status Rappeld::StartStandby(asio::io_context& io, const RappeldOptions& options) {
   const ReplicationOptions& r = options.replication;
-  ReplicaApplierOptions ao;
-  std::string_view target = r.replica_of;
-  size_t colon = target.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string_view::npos || !absl::SimpleAtoi(std::string(target.substr(colon + 1)), &port) ||
-      port == 0 || port > 65535 || colon == 0) {
+  auto target = ParseHostPort(r.replica_of);
+  if (!target.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("replica_of '", r.replica_of, "' is not HOST:PORT"));
   }
-  ao.primary_host = std::string(target.substr(0, colon));
-  ao.primary_port = static_cast<uint16_t>(port);
+  if (absl::Status st = OpenStandbyStore(options); !st.ok()) return st;
+  applier_ = std::make_unique<ReplicaApplier>(io, ApplierOptions(options, replica_token_, *target),
+                                              standby_store_.get());
+  return applier_->Start();
+}
+
+absl::Status Rappeld::OpenStandbyStore(const RappeldOptions& options) {
+  const ReplicationOptions& r = options.replication;
   if (r.token_file.empty()) {
     return absl::InvalidArgumentError(
         "a standby needs the token it sends the primary (role replica): [replication] "
@@ -118,23 +171,96 @@ absl::Status Rappeld::StartStandby(asio::io_context& io, const RappeldOptions& o
     return absl::InvalidArgumentError(
         absl::StrCat("cannot read the replication token file ", r.token_file));
   }
-  ao.token = std::string(absl::StripAsciiWhitespace(text.str()));
-  if (ao.token.empty()) {
+  replica_token_ = std::string(absl::StripAsciiWhitespace(text.str()));
+  if (replica_token_.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the replication token file ", r.token_file, " is empty"));
   }
-  ao.node = r.node;
-  if (ao.node.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    ao.node = host;
-  }
   auto store = Store::Open(options.engine.store,
-                           [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });
+                           [this](std::function<void()> fn) { asio::post(*io_, std::move(fn)); });
   if (!store.ok()) return store.status();
   standby_store_ = std::move(*store);
-  applier_ = std::make_unique<ReplicaApplier>(io, std::move(ao), standby_store_.get());
-  return applier_->Start();
+  auto reader = standby_store_->NewReader();
+  if (!reader.ok()) return reader.status();
+  auto pos = reader->GetReplPos();
+  if (!pos.ok()) return pos.status();
+  standby_opened_at_ = *pos;
+  return absl::OkStatus();
+}
+
+absl::Status Rappeld::StartShard(const RappeldOptions& options) {
+  options_ = options;
+  if (absl::Status st = OpenStandbyStore(options); !st.ok()) return st;
+  ShardNodeOptions so;
+  so.shard = options.shard.name;
+  so.node = NodeName(options.replication);
+  so.etcd_endpoints = options.shard.etcd_endpoints;
+  so.etcd_prefix = options.shard.etcd_prefix;
+  so.lease_ttl_s = options.shard.lease_ttl_s;
+  so.client = absl::StrCat(options.server.listen_address, ":", options.server.port);
+  so.replication = absl::StrCat(options.replication.listen, ":", options.replication.port);
+  ShardRoles roles;
+  roles.follow = [this](const coord::LeaderInfo& leader) { Follow(leader); };
+  roles.promote = [this](uint64_t term) { Promote(term); };
+  roles.fence = [this](const std::string& why) { Fence(why); };
+  roles.position = [this] { return Position(); };
+  shard_ = std::make_unique<ShardNode>(*io_, std::move(so), std::move(roles));
+  shard_->Start();
+  LogInfo(absl::StrCat("shard ", options.shard.name, ": node ", shard_->options().node,
+                       " joined as a standby at index ", standby_opened_at_.index, " (term ",
+                       standby_opened_at_.term, "); waiting for etcd to name the leader"));
+  return absl::OkStatus();
+}
+
+ReplPos Rappeld::Position() const {
+  if (hook_) return hook_->last();
+  if (applier_) return applier_->status().durable;
+  return standby_opened_at_;
+}
+
+void Rappeld::Follow(const coord::LeaderInfo& leader) {
+  if (!standby_store_ || leader.node.empty()) return;  // promoted, or nobody to follow yet
+  auto target = ParseHostPort(leader.replication);
+  if (!target.ok()) {
+    LogError(absl::StrCat("shard: the leader ", leader.node, " publishes a replication address '",
+                          leader.replication, "' that is not HOST:PORT"));
+    return;
+  }
+  if (!applier_) {
+    applier_ = std::make_unique<ReplicaApplier>(
+        *io_, ApplierOptions(options_, replica_token_, *target), standby_store_.get());
+    applier_->SetMinTerm(leader.term);
+    if (absl::Status st = applier_->Start(); !st.ok()) {
+      LogError(absl::StrCat("shard: cannot follow ", leader.node, ": ", st.message()));
+    }
+    return;
+  }
+  applier_->SetMinTerm(leader.term);
+  applier_->Retarget(target->first, target->second);
+}
+
+void Rappeld::Promote(uint64_t term) {
+  LogInfo(absl::StrCat("shard: promoting to primary of term ", term, " at index ",
+                       Position().index));
+  // The standby's last groups commit as its store closes; the primary then
+  // recovers from that store, and only then starts its wheel and dispatcher.
+  applier_.reset();
+  standby_store_.reset();
+  if (absl::Status st = StartPrimary(options_, term); !st.ok()) {
+    Fence(absl::StrCat("promotion failed: ", st.message()));
+    return;
+  }
+  LogInfo(absl::StrCat("shard: serving as the leader of term ", term, " on ",
+                       options_.server.listen_address, ":", server_->port()));
+}
+
+void Rappeld::Fence(const std::string& why) {
+  (void)why;  // ShardNode logged it
+  restart_requested_ = true;
+  // Nothing more is answered nor handed out: the process restarts as a
+  // standby (main()), as after a crash; what was not acknowledged may be
+  // lost, what was is on the standbys.
+  io_->stop();
 }
 
 absl::Status Rappeld::Reload(const RappeldOptions& next) {
@@ -155,14 +281,22 @@ absl::Status Rappeld::Reload(const RappeldOptions& next) {
 
 void Rappeld::Shutdown(std::function<void()> done) {
   if (standby()) {
+    if (shard_) shard_->Stop();
     // The store's destructor commits what is queued.
-    applier_->Stop();
+    if (applier_) applier_->Stop();
     asio::post(*io_, std::move(done));
     return;
   }
-  if (replication_) replication_->Stop();
   server_->Stop();
-  loop_->Shutdown([this] { return handler_->backup_running(); }, std::move(done));
+  // The standbys go on receiving until the last write is answered (a
+  // synchronous one waits for them); then a shard's leader resigns, so
+  // that the next is elected at once rather than after the lease's TTL.
+  loop_->Shutdown([this] { return handler_->backup_running(); },
+                  [this, done = std::move(done)] {
+                    if (replication_) replication_->Stop();
+                    if (shard_) shard_->Stop();
+                    done();
+                  });
 }
 
 }  // namespace rappel::server

@@ -19,6 +19,7 @@
 #include "server/replication/primary_hook.h"
 #include "server/replication/replica_applier.h"
 #include "server/replication/replication_server.h"
+#include "server/main/shard_node.h"
 #include "server/runtime/loop.h"
 
 namespace rappel::server {
@@ -40,6 +41,18 @@ struct ReplicationOptions {
   bool standby() const { return !replica_of.empty(); }
 };
 
+// A replicated shard ([shard]): the nodes elect their leader through etcd
+// (server/main/shard_node.h); the leader serves as a primary, the others
+// follow it as standbys. The node's name is [replication] node.
+struct ShardOptions {
+  std::string name;  // empty: a single node, no etcd
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_prefix = "/rappel";
+  int64_t lease_ttl_s = 5;
+
+  bool enabled() const { return !name.empty(); }
+};
+
 struct RappeldOptions {
   EngineOptions engine;
   DispatchOptions dispatch;
@@ -56,6 +69,7 @@ struct RappeldOptions {
   // The Prometheus / health listener; off unless a port is set.
   metrics::MetricsOptions metrics;
   ReplicationOptions replication;
+  ShardOptions shard;
 };
 
 class Rappeld {
@@ -70,15 +84,20 @@ class Rappeld {
 
   // The client port; 0 on a standby (it has no client listener).
   uint16_t port() const { return server_ ? server_->port() : 0; }
-  bool standby() const { return applier_ != nullptr; }
+  bool standby() const { return standby_store_ != nullptr; }
   // The replication listener's port; 0 when there is none.
   uint16_t replication_port() const { return replication_ ? replication_->port() : 0; }
   // Null unless this is a primary with a replication listener.
   const ReplicationServer* replication() const { return replication_.get(); }
   // The position of the last local commit (primary with a listener).
   ReplPos replication_position() const { return hook_ ? hook_->last() : ReplPos{}; }
-  // Null unless this is a standby.
+  // Null unless this is a standby following a primary.
   const ReplicaApplier* applier() const { return applier_.get(); }
+  // Null unless this node is in a shard ([shard] name).
+  const ShardNode* shard() const { return shard_.get(); }
+  // This shard node was fenced: it must restart (main() re-executes the
+  // process, which then rejoins as a standby). io.run() has been stopped.
+  bool restart_requested() const { return restart_requested_; }
   // The metrics listener's port; 0 when metrics are off.
   uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   // SIGHUP: applies what can change while serving from `next`, a resolved
@@ -101,9 +120,21 @@ class Rappeld {
 
  private:
   Rappeld() = default;
+  // A primary of `term` (0: the store's own term, outside a shard).
+  absl::Status StartPrimary(RappeldOptions options, uint64_t term);
   absl::Status StartStandby(asio::io_context& io, const RappeldOptions& options);
+  // The store of a standby, and the token it sends its primary.
+  absl::Status OpenStandbyStore(const RappeldOptions& options);
+  absl::Status StartShard(const RappeldOptions& options);
+  // ShardNode's roles (io thread).
+  void Follow(const coord::LeaderInfo& leader);
+  void Promote(uint64_t term);
+  void Fence(const std::string& why);
+  ReplPos Position() const;
 
   asio::io_context* io_ = nullptr;
+  RappeldOptions options_;  // kept for a shard node's promotion
+  std::string replica_token_;
   // Declared before the loop, whose store holds it.
   std::unique_ptr<PrimaryHook> hook_;
   std::unique_ptr<Loop> loop_;
@@ -114,6 +145,10 @@ class Rappeld {
   // A standby: its store and what feeds it.
   std::unique_ptr<Store> standby_store_;
   std::unique_ptr<ReplicaApplier> applier_;
+  ReplPos standby_opened_at_;  // the standby store's position when opened
+  // Last: its callbacks use everything above.
+  std::unique_ptr<ShardNode> shard_;
+  bool restart_requested_ = false;
 };
 
 }  // namespace rappel::server
