@@ -61,6 +61,14 @@ void ReplicaApplier::Connect() {
   uint64_t conn = conn_;
   auto resolver = std::make_shared<asio::ip::tcp::resolver>(io_);
   std::weak_ptr<bool> alive = alive_;
+  // A primary that accepts but never answers (stopped, overloaded) must not
+  // hold the standby forever.
+  timer_.expires_after(std::chrono::milliseconds(options_.handshake_timeout_ms));
+  timer_.async_wait([this, alive, conn](asio::error_code ec) {
+    if (ec || alive.expired() || stopped_ || conn != conn_ || connected_) return;
+    Drop(absl::DeadlineExceededError(absl::StrCat(
+        "no stream from the primary within ", options_.handshake_timeout_ms, " ms")));
+  });
   resolver->async_resolve(
       options_.primary_host, std::to_string(options_.primary_port),
       [this, alive, conn, resolver](asio::error_code ec,
@@ -141,6 +149,7 @@ void ReplicaApplier::OnStartReply(const wire::Frame* frame) {
         "the primary offers index ", reply->from_index(), ", the standby needs ",
         status_.durable.index + 1)));
   }
+  timer_.cancel();
   connected_ = true;
   status_.streaming = true;
   status_.received = status_.durable;

@@ -33,6 +33,8 @@ struct ReplicaApplierOptions {
   std::string node;          // this standby's name, for the primary's logs
   int64_t initial_backoff_ms = 100;
   int64_t max_backoff_ms = 5'000;
+  // From the connect to the first ReplicaStartReply.
+  int64_t handshake_timeout_ms = 5'000;
   // Submitted but not yet durable: past this the applier stops reading.
   size_t max_in_flight_bytes = 64u << 20;
   // Largest CommitGroup accepted (a primary group is one frame).

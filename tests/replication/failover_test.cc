@@ -180,7 +180,7 @@ class FailoverTest : public ::testing::Test {
     for (int i = 0; i < cluster_.size(); ++i) cluster_.Start(i);
   }
 
-  ShardCluster cluster_{3, {}};
+  ShardCluster cluster_{3, {"--log-level", "debug"}};
 };
 
 TEST_F(FailoverTest, KilledLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
