@@ -30,6 +30,14 @@ class CommandGroup {
   // when `json`, else a table or a line (a server's JSON document as
   // tables: PrintDocumentTables). Returns the exit code (common.h).
   virtual int Run(client::BlockingClient& c, bool json) = 0;
+
+  // A group that reads something else than rappeld (etcd) says so: main
+  // then calls RunWithoutServer instead of connecting.
+  virtual bool UsesServer() const { return true; }
+  virtual int RunWithoutServer(bool json) {
+    (void)json;
+    return 1;
+  }
 };
 
 }  // namespace rappel::ctl

@@ -32,6 +32,7 @@
 #include "tools/rappelctl/rates.h"
 #include "tools/rappelctl/reminders.h"
 #include "tools/rappelctl/server.h"
+#include "tools/rappelctl/shard.h"
 #include "tools/rappelctl/status.h"
 #include "server/common/program.h"
 
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
   groups.push_back(ctl::AddCreditCommands(app));
   groups.push_back(ctl::AddPatientReplyCommand(app));
   groups.push_back(ctl::AddMessageCommands(app));
+  groups.push_back(ctl::AddShardCommand(app));
 
   // --json is a flag of its own (no value): known before parsing, so that
   // even a parse error is reported as JSON.
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
 
   // Bad arguments and unreadable files are found before connecting.
   if (int rc = (*chosen)->Prepare(); rc != 0) return rc;
+  if (!(*chosen)->UsesServer()) return (*chosen)->RunWithoutServer(json);
   auto client = rappel::client::BlockingClient::Connect(options);
   if (!client.ok()) return ctl::Fail(client.status());
   return (*chosen)->Run(**client, json);
