@@ -329,6 +329,26 @@ TEST_F(FailoverTest, StandbyKilledUnderLoadCatchesUpAndConverges) {
   EXPECT_TRUE(Converged(cluster_, milliseconds(20'000))) << cluster_.Logs();
   EXPECT_EQ(cluster_.EtcdLeader().first, leader);
   EXPECT_EQ(Missing(producer.keys(), KeysOn(cluster_, leader)), 0u);
+
+#ifdef RAPPELCTL_PATH
+  // rappelctl shard shows the same from etcd: the leader, three nodes, no lag.
+  std::string command = std::string(RAPPELCTL_PATH) + " --json shard --etcd-endpoints " +
+                        cluster_.etcd().endpoint() + " --shard " + ShardCluster::kShard;
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string text;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
+  EXPECT_EQ(pclose(pipe), 0) << text;
+  auto shard = nlohmann::json::parse(text, nullptr, false);
+  ASSERT_TRUE(shard.is_object()) << text;
+  EXPECT_EQ(shard.value("leader", ""), cluster_.node(leader).name) << text;
+  ASSERT_EQ(shard["nodes"].size(), 3u) << text;
+  for (const auto& n : shard["nodes"]) {
+    EXPECT_EQ(n["lag"], 0) << text;
+    EXPECT_EQ(n["role"] == "leader", n["node"] == cluster_.node(leader).name) << text;
+  }
+#endif
 }
 
 TEST_F(FailoverTest, EtcdDownStopsWritesAndServiceResumesWhenItReturns) {
