@@ -136,6 +136,16 @@ absl::Status Rappeld::StartPrimary(RappeldOptions options, uint64_t term) {
       s.other_tenants.live = s.engine.live - std::min(s.engine.live, top_live);
       s.other_tenants.dead_letters =
           s.dispatch.dead_letters - std::min<uint64_t>(s.dispatch.dead_letters, top_dead);
+      if (self->replication_) {
+        s.replication.on = true;
+        s.replication.shard_leader = self->shard_ != nullptr;
+        ReplPos last = self->hook_->last();
+        s.replication.term = last.term;
+        s.replication.index = last.index;
+        for (const StandbyStatus& sb : self->replication_->standbys()) {
+          s.replication.standbys.push_back({sb.node, sb.acked.index});
+        }
+      }
       return s;
     });
     if (!exporter.ok()) return exporter.status();

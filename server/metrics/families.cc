@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -188,6 +189,25 @@ std::vector<MetricFamily> SnapshotFamilies(const ServerSnapshot& s) {
   }
   AddGauge(live, "tenant", "other", D(s.other_tenants.live));
   AddGauge(dead, "tenant", "other", D(s.other_tenants.dead_letters));
+  if (s.replication.on) {
+    const ServerSnapshot::Replication& r = s.replication;
+    f.Gauge("rappel_replication_term",
+            "The term of this primary's groups (a shard's epoch, raised by each election)",
+            D(r.term));
+    f.Gauge("rappel_replication_index", "Index of the last group this primary committed",
+            D(r.index));
+    f.Gauge("rappel_shard_leader", "1 on a shard's elected leader", r.shard_leader ? 1 : 0);
+    f.Gauge("rappel_standbys_connected", "Standbys streaming from this primary",
+            D(r.standbys.size()));
+    MetricFamily& acked = f.LabelledGauges(
+        "rappel_standby_acked_index", "Last group each standby acknowledged as durable");
+    MetricFamily& lag = f.LabelledGauges("rappel_standby_lag_groups",
+                                         "Groups committed here and not yet durable on each standby");
+    for (const auto& sb : r.standbys) {
+      AddGauge(acked, "node", sb.node, D(sb.acked_index));
+      AddGauge(lag, "node", sb.node, D(r.index - std::min(r.index, sb.acked_index)));
+    }
+  }
   // Histograms.
   MetricFamily& requests = f.Histograms(
       "rappel_request_duration_seconds",

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "server/dispatch/dispatcher.h"
@@ -29,6 +30,20 @@ struct ServerSnapshot {
   };
   std::vector<Tenant> top_tenants;
   Tenant other_tenants;
+  // A primary with a replication listener: the position of its last
+  // committed group and what each connected standby has acknowledged.
+  struct Replication {
+    bool on = false;
+    bool shard_leader = false;  // elected through etcd ([shard])
+    uint64_t term = 0;
+    uint64_t index = 0;
+    struct Standby {
+      std::string node;
+      uint64_t acked_index = 0;
+    };
+    std::vector<Standby> standbys;
+  };
+  Replication replication;
 };
 
 }  // namespace rappel::server::metrics
