@@ -40,7 +40,10 @@ class Producer {
     int64_t at_ms;
   };
 
-  explicit Producer(ShardCluster& cluster) : cluster_(cluster), thread_([this] { Run(); }) {}
+  // `firing`: a quarter of the batches fall due at once (keys "f..."), the
+  // rest a day ahead (keys "k...", which keys() lists).
+  explicit Producer(ShardCluster& cluster, bool firing = false)
+      : cluster_(cluster), firing_(firing), thread_([this] { Run(); }) {}
   ~Producer() { Stop(); }
 
   void Stop() {
@@ -93,16 +96,19 @@ class Producer {
         c = std::move(*connected);
       }
       std::vector<client::Reminder> batch;
+      // Every fourth batch falls due at once, for the worker; the others a
+      // day ahead, to stay live and be counted.
+      const bool fire = firing_ && (seq / 10) % 4 == 0;
       const int64_t due_ms = std::chrono::duration_cast<milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count() +
-                             86'400'000;
+                             (fire ? 0 : 86'400'000);
       for (int j = 0; j < 10; ++j) {
         client::Reminder r;
         r.tenant = 1;
-        r.key = "k" + std::to_string(seq + static_cast<uint64_t>(j));
+        r.key = (fire ? "f" : "k") + std::to_string(seq + static_cast<uint64_t>(j));
         r.recipient = "+33600000000";
-        r.due_ms = due_ms;  // a day ahead: nothing fires during the test
+        r.due_ms = due_ms;
         r.payload = "p";
         batch.push_back(std::move(r));
       }
@@ -115,17 +121,89 @@ class Producer {
       }
       int64_t at = NowMs();
       std::lock_guard lock(mu_);
-      for (auto& r : batch) keys_.push_back(std::move(r.key));
+      for (auto& r : batch) {
+        if (!fire) keys_.push_back(std::move(r.key));
+      }
       acks_.push_back({node, at});
       seq += batch.size();
     }
   }
 
   ShardCluster& cluster_;
+  const bool firing_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::vector<std::string> keys_;
   std::vector<Ack> acks_;  // one per acknowledged batch
+  std::thread thread_;
+};
+
+// Takes messages from whichever node hands them out and acknowledges them;
+// counts a message delivered again after its acknowledgement was answered
+// (never allowed: an answered ack is durable on a standby).
+class Worker {
+ public:
+  explicit Worker(ShardCluster& cluster) : cluster_(cluster), thread_([this] { Run(); }) {}
+  ~Worker() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  size_t acked() const {
+    std::lock_guard lock(mu_);
+    return acked_.size();
+  }
+  std::vector<std::string> redelivered_after_ack() const {
+    std::lock_guard lock(mu_);
+    return again_;
+  }
+
+ private:
+  void Run() {
+    std::unique_ptr<client::BlockingClient> c;
+    int node = 0;
+    while (!stop_) {
+      if (!c) {
+        node = (node + 1) % cluster_.size();
+        auto connected = client::BlockingClient::Connect(cluster_.ClientOptions(node));
+        if (!connected.ok() ||
+            !(*connected)->Subscribe({client::Channel::kSms}, 256, 64).ok()) {
+          std::this_thread::sleep_for(milliseconds(10));
+          continue;
+        }
+        c = std::move(*connected);
+      }
+      auto messages = c->Receive(milliseconds(100));
+      if (!messages.ok()) {
+        c.reset();
+        continue;
+      }
+      if (messages->empty()) continue;
+      std::vector<client::AckItem> items;
+      {
+        std::lock_guard lock(mu_);
+        for (const client::Message& m : *messages) {
+          if (acked_.count(m.message_id)) again_.push_back(m.message_id);
+          items.push_back({m.lease_id, client::AckOutcome::kDelivered, ""});
+        }
+      }
+      auto result = c->Ack(items);
+      if (!result.ok()) {
+        c.reset();
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      for (size_t i = 0; i < items.size() && i < result->size(); ++i) {
+        if ((*result)[i].ok()) acked_.insert((*messages)[i].message_id);
+      }
+    }
+  }
+
+  ShardCluster& cluster_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::set<std::string> acked_;
+  std::vector<std::string> again_;
   std::thread thread_;
 };
 
@@ -184,7 +262,8 @@ class FailoverTest : public ::testing::Test {
 };
 
 TEST_F(FailoverTest, KilledLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
-  Producer producer(cluster_);
+  Producer producer(cluster_, /*firing=*/true);
+  Worker worker(cluster_);
   ASSERT_GE(WaitForServingLeader(cluster_, producer, milliseconds(20'000)), 0) << cluster_.Logs();
   std::vector<int64_t> failover_ms;
   const int rounds = Rounds();
@@ -214,6 +293,13 @@ TEST_F(FailoverTest, KilledLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
         << cluster_.Logs();
   }
   producer.Stop();
+  // The messages due by now are handed out and acknowledged in a while.
+  std::this_thread::sleep_for(milliseconds(1'000));
+  worker.Stop();
+  EXPECT_GT(worker.acked(), 0u);
+  std::vector<std::string> again = worker.redelivered_after_ack();
+  EXPECT_TRUE(again.empty()) << again.size() << " acknowledged messages delivered again, e.g. "
+                             << again.front();
   int leader = cluster_.EtcdLeader().first;
   ASSERT_GE(leader, 0);
   std::vector<std::string> acked = producer.keys();
