@@ -12,12 +12,14 @@ using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
 AdminRequests::AdminRequests(Engine* engine, Dispatcher* dispatcher, size_t max_frame_bytes,
-                             Post post, std::function<void()> before_backup)
+                             Post post, std::function<void()> before_backup,
+                             std::function<ReplicationView()> replication)
     : engine_(engine),
       dispatcher_(dispatcher),
       max_frame_bytes_(max_frame_bytes),
       post_(std::move(post)),
-      before_backup_(std::move(before_backup)) {}
+      before_backup_(std::move(before_backup)),
+      replication_(std::move(replication)) {}
 
 AdminRequests::~AdminRequests() {
   *alive_ = false;
@@ -117,6 +119,7 @@ void AdminRequests::Stats(uint64_t id, const wire::Stats& req, Reply reply) {
   auto live_by_channel_v = b.CreateVector(live_by_channel);
   auto by_tenant_v = b.CreateVector(by_tenant);
   auto rate_waiting_v = b.CreateVector(rate_waiting_by_channel);
+  auto replication = ReplicationToWire(b, replication_ ? replication_() : ReplicationView{});
   wire::StatsReplyBuilder sb(b);
   sb.add_pending(es.in_wheel + ds.ready + ds.rate_waiting);
   sb.add_leased(ds.leased);
@@ -146,6 +149,7 @@ void AdminRequests::Stats(uint64_t id, const wire::Stats& req, Reply reply) {
   sb.add_rate_waiting_by_channel(rate_waiting_v);
   sb.add_rate_late(ds.rate_late);
   sb.add_rate_expired(ds.rate_expired);
+  sb.add_replication(replication);
   auto body = sb.Finish();
   reply(Finish(b, id, wire::Body::StatsReply, body.Union()), false);
 }

@@ -33,6 +33,7 @@
 #include "server/dispatch/dispatcher.h"
 #include "server/engine/engine.h"
 #include "server/net/connection.h"
+#include "server/net/replication_view.h"
 #include "server/net/request_wire.h"
 
 namespace rappel::server {
@@ -46,8 +47,10 @@ class AdminRequests {
   // copy budget. `post` runs a closure on the io thread; null: Backup runs
   // inline on the io thread. `before_backup` (tests) runs on the backup
   // thread before the copy starts.
+  // `replication` (may be null) fills StatsReply.replication.
   AdminRequests(Engine* engine, Dispatcher* dispatcher, size_t max_frame_bytes, Post post,
-                std::function<void()> before_backup);
+                std::function<void()> before_backup,
+                std::function<ReplicationView()> replication = nullptr);
   // Waits for a backup in progress; its reply is dropped.
   ~AdminRequests();
   AdminRequests(const AdminRequests&) = delete;
@@ -82,6 +85,7 @@ class AdminRequests {
   size_t max_frame_bytes_;
   Post post_;
   std::function<void()> before_backup_;
+  std::function<ReplicationView()> replication_;
   bool backup_running_ = false;
   std::thread backup_thread_;
   // False once this is destroyed: a backup reply posted late is dropped.

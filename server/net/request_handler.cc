@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "server/net/greeting.h"
 #include "server/net/tenant_access.h"
 #include "server/net/text_fields.h"
 
@@ -18,7 +19,7 @@ RequestHandler::RequestHandler(HandlerOptions options, Engine* engine, Dispatche
       workers_(dispatcher),
       rates_(dispatcher),
       admin_(engine, dispatcher, options_.frame_limits.max_frame_bytes, options_.post,
-             options_.before_backup) {
+             options_.before_backup, options_.replication) {
   if (book != nullptr) appointments_.emplace(book);
   if (book != nullptr) messages_.emplace(book);
 }
@@ -46,50 +47,9 @@ bool RequestHandler::Allowed(const Connection& conn, wire::Body body) const {
 }
 
 void RequestHandler::Hello(Connection& conn, uint64_t id, const wire::Hello& hello, Reply reply) {
-  if (hello.protocol_version() < 1) {
-    reply(ErrorFrame(
-              id, wire::ErrorCode::UnsupportedVersion,
-              absl::StrCat("protocol version ", hello.protocol_version(),
-                           " is not supported; this server speaks ", protocol::kProtocolVersion)),
-          true);
-    return;
-  }
-  wire::Role role = wire::Role::Admin;
-  if (!options_.tokens.empty()) {
-    std::string_view token =
-        hello.token() != nullptr ? hello.token()->string_view() : std::string_view();
-    const Credential* c = FindCredential(options_.tokens, token);
-    if (c == nullptr) {
-      LogRefusal(absl::StrCat("authentication failed from ", conn.peer, ": ",
-                              token.empty() ? "no token" : "unknown token"));
-      reply(ErrorFrame(id, wire::ErrorCode::Unauthenticated, "unknown token"), true);
-      return;
-    }
-    if (c->role == wire::Role::Replica) {
-      LogRefusal("refused Hello: a replica token on the client port");
-      reply(ErrorFrame(id, wire::ErrorCode::Unauthenticated,
-                       "a replica token is for the replication port only"),
-            true);
-      return;
-    }
-    role = c->role;
-    conn.token_name = c->name;
-    conn.token_hash = c->hash;
-    conn.tenants = c->tenants;
-  } else {
-    conn.token_name = "(no token: loopback default)";
-    conn.token_hash = {};
-    conn.tenants.reset();
-  }
-  conn.greeted = true;
-  conn.role = role;
-  conn.client_name = Str(hello.client_name());
-  FlatBufferBuilder b;
-  auto name = b.CreateString(options_.server_name);
-  auto body = wire::CreateHelloReply(b, protocol::kProtocolVersion, name, role,
-                                     options_.frame_limits.max_frame_bytes,
-                                     static_cast<uint32_t>(options_.max_payload_bytes));
-  reply(Finish(b, id, wire::Body::HelloReply, body.Union()), false);
+  HelloFacts facts{options_.server_name, options_.frame_limits.max_frame_bytes,
+                   static_cast<uint32_t>(options_.max_payload_bytes), options_.shard_role, ""};
+  AnswerHello(options_.tokens, facts, conn, id, hello, std::move(reply));
 }
 
 bool RequestHandler::RefuseInvalidText(const wire::Frame& frame, Reply& reply, bool close) {
@@ -156,20 +116,7 @@ void RequestHandler::Handle(Connection& conn, const wire::Frame& frame, Reply re
 }
 
 bool RequestHandler::StillGranted(const Connection& conn) const {
-  if (!conn.greeted) return true;  // its Hello will be checked against the new tokens
-  if (options_.tokens.empty()) return conn.token_hash == SecretHash{};
-  for (const Credential& c : options_.tokens) {
-    if (c.hash != conn.token_hash) continue;
-    auto same = [](const std::optional<std::vector<TenantId>>& a,
-                   const std::optional<std::vector<TenantId>>& b) {
-      if (a.has_value() != b.has_value()) return false;
-      if (!a) return true;
-      return std::equal(a->begin(), a->end(), b->begin(), b->end(),
-                        [](TenantId x, TenantId y) { return x.value == y.value; });
-    };
-    return c.role == conn.role && same(c.tenants, conn.tenants);
-  }
-  return false;
+  return TokensStillGrant(options_.tokens, conn);
 }
 
 void RequestHandler::OnClose(Connection& conn) { workers_.OnClose(conn); }

@@ -40,10 +40,12 @@
 #include "server/net/admin_requests.h"
 #include "server/net/appointment_requests.h"
 #include "server/net/connection.h"
-#include "server/net/message_requests.h"
 #include "server/net/credentials.h"
+#include "server/net/frame_handler.h"
+#include "server/net/message_requests.h"
 #include "server/net/rate_requests.h"
 #include "server/net/reminder_requests.h"
+#include "server/net/replication_view.h"
 #include "server/net/request_wire.h"
 #include "server/net/worker_requests.h"
 
@@ -64,9 +66,15 @@ struct HandlerOptions {
   std::function<void(std::function<void()>)> post;
   // Tests: runs on the backup thread before the copy starts.
   std::function<void()> before_backup;
+  // Announced in HelloReply.shard_role: Leader on a primary with a
+  // replication listener, Single otherwise.
+  protocol::wire::ShardRole shard_role = protocol::wire::ShardRole::Single;
+  // StatsReply.replication (admin with every tenant); null: role Single,
+  // nothing else.
+  std::function<ReplicationView()> replication;
 };
 
-class RequestHandler {
+class RequestHandler : public FrameHandler {
  public:
   // `book` may be null: the appointment requests are then UnknownRequest.
   RequestHandler(HandlerOptions options, Engine* engine, Dispatcher* dispatcher,
@@ -78,15 +86,15 @@ class RequestHandler {
   // (after a durable commit), with the reply frame and whether the
   // connection must be closed after it is sent.
   using Reply = ReplyFn;
-  void Handle(Connection& conn, const protocol::wire::Frame& frame, Reply reply);
+  void Handle(Connection& conn, const protocol::wire::Frame& frame, Reply reply) override;
   // The connection is gone: its leases go to other workers.
-  void OnClose(Connection& conn);
+  void OnClose(Connection& conn) override;
 
   // True if the tokens still grant `conn` what its Hello gave it: its token
   // is there with the same role and tenants (or, with no tokens at all, it
   // said Hello with none). A reload closes the connections for which it is
   // false.
-  bool StillGranted(const Connection& conn) const;
+  bool StillGranted(const Connection& conn) const override;
   // Replaces the tokens (SIGHUP); the next Hello uses them.
   void SetTokens(decltype(HandlerOptions::tokens) tokens) { options_.tokens = std::move(tokens); }
 

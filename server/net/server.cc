@@ -9,7 +9,7 @@
 
 namespace rappel::server {
 
-Server::Server(asio::io_context& io, ServerOptions options, RequestHandler* handler)
+Server::Server(asio::io_context& io, ServerOptions options, FrameHandler* handler)
     : io_(io),
       options_(std::move(options)),
       handler_(handler),
@@ -67,9 +67,9 @@ void Server::Accept() {
         }
         // Say why before closing, so the client can report it (after the
         // handshake on the TLS port, or it could not read it).
-        auto frame = std::make_shared<FrameBytes>(RequestHandler::ErrorFrame(
-            0, protocol::wire::ErrorCode::ResourceExhausted,
-            absl::StrCat("connection limit of ", options_.max_connections, " reached")));
+        auto frame = std::make_shared<FrameBytes>(
+            ErrorFrame(0, protocol::wire::ErrorCode::ResourceExhausted,
+                       absl::StrCat("connection limit of ", options_.max_connections, " reached")));
         auto stream = std::make_shared<protocol::Stream>(std::move(socket), tls_);
         stream->AsyncHandshake(
             asio::ssl::stream_base::server,

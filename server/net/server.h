@@ -32,7 +32,7 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(asio::io_context& io, ServerOptions options, RequestHandler* handler);
+  Server(asio::io_context& io, ServerOptions options, FrameHandler* handler);
   ~Server();
   // Loads the TLS files (if any), binds and starts accepting. Errors:
   // InvalidArgument for a TLS file that cannot be loaded (LoadServerTls) or
@@ -49,7 +49,7 @@ class Server {
   uint16_t port() const { return port_; }
   // After the handler's tokens changed: closes, with an Unauthenticated
   // error, every connection they no longer grant what it had
-  // (RequestHandler::StillGranted). Returns how many.
+  // (FrameHandler::StillGranted). Returns how many.
   size_t CloseRevoked();
   size_t connections() const { return sessions_.size(); }
   ConnectionsByRole connections_by_role() const;
@@ -62,7 +62,7 @@ class Server {
 
   asio::io_context& io_;
   ServerOptions options_;
-  RequestHandler* handler_;
+  FrameHandler* handler_;
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::shared_ptr<asio::ssl::context> tls_;  // null: plain TCP

@@ -15,7 +15,7 @@ namespace wire = protocol::wire;
 using Clock = std::chrono::steady_clock;
 
 Session::Session(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-                 RequestHandler* handler, SessionOptions options,
+                 FrameHandler* handler, SessionOptions options,
                  std::shared_ptr<PartialFrameBudget> budget, uint64_t id,
                  std::function<void(Session*)> on_close,
                  std::shared_ptr<RequestLatencies> latencies)
@@ -267,7 +267,7 @@ void Session::OnFrame(const uint8_t* data, size_t size) {
 void Session::Fail(wire::ErrorCode code, const std::string& message) {
   if (closing_ || closed_) return;
   // After a bad frame the stream is out of step: say why, then close.
-  Send(RequestHandler::ErrorFrame(0, code, message));
+  Send(ErrorFrame(0, code, message));
   closing_ = true;
   if (!writing_) {
     Close();

@@ -35,8 +35,8 @@
 #include <memory>
 
 #include "protocol/stream.h"
+#include "server/net/frame_handler.h"
 #include "server/net/partial_frame_budget.h"
-#include "server/net/request_handler.h"
 #include "server/net/request_stats.h"
 
 namespace rappel::server {
@@ -66,9 +66,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // `tls`: the server's TLS context for this connection; null: plain TCP.
   // `id` orders connections by age for the budget (larger: newer).
   Session(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-          RequestHandler* handler, SessionOptions options,
-          std::shared_ptr<PartialFrameBudget> budget, uint64_t id,
-          std::function<void(Session*)> on_close,
+          FrameHandler* handler, SessionOptions options, std::shared_ptr<PartialFrameBudget> budget,
+          uint64_t id, std::function<void(Session*)> on_close,
           std::shared_ptr<RequestLatencies> latencies);
   ~Session();
   // The TLS handshake (if any), then reading. A failed handshake is logged
@@ -109,7 +108,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   protocol::Stream socket_;  // plain TCP or TLS
   asio::steady_timer idle_timer_;  // idle, frame deadline, close grace
-  RequestHandler* handler_;
+  FrameHandler* handler_;
   SessionOptions options_;
   std::shared_ptr<PartialFrameBudget> budget_;
   uint64_t id_;
