@@ -100,7 +100,8 @@ void PrimaryLink::OnStart(const wire::Frame* frame) {
   }
   flatbuffers::FlatBufferBuilder b;
   auto status = protocol::ToWireStatus(b, refusal);
-  auto reply = wire::CreateReplicaStartReply(b, status, last.term, standby.index + 1);
+  auto client = b.CreateString(client_address_);
+  auto reply = wire::CreateReplicaStartReply(b, status, last.term, standby.index + 1, client);
   protocol::FinishFrame(b, frame->request_id(), wire::Body::ReplicaStartReply, reply.Union());
   if (!refusal.ok()) {
     LogWarn(absl::StrCat("replication: refused standby ", node_, " (", peer_, "): ",

@@ -37,6 +37,9 @@ class PrimaryLink : public std::enable_shared_from_this<PrimaryLink> {
   PrimaryLink(asio::ip::tcp::socket socket, const std::vector<Credential>* tokens,
               PrimaryHook* hook, std::function<void(PrimaryLink*)> closed);
 
+  // The primary's client address (HOST:PORT) sent in ReplicaStartReply.client
+  // (the standby names it to the clients it refuses). Before Start.
+  void set_client_address(std::string address) { client_address_ = std::move(address); }
   void Start();
   // New groups may be in the backlog: send them.
   void Pump();
@@ -59,6 +62,7 @@ class PrimaryLink : public std::enable_shared_from_this<PrimaryLink> {
   std::function<void(PrimaryLink*)> closed_fn_;
   std::string peer_;
   std::string node_;
+  std::string client_address_;
   bool streaming_ = false;
   bool closed_ = false;
   bool sending_ = false;  // a write of backlog entries is in flight

@@ -150,6 +150,9 @@ void ReplicaApplier::OnStartReply(const wire::Frame* frame) {
         status_.durable.index + 1)));
   }
   timer_.cancel();
+  if (options_.on_primary_client) {
+    options_.on_primary_client(reply->client() ? reply->client()->str() : std::string());
+  }
   connected_ = true;
   status_.streaming = true;
   status_.received = status_.durable;

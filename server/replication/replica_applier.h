@@ -17,6 +17,7 @@
 
 #include <asio.hpp>
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,9 @@ struct ReplicaApplierOptions {
   size_t max_in_flight_bytes = 64u << 20;
   // Largest CommitGroup accepted (a primary group is one frame).
   uint32_t max_frame_bytes = 1u << 30;
+  // Called (io thread) each time a stream starts, with the primary's client
+  // address from its ReplicaStartReply (empty if it sent none).
+  std::function<void(const std::string&)> on_primary_client;
 };
 
 struct ReplicaStatus {

@@ -60,6 +60,7 @@ void ReplicationServer::Accept() {
               if (shared->alive) links_.erase(l);
             });
         links_[link.get()] = link;
+        link->set_client_address(options_.client_address);
         link->Start();
       }
     }

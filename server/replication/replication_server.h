@@ -25,6 +25,9 @@ struct ReplicationServerOptions {
   uint16_t port = 0;  // 0: any free port
   size_t max_standbys = 8;
   std::vector<Credential> tokens;  // only those with role Replica are accepted
+  // The primary's client address (HOST:PORT) told to each standby
+  // (ReplicaStartReply.client).
+  std::string client_address;
 };
 
 // What the primary knows of one connected standby.
