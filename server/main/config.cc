@@ -16,6 +16,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -304,8 +305,8 @@ const Setting kSettings[] = {
      [](const RappeldOptions& o) { return std::to_string(o.replication.port); }, false,
      "replication-port"},
     {"replication", "replica_of", Setting::Type::kString,
-     "HOST:PORT of a primary's replication listener: run as its standby (store only, no "
-     "client listener)",
+     "HOST:PORT of a primary's replication listener: run as its standby (its client port "
+     "answers Hello, Ping and Stats and refers the rest to the primary)",
      0, 0,
      [](RappeldOptions& o, const Value& v) -> std::string {
        o.replication.replica_of = Str(v);
@@ -336,6 +337,24 @@ const Setting kSettings[] = {
      },
      [](const RappeldOptions& o) { return std::to_string(o.replication.backlog_bytes); }, false,
      "replication-backlog-bytes"},
+    {"replication", "advertise_client", Setting::Type::kString,
+     "HOST:PORT clients are told to use to reach this node when it leads (standbys name it in "
+     "their refusals; default: [server] listen and port)",
+     0, 0,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       std::string a = Str(v);
+       size_t colon = a.rfind(':');
+       uint32_t port = 0;
+       if (!a.empty() && (colon == std::string::npos || colon == 0 ||
+                          !absl::SimpleAtoi(a.substr(colon + 1), &port) || port == 0 ||
+                          port > 65535)) {
+         return absl::StrCat("'", a, "' is not HOST:PORT");
+       }
+       o.replication.advertise_client = a;
+       return "";
+     },
+     [](const RappeldOptions& o) { return o.replication.advertise_client; }, false,
+     "advertise-client"},
     // A replicated shard: leadership through etcd (server/main/shard_node.h).
     {"shard", "name", Setting::Type::kString,
      "the replicated shard this node belongs to (empty: a single node, no etcd)", 0, 0,

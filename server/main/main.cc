@@ -128,10 +128,12 @@ int main(int argc, char** argv) {
   }
   if (server.standby()) {
     const auto& st = server.applier()->status();
-    std::printf("rappeld: standby of %s, store %s at index %llu (term %llu); no client listener\n",
+    std::printf("rappeld: standby of %s, store %s at index %llu (term %llu); clients on %s:%u "
+                "are referred to the primary\n",
                 options.replication.replica_of.c_str(), options.engine.store.path.c_str(),
                 static_cast<unsigned long long>(st.durable.index),
-                static_cast<unsigned long long>(st.durable.term));
+                static_cast<unsigned long long>(st.durable.term),
+                options.server.listen_address.c_str(), server.port());
     std::fflush(stdout);
     const std::string following =
         absl::StrCat("standby of ", options.replication.replica_of, ", data dir ",

@@ -48,6 +48,11 @@ ReplicaApplierOptions ApplierOptions(const RappeldOptions& options, const std::s
 Rappeld::~Rappeld() {
   shard_.reset();
   replication_.reset();
+  if (standby_handler_) {
+    // Its view reads the applier: the listener goes first.
+    server_->Stop();
+    server_.reset();
+  }
   applier_.reset();
   standby_store_.reset();  // commits what the applier queued
   metrics_.reset();  // first: its snapshots read the engine and the server
@@ -57,6 +62,19 @@ Rappeld::~Rappeld() {
   handler_.reset();
   loop_.reset();
 }
+
+namespace {
+
+// What clients are told to connect to: --advertise-client, else the
+// listen address and the bound port.
+std::string AdvertisedClient(const RappeldOptions& options, uint16_t port) {
+  if (!options.replication.advertise_client.empty()) return options.replication.advertise_client;
+  const std::string& host = options.server.listen_address;
+  bool v6 = host.find(':') != std::string::npos;
+  return absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Rappeld>> Rappeld::Start(asio::io_context& io,
                                                         RappeldOptions options) {
@@ -93,6 +111,21 @@ absl::Status Rappeld::StartPrimary(RappeldOptions options, uint64_t term) {
   if (!loop.ok()) return loop.status();
   d->loop_ = std::move(*loop);
   Core& c = d->loop_->core();
+  if (d->hook_) {
+    options.handler.shard_role = protocol::wire::ShardRole::Leader;
+    Rappeld* self = d.get();
+    options.handler.replication = [self] {
+      ReplicationView v;
+      v.role = protocol::wire::ShardRole::Leader;
+      v.position = self->hook_->last();
+      if (self->replication_) {
+        for (const StandbyStatus& s : self->replication_->standbys()) {
+          v.standbys.push_back({s.node, s.acked});
+        }
+      }
+      return v;
+    };
+  }
   options.handler.frame_limits = options.server.session.frame_limits;
   options.handler.max_payload_bytes = options.engine.max_payload_bytes;
   // The backup thread's reply comes back to the io thread this way.
@@ -101,8 +134,10 @@ absl::Status Rappeld::StartPrimary(RappeldOptions options, uint64_t term) {
                                                  c.book());
   d->server_ = std::make_unique<Server>(io, options.server, d->handler_.get());
   if (absl::Status st = d->server_->Start(); !st.ok()) return st;
+  d->client_address_ = AdvertisedClient(options, d->server_->port());
   if (d->hook_) {
     ReplicationServerOptions ro;
+    ro.client_address = d->client_address_;
     ro.listen_address = options.replication.listen;
     ro.port = static_cast<uint16_t>(options.replication.port);
     for (const Credential& c : options.handler.tokens) {
@@ -162,9 +197,17 @@ absl::Status Rappeld::StartStandby(asio::io_context& io, const RappeldOptions& o
         absl::StrCat("replica_of '", r.replica_of, "' is not HOST:PORT"));
   }
   if (absl::Status st = OpenStandbyStore(options); !st.ok()) return st;
-  applier_ = std::make_unique<ReplicaApplier>(io, ApplierOptions(options, replica_token_, *target),
-                                              standby_store_.get());
-  return applier_->Start();
+  ReplicaApplierOptions ao = ApplierOptions(options, replica_token_, *target);
+  ao.on_primary_client = [this](const std::string& client) {
+    if (standby_handler_->leader() != client) {
+      LogInfo(absl::StrCat("standby: clients are sent to the primary at ",
+                           client.empty() ? std::string("(none given)") : client));
+    }
+    standby_handler_->SetLeader(client);
+  };
+  applier_ = std::make_unique<ReplicaApplier>(io, std::move(ao), standby_store_.get());
+  if (absl::Status st = applier_->Start(); !st.ok()) return st;
+  return StartStandbyListener(options);
 }
 
 absl::Status Rappeld::OpenStandbyStore(const RappeldOptions& options) {
@@ -198,16 +241,43 @@ absl::Status Rappeld::OpenStandbyStore(const RappeldOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Status Rappeld::StartStandbyListener(const RappeldOptions& options) {
+  // The client port: Hello, Ping, Stats; the rest is refused naming the
+  // leader's client address (from the stream's start, or from etcd).
+  StandbyHandlerOptions so;
+  so.tokens = options.handler.tokens;
+  so.server_name = options.handler.server_name;
+  so.frame_limits = options.server.session.frame_limits;
+  so.max_payload_bytes = options.engine.max_payload_bytes;
+  standby_handler_ = std::make_unique<StandbyHandler>(std::move(so), [this] {
+    ReplicationView v;
+    v.position = standby_opened_at_;
+    if (applier_) {
+      const ReplicaStatus& st = applier_->status();
+      v.position = st.durable;
+      v.commit_ms = st.primary_commit_ms;
+      v.streaming = st.streaming;
+      v.last_error = st.last_error;
+    }
+    return v;
+  });
+  server_ = std::make_unique<Server>(*io_, options.server, standby_handler_.get());
+  if (absl::Status st = server_->Start(); !st.ok()) return st;
+  client_address_ = AdvertisedClient(options, server_->port());
+  return absl::OkStatus();
+}
+
 absl::Status Rappeld::StartShard(const RappeldOptions& options) {
   options_ = options;
   if (absl::Status st = OpenStandbyStore(options); !st.ok()) return st;
+  if (absl::Status st = StartStandbyListener(options); !st.ok()) return st;
   ShardNodeOptions so;
   so.shard = options.shard.name;
   so.node = NodeName(options.replication);
   so.etcd_endpoints = options.shard.etcd_endpoints;
   so.etcd_prefix = options.shard.etcd_prefix;
   so.lease_ttl_s = options.shard.lease_ttl_s;
-  so.client = absl::StrCat(options.server.listen_address, ":", options.server.port);
+  so.client = client_address_;
   so.replication = absl::StrCat(options.replication.listen, ":", options.replication.port);
   ShardRoles roles;
   roles.follow = [this](const coord::LeaderInfo& leader) { Follow(leader); };
@@ -229,7 +299,9 @@ ReplPos Rappeld::Position() const {
 }
 
 void Rappeld::Follow(const coord::LeaderInfo& leader) {
-  if (!standby_store_ || leader.node.empty()) return;  // promoted, or nobody to follow yet
+  if (!standby_store_) return;  // promoted
+  standby_handler_->SetLeader(leader.client);
+  if (leader.node.empty()) return;  // nobody to follow yet
   auto target = ParseHostPort(leader.replication);
   if (!target.ok()) {
     LogError(absl::StrCat("shard: the leader ", leader.node, " publishes a replication address '",
@@ -254,6 +326,9 @@ void Rappeld::Promote(uint64_t term) {
                        Position().index));
   // The standby's last groups commit as its store closes; the primary then
   // recovers from that store, and only then starts its wheel and dispatcher.
+  server_->Stop();  // the standby's listener: the primary's takes its port
+  server_.reset();
+  standby_handler_.reset();
   applier_.reset();
   standby_store_.reset();
   if (absl::Status st = StartPrimary(options_, term); !st.ok()) {
@@ -274,14 +349,14 @@ void Rappeld::Fence(const std::string& why) {
 }
 
 absl::Status Rappeld::Reload(const RappeldOptions& next) {
-  if (standby()) return absl::OkStatus();  // a standby has no tokens nor TLS of its own yet
   if (server_->tls() != next.server.tls.enabled()) {
     return absl::FailedPreconditionError("turning TLS on or off needs a restart");
   }
   if (next.server.tls.enabled()) {
     if (absl::Status st = server_->SetTls(next.server.tls); !st.ok()) return st;
   }
-  handler_->SetTokens(next.handler.tokens);
+  if (handler_) handler_->SetTokens(next.handler.tokens);
+  if (standby_handler_) standby_handler_->SetTokens(next.handler.tokens);
   if (size_t closed = server_->CloseRevoked(); closed > 0) {
     LogInfo(absl::StrCat("reload: closed ", closed,
                          " connection(s) whose token was removed or changed"));
@@ -293,6 +368,7 @@ void Rappeld::Shutdown(std::function<void()> done) {
   if (standby()) {
     if (shard_) shard_->Stop();
     // The store's destructor commits what is queued.
+    server_->Stop();
     if (applier_) applier_->Stop();
     asio::post(*io_, std::move(done));
     return;

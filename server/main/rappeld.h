@@ -16,6 +16,7 @@
 #include "server/metrics/exporter.h"
 #include "server/metrics/metrics_options.h"
 #include "server/net/server.h"
+#include "server/net/standby_handler.h"
 #include "server/replication/primary_hook.h"
 #include "server/replication/replica_applier.h"
 #include "server/replication/replication_server.h"
@@ -25,8 +26,9 @@
 namespace rappel::server {
 
 // Log shipping ([replication]): a primary listens for standbys on its
-// replication port; a standby (replica_of set) follows a primary instead of
-// serving clients.
+// replication port; a standby (replica_of set) follows a primary, and on
+// its client port answers Hello, Ping and Stats and refuses the rest with
+// Unavailable naming the primary's client address (StandbyHandler).
 struct ReplicationOptions {
   std::string listen = "127.0.0.1";
   int32_t port = -1;  // -1: no replication listener; 0: any free port
@@ -37,6 +39,10 @@ struct ReplicationOptions {
   // The standby's name in the primary's logs (default: the host name).
   std::string node;
   uint64_t backlog_bytes = uint64_t{256} << 20;
+  // The client address (HOST:PORT) this node gives as the leader's, to its
+  // standbys and through them to clients; empty: [server] listen and the
+  // client port (wrong when listening on 0.0.0.0: set it then).
+  std::string advertise_client;
 
   bool standby() const { return !replica_of.empty(); }
 };
@@ -76,14 +82,21 @@ class Rappeld {
  public:
   // Opens the store (recovering it), then listens. A standby
   // (options.replication.replica_of) opens only its store and follows the
-  // primary: no core, no client listener, no metrics listener. Must be called on the
-  // io_context's thread (or before it runs).
+  // primary: no core and no metrics listener; its client listener (same
+  // options: TLS, tokens, limits) serves a StandbyHandler. Must be called
+  // on the io_context's thread (or before it runs).
   static absl::StatusOr<std::unique_ptr<Rappeld>> Start(asio::io_context& io,
                                                         RappeldOptions options);
   ~Rappeld();
 
-  // The client port; 0 on a standby (it has no client listener).
+  // The client port.
   uint16_t port() const { return server_ ? server_->port() : 0; }
+  // The client address this node advertises as the leader's (HOST:PORT).
+  const std::string& client_address() const { return client_address_; }
+  // Null unless this is a standby: its client port's handler, whose
+  // SetLeader (io thread) names the leader to clients. In --replica-of
+  // mode the applier sets it from each ReplicaStartReply.client.
+  StandbyHandler* standby_handler() { return standby_handler_.get(); }
   bool standby() const { return standby_store_ != nullptr; }
   // The replication listener's port; 0 when there is none.
   uint16_t replication_port() const { return replication_ ? replication_->port() : 0; }
@@ -125,6 +138,8 @@ class Rappeld {
   absl::Status StartStandby(asio::io_context& io, const RappeldOptions& options);
   // The store of a standby, and the token it sends its primary.
   absl::Status OpenStandbyStore(const RappeldOptions& options);
+  // A standby's client port (StandbyHandler): refusals name the leader.
+  absl::Status StartStandbyListener(const RappeldOptions& options);
   absl::Status StartShard(const RappeldOptions& options);
   // ShardNode's roles (io thread).
   void Follow(const coord::LeaderInfo& leader);
@@ -139,7 +154,9 @@ class Rappeld {
   std::unique_ptr<PrimaryHook> hook_;
   std::unique_ptr<Loop> loop_;
   std::unique_ptr<RequestHandler> handler_;
+  std::unique_ptr<StandbyHandler> standby_handler_;  // a standby's, instead of handler_
   std::unique_ptr<Server> server_;
+  std::string client_address_;
   std::unique_ptr<metrics::MetricsExporter> metrics_;  // reads the three above
   std::unique_ptr<ReplicationServer> replication_;     // reads hook_
   // A standby: its store and what feeds it.
