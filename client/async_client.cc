@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "client/codec.h"
@@ -28,6 +29,9 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
         reconnect_timer_(io),
         sweep_timer_(io),
         backoff_(options_.reconnect.initial) {
+    endpoints_ = options_.endpoints;
+    if (endpoints_.empty()) endpoints_.push_back(Endpoint{options_.host, options_.port});
+    target_ = endpoints_.front();
     rbuf_.resize(64 << 10);
     if (options_.tls.enabled) {
       auto tls = LoadClientTls(options_.tls);
@@ -67,7 +71,9 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   }
 
   bool connected() const { return state_ == State::kReady; }
-  size_t outstanding() const { return queued_.size() + sent_.size(); }
+  std::string endpoint() const { return Where(target_); }
+  ShardRole shard_role() const { return role_; }
+  size_t outstanding() const { return queued_.size() + sent_.size() + redirected_.size(); }
   void set_connection_handler(StatusCallback h) { connection_handler_ = std::move(h); }
 
   // Encodes with `encode(builder, request_id)` and sends when connected.
@@ -88,7 +94,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
       });
       return;
     }
-    Request r{id, expected, b.Release(), std::move(on_reply), Clock::now() + options_.timeout};
+    Request r{id, expected, std::make_shared<const DetachedBuffer>(b.Release()),
+              std::move(on_reply), Clock::now() + options_.timeout};
     if (state_ == State::kReady) {
       Send(std::move(r));
     } else {
@@ -112,14 +119,29 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   }
 
  private:
-  enum class State { kIdle, kConnecting, kHello, kReady, kBackoff, kClosed };
+  // kDraining: a request was refused by a node that does not lead; the
+  // replies still due on this connection are awaited, new requests wait,
+  // then the client goes to the leader (FinishRedirect).
+  enum class State { kIdle, kConnecting, kHello, kReady, kDraining, kBackoff, kClosed };
   struct Request {
     uint64_t id;
     wire::Body expected;
-    DetachedBuffer bytes;
+    // Shared with the write queue. Kept until the answer on a node of a
+    // replicated shard (to send it again if refused), dropped once queued
+    // for writing on a single node.
+    std::shared_ptr<const DetachedBuffer> bytes;
     OnReply on_reply;
     Clock::time_point deadline;
+    // Sent again elsewhere when a node that does not lead refuses it (it
+    // was not applied); false for the client's own Resubscribe, which
+    // Hello on the next node repeats anyway.
+    bool requeue = true;
   };
+
+  static std::string Where(const Endpoint& e) {
+    bool v6 = e.host.find(':') != std::string::npos;
+    return absl::StrCat(v6 ? "[" : "", e.host, v6 ? "]" : "", ":", e.port);
+  }
 
   void Post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
@@ -131,13 +153,21 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
 
   void Connect() {
     state_ = State::kConnecting;
+    role_ = ShardRole::kSingle;
+    if (hint_) {
+      target_ = *hint_;
+      hint_.reset();
+    } else {
+      target_ = endpoints_[next_endpoint_ % endpoints_.size()];
+      next_endpoint_ = (next_endpoint_ + 1) % endpoints_.size();
+    }
     uint64_t gen = ++generation_;
     // A new stream per connection: a TLS session does not start over on a
     // used one. Handlers hold the stream they were started on.
     stream_ = std::make_shared<protocol::Stream>(asio::ip::tcp::socket(io_), tls_);
     auto self = shared_from_this();
     resolver_.async_resolve(
-        options_.host, std::to_string(options_.port),
+        target_.host, std::to_string(target_.port),
         [this, self, gen](asio::error_code ec, asio::ip::tcp::resolver::results_type endpoints) {
           if (gen != generation_ || state_ == State::kClosed) return;
           if (ec) return Lost(Unreachable(ec));
@@ -155,9 +185,9 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   void Handshake(uint64_t gen) {
     auto stream = stream_;
     if (auto* tls = stream->tls_stream()) {
-      PrepareClientStream(*tls, options_.tls,
-                          options_.tls.server_name.empty() ? options_.host
-                                                           : options_.tls.server_name);
+      PrepareClientStream(
+          *tls, options_.tls,
+          options_.tls.server_name.empty() ? target_.host : options_.tls.server_name);
     }
     auto self = shared_from_this();
     stream->AsyncHandshake(
@@ -165,9 +195,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
         [this, self, gen, stream](asio::error_code ec) {
           if (gen != generation_ || state_ == State::kClosed) return;
           if (ec) {
-            absl::Status st = absl::UnavailableError(
-                absl::StrCat("TLS handshake with rappeld at ", options_.host, ":", options_.port,
-                             " failed: ", ec.message()));
+            absl::Status st = absl::UnavailableError(absl::StrCat(
+                "TLS handshake with rappeld at ", Where(target_), " failed: ", ec.message()));
             // A certificate that does not verify, or a server that does not
             // speak TLS, will not get better by retrying.
             if (ec.category() == asio::error::get_ssl_category()) final_error_ = st;
@@ -178,8 +207,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   }
 
   absl::Status Unreachable(const asio::error_code& ec) const {
-    return absl::UnavailableError(absl::StrCat("cannot connect to rappeld at ", options_.host, ":",
-                                               options_.port, ": ", ec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to rappeld at ", Where(target_), ": ", ec.message()));
   }
 
   void OnConnected() {
@@ -192,7 +221,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     FlatBufferBuilder b(256);
     codec::EncodeHello(b, id, options_);
     std::weak_ptr<Impl> weak = weak_from_this();
-    Send(Request{id, wire::Body::HelloReply, b.Release(),
+    Send(Request{id, wire::Body::HelloReply, std::make_shared<const DetachedBuffer>(b.Release()),
                  [weak](absl::StatusOr<const wire::Frame*> f) {
                    if (auto self = weak.lock()) self->OnHelloReply(f);
                  },
@@ -218,7 +247,27 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     constexpr uint32_t kMaxFrame = 256u << 20;
     server_max_frame_bytes_ = std::clamp(hello->max_frame_bytes(), kMinFrame, kMaxFrame);
     limits_.max_frame_bytes = std::max(protocol::FrameLimits{}.max_frame_bytes, server_max_frame_bytes_);
+    role_ = hello->shard_role() == wire::ShardRole::Standby  ? ShardRole::kStandby
+            : hello->shard_role() == wire::ShardRole::Leader ? ShardRole::kLeader
+                                                             : ShardRole::kSingle;
+    if (role_ == ShardRole::kStandby && options_.follow_leader == FollowLeader::kAlways) {
+      std::string leader = hello->leader() ? hello->leader()->str() : std::string();
+      if (Follow(leader)) {
+        // Nothing else is on the wire before Hello is answered.
+        CloseSocket();
+        state_ = State::kBackoff;
+        return Reconnect(std::chrono::milliseconds(0));
+      }
+      return Lost(absl::UnavailableError(
+          leader.empty()
+              ? absl::StrCat("rappeld at ", Where(target_), " is a standby and knows no leader yet")
+              : absl::StrCat("rappeld at ", Where(target_), " is a standby naming ", leader,
+                             " as the leader, after ", redirects_,
+                             " leaders followed in a row: not followed")));
+    }
     state_ = State::kReady;
+    failures_in_round_ = 0;
+    if (role_ != ShardRole::kStandby) redirects_ = 0;
     backoff_ = options_.reconnect.initial;
     if (subscribed_) Resubscribe();
     while (!queued_.empty()) {
@@ -235,7 +284,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     FlatBufferBuilder b(256);
     codec::EncodeSubscribe(b, id, subscription_);
     std::weak_ptr<Impl> weak = weak_from_this();
-    Send(Request{id, wire::Body::SubscribeReply, b.Release(),
+    Send(Request{id, wire::Body::SubscribeReply,
+                 std::make_shared<const DetachedBuffer>(b.Release()),
                  [weak](absl::StatusOr<const wire::Frame*> f) {
                    auto self = weak.lock();
                    if (!self) return;
@@ -245,13 +295,13 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
                          st.code(), absl::StrCat("renewing the subscription: ", st.message())));
                    }
                  },
-                 Clock::now() + options_.timeout});
+                 Clock::now() + options_.timeout, /*requeue=*/false});
   }
 
   // Puts a request on the wire (after the ones already there).
   void Send(Request r) {
-    wqueue_.push_back(std::move(r.bytes));
-    r.bytes = DetachedBuffer();
+    wqueue_.push_back(r.bytes);
+    if (role_ == ShardRole::kSingle) r.bytes.reset();
     sent_.push_back(std::move(r));
     Flush();
   }
@@ -270,12 +320,12 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     if (stream_->tls()) {
       // TLS writes one record per buffer: one buffer, not one per frame.
       tls_write_.clear();
-      for (const DetachedBuffer& d : in_write_) {
-        tls_write_.insert(tls_write_.end(), d.data(), d.data() + d.size());
+      for (const auto& d : in_write_) {
+        tls_write_.insert(tls_write_.end(), d->data(), d->data() + d->size());
       }
       write_buffers_.emplace_back(tls_write_.data(), tls_write_.size());
     } else {
-      for (const DetachedBuffer& d : in_write_) write_buffers_.emplace_back(d.data(), d.size());
+      for (const auto& d : in_write_) write_buffers_.emplace_back(d->data(), d->size());
     }
     uint64_t gen = generation_;
     auto self = shared_from_this();
@@ -371,13 +421,88 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     Request r = std::move(*it);
     sent_.erase(it);
     if (f->body_type() == wire::Body::Error) {
-      r.on_reply(protocol::FromWireStatus(f->body_as_Error()->status()));
+      const wire::Status* status = f->body_as_Error()->status();
+      if (Refused(status)) {
+        OnRefused(std::move(r), status);
+      } else {
+        r.on_reply(protocol::FromWireStatus(status));
+      }
+      if (state_ == State::kDraining && sent_.empty()) FinishRedirect();
     } else if (f->body_type() != r.expected) {
       Lost(absl::DataLossError("rappeld answered with the wrong reply type"));
       r.on_reply(absl::DataLossError("rappeld answered with the wrong reply type"));
     } else {
       r.on_reply(f);
+      if (state_ == State::kDraining && sent_.empty()) FinishRedirect();
     }
+  }
+
+  // An Unavailable refusal from a node that does not lead: it names the
+  // leader, or the node said it is a standby at Hello.
+  bool Refused(const wire::Status* status) const {
+    if (status == nullptr || status->code() != wire::ErrorCode::Unavailable) return false;
+    bool names_leader = status->leader() != nullptr && status->leader()->size() > 0;
+    return names_leader || role_ == ShardRole::kStandby;
+  }
+
+  // `r` was refused, not applied: keep it for the leader unless following
+  // is off or the redirects in a row are spent.
+  void OnRefused(Request r, const wire::Status* status) {
+    std::string leader = status->leader() ? status->leader()->str() : std::string();
+    if (options_.follow_leader == FollowLeader::kNever ||
+        (state_ != State::kDraining && redirects_ >= options_.max_redirects)) {
+      return r.on_reply(protocol::FromWireStatus(status));
+    }
+    if (state_ != State::kDraining) {
+      state_ = State::kDraining;
+      redirect_to_ = leader;
+    }
+    if (!r.bytes) return r.on_reply(protocol::FromWireStatus(status));  // not kept: cannot resend
+    if (r.requeue) redirected_.push_back(std::move(r));
+  }
+
+  // Every reply due on the refusing connection has come: go to the leader
+  // (or, with none known, on to the next endpoint after the usual wait),
+  // the refused requests first.
+  void FinishRedirect() {
+    while (!redirected_.empty()) {
+      queued_.push_front(std::move(redirected_.back()));
+      redirected_.pop_back();
+    }
+    std::string leader = std::move(redirect_to_);
+    redirect_to_.clear();
+    absl::Status why = absl::UnavailableError(
+        leader.empty()
+            ? absl::StrCat("rappeld at ", Where(target_), " does not lead and knows no leader")
+            : absl::StrCat("rappeld at ", Where(target_), " does not lead; following ", leader));
+    if (Follow(leader)) {
+      CloseSocket();
+      state_ = State::kBackoff;
+      if (connection_handler_) connection_handler_(why);
+      return Reconnect(std::chrono::milliseconds(0));
+    }
+    state_ = State::kReady;  // so that Lost reports the loss
+    Lost(why);
+  }
+
+  // Sets the next connection's target to `leader` (HOST:PORT) if it can be
+  // followed: well formed, and fewer than max_redirects followed in a row.
+  bool Follow(const std::string& leader) {
+    if (leader.empty() || redirects_ >= options_.max_redirects) return false;
+    auto parsed = ParseEndpoints(leader, target_.port);
+    if (!parsed.ok() || parsed->size() != 1) return false;
+    ++redirects_;
+    hint_ = parsed->front();
+    return true;
+  }
+
+  void Reconnect(std::chrono::milliseconds after) {
+    reconnect_timer_.expires_after(after);
+    std::weak_ptr<Impl> weak = weak_from_this();
+    reconnect_timer_.async_wait([weak](asio::error_code ec) {
+      auto self = weak.lock();
+      if (!ec && self && self->state_ == State::kBackoff) self->Connect();
+    });
   }
 
   void CloseSocket() {
@@ -395,7 +520,16 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   void Lost(absl::Status why) {
     if (state_ == State::kClosed) return;
     CloseSocket();
-    bool was_ready = state_ == State::kReady;
+    bool was_ready = state_ == State::kReady || state_ == State::kDraining;
+    // Refused requests were not applied: they wait for the next connection.
+    while (!redirected_.empty()) {
+      queued_.push_front(std::move(redirected_.back()));
+      redirected_.pop_back();
+    }
+    if (!redirect_to_.empty()) {
+      Follow(redirect_to_);
+      redirect_to_.clear();
+    }
     std::deque<Request> on_wire = std::move(sent_);
     sent_.clear();
     for (Request& r : on_wire) {
@@ -405,7 +539,11 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
                              : " (the request may or may not have been applied)")));
     }
     if (state_ == State::kClosed) return;  // a callback closed us
-    bool retry = options_.reconnect.enabled && final_error_.ok();
+    // Without reconnecting, the first connection still tries every
+    // endpoint and follows the leader named.
+    bool untried = failures_in_round_ + 1 < endpoints_.size();
+    bool retry =
+        final_error_.ok() && (options_.reconnect.enabled || (start_done_ && (hint_ || untried)));
     if (!retry) {
       if (final_error_.ok()) final_error_ = why;
       state_ = State::kClosed;
@@ -413,21 +551,32 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
       FailAll(final_error_);
     } else {
       state_ = State::kBackoff;
-      reconnect_timer_.expires_after(backoff_);
-      backoff_ = std::min(backoff_ * 2, options_.reconnect.max);
-      std::weak_ptr<Impl> weak = weak_from_this();
-      reconnect_timer_.async_wait([weak](asio::error_code ec) {
-        auto self = weak.lock();
-        if (!ec && self && self->state_ == State::kBackoff) self->Connect();
-      });
+      if (hint_) {
+        // A leader named by the node refusing: go there now.
+        Reconnect(std::chrono::milliseconds(0));
+      } else if (++failures_in_round_ < endpoints_.size()) {
+        // Another endpoint not tried since the last good connection: now.
+        Reconnect(std::chrono::milliseconds(0));
+      } else {
+        // Every endpoint failed: wait, then start a new round.
+        failures_in_round_ = 0;
+        redirects_ = 0;
+        Reconnect(backoff_);
+        backoff_ = std::min(backoff_ * 2, options_.reconnect.max);
+        if (auto done = TakeStartDone()) done(why);
+      }
     }
-    if (auto done = TakeStartDone()) done(state_ == State::kClosed ? final_error_ : why);
+    if (state_ == State::kClosed) {
+      if (auto done = TakeStartDone()) done(final_error_);
+    }
     if (was_ready && connection_handler_) connection_handler_(why);
   }
 
   void FailAll(const absl::Status& st) {
     std::deque<Request> all = std::move(sent_);
     sent_.clear();
+    for (Request& r : redirected_) all.push_back(std::move(r));
+    redirected_.clear();
     for (Request& r : queued_) all.push_back(std::move(r));
     queued_.clear();
     for (Request& r : all) r.on_reply(st);
@@ -458,9 +607,9 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     while (!queued_.empty() && queued_.front().deadline <= now) {
       Request r = std::move(queued_.front());
       queued_.pop_front();
-      r.on_reply(absl::DeadlineExceededError(absl::StrCat(
-          "not connected to rappeld at ", options_.host, ":", options_.port, " within ",
-          options_.timeout.count(), " ms")));
+      r.on_reply(
+          absl::DeadlineExceededError(absl::StrCat("not connected to rappeld at ", Where(target_),
+                                                   " within ", options_.timeout.count(), " ms")));
       if (state_ == State::kClosed) return;
     }
     if (!sent_.empty() && sent_.front().deadline <= now) {
@@ -493,8 +642,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
 
   std::deque<Request> queued_;  // made while not connected
   std::deque<Request> sent_;    // written (or being written), unanswered, in order
-  std::deque<DetachedBuffer> wqueue_;
-  std::vector<DetachedBuffer> in_write_;
+  std::deque<std::shared_ptr<const DetachedBuffer>> wqueue_;
+  std::vector<std::shared_ptr<const DetachedBuffer>> in_write_;
   std::vector<asio::const_buffer> write_buffers_;
   std::vector<uint8_t> tls_write_;  bool writing_ = false;
 
@@ -507,6 +656,17 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   bool subscribed_ = false;
   Subscription subscription_;
   DeliveryHandler on_messages_;
+
+  // Where to connect: the endpoints in turn, or a leader a node named.
+  std::vector<Endpoint> endpoints_;
+  Endpoint target_;  // the current (or last) connection's
+  size_t next_endpoint_ = 0;
+  std::optional<Endpoint> hint_;         // the next connection's, once
+  size_t failures_in_round_ = 0;         // connections lost since the last good one
+  int redirects_ = 0;                    // leaders followed in a row
+  ShardRole role_ = ShardRole::kSingle;  // from the HelloReply
+  std::string redirect_to_;              // kDraining: the leader named (may be empty)
+  std::deque<Request> redirected_;       // kDraining: refused, to send again
 };
 
 // ---- AsyncClient: encode, call, decode ----
@@ -522,6 +682,8 @@ void AsyncClient::set_connection_handler(StatusCallback handler) {
   impl_->set_connection_handler(std::move(handler));
 }
 bool AsyncClient::connected() const { return impl_->connected(); }
+std::string AsyncClient::endpoint() const { return impl_->endpoint(); }
+ShardRole AsyncClient::shard_role() const { return impl_->shard_role(); }
 size_t AsyncClient::outstanding() const { return impl_->outstanding(); }
 
 namespace {

@@ -57,6 +57,9 @@ absl::Status BlockingClient::Reschedule(const Key& key, int64_t due_ms) {
   return impl_->Wait<absl::Status>([&](auto cb) { impl_->client->Reschedule(key, due_ms, cb); });
 }
 
+std::string BlockingClient::endpoint() const { return impl_->client->endpoint(); }
+ShardRole BlockingClient::shard_role() const { return impl_->client->shard_role(); }
+
 absl::Status BlockingClient::Ping() {
   return impl_->Wait<absl::Status>([&](auto cb) { impl_->client->Ping(cb); });
 }

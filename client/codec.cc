@@ -334,6 +334,23 @@ ServerStats DecodeStatsReply(const wire::Frame* f) {
   out.compaction_steps = r.compaction_steps();
   out.rate_waiting = r.rate_waiting();
   channels(r.rate_waiting_by_channel(), out.rate_waiting_by_channel);
+  if (const wire::ReplicationState* rs = r.replication()) {
+    ReplicationState& o = out.replication;
+    // An unknown role (a newer server) reads as Single.
+    o.role = rs->shard_role() <= wire::ShardRole::MAX ? static_cast<ShardRole>(rs->shard_role())
+                                                      : ShardRole::kSingle;
+    o.leader = Str(rs->leader());
+    o.term = rs->term();
+    o.index = rs->index();
+    o.commit_ms = rs->commit_ms();
+    o.streaming = rs->streaming();
+    o.last_error = Str(rs->last_error());
+    if (rs->standbys() != nullptr) {
+      for (const wire::StandbyPosition* sp : *rs->standbys()) {
+        o.standbys.push_back({Str(sp->node()), sp->term(), sp->index()});
+      }
+    }
+  }
   out.rate_late = r.rate_late();
   out.rate_expired = r.rate_expired();
   return out;

@@ -23,6 +23,16 @@
 //   reconnect the client says Hello again and renews its subscription. A bad
 //   token or protocol version is final: no reconnect, everything fails with
 //   that error.
+// - Several endpoints (Options::endpoints, a replicated shard): connecting
+//   tries them in turn, at once, until one answers; the reconnect backoff
+//   is waited only once every one has failed (and Start's `done` gets an
+//   error only then). A standby (its HelloReply says so) is left for the
+//   leader it names (Options::follow_leader). A request a standby refuses
+//   (Unavailable naming the leader: not applied) is sent again on the
+//   leader with its first deadline, after the replies still due on the
+//   standby; at most Options::max_redirects leaders are followed in a row
+//   before the backoff, so two nodes naming each other cannot make it
+//   spin.
 // - Destroy it on the io thread or after `io` has stopped.
 #pragma once
 
@@ -67,6 +77,10 @@ class AsyncClient {
   void set_connection_handler(StatusCallback handler);
 
   bool connected() const;
+  // The node of the current (or last) connection, "HOST:PORT", and what its
+  // HelloReply said it is (kSingle before any).
+  std::string endpoint() const;
+  ShardRole shard_role() const;
   // Requests made and not yet answered (queued or on the wire).
   size_t outstanding() const;
 

@@ -40,6 +40,10 @@ class BlockingClient {
   absl::StatusOr<std::vector<absl::Status>> Cancel(const std::vector<Key>& keys);
   absl::Status Reschedule(const Key& key, int64_t due_ms);
   absl::Status Ping();
+  // The node connected to ("HOST:PORT") and its part in its shard (see
+  // AsyncClient::endpoint).
+  std::string endpoint() const;
+  ShardRole shard_role() const;
 
   // Worker side. After Subscribe, the server pushes messages; Receive
   // returns those that arrived, waiting up to `wait` for at least one (an

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace rappel::client {
 
@@ -66,6 +69,26 @@ struct AckItem {
   std::string detail;
 };
 
+// A node's part in a replicated shard (protocol/README.md "Replication").
+enum class ShardRole { kSingle = 0, kLeader = 1, kStandby = 2 };
+
+// ServerStats::replication: the node's role and durable position.
+struct ReplicationState {
+  ShardRole role = ShardRole::kSingle;
+  std::string leader;      // a standby's leader's client address; empty: unknown
+  uint64_t term = 0;       // durable position: a primary's last commit,
+  uint64_t index = 0;      // a standby's last group made durable
+  int64_t commit_ms = 0;   // a standby: the primary's commit time of that group
+  bool streaming = false;  // a standby: receiving the primary's stream
+  std::string last_error;  // a standby: why its last stream ended
+  struct Standby {
+    std::string node;
+    uint64_t term = 0;  // its acked durable position
+    uint64_t index = 0;
+  };
+  std::vector<Standby> standbys;  // a primary: the standbys streaming from it
+};
+
 // Admin views (role admin).
 struct ServerStats {
   uint64_t pending = 0;       // waiting in the wheel or for a worker
@@ -105,6 +128,9 @@ struct ServerStats {
   uint64_t rate_waiting_by_channel[5] = {};  // indexed by Channel
   uint64_t rate_late = 0;     // reported unable to make their deadline, since the server started
   uint64_t rate_expired = 0;  // of those, dropped: expired while waiting
+  // The node's part in its shard. A standby answers Stats with this only
+  // (every counter above 0: it has no engine).
+  ReplicationState replication;
 };
 
 // ---- Rate limits (protocol/README.md "Rate limits") ----
@@ -306,7 +332,7 @@ struct TlsOptions {
   std::string cert_file;
   std::string key_file;
   // The name (or IP address) the server's certificate must carry, also sent
-  // as SNI when a name; empty: Options::host.
+  // as SNI when a name; empty: the host of the endpoint connected to.
   std::string server_name;
   // false: accept any certificate (tests and debugging only: anybody on the
   // path could then read and change the traffic).
@@ -334,9 +360,47 @@ struct MessageListQuery {
   std::string cursor;       // the previous page's next_cursor
 };
 
+// One rappeld node's client address.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 7411;
+};
+
+// "HOST[:PORT],HOST[:PORT],..." (an IPv6 address in brackets: "[::1]:7411";
+// a missing port is `default_port`). InvalidArgument naming the bad entry;
+// an empty list is one too.
+absl::StatusOr<std::vector<Endpoint>> ParseEndpoints(std::string_view list,
+                                                     uint16_t default_port = 7411);
+
+// What a client does on reaching a node of a replicated shard that does not
+// lead it (a standby: its HelloReply says so and names the leader; it
+// refuses writes with Unavailable naming the leader, and nothing refused
+// was applied).
+enum class FollowLeader {
+  // Go to the leader at Hello, and on a refusal (the refused requests are
+  // sent again there, once, with their deadline).
+  kAlways,
+  // Stay on a standby for what it answers (Ping, Stats); on a refusal go to
+  // the leader as kAlways does (rappelctl: status of the node asked,
+  // writes to the leader).
+  kOnRefusal,
+  // Never: a refusal is the request's Unavailable.
+  kNever,
+};
+
 struct Options {
+  // One node; ignored when `endpoints` is set.
   std::string host = "127.0.0.1";
   uint16_t port = 7411;
+  // The nodes of a replicated shard: the client connects to the first that
+  // answers, trying the others in turn (round robin, without waiting)
+  // before each reconnect backoff; empty: {host, port}.
+  std::vector<Endpoint> endpoints;
+  FollowLeader follow_leader = FollowLeader::kAlways;
+  // Leaders followed in a row without reaching one that leads (two nodes
+  // naming each other during a failover) before the client waits its
+  // reconnect backoff and starts over from the endpoints.
+  int max_redirects = 4;
   TlsOptions tls;  // off: plain TCP
   std::string token;  // empty: the server's loopback default
   std::string client_name = "rappel-client";
