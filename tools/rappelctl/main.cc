@@ -76,7 +76,10 @@ int main(int argc, char** argv) {
       "Every setting comes from its flag, else its environment variable, else the default. The "
       "token: --token, else --token-file, else RAPPEL_TOKEN, else RAPPEL_TOKEN_FILE."};
   rappel::AddVersionFlag(app, "rappelctl");
-  app.add_option("--host", options.host, "rappeld's address")
+  std::string hosts = options.host;
+  app.add_option("--host", hosts,
+                 "rappeld's address; the nodes of a replicated shard as a comma list "
+                 "(HOST[:PORT],...: the first that answers is used, writes go to the leader)")
       ->envname("RAPPEL_HOST")
       ->capture_default_str();
   app.add_option("--port", options.port, "rappeld's port")
@@ -153,6 +156,13 @@ int main(int argc, char** argv) {
       options.token = env_token;
     }
   }
+
+  // Several hosts: tried in turn. A standby answers what it can (status of
+  // the node asked); what it refuses goes to the leader it names.
+  auto endpoints = rappel::client::ParseEndpoints(hosts, options.port);
+  if (!endpoints.ok()) return ctl::Usage("--host: " + std::string(endpoints.status().message()));
+  options.endpoints = std::move(*endpoints);
+  options.follow_leader = rappel::client::FollowLeader::kOnRefusal;
 
   // Bad arguments and unreadable files are found before connecting.
   if (int rc = (*chosen)->Prepare(); rc != 0) return rc;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "tools/rappelctl/common.h"
 
@@ -12,6 +13,18 @@ namespace rappel::ctl {
 namespace {
 
 using Json = nlohmann::json;
+
+const char* RoleName(client::ShardRole r) {
+  switch (r) {
+    case client::ShardRole::kLeader:
+      return "leader";
+    case client::ShardRole::kStandby:
+      return "standby";
+    case client::ShardRole::kSingle:
+      break;
+  }
+  return "single";
+}
 
 class StatusCommand final : public CommandGroup {
  public:
@@ -41,7 +54,26 @@ class StatusCommand final : public CommandGroup {
     auto ratio = [](uint64_t a, uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; };
     uint64_t garbage_records = s->log_records - std::min(s->log_records, s->live_records);
     uint64_t garbage_bytes = s->log_bytes - std::min(s->log_bytes, s->live_bytes);
+    const client::ReplicationState& r = s->replication;
+    bool standby = r.role == client::ShardRole::kStandby;
     if (json) {
+      Json standbys = Json::array();
+      for (const auto& b : r.standbys) {
+        standbys.push_back({{"node", b.node},
+                            {"term", b.term},
+                            {"index", b.index},
+                            {"behind", r.index - std::min(r.index, b.index)}});
+      }
+      Json replication{
+          {"role", RoleName(r.role)},   {"leader", r.leader},       {"term", r.term},
+          {"index", r.index},           {"commit_ms", r.commit_ms}, {"streaming", r.streaming},
+          {"last_error", r.last_error}, {"standbys", standbys}};
+      if (standby) {
+        // No engine on a standby: its counters would all read 0.
+        Json out{{"node", c.endpoint()}, {"replication", replication}};
+        std::printf("%s\n", out.dump(indent).c_str());
+        return 0;
+      }
       Json ready, live, rate_waiting;
       for (int i = 1; i <= 4; ++i) {
         ready[channel(i)] = s->ready_by_channel[i];
@@ -84,10 +116,38 @@ class StatusCommand final : public CommandGroup {
                {"mean_batches_per_commit", ratio(s->batches_committed, s->commits)},
                {"max_records_per_commit", s->max_records_per_commit},
                {"max_batches_per_commit", s->max_batches_per_commit},
-               {"fatal_error", s->fatal_error}};
+               {"fatal_error", s->fatal_error},
+               {"node", c.endpoint()},
+               {"replication", replication}};
       std::printf("%s\n", out.dump(indent).c_str());
     } else {
       auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+      if (standby) {
+        std::printf("node              %s, standby of %s\n", c.endpoint().c_str(),
+                    r.leader.empty() ? "(no leader known yet)" : r.leader.c_str());
+        std::printf("durable position  term %llu index %llu%s\n", u(r.term), u(r.index),
+                    r.commit_ms > 0
+                        ? (", committed on the primary at " +
+                           absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(r.commit_ms),
+                                            absl::UTCTimeZone()))
+                              .c_str()
+                        : "");
+        std::printf("stream            %s\n",
+                    r.streaming ? "receiving"
+                                : ("not connected" +
+                                   (r.last_error.empty() ? std::string() : ": " + r.last_error))
+                                      .c_str());
+        return 0;
+      }
+      if (r.role == client::ShardRole::kLeader) {
+        std::printf("node              %s, leader at term %llu index %llu\n", c.endpoint().c_str(),
+                    u(r.term), u(r.index));
+        for (const auto& b : r.standbys) {
+          std::printf("standby           %s at index %llu (%llu behind)\n", b.node.c_str(),
+                      u(b.index), u(r.index - std::min(r.index, b.index)));
+        }
+        if (r.standbys.empty()) std::printf("standby           none streaming\n");
+      }
       std::printf("pending           %llu\n", u(s->pending));
       std::printf("leased            %llu\n", u(s->leased));
       std::printf("dead letters      %llu\n", u(s->dead_letters));
