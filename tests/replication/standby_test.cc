@@ -76,6 +76,7 @@ class StandbyTest : public ::testing::Test {
   absl::Status StartStandby(const std::string& token_file) {
     RappeldOptions s;
     s.engine.store.path = dir_.Sub("standby");
+    s.server.port = 0;  // a standby listens for clients too
     s.replication.replica_of =
         absl::StrCat("127.0.0.1:", primary_.rappeld().replication_port());
     s.replication.token_file = token_file;
