@@ -3,7 +3,8 @@
 // primary's client address), answers Ping and Stats (its position), and
 // refuses the rest with Unavailable naming the leader; the client library
 // goes to the leader at Hello or on a refusal, tries its endpoints in
-// turn, and does not spin between two nodes that name each other.
+// turn (at connect and after a drop, re-subscribing), and does not spin
+// between two nodes that name each other.
 #include <fstream>
 #include <future>
 
@@ -295,6 +296,39 @@ TEST_F(FollowLeaderTest, TwoStandbysNamingEachOtherAreNotFollowedForever) {
       << c.status();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
   other.Stop();
+}
+
+TEST_F(FollowLeaderTest, ADroppedConnectionGoesOnToTheNextEndpointAndResubscribes) {
+  // A single node first in the list, the primary second.
+  RappeldThread first;
+  RappeldOptions o;
+  o.engine.store.path = dir_.Sub("first");
+  o.server.port = 0;
+  o.handler.tokens = Tokens();
+  ASSERT_TRUE(first.Start(o).ok());
+  client::Options w = To(first.port(), "w");
+  w.endpoints.push_back({"127.0.0.1", primary_.port()});
+  w.reconnect.initial = std::chrono::milliseconds(20);
+  auto worker = BlockingClient::Connect(w);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_EQ((*worker)->endpoint(), absl::StrCat("127.0.0.1:", first.port()));
+  EXPECT_EQ((*worker)->shard_role(), ShardRole::kSingle);
+  ASSERT_TRUE((*worker)->Subscribe({client::Channel::kSms}, 10, 10).ok());
+  first.Stop();
+
+  auto producer = BlockingClient::Connect(To(primary_.port(), "p"));
+  ASSERT_TRUE(producer.ok());
+  auto r = (*producer)->Schedule(
+      {{1, "after-drop", client::Channel::kSms, "+33600000001", SystemNowMs(), 0, "x"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  bool got = false;
+  for (int i = 0; i < 100 && !got; ++i) {
+    auto m = (*worker)->Receive(std::chrono::milliseconds(50));
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (const client::Message& msg : *m) got = got || msg.reminder.key == "after-drop";
+  }
+  EXPECT_TRUE(got);
+  EXPECT_EQ((*worker)->endpoint(), leader_);
 }
 
 TEST(ParseEndpointsTest, ListsWithAndWithoutPortsAndBadEntries) {
