@@ -172,7 +172,12 @@ TEST_F(FollowLeaderTest, AnAdminReadsTheStandbysPositionThenItsWriteFollowsTheLe
   ASSERT_TRUE(producer.ok());
   auto r = (*producer)->Schedule(Batch("k1", SystemNowMs() + 3'600'000));
   ASSERT_TRUE(r.ok()) << r.status();
-  ReplPos primary = primary_.rappeld().replication_position();
+  // The hook publishes its position beside the answer, not before it.
+  ReplPos primary;
+  for (int i = 0; i < 200 && primary.index == 0; ++i) {
+    primary = primary_.rappeld().replication_position();
+    if (primary.index == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_GT(primary.index, 0u);
 
   auto admin = BlockingClient::Connect(To(standby_.port(), "a", FollowLeader::kOnRefusal));
