@@ -113,7 +113,7 @@ absl::Status Rappeld::StartPrimary(RappeldOptions options, uint64_t term) {
   Core& c = d->loop_->core();
   if (d->hook_) {
     options.handler.shard_role = protocol::wire::ShardRole::Leader;
-    Rappeld* self = d.get();
+    Rappeld* self = d;
     options.handler.replication = [self] {
       ReplicationView v;
       v.role = protocol::wire::ShardRole::Leader;
