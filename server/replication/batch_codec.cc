@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -19,21 +20,52 @@ constexpr uint8_t kOpKnown = 31;
 
 constexpr size_t kChecksumBytes = 8;
 
-void PutVarint(std::string& out, uint64_t v) {
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
   while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+size_t BytesSize(std::string_view s) { return VarintSize(s.size()) + s.size(); }
+
+// Writers into a buffer sized by EncodedGroupSize: no capacity check per
+// byte, and the primary encodes straight into the frame it ships.
+uint8_t* PutVarint(uint8_t* out, uint64_t v) {
+  while (v >= 0x80) {
+    *out++ = static_cast<uint8_t>(v | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  *out++ = static_cast<uint8_t>(v);
+  return out;
 }
 
-void PutBytes(std::string& out, std::string_view s) {
-  PutVarint(out, s.size());
-  out.append(s);
+uint8_t* PutBytes(uint8_t* out, std::string_view s) {
+  out = PutVarint(out, s.size());
+  if (!s.empty()) std::memcpy(out, s.data(), s.size());
+  return out + s.size();
 }
 
-void PutFixed64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+uint8_t* PutFixed64(uint8_t* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) *out++ = static_cast<uint8_t>(v >> (8 * i));
+  return out;
+}
+
+// Only the fields the store acts on (Store::Impl::WriteGroup), so that
+// every encoding decodes.
+uint8_t OpFlags(const WriteBatch::StateOp& op) {
+  uint8_t flags = 0;
+  if (op.is_delete) {
+    flags |= kOpDelete;
+    if (!op.range_end.empty()) flags |= kOpRangeEnd;
+  } else if (!op.copy_from.empty()) {
+    flags |= kOpCopyFrom;
+    if (!op.copy_fallback.empty()) flags |= kOpCopyFallback;
+  } else if (!op.value.empty()) {
+    flags |= kOpValue;
+  }
+  return flags;
 }
 
 // Reads the body of a group; every read is bounded by what is left.
@@ -86,50 +118,70 @@ absl::Status Malformed(const std::string& what) {
 
 }  // namespace
 
-void EncodeGroup(const ReplGroup& group, std::string& out) {
-  size_t start = out.size();
-  out.push_back(static_cast<char>(kGroupCodecVersion));
-  PutVarint(out, group.prev.term);
-  PutVarint(out, group.prev.index);
-  PutVarint(out, group.pos.term);
-  PutVarint(out, group.pos.index);
-  PutVarint(out, group.commit_unix_ms);
-  PutVarint(out, group.batches.size());
+size_t EncodedGroupSize(const ReplGroup& group) {
+  size_t n = 1 + VarintSize(group.prev.term) + VarintSize(group.prev.index) +
+             VarintSize(group.pos.term) + VarintSize(group.pos.index) +
+             VarintSize(group.commit_unix_ms) + VarintSize(group.batches.size());
   for (const auto& batch : group.batches) {
     const WriteBatch& b = *batch;
-    PutVarint(out, b.log_records().size());
+    n += VarintSize(b.log_records().size());
     for (const auto& r : b.log_records()) {
-      PutVarint(out, r.seq);
-      PutBytes(out, b.record_bytes(r));
+      n += VarintSize(r.seq) + VarintSize(r.size) + r.size;
     }
-    PutVarint(out, b.deleted_ranges().size());
-    for (const auto& range : b.deleted_ranges()) {
-      PutVarint(out, range.lo);
-      PutVarint(out, range.hi);
-    }
-    PutVarint(out, b.state_ops().size());
+    n += VarintSize(b.deleted_ranges().size());
+    for (const auto& range : b.deleted_ranges()) n += VarintSize(range.lo) + VarintSize(range.hi);
+    n += VarintSize(b.state_ops().size());
     for (const auto& op : b.state_ops()) {
-      // Only the fields the store acts on (Store::Impl::WriteGroup), so
-      // that every encoding decodes.
-      uint8_t flags = 0;
-      if (op.is_delete) {
-        flags |= kOpDelete;
-        if (!op.range_end.empty()) flags |= kOpRangeEnd;
-      } else if (!op.copy_from.empty()) {
-        flags |= kOpCopyFrom;
-        if (!op.copy_fallback.empty()) flags |= kOpCopyFallback;
-      } else if (!op.value.empty()) {
-        flags |= kOpValue;
-      }
-      out.push_back(static_cast<char>(flags));
-      PutBytes(out, op.key);
-      if (flags & kOpValue) PutBytes(out, op.value);
-      if (flags & kOpRangeEnd) PutBytes(out, op.range_end);
-      if (flags & kOpCopyFrom) PutBytes(out, op.copy_from);
-      if (flags & kOpCopyFallback) PutBytes(out, op.copy_fallback);
+      uint8_t flags = OpFlags(op);
+      n += 1 + BytesSize(op.key);
+      if (flags & kOpValue) n += BytesSize(op.value);
+      if (flags & kOpRangeEnd) n += BytesSize(op.range_end);
+      if (flags & kOpCopyFrom) n += BytesSize(op.copy_from);
+      if (flags & kOpCopyFallback) n += BytesSize(op.copy_fallback);
     }
   }
-  PutFixed64(out, XXH64(out.data() + start, out.size() - start, 0));
+  return n + kChecksumBytes;
+}
+
+void EncodeGroupTo(const ReplGroup& group, uint8_t* out) {
+  uint8_t* const start = out;
+  *out++ = kGroupCodecVersion;
+  out = PutVarint(out, group.prev.term);
+  out = PutVarint(out, group.prev.index);
+  out = PutVarint(out, group.pos.term);
+  out = PutVarint(out, group.pos.index);
+  out = PutVarint(out, group.commit_unix_ms);
+  out = PutVarint(out, group.batches.size());
+  for (const auto& batch : group.batches) {
+    const WriteBatch& b = *batch;
+    out = PutVarint(out, b.log_records().size());
+    for (const auto& r : b.log_records()) {
+      out = PutVarint(out, r.seq);
+      out = PutBytes(out, b.record_bytes(r));
+    }
+    out = PutVarint(out, b.deleted_ranges().size());
+    for (const auto& range : b.deleted_ranges()) {
+      out = PutVarint(out, range.lo);
+      out = PutVarint(out, range.hi);
+    }
+    out = PutVarint(out, b.state_ops().size());
+    for (const auto& op : b.state_ops()) {
+      uint8_t flags = OpFlags(op);
+      *out++ = flags;
+      out = PutBytes(out, op.key);
+      if (flags & kOpValue) out = PutBytes(out, op.value);
+      if (flags & kOpRangeEnd) out = PutBytes(out, op.range_end);
+      if (flags & kOpCopyFrom) out = PutBytes(out, op.copy_from);
+      if (flags & kOpCopyFallback) out = PutBytes(out, op.copy_fallback);
+    }
+  }
+  PutFixed64(out, XXH64(start, static_cast<size_t>(out - start), 0));
+}
+
+void EncodeGroup(const ReplGroup& group, std::string& out) {
+  size_t at = out.size();
+  out.resize(at + EncodedGroupSize(group));
+  EncodeGroupTo(group, reinterpret_cast<uint8_t*>(out.data() + at));
 }
 
 std::string EncodeGroup(const ReplGroup& group) {

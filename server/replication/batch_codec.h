@@ -39,6 +39,11 @@ struct ReplGroup {
   std::vector<std::shared_ptr<const WriteBatch>> batches;  // commit order
 };
 
+// The exact size of the encoding of `group`.
+size_t EncodedGroupSize(const ReplGroup& group);
+// Writes the encoding of `group` to `out`, which holds EncodedGroupSize
+// bytes (a primary encodes straight into the frame it ships).
+void EncodeGroupTo(const ReplGroup& group, uint8_t* out);
 // Appends the encoding of `group` to `out`.
 void EncodeGroup(const ReplGroup& group, std::string& out);
 std::string EncodeGroup(const ReplGroup& group);
