@@ -337,6 +337,17 @@ const Setting kSettings[] = {
      },
      [](const RappeldOptions& o) { return std::to_string(o.replication.backlog_bytes); }, false,
      "replication-backlog-bytes"},
+    {"replication", "sync_standbys", Setting::Type::kInteger,
+     "a primary answers a write once this many standbys hold it durable; while fewer are "
+     "connected, writes wait (0: asynchronous: answered after the local commit, and lost "
+     "with the primary if no standby had them yet)",
+     0, 8,
+     [](RappeldOptions& o, const Value& v) -> std::string {
+       o.replication.sync_standbys = static_cast<uint32_t>(Int(v));
+       return "";
+     },
+     [](const RappeldOptions& o) { return std::to_string(o.replication.sync_standbys); }, false,
+     "sync-standbys"},
     {"replication", "advertise_client", Setting::Type::kString,
      "HOST:PORT clients are told to use to reach this node when it leads (standbys name it in "
      "their refusals; default: [server] listen and port)",
@@ -879,6 +890,12 @@ absl::Status CheckOptions(const RappeldOptions& options) {
     return absl::FailedPreconditionError(
         "the replication listener needs a token with role replica for its standbys ([[token]] "
         "role = \"replica\", or --token SECRET=replica)");
+  }
+  if (options.replication.sync_standbys > 0 && options.replication.port < 0 &&
+      !options.replication.standby()) {
+    return absl::FailedPreconditionError(
+        "sync_standbys needs a replication listener for its standbys ([replication] port or "
+        "--replication-port): without one every write would wait forever");
   }
   if (options.replication.port >= 0 && !IsLoopback(options.replication.listen) &&
       !options.plaintext) {

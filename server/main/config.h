@@ -13,9 +13,10 @@
 //              rate_late_after_ms
 //   [metrics]  listen, port, top_tenants (flags --metrics-listen, --metrics-port,
 //              --metrics-top-tenants)
-//   [replication] listen, port, replica_of, token_file, node, backlog_bytes (flags
-//              --replication-listen, --replication-port, --replica-of,
-//              --replication-token-file, --replication-node, --replication-backlog-bytes)
+//   [replication] listen, port, replica_of, token_file, node, backlog_bytes,
+//              sync_standbys (flags --replication-listen, --replication-port,
+//              --replica-of, --replication-token-file, --replication-node,
+//              --replication-backlog-bytes, --sync-standbys)
 //   [shard]    name, etcd_endpoints, etcd_prefix, lease_ttl_s (flags --shard,
 //              --etcd-endpoints, --etcd-prefix, --lease-ttl-s)
 //   [[token]]  secret = "..." or secret_file = "path",

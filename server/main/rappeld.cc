@@ -96,8 +96,11 @@ absl::Status Rappeld::StartPrimary(RappeldOptions options, uint64_t term) {
   asio::io_context& io = *io_;
   Rappeld* d = this;
   if (options.replication.port >= 0) {
-    d->hook_ = std::make_unique<PrimaryHook>(options.replication.backlog_bytes);
-    (void)term;  // TODO(merge sync): PrimaryHook term + answer gate
+    PrimaryHookOptions ho;
+    ho.backlog_bytes = options.replication.backlog_bytes;
+    ho.sync_standbys = options.replication.sync_standbys;
+    ho.term = term;
+    d->hook_ = std::make_unique<PrimaryHook>(ho);
     options.engine.store.hook = d->hook_.get();
   }
   if (shard_) {
@@ -105,6 +108,9 @@ absl::Status Rappeld::StartPrimary(RappeldOptions options, uint64_t term) {
     // fences the node soon after).
     const coord::LeaseGuard* guard = &shard_->guard();
     options.dispatch.may_dispatch = [guard] { return guard->Valid(); };
+    // Nor is a write answered: it stays unanswered, its client sees the
+    // connection drop when the node restarts.
+    if (hook_) hook_->SetAnswerGate([guard] { return guard->Valid(); });
   }
   CoreOptions core{options.engine, options.dispatch, options.book};
   auto loop = Loop::Start(io, std::move(core), options.reclaim_every_ms);
@@ -374,9 +380,12 @@ void Rappeld::Shutdown(std::function<void()> done) {
     return;
   }
   server_->Stop();
-  // The standbys go on receiving until the last write is answered (a
-  // synchronous one waits for them); then a shard's leader resigns, so
-  // that the next is elected at once rather than after the lease's TTL.
+  // Writes held for standbys (or parked by the answer gate) would keep the
+  // engine busy for ever; no client can hear their answers any more.
+  if (hook_) hook_->Drain();
+  // The standbys go on receiving until the loop has stopped; then a
+  // shard's leader resigns, so that the next is elected at once rather
+  // than after the lease's TTL.
   loop_->Shutdown([this] { return handler_->backup_running(); },
                   [this, done = std::move(done)] {
                     if (replication_) replication_->Stop();

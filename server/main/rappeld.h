@@ -43,6 +43,9 @@ struct ReplicationOptions {
   // standbys and through them to clients; empty: [server] listen and the
   // client port (wrong when listening on 0.0.0.0: set it then).
   std::string advertise_client;
+  // A primary answers a write once this many standbys hold it durable
+  // (0: asynchronous, answered after the local commit only).
+  uint32_t sync_standbys = 0;
 
   bool standby() const { return !replica_of.empty(); }
 };
@@ -104,6 +107,10 @@ class Rappeld {
   const ReplicationServer* replication() const { return replication_.get(); }
   // The position of the last local commit (primary with a listener).
   ReplPos replication_position() const { return hook_ ? hook_->last() : ReplPos{}; }
+  // Writes waiting for synchronous standbys (any thread; zero without a hook).
+  AnswerQueueStats replication_answers() const {
+    return hook_ ? hook_->answer_stats() : AnswerQueueStats{};
+  }
   // Null unless this is a standby following a primary.
   const ReplicaApplier* applier() const { return applier_.get(); }
   // Null unless this node is in a shard ([shard] name).

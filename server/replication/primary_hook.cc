@@ -15,11 +15,15 @@ int64_t UnixMs() {
       .count();
 }
 
-// The CommitGroup frame of one group, ready to send to every standby.
+// The CommitGroup frame of one group, ready to send to every standby. The
+// group is encoded once, straight into the frame's data vector; the only
+// other pass over its bytes is the copy out of the builder.
 std::shared_ptr<const std::string> FrameGroup(const ReplGroup& group) {
-  std::string data = EncodeGroup(group);
-  flatbuffers::FlatBufferBuilder b(data.size() + 128);
-  auto bytes = b.CreateVector(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  const size_t size = EncodedGroupSize(group);
+  flatbuffers::FlatBufferBuilder b(size + 128);
+  uint8_t* data = nullptr;
+  auto bytes = b.CreateUninitializedVector(size, &data);
+  EncodeGroupTo(group, data);
   auto body = protocol::wire::CreateCommitGroup(b, group.pos.term, group.pos.index,
                                                 group.prev.index,
                                                 static_cast<int64_t>(group.commit_unix_ms), bytes);
@@ -31,21 +35,28 @@ std::shared_ptr<const std::string> FrameGroup(const ReplGroup& group) {
 }  // namespace
 
 void PrimaryHook::Opened(ReplPos last, std::function<void(std::function<void()>)> post) {
-  post_ = std::move(post);
-  last_ = {std::max<uint64_t>(last.term, 1), last.index};
+  uint64_t term = options_.term == 0 ? std::max<uint64_t>(last.term, 1)
+                                     : std::max(last.term, options_.term);
+  term_.store(term, std::memory_order_release);
+  // The first group's `prev` is what the store holds; a store that never
+  // replicated has nothing: {term, 0}.
+  last_ = last.index == 0 ? ReplPos{term, 0} : last;
   {
     std::lock_guard lock(mu_);
     last_shared_ = last_;
   }
-  backlog_ = std::make_unique<Backlog>(backlog_bytes_, last_.index + 1);
+  answers_ = std::make_unique<AnswerQueue>(std::move(post), options_.sync_standbys > 0);
+  answers_->SetAnswerGate(std::move(may_answer_));
+  backlog_ = std::make_unique<Backlog>(options_.backlog_bytes, last_.index + 1);
 }
 
-ReplPos PrimaryHook::NextPosition() { return {last_.term, last_.index + 1}; }
+ReplPos PrimaryHook::NextPosition() { return {term_.load(std::memory_order_relaxed), last_.index + 1}; }
 
 void PrimaryHook::Committed(ReplPos pos, std::vector<std::shared_ptr<const WriteBatch>> group,
                             CommitCompletions dones) {
-  // Asynchronous: the local commit is enough to answer.
-  Post(std::move(dones));
+  // Queued before the frame can reach a standby, so that no ack can pass
+  // it (an earlier Release is remembered anyway).
+  answers_->Add(pos, std::move(dones));
   ReplGroup g{last_, pos, static_cast<uint64_t>(UnixMs()), std::move(group)};
   backlog_->Append(pos.index, FrameGroup(g));
   last_ = pos;
@@ -58,7 +69,24 @@ void PrimaryHook::Committed(ReplPos pos, std::vector<std::shared_ptr<const Write
   if (wake) wake();
 }
 
-void PrimaryHook::Refused(CommitCompletions dones) { Post(std::move(dones)); }
+// Nothing to make durable, but never answered before the rounds ahead.
+void PrimaryHook::Refused(CommitCompletions dones) { answers_->AddBehind(std::move(dones)); }
+
+void PrimaryHook::SetAnswerGate(std::function<bool()> may_answer) {
+  if (answers_) {
+    answers_->SetAnswerGate(std::move(may_answer));
+  } else {
+    may_answer_ = std::move(may_answer);
+  }
+}
+
+void PrimaryHook::Release(ReplPos pos) {
+  if (answers_) answers_->Release(pos);
+}
+
+void PrimaryHook::Drain() {
+  if (answers_) answers_->Drain();
+}
 
 void PrimaryHook::SetWake(std::function<void()> wake) {
   std::lock_guard lock(mu_);
@@ -70,10 +98,8 @@ ReplPos PrimaryHook::last() const {
   return last_shared_;
 }
 
-void PrimaryHook::Post(CommitCompletions dones) {
-  if (dones.empty()) return;
-  auto shared = std::make_shared<CommitCompletions>(std::move(dones));
-  post_([shared] { RunCompletions(*shared); });
+AnswerQueueStats PrimaryHook::answer_stats() const {
+  return answers_ ? answers_->stats() : AnswerQueueStats{};
 }
 
 }  // namespace rappel::server

@@ -24,11 +24,13 @@ constexpr size_t kMaxBytesPerWrite = 4u << 20;
 }  // namespace
 
 PrimaryLink::PrimaryLink(asio::ip::tcp::socket socket, const std::vector<Credential>* tokens,
-                         PrimaryHook* hook, std::function<void(PrimaryLink*)> closed)
+                         PrimaryHook* hook, std::function<void(PrimaryLink*)> closed,
+                         std::function<void()> acked)
     : start_timer_(socket.get_executor()),
       tokens_(tokens),
       hook_(hook),
-      closed_fn_(std::move(closed)) {
+      closed_fn_(std::move(closed)),
+      acked_fn_(std::move(acked)) {
   asio::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   peer_ = ec ? "unknown peer" : absl::StrCat(ep.address().to_string(), ":", ep.port());
@@ -101,7 +103,8 @@ void PrimaryLink::OnStart(const wire::Frame* frame) {
   flatbuffers::FlatBufferBuilder b;
   auto status = protocol::ToWireStatus(b, refusal);
   auto client = b.CreateString(client_address_);
-  auto reply = wire::CreateReplicaStartReply(b, status, last.term, standby.index + 1, client);
+  auto reply =
+      wire::CreateReplicaStartReply(b, status, hook_->term(), standby.index + 1, client);
   protocol::FinishFrame(b, frame->request_id(), wire::Body::ReplicaStartReply, reply.Union());
   if (!refusal.ok()) {
     LogWarn(absl::StrCat("replication: refused standby ", node_, " (", peer_, "): ",
@@ -123,6 +126,10 @@ void PrimaryLink::OnStart(const wire::Frame* frame) {
 }
 
 void PrimaryLink::ReadAcks() {
+  // First call: the stream starts at the standby's durable position, which
+  // counts as acknowledged (its ack of the last group may have been lost
+  // with its previous connection). Then once per PositionAck.
+  if (acked_fn_) acked_fn_();
   auto self = shared_from_this();
   io_->Read([self](absl::Status st, const wire::Frame* frame) {
     if (!st.ok()) return self->Close(st);

@@ -33,9 +33,12 @@ namespace rappel::server {
 class PrimaryLink : public std::enable_shared_from_this<PrimaryLink> {
  public:
   // `tokens` and `hook` outlive the link (the server owns both); `closed`
-  // is called once when the connection ends.
+  // is called once when the connection ends; `acked` (may be empty) each
+  // time acked() may have moved: when the stream starts (the standby's
+  // own position) and after each PositionAck.
   PrimaryLink(asio::ip::tcp::socket socket, const std::vector<Credential>* tokens,
-              PrimaryHook* hook, std::function<void(PrimaryLink*)> closed);
+              PrimaryHook* hook, std::function<void(PrimaryLink*)> closed,
+              std::function<void()> acked = {});
 
   // The primary's client address (HOST:PORT) sent in ReplicaStartReply.client
   // (the standby names it to the clients it refuses). Before Start.
@@ -60,6 +63,7 @@ class PrimaryLink : public std::enable_shared_from_this<PrimaryLink> {
   const std::vector<Credential>* tokens_;
   PrimaryHook* hook_;
   std::function<void(PrimaryLink*)> closed_fn_;
+  std::function<void()> acked_fn_;
   std::string peer_;
   std::string node_;
   std::string client_address_;

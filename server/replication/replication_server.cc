@@ -1,10 +1,30 @@
 #include "server/replication/replication_server.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/net/listen.h"
 
 namespace rappel::server {
+
+std::optional<ReplPos> QuorumPosition(const std::vector<StandbyStatus>& standbys, size_t n) {
+  // At most max_standbys entries: sorting by node is cheaper than a map.
+  std::vector<const StandbyStatus*> sorted;
+  sorted.reserve(standbys.size());
+  for (const StandbyStatus& s : standbys) sorted.push_back(&s);
+  std::sort(sorted.begin(), sorted.end(), [](const StandbyStatus* a, const StandbyStatus* b) {
+    return a->node != b->node ? a->node < b->node : a->acked > b->acked;
+  });
+  std::vector<ReplPos> best;  // one per node
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (i == 0 || sorted[i]->node != sorted[i - 1]->node) best.push_back(sorted[i]->acked);
+  }
+  if (n == 0 || best.size() < n) return std::nullopt;
+  std::nth_element(best.begin(), best.begin() + (n - 1), best.end(), std::greater<>());
+  return best[n - 1];
+}
 
 ReplicationServer::ReplicationServer(asio::io_context& io, ReplicationServerOptions options,
                                      PrimaryHook* hook)
@@ -56,8 +76,12 @@ void ReplicationServer::Accept() {
       } else {
         socket.set_option(asio::ip::tcp::no_delay(true), ec);
         auto link = std::make_shared<PrimaryLink>(
-            std::move(socket), &options_.tokens, hook_, [this, shared](PrimaryLink* l) {
+            std::move(socket), &options_.tokens, hook_,
+            [this, shared](PrimaryLink* l) {
               if (shared->alive) links_.erase(l);
+            },
+            [this, shared] {
+              if (shared->alive) OnAck();
             });
         links_[link.get()] = link;
         link->set_client_address(options_.client_address);
@@ -73,6 +97,13 @@ void ReplicationServer::Wake() {
   std::vector<std::shared_ptr<PrimaryLink>> links;
   for (auto& [ptr, link] : links_) links.push_back(link);
   for (auto& link : links) link->Pump();
+}
+
+void ReplicationServer::OnAck() {
+  size_t n = hook_->sync_standbys();
+  if (n == 0) return;
+  std::optional<ReplPos> pos = QuorumPosition(standbys(), n);
+  if (pos) hook_->Release(*pos);
 }
 
 std::vector<StandbyStatus> ReplicationServer::standbys() const {

@@ -1,6 +1,9 @@
 // ReplicationServer: the primary's replication listener (its own port, not
 // the client port). Accepts standbys, one PrimaryLink each, and wakes them
-// when the PrimaryHook has appended groups to the backlog.
+// when the PrimaryHook has appended groups to the backlog. With a
+// synchronous hook (sync_standbys N > 0), each PositionAck recomputes the
+// position N distinct standbys hold (QuorumPosition) and releases the
+// hook's held answers up to it.
 //
 // Thread: the io thread; the hook's wake comes from the store's writer
 // thread and only posts to the io thread.
@@ -9,6 +12,7 @@
 #include <asio.hpp>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,6 +40,12 @@ struct StandbyStatus {
   ReplPos acked;  // its durable position, from its last PositionAck
 };
 
+// The highest position at least `n` distinct standbys (by node name: a
+// standby reconnecting before its old connection is noticed counts once,
+// with its best position) have acknowledged; nullopt when fewer than `n`
+// standbys are given. `n` > 0.
+std::optional<ReplPos> QuorumPosition(const std::vector<StandbyStatus>& standbys, size_t n);
+
 class ReplicationServer {
  public:
   // `hook` must outlive the server and have been Opened (the store is open).
@@ -54,6 +64,7 @@ class ReplicationServer {
   };
   void Accept();
   void Wake();
+  void OnAck();
 
   asio::io_context& io_;
   ReplicationServerOptions options_;

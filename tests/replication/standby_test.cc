@@ -60,9 +60,10 @@ StoreDump Dump(const std::string& path) {
 class StandbyTest : public ::testing::Test {
  protected:
   void SetUp() override { StartPrimary(uint64_t{256} << 20); }
-  void StartPrimary(uint64_t backlog_bytes) {
+  void StartPrimary(uint64_t backlog_bytes, uint32_t sync_standbys = 0) {
     RappeldOptions p;
     p.replication.backlog_bytes = backlog_bytes;
+    p.replication.sync_standbys = sync_standbys;
     p.engine.store.path = dir_.Sub("primary");
     p.server.port = 0;
     p.replication.port = 0;
@@ -207,6 +208,44 @@ TEST_F(StandbyTest, AStandbyPastTheBacklogIsRefusedWithTheReason) {
   EXPECT_NE(StandbyStatus().last_error.find("snapshot catch-up is not implemented yet"),
             std::string::npos);
   EXPECT_TRUE(producer->Ping().ok());
+}
+
+TEST_F(StandbyTest, ASyncStandbyHoldsTheAnswerUntilItHasTheWrite) {
+  primary_.Stop();
+  StartPrimary(uint64_t{256} << 20, 1);
+  ASSERT_TRUE(StartStandby(dir_.Sub("token")).ok());
+  auto producer = Connect("p");
+  ASSERT_TRUE(producer);
+  Schedule(*producer, 0, 10, SystemNowMs() + 3'600'000);  // answered: the standby has it
+  ASSERT_TRUE(CaughtUp());
+  standby_.Stop();
+  // Without its standby the primary commits but does not answer.
+  auto held = std::async(std::launch::async, [&] {
+    std::vector<client::Reminder> batch = {
+        {1, "held", client::Channel::kSms, "+33600000001", SystemNowMs() + 3'600'000, 0, "x"}};
+    return producer->Schedule(batch).status();
+  });
+  EXPECT_EQ(held.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
+  AnswerQueueStats s = primary_.rappeld().replication_answers();
+  EXPECT_EQ(s.waiting_rounds, 1u);
+  EXPECT_GE(s.oldest_wait_ms, 400);
+  ASSERT_TRUE(StartStandby(dir_.Sub("token")).ok());
+  ASSERT_EQ(held.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(held.get().ok());
+  EXPECT_EQ(primary_.rappeld().replication_answers().waiting_rounds, 0u);
+  EXPECT_TRUE(CaughtUp());
+
+  // Stopping a primary with a write held for a missing standby does not hang.
+  standby_.Stop();
+  auto dropped = std::async(std::launch::async, [&] {
+    std::vector<client::Reminder> batch = {
+        {1, "dropped", client::Channel::kSms, "+33600000001", SystemNowMs() + 3'600'000, 0, "x"}};
+    return producer->Schedule(batch).status();
+  });
+  EXPECT_EQ(dropped.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  primary_.Stop();
+  ASSERT_EQ(dropped.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_FALSE(dropped.get().ok());  // its connection dropped: never acknowledged
 }
 
 // Sends raw bytes to the replication port and returns the first frame's
