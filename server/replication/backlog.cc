@@ -4,7 +4,7 @@ namespace rappel::server {
 
 Backlog::Backlog(size_t max_bytes, uint64_t next_index) : max_bytes_(max_bytes), first_(next_index) {}
 
-bool Backlog::Append(uint64_t index, std::shared_ptr<const std::string> bytes) {
+bool Backlog::Append(uint64_t index, SharedBytes bytes) {
   std::lock_guard lock(mu_);
   if (index != first_ + entries_.size()) return false;
   bytes_ += bytes->size();
@@ -22,10 +22,10 @@ bool Backlog::Holds(uint64_t index) const {
   return index >= first_ && index <= first_ + entries_.size();
 }
 
-std::vector<std::shared_ptr<const std::string>> Backlog::ReadFrom(uint64_t index,
+std::vector<SharedBytes> Backlog::ReadFrom(uint64_t index,
                                                                   size_t max_entries,
                                                                   size_t max_bytes) const {
-  std::vector<std::shared_ptr<const std::string>> out;
+  std::vector<SharedBytes> out;
   std::lock_guard lock(mu_);
   if (index < first_) return out;
   size_t bytes = 0;

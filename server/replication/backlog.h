@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "server/replication/shared_bytes.h"
+
 namespace rappel::server {
 
 class Backlog {
@@ -26,7 +28,7 @@ class Backlog {
 
   // Adds the entry for `index`, which must be next_index(). Returns false
   // (and adds nothing) otherwise.
-  bool Append(uint64_t index, std::shared_ptr<const std::string> bytes);
+  bool Append(uint64_t index, SharedBytes bytes);
 
   // Whether a reader wanting `index` next can be served: first_index() <=
   // index <= next_index() (index == next_index(): nothing yet, wait).
@@ -35,7 +37,7 @@ class Backlog {
   // Entries from `index` on, at most `max_entries` and about `max_bytes`
   // (at least one when there is one). Empty when Holds(index) is false or
   // nothing is newer.
-  std::vector<std::shared_ptr<const std::string>> ReadFrom(uint64_t index, size_t max_entries,
+  std::vector<SharedBytes> ReadFrom(uint64_t index, size_t max_entries,
                                                            size_t max_bytes) const;
 
   uint64_t first_index() const;  // the oldest index held (== next_index() when empty)
@@ -45,7 +47,7 @@ class Backlog {
  private:
   const size_t max_bytes_;
   mutable std::mutex mu_;
-  std::deque<std::shared_ptr<const std::string>> entries_;  // entries_[i] has first_ + i
+  std::deque<SharedBytes> entries_;  // entries_[i] has first_ + i
   uint64_t first_;
   size_t bytes_ = 0;
 };

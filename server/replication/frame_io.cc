@@ -29,7 +29,7 @@ void FrameIo::Read(ReadFn fn) {
       });
 }
 
-void FrameIo::Write(std::vector<std::shared_ptr<const std::string>> frames,
+void FrameIo::Write(std::vector<SharedBytes> frames,
                     std::function<void(absl::Status)> done) {
   if (closed_) return;
   queue_.push_back({std::move(frames), std::move(done)});
@@ -38,9 +38,9 @@ void FrameIo::Write(std::vector<std::shared_ptr<const std::string>> frames,
 
 void FrameIo::Write(const flatbuffers::FlatBufferBuilder& builder,
                     std::function<void(absl::Status)> done) {
-  auto bytes = std::make_shared<const std::string>(
-      reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
-  Write(std::vector<std::shared_ptr<const std::string>>{std::move(bytes)}, std::move(done));
+  SharedBytes bytes = ShareBytes(
+      std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize()));
+  Write(std::vector<SharedBytes>{std::move(bytes)}, std::move(done));
 }
 
 void FrameIo::WriteNext() {

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "protocol/framing.h"
+#include "server/replication/shared_bytes.h"
 
 namespace rappel::server {
 
@@ -31,7 +32,7 @@ class FrameIo : public std::enable_shared_from_this<FrameIo> {
 
   // Queues bytes (whole frames) and sends them in order. `done` (may be
   // empty) runs once they are written, with the socket error if any.
-  void Write(std::vector<std::shared_ptr<const std::string>> frames,
+  void Write(std::vector<SharedBytes> frames,
              std::function<void(absl::Status)> done = {});
   // A builder finished with protocol::FinishFrame.
   void Write(const flatbuffers::FlatBufferBuilder& builder,
@@ -44,7 +45,7 @@ class FrameIo : public std::enable_shared_from_this<FrameIo> {
 
  private:
   struct Pending {
-    std::vector<std::shared_ptr<const std::string>> frames;
+    std::vector<SharedBytes> frames;
     std::function<void(absl::Status)> done;
   };
   void WriteNext();

@@ -16,9 +16,10 @@ int64_t UnixMs() {
 }
 
 // The CommitGroup frame of one group, ready to send to every standby. The
-// group is encoded once, straight into the frame's data vector; the only
-// other pass over its bytes is the copy out of the builder.
-std::shared_ptr<const std::string> FrameGroup(const ReplGroup& group) {
+// group is encoded once, straight into the frame's data vector, and the
+// frame stays in the builder's buffer (shared_bytes.h): no other pass over
+// its bytes on the writer thread.
+SharedBytes FrameGroup(const ReplGroup& group) {
   const size_t size = EncodedGroupSize(group);
   flatbuffers::FlatBufferBuilder b(size + 128);
   uint8_t* data = nullptr;
@@ -28,8 +29,15 @@ std::shared_ptr<const std::string> FrameGroup(const ReplGroup& group) {
                                                 group.prev.index,
                                                 static_cast<int64_t>(group.commit_unix_ms), bytes);
   protocol::FinishFrame(b, 0, protocol::wire::Body::CommitGroup, body.Union());
-  return std::make_shared<const std::string>(reinterpret_cast<const char*>(b.GetBufferPointer()),
-                                             b.GetSize());
+  struct Owner {
+    flatbuffers::DetachedBuffer buffer;
+    std::string_view view;
+  };
+  auto owner = std::make_shared<Owner>();
+  owner->buffer = b.Release();
+  owner->view = std::string_view(reinterpret_cast<const char*>(owner->buffer.data()),
+                                 owner->buffer.size());
+  return SharedBytes(owner, &owner->view);
 }
 
 }  // namespace

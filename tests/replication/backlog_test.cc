@@ -6,9 +6,7 @@
 namespace rappel::server {
 namespace {
 
-std::shared_ptr<const std::string> Bytes(size_t n, char c) {
-  return std::make_shared<const std::string>(n, c);
-}
+SharedBytes Bytes(size_t n, char c) { return ShareBytes(std::string(n, c)); }
 
 TEST(BacklogTest, KeepsOrderAndEvictsTheOldestPastItsBound) {
   Backlog b(250, 11);  // the store was at index 10
