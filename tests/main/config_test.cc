@@ -478,6 +478,30 @@ TEST(CommandLineTest, MetricsListenerIsOffByDefaultAndLoopbackOnly) {
   EXPECT_TRUE(Parse("--metrics-listen 0.0.0.0").ok());
 }
 
+TEST(CommandLineTest, SyncStandbysNeedAReplicationListener) {
+  auto o = Parse("");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->replication.sync_standbys, 0u);  // asynchronous unless asked
+  rappel::testing::TempDir dir;
+  std::string config = dir.Sub("rappeld.toml");
+  WriteFile(config, "[replication]\nport = 0\nsync_standbys = 2\n[[token]]\nsecret = \"r\"\n"
+                    "role = \"replica\"\n");
+  o = Parse("--config " + config);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->replication.sync_standbys, 2u);
+  o = Parse("--config " + config + " --sync-standbys 1");  // the flag over the file
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->replication.sync_standbys, 1u);
+  // Without a listener every write would wait for ever: refused at start.
+  auto none = Parse("--sync-standbys 1");
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("needs a replication listener"));
+  // A standby takes the shard's setting without acting on it.
+  EXPECT_TRUE(Parse("--sync-standbys 1 --replica-of 127.0.0.1:7412").ok());
+  EXPECT_THAT(std::string(Parse("--sync-standbys 9").status().message()),
+              HasSubstr("--sync-standbys: 9 is out of range (0 to 8)"));
+}
+
 TEST(CommandLineTest, NonLoopbackNeedsATokenFromEitherSource) {
   rappel::testing::TempDir dir;
   std::string open = dir.Sub("open.toml");
