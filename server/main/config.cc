@@ -283,7 +283,7 @@ const Setting kSettings[] = {
      },
      [](const RappeldOptions& o) { return std::to_string(o.metrics.top_tenants); }, false,
      "metrics-top-tenants"},
-    // Log shipping to standbys (server/replication/): asynchronous, static.
+    // Log shipping to standbys (server/replication/): static, asynchronous or synchronous.
     {"replication", "listen", Setting::Type::kString,
      "address of the replication listener standbys connect to", 0, 0,
      [](RappeldOptions& o, const Value& v) -> std::string {

@@ -10,7 +10,8 @@
 //                                     the backlog no longer holds i + 1 or
 //                                     the standby is ahead of the primary
 //                           <-      CommitGroup ... (in index order, from the Backlog)
-//   PositionAck{t, i}       ->      (recorded: acked())
+//   PositionAck{t, i}       ->      (recorded: acked(); the server then
+//                                     releases answers held for sync standbys)
 //
 // Any other frame, a malformed one or a stall before the start is a logged
 // error that closes this connection only.
