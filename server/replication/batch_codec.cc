@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -218,6 +219,21 @@ absl::StatusOr<ReplGroup> DecodeGroup(std::string_view bytes) {
     auto batch = std::make_shared<WriteBatch>();
     uint64_t records;
     if (!in.Count(&records, 2)) return Malformed("bad record count");
+    {
+      // Sizes the batch's arena first: one allocation instead of regrowth
+      // (WriteBatch::Append was a third of a standby's profile, mostly
+      // copies and page faults of the growing arena). A malformed record
+      // stops the scan; the pass below reports it.
+      Reader scan = in;
+      uint64_t total = 0;
+      for (uint64_t i = 0; i < records; ++i) {
+        uint64_t seq;
+        std::string_view data;
+        if (!scan.Varint(&seq) || !scan.Bytes(&data)) break;
+        total += data.size();
+      }
+      batch->Reserve(records, std::min<uint64_t>(total, std::numeric_limits<uint32_t>::max()));
+    }
     uint64_t arena = 0;
     for (uint64_t i = 0; i < records; ++i) {
       uint64_t seq;
