@@ -22,42 +22,23 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/check.h"
 #include "server/common/log.h"
+#include "server/store/store_meta.h"
 
 namespace rappel::server {
 namespace {
 
-constexpr char kMetaSchemaVersion[] = "schema_version";
-constexpr char kMetaNextSeq[] = "next_seq";
-constexpr char kMetaReplPos[] = "repl_pos";
-constexpr char kMetaReplTerms[] = "repl_terms";
+using store_meta::AppendReplPos;
+using store_meta::DecodeReplPos;
+using store_meta::DecodeU64;
+using store_meta::EncodeU64;
+constexpr const char* kMetaSchemaVersion = store_meta::kSchemaVersion;
+constexpr const char* kMetaNextSeq = store_meta::kNextSeq;
+constexpr const char* kMetaReplPos = store_meta::kReplPos;
+constexpr const char* kMetaReplTerms = store_meta::kReplTerms;
 
 MDB_val ToVal(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view FromVal(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
-}
-
-// Fixed-width little-endian integers in meta, so a store moves between hosts.
-std::string EncodeU64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (8 * i));
-  return out;
-}
-std::optional<uint64_t> DecodeU64(std::string_view s) {
-  if (s.size() != 8) return std::nullopt;
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(s[i]);
-  return v;
-}
-
-// A ReplPos in meta: term then index, fixed-width little-endian. The term
-// history is a run of them.
-void AppendReplPos(std::string& out, ReplPos pos) {
-  out += EncodeU64(pos.term);
-  out += EncodeU64(pos.index);
-}
-std::optional<ReplPos> DecodeReplPos(std::string_view s) {
-  if (s.size() != 16) return std::nullopt;
-  return ReplPos{*DecodeU64(s.substr(0, 8)), *DecodeU64(s.substr(8))};
 }
 
 absl::Status LmdbError(int rc, const std::string& what) {
@@ -803,6 +784,35 @@ absl::Status Store::Backup(const std::string& dir) {
   LogInfo(absl::StrCat("backup to ", dir, " done: ", ec ? 0 : bytes, " bytes in ",
                        absl::SixDigits(took), " s"));
   return absl::OkStatus();
+}
+
+absl::StatusOr<ReplMeta> Store::ReadReplMeta() const {
+  std::shared_lock lock(impl_->map_mu);  // no resize while we open a transaction
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) return LmdbError(rc, "begin read");
+  ReplMeta out;
+  MDB_val key = ToVal(kMetaReplPos);
+  MDB_val val;
+  rc = mdb_get(txn, impl_->meta_dbi, &key, &val);
+  if (rc == 0) {
+    auto pos = DecodeReplPos(FromVal(val));
+    if (!pos) rc = MDB_CORRUPTED;
+    else out.pos = *pos;
+  }
+  if (rc == 0 || rc == MDB_NOTFOUND) {
+    key = ToVal(kMetaReplTerms);
+    rc = mdb_get(txn, impl_->meta_dbi, &key, &val);
+    if (rc == 0) {
+      auto terms = store_meta::DecodeReplTerms(FromVal(val));
+      if (!terms) rc = MDB_CORRUPTED;
+      else out.terms = std::move(*terms);
+    }
+  }
+  mdb_txn_abort(txn);
+  if (rc == MDB_CORRUPTED) return absl::DataLossError("unreadable repl_pos or repl_terms in meta");
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError(rc, "reading the replication meta");
+  return out;
 }
 
 StoreStats Store::stats() const {

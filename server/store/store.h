@@ -40,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -95,6 +96,14 @@ struct StoreStats {
   LatencyHistogram commit_seconds;
   CountHistogram records_per_commit;
   std::string fatal_error;      // non-empty once writes are refused for good
+};
+
+// A store's replication metadata: its position (meta repl_pos) and term
+// history (meta repl_terms: each term with the first index it committed,
+// in commit order; the last term runs to `pos`).
+struct ReplMeta {
+  ReplPos pos;
+  std::vector<ReplPos> terms;
 };
 
 class Store {
@@ -178,6 +187,10 @@ class Store {
   // meanwhile. Safe from any thread; it takes as long as copying the live
   // data, so call it off the owner thread when the store is large.
   absl::Status Backup(const std::string& dir);
+
+  // The committed replication metadata, read in a transaction of its own.
+  // Any thread not holding a Reader.
+  absl::StatusOr<ReplMeta> ReadReplMeta() const;
 
   // A snapshot of the counters. Any thread not holding a Reader.
   StoreStats stats() const;
