@@ -53,6 +53,7 @@ Rappeld::~Rappeld() {
     server_->Stop();
     server_.reset();
   }
+  snapshots_.reset();  // joins a copy in progress
   applier_.reset();
   standby_store_.reset();  // commits what the applier queued
   metrics_.reset();  // first: its snapshots read the engine and the server
@@ -149,6 +150,8 @@ absl::Status Rappeld::StartPrimary(RappeldOptions options, uint64_t term) {
     for (const Credential& c : options.handler.tokens) {
       if (c.role == protocol::wire::Role::Replica) ro.tokens.push_back(c);
     }
+    d->snapshots_ = std::make_unique<SnapshotSource>(io, &c.engine().store());
+    ro.snapshots = d->snapshots_.get();
     d->replication_ = std::make_unique<ReplicationServer>(io, std::move(ro), d->hook_.get());
     if (absl::Status st = d->replication_->Start(); !st.ok()) return st;
   }
@@ -235,11 +238,11 @@ absl::Status Rappeld::OpenStandbyStore(const RappeldOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("the replication token file ", r.token_file, " is empty"));
   }
-  auto store = Store::Open(options.engine.store,
-                           [this](std::function<void()> fn) { asio::post(*io_, std::move(fn)); });
+  auto store = StandbyStore::Open(
+      options.engine.store, [this](std::function<void()> fn) { asio::post(*io_, std::move(fn)); });
   if (!store.ok()) return store.status();
   standby_store_ = std::move(*store);
-  auto reader = standby_store_->NewReader();
+  auto reader = standby_store_->get()->NewReader();
   if (!reader.ok()) return reader.status();
   auto pos = reader->GetReplPos();
   if (!pos.ok()) return pos.status();

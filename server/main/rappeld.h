@@ -20,6 +20,8 @@
 #include "server/replication/primary_hook.h"
 #include "server/replication/replica_applier.h"
 #include "server/replication/replication_server.h"
+#include "server/replication/snapshot_source.h"
+#include "server/replication/standby_store.h"
 #include "server/main/shard_node.h"
 #include "server/runtime/loop.h"
 
@@ -165,9 +167,10 @@ class Rappeld {
   std::unique_ptr<Server> server_;
   std::string client_address_;
   std::unique_ptr<metrics::MetricsExporter> metrics_;  // reads the three above
-  std::unique_ptr<ReplicationServer> replication_;     // reads hook_
+  std::unique_ptr<SnapshotSource> snapshots_;          // reads the loop's store
+  std::unique_ptr<ReplicationServer> replication_;     // reads hook_ and snapshots_
   // A standby: its store and what feeds it.
-  std::unique_ptr<Store> standby_store_;
+  std::unique_ptr<StandbyStore> standby_store_;
   std::unique_ptr<ReplicaApplier> applier_;
   ReplPos standby_opened_at_;  // the standby store's position when opened
   // Last: its callbacks use everything above.

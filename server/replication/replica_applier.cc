@@ -11,9 +11,18 @@ namespace {
 
 namespace wire = protocol::wire;
 
+// Where a snapshot is received: next to the store, on its file system, so
+// that installing it is one rename.
+std::string CatchupDir(const StandbyStore& store) {
+  std::string path = store.path();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path + ".catchup";
+}
+
 }  // namespace
 
-ReplicaApplier::ReplicaApplier(asio::io_context& io, ReplicaApplierOptions options, Store* store)
+ReplicaApplier::ReplicaApplier(asio::io_context& io, ReplicaApplierOptions options,
+                               StandbyStore* store)
     : io_(io),
       options_(std::move(options)),
       store_(store),
@@ -26,7 +35,11 @@ ReplicaApplier::~ReplicaApplier() {
 }
 
 absl::Status ReplicaApplier::Start() {
-  auto reader = store_->NewReader();
+  if (SnapshotReceiver::Discard(CatchupDir(*store_))) {
+    LogInfo(absl::StrCat("standby: removed an unfinished snapshot catch-up in ",
+                         CatchupDir(*store_), "; the store is as it was before it"));
+  }
+  auto reader = store_->get()->NewReader();
   if (!reader.ok()) return reader.status();
   auto pos = reader->GetReplPos();
   if (!pos.ok()) return pos.status();
@@ -144,24 +157,107 @@ void ReplicaApplier::OnStartReply(const wire::Frame* frame) {
         "the primary's term ", reply->term(), " is below the shard's term ", min_term_,
         ": it was deposed")));
   }
+  timer_.cancel();  // the primary answered: no handshake timeout from here
+  if (options_.on_primary_client) {
+    options_.on_primary_client(reply->client() ? reply->client()->str() : std::string());
+  }
+  if (reply->snapshot()) {
+    LogInfo(absl::StrCat("standby: the primary ", options_.primary_host, ":",
+                         options_.primary_port, " does not have term ", status_.durable.term,
+                         " index ", status_.durable.index,
+                         " in its history: catching up from a snapshot of its store"));
+    return ReadSnapshot();
+  }
   if (reply->from_index() != status_.durable.index + 1) {
     return Drop(absl::InvalidArgumentError(absl::StrCat(
         "the primary offers index ", reply->from_index(), ", the standby needs ",
         status_.durable.index + 1)));
   }
-  timer_.cancel();
-  if (options_.on_primary_client) {
-    options_.on_primary_client(reply->client() ? reply->client()->str() : std::string());
-  }
+  StartStreaming(reply->from_index(), reply->term());
+}
+
+void ReplicaApplier::StartStreaming(uint64_t from_index, uint64_t term) {
   connected_ = true;
   status_.streaming = true;
   status_.received = status_.durable;
   ++status_.connects;
   backoff_ms_ = options_.initial_backoff_ms;
   LogInfo(absl::StrCat("standby: streaming from ", options_.primary_host, ":",
-                       options_.primary_port, " at index ", reply->from_index(), " (term ",
-                       reply->term(), ")"));
+                       options_.primary_port, " at index ", from_index, " (term ", term, ")"));
   ReadGroups();
+}
+
+void ReplicaApplier::ReadSnapshot() {
+  // One frame at a time, each written before the next is read: the socket's
+  // window is the only buffer, however large the store.
+  std::weak_ptr<bool> alive = alive_;
+  uint64_t conn = conn_;
+  conn_io_->Read([this, alive, conn](absl::Status st, const wire::Frame* frame) {
+    if (alive.expired() || stopped_ || conn != conn_) return;
+    if (!st.ok()) return Drop(st);
+    bool done = false;
+    if (absl::Status handled = OnSnapshotFrame(frame, &done); !handled.ok()) return Drop(handled);
+    if (!done) ReadSnapshot();
+  });
+}
+
+absl::Status ReplicaApplier::OnSnapshotFrame(const wire::Frame* frame, bool* done) {
+  if (const wire::SnapshotBegin* begin = frame->body_as_SnapshotBegin(); begin != nullptr) {
+    if (receiver_) return absl::InvalidArgumentError("a second SnapshotBegin");
+    ReplPos pos{begin->term(), begin->index()};
+    auto receiver = SnapshotReceiver::Begin(CatchupDir(*store_), pos, begin->bytes());
+    if (!receiver.ok()) return receiver.status();
+    receiver_ = std::move(*receiver);
+    status_.catching_up = true;
+    catchup_started_ = std::chrono::steady_clock::now();
+    LogInfo(absl::StrCat("standby: receiving a snapshot at term ", pos.term, " index ",
+                         pos.index, " (", begin->bytes(), " bytes) into ", CatchupDir(*store_)));
+    return absl::OkStatus();
+  }
+  if (!receiver_) return absl::InvalidArgumentError("expected SnapshotBegin");
+  if (const wire::SnapshotChunk* chunk = frame->body_as_SnapshotChunk(); chunk != nullptr) {
+    if (chunk->data() == nullptr) return absl::InvalidArgumentError("SnapshotChunk without data");
+    return receiver_->Chunk(std::string_view(reinterpret_cast<const char*>(chunk->data()->data()),
+                                             chunk->data()->size()));
+  }
+  if (const wire::SnapshotEnd* end = frame->body_as_SnapshotEnd(); end != nullptr) {
+    *done = true;
+    return InstallSnapshot(end->xxh64());
+  }
+  return absl::InvalidArgumentError("expected SnapshotChunk or SnapshotEnd during a snapshot");
+}
+
+absl::Status ReplicaApplier::InstallSnapshot(uint64_t xxh64) {
+  auto file = receiver_->End(xxh64);
+  if (!file.ok()) return file.status();
+  const ReplPos pos = receiver_->pos();
+  const uint64_t bytes = receiver_->bytes();
+  receiver_.reset();
+  // Nothing is queued on the store: a connection starts only once every
+  // submitted group has completed, and none came during the snapshot.
+  absl::Status replaced = store_->Replace(*file);
+  if (store_->get() == nullptr) {
+    // Without a store there is nothing to apply to: stop, loudly.
+    LogError(absl::StrCat("standby: ", replaced.message(), "; replication stopped"));
+    status_.last_error = std::string(replaced.message());
+    Stop();
+    return absl::OkStatus();
+  }
+  if (!replaced.ok()) return replaced;
+  SnapshotReceiver::Discard(CatchupDir(*store_));
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - catchup_started_).count();
+  status_.durable = pos;
+  status_.received = pos;
+  status_.primary_commit_ms = 0;
+  status_.catching_up = false;
+  ++status_.snapshots;
+  LogInfo(absl::StrCat("standby: caught up from a snapshot: the store now holds term ", pos.term,
+                       " index ", pos.index, " (", bytes, " bytes in ", absl::SixDigits(took),
+                       " s)"));
+  StartStreaming(pos.index + 1, pos.term);
+  SendAck();  // the primary learns the new position now, not at the next group
+  return absl::OkStatus();
 }
 
 void ReplicaApplier::ReadGroups() {
@@ -214,7 +310,7 @@ absl::Status ReplicaApplier::Apply(const wire::CommitGroup& frame) {
   uint64_t conn = conn_;
   int64_t commit_ms = frame.commit_ms();
   size_t size = bytes.size();
-  store_->SubmitGroup(epoch_, std::move(group->batches), pos,
+  store_->get()->SubmitGroup(epoch_, std::move(group->batches), pos,
                       [this, alive, conn, pos, commit_ms, size](absl::Status st) {
                         if (alive.expired()) return;
                         OnDurable(conn, pos, commit_ms, size, std::move(st));
@@ -278,6 +374,8 @@ void ReplicaApplier::Drop(const absl::Status& why) {
   }
   status_.last_error = std::string(why.message());
   status_.streaming = false;
+  status_.catching_up = false;
+  receiver_.reset();  // its directory goes at the next catch-up or start
   connected_ = false;
   reading_paused_ = false;
   acking_ = false;

@@ -5,6 +5,14 @@
 // index order; after each durable commit it sends a PositionAck (one for
 // every completion that finds no ack being written: coalesced).
 //
+// Catch-up: when the primary answers ReplicaStart with `snapshot` (this
+// standby's position is not in its history: new, too far behind, diverged
+// or ahead), the snapshot that follows is written next to the store
+// ("<store>.catchup", snapshot_receiver.h), checked, and swapped in
+// (StandbyStore::Replace); then the stream goes on from its index + 1. A
+// catch-up cut short leaves the store as it was; the next one (or Start)
+// removes the partial copy.
+//
 // Strict: a frame that does not verify, a group whose bytes do not decode
 // (batch_codec.h), an index that is not the last one + 1, or a term lower
 // than the last one closes the connection with a logged error; so does a
@@ -23,6 +31,8 @@
 
 #include "absl/status/status.h"
 #include "server/replication/frame_io.h"
+#include "server/replication/snapshot_receiver.h"
+#include "server/replication/standby_store.h"
 #include "server/store/store.h"
 
 namespace rappel::server {
@@ -51,16 +61,19 @@ struct ReplicaStatus {
   ReplPos received;         // the last group received (maybe not yet durable)
   int64_t primary_commit_ms = 0;  // the primary's commit time of `durable`
   uint64_t connects = 0;    // streams started
+  uint64_t snapshots = 0;   // snapshot catch-ups installed
+  bool catching_up = false; // a snapshot is being received
   std::string last_error;   // why the last connection ended or was refused
 };
 
 class ReplicaApplier {
  public:
-  // `store` outlives the applier and was opened without a hook.
-  ReplicaApplier(asio::io_context& io, ReplicaApplierOptions options, Store* store);
+  // `store` outlives the applier; its Store was opened without a hook.
+  ReplicaApplier(asio::io_context& io, ReplicaApplierOptions options, StandbyStore* store);
   ~ReplicaApplier();
 
-  // Reads the store's position and connects. Errors: the store's.
+  // Removes a catch-up cut short, reads the store's position and connects.
+  // Errors: the store's.
   absl::Status Start();
   // Closes the connection and stops reconnecting. Submitted groups still
   // complete (the store commits its queue).
@@ -80,6 +93,10 @@ class ReplicaApplier {
   void OnConnected();
   void OnHelloReply(const protocol::wire::Frame* frame);
   void OnStartReply(const protocol::wire::Frame* frame);
+  void ReadSnapshot();
+  absl::Status OnSnapshotFrame(const protocol::wire::Frame* frame, bool* done);
+  absl::Status InstallSnapshot(uint64_t xxh64);
+  void StartStreaming(uint64_t from_index, uint64_t term);
   void ReadGroups();
   absl::Status Apply(const protocol::wire::CommitGroup& frame);
   void OnDurable(uint64_t conn, ReplPos pos, int64_t commit_ms, size_t bytes, absl::Status st);
@@ -89,7 +106,9 @@ class ReplicaApplier {
 
   asio::io_context& io_;
   ReplicaApplierOptions options_;
-  Store* store_;
+  StandbyStore* store_;
+  std::unique_ptr<SnapshotReceiver> receiver_;  // during a catch-up
+  std::chrono::steady_clock::time_point catchup_started_;
   asio::steady_timer timer_;
   std::shared_ptr<FrameIo> conn_io_;
   uint64_t conn_ = 0;             // connection generation

@@ -82,7 +82,8 @@ void ReplicationServer::Accept() {
             },
             [this, shared] {
               if (shared->alive) OnAck();
-            });
+            },
+            options_.snapshots);
         links_[link.get()] = link;
         link->set_client_address(options_.client_address);
         link->Start();

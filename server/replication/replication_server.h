@@ -32,6 +32,9 @@ struct ReplicationServerOptions {
   // The primary's client address (HOST:PORT) told to each standby
   // (ReplicaStartReply.client).
   std::string client_address;
+  // Snapshot catch-up of standbys that cannot stream (new, too far behind,
+  // diverged, ahead). Not owned; outlives the server. Null: refused.
+  SnapshotSource* snapshots = nullptr;
 };
 
 // What the primary knows of one connected standby.
