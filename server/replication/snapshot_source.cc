@@ -83,7 +83,9 @@ void SnapshotSource::Make() {
     asio::post(*io, [this, alive, st, snapshot, took]() mutable {
       if (alive.expired()) return;
       making_ = false;
-      absl::StatusOr<std::shared_ptr<const Snapshot>> result = st;
+      absl::StatusOr<std::shared_ptr<const Snapshot>> result =
+          st.ok() ? absl::StatusOr<std::shared_ptr<const Snapshot>>(nullptr)
+                  : absl::StatusOr<std::shared_ptr<const Snapshot>>(st);
       if (st.ok()) {
         LogInfo(absl::StrCat("replication: snapshot ", snapshot->dir, " at term ",
                              snapshot->meta.pos.term, " index ", snapshot->meta.pos.index, ": ",
