@@ -192,23 +192,7 @@ TEST_F(StandbyTest, ConvergesUnderLoadAcrossAStandbyRestart) {
   EXPECT_TRUE(a.state == b.state) << a.state.size() << " vs " << b.state.size();
 }
 
-TEST_F(StandbyTest, AStandbyPastTheBacklogIsRefusedWithTheReason) {
-  primary_.Stop();
-  StartPrimary(1);  // keeps only the newest group
-  auto producer = Connect("p");
-  ASSERT_TRUE(producer);
-  for (int i = 0; i < 3; ++i) Schedule(*producer, i * 10, 10, SystemNowMs() + 3'600'000);
-  ASSERT_TRUE(StartStandby(dir_.Sub("token")).ok());  // an empty store: needs index 1
-  for (int i = 0; i < 200 && StandbyStatus().last_error.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_FALSE(StandbyStatus().streaming);
-  EXPECT_NE(StandbyStatus().last_error.find("backlog no longer holds index 1"), std::string::npos)
-      << StandbyStatus().last_error;
-  EXPECT_NE(StandbyStatus().last_error.find("snapshot catch-up is not implemented yet"),
-            std::string::npos);
-  EXPECT_TRUE(producer->Ping().ok());
-}
+// A standby past the backlog catches up from a snapshot: catchup_test.cc.
 
 TEST_F(StandbyTest, ASyncStandbyHoldsTheAnswerUntilItHasTheWrite) {
   primary_.Stop();
