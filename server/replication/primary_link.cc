@@ -110,9 +110,9 @@ void PrimaryLink::OnStart(const wire::Frame* frame) {
     // committed past what was replicated) and streaming would keep them.
     auto history = snapshots_->History();
     if (!history.ok()) {
-      SendError(absl::Status(history.status().code(),
-                             absl::StrCat("reading this primary's term history: ",
-                                          history.status().message())));
+      SendError(absl::Status(
+          history.status().code(),
+          absl::StrCat("reading this primary's term history: ", history.status().message())));
       return;
     }
     if (!HistoryHolds(*history, standby)) {
@@ -122,12 +122,12 @@ void PrimaryLink::OnStart(const wire::Frame* frame) {
                               backlog->next_index() - 1);
     }
   } else if (standby.term > last.term || standby.index > last.index) {
-    mismatch = absl::StrCat("ahead of this primary (at term ", last.term, " index ", last.index,
-                            ")");
+    mismatch =
+        absl::StrCat("ahead of this primary (at term ", last.term, " index ", last.index, ")");
   } else if (!backlog->Holds(standby.index + 1)) {
-    mismatch = absl::StrCat("too far behind: the backlog no longer holds index ",
-                            standby.index + 1, " (it holds ", backlog->first_index(), " to ",
-                            backlog->next_index() - 1, ")");
+    mismatch =
+        absl::StrCat("too far behind: the backlog no longer holds index ", standby.index + 1,
+                     " (it holds ", backlog->first_index(), " to ", backlog->next_index() - 1, ")");
   }
   absl::Status refusal;
   if (!mismatch.empty() && snapshots_ == nullptr) {
@@ -201,16 +201,16 @@ void PrimaryLink::SendSnapshot(std::shared_ptr<const Snapshot> snapshot) {
 void PrimaryLink::SendChunk() {
   if (closed_) return;
   if (snapshot_sent_ == snapshot_->bytes) return EndSnapshot();
-  const size_t want =
-      static_cast<size_t>(std::min<uint64_t>(kSnapshotChunkBytes, snapshot_->bytes - snapshot_sent_));
+  const size_t want = static_cast<size_t>(
+      std::min<uint64_t>(kSnapshotChunkBytes, snapshot_->bytes - snapshot_sent_));
   flatbuffers::FlatBufferBuilder b(want + 256);
   uint8_t* data = nullptr;
   auto vec = b.CreateUninitializedVector(want, &data);
   ssize_t n = pread(snapshot_fd_, data, want, static_cast<off_t>(snapshot_sent_));
   if (n != static_cast<ssize_t>(want)) {
-    return Close(absl::InternalError(absl::StrCat(
-        "reading the snapshot ", snapshot_->file, " at ", snapshot_sent_, ": ",
-        n < 0 ? strerror(errno) : "short read")));
+    return Close(absl::InternalError(absl::StrCat("reading the snapshot ", snapshot_->file, " at ",
+                                                  snapshot_sent_, ": ",
+                                                  n < 0 ? strerror(errno) : "short read")));
   }
   XXH64_update(snapshot_hash_, data, want);
   auto chunk = wire::CreateSnapshotChunk(b, vec);
@@ -229,8 +229,8 @@ void PrimaryLink::EndSnapshot() {
   protocol::FinishFrame(b, 0, wire::Body::SnapshotEnd, end.Union());
   io_->Write(b);
   const ReplPos pos = snapshot_->meta.pos;
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                    snapshot_started_).count();
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - snapshot_started_).count();
   LogInfo(absl::StrCat("replication: sent standby ", node_, " (", peer_, ") a snapshot at term ",
                        pos.term, " index ", pos.index, " (", snapshot_->bytes, " bytes in ",
                        absl::SixDigits(took), " s); it streams from index ", pos.index + 1));

@@ -162,9 +162,9 @@ void ReplicaApplier::OnStartReply(const wire::Frame* frame) {
     options_.on_primary_client(reply->client() ? reply->client()->str() : std::string());
   }
   if (reply->snapshot()) {
-    LogInfo(absl::StrCat("standby: the primary ", options_.primary_host, ":",
-                         options_.primary_port, " does not have term ", status_.durable.term,
-                         " index ", status_.durable.index,
+    LogInfo(absl::StrCat("standby: the primary ", options_.primary_host, ":", options_.primary_port,
+                         " does not have term ", status_.durable.term, " index ",
+                         status_.durable.index,
                          " in its history: catching up from a snapshot of its store"));
     return ReadSnapshot();
   }
@@ -210,8 +210,8 @@ absl::Status ReplicaApplier::OnSnapshotFrame(const wire::Frame* frame, bool* don
     receiver_ = std::move(*receiver);
     status_.catching_up = true;
     catchup_started_ = std::chrono::steady_clock::now();
-    LogInfo(absl::StrCat("standby: receiving a snapshot at term ", pos.term, " index ",
-                         pos.index, " (", begin->bytes(), " bytes) into ", CatchupDir(*store_)));
+    LogInfo(absl::StrCat("standby: receiving a snapshot at term ", pos.term, " index ", pos.index,
+                         " (", begin->bytes(), " bytes) into ", CatchupDir(*store_)));
     return absl::OkStatus();
   }
   if (!receiver_) return absl::InvalidArgumentError("expected SnapshotBegin");
@@ -311,10 +311,10 @@ absl::Status ReplicaApplier::Apply(const wire::CommitGroup& frame) {
   int64_t commit_ms = frame.commit_ms();
   size_t size = bytes.size();
   store_->get()->SubmitGroup(epoch_, std::move(group->batches), pos,
-                      [this, alive, conn, pos, commit_ms, size](absl::Status st) {
-                        if (alive.expired()) return;
-                        OnDurable(conn, pos, commit_ms, size, std::move(st));
-                      });
+                             [this, alive, conn, pos, commit_ms, size](absl::Status st) {
+                               if (alive.expired()) return;
+                               OnDurable(conn, pos, commit_ms, size, std::move(st));
+                             });
   return absl::OkStatus();
 }
 

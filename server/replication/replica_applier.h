@@ -62,7 +62,7 @@ struct ReplicaStatus {
   int64_t primary_commit_ms = 0;  // the primary's commit time of `durable`
   uint64_t connects = 0;    // streams started
   uint64_t snapshots = 0;   // snapshot catch-ups installed
-  bool catching_up = false; // a snapshot is being received
+  bool catching_up = false;  // a snapshot is being received
   std::string last_error;   // why the last connection ended or was refused
 };
 

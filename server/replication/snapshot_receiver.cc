@@ -41,17 +41,17 @@ SnapshotReceiver::~SnapshotReceiver() {
 
 absl::Status SnapshotReceiver::Chunk(std::string_view data) {
   if (data.size() > bytes_ - received_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "snapshot chunk past the announced ", bytes_, " bytes (", received_, " received)"));
+    return absl::InvalidArgumentError(absl::StrCat("snapshot chunk past the announced ", bytes_,
+                                                   " bytes (", received_, " received)"));
   }
   XXH64_update(hash_, data.data(), data.size());
   while (!data.empty()) {
     ssize_t n = write(fd_, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      return absl::Status(errno == ENOSPC ? absl::StatusCode::kResourceExhausted
-                                          : absl::StatusCode::kInternal,
-                          absl::StrCat("writing ", file_, ": ", strerror(errno)));
+      return absl::Status(
+          errno == ENOSPC ? absl::StatusCode::kResourceExhausted : absl::StatusCode::kInternal,
+          absl::StrCat("writing ", file_, ": ", strerror(errno)));
     }
     data.remove_prefix(static_cast<size_t>(n));
     received_ += static_cast<uint64_t>(n);
@@ -65,22 +65,22 @@ absl::StatusOr<std::string> SnapshotReceiver::End(uint64_t xxh64) {
         absl::StrCat("snapshot ended after ", received_, " of ", bytes_, " bytes"));
   }
   if (uint64_t got = XXH64_digest(hash_); got != xxh64) {
-    return absl::DataLossError(absl::StrCat("snapshot digest ", got, " is not the primary's ",
-                                            xxh64));
+    return absl::DataLossError(
+        absl::StrCat("snapshot digest ", got, " is not the primary's ", xxh64));
   }
   if (absl::Status st = SyncFileAndDir(fd_, file_); !st.ok()) return st;
   close(fd_);
   fd_ = -1;
   auto check = CheckStoreFiles(dir_);
   if (!check.ok()) {
-    return absl::Status(check.status().code(),
-                        absl::StrCat("the received snapshot is no usable store: ",
-                                     check.status().message()));
+    return absl::Status(
+        check.status().code(),
+        absl::StrCat("the received snapshot is no usable store: ", check.status().message()));
   }
   if (check->meta.pos != pos_) {
     return absl::DataLossError(absl::StrCat(
-        "the received snapshot holds term ", check->meta.pos.term, " index ",
-        check->meta.pos.index, ", the primary announced term ", pos_.term, " index ", pos_.index));
+        "the received snapshot holds term ", check->meta.pos.term, " index ", check->meta.pos.index,
+        ", the primary announced term ", pos_.term, " index ", pos_.index));
   }
   return file_;
 }

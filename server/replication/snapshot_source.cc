@@ -76,7 +76,8 @@ void SnapshotSource::Make() {
     }
     if (st.ok()) {
       snapshot->bytes = fs::file_size(snapshot->file, ec);
-      if (ec) st = absl::InternalError(absl::StrCat("size of ", snapshot->file, ": ", ec.message()));
+      if (ec)
+        st = absl::InternalError(absl::StrCat("size of ", snapshot->file, ": ", ec.message()));
     }
     const double took =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -93,8 +94,8 @@ void SnapshotSource::Make() {
         latest_ = snapshot;
         result = std::shared_ptr<const Snapshot>(std::move(snapshot));
       } else {
-        LogError(absl::StrCat("replication: a snapshot for standby catch-up failed: ",
-                              st.message()));
+        LogError(
+            absl::StrCat("replication: a snapshot for standby catch-up failed: ", st.message()));
         snapshot.reset();  // removes what was copied
       }
       auto waiters = std::move(waiters_);

@@ -6,7 +6,7 @@
 namespace rappel::server {
 
 absl::StatusOr<std::unique_ptr<StandbyStore>> StandbyStore::Open(StoreOptions options,
-                                                                  Store::Poster post) {
+                                                                 Store::Poster post) {
   std::unique_ptr<StandbyStore> s(new StandbyStore(std::move(options), std::move(post)));
   auto store = Store::Open(s->options_, s->post_);
   if (!store.ok()) return store.status();

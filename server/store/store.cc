@@ -797,16 +797,22 @@ absl::StatusOr<ReplMeta> Store::ReadReplMeta() const {
   rc = mdb_get(txn, impl_->meta_dbi, &key, &val);
   if (rc == 0) {
     auto pos = DecodeReplPos(FromVal(val));
-    if (!pos) rc = MDB_CORRUPTED;
-    else out.pos = *pos;
+    if (pos) {
+      out.pos = *pos;
+    } else {
+      rc = MDB_CORRUPTED;
+    }
   }
   if (rc == 0 || rc == MDB_NOTFOUND) {
     key = ToVal(kMetaReplTerms);
     rc = mdb_get(txn, impl_->meta_dbi, &key, &val);
     if (rc == 0) {
       auto terms = store_meta::DecodeReplTerms(FromVal(val));
-      if (!terms) rc = MDB_CORRUPTED;
-      else out.terms = std::move(*terms);
+      if (terms) {
+        out.terms = std::move(*terms);
+      } else {
+        rc = MDB_CORRUPTED;
+      }
     }
   }
   mdb_txn_abort(txn);

@@ -66,10 +66,10 @@ absl::StatusOr<StoreFileCheck> CheckStoreFiles(const std::string& dir) {
   if (rc != 0) return Lmdb(rc, "reading the schema version");
   auto version = store_meta::DecodeU64(FromVal(val));
   if (!version || *version != kStoreSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the store in ", dir, " has schema version ",
-        version ? absl::StrCat(*version) : "(unreadable)", ", this build reads ",
-        kStoreSchemaVersion));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the store in ", dir, " has schema version ",
+                     version ? absl::StrCat(*version) : "(unreadable)", ", this build reads ",
+                     kStoreSchemaVersion));
   }
   StoreFileCheck out;
   key = ToVal(store_meta::kReplPos);

@@ -95,8 +95,8 @@ TEST(SnapshotReceiverTest, ChecksLengthDigestAndPosition) {
   EXPECT_TRUE(absl::IsDataLoss(receive({1, 1}, file.size(), file, digest + 1)));
   EXPECT_TRUE(absl::IsDataLoss(receive({1, 2}, file.size(), file, digest)));
   std::string garbage(file.size(), 'x');
-  EXPECT_FALSE(receive({1, 1}, garbage.size(), garbage, XXH64(garbage.data(), garbage.size(), 0))
-                   .ok());
+  EXPECT_FALSE(
+      receive({1, 1}, garbage.size(), garbage, XXH64(garbage.data(), garbage.size(), 0)).ok());
   EXPECT_TRUE(SnapshotReceiver::Discard(catchup));
   EXPECT_FALSE(fs::exists(catchup));
 }
@@ -193,8 +193,8 @@ class CatchupTest : public ::testing::Test {
   std::string Why() {
     ReplicaStatus s = StandbyStatus();
     return absl::StrCat("primary at ", primary_.rappeld().replication_position().index,
-                        ", standby at ", s.durable.index, " streaming ", s.streaming,
-                        " snapshots ", s.snapshots, ": ", s.last_error);
+                        ", standby at ", s.durable.index, " streaming ", s.streaming, " snapshots ",
+                        s.snapshots, ": ", s.last_error);
   }
   std::unique_ptr<BlockingClient> Connect() {
     client::Options o;
@@ -361,7 +361,8 @@ TEST_F(CatchupTest, AStandbyKilledMidSnapshotKeepsAUsableStore) {
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     if (!killed_mid_snapshot) {
       ASSERT_NE(ReadFile(out).find("caught up from a snapshot"), std::string::npos)
-          << "neither a partial snapshot nor a catch-up within 30 s:\n" << ReadFile(out);
+          << "neither a partial snapshot nor a catch-up within 30 s:\n"
+          << ReadFile(out);
     }
   }
   ASSERT_TRUE(killed_mid_snapshot) << "every catch-up finished before the kill";
