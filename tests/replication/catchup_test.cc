@@ -329,13 +329,15 @@ TEST_F(CatchupTest, AStandbyKilledMidSnapshotKeepsAUsableStore) {
   StartStandby(dir_.Sub("standby"));
   ASSERT_TRUE(CaughtUp()) << Why();
   standby_.Stop();
-  const StoreDump before = Dump(dir_.Sub("standby"));
-  ASSERT_GT(before.pos.index, 0u);
   const std::string partial = dir_.Sub("standby") + ".catchup/data.mdb";
   bool killed_mid_snapshot = false;
   // The kill must land while the file arrives: with ~40 MB to send it
-  // does; should the copy win the race anyway, more data and again.
+  // nearly always does. Should the catch-up win the race anyway (the swap
+  // done before the signal), its store must be the new one, whole: then
+  // more data and again.
   for (int attempt = 0; attempt < 3 && !killed_mid_snapshot; ++attempt) {
+    const StoreDump before = Dump(dir_.Sub("standby"));
+    ASSERT_GT(before.pos.index, 0u);
     for (int i = 0; i < 40; ++i) Schedule(absl::StrCat("big", attempt, "-", i, "-"), 100, 10'000);
     const std::string out = dir_.Sub(absl::StrCat("standby-", attempt, ".log"));
     pid_t pid = SpawnStandby(
@@ -344,13 +346,14 @@ TEST_F(CatchupTest, AStandbyKilledMidSnapshotKeepsAUsableStore) {
          "--replication-node", "standby-1"},
         out);
     ASSERT_GT(pid, 0);
+    bool partial_seen = false;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
       std::error_code ec;
       uintmax_t size = fs::file_size(partial, ec);
       if (!ec && size >= (1u << 20)) {
         kill(pid, SIGKILL);
-        killed_mid_snapshot = true;
+        partial_seen = true;
         break;
       }
       if (ReadFile(out).find("caught up from a snapshot") != std::string::npos) break;
@@ -359,18 +362,23 @@ TEST_F(CatchupTest, AStandbyKilledMidSnapshotKeepsAUsableStore) {
     kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    if (!killed_mid_snapshot) {
+    StoreDump after_kill = Dump(dir_.Sub("standby"));
+    if (partial_seen && after_kill.pos == before.pos) {
+      // Killed mid-snapshot: the store is the one from before, whole and
+      // usable; the partial copy is next to it, not in it.
+      killed_mid_snapshot = true;
+      EXPECT_TRUE(after_kill.log == before.log);
+      EXPECT_TRUE(after_kill.state == before.state);
+      EXPECT_TRUE(fs::exists(partial));
+    } else {
       ASSERT_NE(ReadFile(out).find("caught up from a snapshot"), std::string::npos)
           << "neither a partial snapshot nor a catch-up within 30 s:\n"
           << ReadFile(out);
+      EXPECT_GT(after_kill.pos.index, before.pos.index);
+      EXPECT_GT(after_kill.log.size(), before.log.size());
     }
   }
   ASSERT_TRUE(killed_mid_snapshot) << "every catch-up finished before the kill";
-  // The store is the one from before the catch-up, whole and usable.
-  StoreDump after_kill = Dump(dir_.Sub("standby"));
-  EXPECT_EQ(after_kill.pos, before.pos);
-  EXPECT_TRUE(after_kill.log == before.log);
-  EXPECT_TRUE(after_kill.state == before.state);
   // Restarted, it removes the partial copy and catches up.
   StartStandby(dir_.Sub("standby"));
   ASSERT_TRUE(CaughtUp()) << Why();
