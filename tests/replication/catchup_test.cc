@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -296,6 +297,43 @@ TEST_F(CatchupTest, AnOldPrimaryWithGroupsTheNewLeaderNeverHadIsReseeded) {
   EXPECT_TRUE(HasKey(a, "shared-3"));
   EXPECT_TRUE(HasKey(a, "new9-3"));
   EXPECT_FALSE(HasKey(a, "lost0-3")) << "the old primary kept a group the leader never had";
+}
+
+// Writes go on while a new standby receives its snapshot: the groups
+// committed after the copy come by the stream from its index + 1.
+TEST_F(CatchupTest, WritesDuringTheSnapshotFollowByTheStream) {
+  StartPrimary(dir_.Sub("primary"), uint64_t{256} << 20);
+  for (int i = 0; i < 20; ++i) Schedule(absl::StrCat("before", i, "-"), 100, 10'000);
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 2000 && !stop; ++i) {
+      Schedule(absl::StrCat("during", i, "-"), 5);
+      ++written;
+    }
+  });
+  StartStandby(dir_.Sub("standby"));
+  // Until the catch-up is done and some groups came after it (bounded).
+  const ReplPos at_start = primary_.rappeld().replication_position();
+  for (int i = 0; i < 1000; ++i) {
+    if (StandbyStatus().snapshots == 1 && StandbyStatus().durable.index > at_start.index + 20) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(CaughtUp()) << Why();
+  EXPECT_EQ(StandbyStatus().snapshots, 1u);
+  EXPECT_GT(written.load(), 0);
+  standby_.Stop();
+  primary_.Stop();
+  StoreDump a = Dump(dir_.Sub("primary"));
+  StoreDump b = Dump(dir_.Sub("standby"));
+  EXPECT_EQ(a.pos, b.pos);
+  EXPECT_TRUE(a.log == b.log) << a.log.size() << " vs " << b.log.size();
+  EXPECT_TRUE(a.state == b.state);
+  EXPECT_TRUE(HasKey(b, "during0-1"));
 }
 
 #ifdef RAPPELD_PATH
