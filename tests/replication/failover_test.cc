@@ -259,7 +259,7 @@ class FailoverTest : public ::testing::Test {
     for (int i = 0; i < cluster_.size(); ++i) cluster_.Start(i);
   }
 
-  ShardCluster cluster_{3, {"--log-level", "debug"}};
+  ShardCluster cluster_{3, {"--sync-standbys", "1"}};
 };
 
 TEST_F(FailoverTest, KilledLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
