@@ -161,8 +161,15 @@ class ShardCluster {
     std::string all;
     for (int i = 0; i < size(); ++i) {
       std::string log = Log(i);
-      if (log.size() > 6000) log = log.substr(log.size() - 6000);
+      if (log.size() > 12000) log = log.substr(log.size() - 12000);
       all += "---- " + node(i).name + "\n" + log;
+    }
+    // And what etcd holds for the shard.
+    auto range = etcd_client_->Range(std::string("/rappel/") + kShard + "/", true);
+    all += "---- etcd\n";
+    if (!range.ok()) all += std::string(range.status().message()) + "\n";
+    for (const auto& kv : range.ok() ? range->kvs : std::vector<server::coord::EtcdKv>{}) {
+      all += kv.key + " = " + kv.value + " (lease " + std::to_string(kv.lease) + ")\n";
     }
     return all;
   }
