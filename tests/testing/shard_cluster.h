@@ -193,6 +193,8 @@ class ShardCluster {
     o.token = kAdminToken;
     o.timeout = std::chrono::milliseconds(3000);
     o.reconnect.enabled = false;
+    // The tests pick the node themselves and must know which one answered.
+    o.follow_leader = client::FollowLeader::kNever;
     return o;
   }
 
