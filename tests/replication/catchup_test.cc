@@ -23,6 +23,7 @@
 #include "server/replication/term_history.h"
 #include "server/store/store_files.h"
 #include "tests/testing/rappeld_thread.h"
+#include "tests/testing/store_dump.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel::server {
@@ -30,7 +31,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using client::BlockingClient;
+using testing::Dump;
+using testing::OnIo;
 using testing::RappeldThread;
+using testing::StoreDump;
 
 TEST(TermHistoryTest, MatchesOnlyAnIndexWithinItsTerm) {
   // Term 1 holds 1..4, term 3 holds 5..8.
@@ -100,42 +104,6 @@ TEST(SnapshotReceiverTest, ChecksLengthDigestAndPosition) {
       receive({1, 1}, garbage.size(), garbage, XXH64(garbage.data(), garbage.size(), 0)).ok());
   EXPECT_TRUE(SnapshotReceiver::Discard(catchup));
   EXPECT_FALSE(fs::exists(catchup));
-}
-
-template <typename Fn>
-auto OnIo(RappeldThread& t, Fn fn) {
-  std::promise<decltype(fn())> p;
-  asio::post(t.io(), [&] { p.set_value(fn()); });
-  return p.get_future().get();
-}
-
-struct StoreDump {
-  std::vector<std::pair<uint64_t, std::string>> log;
-  std::vector<std::pair<std::string, std::string>> state;
-  ReplPos pos;
-  std::vector<ReplPos> terms;
-};
-
-StoreDump Dump(const std::string& path) {
-  StoreOptions o;
-  o.path = path;
-  auto store = Store::Open(o, [](std::function<void()> fn) { fn(); });
-  EXPECT_TRUE(store.ok()) << store.status();
-  StoreDump d;
-  if (!store.ok()) return d;
-  auto r = (*store)->NewReader();
-  EXPECT_TRUE(r.ok());
-  EXPECT_TRUE(r->ScanLog(0, [&](SeqNo s, std::string_view b) {
-                 d.log.emplace_back(s, std::string(b));
-                 return true;
-               }).ok());
-  EXPECT_TRUE(r->ScanState("", [&](std::string_view k, std::string_view v) {
-                 d.state.emplace_back(std::string(k), std::string(v));
-                 return true;
-               }).ok());
-  d.pos = *r->GetReplPos();
-  d.terms = *r->GetReplTerms();
-  return d;
 }
 
 bool HasKey(const StoreDump& d, const std::string& key) {

@@ -12,50 +12,17 @@
 #include "server/common/clock.h"
 #include "server/main/rappeld.h"
 #include "tests/testing/rappeld_thread.h"
+#include "tests/testing/store_dump.h"
 #include "tests/testing/temp_dir.h"
 
 namespace rappel::server {
 namespace {
 
 using client::BlockingClient;
+using testing::Dump;
+using testing::OnIo;
 using testing::RappeldThread;
-
-// Runs fn on the server's io thread and returns its result.
-template <typename Fn>
-auto OnIo(RappeldThread& t, Fn fn) {
-  std::promise<decltype(fn())> p;
-  asio::post(t.io(), [&] { p.set_value(fn()); });
-  return p.get_future().get();
-}
-
-struct StoreDump {
-  std::vector<std::pair<uint64_t, std::string>> log;
-  std::vector<std::pair<std::string, std::string>> state;
-  ReplPos pos;
-};
-
-StoreDump Dump(const std::string& path) {
-  StoreOptions o;
-  o.path = path;
-  auto store = Store::Open(o, [](std::function<void()> fn) { fn(); });
-  EXPECT_TRUE(store.ok()) << store.status();
-  StoreDump d;
-  if (!store.ok()) return d;
-  {
-    auto r = (*store)->NewReader();
-    EXPECT_TRUE(r.ok());
-    EXPECT_TRUE(r->ScanLog(0, [&](SeqNo s, std::string_view b) {
-                   d.log.emplace_back(s, std::string(b));
-                   return true;
-                 }).ok());
-    EXPECT_TRUE(r->ScanState("", [&](std::string_view k, std::string_view v) {
-                   d.state.emplace_back(std::string(k), std::string(v));
-                   return true;
-                 }).ok());
-    d.pos = *r->GetReplPos();
-  }
-  return d;
-}
+using testing::StoreDump;
 
 class StandbyTest : public ::testing::Test {
  protected:
